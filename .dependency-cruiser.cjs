@@ -1,0 +1,34 @@
+/** Import rules from STYLE.md section 2, checked in the test command. */
+const MODULES = ['builder', 'registry-client', 'layer-store', 'cache', 'runtime-exec', 'cli'];
+const deepImport = MODULES.map((m) => ({
+  name: `no-deep-import-into-${m}`,
+  comment: `import ${m} only through its index.ts`,
+  severity: 'error',
+  from: { pathNot: `^${m}/` },
+  to: { path: `^${m}/`, pathNot: [`^${m}/index\\.ts$`, ...(m === 'layer-store' ? ['^layer-store/core/index\\.ts$'] : [])] },
+}));
+module.exports = {
+  forbidden: [
+    ...deepImport,
+    { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
+    { name: 'core-imports-only-builtins', severity: 'error', from: { path: '^layer-store/core/' },
+      to: { pathNot: ['^layer-store/core/', '^node:'], dependencyTypesNot: ['core'] } },
+    { name: 'registry-client-only-core', severity: 'error', from: { path: '^registry-client/' },
+      to: { path: '^(builder|cache|runtime-exec|cli)/|^layer-store/(?!core/)' } },
+    { name: 'runtime-exec-only-core', severity: 'error', from: { path: '^runtime-exec/' },
+      to: { path: '^(builder|cache|registry-client|cli)/|^layer-store/(?!core/)' } },
+    { name: 'cache-not-registry', severity: 'error', from: { path: '^cache/' },
+      to: { path: '^(builder|registry-client|runtime-exec|cli)/' } },
+    { name: 'layer-store-depends-on-nothing', severity: 'error', from: { path: '^layer-store/' },
+      to: { path: '^(builder|cache|registry-client|runtime-exec|cli)/' } },
+    { name: 'frontend-is-pure', severity: 'error', from: { path: '^builder/frontend/' },
+      to: { path: '^(cache|registry-client|runtime-exec|cli)/|^layer-store/(?!core/)|^builder/(?!frontend/)' } },
+    { name: 'builder-not-cli', severity: 'error', from: { path: '^builder/' }, to: { path: '^cli/' } },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules|test)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+  },
+};

@@ -1,0 +1,2 @@
+/** builder: public surface (grows with its issue). */
+export {};

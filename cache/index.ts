@@ -1,0 +1,2 @@
+/** cache: public surface (grows with its issue). */
+export {};

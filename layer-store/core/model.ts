@@ -1,0 +1,170 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from './digest.js';
+
+/** Every I/O call takes an optional AbortSignal. */
+export interface Abortable {
+  readonly signal?: AbortSignal | undefined;
+}
+
+export const MediaTypes = {
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  ociLayer: 'application/vnd.oci.image.layer.v1.tar',
+  ociLayerGzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  ociEmpty: 'application/vnd.oci.empty.v1+json',
+  dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
+  dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+} as const;
+
+export type MediaType = string;
+
+/** True for an image manifest media type (OCI or Docker v2 schema 2). */
+export function isManifestType(mt: string | undefined): boolean {
+  return mt === MediaTypes.ociManifest || mt === MediaTypes.dockerManifest;
+}
+
+/** True for an image index media type (OCI index or Docker manifest list). */
+export function isIndexType(mt: string | undefined): boolean {
+  return mt === MediaTypes.ociIndex || mt === MediaTypes.dockerManifestList;
+}
+
+export interface Platform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+  readonly 'os.version'?: string;
+  readonly 'os.features'?: readonly string[];
+}
+
+export interface Descriptor {
+  readonly mediaType: MediaType;
+  readonly digest: Digest;
+  /** Size in bytes of the referenced content. */
+  readonly size: number;
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly platform?: Platform;
+  readonly urls?: readonly string[];
+  readonly artifactType?: string;
+}
+
+export interface ImageManifest {
+  readonly schemaVersion: 2;
+  readonly mediaType?: MediaType;
+  readonly artifactType?: string;
+  readonly config: Descriptor;
+  /** Layers, base first. */
+  readonly layers: readonly Descriptor[];
+  readonly subject?: Descriptor;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface ImageIndex {
+  readonly schemaVersion: 2;
+  readonly mediaType?: MediaType;
+  readonly artifactType?: string;
+  readonly manifests: readonly Descriptor[];
+  readonly subject?: Descriptor;
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+/** The runtime part of an image config (OCI fields plus Docker's extensions). */
+export interface ContainerConfig {
+  User?: string;
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Env?: string[];
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  Volumes?: Record<string, Record<string, never>>;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  ArgsEscaped?: boolean;
+  Healthcheck?: HealthConfig;
+  OnBuild?: string[] | null;
+  Shell?: string[];
+}
+
+export interface HistoryEntry {
+  created?: string;
+  created_by?: string;
+  author?: string;
+  comment?: string;
+  empty_layer?: boolean;
+}
+
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  variant?: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+  config?: ContainerConfig;
+  rootfs: { type: 'layers'; diff_ids: Digest[] };
+  history?: HistoryEntry[];
+}
+
+/** A layer: both identities are known up front. */
+export interface Layer {
+  /** Digest of the compressed blob (what registries verify and manifests list). */
+  readonly digest: Digest;
+  /** Digest of the uncompressed tar (what `rootfs.diff_ids` lists). */
+  readonly diffId: Digest;
+  /** Size in bytes of the compressed blob. */
+  readonly size: number;
+  readonly mediaType: MediaType;
+}
+
+/** A manifest or index exactly as stored or received: the bytes are what the digest covers. */
+export interface RawManifest {
+  readonly mediaType: MediaType;
+  readonly bytes: Uint8Array;
+  readonly digest: Digest;
+}
+
+/**
+ * A readable image location (local store, registry, archive). Implementations verify every byte
+ * they return against its digest: a blob stream errors instead of ending when the content is wrong.
+ */
+export interface ImageSource {
+  /** A human-readable reference for errors and progress. */
+  readonly ref: string;
+  /** Returns the manifest or index the reference names (or the one with `digest`). */
+  getManifest(digest?: Digest, o?: Abortable): Promise<RawManifest>;
+  /** Returns a verified stream of the blob's bytes. */
+  getBlob(d: Descriptor, o?: Abortable): Promise<Readable>;
+  close(): Promise<void>;
+}
+
+/**
+ * A writable image location. Call order is part of the contract: blobs (putBlob), then manifests
+ * children first (putManifest), then commit(tags). Only commit makes anything visible by name;
+ * a failure before commit leaves at most unreferenced blobs for garbage collection.
+ */
+export interface ImageDestination {
+  readonly ref: string;
+  /** Returns true when the destination already has this blob (it may then be skipped). */
+  hasBlob(d: Descriptor, o?: Abortable): Promise<boolean>;
+  /** Stores the blob after verifying digest and size; on any error nothing is left behind. */
+  putBlob(body: Readable, want: Descriptor, o?: Abortable): Promise<Descriptor>;
+  putManifest(raw: RawManifest, o?: Abortable): Promise<void>;
+  /** Makes the last manifest put visible under `tags` (for a registry, tags name the manifest PUT). */
+  commit(tags: readonly string[], o?: Abortable): Promise<void>;
+  close(): Promise<void>;
+}

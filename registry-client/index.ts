@@ -1,0 +1,2 @@
+/** registry-client: public surface (grows with its issue). */
+export {};

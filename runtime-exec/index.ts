@@ -1,0 +1,2 @@
+/** runtime-exec: public surface (grows with its issue). */
+export {};

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what tsbuild and its tests need on Debian, only when missing, then builds the project.
+# Usage: bash scripts/setup.sh          (system packages + npm ci + build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have runc            || need+=(runc)
+[ -x /bin/busybox ]  || need+=(busybox-static)
+have docker-registry || need+=(docker-registry)
+have skopeo          || need+=(skopeo)
+have umoci           || need+=(umoci)
+have tar             || need+=(tar)
+have zstd            || need+=(zstd)
+have unshare         || need+=(util-linux)
+[ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
+[ -d /usr/lib/binfmt.d ] && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || need+=(binfmt-support)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing system packages: ${need[*]}; run as root or: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  echo "setup: apt-get install ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Debian's docker-registry package starts a service on :5000 with its own config; tests start their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  systemctl stop docker-registry || true
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run build --silent
