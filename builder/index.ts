@@ -1,2 +1,5 @@
-/** builder: public surface (grows with its issue). */
-export {};
+/** builder: Dockerfile front end (pure), build context, and execution. */
+export * from './frontend/index.js';
+export * from './context/index.js';
+export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
+export { BuildError, StepFailedError } from './execute/errors.js';

@@ -1,2 +1,12 @@
-/** registry-client: public surface (grows with its issue). */
-export {};
+/** registry-client: the OCI distribution API over undici (pull, push, auth, tags, delete). Imports only layer-store/core. */
+export { parseReference, formatReference, apiHost, isLoopbackRegistry, withDigest, DOCKER_HUB, DOCKER_HUB_API, type Reference } from './reference.js';
+export {
+  Credential, anonymousKeychain, staticKeychain, dockerKeychain, dockerConfigDir, dockerConfigKey, credentialHelperGet,
+  saveDockerCredential, removeDockerCredential, type Keychain,
+} from './keychain.js';
+export { RegistryClient, DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_CONCURRENCY, nextLink, type RegistryClientOptions } from './client.js';
+export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, type ResolvedImage } from './source.js';
+export { RegistryDestination, type PutBlobOptions } from './destination.js';
+export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
+export { parseChallenge, grantedScopes } from './transport.js';
+export { RegistryError, AuthError, InvalidReferenceError, UnsupportedManifestError, UploadLostError, CredentialError } from './errors.js';

@@ -1,2 +1,20 @@
-/** runtime-exec: public surface (grows with its issue). */
-export {};
+/**
+ * runtime-exec: run one process in a container over an overlay of given lower dirs, and leave nothing behind.
+ *
+ * Network modes (for the README): `none` gives the step a new network namespace with only loopback;
+ * `host` shares the host's network; `default` is the same as `host`, because tsbuild has no CNI bridge and
+ * BuildKit on such a daemon (`docker build --network host`, or buildctl's OCI worker) runs RUN with the host
+ * network too.
+ *
+ * Receives directories, never store objects. Imports only layer-store/core.
+ */
+export type { BindMount, Limits, Mount, NetworkMode, RunIO, RunSpec, RunUser, Runtime, TmpfsMount } from './types.js';
+export { RunFailedError, RuntimeMissingError, ContainerStartError, UserNotFoundError, BinfmtMissingError } from './errors.js';
+export { findRuntime, type FindRuntimeOptions } from './find.js';
+export { RuncRuntime, type RuncOptions } from './runc.js';
+export { ChrootRuntime, type ChrootOptions } from './chroot.js';
+export { resolveUser } from './user.js';
+export { checkBinfmt, isNativePlatform } from './binfmt.js';
+export { ociConfig, DEFAULT_CAPABILITIES } from './spec.js';
+export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
+export { mountOverlay, unmount } from './overlay.js';

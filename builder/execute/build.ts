@@ -1,0 +1,929 @@
+/**
+ * builder/execute: runs a resolved Dockerfile. Each stage starts from its base (scratch, an image in the store,
+ * or an earlier stage); metadata instructions change the config; RUN runs in a container over an overlay of
+ * the parent layers' snapshots; COPY/ADD/WORKDIR write through an overlay mount; every upper directory becomes
+ * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
+ * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
+ */
+import { randomUUID } from 'node:crypto';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
+import { join, posix, resolve as resolvePath, basename } from 'node:path';
+import { Writable } from 'node:stream';
+import {
+  TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
+  diffToLayer, withLocation, isIndexType,
+  type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
+  type LayerStore, type StoredImage, type MissReason,
+} from '../../layer-store/index.js';
+import { mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
+import { explainMiss, hashSources, stepKey, StatCache, type CacheStore, type MountKey, type StepInputs } from '../../cache/index.js';
+import {
+  parseDockerfile, toStages, resolveStageGraph, StageScope, parseMount, chompHeredocContent, parseInstruction, processWord,
+  type DockerfileAst, type Instruction, type InstructionLocation, type ResolvedStage, type StageGraph, type RunMount,
+  type CopyInstruction, type AddInstruction, type RunInstruction,
+} from '../frontend/index.js';
+import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo } from '../context/index.js';
+import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from './copy.js';
+import { addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
+import { goList, goQuoteList, runCreatedBy } from './history.js';
+import { BuildError, StepFailedError } from './errors.js';
+import { scopedPath } from './scoped-path.js';
+
+/** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
+export interface SecretSource {
+  readonly id: string;
+  readonly src?: string;
+  readonly env?: string;
+}
+
+export interface BuildOptions {
+  /** The build context directory. */
+  readonly context: string;
+  /** The Dockerfile path; default `<context>/Dockerfile`. */
+  readonly dockerfile?: string | undefined;
+  /** Names to tag the result with (normalised by the store). */
+  readonly tags?: readonly string[] | undefined;
+  /** `--build-arg`; undefined values mean "declared without a value". */
+  readonly buildArgs?: Readonly<Record<string, string | undefined>> | undefined;
+  readonly target?: string | undefined;
+  /** `--label` values applied to the final image. */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly noCache?: boolean | undefined;
+  /** Stages (names) whose steps bypass the cache. */
+  readonly noCacheFilter?: readonly string[] | undefined;
+  /** Target platform; default the host's. */
+  readonly platform?: Platform | undefined;
+  readonly network?: NetworkMode | undefined;
+  readonly secrets?: readonly SecretSource[] | undefined;
+  readonly limits?: Limits | undefined;
+  /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
+  readonly sourceDateEpoch?: number | undefined;
+  readonly compression?: 'gzip' | 'zstd' | undefined;
+  readonly store: LayerStore;
+  readonly runtime: Runtime;
+  readonly cache?: CacheStore | undefined;
+  /** Called when a base image is not in the store (or `pull` is set): must put it there. */
+  readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal) => Promise<void>) | undefined;
+  /** Always pull base images. */
+  readonly pull?: boolean | undefined;
+  readonly events?: EventSink | undefined;
+  readonly logger?: Logger | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface StepReport {
+  readonly id: string;
+  readonly name: string;
+  readonly cached: boolean;
+  readonly reason?: MissReason;
+}
+
+export interface BuildResult {
+  /** The manifest descriptor of the built image. */
+  readonly manifest: Descriptor;
+  /** Digest of the manifest (what `--push` and `@sha256:` refer to). */
+  readonly imageDigest: Digest;
+  /** Digest of the config (Docker's image ID). */
+  readonly configDigest: Digest;
+  readonly config: ImageConfig;
+  readonly tags: readonly string[];
+  readonly steps: readonly StepReport[];
+}
+
+/** One layer of a stage's filesystem: its blob, diffID and (once needed) its snapshot directory. */
+interface LayerRef {
+  readonly desc: Descriptor;
+  readonly diffId: Digest;
+}
+
+/** The result of a stage so far: config, layers base first, and the cache key chain. */
+interface StageState {
+  config: ImageConfig;
+  layers: LayerRef[];
+  /** Key of the last step (or the base's identity), the parent of the next step's key. */
+  key: string;
+  parentKind: 'base' | 'step';
+  parentName: string;
+  platform: Platform;
+  /** Names of stage-local history to write (BuildKit writes history for every instruction). */
+}
+
+interface BuildCtx {
+  readonly o: BuildOptions;
+  readonly root: string;
+  readonly tmp: string;
+  readonly events: EventSink;
+  readonly log: Logger;
+  readonly signal: AbortSignal;
+  readonly platform: Platform;
+  readonly created: string;
+  readonly graph: StageGraph;
+  readonly ast: DockerfileAst;
+  readonly ignore: DockerignoreInfo;
+  readonly contextDir: string;
+  readonly results: Map<number, Promise<StageState>>;
+  readonly steps: StepReport[];
+  readonly statCache: StatCache | undefined;
+  readonly cacheMountLocks: Map<string, Promise<void>>;
+  stepCounter: number;
+}
+
+const CACHE_RECORD_VERSION = 'tsbuild-step-v1';
+
+/**
+ * Returns the built image after committing it to the store and tagging it. Runs only the stages the target
+ * needs; independent stages run concurrently. Throws TsbuildError with the Dockerfile location on failure,
+ * after removing every temporary directory and mount it made.
+ */
+export async function build(o: BuildOptions): Promise<BuildResult> {
+  const contextDir = resolvePath(o.context);
+  const cst = await stat(contextDir).catch(() => undefined);
+  if (!cst?.isDirectory()) {
+    throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
+  }
+  const dockerfile = o.dockerfile ?? join(contextDir, 'Dockerfile');
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(dockerfile);
+  } catch (e) {
+    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${dockerfile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
+    });
+  }
+  const fileLabel = o.dockerfile ?? 'Dockerfile';
+  const ast = parseDockerfile(bytes, { file: fileLabel });
+  const events = o.events ?? noopEvents;
+  for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
+  const { stages, metaArgs } = toStages(ast, fileLabel);
+  const platform = o.platform ?? hostPlatform();
+  const buildArgs = o.buildArgs ?? {};
+  const graph = resolveStageGraph(stages, metaArgs, {
+    ...(o.target !== undefined ? { target: o.target } : {}),
+    buildArgs,
+    platform: { target: platform, build: hostPlatform() },
+    escapeToken: ast.directives.escape,
+  });
+  const ignore = await loadDockerignore(contextDir, o.dockerfile);
+  if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
+  for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
+
+  const root = o.store.root;
+  const tmp = join(root, 'tmp', `build-${randomUUID()}`);
+  await mkdir(tmp, { recursive: true });
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
+  const ctx: BuildCtx = {
+    o, root, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir,
+    results: new Map(), steps: [], stepCounter: 0,
+    statCache: o.cache ? await StatCache.open(join(root, 'cache', 'stat'), { name: contextDir }) : undefined,
+    cacheMountLocks: new Map(),
+  };
+  try {
+    for (const rs of graph.order) {
+      const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
+      const p = Promise.all(deps).then(() => runStage(ctx, rs));
+      p.catch(() => ac.abort());
+      ctx.results.set(rs.index, p);
+    }
+    let final: StageState;
+    try {
+      final = await ctx.results.get(graph.target)!;
+    } catch (e) {
+      await Promise.allSettled([...ctx.results.values()]);
+      throw e;
+    }
+    await Promise.allSettled([...ctx.results.values()]);
+    if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
+    return await commitImage(ctx, final);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Stages
+
+async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
+  const platform = rs.platform ? parsePlatform(rs.platform) : ctx.platform;
+  switch (rs.base.kind) {
+    case 'scratch':
+      return { config: emptyConfig(platform), layers: [], key: `scratch:${formatPlatform(platform)}`, parentKind: 'base', parentName: 'scratch', platform };
+    case 'stage': {
+      const parent = await ctx.results.get(rs.base.index)!;
+      const config = cloneConfig(parent.config);
+      if (config.config) config.config.OnBuild = null;
+      return { config, layers: [...parent.layers], key: parent.key, parentKind: 'step', parentName: ctx.graph.order.find((s) => s.index === (rs.base as { index: number }).index)?.displayName ?? 'stage', platform: parent.platform };
+    }
+    case 'image': {
+      const img = await loadBase(ctx, rs.base.ref, platform, rs.stage.location);
+      const config = cloneConfig(img.config);
+      const layers = img.manifest.layers.map((d, i) => ({ desc: d, diffId: img.config.rootfs.diff_ids[i]! }));
+      if (layers.length !== img.config.rootfs.diff_ids.length) {
+        throw new BuildError(`base image ${rs.base.ref} is inconsistent: ${layers.length} layers but ${img.config.rootfs.diff_ids.length} diff_ids`, { location: loc(rs.stage.location), hint: 'pull the image again (tsbuild pull --force) or run tsbuild fsck' });
+      }
+      return { config, layers, key: img.descriptor.digest, parentKind: 'base', parentName: rs.base.ref, platform: ctx.o.store.platformOf(img) };
+    }
+  }
+}
+
+async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location: InstructionLocation): Promise<StoredImage> {
+  const tryLocal = async (): Promise<StoredImage | undefined> => {
+    try {
+      return await ctx.o.store.image(ref, { platform });
+    } catch (e) {
+      if (TsbuildError.is(e) && e.code === 'IMAGE_NOT_FOUND') return undefined;
+      throw e;
+    }
+  };
+  let img = ctx.o.pull ? undefined : await tryLocal();
+  if (!img && ctx.o.pullImage) {
+    await ctx.o.pullImage(ref, platform, ctx.signal);
+    img = await tryLocal();
+  }
+  if (!img) {
+    throw new BuildError(`base image ${ref} not found`, {
+      location: loc(location),
+      hint: ctx.o.pullImage ? `check the name; the registry does not have ${ref} for ${formatPlatform(platform)}` : `pull it (tsbuild pull ${ref}) or create it (tsbuild import ROOTFS.tar ${ref})`,
+    });
+  }
+  return img;
+}
+
+function loc(l: InstructionLocation): { file: string; line: number; endLine: number } {
+  return { file: l.file, line: l.line, endLine: l.endLine };
+}
+
+async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
+  throwIfAborted(ctx.signal);
+  const st = await baseState(ctx, rs);
+  const baseName = rs.base.kind === 'image' ? rs.base.ref : rs.base.kind === 'scratch' ? 'scratch' : `stage ${rs.base.index}`;
+  const stageLabel = rs.stage.name ?? (ctx.graph.order.length > 1 ? `stage-${rs.index}` : '');
+  const commands: { ins: Instruction; onbuild: boolean }[] = [];
+  // ONBUILD triggers of an image base run first (BuildKit: before the stage's own instructions).
+  const triggers = rs.base.kind === 'image' ? st.config.config?.OnBuild ?? [] : [];
+  if (st.config.config) st.config.config.OnBuild = null;
+  for (const t of triggers) {
+    // Each trigger is one instruction; it reports the FROM line as its location (as BuildKit does).
+    const tast = parseDockerfile(t, { file: rs.stage.location.file });
+    for (const node of tast.children) {
+      commands.push({ ins: parseInstruction({ ...node, line: rs.stage.location.line, endLine: rs.stage.location.endLine }, rs.stage.location.file), onbuild: true });
+    }
+  }
+  for (const c of rs.stage.commands) commands.push({ ins: c, onbuild: false });
+  const total = commands.length + 1;
+  const prefix = (i: number): string => `[${stageLabel ? stageLabel + ' ' : ''}${i}/${total}]`;
+  const fromId = `s${rs.index}-0`;
+  ctx.events({ type: 'step.start', id: fromId, name: `${prefix(1)} FROM ${baseName}`, ...(stageLabel ? { stage: stageLabel } : {}), index: 1, total });
+  ctx.events({ type: 'step.done', id: fromId });
+
+  const scope = new StageScope({
+    metaScope: ctx.graph.metaScope,
+    buildArgs: ctx.o.buildArgs ?? {},
+    baseEnv: st.config.config?.Env ?? [],
+    escapeToken: ctx.ast.directives.escape,
+  });
+  const noCache = ctx.o.noCache === true || (rs.stage.name !== undefined && (ctx.o.noCacheFilter ?? []).includes(rs.stage.name));
+  let cmdSet = false;
+  for (let i = 0; i < commands.length; i++) {
+    throwIfAborted(ctx.signal);
+    const { ins: raw, onbuild } = commands[i]!;
+    const ins = scope.apply(raw);
+    const id = `s${rs.index}-${i + 1}`;
+    const name = `${prefix(i + 2)} ${onbuild ? 'ONBUILD ' : ''}${displayOf(ins)}`;
+    const t0 = Date.now();
+    ctx.events({ type: 'step.start', id, name, ...(stageLabel ? { stage: stageLabel } : {}), index: i + 2, total });
+    try {
+      if (ins.kind === 'cmd') cmdSet = true;
+      await dispatch(ctx, rs, st, scope, ins, id, name, noCache, cmdSet);
+      ctx.events({ type: 'step.done', id, durationMs: Date.now() - t0 });
+    } catch (e) {
+      withLocation(e, loc(ins.location));
+      ctx.events({ type: 'step.done', id, error: e instanceof Error ? e.message : String(e), durationMs: Date.now() - t0 });
+      throw e;
+    }
+  }
+  return st;
+}
+
+
+function displayOf(ins: Instruction): string {
+  const s = ins.original.replace(/\s+/g, ' ');
+  const first = s.split(' ')[0] ?? '';
+  return first.toUpperCase() + s.slice(first.length);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Instructions
+
+async function dispatch(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: Instruction, id: string, name: string, noCache: boolean, cmdSet: boolean): Promise<void> {
+  const c = cc(st.config);
+  const hist = (msg: string, withLayer = false): void => commitHistory(st.config, msg, withLayer, ctx.created);
+  switch (ins.kind) {
+    case 'from':
+      throw new BuildError('unexpected FROM inside a stage', { hint: 'this is a bug in tsbuild' });
+    case 'env': {
+      for (const p of ins.pairs) c.Env = addEnv(c.Env, p.key, p.value);
+      hist('ENV ' + ins.pairs.map((p) => `${p.key}=${p.value}`).join(' '));
+      return;
+    }
+    case 'arg': {
+      hist('ARG ' + ins.args.map((a) => (a.value !== undefined ? `${a.key}=${a.value}` : a.key)).join(' '));
+      return;
+    }
+    case 'label': {
+      c.Labels ??= {};
+      for (const p of ins.pairs) c.Labels[p.key] = p.value;
+      hist('LABEL ' + ins.pairs.map((p) => `${p.key}=${p.value}`).join(' '));
+      return;
+    }
+    case 'expose': {
+      c.ExposedPorts ??= {};
+      const keys = ins.ports.flatMap(exposedPortKeys);
+      for (const k of keys) c.ExposedPorts[k] = {};
+      hist(`EXPOSE map[${[...keys].sort().map((k) => `${k}:{}`).join(' ')}]`);
+      return;
+    }
+    case 'volume': {
+      c.Volumes ??= {};
+      for (const v of ins.volumes) {
+        if (v === '') throw new BuildError('VOLUME specified can not be an empty string', { hint: 'give VOLUME a path' });
+        c.Volumes[v] = {};
+      }
+      hist(`VOLUME ${goList(ins.volumes)}`);
+      return;
+    }
+    case 'user':
+      c.User = ins.user;
+      hist(`USER ${ins.user}`);
+      return;
+    case 'workdir':
+      return workdir(ctx, rs, st, scope, ins.path, id, name, noCache);
+    case 'cmd': {
+      const args = ins.prependShell ? withShell(st.config, ins.cmdLine) : [...ins.cmdLine];
+      c.Cmd = args;
+      c.ArgsEscaped = true;
+      hist(`CMD ${goQuoteList(args)}`);
+      return;
+    }
+    case 'entrypoint': {
+      const args = ins.prependShell ? withShell(st.config, ins.cmdLine) : [...ins.cmdLine];
+      c.Entrypoint = args;
+      if (!cmdSet) c.Cmd = null;
+      hist(`ENTRYPOINT ${goQuoteList(args)}`);
+      return;
+    }
+    case 'shell':
+      c.Shell = [...ins.shell];
+      hist(`SHELL ${goList(ins.shell)}`);
+      return;
+    case 'stopsignal':
+      if (!isValidSignal(ins.signal)) throw new BuildError(`invalid STOPSIGNAL ${JSON.stringify(ins.signal)}`, { hint: 'use a signal name like SIGTERM or a number' });
+      c.StopSignal = ins.signal;
+      hist(`STOPSIGNAL ${ins.signal}`);
+      return;
+    case 'healthcheck': {
+      const h = ins.health;
+      c.Healthcheck = { Test: [...h.test], ...(h.interval ? { Interval: h.interval } : {}), ...(h.timeout ? { Timeout: h.timeout } : {}), ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}), ...(h.startInterval ? { StartInterval: h.startInterval } : {}), ...(h.retries ? { Retries: h.retries } : {}) };
+      hist(`HEALTHCHECK &{Test:${goList(h.test)} Interval:${goDuration(h.interval)} Timeout:${goDuration(h.timeout)} StartPeriod:${goDuration(h.startPeriod)} StartInterval:${goDuration(h.startInterval)} Retries:${h.retries}}`);
+      return;
+    }
+    case 'onbuild':
+      c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
+      return;
+    case 'maintainer':
+      st.config.author = ins.maintainer;
+      hist(`MAINTAINER ${ins.maintainer}`);
+      return;
+    case 'run':
+      return run(ctx, rs, st, scope, ins, id, name, noCache);
+    case 'copy':
+    case 'add':
+      return copy(ctx, rs, st, scope, ins, id, name, noCache);
+  }
+}
+
+function withShell(config: ImageConfig, args: readonly string[]): string[] {
+  const shell = config.config?.Shell && config.config.Shell.length > 0 ? config.config.Shell : ['/bin/sh', '-c'];
+  return [...shell, args.join(' ')];
+}
+
+/** The sorted env the step sees (for its cache key); proxy args are dropped by the key function. */
+function keyEnv(scope: StageScope): [string, string][] {
+  return [...scope.runEnv()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+interface StepResult {
+  readonly layer?: LayerRef;
+}
+
+/**
+ * Runs a layer-producing step through the cache: on a hit the recorded layer is reused (its blob must still be
+ * in the store); on a miss `produce` runs and its result is recorded. Emits step.cached / step.miss.
+ */
+async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id: string, name: string, noCache: boolean, produce: () => Promise<StepResult>): Promise<StepResult> {
+  const key = stepKey(inputs);
+  const cache = ctx.o.cache;
+  let reason: MissReason;
+  if (!cache) reason = { kind: 'no-cache', detail: 'cache disabled' };
+  else if (noCache) reason = { kind: 'no-cache', detail: '--no-cache' };
+  else {
+    const rec = await cache.get(key);
+    if (rec) {
+      const layer = rec.result.layer;
+      if (!layer || (await ctx.o.store.hasBlob(layer.digest))) {
+        ctx.events({ type: 'step.cached', id });
+        ctx.steps.push({ id, name, cached: true });
+        st.key = key;
+        st.parentKind = 'step';
+        return layer ? { layer: { desc: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId } } : {};
+      }
+    }
+    const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
+    reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
+  }
+  ctx.events({ type: 'step.miss', id, reason });
+  ctx.steps.push({ id, name, cached: false, reason });
+  const r = await produce();
+  if (cache) {
+    await cache.put({
+      key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
+      result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
+    });
+  }
+  st.key = key;
+  st.parentKind = 'step';
+  return r;
+}
+
+function baseInputs(ctx: BuildCtx, st: StageState, rs: ResolvedStage, scope: StageScope, instruction: string, stepIndex: string): StepInputs {
+  return {
+    v: 1,
+    parent: st.key,
+    instruction: `${CACHE_RECORD_VERSION} ${instruction}`,
+    platform: formatPlatform(st.platform),
+    env: keyEnv(scope),
+    mounts: [],
+    stepId: `${ctx.contextDir}|${ctx.ast.file}|${rs.stage.name ?? rs.index}|${stepIndex}`,
+    parentKind: st.parentKind,
+    parentName: st.parentName,
+  };
+}
+
+// --- snapshots and overlay work dirs -----------------------------------------------------------------------
+
+/** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
+async function lowerDirs(ctx: BuildCtx, layers: readonly LayerRef[]): Promise<string[]> {
+  const dirs = await Promise.all(layers.map((l) => ctx.o.store.snapshot(l.diffId, { layer: l.desc, signal: ctx.signal })));
+  return dirs.reverse();
+}
+
+interface Scratch {
+  readonly dir: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly merged: string;
+}
+
+async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
+  const dir = join(ctx.tmp, `${label}-${randomUUID().slice(0, 8)}`);
+  const s = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged') };
+  await mkdir(s.upper, { recursive: true, mode: 0o755 });
+  await mkdir(s.work, { recursive: true });
+  await mkdir(s.merged, { recursive: true });
+  return s;
+}
+
+/** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
+async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
+  const lower = await lowerDirs(ctx, layers);
+  await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty') });
+  try {
+    return await fn(s.merged);
+  } finally {
+    await unmount(s.merged);
+  }
+}
+
+/**
+ * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
+ * snapshot. Returns undefined when the step changed nothing (BuildKit drops empty layers).
+ */
+async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<LayerRef | undefined> {
+  const entries = await readdir(s.upper);
+  if (entries.length === 0) return undefined;
+  const packed = await diffToLayer(s.upper, {
+    sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
+    compression: ctx.o.compression ?? 'gzip',
+    ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
+    signal: ctx.signal,
+    events: ctx.events,
+    id,
+  });
+  const layer: LayerRef = { desc: { mediaType: packed.mediaType, digest: packed.digest, size: packed.size }, diffId: packed.diffId };
+  const snap = join(ctx.o.store.snapshotsDir, packed.diffId.slice('sha256:'.length));
+  if (!(await exists(snap))) {
+    await mkdir(ctx.o.store.snapshotsDir, { recursive: true });
+    await rename(s.upper, snap).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+    });
+  }
+  return layer;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(() => true, () => false);
+}
+
+function pushLayer(st: StageState, layer: LayerRef | undefined): void {
+  if (layer) st.layers.push(layer);
+}
+
+// --- WORKDIR -------------------------------------------------------------------------------------------------
+
+async function workdir(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, path: string, id: string, name: string, noCache: boolean): Promise<void> {
+  const c = cc(st.config);
+  const wd = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
+  c.WorkingDir = wd;
+  if (wd === '/') {
+    commitHistory(st.config, `WORKDIR ${wd}`, false, ctx.created);
+    return;
+  }
+  const user = c.User ?? '';
+  const inputs = baseInputs(ctx, st, rs, scope, `WORKDIR ${wd} user=${user}`, name.replace(/^\[[^\]]*\]\s*/, ''));
+  const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+    const s = await scratchDirs(ctx, 'workdir');
+    await withMerged(ctx, st.layers, s, async (merged) => {
+      const owner = user ? await resolveUser(await lowerDirs(ctx, st.layers), user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
+      await mkdirAllScoped(merged, wd, { uid: owner.uid, gid: owner.gid });
+    });
+    return { ...(await commitUpperOpt(ctx, s, id)) };
+  });
+  pushLayer(st, r.layer);
+  commitHistory(st.config, `WORKDIR ${wd}`, r.layer !== undefined, ctx.created);
+}
+
+async function commitUpperOpt(ctx: BuildCtx, s: Scratch, id: string): Promise<{ layer?: LayerRef }> {
+  const l = await commitUpper(ctx, s, id);
+  return l ? { layer: l } : {};
+}
+
+
+// --- RUN -----------------------------------------------------------------------------------------------------
+
+async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: RunInstruction, id: string, name: string, noCache: boolean): Promise<void> {
+  if (ins.security === 'insecure') {
+    throw new BuildError('RUN --security=insecure is not allowed', { hint: 'tsbuild has no insecure entitlement; remove the flag' });
+  }
+  const args = runArgs(st.config, ins);
+  const runEnv = scope.runEnv();
+  const env = new Map<string, string>();
+  for (const e of st.config.config?.Env ?? []) {
+    const i = e.indexOf('=');
+    env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
+  }
+  for (const [k, v] of runEnv) env.set(k, v);
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  const vars = scope.vars();
+  const mounts = ins.mountSpecs.map((m) => parseMount(m, ins.location, (w) => processWord(w, vars, { escapeToken: ctx.ast.directives.escape })));
+  const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
+  const user = st.config.config?.User ?? '';
+  const cwd = st.config.config?.WorkingDir || '/';
+  const mountKeys: MountKey[] = mounts.map((m) => mountKey(ctx, m));
+  const inputs: StepInputs = {
+    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}`, name.replace(/^\[[^\]]*\]\s*/, '')),
+    mounts: mountKeys,
+  };
+  const historyArgs = scope.historyArgs();
+  const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+    if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
+    const s = await scratchDirs(ctx, 'run');
+    const lower = await lowerDirs(ctx, st.layers);
+    const runUser = user ? await resolveUser(lower, user) : { uid: 0, gid: 0, additionalGids: [] };
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const rtMounts = await runMounts(ctx, rs, mounts, runUser, s, cleanups);
+      const tail: string[] = [];
+      const sink = (stream: 'stdout' | 'stderr'): Writable => new Writable({
+        write(chunk: Buffer, _e, cb) {
+          const data = chunk.toString('utf8');
+          ctx.events({ type: 'step.log', id, stream, data });
+          for (const l of data.split('\n')) if (l.trim()) tail.push(l);
+          if (tail.length > 20) tail.splice(0, tail.length - 20);
+          cb();
+        },
+      });
+      const { exitCode } = await ctx.o.runtime.run({
+        rootfs: { lower, upper: s.upper, work: s.work },
+        args,
+        env: [...env].map(([k, v]) => `${k}=${v}`),
+        cwd,
+        user: runUser,
+        network,
+        mounts: rtMounts,
+        ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
+        platform: st.platform,
+      }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
+      if (exitCode !== 0) {
+        throw new StepFailedError(`RUN ${ins.cmdLine.join(' ')}`, exitCode, tail, { location: loc(ins.location) });
+      }
+      await removeMountStubs(s.upper, lower, mounts.map((m) => m.target).filter((t): t is string => !!t));
+      return await commitUpperOpt(ctx, s, id);
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    }
+  });
+  pushLayer(st, r.layer);
+  commitHistory(st.config, runCreatedBy(args, historyArgs), true, ctx.created);
+  const last = st.config.history![st.config.history!.length - 1]!;
+  if (!r.layer) last.empty_layer = true;
+}
+
+function runArgs(config: ImageConfig, ins: RunInstruction): string[] {
+  let args = [...ins.cmdLine];
+  if (ins.heredocs.length > 0 && ins.prependShell && args.length === 1) {
+    const first = ins.heredocs[0]!;
+    const only = /^\s*\d*<<-?\s*['"]?[^'"\s]+['"]?\s*$/.test(args[0]!);
+    if (only) {
+      const data = first.chomp ? chompHeredocContent(first.content) : first.content;
+      args = [data];
+    } else {
+      let b = args[0]!;
+      for (const h of ins.heredocs) b += '\n' + h.content + h.name;
+      args = [b];
+    }
+  }
+  return ins.prependShell ? withShell(config, args) : args;
+}
+
+function mountKey(ctx: BuildCtx, m: RunMount): MountKey {
+  const options: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
+  return {
+    type: m.type as MountKey['type'],
+    target: m.target ?? '',
+    ...(m.type === 'bind' ? { source: `${m.from ?? 'context'}:${m.source ?? '/'}` } : {}),
+    ...(m.id !== undefined ? { id: m.id } : {}),
+    ...(Object.keys(options).length ? { options } : {}),
+  };
+  void ctx;
+}
+
+async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<Mount[]> {
+  const out: Mount[] = [];
+  for (const m of mounts) {
+    const target = m.target;
+    switch (m.type) {
+      case 'tmpfs':
+        out.push({ type: 'tmpfs', target: target!, ...(m.size !== undefined ? { size: m.size } : {}) });
+        break;
+      case 'cache': {
+        const cid = m.id ?? target!;
+        const dir = join(ctx.root, 'cache-mounts', digestOf(cid).slice(7, 39));
+        if (!(await exists(dir))) {
+          await mkdir(dir, { recursive: true });
+          await fsChmod(dir, m.mode ?? 0o755);
+          await lchown(dir, m.uid ?? 0, m.gid ?? 0);
+        }
+        if (m.sharing === 'locked' || m.sharing === 'private') {
+          const prev = ctx.cacheMountLocks.get(dir) ?? Promise.resolve();
+          let release!: () => void;
+          const mine = new Promise<void>((r) => (release = r));
+          ctx.cacheMountLocks.set(dir, prev.then(() => mine));
+          await prev;
+          cleanups.push(async () => release());
+        }
+        out.push({ type: 'bind', source: dir, target: target!, readonly: m.readOnly });
+        break;
+      }
+      case 'secret': {
+        const sid = m.id ?? (target ? basename(target) : '');
+        const sec = (ctx.o.secrets ?? []).find((x) => x.id === sid);
+        const dest = target ?? `/run/secrets/${sid}`;
+        if (!sec) {
+          if (m.required) throw new BuildError(`secret ${sid} is required but was not given`, { hint: `pass --secret id=${sid},src=FILE` });
+          break;
+        }
+        const data = sec.env !== undefined ? Buffer.from(process.env[sec.env] ?? '') : await readFile(sec.src ?? '');
+        const file = join(s.dir, `secret-${randomUUID().slice(0, 8)}`);
+        await writeFile(file, data, { mode: m.mode ?? 0o400 });
+        await lchown(file, m.uid ?? user.uid, m.gid ?? user.gid);
+        cleanups.push(() => rm(file, { force: true }));
+        out.push({ type: 'bind', source: file, target: dest, readonly: true });
+        break;
+      }
+      case 'bind': {
+        let srcRoot: string;
+        if (m.from) {
+          const view = await stageView(ctx, rs, m.from, s, cleanups);
+          srcRoot = view;
+        } else {
+          srcRoot = ctx.contextDir;
+        }
+        const src = await scopedPath(srcRoot, m.source ?? '/', true);
+        out.push({ type: 'bind', source: src, target: target!, readonly: m.readOnly });
+        break;
+      }
+      case 'ssh':
+        throw new BuildError('RUN --mount=type=ssh is not supported yet', { hint: 'remove the ssh mount; tsbuild has no SSH agent forwarding' });
+    }
+  }
+  return out;
+}
+
+/** Mounts a read-only-ish view (overlay with a throwaway upper) of a stage or image's filesystem; returns its dir. */
+async function stageView(ctx: BuildCtx, rs: ResolvedStage, from: string, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<string> {
+  const layers = await sourceLayers(ctx, rs, from);
+  const v = await scratchDirs(ctx, 'view');
+  const lower = await lowerDirs(ctx, layers);
+  await mountOverlay({ lower, upper: v.upper, work: v.work, target: v.merged, emptyLower: join(v.dir, 'empty') });
+  cleanups.push(async () => {
+    await unmount(v.merged);
+    await rm(v.dir, { recursive: true, force: true });
+  });
+  void s;
+  return v.merged;
+}
+
+/** The layers of `from`: a stage (by name or index) of this build, or an image reference. */
+async function sourceLayers(ctx: BuildCtx, rs: ResolvedStage, from: string): Promise<LayerRef[]> {
+  const edge = rs.edges.find((e) => e.via !== 'from' && stageMatches(ctx, e.stage, from));
+  if (edge) return (await ctx.results.get(edge.stage)!).layers;
+  const idx = ctx.graph.order.find((x) => x.stage.name === from.toLowerCase() || String(x.index) === from);
+  if (idx) return (await ctx.results.get(idx.index)!).layers;
+  const img = await loadBase(ctx, from, ctx.platform, rs.stage.location);
+  return img.manifest.layers.map((d, i) => ({ desc: d, diffId: img.config.rootfs.diff_ids[i]! }));
+}
+
+function stageMatches(ctx: BuildCtx, index: number, from: string): boolean {
+  const s = ctx.graph.order.find((x) => x.index === index);
+  return !!s && (s.stage.name === from.toLowerCase() || String(s.index) === from);
+}
+
+/** Removes mountpoint stubs runc created in the upper dir for mount targets that did not exist below. */
+async function removeMountStubs(upper: string, lower: readonly string[], targets: readonly string[]): Promise<void> {
+  for (const t of targets) {
+    const parts = posix.normalize(t).split('/').filter(Boolean);
+    for (let i = parts.length; i > 0; i--) {
+      const rel = parts.slice(0, i).join('/');
+      let below = false;
+      for (const l of lower) if (await exists(join(l, rel))) { below = true; break; }
+      if (below) break;
+      const p = join(upper, rel);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory() && (await readdir(p)).length === 0) await rm(p, { recursive: true });
+      else if (st.isFile() && st.size === 0) await rm(p);
+      else break;
+    }
+  }
+}
+
+// --- COPY / ADD ----------------------------------------------------------------------------------------------
+
+async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: CopyInstruction | AddInstruction, id: string, name: string, noCache: boolean): Promise<void> {
+  const c = cc(st.config);
+  const from = ins.kind === 'copy' ? ins.from : undefined;
+  const cwd = c.WorkingDir || '/';
+  let dest = ins.dest;
+  const destIsDirSyntax = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
+  dest = posix.isAbsolute(dest) ? dest : posix.join(cwd, dest);
+  for (const src of ins.sources) {
+    if (/^https?:\/\//.test(src) || /^git@|\.git(#|$)/.test(src)) {
+      throw new BuildError(`${ins.kind.toUpperCase()} from a URL (${src}) is not supported yet`, { hint: 'download the file into the build context and COPY it' });
+    }
+  }
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    // Resolve the sources: from the context (with .dockerignore), or from a stage / image filesystem.
+    let srcRoot: string;
+    let matcher: ContextMatcher;
+    let layersKey: string;
+    if (from) {
+      const layers = await sourceLayers(ctx, rs, from);
+      const s0 = await scratchDirs(ctx, 'from');
+      srcRoot = await stageView(ctx, rs, from, s0, cleanups);
+      matcher = ContextMatcher.none;
+      layersKey = layers.map((l) => l.diffId).join(',') || 'empty';
+    } else {
+      srcRoot = ctx.contextDir;
+      matcher = ctx.ignore.matcher;
+      layersKey = 'context';
+    }
+    const selection = ins.sources.length > 0 ? await selectSources(srcRoot, ins.sources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+    const heredocs = ins.sourceContents;
+    const multiple = selection.sources.length + heredocs.length > 1;
+    let sourcesDigest: string;
+    let files: Record<string, string> | undefined;
+    if (!from && ctx.statCache) {
+      const h = await hashSources(srcRoot, { paths: selection.paths }, ctx.statCache, { ownership: false, signal: ctx.signal });
+      sourcesDigest = h.digest;
+      files = { ...h.files };
+    } else {
+      sourcesDigest = layersKey;
+    }
+    const heredocKey = heredocs.map((h) => `${h.path}:${digestOf(h.data)}`).join(',');
+    const flags = [
+      ins.chown ? `--chown=${ins.chown}` : '', ins.chmod ? `--chmod=${ins.chmod}` : '', ins.link ? '--link' : '',
+      ...ins.exclude.map((e) => `--exclude=${e}`), from ? `--from=${from}` : '',
+      ins.kind === 'copy' && ins.parents ? '--parents' : '',
+    ].filter(Boolean);
+    const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
+    const inputs: StepInputs = {
+      ...baseInputs(ctx, st, rs, scope, `${instruction} src=${from ? layersKey : ''} heredocs=${heredocKey}`, name.replace(/^\[[^\]]*\]\s*/, '')),
+      ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
+    };
+    const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+      const s = await scratchDirs(ctx, 'copy');
+      await withMerged(ctx, st.layers, s, async (merged) => {
+        let owner: Owner | undefined;
+        if (ins.chown) {
+          owner = await resolveChown(ctx, st, ins.chown);
+        } else if (!from) {
+          owner = { uid: 0, gid: 0 };
+        }
+        const chmodFn = ins.chmod ? parseChmod(ins.chmod) : undefined;
+        const excludeMatcher = ins.exclude.length > 0 ? new ContextMatcher(ins.exclude) : undefined;
+        const sources: (CopySource & { keep?: Set<string>; base: string })[] = [];
+        for (const sel of selection.sources) {
+          const hostPath = join(srcRoot, sel.resolvedPath);
+          const stt = await lstat(hostPath);
+          const keep = new Set(sel.entries.map((e) => e.relPath));
+          sources.push({ hostPath, name: basename(sel.relPath === '.' ? srcRoot : sel.relPath), stat: stt, keep, base: sel.resolvedPath });
+        }
+        const heredocDir = join(s.dir, 'heredocs');
+        for (const h of heredocs) {
+          await mkdir(heredocDir, { recursive: true });
+          const f = join(heredocDir, basename(h.path));
+          await writeFile(f, h.data, { mode: 0o644 });
+          sources.push({ hostPath: f, name: basename(h.path), stat: await lstat(f), base: '' });
+        }
+        for (const src of sources) {
+          const keep = src.keep;
+          const base = src.base;
+          await copyIntoRootfs(merged, [src], dest, destIsDirSyntax || multiple, {
+            owner,
+            chmod: chmodFn,
+            exclude: (rel, isDir) => {
+              const full = base && base !== '.' ? `${base}/${rel}` : rel;
+              if (keep && !from && !keep.has(full)) return true;
+              if (excludeMatcher && excludeMatcher.isExcluded(rel)) return true;
+              return false;
+            },
+          });
+        }
+        if (sources.length === 0) {
+          throw new BuildError(`${ins.kind.toUpperCase()} has no source files`, { hint: 'check the source paths and .dockerignore' });
+        }
+      });
+      return await commitUpperOpt(ctx, s, id);
+    });
+    pushLayer(st, r.layer);
+    const hsrc = [...ins.sources, ...heredocs.map((h) => h.path)].join(' ');
+    commitHistory(st.config, `${ins.kind.toUpperCase()} ${hsrc} ${ins.dest} # buildkit`, true, ctx.created);
+    if (!r.layer) st.config.history![st.config.history!.length - 1]!.empty_layer = true;
+  } finally {
+    for (const cl of cleanups.reverse()) await cl().catch(() => undefined);
+  }
+}
+
+async function resolveChown(ctx: BuildCtx, st: StageState, chown: string): Promise<Owner> {
+  const [u = '', g] = chown.split(':');
+  const numeric = /^\d+$/;
+  if (numeric.test(u) && (g === undefined || numeric.test(g))) return { uid: Number(u), gid: g === undefined ? Number(u) : Number(g) };
+  const r = await resolveUser(await lowerDirs(ctx, st.layers), chown);
+  return { uid: r.uid, gid: r.gid };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Commit
+
+async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> {
+  const config = st.config;
+  config.created = ctx.created;
+  if (ctx.o.labels && Object.keys(ctx.o.labels).length > 0) {
+    const c = cc(config);
+    c.Labels = { ...(c.Labels ?? {}), ...ctx.o.labels };
+  }
+  config.rootfs = { type: 'layers', diff_ids: st.layers.map((l) => l.diffId) };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDesc = await ctx.o.store.putBytes(configBytes, { mediaType: MediaTypes.ociConfig });
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: { mediaType: MediaTypes.ociConfig, digest: configDesc.digest, size: configDesc.size },
+    layers: st.layers.map((l) => l.desc),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const mdesc = await ctx.o.store.putBytes(manifestBytes, { mediaType: MediaTypes.ociManifest });
+  const desc: Descriptor = {
+    mediaType: MediaTypes.ociManifest, digest: mdesc.digest, size: mdesc.size,
+    platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) },
+  };
+  const tags = ctx.o.tags ?? [];
+  await ctx.o.store.tagMany(tags, desc);
+  void isIndexType;
+  return { manifest: desc, imageDigest: mdesc.digest, configDigest: configDesc.digest, config, tags, steps: ctx.steps };
+}

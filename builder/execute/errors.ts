@@ -1,0 +1,20 @@
+import { TsbuildError, type TsbuildErrorOptions } from '../../layer-store/index.js';
+
+/** A build step failed (bad COPY source, missing base, failing RUN …); carries the Dockerfile location. */
+export class BuildError extends TsbuildError {
+  constructor(message: string, o: TsbuildErrorOptions = {}) {
+    super('BUILD', message, o);
+    this.name = 'BuildError';
+  }
+}
+
+/** A RUN step exited non-zero: the exit code and the last lines of its output. */
+export class StepFailedError extends TsbuildError {
+  constructor(readonly instruction: string, readonly exitCode: number, readonly tail: readonly string[], o: TsbuildErrorOptions = {}) {
+    super('RUN_FAILED', `${instruction.length > 80 ? instruction.slice(0, 77) + '...' : instruction} failed with exit code ${exitCode}${tail.length ? ` (last output: ${tail.slice(-3).join(' | ').slice(0, 300)})` : ''}`, {
+      hint: 'fix the command; its full output is in the progress log above',
+      ...o,
+    });
+    this.name = 'StepFailedError';
+  }
+}

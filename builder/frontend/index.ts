@@ -1,0 +1,7 @@
+/** builder/frontend: parser (syntax), instructions (meaning), shell (expansion), stages (graph). Pure. */
+export type * from './parser/ast.js';
+export * from './parser/index.js';
+export * from './instructions/index.js';
+export * from './shell/index.js';
+export * from './stages/index.js';
+export { DockerfileError, suggest } from './errors.js';

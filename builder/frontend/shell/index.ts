@@ -1,0 +1,511 @@
+/**
+ * BuildKit's shell lexer (frontend/dockerfile/shell/lex.go semantics): variable expansion, quote removal
+ * and word splitting for Dockerfile instruction arguments. Nothing else: no command substitution, no globbing.
+ *
+ * `$VAR ${VAR} ${VAR:-w} ${VAR-w} ${VAR:+w} ${VAR+w} ${VAR:?m} ${VAR?m} ${VAR#p} ${VAR##p} ${VAR%p} ${VAR%%p}
+ * ${VAR/p/r} ${VAR//p/r}`, single quotes (fully literal), double quotes (escape only `"`, `$` and the escape
+ * token), the escape token outside quotes (escapes any character; a trailing one is dropped).
+ */
+import { DockerfileError } from '../errors.js';
+
+import type { EscapeToken } from '../parser/index.js';
+
+/** Variables visible to an expansion. A Map keeps insertion order; a plain record is read with own keys only. */
+export type ShellEnv = ReadonlyMap<string, string> | Readonly<Record<string, string>>;
+
+export interface LexOptions {
+  /** `\` (default) or `` ` `` (the `# escape=` directive). */
+  readonly escapeToken?: EscapeToken;
+  /** Keep the quote characters in the output (BuildKit's RawQuotes). */
+  readonly rawQuotes?: boolean;
+  /** Keep the escape characters in the output (BuildKit's RawEscapes). */
+  readonly rawEscapes?: boolean;
+  /** Leave references to unset variables as written (`$X`, `${X:-y}`) instead of expanding them. */
+  readonly skipUnsetEnv?: boolean;
+  /** Treat quotes as ordinary characters. */
+  readonly skipProcessQuotes?: boolean;
+}
+
+export interface ExpandResult {
+  /** The word expanded as one string (inner whitespace kept). */
+  readonly value: string;
+  /** The word expanded and split into fields (unquoted whitespace, including whitespace from variables, splits). */
+  readonly words: readonly string[];
+  /** Variable names that were referenced and set. */
+  readonly referenced: ReadonlySet<string>;
+  /** Variable names that were referenced but unset. */
+  readonly unset: ReadonlySet<string>;
+}
+
+/** Expands `word` as one string (BuildKit's ProcessWord). Throws DockerfileError `EXPANSION` (no location). */
+export function processWord(word: string, env: ShellEnv, o: LexOptions = {}): string {
+  return expandWord(word, env, o).value;
+}
+
+/** Expands `word` and splits it into fields (BuildKit's ProcessWords), as for FROM, EXPOSE. */
+export function processWords(word: string, env: ShellEnv, o: LexOptions = {}): string[] {
+  return [...expandWord(word, env, o).words];
+}
+
+/** Expands `word`, returning the single string, the fields, and which variables were used and unset. */
+export function expandWord(word: string, env: ShellEnv, o: LexOptions = {}): ExpandResult {
+  const lx = new Lexer(word, env, o);
+  try {
+    const r = lx.processStopOn(EOF, lx.rawEscapes);
+    return { value: r.value, words: r.words, referenced: lx.matches, unset: lx.nonmatches };
+  } catch (e) {
+    if (e instanceof LexError) {
+      throw new DockerfileError('EXPANSION', `failed to process ${JSON.stringify(word)}: ${e.message}`, {
+        hint: e.hint ?? 'fix the variable reference (quote a literal $ as \\$ or use single quotes)',
+      });
+    }
+    throw e;
+  }
+}
+
+/** Returns a ShellEnv from `NAME=value` strings (later entries override earlier ones; no `=` means empty). */
+export function envFromList(list: readonly string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const e of list) {
+    const i = e.indexOf('=');
+    if (i < 0) m.set(e, '');
+    else m.set(e.slice(0, i), e.slice(i + 1));
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+const EOF = -1;
+
+class LexError extends Error {
+  readonly hint: string | undefined;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.hint = hint;
+  }
+}
+
+const SPACE_RE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u;
+const LETTER_RE = /^\p{L}$/u;
+const DIGIT_RE = /^\p{Nd}$/u;
+
+function isSpace(cp: number): boolean {
+  return cp >= 0 && SPACE_RE.test(String.fromCodePoint(cp));
+}
+function isLetter(cp: number): boolean {
+  return cp >= 0 && (cp < 128 ? (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) : LETTER_RE.test(String.fromCodePoint(cp)));
+}
+function isDigit(cp: number): boolean {
+  return cp >= 0 && (cp < 128 ? cp >= 48 && cp <= 57 : DIGIT_RE.test(String.fromCodePoint(cp)));
+}
+const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0'].map((c) => c.codePointAt(0)!));
+
+const C = (s: string): number => s.codePointAt(0)!;
+const DOLLAR = C('$');
+const SQUOTE = C("'");
+const DQUOTE = C('"');
+const LBRACE = C('{');
+const RBRACE = C('}');
+const COLON = C(':');
+const SLASH = C('/');
+
+/** Accumulates fields the way BuildKit's wordsStruct does. */
+class Words {
+  word = '';
+  words: string[] = [];
+  inWord = false;
+
+  addChar(cp: number): void {
+    if (isSpace(cp)) {
+      if (this.inWord && this.word.length !== 0) {
+        this.words.push(this.word);
+        this.word = '';
+        this.inWord = false;
+      }
+    } else {
+      this.addRawChar(cp);
+    }
+  }
+  addRawChar(cp: number): void {
+    this.word += String.fromCodePoint(cp);
+    this.inWord = true;
+  }
+  addString(s: string): void {
+    for (const ch of s) this.addChar(ch.codePointAt(0)!);
+  }
+  addRawString(s: string): void {
+    this.word += s;
+    this.inWord = true;
+  }
+  getWords(): string[] {
+    if (this.word.length > 0) {
+      this.words.push(this.word);
+      this.word = '';
+      this.inWord = false;
+    }
+    return this.words;
+  }
+}
+
+class Lexer {
+  readonly cps: number[];
+  pos = 0;
+  readonly escape: number;
+  rawEscapes: boolean;
+  readonly matches = new Set<string>();
+  readonly nonmatches = new Set<string>();
+  readonly #env: ShellEnv;
+  readonly #o: LexOptions;
+
+  constructor(word: string, env: ShellEnv, o: LexOptions) {
+    this.cps = Array.from(word, (c) => c.codePointAt(0)!);
+    this.escape = C(o.escapeToken ?? '\\');
+    this.rawEscapes = o.rawEscapes === true;
+    this.#env = env;
+    this.#o = o;
+  }
+
+  peek(): number {
+    return this.pos < this.cps.length ? this.cps[this.pos]! : EOF;
+  }
+  next(): number {
+    return this.pos < this.cps.length ? this.cps[this.pos++]! : EOF;
+  }
+
+  getEnv(name: string): { value: string; set: boolean } {
+    const env = this.#env;
+    let v: string | undefined;
+    if (env instanceof Map) v = (env as ReadonlyMap<string, string>).get(name);
+    else if (Object.prototype.hasOwnProperty.call(env, name)) v = (env as Record<string, string>)[name];
+    if (v !== undefined) {
+      this.matches.add(name);
+      return { value: v, set: true };
+    }
+    this.nonmatches.add(name);
+    return { value: '', set: false };
+  }
+
+  processStopOn(stop: number, rawEscapes: boolean): { value: string; words: string[] } {
+    let result = '';
+    const words = new Words();
+    const saved = this.rawEscapes;
+    this.rawEscapes = rawEscapes;
+    try {
+      while (this.peek() !== EOF) {
+        const ch = this.peek();
+        if (stop !== EOF && ch === stop) {
+          this.next();
+          return { value: result, words: words.getWords() };
+        }
+        if (ch === DOLLAR) {
+          const tmp = this.processDollar();
+          result += tmp;
+          words.addString(tmp);
+        } else if (!this.#o.skipProcessQuotes && ch === SQUOTE) {
+          const tmp = this.processSingleQuote();
+          result += tmp;
+          words.addRawString(tmp);
+        } else if (!this.#o.skipProcessQuotes && ch === DQUOTE) {
+          const tmp = this.processDoubleQuote();
+          result += tmp;
+          words.addRawString(tmp);
+        } else {
+          let c = this.next();
+          if (c === this.escape) {
+            if (this.rawEscapes) {
+              words.addRawChar(c);
+              result += String.fromCodePoint(c);
+            }
+            c = this.next();
+            if (c === EOF) break;
+            words.addRawChar(c);
+          } else {
+            words.addChar(c);
+          }
+          result += String.fromCodePoint(c);
+        }
+      }
+    } finally {
+      this.rawEscapes = saved;
+    }
+    if (stop !== EOF) {
+      throw new LexError(`unexpected end of statement while looking for matching ${String.fromCodePoint(stop)}`);
+    }
+    return { value: result, words: words.getWords() };
+  }
+
+  processSingleQuote(): string {
+    let result = '';
+    let ch = this.next();
+    if (this.#o.rawQuotes) result += String.fromCodePoint(ch);
+    for (;;) {
+      ch = this.next();
+      if (ch === EOF) throw new LexError('unexpected end of statement while looking for matching single-quote', 'close the single quote');
+      if (ch === SQUOTE) {
+        if (this.#o.rawQuotes) result += String.fromCodePoint(ch);
+        return result;
+      }
+      result += String.fromCodePoint(ch);
+    }
+  }
+
+  processDoubleQuote(): string {
+    let result = '';
+    let ch = this.next();
+    if (this.#o.rawQuotes) result += String.fromCodePoint(ch);
+    for (;;) {
+      const p = this.peek();
+      if (p === EOF) throw new LexError('unexpected end of statement while looking for matching double-quote', 'close the double quote');
+      if (p === DQUOTE) {
+        ch = this.next();
+        if (this.#o.rawQuotes) result += String.fromCodePoint(ch);
+        return result;
+      }
+      if (p === DOLLAR) {
+        result += this.processDollar();
+        continue;
+      }
+      ch = this.next();
+      if (ch === this.escape) {
+        if (this.rawEscapes) result += String.fromCodePoint(ch);
+        const q = this.peek();
+        if (q === EOF) continue; // a trailing escape is ignored
+        if (q === DQUOTE || q === DOLLAR || q === this.escape) ch = this.next();
+      }
+      result += String.fromCodePoint(ch);
+    }
+  }
+
+  processName(): string {
+    let name = '';
+    while (this.peek() !== EOF) {
+      const ch = this.peek();
+      if (name.length === 0 && isDigit(ch)) {
+        while (this.peek() !== EOF && isDigit(this.peek())) name += String.fromCodePoint(this.next());
+        return name;
+      }
+      if (name.length === 0 && SPECIAL_PARAMS.has(ch)) return String.fromCodePoint(this.next());
+      if (!isLetter(ch) && !isDigit(ch) && ch !== C('_')) break;
+      name += String.fromCodePoint(this.next());
+    }
+    return name;
+  }
+
+  processDollar(): string {
+    this.next(); // '$'
+    if (this.peek() !== LBRACE) {
+      const name = this.processName();
+      if (name === '') return '$';
+      const { value, set } = this.getEnv(name);
+      if (!set && this.#o.skipUnsetEnv) return '$' + name;
+      return value;
+    }
+    this.next(); // '{'
+    const p = this.peek();
+    if (p === EOF) throw new LexError("syntax error: missing '}'");
+    if (p === LBRACE || p === RBRACE || p === COLON) throw new LexError('syntax error: bad substitution');
+    const name = this.processName();
+    let ch = this.next();
+    let chs = ch === EOF ? '' : String.fromCodePoint(ch);
+    let nullIsUnset = false;
+
+    if (ch === RBRACE) {
+      const { value, set } = this.getEnv(name);
+      if (!set && this.#o.skipUnsetEnv) return `\${${name}}`;
+      return value;
+    }
+    if (ch === COLON) {
+      nullIsUnset = true;
+      ch = this.next();
+      chs += ch === EOF ? '' : String.fromCodePoint(ch);
+    }
+    const op = ch === EOF ? '' : String.fromCodePoint(ch);
+    if (nullIsUnset || op === '+' || op === '-' || op === '?' || op === '#' || op === '%') {
+      const pattern = op === '#' || op === '%';
+      if (nullIsUnset && pattern) {
+        throw new LexError(`unsupported modifier (${chs}) in substitution`, `use \${${name}${op}...} without ':'`);
+      }
+      let word: string;
+      try {
+        word = this.processStopOn(RBRACE, pattern).value;
+      } catch (e) {
+        if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
+        throw e;
+      }
+      const { value, set } = this.getEnv(name);
+      if (this.#o.skipUnsetEnv && !set) return `\${${name}${chs}${word}}`;
+      const empty = !set || (nullIsUnset && value === '');
+      switch (op) {
+        case '-':
+          return empty ? word : value;
+        case '+':
+          return empty ? '' : word;
+        case '?':
+          if (!set) throw new LexError(`${name}: ${word !== '' ? word : 'is not allowed to be unset'}`, `set ${name} (for example with --build-arg ${name}=...)`);
+          if (nullIsUnset && value === '') throw new LexError(`${name}: ${word !== '' ? word : 'is not allowed to be empty'}`, `give ${name} a non-empty value`);
+          return value;
+        case '#':
+        case '%': {
+          let greedy = false;
+          let pat = word;
+          if (pat.startsWith(op)) {
+            greedy = true;
+            pat = pat.slice(1);
+          }
+          return op === '%' ? trimSuffix(pat, value, greedy) : trimPrefix(pat, value, greedy);
+        }
+        default:
+          throw new LexError(`unsupported modifier (${chs}) in substitution`);
+      }
+    }
+    if (op === '/') {
+      const replaceAll = this.peek() === SLASH;
+      if (replaceAll) this.next();
+      let pattern: string;
+      try {
+        pattern = this.processStopOn(SLASH, true).value;
+      } catch (e) {
+        if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '/' in ${}");
+        throw e;
+      }
+      let replacement: string;
+      try {
+        replacement = this.processStopOn(RBRACE, true).value;
+      } catch (e) {
+        if (e instanceof LexError && this.peek() === EOF) throw new LexError("syntax error: missing '}'");
+        throw e;
+      }
+      const { value, set } = this.getEnv(name);
+      if (this.#o.skipUnsetEnv && !set) return `\${${name}/${pattern}/${replacement}}`;
+      const re = shellPatternToRegex(pattern, true, false);
+      if (replaceAll) return goReplaceAll(re, value, replacement);
+      re.lastIndex = 0;
+      const m = re.exec(value);
+      if (m === null) return value;
+      return value.slice(0, m.index) + replacement + value.slice(m.index + m[0].length);
+    }
+    throw new LexError(`unsupported modifier (${chs}) in substitution`);
+  }
+}
+
+/**
+ * Converts a shell pattern (`*`, `?`, `\*`, `\?`, `\\`; no bracket expressions) to a RegExp, as BuildKit's
+ * convertShellPatternToRegex does. `\}` and `\/` lose their backslash.
+ */
+function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean): RegExp {
+  const cps = Array.from(pattern);
+  let out = anchored ? '^' : '';
+  const star = greedy ? '[^\\n]*' : '[^\\n]*?';
+  for (let i = 0; i < cps.length; i++) {
+    const tok = cps[i]!;
+    switch (tok) {
+      case '*':
+        out += star;
+        continue;
+      case '?':
+        out += '[^\\n]';
+        continue;
+      case '\\': {
+        const nx = cps[i + 1];
+        if (nx === '}' || nx === '/') continue;
+        if (nx !== '*' && nx !== '?' && nx !== '\\') {
+          throw new LexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${nx ?? ''}'`);
+        }
+        out += '\\' + nx;
+        i++;
+        continue;
+      }
+      case '[': case ']': case '{': case '}': case '.': case '+': case '(': case ')': case '|': case '^': case '$':
+        out += '\\' + tok;
+        continue;
+      default:
+        out += tok;
+    }
+  }
+  return new RegExp(out, 'u');
+}
+
+function trimPrefix(pattern: string, value: string, greedy: boolean): string {
+  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
+  return m === null ? value : value.slice(m[0].length);
+}
+
+/** Reverses a pattern by code points, keeping `\x` escapes in front of the character they escape. */
+function reversePattern(pattern: string): string {
+  const cps = Array.from(pattern);
+  const out: string[] = [];
+  for (let i = 0; i < cps.length; ) {
+    if (cps[i] === '\\' && i !== cps.length - 1) {
+      out.unshift(cps[i]!, cps[i + 1]!);
+      i += 2;
+    } else {
+      out.unshift(cps[i]!);
+      i++;
+    }
+  }
+  return out.join('');
+}
+
+function reverseString(s: string): string {
+  return Array.from(s).reverse().join('');
+}
+
+function trimSuffix(pattern: string, value: string, greedy: boolean): string {
+  return reverseString(trimPrefix(reversePattern(pattern), reverseString(value), greedy));
+}
+
+/** Go's Regexp.ReplaceAllString: an empty match right after a previous match is skipped; `$` expands templates. */
+function goReplaceAll(re: RegExp, src: string, repl: string): string {
+  const g = new RegExp(re.source, 'gu');
+  let out = '';
+  let last = 0; // end of the text already copied
+  let prevMatchEnd = -1;
+  let searchPos = 0;
+  while (searchPos <= src.length) {
+    g.lastIndex = searchPos;
+    const m = g.exec(src);
+    if (m === null) break;
+    const start = m.index;
+    const end = start + m[0].length;
+    if (!(m[0].length === 0 && start === prevMatchEnd)) {
+      out += src.slice(last, start) + goExpand(repl, m[0]);
+      last = end;
+      prevMatchEnd = end;
+    }
+    if (end > searchPos) searchPos = end;
+    else {
+      // advance one code point past an empty match
+      const cp = src.codePointAt(searchPos);
+      searchPos += cp !== undefined && cp > 0xffff ? 2 : 1;
+    }
+  }
+  return out + src.slice(last);
+}
+
+/** Go's template expansion for a regexp with no groups: `$$` → `$`, `$0`/`${0}` → the match, other names → "". */
+function goExpand(template: string, match: string): string {
+  let out = '';
+  for (let i = 0; i < template.length; i++) {
+    const c = template[i]!;
+    if (c !== '$') {
+      out += c;
+      continue;
+    }
+    const rest = template.slice(i + 1);
+    if (rest.startsWith('$')) {
+      out += '$';
+      i++;
+      continue;
+    }
+    const m = /^\{([A-Za-z0-9_]+)\}/.exec(rest) ?? /^([A-Za-z0-9_]+)/.exec(rest);
+    if (m === null) {
+      out += '$';
+      continue;
+    }
+    const name = m[1]!;
+    if (/^[0-9]+$/.test(name) && Number(name) === 0) out += match;
+    i += m[0].length;
+  }
+  return out;
+}

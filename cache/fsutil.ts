@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { open, rename, rm } from 'node:fs/promises';
+import { digestOf, digestHex } from '../layer-store/core/index.js';
+import { CacheIoError } from './errors.js';
+
+/** Writes `data` to `path` atomically: temp file in the same dir → fsync → rename. Nothing is left behind on failure. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
+  let done = false;
+  try {
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+    done = true;
+  } catch (e) {
+    throw new CacheIoError(path, { cause: e });
+  } finally {
+    if (!done) await rm(tmp, { force: true });
+  }
+}
+
+/** Frames `json` as cacache does: `<sha256 hex of json>\t<json>\n`, so a torn or edited file is detected on read. */
+export function frame(json: string): string {
+  return `${digestHex(digestOf(json))}\t${json}\n`;
+}
+
+/** Returns the JSON inside a frame, or undefined when the frame is malformed or its hash does not match. */
+export function unframe(text: string): string | undefined {
+  const tab = text.indexOf('\t');
+  if (tab !== 64) return undefined;
+  const json = text.endsWith('\n') ? text.slice(tab + 1, -1) : text.slice(tab + 1);
+  return digestHex(digestOf(json)) === text.slice(0, tab) ? json : undefined;
+}
+
+/** Serialises `v` as JSON with object keys sorted (recursively); arrays keep their order. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') {
+    if (v === undefined) return 'null';
+    return JSON.stringify(v);
+  }
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(',')}]`;
+  const keys = Object.keys(v as Record<string, unknown>)
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+}

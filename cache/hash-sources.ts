@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { lstat, open, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestOf, throwIfAborted, type Abortable } from '../layer-store/core/index.js';
+import { CacheIoError } from './errors.js';
+import type { SourceDigest } from './keys.js';
+import { wallNs, type StatCache } from './stat-cache.js';
+
+/** The files a COPY/ADD selects: context-relative '/'-separated paths (dirs, files, symlinks), as builder/context's selectSources returns. */
+export interface HashSelection {
+  readonly paths: readonly string[];
+}
+
+export interface HashSourcesOptions extends Abortable {
+  /** Returns the sha256 hex of a file's content. Default: streams the file through node:crypto. Injectable to count reads. */
+  readonly hashFile?: (absPath: string) => Promise<string>;
+  /** Include uid/gid in the fingerprints (default true; COPY without --chown may pass false, since the result is 0:0). */
+  readonly ownership?: boolean;
+  /** Files stat'ed and hashed at once (default 32). */
+  readonly concurrency?: number;
+}
+
+const SMALL = 1 << 20;
+
+/** Returns the sha256 hex of the file at `absPath`, reading it once (small files in one read, large ones streamed). */
+export async function sha256File(absPath: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await open(absPath, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size < SMALL) return h.update(await fh.readFile()).digest('hex');
+    for await (const chunk of fh.createReadStream({ autoClose: false, highWaterMark: SMALL })) h.update(chunk as Buffer);
+    return h.digest('hex');
+  } finally {
+    await fh.close();
+  }
+}
+
+function typeOf(st: BigIntStats): 'file' | 'dir' | 'symlink' | 'other' {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+/**
+ * Returns the content digest of exactly the selected paths and their per-path fingerprints
+ * (`type|mode|uid:gid|size|content`: content sha256 for files, link target for symlinks; never mtimes).
+ * Unchanged regular files are answered from `statCache` with one lstat and no read; changed or new ones are
+ * read once and recorded (call `statCache.save()` afterwards to persist). Throws CacheIoError when a path
+ * cannot be stat'ed or read.
+ */
+export async function hashSources(root: string, selection: HashSelection, statCache: StatCache, o: HashSourcesOptions = {}): Promise<SourceDigest & { readonly files: Readonly<Record<string, string>> }> {
+  const hashFile = o.hashFile ?? sha256File;
+  const ownership = o.ownership ?? true;
+  const paths = [...new Set(selection.paths)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const prints: string[] = new Array<string>(paths.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < paths.length; i = next++) {
+      throwIfAborted(o.signal);
+      const rel = paths[i]!;
+      const abs = rel === '.' ? root : join(root, rel);
+      try {
+        const at = wallNs();
+        const st = await lstat(abs, { bigint: true });
+        const type = typeOf(st);
+        let content = '';
+        if (type === 'file') {
+          content = statCache.lookup(abs, st) ?? '';
+          if (content === '') {
+            content = await hashFile(abs);
+            statCache.record(abs, st, content, at);
+          }
+        } else if (type === 'symlink') {
+          content = await readlink(abs);
+        }
+        const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
+        const owner = ownership ? `${st.uid}:${st.gid}` : '-';
+        prints[i] = `${type}|${mode}|${owner}|${type === 'file' ? String(st.size) : '0'}|${content}`;
+      } catch (e) {
+        if (e instanceof CacheIoError || (e as { code?: string }).code === 'ABORTED') throw e;
+        throw new CacheIoError(abs, { cause: e, hint: 'a selected source file vanished or is unreadable; re-run the build' });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 32, paths.length)) }, worker));
+  const files: Record<string, string> = {};
+  const lines: string[] = ['tsbuild-sources-v1'];
+  for (let i = 0; i < paths.length; i++) {
+    files[paths[i]!] = prints[i]!;
+    lines.push(`${paths[i]!}\0${prints[i]!}`);
+  }
+  return { digest: digestOf(lines.join('\n')), files };
+}

@@ -1,0 +1,164 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { build, type SecretSource } from '../../builder/index.js';
+import { TsbuildError, parsePlatform, type Limits } from '../api.js';
+import type { GlobalArgs } from '../context.js';
+import { loggerFor } from '../context.js';
+import { createRenderer } from '../progress.js';
+import { openCache, openRuntime, openStore } from '../services.js';
+
+interface BuildArgs extends GlobalArgs {
+  context: string;
+  tag: string[];
+  file?: string;
+  'build-arg': string[];
+  target?: string;
+  label: string[];
+  'no-cache': boolean;
+  'no-cache-filter': string[];
+  pull: boolean;
+  platform?: string;
+  secret: string[];
+  network: 'default' | 'host' | 'none';
+  iidfile?: string;
+  'metadata-file'?: string;
+  memory?: string;
+  'cpu-quota'?: number;
+  cpus?: number;
+  'pids-limit'?: number;
+  runtime?: string;
+  compression: 'gzip' | 'zstd';
+}
+
+/** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
+export function parseBuildArgs(list: readonly string[], env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const a of list) {
+    const i = a.indexOf('=');
+    if (i === 0) throw new TsbuildError('USAGE', `invalid --build-arg ${JSON.stringify(a)}`, { hint: 'write --build-arg NAME=VALUE or --build-arg NAME' });
+    if (i < 0) out[a] = env[a];
+    else out[a.slice(0, i)] = a.slice(i + 1);
+  }
+  return out;
+}
+
+/** Parses `--secret id=ID,src=FILE|env=VAR` (also `source=`, `type=file|env`). */
+export function parseSecret(spec: string): SecretSource {
+  const kv = new Map<string, string>();
+  for (const part of spec.split(',')) {
+    const i = part.indexOf('=');
+    if (i < 0) throw new TsbuildError('USAGE', `invalid --secret ${JSON.stringify(spec)}`, { hint: 'write --secret id=NAME,src=FILE or --secret id=NAME,env=VAR' });
+    kv.set(part.slice(0, i).trim().toLowerCase(), part.slice(i + 1));
+  }
+  const id = kv.get('id');
+  const src = kv.get('src') ?? kv.get('source');
+  const envName = kv.get('env') ?? (kv.get('type') === 'env' ? src : undefined);
+  if (!id) throw new TsbuildError('USAGE', `--secret ${JSON.stringify(spec)} has no id`, { hint: 'write --secret id=NAME,src=FILE' });
+  if (envName !== undefined) return { id, env: envName };
+  return { id, src: resolve(src ?? id) };
+}
+
+/** Parses a docker-style size: `512m`, `1g`, `1048576`. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
+  if (!m) throw new TsbuildError('USAGE', `invalid size ${JSON.stringify(s)}`, { hint: 'write a number with an optional unit: 512m, 2g' });
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
+export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
+  command: ['build [context]', '$0 [context]'],
+  describe: 'build an image from a Dockerfile',
+  builder: (y) =>
+    y
+      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      .option('tag', { alias: 't', type: 'string', array: true, default: [], describe: 'name and optionally a tag (name:tag); repeatable' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
+      .option('build-arg', { type: 'string', array: true, default: [], describe: 'build-time variable NAME=VALUE (NAME alone: from the environment)' })
+      .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
+      .option('label', { type: 'string', array: true, default: [], describe: 'label KEY=VALUE on the image' })
+      .option('no-cache', { type: 'boolean', default: false, describe: 'do not use the step cache' })
+      .option('no-cache-filter', { type: 'string', array: true, default: [], describe: 'do not use the cache for these stages' })
+      .option('pull', { type: 'boolean', default: false, describe: 'always pull base images' })
+      .option('platform', { type: 'string', describe: 'target platform os/arch[/variant] (default: this machine)' })
+      .option('secret', { type: 'string', array: true, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR' })
+      .option('network', { choices: ['default', 'host', 'none'] as const, default: 'default' as const, describe: 'network for RUN steps (default = host network, see README)' })
+      .option('iidfile', { type: 'string', describe: 'write the image ID (config digest) to this file' })
+      .option('metadata-file', { type: 'string', describe: 'write build metadata (JSON, like buildx) to this file' })
+      .option('memory', { type: 'string', describe: 'memory limit for RUN steps (e.g. 512m)' })
+      .option('cpu-quota', { type: 'number', describe: 'CFS CPU quota (µs per 100 ms period) for RUN steps' })
+      .option('cpus', { type: 'number', describe: 'number of CPUs for RUN steps (e.g. 1.5)' })
+      .option('pids-limit', { type: 'number', describe: 'maximum number of processes in a RUN step' })
+      .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
+      .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' }) as never,
+  handler: async (argv) => {
+    const logger = loggerFor(argv);
+    const renderer = createRenderer(argv.progress);
+    try {
+      const store = await openStore(argv.root, logger);
+      const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger)]);
+      const labels: Record<string, string> = {};
+      for (const l of argv.label) {
+        const i = l.indexOf('=');
+        labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+      }
+      const limits: Limits = {
+        ...(argv.memory ? { memoryBytes: parseSize(argv.memory) } : {}),
+        ...(argv['cpu-quota'] !== undefined ? { cpuQuota: argv['cpu-quota'] } : {}),
+        ...(argv.cpus !== undefined ? { cpus: argv.cpus } : {}),
+        ...(argv['pids-limit'] !== undefined ? { pidsLimit: argv['pids-limit'] } : {}),
+      };
+      const sde = process.env.SOURCE_DATE_EPOCH;
+      if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
+      const ac = new AbortController();
+      const onSig = (): void => ac.abort(new Error('interrupted'));
+      process.once('SIGINT', onSig);
+      process.once('SIGTERM', onSig);
+      try {
+        const r = await build({
+          context: argv.context,
+          dockerfile: argv.file,
+          tags: argv.tag,
+          buildArgs: parseBuildArgs(argv['build-arg']),
+          target: argv.target,
+          labels,
+          noCache: argv['no-cache'],
+          noCacheFilter: argv['no-cache-filter'],
+          pull: argv.pull,
+          platform: argv.platform ? parsePlatform(argv.platform) : undefined,
+          network: argv.network,
+          secrets: argv.secret.map(parseSecret),
+          limits: Object.keys(limits).length ? limits : undefined,
+          sourceDateEpoch: sde !== undefined ? Number(sde) : undefined,
+          compression: argv.compression,
+          store,
+          runtime,
+          cache,
+          events: renderer.sink,
+          logger,
+          signal: ac.signal,
+        });
+        renderer.close();
+        if (argv.iidfile) await writeFile(argv.iidfile, r.configDigest);
+        if (argv['metadata-file']) {
+          await writeFile(argv['metadata-file'], JSON.stringify({
+            'containerimage.digest': r.imageDigest,
+            'containerimage.config.digest': r.configDigest,
+            'containerimage.descriptor': r.manifest,
+            'image.name': r.tags.join(','),
+          }, null, 2) + '\n');
+        }
+        if (argv.progress !== 'json') {
+          process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
+        }
+      } finally {
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
+      }
+    } finally {
+      renderer.close();
+    }
+  },
+};

@@ -1,0 +1,163 @@
+import { createInterface } from 'node:readline';
+import type { Argv, CommandModule } from 'yargs';
+import { TsbuildError, isIndexType } from '../../layer-store/index.js';
+import {
+  Credential, RegistryClient, dockerKeychain, formatReference, parseReference, removeDockerCredential, saveDockerCredential, staticKeychain,
+  type Keychain,
+} from '../../registry-client/index.js';
+import { loggerFor, type GlobalArgs } from '../context.js';
+
+/** Flags every registry command takes. */
+interface RegistryFlags extends GlobalArgs { 'insecure-registry': string[]; 'ca-file': string | undefined }
+
+function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined }> {
+  return y
+    .option('insecure-registry', { type: 'string', array: true, default: [] as string[], describe: 'registry (host[:port]) to reach over plain HTTP; loopback always is' })
+    .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' }) as never;
+}
+
+function client(argv: RegistryFlags, keychain: Keychain = dockerKeychain()): RegistryClient {
+  return new RegistryClient({
+    keychain, insecure: argv['insecure-registry'], ...(argv['ca-file'] ? { caFile: argv['ca-file'] } : {}), logger: loggerFor(argv),
+  });
+}
+
+/** Returns the registry name for a login argument: `https://index.docker.io/v1/` → docker.io, scheme and path stripped. */
+export function normaliseRegistryArg(s: string | undefined): string {
+  if (!s) return 'docker.io';
+  let h = s.trim().replace(/^[a-z]+:\/\//i, '');
+  const slash = h.indexOf('/');
+  if (slash >= 0) h = h.slice(0, slash);
+  h = h.toLowerCase();
+  if (!h || /\s/.test(h)) throw new TsbuildError('USAGE', `invalid registry ${JSON.stringify(s)}`, { hint: 'write a host[:port], e.g. ghcr.io or localhost:5000' });
+  return h === 'index.docker.io' || h === 'registry-1.docker.io' ? 'docker.io' : h;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+async function prompt(question: string, hidden: boolean): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  if (hidden) {
+    const w = (rl as unknown as { _writeToOutput?: (s: string) => void });
+    w._writeToOutput = (s: string) => { if (s.includes(question)) process.stderr.write(s); };
+  }
+  try {
+    return await new Promise<string>((res) => rl.question(question, res));
+  } finally {
+    rl.close();
+    if (hidden) process.stderr.write('\n');
+  }
+}
+
+interface LoginArgs extends RegistryFlags { registry: string | undefined; username: string | undefined; 'password-stdin': boolean }
+
+/** `tsbuild login [-u USER] [--password-stdin] [REGISTRY]`: checks the credentials, then saves them in config.json. */
+export const loginCommand: CommandModule<GlobalArgs, LoginArgs> = {
+  command: 'login [registry]',
+  describe: 'log in to a registry (checked against it, then saved in Docker\'s config.json, mode 0600)',
+  builder: (y) => registryFlags(y)
+    .positional('registry', { type: 'string', describe: 'registry host[:port] (default: docker.io)' })
+    .option('username', { alias: 'u', type: 'string', describe: 'user name' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' }) as never,
+  handler: async (argv) => {
+    const registry = normaliseRegistryArg(argv.registry);
+    const interactive = process.stdin.isTTY === true;
+    const username = argv.username ?? (interactive ? await prompt('Username: ', false) : undefined);
+    if (!username) throw new TsbuildError('USAGE', 'no user name given', { hint: 'pass -u USER' });
+    let password: string;
+    if (argv['password-stdin']) password = await readStdin();
+    else if (interactive) password = await prompt('Password: ', true);
+    else throw new TsbuildError('USAGE', 'no password given', { hint: 'pipe it in with --password-stdin' });
+    if (!password) throw new TsbuildError('USAGE', 'empty password', { hint: 'pipe the password in with --password-stdin' });
+    const c = client(argv, staticKeychain({ [registry]: new Credential({ source: 'login', username, password }) }));
+    try {
+      await c.checkLogin(registry);
+    } finally {
+      await c.close();
+    }
+    const file = await saveDockerCredential(registry, username, password);
+    process.stdout.write(`Login Succeeded (credentials saved in ${file})\n`);
+  },
+};
+
+interface LogoutArgs extends GlobalArgs { registry: string | undefined }
+
+/** `tsbuild logout [REGISTRY]`: removes the registry's entry from config.json `auths`. */
+export const logoutCommand: CommandModule<GlobalArgs, LogoutArgs> = {
+  command: 'logout [registry]',
+  describe: 'remove saved credentials for a registry from Docker\'s config.json',
+  builder: (y) => y.positional('registry', { type: 'string', describe: 'registry host[:port] (default: docker.io)' }) as never,
+  handler: async (argv) => {
+    const registry = normaliseRegistryArg(argv.registry);
+    const removed = await removeDockerCredential(registry);
+    process.stdout.write(removed ? `Removed login credentials for ${registry}\n` : `Not logged in to ${registry}\n`);
+  },
+};
+
+interface TagsArgs extends RegistryFlags { repo: string; n: number | undefined }
+
+/** `tsbuild tags REPO`: prints the repository's tags, sorted, one per line. */
+export const tagsCommand: CommandModule<GlobalArgs, TagsArgs> = {
+  command: 'tags <repo>',
+  describe: 'list the tags of a repository (follows the registry\'s pagination)',
+  builder: (y) => registryFlags(y)
+    .positional('repo', { type: 'string', demandOption: true, describe: 'repository, e.g. alpine or localhost:5000/team/app' })
+    .option('n', { type: 'number', describe: 'page size to ask the registry for' }) as never,
+  handler: async (argv) => {
+    const ref = parseReference(argv.repo);
+    const c = client(argv);
+    try {
+      const tags = await c.listTags(ref, argv.n ? { pageSize: argv.n } : {});
+      process.stdout.write(tags.map((t) => t + '\n').join(''));
+    } finally {
+      await c.close();
+    }
+  },
+};
+
+interface InspectArgs extends RegistryFlags { ref: string; raw: boolean }
+
+/** `tsbuild manifest inspect REF`: prints the manifest or index (verified) as JSON. */
+export const manifestInspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
+  command: 'inspect <ref>',
+  describe: 'print the manifest or index a reference names (digest-verified)',
+  builder: (y) => registryFlags(y)
+    .positional('ref', { type: 'string', demandOption: true, describe: 'image reference' })
+    .option('raw', { type: 'boolean', default: false, describe: 'print the bytes exactly as the registry sent them' }) as never,
+  handler: async (argv) => {
+    const ref = parseReference(argv.ref);
+    const c = client(argv);
+    try {
+      const m = await c.source(ref).getManifest();
+      const text = Buffer.from(m.bytes).toString('utf8');
+      if (argv.raw) {
+        process.stdout.write(text);
+        return;
+      }
+      const body = JSON.parse(text) as object;
+      process.stdout.write(JSON.stringify({ ref: formatReference(ref), digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, kind: isIndexType(m.mediaType) ? 'index' : 'manifest', manifest: body }, null, 2) + '\n');
+    } finally {
+      await c.close();
+    }
+  },
+};
+
+/** `tsbuild manifest <command>`. */
+export const manifestCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'manifest <command>',
+  describe: 'inspect manifests and indexes in a registry',
+  builder: (y) => y.command(manifestInspectCommand as CommandModule<GlobalArgs, InspectArgs>).demandCommand(1) as never,
+  handler: () => undefined,
+};
+
+/** The registry commands, in help order. */
+export const registryCommands: readonly CommandModule<never, never>[] = [
+  loginCommand as CommandModule<never, never>,
+  logoutCommand as CommandModule<never, never>,
+  tagsCommand as CommandModule<never, never>,
+  manifestCommand as CommandModule<never, never>,
+];

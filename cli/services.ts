@@ -1,0 +1,23 @@
+/**
+ * Wiring of the default components from the global options: the store under --root, the cache beside it,
+ * the OCI runtime. Commands get what they need from here; nothing is a singleton.
+ */
+import { join } from 'node:path';
+import { LayerStore, type Logger } from '../layer-store/index.js';
+import { CacheStore } from '../cache/index.js';
+import { findRuntime, type Runtime } from '../runtime-exec/index.js';
+
+/** Opens (creating) the store under `root`. */
+export function openStore(root: string, logger: Logger): Promise<LayerStore> {
+  return LayerStore.open(root, { logger });
+}
+
+/** Opens the step cache under `<root>/cache/steps`. */
+export function openCache(root: string, logger: Logger): Promise<CacheStore> {
+  return CacheStore.open(join(root, 'cache', 'steps'), { logger });
+}
+
+/** Finds runc (or `--runtime PATH`), falling back to chroot isolation as runtime-exec decides. */
+export function openRuntime(runtime: string | undefined, logger: Logger): Promise<Runtime> {
+  return findRuntime({ ...(runtime ? { runtime } : {}), logger });
+}

@@ -1,0 +1,50 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type Descriptor, type Digest, type Platform } from '../core/index.js';
+import { buildConfig, buildManifest, encodeDocument } from '../image/index.js';
+import { normalizeTagName, type LayerStore } from '../store/index.js';
+import { ingestTar } from './ingest.js';
+
+export interface ImportOptions extends Abortable {
+  /** Platform recorded in the config (default: the host's). */
+  readonly platform?: Platform;
+  /** RFC 3339 creation time (default: now, or SOURCE_DATE_EPOCH when set). */
+  readonly created?: string;
+  /** Runtime config (Env, Cmd, …) of the new image. */
+  readonly config?: ContainerConfig;
+  /** History comment (default "imported from <file>"). */
+  readonly message?: string;
+  readonly gzipLevel?: number;
+}
+
+export interface ImportResult {
+  readonly descriptor: Descriptor;
+  readonly configDescriptor: Descriptor;
+  readonly layer: Descriptor;
+  readonly diffId: Digest;
+  readonly name: string;
+}
+
+/**
+ * Returns the one-layer image made from a root filesystem tar (plain or gzipped), like `docker import`:
+ * the tar is gzipped into the store with its diffID and digest computed in one pass, then a config (host
+ * platform, one history entry) and an OCI manifest are stored and tagged `name`.
+ */
+export async function importRootfs(store: LayerStore, tarPath: string, name: string, o: ImportOptions = {}): Promise<ImportResult> {
+  const layer = await ingestTar(store, createReadStream(tarPath), o);
+  const epoch = process.env['SOURCE_DATE_EPOCH'];
+  const created = o.created ?? (epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000).toISOString() : new Date().toISOString());
+  const config = buildConfig({
+    platform: o.platform ?? hostPlatform(),
+    created,
+    diffIds: [layer.diffId],
+    ...(o.config ? { config: o.config } : {}),
+    history: [{ created, created_by: `tsbuild import ${basename(tarPath)}`, comment: o.message ?? `imported from ${basename(tarPath)}` }],
+  });
+  const cfg = encodeDocument(config, MediaTypes.ociConfig);
+  const configDescriptor = await store.putBytes(cfg.bytes, cfg.descriptor, o);
+  const man = encodeDocument(buildManifest(configDescriptor, [layer.descriptor]), MediaTypes.ociManifest);
+  const descriptor = await store.putBytes(man.bytes, man.descriptor, o);
+  await store.tag(name, descriptor, o);
+  return { descriptor, configDescriptor, layer: layer.descriptor, diffId: layer.diffId, name: normalizeTagName(name) };
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import {
+  MediaTypes, digestHex, throwIfAborted, verifyStream,
+  type Abortable, type Descriptor, type Digest, type EventSink, type Platform,
+} from '../core/index.js';
+import { layerCompression } from '../image/index.js';
+import {
+  CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, decompressor, normalizeTagName,
+  type LayerStore, type StoredObject,
+} from '../store/index.js';
+
+export interface SaveOptions extends Abortable {
+  /** `oci` (default): an OCI image layout in a tar. `docker`: a docker-archive for `docker load`/`podman load`. */
+  readonly format?: 'oci' | 'docker';
+  /** For docker archives of an index: the platform to save (default: the host's). */
+  readonly platform?: Platform;
+  readonly events?: EventSink;
+}
+
+/** A fixed mtime so the same images always give the same archive bytes. */
+const EPOCH = new Date(0);
+
+/**
+ * Writes the images `refs` name to `file` as one archive, atomically (temp file beside it, then rename).
+ * OCI: `oci-layout`, `index.json` (names in `org.opencontainers.image.ref.name`), `blobs/sha256/*`;
+ * readable as `oci-archive:FILE:NAME`. Docker: `manifest.json`, `repositories`, `<config hex>.json` and
+ * uncompressed `<diffID hex>/layer.tar`, as `docker save` writes them.
+ */
+export async function saveImages(store: LayerStore, refs: readonly string[], file: string, o: SaveOptions = {}): Promise<void> {
+  const tmp = join(dirname(file), `.${randomUUID()}.tmp`);
+  try {
+    if (o.format === 'docker') await writeDockerArchive(store, refs, tmp, o);
+    else await writeOciArchive(store, refs, tmp, o);
+    await rename(tmp, file);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Returns the names the archive should carry for `ref`: the name written, else every name of the image. */
+function namesFor(ref: string, obj: StoredObject): string[] {
+  if (obj.names.includes(ref)) return [ref];
+  try {
+    const n = normalizeTagName(ref);
+    if (obj.names.includes(n)) return [n];
+  } catch {
+    /* an id or digest */
+  }
+  return [...obj.names];
+}
+
+async function writeOciArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
+  const entries: Descriptor[] = [];
+  const blobs = new Set<Digest>();
+  for (const ref of refs) {
+    const obj = await store.resolve(ref);
+    const plain: Descriptor = { mediaType: obj.descriptor.mediaType, digest: obj.descriptor.digest, size: obj.descriptor.size };
+    const names = namesFor(ref, obj);
+    if (names.length === 0) entries.push(plain);
+    for (const n of names) entries.push({ ...plain, annotations: { [REF_NAME_ANNOTATION]: n, [CONTAINERD_NAME_ANNOTATION]: n } });
+    for (const d of await store.references(obj.descriptor)) blobs.add(d);
+  }
+  const pack = tar.pack();
+  const writing = pipeline(pack, createWriteStream(out, { flags: 'wx' }), o.signal ? { signal: o.signal } : {});
+  const work = (async () => {
+    const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
+    await addBuffer(pack, { ...hdr, name: 'oci-layout', mode: 0o644 }, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    await addBuffer(pack, { ...hdr, name: 'index.json', mode: 0o644 }, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries })));
+    await addBuffer(pack, { ...hdr, name: 'blobs/', type: 'directory', mode: 0o755 }, Buffer.alloc(0));
+    await addBuffer(pack, { ...hdr, name: 'blobs/sha256/', type: 'directory', mode: 0o755 }, Buffer.alloc(0));
+    for (const d of [...blobs].sort()) {
+      throwIfAborted(o.signal);
+      const size = (await stat(store.blobPath(d))).size;
+      const entry = pack.entry({ ...hdr, name: `blobs/sha256/${digestHex(d)}`, size, mode: 0o644 });
+      await pipeline([store.openBlob({ mediaType: '', digest: d, size }, o), entry]);
+    }
+    pack.finalize();
+  })().catch((e: unknown) => {
+    pack.destroy(e as Error);
+    throw e;
+  });
+  const [a, b] = await Promise.allSettled([work, writing]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+}
+
+function addBuffer(pack: tar.Pack, h: tar.Header extends infer H ? Partial<H> & { name: string } : never, b: Buffer): Promise<void> {
+  return new Promise((res, rej) => {
+    pack.entry({ ...h, size: b.length }, b, (e) => (e ? rej(e) : res()));
+  });
+}
+
+interface DockerItem {
+  Config: string;
+  RepoTags: string[] | null;
+  Layers: string[];
+}
+
+async function writeDockerArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
+  const items = new Map<Digest, DockerItem & { layers: { desc: Descriptor; diffId: Digest }[] }>();
+  const repositories: Record<string, Record<string, string>> = {};
+  for (const ref of refs) {
+    const obj = await store.resolve(ref);
+    const img = obj.kind === 'image' ? obj : await store.image(obj.descriptor.digest, o.platform ? { platform: o.platform } : {});
+    const names = namesFor(ref, obj); // full names: docker load normalises them, podman keeps docker.io/library/…
+    let item = items.get(img.id);
+    if (!item) {
+      const diffIds = img.config.rootfs.diff_ids;
+      item = {
+        Config: `${digestHex(img.id)}.json`,
+        RepoTags: [],
+        Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`),
+        layers: img.manifest.layers.map((desc, i) => ({ desc, diffId: diffIds[i]! })),
+      };
+      items.set(img.id, item);
+    }
+    for (const n of names) {
+      if (!item.RepoTags!.includes(n)) item.RepoTags!.push(n);
+      const colon = n.lastIndexOf(':');
+      const top = item.layers.at(-1);
+      (repositories[n.slice(0, colon)] ??= {})[n.slice(colon + 1)] = top ? digestHex(top.diffId) : '';
+    }
+  }
+  const scratch = await mkdtemp(join(dirname(out), '.tsbuild-save-'));
+  const pack = tar.pack();
+  const writing = pipeline(pack, createWriteStream(out, { flags: 'wx' }), o.signal ? { signal: o.signal } : {});
+  const work = (async () => {
+    const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
+    const written = new Set<string>();
+    for (const [id, item] of items) {
+      if (!written.has(item.Config)) {
+        written.add(item.Config);
+        await addBuffer(pack, { ...hdr, name: item.Config, mode: 0o644 }, await store.readBlob(id));
+      }
+      for (const l of item.layers) {
+        const name = `${digestHex(l.diffId)}/layer.tar`;
+        if (written.has(name)) continue;
+        written.add(name);
+        throwIfAborted(o.signal);
+        // The tar header needs the uncompressed size first: decompress (verifying the diffID) to scratch.
+        const tmp = join(scratch, digestHex(l.diffId));
+        await pipeline([store.openBlob(l.desc, o), decompressor(layerCompression(l.desc.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
+        const size = (await stat(tmp)).size;
+        await addBuffer(pack, { ...hdr, name: `${digestHex(l.diffId)}/`, type: 'directory', mode: 0o755 }, Buffer.alloc(0));
+        await pipeline([createReadStream(tmp), pack.entry({ ...hdr, name, size, mode: 0o644 })]);
+        await rm(tmp, { force: true });
+      }
+    }
+    const manifest: DockerItem[] = [...items.values()].map((i) => ({ Config: i.Config, RepoTags: i.RepoTags!.length ? i.RepoTags : null, Layers: i.Layers }));
+    await addBuffer(pack, { ...hdr, name: 'manifest.json', mode: 0o644 }, Buffer.from(JSON.stringify(manifest)));
+    await addBuffer(pack, { ...hdr, name: 'repositories', mode: 0o644 }, Buffer.from(JSON.stringify(repositories)));
+    pack.finalize();
+  })().catch((e: unknown) => {
+    pack.destroy(e as Error);
+    throw e;
+  });
+  try {
+    const [a, b] = await Promise.allSettled([work, writing]);
+    if (a.status === 'rejected') throw a.reason;
+    if (b.status === 'rejected') throw b.reason;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

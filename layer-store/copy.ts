@@ -1,0 +1,130 @@
+/**
+ * copyImage: the one generic copy (pull, push, save, load, store→store) over ImageSource/ImageDestination,
+ * in the containers/image order: blobs (in parallel, skipping those the destination has), then manifests
+ * children first, then commit. Nothing is visible at the destination before commit.
+ */
+import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DigestMismatchError, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
+  platformMatches, throwIfAborted,
+  type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
+  type Platform, type RawManifest,
+} from './core/index.js';
+import { parseManifest } from './image/index.js';
+
+export interface CopyOptions extends Abortable {
+  /** For an index: copy only the child for this platform (default: the host's), and commit that child. */
+  readonly platform?: Platform;
+  /** For an index: copy every child and commit the index itself. Default false. */
+  readonly allPlatforms?: boolean;
+  /** Names to commit at the destination (none: the destination records it unnamed / by digest). */
+  readonly tags?: readonly string[];
+  /** Blobs copied at once (default 4). */
+  readonly concurrency?: number;
+  readonly events?: EventSink;
+}
+
+/** Returns the descriptor of the committed top-level manifest (the index, or the chosen child). */
+export async function copyImage(src: ImageSource, dst: ImageDestination, o: CopyOptions = {}): Promise<Descriptor> {
+  const top = await getVerifiedManifest(src, undefined, o);
+  const parsed = parseManifest(top.bytes, top.mediaType, src.ref);
+  let result: Descriptor;
+  if (parsed.kind === 'index' && !o.allPlatforms) {
+    const want = o.platform ?? hostPlatform();
+    const ms = parsed.index.manifests.filter((m) => isManifestType(m.mediaType) || isIndexType(m.mediaType));
+    const child = ms.find((m) => platformMatches(want, m.platform)) ?? (ms.length === 1 && !ms[0]!.platform ? ms[0] : undefined);
+    if (!child) {
+      throw new TsbuildError('IMAGE_NOT_FOUND', `${src.ref} has no image for ${formatPlatform(want)}`, {
+        hint: `available: ${ms.map((m) => (m.platform ? formatPlatform(m.platform) : 'unknown')).join(', ') || 'none'}; pass --platform`,
+        location: { ref: src.ref },
+      });
+    }
+    result = await copyTree(src, dst, child, o);
+  } else {
+    result = await copyTree(src, dst, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length }, o, top);
+  }
+  throwIfAborted(o.signal);
+  await dst.commit(o.tags ?? [], o);
+  return result;
+}
+
+/** Copies the manifest `desc` and everything below it; returns its descriptor. */
+async function copyTree(src: ImageSource, dst: ImageDestination, desc: Descriptor, o: CopyOptions, have?: RawManifest): Promise<Descriptor> {
+  const raw = have ?? (await getVerifiedManifest(src, desc.digest, o));
+  const p = parseManifest(raw.bytes, raw.mediaType, `${src.ref}@${desc.digest}`);
+  if (p.kind === 'index') {
+    for (const c of p.index.manifests) {
+      if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) await copyTree(src, dst, c, o);
+      else await copyBlobs(src, dst, [c], o);
+    }
+  } else {
+    await copyBlobs(src, dst, [p.manifest.config, ...p.manifest.layers], o);
+  }
+  throwIfAborted(o.signal);
+  await dst.putManifest({ mediaType: p.mediaType, bytes: raw.bytes, digest: raw.digest }, o);
+  return { mediaType: p.mediaType, digest: raw.digest, size: raw.bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) };
+}
+
+async function getVerifiedManifest(src: ImageSource, digest: Digest | undefined, o: Abortable): Promise<RawManifest> {
+  const raw = await src.getManifest(digest, o);
+  const got = digestOf(raw.bytes);
+  if (got !== raw.digest || (digest !== undefined && got !== digest)) throw new DigestMismatchError(digest ?? raw.digest, got, raw.bytes.length, { location: { ref: src.ref } });
+  return raw;
+}
+
+/** Copies blobs with at most `o.concurrency` in flight, skipping those the destination already has. */
+async function copyBlobs(src: ImageSource, dst: ImageDestination, blobs: readonly Descriptor[], o: CopyOptions): Promise<void> {
+  const seen = new Set<string>();
+  const todo = blobs.filter((b) => !seen.has(b.digest) && seen.add(b.digest));
+  await mapLimit(todo, Math.max(1, o.concurrency ?? 4), async (b) => {
+    throwIfAborted(o.signal);
+    const id = b.digest.slice(7, 19);
+    if (await dst.hasBlob(b, o)) {
+      o.events?.({ type: 'transfer', id, op: 'copy', current: b.size, total: b.size, done: true });
+      return;
+    }
+    const body = await src.getBlob(b, o);
+    let current = 0;
+    let lastEmit = 0;
+    const progress = new Transform({
+      transform(chunk: Buffer, _e, cb: TransformCallback) {
+        current += chunk.length;
+        if (o.events && current - lastEmit >= 1 << 20) {
+          lastEmit = current;
+          o.events({ type: 'transfer', id, op: 'copy', current, total: b.size });
+        }
+        cb(null, chunk);
+      },
+    });
+    const piped = new PassThrough();
+    const feeding = pipeline([body, progress, piped], o.signal ? { signal: o.signal } : {});
+    const [r1, r2] = await Promise.allSettled([feeding, dst.putBlob(piped, b, o).catch((e: unknown) => {
+      piped.destroy(e as Error);
+      throw e;
+    })]);
+    if (r2.status === 'rejected') throw r2.reason;
+    if (r1.status === 'rejected') throw r1.reason;
+    o.events?.({ type: 'transfer', id, op: 'copy', current, total: b.size, done: true });
+  });
+}
+
+/** Runs `fn` over `items` with at most `limit` running; rejects with the first error after all settle. */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failed) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (e) {
+        if (!failed) firstError = e;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw firstError;
+}

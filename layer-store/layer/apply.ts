@@ -1,0 +1,356 @@
+/**
+ * Layer → directory, safe against hostile archives.
+ *
+ * Path policy (the whole of it):
+ * - Names are relative. A leading `./` is dropped; an absolute name (`/etc/passwd`) is REJECTED rather than
+ *   silently stripped as GNU tar does: no layer written by a real builder has one, so it is a red flag.
+ * - A `..` component anywhere in a name or a hardlink target is rejected.
+ * - Parent directories are resolved component by component with chroot semantics: a symlink found on the way
+ *   (from a lower layer or planted earlier in this tar) is followed as if `target` were `/`, so `var/run -> /run`
+ *   works as it does inside the container. A symlink whose `..` would climb above the target is rejected
+ *   (`symlink-escape`). The final component is never followed: an existing object there is removed first and
+ *   files are created with O_CREAT|O_EXCL|O_NOFOLLOW.
+ * - Hardlink targets are resolved the same way, must exist inside the target and must not be directories.
+ * - Character/block devices only with `allowDevices` (default: running as root).
+ * - Body sizes must match their headers (the decoder fails on a short body), and the uncompressed stream is
+ *   capped at `maxUncompressedBytes`.
+ * On failure, what was already applied stays in `target` (apply into a fresh directory and rename it when
+ * you need all-or-nothing, as the store's snapshots do); nothing is ever written outside it.
+ */
+import { execFile } from 'node:child_process';
+import { constants as fsc } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DigestMismatchError, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
+import { decompressed } from './compression.js';
+import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError } from './errors.js';
+import { TarReader, type TarHeader } from './tar-format.js';
+import { writeXattrs } from './xattr.js';
+
+export interface ApplyOptions {
+  /**
+   * 'apply' (default): OCI whiteouts delete from `target` (`.wh.x` removes x, `.wh..wh..opq` removes the
+   * directory's existing children not written by this layer), for a flattened rootfs.
+   * 'overlay': whiteouts become overlayfs whiteouts (a 0/0 character device, `trusted.overlay.opaque=y`),
+   * so the result can be used directly as an overlay lowerdir (snapshots keyed by diffID). Needs root.
+   */
+  readonly whiteouts?: 'apply' | 'overlay' | undefined;
+  /** Create character/block devices. Default: true when running as root, else entries are rejected. */
+  readonly allowDevices?: boolean | undefined;
+  /** lchown entries to their uid/gid. Default: true when running as root. */
+  readonly chown?: boolean | undefined;
+  /** Set xattrs from the layer (needs setfattr from `attr`). Default true. */
+  readonly xattrs?: boolean | undefined;
+  /** Abort with InvalidLayerError when the uncompressed tar exceeds this many bytes. Default 64 GiB. */
+  readonly maxUncompressedBytes?: number | undefined;
+  /** When given, the computed diffID must equal it, else DigestMismatchError (after applying). */
+  readonly expectDiffId?: Digest | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly events?: EventSink | undefined;
+  readonly id?: string | undefined;
+}
+
+export interface ApplyResult {
+  /** sha256 of the uncompressed tar, computed while applying. */
+  readonly diffId: Digest;
+  readonly uncompressedSize: number;
+  readonly entries: number;
+}
+
+export const DEFAULT_MAX_UNCOMPRESSED = 64 * 1024 ** 3;
+const MAX_SYMLINK_HOPS = 40;
+const WH = '.wh.';
+const OPAQUE = '.wh..wh..opq';
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Returns the components of a tar name; throws UnsafeLayerEntryError for absolute names and `..`. */
+export function entryParts(name: string, what: 'entry' | 'hardlink' = 'entry', entry = name): string[] {
+  const shown = what === 'entry' ? '' : ` ${JSON.stringify(name.slice(0, 200))}`;
+  if (name.includes('\0')) throw new UnsafeLayerEntryError(entry, 'bad-name', `${what} name contains a NUL byte`);
+  if (name.startsWith('/')) {
+    throw new UnsafeLayerEntryError(entry, what === 'entry' ? 'absolute-path' : 'hardlink-escape', `absolute ${what === 'entry' ? 'path' : 'hardlink target'}${shown}`);
+  }
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) {
+    throw new UnsafeLayerEntryError(entry, what === 'entry' ? 'dot-dot' : 'hardlink-escape', `'..' in ${what === 'entry' ? 'path' : 'hardlink target'}${shown}`);
+  }
+  return parts;
+}
+
+function enoent(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+function mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
+  const args = ['-m', (mode & 0o7777).toString(8), '--', path, type];
+  if (type !== 'p') args.push(String(major), String(minor));
+  return new Promise((resolve, reject) => {
+    execFile('mknod', args, (err, _o, stderr) => {
+      if (err) reject(new LayerToolError('mknod', `${path}: ${String(stderr).trim() || err.message}`, { cause: err }));
+      else resolve();
+    });
+  });
+}
+
+/** One apply run: the target, the per-run caches and the deferred work. */
+class Applier {
+  readonly #target: string;
+  readonly #o: ApplyOptions;
+  readonly #chown: boolean;
+  readonly #allowDevices: boolean;
+  /** Resolved real directory (absolute) for a relative directory name; cleared whenever the tree's shape changes. */
+  #dirs = new Map<string, string>();
+  /** Absolute paths created or written by this layer (kept by an opaque marker). */
+  #written = new Set<string>();
+  #dirTimes: [string, number][] = [];
+  #xattrs = new Map<string, Map<string, Buffer>>();
+
+  constructor(target: string, o: ApplyOptions) {
+    this.#target = target;
+    this.#o = o;
+    this.#chown = o.chown ?? isRoot();
+    this.#allowDevices = o.allowDevices ?? isRoot();
+  }
+
+  /**
+   * Returns the real absolute path of the directory named by `parts` (relative to the target), following
+   * symlinks with the target as root and creating missing directories (0755) when `create`.
+   * Returns undefined when a component is missing and !create.
+   */
+  async resolveDir(parts: readonly string[], entry: string, create: boolean, reason: 'symlink-escape' | 'hardlink-escape'): Promise<string | undefined> {
+    const key = parts.join('/');
+    const hit = this.#dirs.get(key);
+    if (hit !== undefined) return hit;
+    const cur: string[] = [];
+    const queue = [...parts];
+    let hops = 0;
+    while (queue.length > 0) {
+      const c = queue.shift()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        if (cur.length === 0) throw new UnsafeLayerEntryError(entry, reason, 'a symlink on its path points outside the target directory');
+        cur.pop();
+        continue;
+      }
+      const p = join(this.#target, ...cur, c);
+      let st;
+      try {
+        st = await lstat(p);
+      } catch (e) {
+        if (!enoent(e)) throw e;
+        if (!create) return undefined;
+        await mkdir(p, { mode: 0o755 });
+        this.#written.add(p);
+        cur.push(c);
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeLayerEntryError(entry, reason, 'too many levels of symbolic links');
+        const l = await readlink(p);
+        if (l.startsWith('/')) cur.length = 0;
+        queue.unshift(...l.split('/'));
+        continue;
+      }
+      if (!st.isDirectory()) {
+        throw new InvalidLayerError(`entry ${JSON.stringify(entry)}: parent ${JSON.stringify([...cur, c].join('/'))} is not a directory`);
+      }
+      this.#written.add(p);
+      cur.push(c);
+    }
+    const real = join(this.#target, ...cur);
+    this.#dirs.set(key, real);
+    return real;
+  }
+
+  /** Removes whatever is at `p` (not following symlinks); a directory is removed only when `keepDir` is false. */
+  async clear(p: string, keepDir: boolean): Promise<boolean> {
+    let st;
+    try {
+      st = await lstat(p);
+    } catch (e) {
+      if (enoent(e)) return false;
+      throw e;
+    }
+    if (st.isDirectory()) {
+      if (keepDir) return true;
+      await rm(p, { recursive: true, force: true });
+      this.#dirs.clear();
+      return false;
+    }
+    await rm(p, { force: true });
+    if (st.isSymbolicLink()) this.#dirs.clear();
+    return false;
+  }
+
+  async meta(p: string, h: TarHeader, isLink: boolean): Promise<void> {
+    if (this.#chown) await lchown(p, h.uid, h.gid);
+    if (!isLink) await chmod(p, h.mode & 0o7777);
+    if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, new Map(h.xattrs));
+  }
+
+  async entry(h: TarHeader, r: TarReader): Promise<void> {
+    const parts = entryParts(h.name);
+    if (parts.length === 0) {
+      // the root itself ("./"): take its metadata only
+      if (h.type === 'dir') {
+        await this.meta(this.#target, h, false);
+        this.#dirTimes.push([this.#target, h.mtime]);
+      }
+      return;
+    }
+    const base = parts[parts.length - 1]!;
+    const dir = await this.resolveDir(parts.slice(0, -1), h.name, true, 'symlink-escape');
+    if (dir === undefined) throw new InvalidLayerError(`cannot create the parent of ${JSON.stringify(h.name)}`);
+    const dest = join(dir, base);
+
+    if (base.startsWith(WH)) {
+      await this.whiteout(dir, base, h);
+      return;
+    }
+    this.#written.add(dest);
+    switch (h.type) {
+      case 'dir': {
+        if (!(await this.clear(dest, true))) await mkdir(dest, { mode: 0o700 });
+        await this.meta(dest, h, false);
+        this.#dirs.set(parts.join('/'), dest);
+        this.#dirTimes.push([dest, h.mtime]);
+        return;
+      }
+      case 'file': {
+        await this.clear(dest, false);
+        const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        try {
+          let pending: Buffer[] = [];
+          let plen = 0;
+          for await (const c of r.body()) {
+            pending.push(c);
+            plen += c.length;
+            if (plen >= 1 << 20) { await fh.writev(pending); pending = []; plen = 0; }
+          }
+          if (plen > 0) await fh.writev(pending);
+        } finally {
+          await fh.close();
+        }
+        await this.meta(dest, h, false);
+        await utimes(dest, h.mtime, h.mtime);
+        return;
+      }
+      case 'symlink': {
+        await this.clear(dest, false);
+        await symlink(h.linkname ?? '', dest);
+        this.#dirs.clear();
+        await this.meta(dest, h, true);
+        await lutimes(dest, h.mtime, h.mtime);
+        return;
+      }
+      case 'link': {
+        const lparts = entryParts(h.linkname ?? '', 'hardlink', h.name);
+        if (lparts.length === 0) throw new UnsafeLayerEntryError(h.name, 'hardlink-target', 'hardlink to the root directory');
+        const ldir = await this.resolveDir(lparts.slice(0, -1), h.name, false, 'hardlink-escape');
+        const src = ldir === undefined ? undefined : join(ldir, lparts[lparts.length - 1]!);
+        const st = src === undefined ? undefined : await lstat(src).catch((e: unknown) => { if (enoent(e)) return undefined; throw e; });
+        if (src === undefined || st === undefined) {
+          throw new UnsafeLayerEntryError(h.name, 'hardlink-target', `hardlink target ${JSON.stringify(h.linkname)} does not exist in the target`);
+        }
+        if (st.isDirectory()) throw new UnsafeLayerEntryError(h.name, 'hardlink-target', 'hardlink to a directory');
+        if (src === dest) return;
+        await this.clear(dest, false);
+        await link(src, dest);
+        return;
+      }
+      case 'char':
+      case 'block': {
+        if (!this.#allowDevices) throw new UnsafeLayerEntryError(h.name, 'device', `${h.type} device ${h.devmajor}:${h.devminor} not allowed (not root, or allowDevices is false)`);
+        await this.clear(dest, false);
+        await mknod(dest, h.type === 'char' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0, 0o600);
+        await this.meta(dest, h, false);
+        await utimes(dest, h.mtime, h.mtime);
+        return;
+      }
+      case 'fifo': {
+        await this.clear(dest, false);
+        await mknod(dest, 'p', 0, 0, 0o600);
+        await this.meta(dest, h, false);
+        await utimes(dest, h.mtime, h.mtime);
+        return;
+      }
+    }
+  }
+
+  async whiteout(dir: string, base: string, h: TarHeader): Promise<void> {
+    const overlay = this.#o.whiteouts === 'overlay';
+    if (base === OPAQUE) {
+      if (overlay) {
+        const m = this.#xattrs.get(dir) ?? new Map<string, Buffer>();
+        m.set('trusted.overlay.opaque', Buffer.from('y'));
+        this.#xattrs.set(dir, m);
+        return;
+      }
+      for (const n of await readdir(dir)) {
+        const p = join(dir, n);
+        if (!this.#written.has(p)) await rm(p, { recursive: true, force: true });
+      }
+      this.#dirs.clear();
+      return;
+    }
+    if (base.startsWith(`${WH}${WH}`)) return; // other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): ignored
+    const victim = base.slice(WH.length);
+    if (victim === '' || victim === '.' || victim === '..') throw new UnsafeLayerEntryError(h.name, 'whiteout', 'whiteout of an invalid name');
+    const p = join(dir, victim);
+    if (overlay) {
+      await this.clear(p, false);
+      if (!isRoot()) throw new UnsafeLayerEntryError(h.name, 'device', 'overlay whiteouts are 0/0 character devices and need root');
+      await mknod(p, 'c', 0, 0, 0o000);
+      this.#written.add(p);
+      return;
+    }
+    if (!this.#written.has(p)) {
+      await rm(p, { recursive: true, force: true });
+      this.#dirs.clear();
+    }
+  }
+
+  /** Deferred work: xattrs (after chown, which clears security.capability), then directory mtimes. */
+  async finish(): Promise<void> {
+    if (this.#xattrs.size > 0) await writeXattrs(this.#xattrs, this.#o.signal);
+    for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
+      const [p, t] = this.#dirTimes[i]!;
+      await utimes(p, t, t).catch((e: unknown) => { if (!enoent(e)) throw e; });
+    }
+  }
+}
+
+/**
+ * Applies the layer `tar` (gzip, zstd or plain, autodetected) onto `target` (which must exist) and returns its
+ * diffID, computed over every uncompressed byte while applying. Hostile entries throw UnsafeLayerEntryError;
+ * truncated or corrupt archives throw InvalidLayerError. See the file comment for the exact policy.
+ */
+export async function applyLayer(tar: Readable, target: string, o: ApplyOptions = {}): Promise<ApplyResult> {
+  throwIfAborted(o.signal);
+  const st = await lstat(target);
+  if (!st.isDirectory()) throw new InvalidLayerError(`apply target ${target} is not a directory`);
+  const reader = new TarReader(decompressed(tar, o.signal), { maxBytes: o.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED });
+  const a = new Applier(target, o);
+  let entries = 0;
+  try {
+    for (;;) {
+      const h = await reader.next();
+      if (h === null) break;
+      if (++entries % 256 === 0) {
+        throwIfAborted(o.signal);
+        o.events?.({ type: 'transfer', id: o.id ?? target, op: 'unpack', current: reader.digest().size });
+      }
+      await a.entry(h, reader);
+    }
+    await a.finish();
+  } finally {
+    tar.destroy();
+  }
+  const { digest, size } = reader.digest();
+  if (o.expectDiffId !== undefined && digest !== o.expectDiffId) throw new DigestMismatchError(o.expectDiffId, digest, size);
+  return { diffId: digest, uncompressedSize: size, entries };
+}

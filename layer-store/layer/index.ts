@@ -1,0 +1,14 @@
+/**
+ * layer-store/layer: deterministic layers (pack, overlay diff) and hostile-safe apply.
+ * The internal surface the store and layer-store/index.ts re-export.
+ */
+export { packLayer, diffToLayer } from './pack.js';
+export type { PackOptions, PackedLayer, LayerSink } from './pack.js';
+export { applyLayer, DEFAULT_MAX_UNCOMPRESSED } from './apply.js';
+export type { ApplyOptions, ApplyResult } from './apply.js';
+export { layerMediaType, detectCompression, decompressed, compressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './compression.js';
+export type { Compression } from './compression.js';
+export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError } from './errors.js';
+export type { UnsafeReason } from './errors.js';
+export { TarReader, encodeHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
+export type { TarHeader, TarEntryType } from './tar-format.js';

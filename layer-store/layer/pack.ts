@@ -1,0 +1,286 @@
+/**
+ * Directory → layer: a deterministic tar, compressed, hashed twice (diffID and blob digest) in one pass.
+ */
+import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { hashStream, throwIfAborted, type Digest, type EventSink, type MediaType } from '../core/index.js';
+import { compressor, layerMediaType, type Compression } from './compression.js';
+import { LayerSourceChangedError } from './errors.js';
+import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
+import { readXattrTree, type XattrTable } from './xattr.js';
+
+/** Where the compressed blob goes: a function that consumes the stream (e.g. the store's putBlob). */
+export type LayerSink<T = unknown> = (compressed: Readable) => Promise<T>;
+
+export interface PackOptions<T = unknown> {
+  /** Consumes the compressed bytes as they are produced; packLayer settles after it does. Required. */
+  readonly sink: LayerSink<T>;
+  /** Default 'gzip'. */
+  readonly compression?: Compression | undefined;
+  /** Compression level; default 6 for gzip (Docker/BuildKit), 3 for zstd. */
+  readonly level?: number | undefined;
+  /** Unix seconds: every mtime newer than this is clamped to it (reproducible builds). */
+  readonly sourceDateEpoch?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Only these paths (relative to the root, '/'-separated) and everything below them are packed, plus
+   * their ancestor directories so the layer is self-contained. Default: the whole tree.
+   */
+  readonly include?: readonly string[] | undefined;
+  /** Return false to leave a path (and, for a directory, its subtree) out. `rel` has no leading '/'. */
+  readonly filter?: ((rel: string, st: Stats) => boolean) | undefined;
+  /** Read and store xattrs (needs getfattr from `attr`). Default true. */
+  readonly xattrs?: boolean | undefined;
+  readonly events?: EventSink | undefined;
+  /** Progress id for 'transfer' events. */
+  readonly id?: string | undefined;
+}
+
+/** A layer that has been packed: both identities, the blob size, and what the sink returned. */
+export interface PackedLayer<T = unknown> {
+  /** sha256 of the compressed blob (what registries verify). */
+  readonly digest: Digest;
+  /** sha256 of the uncompressed tar (rootfs.diff_ids). */
+  readonly diffId: Digest;
+  /** Compressed size in bytes. */
+  readonly size: number;
+  /** Uncompressed tar size in bytes. */
+  readonly uncompressedSize: number;
+  readonly mediaType: MediaType;
+  readonly compression: Compression;
+  /** Number of tar entries written. */
+  readonly entries: number;
+  /** What `sink` resolved to. */
+  readonly sinkResult: T;
+}
+
+interface Item {
+  readonly rel: string;          // tar name without trailing '/'
+  readonly abs: string;
+  readonly st: Stats;
+  /** A synthetic empty whiteout file (overlay mode) instead of the on-disk object. */
+  readonly whiteout?: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+
+function byteCompare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function normRel(p: string): string {
+  return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
+}
+
+/** Tree walk in deterministic order: depth first, each directory's children sorted bytewise by tar name. */
+async function walk(root: string, o: PackOptions, overlay: boolean, xattrs: XattrTable | undefined): Promise<Item[]> {
+  const include = o.include?.map(normRel);
+  const wanted = (rel: string): 'yes' | 'ancestor' | 'no' => {
+    if (!include) return 'yes';
+    for (const p of include) {
+      if (p === '' || rel === p || rel.startsWith(`${p}/`)) return 'yes';
+    }
+    for (const p of include) if (p.startsWith(`${rel}/`)) return 'ancestor';
+    return 'no';
+  };
+  const out: Item[] = [];
+  const visit = async (dirAbs: string, dirRel: string): Promise<void> => {
+    throwIfAborted(o.signal);
+    const names = await readdir(dirAbs);
+    const kids: { name: string; rel: string; abs: string; st: Stats; whiteout: boolean }[] = [];
+    for (const n of names) {
+      const abs = join(dirAbs, n);
+      const rel = dirRel === '' ? n : `${dirRel}/${n}`;
+      const st = await lstat(abs);
+      if ((st.mode & S_IFMT) === S_IFSOCK) continue; // sockets cannot be archived
+      const isWhiteout = overlay && st.isCharacterDevice() && st.rdev === 0;
+      const name = isWhiteout ? `.wh.${n}` : n;
+      kids.push({ name, rel: dirRel === '' ? name : `${dirRel}/${name}`, abs, st, whiteout: isWhiteout });
+      void rel;
+    }
+    kids.sort((a, b) => byteCompare(a.name, b.name));
+    for (const k of kids) {
+      const w = wanted(k.whiteout ? `${dirRel === '' ? '' : `${dirRel}/`}${k.name.slice(4)}` : k.rel);
+      if (w === 'no') continue;
+      if (o.filter && !o.filter(k.rel, k.st)) continue;
+      if (w === 'yes' || k.st.isDirectory()) out.push({ rel: k.rel, abs: k.abs, st: k.st, whiteout: k.whiteout });
+      if (k.st.isDirectory()) {
+        if (overlay && w === 'yes' && xattrs?.get(k.abs)?.get('trusted.overlay.opaque')?.toString() === 'y') {
+          out.push({ rel: `${k.rel}/.wh..wh..opq`, abs: k.abs, st: k.st, whiteout: true });
+        }
+        await visit(k.abs, k.rel);
+      }
+    }
+  };
+  await visit(root, '');
+  // An included ancestor dir that ended up with nothing below it is still harmless; keep order stable.
+  return out;
+}
+
+function xattrsFor(table: XattrTable | undefined, abs: string): Map<string, Buffer> | undefined {
+  const m = table?.get(abs);
+  if (!m) return undefined;
+  const keep = new Map<string, Buffer>();
+  for (const [k, v] of m) if (!k.startsWith('trusted.overlay.')) keep.set(k, v);
+  return keep.size ? keep : undefined;
+}
+
+/** Batches small writes into ~1 MiB chunks so per-chunk stream overhead stays low. */
+class Batcher {
+  #parts: Buffer[] = [];
+  #len = 0;
+  push(b: Buffer): void { if (b.length) { this.#parts.push(b); this.#len += b.length; } }
+  get full(): boolean { return this.#len >= 1 << 20; }
+  take(): Buffer { const b = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len); this.#parts = []; this.#len = 0; return b; }
+  get empty(): boolean { return this.#len === 0; }
+}
+
+const SMALL_FILE = 512 * 1024;
+const READ_CHUNK = 1 << 20;
+const PREFETCH = 32;
+
+async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined, o: PackOptions, counter: { entries: number }): AsyncGenerator<Buffer> {
+  const clamp = (t: number): number => (o.sourceDateEpoch !== undefined && t > o.sourceDateEpoch ? o.sourceDateEpoch : t);
+  const firstPath = new Map<string, string>(); // dev:ino → first tar name (hardlinks)
+  const prefetch = new Map<number, Promise<Buffer>>();
+  const isSmallFile = (it: Item | undefined): it is Item => !!it && !it.whiteout && it.st.isFile() && it.st.size <= SMALL_FILE;
+  let nextPrefetch = 0;
+  const fill = (i: number): void => {
+    while (nextPrefetch < items.length && nextPrefetch < i + PREFETCH) {
+      const it = items[nextPrefetch];
+      if (isSmallFile(it) && it.st.size > 0 && !(it.st.nlink > 1 && firstPath.has(`${it.st.dev}:${it.st.ino}`))) {
+        const p = readFile(it.abs);
+        p.catch(() => undefined);
+        prefetch.set(nextPrefetch, p);
+      }
+      nextPrefetch++;
+    }
+  };
+  const out = new Batcher();
+  for (let i = 0; i < items.length; i++) {
+    if (i % 256 === 0) throwIfAborted(o.signal);
+    fill(i);
+    const pre = prefetch.get(i);
+    prefetch.delete(i);
+    const it = items[i]!;
+    const st = it.st;
+    const mtime = clamp(Math.floor(st.mtimeMs / 1000));
+    const base = { uid: st.uid, gid: st.gid, mtime, xattrs: it.whiteout ? undefined : xattrsFor(xattrs, it.abs) };
+    counter.entries++;
+    let h: TarHeader;
+    let body: Buffer | undefined;
+    let bigFile = false;
+    if (it.whiteout) {
+      h = { name: it.rel, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime };
+    } else if (st.isDirectory()) {
+      h = { ...base, name: `${it.rel}/`, type: 'dir', mode: st.mode & 0o7777, size: 0 };
+    } else if (st.isSymbolicLink()) {
+      h = { ...base, name: it.rel, type: 'symlink', mode: st.mode & 0o7777, size: 0, linkname: await readlink(it.abs) };
+    } else if (st.isFile() && st.nlink > 1 && firstPath.has(`${st.dev}:${st.ino}`)) {
+      h = { ...base, name: it.rel, type: 'link', mode: st.mode & 0o7777, size: 0, linkname: firstPath.get(`${st.dev}:${st.ino}`) };
+    } else if (st.isFile()) {
+      if (st.nlink > 1) firstPath.set(`${st.dev}:${st.ino}`, it.rel);
+      h = { ...base, name: it.rel, type: 'file', mode: st.mode & 0o7777, size: st.size };
+      if (st.size > 0 && st.size <= SMALL_FILE) {
+        body = await (pre ?? readFile(it.abs));
+        if (body.length !== st.size) throw new LayerSourceChangedError(it.abs, `size was ${st.size}, read ${body.length}`);
+      } else if (st.size > SMALL_FILE) bigFile = true;
+    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      h = {
+        ...base, name: it.rel, type: st.isCharacterDevice() ? 'char' : 'block', mode: st.mode & 0o7777, size: 0,
+        devmajor: Math.floor(st.rdev / 256) & 0xfff | (Math.floor(st.rdev / 2 ** 32) & ~0xfff),
+        devminor: (st.rdev & 0xff) | ((Math.floor(st.rdev / 4096) & 0xfff00)),
+      };
+    } else if (st.isFIFO()) {
+      h = { ...base, name: it.rel, type: 'fifo', mode: st.mode & 0o7777, size: 0 };
+    } else {
+      continue;
+    }
+    out.push(encodeHeader(h));
+    if (body) { out.push(body); out.push(padding(body.length)); }
+    if (bigFile) {
+      if (!out.empty) yield out.take();
+      const fh = await open(it.abs, 'r');
+      try {
+        let pos = 0;
+        while (pos < st.size) {
+          const want = Math.min(READ_CHUNK, st.size - pos);
+          const buf = Buffer.allocUnsafe(want);
+          const { bytesRead } = await fh.read(buf, 0, want, pos);
+          if (bytesRead === 0) throw new LayerSourceChangedError(it.abs, `size was ${st.size}, file ended at ${pos}`);
+          pos += bytesRead;
+          yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+        }
+        const probe = Buffer.allocUnsafe(1);
+        if ((await fh.read(probe, 0, 1, pos)).bytesRead !== 0) throw new LayerSourceChangedError(it.abs, `grew beyond ${st.size} bytes`);
+      } finally {
+        await fh.close();
+      }
+      out.push(padding(st.size));
+    }
+    if (out.full) yield out.take();
+  }
+  out.push(END_OF_ARCHIVE);
+  yield out.take();
+}
+
+/** Shared implementation of packLayer/diffToLayer. */
+export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boolean): Promise<PackedLayer<T>> {
+  throwIfAborted(o.signal);
+  const compression = o.compression ?? 'gzip';
+  const xattrs = o.xattrs === false ? undefined : await readXattrTree(dir, o.signal);
+  const items = await walk(dir, o, overlay, xattrs);
+  const counter = { entries: 0 };
+  const tar = Readable.from(tarBytes(items, xattrs, o, counter), { objectMode: false, highWaterMark: 1 << 20 });
+  const diff = hashStream();
+  const comp = compressor(compression, o.level, o.signal);
+  const blob = hashStream();
+  if (o.events) {
+    let n = 0;
+    const id = o.id ?? dir;
+    diff.on('data', (c: Buffer) => {
+      n += c.length;
+      o.events!({ type: 'transfer', id, op: 'pack', current: n });
+    });
+  }
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const [, sinkResult] = await Promise.all([
+      pipeline(tar, diff, comp, blob, { signal: ac.signal }),
+      o.sink(blob).catch((e: unknown) => { ac.abort(e); throw e; }),
+    ]);
+    const [d, b] = await Promise.all([diff.result, blob.result]);
+    return {
+      digest: b.digest, diffId: d.digest, size: b.size, uncompressedSize: d.size,
+      mediaType: layerMediaType(compression), compression, entries: counter.entries, sinkResult,
+    };
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Returns the identities of a deterministic layer made from the tree at `dir`, after streaming its compressed
+ * bytes to `o.sink`. Order: depth first, each directory's entries sorted bytewise; uname/gname empty; no
+ * atime/ctime; mtimes in whole seconds, clamped to `sourceDateEpoch`. Hardlinks are detected by dev+ino (the
+ * second path becomes a link entry). The root directory itself is not an entry. On failure the sink's stream
+ * errors, so a verifying sink keeps nothing.
+ */
+export function packLayer<T>(dir: string, o: PackOptions<T>): Promise<PackedLayer<T>> {
+  return packTree(dir, o, false);
+}
+
+/**
+ * Returns the layer of an overlayfs upper directory: a 0/0 character device becomes the OCI whiteout
+ * `.wh.<name>`, a directory with `trusted.overlay.opaque=y` is followed by `<dir>/.wh..wh..opq`, and no
+ * `trusted.overlay.*` xattr is copied. Otherwise as packLayer.
+ */
+export function diffToLayer<T>(upper: string, o: PackOptions<T>): Promise<PackedLayer<T>> {
+  return packTree(upper, o, true);
+}

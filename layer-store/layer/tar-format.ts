@@ -1,0 +1,393 @@
+/**
+ * The tar wire format (POSIX ustar + PAX extended headers), encoder and streaming decoder.
+ *
+ * Why our own codec instead of tar-stream 3.x: tar-stream encodes and decodes PAX records as UTF-8 strings,
+ * so a binary xattr value (every `security.capability` is binary) is corrupted in both directions; its
+ * reader ignores PAX `uid`/`gid`/`mtime`; and its writer cannot emit a deterministic, minimal header set.
+ * The format itself is small (one 512-byte header, optional PAX records), so we keep it here, byte exact.
+ */
+import { Hasher } from '../core/index.js';
+import { InvalidLayerError } from './errors.js';
+
+export type TarEntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
+
+/** One tar entry's metadata (the body, for files, follows separately). mtime is in seconds. */
+export interface TarHeader {
+  name: string;
+  type: TarEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname?: string | undefined;
+  devmajor?: number | undefined;
+  devminor?: number | undefined;
+  /** Extended attributes, name → raw bytes (PAX `SCHILY.xattr.<name>`). */
+  xattrs?: ReadonlyMap<string, Buffer> | undefined;
+}
+
+const TYPEFLAG: Record<TarEntryType, number> = {
+  file: 0x30, link: 0x31, symlink: 0x32, char: 0x33, block: 0x34, dir: 0x35, fifo: 0x36,
+};
+
+const MAX_OCTAL_7 = 0o7777777;
+const MAX_OCTAL_11 = 0o77777777777;
+export const BLOCK = 512;
+export const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
+function isAscii(s: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x01-\x7f]*$/.test(s);
+}
+
+function writeOctal(buf: Buffer, off: number, width: number, v: number): void {
+  const s = Math.max(0, Math.floor(v)).toString(8).padStart(width - 1, '0');
+  buf.write(s, off, width - 1, 'latin1');
+  buf[off + width - 1] = 0;
+}
+
+/** Splits an ASCII path into ustar (prefix, name) when it fits, else undefined. */
+function splitUstar(name: string): [string, string] | undefined {
+  if (name.length <= 100) return ['', name];
+  if (name.length > 256) return undefined;
+  for (let i = name.length - 1; i > 0; i--) {
+    if (name[i] !== '/') continue;
+    const prefix = name.slice(0, i);
+    const rest = name.slice(i + 1);
+    if (prefix.length <= 155 && rest.length <= 100 && rest.length > 0) {
+      // choose the split with the longest name part (first fitting slash from the left)
+      let best: [string, string] = [prefix, rest];
+      for (let j = 1; j < i; j++) {
+        if (name[j] !== '/') continue;
+        const p = name.slice(0, j);
+        const r = name.slice(j + 1);
+        if (p.length <= 155 && r.length <= 100) { best = [p, r]; break; }
+      }
+      return best;
+    }
+  }
+  return undefined;
+}
+
+function paxRecord(key: string, value: Buffer): Buffer {
+  const body = Buffer.byteLength(key) + value.length + 3; // ' ' '=' '\n'
+  let len = body + String(body).length;
+  if (String(len).length !== String(body).length) len = body + String(len).length;
+  return Buffer.concat([Buffer.from(`${len} ${key}=`, 'utf8'), value, Buffer.from('\n')]);
+}
+
+function ustarBlock(h: {
+  name: string; prefix: string; mode: number; uid: number; gid: number; size: number; mtime: number;
+  typeflag: number; linkname: string; devmajor: number; devminor: number;
+}): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  b.write(h.name, 0, 100, 'utf8');
+  writeOctal(b, 100, 8, h.mode & 0o7777);
+  writeOctal(b, 108, 8, h.uid);
+  writeOctal(b, 116, 8, h.gid);
+  writeOctal(b, 124, 12, h.size);
+  writeOctal(b, 136, 12, h.mtime);
+  b.fill(0x20, 148, 156);
+  b[156] = h.typeflag;
+  b.write(h.linkname, 157, 100, 'utf8');
+  b.write('ustar\u000000', 257, 8, 'latin1');
+  writeOctal(b, 329, 8, h.devmajor);
+  writeOctal(b, 337, 8, h.devminor);
+  b.write(h.prefix, 345, 155, 'utf8');
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
+  b.write(sum.toString(8).padStart(6, '0'), 148, 6, 'latin1');
+  b[154] = 0;
+  b[155] = 0x20;
+  return b;
+}
+
+/**
+ * Returns the header block(s) for `h`: a PAX header (only when needed: long or non-ASCII names,
+ * ids over 7 octal digits, sizes over 11 octal digits, xattrs) followed by the ustar header.
+ * Output is a pure function of `h` (uname/gname empty, PAX records in a fixed order, xattrs sorted).
+ */
+export function encodeHeader(h: TarHeader): Buffer {
+  const records: Buffer[] = [];
+  let split = isAscii(h.name) ? splitUstar(h.name) : undefined;
+  if (!split) {
+    records.push(paxRecord('path', Buffer.from(h.name, 'utf8')));
+    split = ['', Buffer.from(h.name, 'utf8').subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_')];
+  }
+  let linkname = h.linkname ?? '';
+  if (linkname && (!isAscii(linkname) || linkname.length > 100)) {
+    records.push(paxRecord('linkpath', Buffer.from(linkname, 'utf8')));
+    linkname = linkname.replace(/[^\x20-\x7e]/g, '_').slice(0, 100);
+  }
+  let uid = h.uid;
+  let gid = h.gid;
+  let size = h.size;
+  if (uid > MAX_OCTAL_7) { records.push(paxRecord('uid', Buffer.from(String(uid)))); uid = 0; }
+  if (gid > MAX_OCTAL_7) { records.push(paxRecord('gid', Buffer.from(String(gid)))); gid = 0; }
+  if (size > MAX_OCTAL_11) { records.push(paxRecord('size', Buffer.from(String(size)))); size = 0; }
+  if (h.xattrs && h.xattrs.size > 0) {
+    for (const k of [...h.xattrs.keys()].sort()) records.push(paxRecord(`SCHILY.xattr.${k}`, h.xattrs.get(k)!));
+  }
+  const mtime = Math.min(Math.max(0, Math.floor(h.mtime)), MAX_OCTAL_11);
+  const main = ustarBlock({
+    name: split[1], prefix: split[0], mode: h.mode, uid, gid, size, mtime, typeflag: TYPEFLAG[h.type], linkname,
+    devmajor: h.devmajor ?? 0, devminor: h.devminor ?? 0,
+  });
+  if (records.length === 0) return main;
+  const pax = Buffer.concat(records);
+  const paxHead = ustarBlock({
+    name: 'PaxHeader', prefix: '', mode: 0o644, uid: 0, gid: 0, size: pax.length, mtime, typeflag: 0x78,
+    linkname: '', devmajor: 0, devminor: 0,
+  });
+  return Buffer.concat([paxHead, pax, padding(pax.length), main]);
+}
+
+/** Returns the zero padding that follows `size` bytes of body. */
+export function padding(size: number): Buffer {
+  const r = size % BLOCK;
+  return r === 0 ? Buffer.alloc(0) : ZERO_BLOCK.subarray(0, BLOCK - r);
+}
+
+/** End-of-archive marker: two zero blocks. */
+export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
+
+// ---------------------------------------------------------------------------------------------- decoding
+
+/**
+ * Pulls bytes from an async iterable, hashing and counting every byte (for the diffID and the size
+ * limit), and serves exact-length reads without copying where it can.
+ */
+class ByteSource {
+  readonly hasher = new Hasher();
+  #it: AsyncIterator<Buffer | Uint8Array | string>;
+  #buf: Buffer[] = [];
+  #len = 0;
+  #eof = false;
+  constructor(src: AsyncIterable<Buffer | Uint8Array | string>, readonly limit: number) {
+    this.#it = src[Symbol.asyncIterator]();
+  }
+  get offset(): number { return this.hasher.size - this.#len; }
+  async #pull(): Promise<boolean> {
+    if (this.#eof) return false;
+    const r = await this.#it.next();
+    if (r.done) { this.#eof = true; return false; }
+    const c = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
+    this.hasher.update(c);
+    if (this.hasher.size > this.limit) {
+      throw new InvalidLayerError(`uncompressed size exceeds the limit of ${this.limit} bytes (decompression bomb?)`);
+    }
+    if (c.length > 0) { this.#buf.push(c); this.#len += c.length; }
+    return true;
+  }
+  /** Returns exactly n bytes, null at a clean EOF (no byte available); throws when truncated mid-read. */
+  async readExact(n: number): Promise<Buffer | null> {
+    while (this.#len < n) {
+      if (!(await this.#pull())) {
+        if (this.#len === 0) return null;
+        throw new InvalidLayerError(`truncated archive at byte ${this.offset}: wanted ${n} bytes, got ${this.#len}`);
+      }
+    }
+    const first = this.#buf[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.#buf.shift(); else this.#buf[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let o = 0;
+      while (o < n) {
+        const c = this.#buf[0]!;
+        const take = Math.min(c.length, n - o);
+        c.copy(out, o, 0, take);
+        o += take;
+        if (take === c.length) this.#buf.shift(); else this.#buf[0] = c.subarray(take);
+      }
+    }
+    this.#len -= n;
+    return out;
+  }
+  /** Yields exactly n bytes in chunks; throws InvalidLayerError when the stream ends early. */
+  async *stream(n: number): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      if (this.#len === 0 && !(await this.#pull())) {
+        throw new InvalidLayerError(`truncated archive at byte ${this.offset}: entry body is ${left} bytes short of its header size`);
+      }
+      const c = this.#buf[0];
+      if (!c) continue;
+      const take = Math.min(c.length, left);
+      if (take === c.length) this.#buf.shift(); else this.#buf[0] = c.subarray(take);
+      this.#len -= take;
+      left -= take;
+      yield take === c.length ? c : c.subarray(0, take);
+    }
+  }
+  async skip(n: number): Promise<void> {
+    for await (const _ of this.stream(n)) { /* discard */ }
+  }
+  /** Consumes (and hashes) everything left. */
+  async drain(): Promise<void> {
+    this.#buf = [];
+    this.#len = 0;
+    while (await this.#pull()) { this.#buf = []; this.#len = 0; }
+  }
+}
+
+function parseNumeric(b: Buffer, off: number, width: number, what: string): number {
+  const f = b.subarray(off, off + width);
+  if (f[0]! & 0x80) {
+    // base-256 (GNU): big-endian, first byte 0x80 positive / 0xff negative
+    if (f[0] === 0xff) throw new InvalidLayerError(`negative ${what} in tar header`);
+    let v = f[0]! & 0x7f;
+    for (let i = 1; i < width; i++) v = v * 256 + f[i]!;
+    if (!Number.isSafeInteger(v)) throw new InvalidLayerError(`${what} out of range in tar header`);
+    return v;
+  }
+  const s = f.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[ \0]+/, '').split('\0')[0]!.trim();
+  if (s === '') return 0;
+  if (!/^[0-7]+$/.test(s)) throw new InvalidLayerError(`malformed ${what} ${JSON.stringify(s)} in tar header`);
+  return parseInt(s, 8);
+}
+
+function cstr(b: Buffer, off: number, width: number): string {
+  const f = b.subarray(off, off + width);
+  const z = f.indexOf(0);
+  return (z === -1 ? f : f.subarray(0, z)).toString('utf8');
+}
+
+function verifyChecksum(b: Buffer, at: number): void {
+  const want = parseNumeric(b, 148, 8, 'checksum');
+  let u = 0;
+  let s = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : b[i]!;
+    u += v;
+    s += v > 127 ? v - 256 : v;
+  }
+  if (want !== u && want !== s) throw new InvalidLayerError(`bad tar header checksum at byte ${at}`);
+}
+
+function parsePax(buf: Buffer, into: Map<string, Buffer>): void {
+  let p = 0;
+  while (p < buf.length) {
+    if (buf[p] === 0) break;
+    const sp = buf.indexOf(0x20, p);
+    if (sp === -1) throw new InvalidLayerError('malformed PAX record (no length)');
+    const len = Number(buf.subarray(p, sp).toString('latin1'));
+    if (!Number.isSafeInteger(len) || len <= sp - p || p + len > buf.length || buf[p + len - 1] !== 0x0a) {
+      throw new InvalidLayerError('malformed PAX record');
+    }
+    const rec = buf.subarray(sp + 1, p + len - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq === -1) throw new InvalidLayerError('malformed PAX record (no =)');
+    into.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
+    p += len;
+  }
+}
+
+const TYPES: Record<number, TarEntryType> = {
+  0x30: 'file', 0x00: 'file', 0x37: 'file', 0x31: 'link', 0x32: 'symlink', 0x33: 'char', 0x34: 'block', 0x35: 'dir', 0x36: 'fifo',
+};
+
+/** Max bytes of a PAX or GNU long-name header we accept (a long name is at most PATH_MAX; xattrs are ≤ 64 KiB). */
+const MAX_META = 1 << 20;
+
+/**
+ * A streaming tar decoder. Call next() for each entry; for a file, read its body with body() before the
+ * next call to next() (unread bytes are skipped). Every byte, including what follows the end-of-archive
+ * marker, is hashed: `diffId()` is valid after next() returned null.
+ */
+export class TarReader {
+  #src: ByteSource;
+  #pending = 0;      // body bytes of the current entry not yet consumed
+  #padAfter = 0;     // padding after the current entry's body
+  #global = new Map<string, Buffer>();
+  #done = false;
+
+  constructor(src: AsyncIterable<Buffer | Uint8Array | string>, o: { maxBytes?: number | undefined } = {}) {
+    this.#src = new ByteSource(src, o.maxBytes ?? Number.MAX_SAFE_INTEGER);
+  }
+
+  /** The sha256 and size of every byte read so far (the diffID once the archive is exhausted). */
+  digest(): { digest: ReturnType<Hasher['digest']>; size: number } {
+    return { digest: this.#src.hasher.digest(), size: this.#src.hasher.size };
+  }
+
+  /** Yields the current file entry's body, exactly `size` bytes; throws InvalidLayerError if truncated. */
+  async *body(): AsyncGenerator<Buffer> {
+    const n = this.#pending;
+    this.#pending = 0;
+    yield* this.#src.stream(n);
+  }
+
+  /** Returns the next entry, or null after the end-of-archive marker (or a clean EOF at a header boundary). */
+  async next(): Promise<TarHeader | null> {
+    if (this.#done) return null;
+    await this.#src.skip(this.#pending + this.#padAfter);
+    this.#pending = 0;
+    this.#padAfter = 0;
+    const local = new Map<string, Buffer>();
+    let longName: string | undefined;
+    let longLink: string | undefined;
+    for (;;) {
+      const at = this.#src.offset;
+      const block = await this.#src.readExact(BLOCK);
+      if (block === null || block.every((x) => x === 0)) {
+        this.#done = true;
+        await this.#src.drain();
+        return null;
+      }
+      verifyChecksum(block, at);
+      const tf = block[156]!;
+      let size = parseNumeric(block, 124, 12, 'size');
+      if (tf === 0x78 || tf === 0x67 || tf === 0x4c || tf === 0x4b) {
+        if (size > MAX_META) throw new InvalidLayerError(`extended header of ${size} bytes at byte ${at} is too large`);
+        const data = (await this.#src.readExact(size)) ?? Buffer.alloc(0);
+        if (data.length !== size) throw new InvalidLayerError(`truncated extended header at byte ${at}`);
+        await this.#src.skip(padding(size).length);
+        if (tf === 0x78) parsePax(data, local);
+        else if (tf === 0x67) parsePax(data, this.#global);
+        else if (tf === 0x4c) longName = cstr(data, 0, data.length);
+        else longLink = cstr(data, 0, data.length);
+        continue;
+      }
+      const pax = new Map([...this.#global, ...local]);
+      const type = TYPES[tf];
+      if (type === undefined) throw new InvalidLayerError(`unsupported tar entry type ${JSON.stringify(String.fromCharCode(tf))} at byte ${at}`);
+      const magic = block.subarray(257, 263).toString('latin1');
+      let name = cstr(block, 0, 100);
+      if (magic === 'ustar\0' && block[345] !== 0) name = `${cstr(block, 345, 155)}/${name}`;
+      name = pax.get('path')?.toString('utf8') ?? longName ?? name;
+      const linkname = pax.get('linkpath')?.toString('utf8') ?? longLink ?? cstr(block, 157, 100);
+      const num = (k: string, fallback: number): number => {
+        const v = pax.get(k);
+        if (v === undefined) return fallback;
+        const n = Number(v.toString('latin1'));
+        if (!Number.isFinite(n) || n < 0) throw new InvalidLayerError(`malformed PAX ${k} at byte ${at}`);
+        return n;
+      };
+      size = num('size', size);
+      if (!Number.isSafeInteger(size)) throw new InvalidLayerError(`malformed size at byte ${at}`);
+      const xattrs = new Map<string, Buffer>();
+      for (const [k, v] of pax) if (k.startsWith('SCHILY.xattr.')) xattrs.set(k.slice('SCHILY.xattr.'.length), v);
+      const h: TarHeader = {
+        name,
+        type: type === 'file' && name.endsWith('/') ? 'dir' : type,
+        mode: parseNumeric(block, 100, 8, 'mode') & 0o7777,
+        uid: num('uid', parseNumeric(block, 108, 8, 'uid')),
+        gid: num('gid', parseNumeric(block, 116, 8, 'gid')),
+        size,
+        mtime: num('mtime', parseNumeric(block, 136, 12, 'mtime')),
+        linkname: linkname === '' ? undefined : linkname,
+        devmajor: parseNumeric(block, 329, 8, 'devmajor'),
+        devminor: parseNumeric(block, 337, 8, 'devminor'),
+        xattrs,
+      };
+      // Per the format, only regular files carry a body; anything else with a size has its data skipped.
+      this.#pending = size;
+      this.#padAfter = padding(size).length;
+      return h;
+    }
+  }
+}

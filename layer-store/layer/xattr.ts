@@ -1,0 +1,89 @@
+/**
+ * Extended attributes through the `attr` package's getfattr/setfattr (Node has no xattr API).
+ *
+ * Why the CLI and not a native addon: the maintained addons (fs-xattr, @napi-rs/xattr …) need a compiler or a
+ * prebuilt binary for this exact platform, while `attr` is a Debian base package. We call it in bulk, never per
+ * file: ONE `getfattr -R` dumps every xattr of a tree, and ONE `setfattr --restore` applies every xattr of a
+ * layer, so the cost is two process spawns per layer, whatever its size. Neither follows symlinks (-h, -P).
+ */
+import { spawn } from 'node:child_process';
+import { LayerToolError } from './errors.js';
+
+/** Path → (xattr name → raw value). Paths are absolute. */
+export type XattrTable = Map<string, Map<string, Buffer>>;
+
+/** getfattr/setfattr quote bytes as \ooo; this reverses that. */
+function unquote(s: string): string {
+  if (!s.includes('\\')) return s;
+  const bytes: number[] = [];
+  const raw = Buffer.from(s, 'utf8');
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x5c && i + 3 < raw.length + 0 && /^[0-7]{3}$/.test(raw.subarray(i + 1, i + 4).toString('latin1'))) {
+      bytes.push(parseInt(raw.subarray(i + 1, i + 4).toString('latin1'), 8));
+      i += 3;
+    } else bytes.push(raw[i]!);
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+function quote(s: string): string {
+  let out = '';
+  for (const b of Buffer.from(s, 'utf8')) {
+    out += (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2e || b === 0x2f || b === 0x5f || b === 0x2d
+      ? String.fromCharCode(b)
+      : `\\${b.toString(8).padStart(3, '0')}`;
+  }
+  return out;
+}
+
+function run(cmd: string, args: readonly string[], input: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    p.stdout!.on('data', (c: Buffer) => out.push(c));
+    p.stderr!.on('data', (c: Buffer) => err.push(c));
+    p.on('error', (e: NodeJS.ErrnoException) => reject(new LayerToolError(cmd, e.code === 'ENOENT' ? 'not installed' : e.message, { cause: e })));
+    p.on('close', (code) => {
+      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      else reject(new LayerToolError(cmd, `exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(0, 500)}`));
+    });
+    if (input !== undefined) {
+      p.stdin!.on('error', () => undefined);
+      p.stdin!.end(input);
+    }
+  });
+}
+
+/** Returns every xattr under `dir` (recursively, including `dir`), symlinks not followed. */
+export async function readXattrTree(dir: string, signal?: AbortSignal): Promise<XattrTable> {
+  const text = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir], undefined, signal);
+  const table: XattrTable = new Map();
+  let cur: Map<string, Buffer> | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('# file: ')) {
+      cur = new Map();
+      table.set(unquote(line.slice('# file: '.length)), cur);
+    } else if (cur && line.length > 0) {
+      const eq = line.indexOf('=');
+      if (eq === -1) { cur.set(unquote(line), Buffer.alloc(0)); continue; }
+      const name = unquote(line.slice(0, eq));
+      const v = line.slice(eq + 1);
+      cur.set(name, v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : v.startsWith('"') ? Buffer.from(v.slice(1, -1)) : Buffer.alloc(0));
+    }
+  }
+  return table;
+}
+
+/** Sets every xattr in `items` (absolute paths) with one setfattr process; symlinks are not followed. */
+export async function writeXattrs(items: Iterable<[string, ReadonlyMap<string, Buffer>]>, signal?: AbortSignal): Promise<void> {
+  let dump = '';
+  for (const [path, attrs] of items) {
+    if (attrs.size === 0) continue;
+    dump += `# file: ${quote(path)}\n`;
+    for (const [k, v] of attrs) dump += `${quote(k)}=0x${v.toString('hex')}\n`;
+    dump += '\n';
+  }
+  if (dump === '') return;
+  await run('setfattr', ['-h', '--restore=-'], dump, signal);
+}

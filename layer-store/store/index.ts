@@ -1,0 +1,8 @@
+/** The OCI-layout image store (see store.ts for the on-disk layout). */
+export * from './errors.js';
+export * from './reference.js';
+export * from './store.js';
+export { withLock, type LockOptions } from './lock.js';
+export { decompressor, isGzip } from './compression.js';
+export type { SnapshotOptions } from './snapshot.js';
+export { listImageSummaries, imageHistory, type ImageSummary, type HistoryRow } from './summary.js';

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
+import { applyLayer } from '../layer/index.js';
+import { ImageNotFoundError } from './errors.js';
+import type { Readable } from 'node:stream';
+
+/** The part of LayerStore that snapshots need (kept structural to avoid an import cycle). */
+export interface SnapshotHost {
+  readonly snapshotsDir: string;
+  openBlob(d: Descriptor, o?: Abortable): Readable;
+  listImages(): Promise<readonly { readonly descriptor: Descriptor }[]>;
+  load(d: Descriptor): Promise<
+    | { kind: 'image'; manifest: { layers: readonly Descriptor[] }; config: { rootfs: { diff_ids: readonly Digest[] } } }
+    | { kind: 'index'; index: { manifests: readonly Descriptor[] } }
+  >;
+}
+
+export interface SnapshotOptions extends Abortable {
+  /** The layer blob with this diffID; found by scanning the store's images when omitted. */
+  readonly layer?: Descriptor;
+}
+
+/**
+ * Returns the directory `<root>/snapshots/<diffId hex>` holding the unpacked layer, creating it once:
+ * the blob is applied (overlay-style whiteouts, hostile-safe) into a temp dir beside it, its diffID checked,
+ * and the temp dir is renamed into place (a concurrent creator's result wins; ours is removed).
+ */
+export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: SnapshotOptions = {}): Promise<string> {
+  const final = join(store.snapshotsDir, digestHex(diffId));
+  if (await isDir(final)) return final;
+  const layer = o.layer ?? (await findLayer(store, diffId));
+  if (!layer) throw new ImageNotFoundError(`layer ${diffId}`, { hint: 'no stored image lists this diffID; pull or build the image that contains it' });
+  await mkdir(store.snapshotsDir, { recursive: true });
+  const tmp = join(store.snapshotsDir, `.tmp-${digestHex(diffId).slice(0, 12)}-${randomUUID()}`);
+  await mkdir(tmp, { mode: 0o755 });
+  try {
+    await applyLayer(store.openBlob(layer, o), tmp, { whiteouts: 'overlay', expectDiffId: diffId, ...(o.signal ? { signal: o.signal } : {}) });
+    try {
+      await rename(tmp, final);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(final))) return final;
+      throw e;
+    }
+    return final;
+  } finally {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Returns the layer descriptor whose diffID is `diffId` in any stored image (index children included). */
+async function findLayer(store: SnapshotHost, diffId: Digest): Promise<Descriptor | undefined> {
+  for (const e of await store.listImages()) {
+    const obj = await store.load(e.descriptor).catch(() => undefined);
+    if (!obj) continue;
+    const imgs = obj.kind === 'image' ? [obj] : await Promise.all(obj.index.manifests.map((c) => store.load(c).catch(() => undefined)));
+    for (const img of imgs) {
+      if (!img || img.kind !== 'image') continue;
+      const i = img.config.rootfs.diff_ids.indexOf(diffId);
+      const l = i >= 0 ? img.manifest.layers[i] : undefined;
+      if (l) return l;
+    }
+  }
+  return undefined;
+}

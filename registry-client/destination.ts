@@ -1,0 +1,326 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortedError, DigestMismatchError, TsbuildError,
+  verifyStream, type Abortable, type Descriptor, type ImageDestination, type RawManifest,
+} from '../layer-store/core/index.js';
+import { AuthError, RegistryError, UploadLostError } from './errors.js';
+import { formatReference, type Reference } from './reference.js';
+import { backoffDelay, delay } from './retry.js';
+import { repoUrl } from './source.js';
+import { headerValue, type Transport } from './transport.js';
+
+/** Options of RegistryDestination.putBlob. */
+export interface PutBlobOptions extends Abortable {
+  /** Repositories of the same registry that may already hold the blob: tried with a cross-repository mount. */
+  readonly mountFrom?: readonly string[];
+  /** Reopens the blob from byte 0; lets putBlob restart an upload the registry lost. */
+  readonly reopen?: () => Readable;
+}
+
+/** Smallest chunk a 413 can shrink uploads to. */
+const MIN_CHUNK = 64 * 1024;
+/** How many times a lost upload is restarted from scratch (needs the bytes again). */
+const MAX_UPLOAD_RESTARTS = 3;
+
+type Limiter = <T>(fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * An ImageDestination over a registry repository. Call order: putBlob for every blob, putManifest for
+ * children then the top manifest (each PUT by digest, so nothing is reachable by tag yet), then commit(tags),
+ * which PUTs the last manifest under each tag. A failure before commit leaves only unreferenced blobs.
+ */
+export class RegistryDestination implements ImageDestination {
+  readonly ref: string;
+  #last: RawManifest | undefined;
+  readonly #scopes: readonly string[];
+  constructor(readonly transport: Transport, readonly reference: Reference, readonly chunkSize: number, readonly limit: Limiter) {
+    this.ref = formatReference(reference);
+    this.#scopes = [`repository:${reference.repository}:pull,push`];
+  }
+
+  hasBlob(d: Descriptor, o: Abortable = {}): Promise<boolean> {
+    return this.checkExistingBlob(d, o);
+  }
+
+  /** Returns true when HEAD on the blob answers 200 with the expected size (a GET would count as a pull). */
+  async checkExistingBlob(d: Descriptor, o: Abortable = {}): Promise<boolean> {
+    const res = await this.transport.request({
+      method: 'HEAD', url: repoUrl(this.transport, this.reference, `blobs/${d.digest}`), registry: this.reference.registry,
+      scopes: this.#scopes, expect: [200, 404], what: 'check blob', ref: this.ref, signal: o.signal,
+    });
+    await res.body.dump().catch(() => undefined);
+    if (res.status !== 200) return false;
+    const len = headerValue(res.headers, 'content-length');
+    return len === undefined || Number(len) === d.size;
+  }
+
+  /**
+   * Uploads the blob unless the registry has it (HEAD), trying a cross-repository mount first when
+   * `o.mountFrom` names repositories. The bytes are verified while they stream: a wrong digest or size
+   * cancels the upload before it is committed, so the registry never holds unverified content.
+   * Returns `want`.
+   */
+  putBlob(body: Readable, want: Descriptor, o: PutBlobOptions = {}): Promise<Descriptor> {
+    return this.limit(async () => {
+      if (await this.checkExistingBlob(want, o)) {
+        body.destroy();
+        this.transport.o.events({ type: 'transfer', id: want.digest, op: 'push', current: want.size, total: want.size, done: true });
+        return want;
+      }
+      let src = body;
+      for (let restart = 0; ; restart++) {
+        try {
+          await this.#upload(src, want, o);
+          this.transport.o.events({ type: 'transfer', id: want.digest, op: 'push', current: want.size, total: want.size, done: true });
+          return want;
+        } catch (e) {
+          if (!(e instanceof UploadLostError) || !o.reopen || restart >= MAX_UPLOAD_RESTARTS) throw e;
+          this.transport.o.logger.debug('restarting lost upload', { digest: want.digest, restart: restart + 1 });
+          src.destroy();
+          src = o.reopen();
+        }
+      }
+    });
+  }
+
+  async #upload(body: Readable, want: Descriptor, o: PutBlobOptions): Promise<void> {
+    const init = await this.initiateUpload(want, o);
+    if (init.mounted) {
+      body.destroy();
+      return;
+    }
+    let location: URL | undefined = init.location;
+    try {
+      const r = await this.streamBlob(location, body, want, o);
+      location = r.location;
+      if (r.whole) {
+        await this.#commitWhole(location, r.whole, want, o);
+      } else {
+        await this.commitBlob(location, want, undefined, o);
+      }
+      location = undefined;
+    } finally {
+      if (location) await this.cancelUpload(location).catch(() => undefined);
+    }
+  }
+
+  /** Small blobs are kept whole: a lost upload is restarted from the buffer without asking the caller. */
+  async #commitWhole(location: URL, whole: Buffer, want: Descriptor, o: Abortable): Promise<void> {
+    for (let restart = 0; ; restart++) {
+      try {
+        await this.commitBlob(location, want, whole, o);
+        return;
+      } catch (e) {
+        if (!(e instanceof UploadLostError) || restart >= MAX_UPLOAD_RESTARTS) throw e;
+        const init = await this.initiateUpload(want, {});
+        if (init.mounted) return;
+        location = init.location;
+      }
+    }
+  }
+
+  /**
+   * POSTs a new upload session (`?mount=&from=` when o.mountFrom is given) and returns its Location,
+   * or `mounted` when the registry answered 201 to the mount.
+   */
+  async initiateUpload(want: Descriptor, o: PutBlobOptions): Promise<{ mounted: true; location?: undefined } | { mounted: false; location: URL }> {
+    const t = this.transport;
+    for (const from of o.mountFrom ?? []) {
+      if (from === this.reference.repository) continue;
+      const url = repoUrl(t, this.reference, 'blobs/uploads/');
+      url.searchParams.set('mount', want.digest);
+      url.searchParams.set('from', from);
+      const res = await t.request({
+        method: 'POST', url, registry: this.reference.registry, scopes: [...this.#scopes, `repository:${from}:pull`],
+        headers: { 'content-length': '0' }, expect: [201, 202], what: 'mount blob', ref: this.ref, signal: o.signal,
+      });
+      await res.body.dump().catch(() => undefined);
+      if (res.status === 201) {
+        t.o.logger.debug('blob mounted', { digest: want.digest, from });
+        return { mounted: true };
+      }
+      // 202: the registry opened an ordinary upload session instead; use it.
+      return { mounted: false, location: this.#location(res.headers, url) };
+    }
+    const url = repoUrl(t, this.reference, 'blobs/uploads/');
+    const res = await t.request({
+      method: 'POST', url, registry: this.reference.registry, scopes: this.#scopes,
+      headers: { 'content-length': '0' }, expect: [202], what: 'start blob upload', ref: this.ref, signal: o.signal,
+    });
+    await res.body.dump().catch(() => undefined);
+    return { mounted: false, location: this.#location(res.headers, url) };
+  }
+
+  #location(h: Record<string, string | string[] | undefined>, base: URL): URL {
+    const loc = headerValue(h, 'location');
+    if (!loc) throw new RegistryError('upload response without Location', { status: 202, code: '', method: 'POST', url: base, retryable: false, ref: this.ref });
+    return new URL(loc, base);
+  }
+
+  /**
+   * Streams the verified body: a blob of at most chunkSize bytes is returned whole (committed by one PUT);
+   * a larger one goes up in PATCH chunks with Content-Range. Returns the newest upload Location.
+   */
+  async streamBlob(location: URL, body: Readable, want: Descriptor, o: Abortable): Promise<{ location: URL; whole?: Buffer }> {
+    let pending: Buffer[] = [];
+    let pendingLen = 0;
+    let sent = 0;
+    let chunk = this.chunkSize;
+    let loc = location;
+    const take = (n: number): Buffer => {
+      const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      const out = all.subarray(0, n);
+      const rest = all.subarray(n);
+      pending = rest.length ? [rest] : [];
+      pendingLen = rest.length;
+      return out;
+    };
+    await pipeline(body, verifyStream({ digest: want.digest, size: want.size }), async (src: AsyncIterable<Buffer>) => {
+      for await (const c of src) {
+        pending.push(c);
+        pendingLen += c.length;
+        // Keep at least one byte back, so the last bytes go up only after the digest was verified.
+        while (pendingLen > chunk) {
+          const r = await this.#patchChunk(loc, take(chunk), sent, chunk, want, o);
+          loc = r.location;
+          sent += r.sent;
+          chunk = r.chunkSize;
+        }
+      }
+    }, o.signal ? { signal: o.signal } : {});
+    const rest = take(pendingLen);
+    if (sent === 0) return { location: loc, whole: rest };
+    if (rest.length) loc = (await this.#patchChunk(loc, rest, sent, chunk, want, o)).location;
+    return { location: loc };
+  }
+
+  /**
+   * PATCHes `buf` at byte offset `start`. On a failure it asks the registry for the upload's offset
+   * (GET on the newest Location) and continues from there; 413 halves the chunk size.
+   */
+  async #patchChunk(location: URL, buf: Buffer, start: number, chunkSize: number, want: Descriptor, o: Abortable): Promise<{ location: URL; sent: number; chunkSize: number }> {
+    const t = this.transport;
+    let loc = location;
+    let piece = Math.min(chunkSize, buf.length);
+    let off = 0; // bytes of buf the registry has acknowledged
+    for (let failures = 0; off < buf.length; ) {
+      const part = buf.subarray(off, off + piece);
+      const from = start + off;
+      try {
+        const res = await t.request({
+          method: 'PATCH', url: loc, registry: this.reference.registry, scopes: this.#scopes, body: part, retry: false,
+          headers: { 'content-type': 'application/octet-stream', 'content-range': `${from}-${from + part.length - 1}` },
+          expect: [202], what: 'upload blob chunk', ref: this.ref, signal: o.signal,
+        });
+        await res.body.dump().catch(() => undefined);
+        loc = this.#location(res.headers, loc);
+        const end = rangeEnd(headerValue(res.headers, 'range'));
+        if (end !== undefined && end !== from + part.length - 1) throw new UploadLostError(want.digest, `registry acknowledged up to byte ${end}, expected ${from + part.length - 1}`);
+        off += part.length;
+        t.o.events({ type: 'transfer', id: want.digest, op: 'push', current: start + off, total: want.size });
+      } catch (e) {
+        if (o.signal?.aborted) throw new AbortedError({ cause: e });
+        if (e instanceof AuthError || e instanceof UploadLostError) throw e;
+        if (TsbuildError.is(e) && !(e instanceof RegistryError)) throw e;
+        if (e instanceof RegistryError && !e.retryable && e.status !== 413) throw new UploadLostError(want.digest, e.message, { cause: e });
+        if (++failures >= t.o.retry.maxAttempts) throw e;
+        if (e instanceof RegistryError && e.status === 413) piece = Math.max(MIN_CHUNK, Math.floor(piece / 2));
+        await delay(backoffDelay(t.o.retry, failures), o.signal);
+        const st = await this.getUploadStatus(loc, want, o);
+        const acked = st.end + 1;
+        if (acked < start + off || acked > start + buf.length) throw new UploadLostError(want.digest, `registry holds ${acked} bytes, resume point ${start + off} unusable`);
+        off = acked - start;
+        loc = st.location;
+        t.o.logger.debug('resuming upload', { digest: want.digest, offset: acked, attempt: failures });
+      }
+    }
+    return { location: loc, sent: buf.length, chunkSize: piece };
+  }
+
+  /** Returns the upload's acknowledged end offset (`Range: 0-N`; -1 when empty) and its newest Location. */
+  async getUploadStatus(location: URL, want: Descriptor, o: Abortable): Promise<{ end: number; location: URL }> {
+    try {
+      const res = await this.transport.request({
+        method: 'GET', url: location, registry: this.reference.registry, scopes: this.#scopes,
+        expect: [204], what: 'get upload status', ref: this.ref, signal: o.signal,
+      });
+      await res.body.dump().catch(() => undefined);
+      const end = rangeEnd(headerValue(res.headers, 'range')) ?? -1;
+      const loc = headerValue(res.headers, 'location');
+      return { end, location: loc ? new URL(loc, location) : location };
+    } catch (e) {
+      if (e instanceof RegistryError && (e.status === 404 || e.status === 400)) throw new UploadLostError(want.digest, e.message, { cause: e });
+      throw e;
+    }
+  }
+
+  /**
+   * PUTs `?digest=` (with the whole blob as body for a monolithic upload) and checks Docker-Content-Digest.
+   * When the PUT's answer was lost, a HEAD decides: present means committed, else the upload is lost.
+   */
+  async commitBlob(location: URL, want: Descriptor, whole: Buffer | undefined, o: Abortable): Promise<void> {
+    const url = new URL(location);
+    url.searchParams.set('digest', want.digest);
+    try {
+      const res = await this.transport.request({
+        method: 'PUT', url, registry: this.reference.registry, scopes: this.#scopes, body: whole ?? Buffer.alloc(0),
+        headers: { 'content-type': 'application/octet-stream' }, expect: [201, 204], what: 'commit blob', ref: this.ref, signal: o.signal,
+      });
+      await res.body.dump().catch(() => undefined);
+      const got = headerValue(res.headers, 'docker-content-digest');
+      if (got && got.startsWith('sha256:') && got !== want.digest) throw new DigestMismatchError(want.digest, got, want.size, { location: { ref: this.ref } });
+    } catch (e) {
+      if (o.signal?.aborted || e instanceof AuthError || e instanceof DigestMismatchError) throw e;
+      if (await this.checkExistingBlob(want, o).catch(() => false)) return;
+      if (e instanceof RegistryError && (e.status === 404 || e.status === 400 || e.status === 0 || e.retryable)) {
+        throw new UploadLostError(want.digest, e.message, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** DELETEs an upload session (best effort; used when an upload fails). */
+  async cancelUpload(location: URL): Promise<void> {
+    const res = await this.transport.request({
+      method: 'DELETE', url: location, registry: this.reference.registry, scopes: this.#scopes,
+      expect: [204, 404], what: 'cancel upload', ref: this.ref, retry: false,
+    });
+    await res.body.dump().catch(() => undefined);
+  }
+
+  /** PUTs the manifest by its digest (not reachable by tag until commit). */
+  async putManifest(raw: RawManifest, o: Abortable = {}): Promise<void> {
+    await this.commitManifest(raw, raw.digest, o);
+    this.#last = raw;
+  }
+
+  /** PUTs `raw` under `reference` (a digest or tag) with Content-Type = its media type; checks Docker-Content-Digest. */
+  async commitManifest(raw: RawManifest, reference: string, o: Abortable = {}): Promise<void> {
+    const res = await this.transport.request({
+      method: 'PUT', url: repoUrl(this.transport, this.reference, `manifests/${reference}`), registry: this.reference.registry,
+      scopes: this.#scopes, body: Buffer.from(raw.bytes), headers: { 'content-type': raw.mediaType },
+      expect: [201, 200, 202], what: 'push manifest', ref: this.ref, signal: o.signal,
+    });
+    await res.body.dump().catch(() => undefined);
+    const got = headerValue(res.headers, 'docker-content-digest');
+    if (got && got.startsWith('sha256:') && got !== raw.digest) throw new DigestMismatchError(raw.digest, got, raw.bytes.length, { location: { ref: this.ref } });
+  }
+
+  /** PUTs the last manifest under each tag (the reference's tag when `tags` is empty). */
+  async commit(tags: readonly string[], o: Abortable = {}): Promise<void> {
+    const last = this.#last;
+    if (!last) throw new TsbuildError('USAGE', 'commit called before putManifest', { location: { ref: this.ref }, hint: 'push blobs, then manifests, then commit' });
+    const list = tags.length ? tags : this.reference.tag ? [this.reference.tag] : [];
+    for (const tag of list) await this.commitManifest(last, tag, o);
+  }
+
+  async close(): Promise<void> {
+    /* the transport belongs to the client */
+  }
+}
+
+function rangeEnd(h: string | undefined): number | undefined {
+  const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec((h ?? '').trim());
+  return m ? Number(m[2]) : undefined;
+}

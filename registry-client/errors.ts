@@ -1,0 +1,116 @@
+import { TsbuildError, redactUrl, type TsbuildErrorOptions } from '../layer-store/core/index.js';
+
+/** A reference that does not follow Docker's grammar. */
+export class InvalidReferenceError extends TsbuildError {
+  constructor(readonly reference: string, reason: string, o: TsbuildErrorOptions = {}) {
+    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(reference.slice(0, 300))}: ${reason}`, {
+      hint: 'write [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST] with a lowercase name, e.g. alpine:3.20 or localhost:5000/team/app:v1',
+      location: { ref: reference.slice(0, 300) },
+      ...o,
+    });
+    this.name = 'InvalidReferenceError';
+  }
+}
+
+export interface RegistryErrorInit {
+  readonly status: number;
+  /** `errors[0].code` of the distribution JSON body, or '' when the body was not JSON. */
+  readonly code: string;
+  readonly detail?: string;
+  readonly method: string;
+  readonly url: string | URL;
+  readonly retryable: boolean;
+  readonly ref?: string;
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+/** A registry answered with an unexpected status (or the connection failed: status 0). */
+export class RegistryError extends TsbuildError {
+  readonly status: number;
+  readonly registryCode: string;
+  readonly method: string;
+  /** The request URL, redacted (no credentials, no `_state`, no tokens). */
+  readonly url: string;
+  readonly retryable: boolean;
+  constructor(message: string, init: RegistryErrorInit) {
+    const url = redactUrl(init.url);
+    const o: TsbuildErrorOptions = {
+      hint: init.hint ?? defaultHint(init.status, init.code),
+      ...(init.ref !== undefined ? { location: { ref: init.ref } } : {}),
+      ...(init.cause !== undefined ? { cause: init.cause } : {}),
+    };
+    super('REGISTRY', `${message}: ${init.method} ${url} → ${init.status === 0 ? 'no response' : init.status}${init.code ? ' ' + init.code : ''}${init.detail ? ' (' + init.detail.slice(0, 300) + ')' : ''}`, o);
+    this.name = 'RegistryError';
+    this.status = init.status;
+    this.registryCode = init.code;
+    this.method = init.method;
+    this.url = url;
+    this.retryable = init.retryable;
+  }
+}
+
+function defaultHint(status: number, code: string): string {
+  if (status === 0) return 'check that the registry is reachable (network, proxy, --insecure-registry for plain HTTP)';
+  if (status === 404) return code === 'NAME_UNKNOWN' ? 'the repository does not exist on this registry' : 'the reference or blob does not exist on this registry';
+  if (status === 429) return 'the registry is rate-limiting; wait and retry, or log in to raise the limit';
+  if (status >= 500) return 'the registry failed; retry later (for a malformed reference some registries answer 500)';
+  if (status === 405) return 'the registry does not allow this operation (deletion may be disabled)';
+  return 'see the registry\'s error code above';
+}
+
+/** Authentication or authorisation failed; the message says, in one line, which credentials and scopes were involved. */
+export class AuthError extends TsbuildError {
+  readonly status: number;
+  readonly registry: string;
+  readonly source: string;
+  readonly requestedScopes: readonly string[];
+  readonly grantedScopes: readonly string[] | undefined;
+  constructor(init: {
+    status: number; registry: string; source: string; requested: readonly string[];
+    granted: readonly string[] | undefined; detail?: string; ref?: string; cause?: unknown;
+  }) {
+    const granted = init.granted === undefined ? 'no token' : init.granted.length ? init.granted.join(' ') : 'nothing';
+    const msg = `${init.status === 403 ? 'access denied' : 'authentication failed'} for ${init.registry} (${init.status || 'token error'}${init.detail ? ' ' + init.detail.slice(0, 200) : ''}): credentials: ${init.source}; requested scopes: ${init.requested.length ? init.requested.join(' ') : 'none'}; granted: ${granted}`;
+    super('AUTH', msg, {
+      hint: init.source === 'anonymous'
+        ? `log in first: tsbuild login ${init.registry}`
+        : `check the credentials (tsbuild login ${init.registry}) and that the account may access the requested repository`,
+      ...(init.ref !== undefined ? { location: { ref: init.ref } } : {}),
+      ...(init.cause !== undefined ? { cause: init.cause } : {}),
+    });
+    this.name = 'AuthError';
+    this.status = init.status;
+    this.registry = init.registry;
+    this.source = init.source;
+    this.requestedScopes = init.requested;
+    this.grantedScopes = init.granted;
+  }
+}
+
+/** The registry served a manifest kind tsbuild does not handle (schema 1, unknown media type). */
+export class UnsupportedManifestError extends TsbuildError {
+  constructor(readonly mediaType: string, ref: string, hint: string) {
+    super('UNSUPPORTED', `unsupported manifest type ${JSON.stringify(mediaType)}`, { hint, location: { ref } });
+    this.name = 'UnsupportedManifestError';
+  }
+}
+
+/** An upload session was lost (the registry forgot it or the URL went stale); the upload must restart from byte 0. */
+export class UploadLostError extends TsbuildError {
+  constructor(readonly digest: string, detail: string, o: TsbuildErrorOptions = {}) {
+    super('REGISTRY', `upload of ${digest} was lost by the registry: ${detail}`, {
+      hint: 'retry the push; a blob source that can be reopened lets tsbuild restart the upload itself',
+      ...o,
+    });
+    this.name = 'UploadLostError';
+  }
+}
+
+/** A credential helper or config.json could not be used. */
+export class CredentialError extends TsbuildError {
+  constructor(message: string, hint: string, o: TsbuildErrorOptions = {}) {
+    super('AUTH', message, { hint, ...o });
+    this.name = 'CredentialError';
+  }
+}

@@ -1,0 +1,167 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  AbortedError, DigestMismatchError, MediaTypes, TsbuildError, digestOf, isDigest, isIndexType, isManifestType,
+  formatPlatform, hostPlatform, platformMatches, verifyStream,
+  type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
+} from '../layer-store/core/index.js';
+import { RegistryError, UnsupportedManifestError } from './errors.js';
+import { formatReference, type Reference } from './reference.js';
+import { backoffDelay, delay } from './retry.js';
+import { headerValue, readLimited, type Transport } from './transport.js';
+
+/** Every manifest kind tsbuild reads. Distribution 2.8 serves an OCI manifest only when its exact type is listed. */
+export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
+/** Manifests larger than this are refused before parsing (distribution's own limit is 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export function repoUrl(t: Transport, ref: Reference, suffix: string): URL {
+  return new URL(`/v2/${ref.repository}/${suffix}`, t.baseUrl(ref.registry));
+}
+
+/**
+ * Returns the manifest named by `reference` (a tag or digest), verified: by digest, the bytes must hash to it;
+ * by tag, the registry's Docker-Content-Digest (when sent) must match the bytes. Schema 1 is rejected.
+ */
+export async function fetchManifest(t: Transport, ref: Reference, reference: string, scopes: readonly string[], o: Abortable = {}): Promise<RawManifest> {
+  const name = formatReference(ref);
+  const res = await t.request({
+    method: 'GET', url: repoUrl(t, ref, `manifests/${reference}`), registry: ref.registry, scopes,
+    headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: 'pull manifest', ref: name, signal: o.signal,
+  });
+  const bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+  const digest = digestOf(bytes);
+  if (isDigest(reference) && reference !== digest) throw new DigestMismatchError(reference, digest, bytes.length, { location: { ref: name } });
+  const claimed = headerValue(res.headers, 'docker-content-digest');
+  if (claimed && claimed.startsWith('sha256:') && claimed !== digest) throw new DigestMismatchError(claimed, digest, bytes.length, { location: { ref: name } });
+  const mediaType = manifestMediaType(headerValue(res.headers, 'content-type'), bytes, name);
+  return { mediaType, bytes, digest };
+}
+
+function manifestMediaType(contentType: string | undefined, bytes: Buffer, ref: string): string {
+  const ct = (contentType ?? '').split(';')[0]!.trim();
+  let body: { schemaVersion?: number; mediaType?: string; manifests?: unknown; config?: unknown } = {};
+  try {
+    body = JSON.parse(bytes.toString('utf8')) as typeof body;
+  } catch (e) {
+    throw new TsbuildError('INVALID_MANIFEST', 'the registry sent a manifest that is not JSON', { location: { ref }, cause: e, hint: 'the registry or a proxy in front of it is misbehaving' });
+  }
+  const schema1 = (ct === MediaTypes.dockerSchema1 || ct === MediaTypes.dockerSchema1Signed || body.schemaVersion === 1);
+  if (schema1) {
+    throw new UnsupportedManifestError(ct || 'schema 1', ref, 'this is a Docker schema 1 manifest, deprecated since 2017 and unsupported; re-push the image with a current client (docker, skopeo, crane, tsbuild) to get schema 2 / OCI');
+  }
+  const mt = isManifestType(ct) || isIndexType(ct) ? ct : body.mediaType ?? (Array.isArray(body.manifests) ? MediaTypes.ociIndex : body.config ? MediaTypes.ociManifest : ct);
+  if (!isManifestType(mt) && !isIndexType(mt)) {
+    throw new UnsupportedManifestError(mt, ref, 'tsbuild reads OCI image manifests and indexes and Docker v2 schema 2 manifests and lists');
+  }
+  return mt;
+}
+
+/** Returns the manifest descriptor in `index` for `platform` (default: the host's); throws when none matches. */
+export function selectPlatform(index: ImageIndex, platform: Platform = hostPlatform(), ref = ''): Descriptor {
+  const found = index.manifests.find((m) => isManifestType(m.mediaType) && platformMatches(platform, m.platform));
+  if (!found) {
+    const have = index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ');
+    throw new TsbuildError('IMAGE_NOT_FOUND', `no image for platform ${formatPlatform(platform)} in the index`, {
+      hint: `the index has: ${have || 'no platforms'}; choose one with --platform`, ...(ref ? { location: { ref } } : {}),
+    });
+  }
+  return found;
+}
+
+/** A pulled image: its index (when the reference named one), its manifest and parsed manifest. */
+export interface ResolvedImage {
+  readonly index?: RawManifest;
+  readonly manifest: RawManifest;
+  readonly parsed: ImageManifest;
+}
+
+/** Returns the image the source names, choosing `platform` (default: host) from an index. */
+export async function resolveImage(src: ImageSource, o: Abortable & { platform?: Platform } = {}): Promise<ResolvedImage> {
+  const top = await src.getManifest(undefined, o);
+  if (isIndexType(top.mediaType)) {
+    const idx = JSON.parse(Buffer.from(top.bytes).toString('utf8')) as ImageIndex;
+    const d = selectPlatform(idx, o.platform, src.ref);
+    const m = await src.getManifest(d.digest, o);
+    return { index: top, manifest: m, parsed: JSON.parse(Buffer.from(m.bytes).toString('utf8')) as ImageManifest };
+  }
+  return { manifest: top, parsed: JSON.parse(Buffer.from(top.bytes).toString('utf8')) as ImageManifest };
+}
+
+/** An ImageSource over a registry repository; every manifest and blob it returns is verified. */
+export class RegistrySource implements ImageSource {
+  readonly ref: string;
+  readonly #scopes: readonly string[];
+  constructor(readonly transport: Transport, readonly reference: Reference) {
+    this.ref = formatReference(reference);
+    this.#scopes = [`repository:${reference.repository}:pull`];
+  }
+
+  /** Returns the manifest the reference names (digest wins over tag), or the one with `digest`. */
+  getManifest(digest?: Digest, o: Abortable = {}): Promise<RawManifest> {
+    const r = digest ?? this.reference.digest ?? this.reference.tag ?? 'latest';
+    return fetchManifest(this.transport, this.reference, r, this.#scopes, o);
+  }
+
+  /**
+   * Returns the blob's bytes through verifyStream (size-capped; a wrong digest errors instead of ending).
+   * A connection that breaks mid-body is resumed with `Range: bytes=N-` (a 200 answer is skipped forward).
+   */
+  async getBlob(d: Descriptor, o: Abortable = {}): Promise<Readable> {
+    const t = this.transport;
+    const url = repoUrl(t, this.reference, `blobs/${d.digest}`);
+    const base = { method: 'GET' as const, url, registry: this.reference.registry, scopes: this.#scopes, what: 'pull blob', ref: this.ref, signal: o.signal };
+    // Open the first response eagerly so that 404/auth errors reject getBlob itself.
+    let first: Awaited<ReturnType<Transport['request']>> | undefined = await t.request({ ...base, expect: [200] });
+    const events = t.o.events;
+    const policy = t.o.retry;
+    const size = d.size;
+    async function* body(): AsyncGenerator<Buffer> {
+      let offset = 0;
+      let failures = 0;
+      while (offset < size || first) {
+        let res = first;
+        first = undefined;
+        try {
+          res ??= await t.request({ ...base, headers: { range: `bytes=${offset}-` }, expect: [200, 206] });
+          let skip = 0;
+          if (offset > 0 && res.status === 200) skip = offset;
+          if (res.status === 206) {
+            const cr = /bytes (\d+)-/.exec(headerValue(res.headers, 'content-range') ?? '');
+            if (!cr || Number(cr[1]) !== offset) throw new RegistryError('resume blob download: wrong Content-Range', { status: 206, code: '', method: 'GET', url, retryable: true });
+          }
+          for await (const c of res.body) {
+            let b = c as Buffer;
+            if (skip > 0) {
+              const n = Math.min(skip, b.length);
+              skip -= n;
+              b = b.subarray(n);
+              if (b.length === 0) continue;
+            }
+            offset += b.length;
+            events({ type: 'transfer', id: d.digest, op: 'pull', current: offset, total: size });
+            yield b;
+          }
+          if (offset >= size) break;
+          throw new RegistryError(`blob body ended after ${offset} of ${size} bytes`, { status: res.status, code: '', method: 'GET', url, retryable: true });
+        } catch (e) {
+          if (o.signal?.aborted) throw new AbortedError({ cause: e });
+          if (TsbuildError.is(e) && !(e instanceof RegistryError && e.retryable)) throw e;
+          failures++;
+          if (failures >= policy.maxAttempts) throw e;
+          res?.body.destroy();
+          t.o.logger.debug('resuming blob download', { digest: d.digest, offset, attempt: failures, error: (e as Error).message });
+          await delay(backoffDelay(policy, failures), o.signal);
+        }
+      }
+      events({ type: 'transfer', id: d.digest, op: 'pull', current: offset, total: size, done: true });
+    }
+    const out = verifyStream({ digest: d.digest, size: d.size });
+    pipeline(Readable.from(body(), { objectMode: false }), out).catch(() => undefined);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    /* the transport belongs to the client */
+  }
+}

@@ -1,0 +1,385 @@
+import { readFileSync } from 'node:fs';
+import { Agent, type Dispatcher } from 'undici';
+import {
+  AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
+  type EventSink, type Logger,
+} from '../layer-store/core/index.js';
+import { AuthError, RegistryError } from './errors.js';
+import type { Credential, Keychain } from './keychain.js';
+import { apiHost, isLoopbackRegistry } from './reference.js';
+import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+/** A response whose body the caller must consume (text/json/dump or iterate). */
+export interface RegistryResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: Dispatcher.ResponseData['body'];
+  /** The final URL (after redirects). */
+  readonly url: URL;
+}
+
+export interface RequestSpec {
+  readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  readonly url: URL;
+  /** Registry name (key for auth), e.g. `127.0.0.1:5000`. */
+  readonly registry: string;
+  /** Token scopes this request needs, e.g. `repository:app:pull,push`. */
+  readonly scopes: readonly string[];
+  /** Statuses that count as success; anything else becomes a RegistryError/AuthError. */
+  readonly expect: readonly number[];
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  /** False to disable retries (PATCH: the caller recovers by asking for the upload offset). */
+  readonly retry?: boolean;
+  /** What the request does, for error messages ("pull manifest"). */
+  readonly what: string;
+  /** The user-facing reference, for error locations. */
+  readonly ref?: string;
+  readonly signal?: AbortSignal | undefined;
+}
+
+interface Challenge { scheme: 'none' | 'basic' | 'bearer'; realm?: string; service?: string }
+interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
+interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken> }
+
+export interface TransportOptions {
+  readonly keychain: Keychain;
+  readonly insecure: readonly string[];
+  readonly caFile?: string | undefined;
+  readonly retry: RetryPolicy;
+  readonly timeoutMs: number;
+  readonly connections: number;
+  readonly events: EventSink;
+  readonly logger: Logger;
+}
+
+const USER_AGENT = 'tsbuild/0.1 (+https://github.com/opencontainers/distribution-spec)';
+const MAX_REDIRECTS = 5;
+const TOKEN_DEFAULT_TTL_S = 60;
+
+/**
+ * The HTTP layer of the registry client: one keep-alive undici Agent, the ping/challenge,
+ * Basic and Bearer auth with a token cache per scope set, redirects (dropping Authorization across hosts)
+ * and retries with backoff. It never logs secrets: URLs and errors go through redactUrl.
+ */
+export class Transport {
+  readonly o: TransportOptions;
+  readonly #agent: Agent;
+  readonly #auth = new Map<string, Promise<RegistryAuthState>>();
+
+  constructor(o: Partial<TransportOptions> & { keychain: Keychain }) {
+    this.o = {
+      keychain: o.keychain,
+      insecure: o.insecure ?? [],
+      caFile: o.caFile,
+      retry: o.retry ?? DEFAULT_RETRY_POLICY,
+      timeoutMs: o.timeoutMs ?? 60_000,
+      connections: o.connections ?? 16,
+      events: o.events ?? noopEvents,
+      logger: o.logger ?? noopLogger,
+    };
+    const ca = this.o.caFile ? readFileSync(this.o.caFile) : undefined;
+    this.#agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: this.o.connections,
+      headersTimeout: this.o.timeoutMs,
+      bodyTimeout: this.o.timeoutMs,
+      ...(ca ? { connect: { ca } } : {}),
+    });
+  }
+
+  /** Returns the base URL (`https://host` or `http://host`) for `registry`. */
+  baseUrl(registry: string): string {
+    const plain = isLoopbackRegistry(registry) || this.o.insecure.includes(registry);
+    return `${plain ? 'http' : 'https'}://${apiHost(registry)}`;
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  /**
+   * Sends `spec` with auth, redirects and retries, and returns a response with an expected status
+   * (its body unread). Any other status throws RegistryError (401/403: AuthError) after the body was read.
+   */
+  async request(spec: RequestSpec): Promise<RegistryResponse> {
+    const started = Date.now();
+    const p = this.o.retry;
+    for (let attempt = 1; ; attempt++) {
+      let retryAfter: number | undefined;
+      let failure: unknown;
+      try {
+        const res = await this.#sendAuthorized(spec);
+        if (spec.expect.includes(res.status)) return res;
+        const err = await this.errorFrom(res, spec);
+        if (!(err instanceof RegistryError) || !err.retryable) throw err;
+        retryAfter = parseRetryAfter(headerValue(res.headers, 'retry-after'));
+        failure = err;
+      } catch (e) {
+        if (spec.signal?.aborted) throw new AbortedError({ cause: e });
+        if (TsbuildError.is(e) && !(e instanceof RegistryError && e.retryable)) throw e;
+        failure = TsbuildError.is(e) ? e : connectionError(spec, e);
+      }
+      if (spec.retry === false || attempt >= p.maxAttempts) throw failure;
+      const wait = retryAfter !== undefined ? Math.max(retryAfter, backoffDelay(p, attempt)) : backoffDelay(p, attempt);
+      if (Date.now() - started + wait > p.maxTotalMs) throw failure;
+      this.o.logger.debug('registry retry', { method: spec.method, url: redactUrl(spec.url), attempt, waitMs: wait, error: (failure as Error).message });
+      try {
+        await delay(wait, spec.signal);
+      } catch (e) {
+        throw new AbortedError({ cause: e });
+      }
+    }
+  }
+
+  /** Reads the body of an unexpected response and returns the error it stands for (AuthError for 401/403). */
+  async errorFrom(res: RegistryResponse, spec: RequestSpec): Promise<TsbuildError> {
+    const text = spec.method === 'HEAD' ? '' : await readLimitedText(res, 64 * 1024).catch(() => '');
+    let code = '';
+    let detail: string | undefined;
+    try {
+      const j = JSON.parse(text) as { errors?: { code?: string; message?: string; detail?: unknown }[] };
+      code = j.errors?.[0]?.code ?? '';
+      detail = j.errors?.[0]?.message;
+    } catch {
+      if (text && !/^<!doctype|<html/i.test(text)) detail = text.trim().slice(0, 200);
+    }
+    if (res.status === 401 || res.status === 403) {
+      const st = await this.#auth.get(spec.registry)?.catch(() => undefined);
+      const tok = st?.tokens.get(scopeKey(spec.scopes));
+      return new AuthError({
+        status: res.status, registry: spec.registry, source: st?.credential?.source ?? 'anonymous',
+        requested: spec.scopes, granted: st?.challenge.scheme === 'bearer' ? tok?.granted : undefined,
+        ...(code ? { detail: code } : {}), ...(spec.ref ? { ref: spec.ref } : {}),
+      });
+    }
+    return new RegistryError(spec.what, {
+      status: res.status, code, method: spec.method, url: res.url,
+      retryable: this.o.retry.retryStatuses.includes(res.status),
+      ...(detail !== undefined ? { detail } : {}), ...(spec.ref ? { ref: spec.ref } : {}),
+    });
+  }
+
+  async #sendAuthorized(spec: RequestSpec): Promise<RegistryResponse> {
+    const st = await this.#state(spec.registry, spec.signal);
+    let authz = await this.#authorization(st, spec);
+    let res = await this.#send(spec, authz);
+    if (res.status === 401 && st.challenge.scheme === 'bearer') {
+      // One retry with a fresh token (it may have expired, or the server wants more scopes).
+      await res.body.dump().catch(() => undefined);
+      st.tokens.delete(scopeKey(spec.scopes));
+      authz = await this.#authorization(st, spec);
+      res = await this.#send(spec, authz);
+    }
+    return res;
+  }
+
+  /** Sends one request, following redirects; Authorization is dropped when a redirect leaves the host. */
+  async #send(spec: RequestSpec, authorization: string | undefined): Promise<RegistryResponse> {
+    let url = spec.url;
+    let method: string = spec.method;
+    let body = spec.body;
+    const origin = url.host;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(spec.headers ?? {}) };
+      if (authorization && url.host === origin) headers.authorization = authorization;
+      const r = await this.#agent.request({
+        origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
+        ...(body !== undefined ? { body } : {}),
+        ...(spec.signal ? { signal: spec.signal } : {}),
+      });
+      const loc = headerValue(r.headers, 'location');
+      if ([301, 302, 303, 307, 308].includes(r.statusCode) && loc && hop < MAX_REDIRECTS && (method === 'GET' || method === 'HEAD')) {
+        await r.body.dump().catch(() => undefined);
+        url = new URL(loc, url);
+        if (r.statusCode === 303) { method = 'GET'; body = undefined; }
+        this.o.logger.debug('registry redirect', { to: redactUrl(url), dropAuthorization: url.host !== origin });
+        continue;
+      }
+      return { status: r.statusCode, headers: r.headers, body: r.body, url };
+    }
+  }
+
+  /** Returns (and caches per registry) the auth state: the ping's challenge and the keychain credential. */
+  #state(registry: string, signal: AbortSignal | undefined): Promise<RegistryAuthState> {
+    let p = this.#auth.get(registry);
+    if (!p) {
+      p = this.#ping(registry, signal);
+      this.#auth.set(registry, p);
+      p.catch(() => this.#auth.delete(registry));
+    }
+    return p;
+  }
+
+  /** GET /v2/ without credentials: 200 means no auth, 401 carries the challenge (Basic or Bearer). */
+  async #ping(registry: string, signal: AbortSignal | undefined): Promise<RegistryAuthState> {
+    const url = new URL('/v2/', this.baseUrl(registry));
+    const credential = await this.o.keychain.resolve(registry);
+    const p = this.o.retry;
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.#agent.request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
+        await r.body.dump().catch(() => undefined);
+        if (r.statusCode === 401) {
+          const challenge = parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '');
+          this.o.logger.debug('registry auth challenge', { registry, scheme: challenge.scheme, realm: challenge.realm, service: challenge.service, credentials: credential?.source ?? 'anonymous' });
+          return { challenge, credential, tokens: new Map() };
+        }
+        if (r.statusCode < 300) return { challenge: { scheme: 'none' }, credential, tokens: new Map() };
+        if (!p.retryStatuses.includes(r.statusCode) || attempt >= p.maxAttempts) {
+          throw new RegistryError(`registry ${registry} is not a v2 registry`, { status: r.statusCode, code: '', method: 'GET', url, retryable: false });
+        }
+      } catch (e) {
+        if (signal?.aborted) throw new AbortedError({ cause: e });
+        if (TsbuildError.is(e)) throw e;
+        if (attempt >= p.maxAttempts || Date.now() - started > p.maxTotalMs) {
+          // Already retried here: mark it final so request() does not multiply the attempts.
+          const err = connectionError({ method: 'GET', url, what: `ping registry ${registry}` }, e);
+          throw new RegistryError(`ping registry ${registry}`, { status: 0, code: err.registryCode, method: 'GET', url, retryable: false, cause: e, detail: (e as Error).message });
+        }
+      }
+      await delay(backoffDelay(p, attempt), signal).catch((e) => { throw new AbortedError({ cause: e }); });
+    }
+  }
+
+  async #authorization(st: RegistryAuthState, spec: RequestSpec): Promise<string | undefined> {
+    const c = st.credential;
+    if (st.challenge.scheme === 'none') return undefined;
+    if (st.challenge.scheme === 'basic') {
+      if (!c?.username) return undefined;
+      return 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
+    }
+    if (c?.registryToken) return `Bearer ${c.registryToken}`;
+    const key = scopeKey(spec.scopes);
+    const cached = st.tokens.get(key);
+    if (cached && cached.expiresAt > Date.now() + 5_000) return `Bearer ${cached.token}`;
+    const tok = await this.#fetchToken(st, spec);
+    st.tokens.set(key, tok);
+    const diag = { registry: spec.registry, credentials: c?.source ?? 'anonymous', requested: [...spec.scopes], granted: tok.granted ? [...tok.granted] : 'unknown (opaque token)' };
+    this.o.logger.debug('registry token', diag);
+    this.o.events({ type: 'info', message: 'registry auth', data: diag });
+    return `Bearer ${tok.token}`;
+  }
+
+  /** Asks the challenge's realm for a token for spec.scopes (GET with Basic, or POST with a refresh token). */
+  async #fetchToken(st: RegistryAuthState, spec: RequestSpec): Promise<CachedToken> {
+    const realm = st.challenge.realm;
+    const c = st.credential;
+    const source = c?.source ?? 'anonymous';
+    if (!realm) throw new AuthError({ status: 401, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'Bearer challenge without realm' });
+    const url = new URL(realm);
+    let r: Dispatcher.ResponseData;
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (c?.identityToken) {
+          const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'tsbuild', access_type: 'offline' });
+          if (st.challenge.service) form.set('service', st.challenge.service);
+          if (spec.scopes.length) form.set('scope', spec.scopes.join(' '));
+          r = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
+        } else {
+          const u = new URL(url);
+          if (st.challenge.service) u.searchParams.set('service', st.challenge.service);
+          for (const s of spec.scopes) u.searchParams.append('scope', s);
+          const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+          if (c?.username) headers.authorization = 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
+          r = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
+        }
+      } catch (e) {
+        if (spec.signal?.aborted) throw new AbortedError({ cause: e });
+        if (attempt >= this.o.retry.maxAttempts || Date.now() - started > this.o.retry.maxTotalMs) throw connectionError({ method: 'GET', url, what: 'fetch registry token' }, e);
+        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
+        continue;
+      }
+      if (this.o.retry.retryStatuses.includes(r.statusCode) && attempt < this.o.retry.maxAttempts) {
+        await r.body.dump().catch(() => undefined);
+        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
+        continue;
+      }
+      break;
+    }
+    const text = await r.body.text();
+    if (r.statusCode !== 200) {
+      throw new AuthError({ status: r.statusCode, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint refused', ...(spec.ref ? { ref: spec.ref } : {}) });
+    }
+    let j: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    try {
+      j = JSON.parse(text) as typeof j;
+    } catch (e) {
+      throw new AuthError({ status: 200, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint sent invalid JSON', cause: e });
+    }
+    const token = j.token ?? j.access_token;
+    if (!token) throw new AuthError({ status: 200, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint sent no token' });
+    const issued = j.issued_at ? Date.parse(j.issued_at) : NaN;
+    const base = Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now());
+    const ttl = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : TOKEN_DEFAULT_TTL_S;
+    return { token, expiresAt: base + ttl * 1000, granted: grantedScopes(token) };
+  }
+}
+
+/** Returns the scopes a distribution-style JWT grants (`access` claim), or undefined for an opaque token. */
+export function grantedScopes(token: string): string[] | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { access?: { type?: string; name?: string; actions?: string[] }[] };
+    if (!Array.isArray(claims.access)) return undefined;
+    return claims.access.map((a) => `${a.type ?? '?'}:${a.name ?? '?'}:${(a.actions ?? []).join(',')}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a WWW-Authenticate header (`Bearer realm="…",service="…",scope="…"` or `Basic realm=…`). */
+export function parseChallenge(h: string): Challenge {
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(h);
+  if (!m) return { scheme: 'basic' };
+  const scheme = m[1]!.toLowerCase() === 'bearer' ? 'bearer' : 'basic';
+  const params: Record<string, string> = {};
+  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
+  for (let x = re.exec(m[2] ?? ''); x; x = re.exec(m[2] ?? '')) params[x[1]!.toLowerCase()] = x[2] !== undefined ? x[2].replace(/\\(.)/g, '$1') : (x[3] ?? '');
+  return { scheme, ...(params.realm !== undefined ? { realm: params.realm } : {}), ...(params.service !== undefined ? { service: params.service } : {}) };
+}
+
+/** Returns one header value (first of a list). */
+export function headerValue(h: Headers, name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function scopeKey(scopes: readonly string[]): string {
+  return [...scopes].sort().join(' ');
+}
+
+function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown): RegistryError {
+  const code = (e as { code?: string }).code ?? '';
+  return new RegistryError(`${spec.what} (${(e as Error).message ?? String(e)})`, {
+    status: 0, code, method: spec.method, url: spec.url, retryable: true, cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
+  });
+}
+
+/** Reads at most `limit` bytes of the body as UTF-8 (the rest is discarded). */
+export async function readLimitedText(res: RegistryResponse, limit: number): Promise<string> {
+  return (await readLimited(res, limit, false)).toString('utf8');
+}
+
+/** Reads the body into a Buffer; throws when it exceeds `limit` bytes (if `strict`), else truncates. */
+export async function readLimited(res: RegistryResponse, limit: number, strict = true): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of res.body) {
+    const b = c as Buffer;
+    n += b.length;
+    if (n > limit) {
+      res.body.destroy();
+      if (strict) throw new TsbuildError('INVALID_MANIFEST', `response body larger than ${limit} bytes from ${redactUrl(res.url)}`, { hint: 'the registry sent more than a manifest may hold' });
+      chunks.push(b.subarray(0, b.length - (n - limit)));
+      break;
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,71 @@
+import { access, constants } from 'node:fs/promises';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { type Logger, noopLogger } from '../layer-store/core/index.js';
+import { ChrootRuntime } from './chroot.js';
+import { RuntimeMissingError } from './errors.js';
+import { execCapture } from './exec.js';
+import { RuncRuntime } from './runc.js';
+import type { Runtime } from './types.js';
+
+export interface FindRuntimeOptions {
+  /** `runc` (default), a runtime name on PATH or a path to one, or `chroot` to force the unshare fallback. */
+  readonly runtime?: string;
+  readonly logger?: Logger;
+  /** Where each run creates its `tsbuild-run-*` bundle dir (default os.tmpdir()). */
+  readonly tmpDir?: string;
+  /** runc's state root (`runc --root`); default runc's own. */
+  readonly root?: string;
+}
+
+async function onPath(name: string): Promise<string | undefined> {
+  const dirs = isAbsolute(name) || name.includes('/') ? [''] : [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
+  for (const d of dirs) {
+    const p = d ? join(d, name) : name;
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Returns the runtime to run steps with: the OCI runtime `o.runtime` (default runc, from PATH); when none is
+ * given and runc is missing, the `unshare` + chroot fallback (logged as a warning). Rejects with
+ * RuntimeMissingError when the asked runtime, or any runtime at all, is missing.
+ */
+export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> {
+  const logger = o.logger ?? noopLogger;
+  const common = { logger, ...(o.tmpDir ? { tmpDir: o.tmpDir } : {}) };
+  const chroot = async (): Promise<Runtime | undefined> => {
+    const unshare = await onPath('unshare');
+    return unshare ? new ChrootRuntime({ unshare, ...common }) : undefined;
+  };
+  if (o.runtime === 'chroot') {
+    const r = await chroot();
+    if (!r) throw new RuntimeMissingError('chroot isolation needs util-linux unshare, which is not installed', { hint: 'apt-get install -y util-linux' });
+    logger.warn('using chroot isolation (unshare + chroot): weaker than an OCI runtime, no cgroup limits');
+    return r;
+  }
+  const want = o.runtime ?? 'runc';
+  const path = await onPath(want);
+  if (path) {
+    const v = await execCapture(path, ['--version']).catch(() => undefined);
+    if (!v || v.code !== 0) throw new RuntimeMissingError(`OCI runtime ${path} does not work (${want} --version failed)`);
+    logger.debug('using OCI runtime', { path, version: v.stdout.split('\n')[0] });
+    return new RuncRuntime({ path, ...common, ...(o.root ? { root: o.root } : {}) });
+  }
+  if (o.runtime !== undefined) {
+    throw new RuntimeMissingError(`OCI runtime ${JSON.stringify(o.runtime)} not found`, {
+      hint: 'pass --runtime with the path of an installed runc-compatible runtime, or install runc (apt-get install -y runc)',
+    });
+  }
+  const r = await chroot();
+  if (r) {
+    logger.warn('runc not found: falling back to chroot isolation (unshare + chroot); install runc for full isolation and cgroup limits');
+    return r;
+  }
+  throw new RuntimeMissingError('no container runtime found: neither runc nor util-linux unshare is installed');
+}

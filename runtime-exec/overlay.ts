@@ -1,0 +1,58 @@
+import { mkdir } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
+import { ContainerStartError } from './errors.js';
+import { execCapture } from './exec.js';
+
+/** The kernel limits mount data to one page; longer lowerdir lists are passed relative to a common dir. */
+const MAX_MOUNT_DATA = 4000;
+
+function commonDir(paths: readonly string[]): string {
+  let c = dirname(paths[0] ?? '/');
+  for (const p of paths) while (c !== '/' && !(p + sep).startsWith(c + sep)) c = dirname(c);
+  return c;
+}
+
+/**
+ * Mounts an overlay of `lower` (top first) + `upper` + `work` at `target`. With no lower dirs, an empty
+ * directory `emptyLower` (created here) is used, since overlayfs needs at least one lowerdir.
+ */
+export async function mountOverlay(
+  o: { lower: readonly string[]; upper: string; work: string; target: string; emptyLower: string },
+): Promise<void> {
+  let lower = [...o.lower];
+  if (lower.length === 0) {
+    await mkdir(o.emptyLower, { recursive: true });
+    lower = [o.emptyLower];
+  }
+  for (const p of [...lower, o.upper, o.work]) {
+    if (/[,:\n]/.test(p)) throw new ContainerStartError(`overlay path ${JSON.stringify(p)} contains ',' or ':'`, { hint: 'use a store root path without commas or colons' });
+  }
+  let data = `lowerdir=${lower.join(':')},upperdir=${o.upper},workdir=${o.work}`;
+  let cwd: string | undefined;
+  if (data.length > MAX_MOUNT_DATA) {
+    cwd = commonDir(lower);
+    data = `lowerdir=${lower.map((l) => relative(cwd as string, l) || '.').join(':')},upperdir=${o.upper},workdir=${o.work}`;
+    if (data.length > MAX_MOUNT_DATA) {
+      throw new ContainerStartError(`too many layers for one overlay mount (${lower.length} lower dirs)`, {
+        hint: 'squash the base image or move the store to a shorter --root path',
+      });
+    }
+  }
+  const r = await execCapture('mount', ['-t', 'overlay', 'overlay', '-o', data, o.target], cwd ? { cwd } : {});
+  if (r.code !== 0) {
+    throw new ContainerStartError(`overlay mount failed: ${r.stderr.trim()}`, {
+      hint: 'overlayfs needs root, a kernel with overlay support, and upper/work on the same non-overlay filesystem',
+    });
+  }
+}
+
+/** Unmounts `target`; falls back to a lazy unmount when it is busy. Succeeds when it is not mounted. */
+export async function unmount(target: string): Promise<void> {
+  const r = await execCapture('umount', [target]);
+  if (r.code === 0) return;
+  if (/not mounted|no mount point|not found/i.test(r.stderr)) return;
+  const lazy = await execCapture('umount', ['-l', target]);
+  if (lazy.code !== 0 && !/not mounted|no mount point|not found/i.test(lazy.stderr)) {
+    throw new ContainerStartError(`umount ${target} failed: ${lazy.stderr.trim()}`);
+  }
+}

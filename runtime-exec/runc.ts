@@ -1,0 +1,196 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { AbortedError, type Logger, noopLogger } from '../layer-store/core/index.js';
+import { checkBinfmt } from './binfmt.js';
+import { CleanupStack } from './cleanup.js';
+import { ContainerStartError } from './errors.js';
+import { writeEtcFiles } from './etc-files.js';
+import { execCapture, signalNumber } from './exec.js';
+import { mountOverlay, unmount } from './overlay.js';
+import { mountTargets, nofileLimit, ociConfig, validateSpec } from './spec.js';
+import { MountStubs } from './stubs.js';
+import type { RunIO, RunSpec, Runtime } from './types.js';
+
+/** How long an aborted container gets to die after `runc kill KILL` before `runc run` itself is killed. */
+const ABORT_GRACE_MS = 5000;
+const KILL_RETRY_MS = 100;
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+export interface RuncOptions {
+  /** The runc (or CLI-compatible OCI runtime) binary. */
+  readonly path: string;
+  /** runc's state root (`runc --root`); default runc's own (/run/runc). */
+  readonly root?: string;
+  /** Where bundles are created (default os.tmpdir()); each run makes and removes `tsbuild-run-*` here. */
+  readonly tmpDir?: string;
+  readonly logger?: Logger;
+}
+
+/** Returns a unique container id (`tsbuild-` + 12 hex digits). */
+export function newContainerId(): string {
+  return `tsbuild-${randomBytes(6).toString('hex')}`;
+}
+
+/** Removes the cgroup `path` (relative to every hierarchy) where it is left over; runc delete normally does it. */
+async function removeCgroup(path: string): Promise<void> {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = await readdir(CGROUP_ROOT);
+  } catch {
+    return;
+  }
+  const candidates = [join(CGROUP_ROOT, path), ...hierarchies.map((h) => join(CGROUP_ROOT, h, path))];
+  for (const c of candidates) {
+    try {
+      await rmdir(c);
+    } catch {
+      // not there (the usual case) or not a cgroup dir
+    }
+  }
+}
+
+/** Parses runc's JSON log and returns the messages at level error/fatal. */
+function runcErrors(log: string): string[] {
+  const out: string[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as { level?: string; msg?: string };
+      if ((e.level === 'error' || e.level === 'fatal') && e.msg) out.push(e.msg);
+    } catch {
+      out.push(line);
+    }
+  }
+  return out;
+}
+
+/** Runs steps with runc: an OCI bundle over an overlay mount, removed again when the step ends. */
+export class RuncRuntime implements Runtime {
+  readonly name = 'runc' as const;
+  readonly #o: RuncOptions;
+  readonly #log: Logger;
+
+  constructor(o: RuncOptions) {
+    this.#o = o;
+    this.#log = o.logger ?? noopLogger;
+  }
+
+  #runc(...args: string[]): string[] {
+    return this.#o.root ? ['--root', this.#o.root, ...args] : args;
+  }
+
+  async run(spec: RunSpec, io: RunIO, signal: AbortSignal): Promise<{ exitCode: number }> {
+    if (signal.aborted) throw new AbortedError({ cause: signal.reason });
+    validateSpec(spec);
+    if (spec.platform) await checkBinfmt(spec.platform);
+    const stack = new CleanupStack();
+    let result: { exitCode: number } | undefined;
+    let failure: unknown;
+    try {
+      result = await this.#run(spec, io, signal, stack);
+    } catch (e) {
+      failure = e;
+    }
+    const cleanupErrors = await stack.close(this.#log);
+    if (failure !== undefined) throw failure;
+    if (cleanupErrors.length > 0) {
+      throw new ContainerStartError(`cleanup after the run failed: ${cleanupErrors.map((e) => (e instanceof Error ? e.message : String(e))).join('; ')}`, {
+        cause: cleanupErrors[0],
+        hint: 'a mount or directory may be left behind; check `mount | grep tsbuild-run` and `runc list`',
+      });
+    }
+    if (!result) throw new ContainerStartError('run ended without a result');
+    return result;
+  }
+
+  async #run(spec: RunSpec, io: RunIO, signal: AbortSignal, stack: CleanupStack): Promise<{ exitCode: number }> {
+    const bundle = await mkdtemp(join(this.#o.tmpDir ?? tmpdir(), 'tsbuild-run-'));
+    stack.push(`remove ${bundle}`, () => rm(bundle, { recursive: true, force: true }));
+    const rootfs = join(bundle, 'rootfs');
+    await mkdir(rootfs);
+    const stubs = new MountStubs();
+    stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
+    await mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty') });
+    stack.push(`unmount ${rootfs}`, () => unmount(rootfs));
+    stack.push('inspect copied-up dirs', () => stubs.inspect(rootfs, spec.rootfs.upper));
+    await stubs.record(rootfs, spec.rootfs.upper, mountTargets(spec));
+    const etc = await writeEtcFiles(bundle, spec);
+    const id = newContainerId();
+    const cgroupsPath = `/${id}`;
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(ociConfig(spec, etc, cgroupsPath, { nofile: await nofileLimit() }), null, 2), { mode: 0o600 });
+    if (signal.aborted) throw new AbortedError({ cause: signal.reason });
+
+    const runcLog = join(bundle, 'runc.log');
+    stack.push(`remove cgroup ${cgroupsPath}`, () => removeCgroup(cgroupsPath));
+    stack.push(`runc delete ${id}`, async () => {
+      const r = await execCapture(this.#o.path, this.#runc('delete', '--force', id));
+      if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
+        throw new ContainerStartError(`runc delete ${id} failed: ${r.stderr.trim()}`);
+      }
+    });
+    this.#log.debug('runc run', { id, bundle, args: spec.args });
+    const child = spawn(this.#o.path, this.#runc('--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let exited = false;
+    const exit = new Promise<number>((resolve, reject) => {
+      child.on('error', (e) => {
+        exited = true;
+        reject(new ContainerStartError(`cannot start ${this.#o.path}: ${e.message}`, { cause: e }));
+      });
+      child.on('exit', (code, sig) => {
+        exited = true;
+        resolve(code ?? 128 + (sig ? signalNumber(sig) : 0));
+      });
+    });
+    let aborted = false;
+    let killing: Promise<void> | undefined;
+    const onAbort = () => {
+      aborted = true;
+      killing ??= (async () => {
+        const t0 = Date.now();
+        while (!exited) {
+          await execCapture(this.#o.path, this.#runc('kill', id, 'KILL')).catch(() => undefined);
+          if (Date.now() - t0 > ABORT_GRACE_MS) child.kill('SIGKILL');
+          await new Promise((r) => setTimeout(r, KILL_RETRY_MS));
+        }
+      })();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    stack.push('stop watching the abort signal', () => signal.removeEventListener('abort', onAbort));
+    let exitCode: number;
+    try {
+      const [code] = await Promise.all([
+        exit,
+        pipeline(child.stdout, io.stdout, { end: false }),
+        pipeline(child.stderr, io.stderr, { end: false }),
+      ]);
+      exitCode = code;
+    } catch (e) {
+      if (!exited) onAbort();
+      await killing;
+      throw e;
+    }
+    await killing;
+    if (aborted) throw new AbortedError({ cause: signal.reason });
+    let log = '';
+    try {
+      log = await readFile(runcLog, 'utf8');
+    } catch {
+      log = '';
+    }
+    const errors = runcErrors(log);
+    if (errors.length > 0) {
+      const msg = errors[errors.length - 1] ?? 'runc failed';
+      const notFound = /executable file not found|no such file or directory/.test(msg);
+      throw new ContainerStartError(`container start failed: ${msg}`, {
+        hint: notFound ? `the command ${JSON.stringify(spec.args[0] ?? '')} does not exist in the image (check PATH and the base image)` : 'see the runc message above',
+      });
+    }
+    return { exitCode };
+  }
+}

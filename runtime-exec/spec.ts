@@ -1,0 +1,134 @@
+import { readFile } from 'node:fs/promises';
+import type { EtcFiles } from './etc-files.js';
+import { DEFAULT_HOSTNAME } from './etc-files.js';
+import { ContainerStartError } from './errors.js';
+import type { Limits, RunSpec } from './types.js';
+
+/** Docker's default capability set (moby `oci/caps/defaults.go`). */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+/** Paths Docker masks and makes read-only in /proc and /sys. */
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** File descriptor limit of a step (soft = hard), as dockerd's default; capped at our own hard limit. */
+export const NOFILE_LIMIT = 1048576;
+
+const DEFAULT_CPU_PERIOD = 100_000;
+
+/** The container paths runc mounts over, in mount order (used to record mountpoint stubs). */
+export function mountTargets(spec: RunSpec): string[] {
+  return [
+    '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys',
+    '/etc/hosts', '/etc/resolv.conf', '/etc/hostname',
+    ...spec.mounts.map((m) => m.target),
+  ];
+}
+
+interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+function resources(l: Limits | undefined): Record<string, unknown> | undefined {
+  if (!l) return undefined;
+  const r: Record<string, unknown> = {};
+  if (l.memoryBytes !== undefined) r['memory'] = { limit: l.memoryBytes, swap: l.memoryBytes };
+  const period = l.cpuPeriod ?? DEFAULT_CPU_PERIOD;
+  const quota = l.cpuQuota ?? (l.cpus !== undefined ? Math.round(l.cpus * period) : undefined);
+  if (quota !== undefined) r['cpu'] = { quota, period };
+  if (l.pidsLimit !== undefined) r['pids'] = { limit: l.pidsLimit };
+  return Object.keys(r).length ? r : undefined;
+}
+
+/**
+ * Returns an OCI runtime-spec `config.json` object for `spec`: rootfs `rootfs` (relative to the bundle),
+ * namespaces pid/mount/ipc/uts (+network unless host), Docker's default capabilities (effective only for
+ * uid 0), no_new_privs, /etc files bind-mounted read-only from the bundle, cgroup limits at `cgroupsPath`.
+ */
+export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: { nofile?: number } = {}): Record<string, unknown> {
+  const nofile = o.nofile ?? NOFILE_LIMIT;
+  const root = spec.user.uid === 0;
+  const caps = [...DEFAULT_CAPABILITIES];
+  const namespaces: { type: string }[] = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }];
+  if (spec.network === 'none') namespaces.push({ type: 'network' });
+  const mounts: OciMount[] = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+    { destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
+  ];
+  for (const m of spec.mounts) {
+    if (m.type === 'bind') {
+      mounts.push({ destination: m.target, type: 'bind', source: m.source, options: ['rbind', m.readonly ? 'ro' : 'rw'] });
+    } else {
+      const o = ['nosuid', 'nodev', `mode=${(m.mode ?? 0o755).toString(8)}`];
+      if (m.size !== undefined) o.push(`size=${m.size}`);
+      mounts.push({ destination: m.target, type: 'tmpfs', source: 'tmpfs', options: o });
+    }
+  }
+  const res = resources(spec.limits);
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: [...(spec.user.additionalGids ?? [])] },
+      args: [...spec.args],
+      env: [...spec.env],
+      cwd: spec.cwd,
+      capabilities: {
+        bounding: caps,
+        effective: root ? caps : [],
+        permitted: root ? caps : [],
+        inheritable: [],
+        ambient: [],
+      },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      noNewPrivileges: true,
+    },
+    root: { path: 'rootfs', readonly: false },
+    hostname: spec.hostname ?? DEFAULT_HOSTNAME,
+    mounts,
+    linux: {
+      namespaces,
+      cgroupsPath,
+      ...(res ? { resources: res } : {}),
+      maskedPaths: MASKED_PATHS,
+      readonlyPaths: READONLY_PATHS,
+    },
+  };
+}
+
+/** Returns NOFILE_LIMIT, capped at this process's hard RLIMIT_NOFILE (raising it needs CAP_SYS_RESOURCE). */
+export async function nofileLimit(): Promise<number> {
+  try {
+    const limits = await readFile('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+\S+\s+(\S+)/m.exec(limits);
+    const hard = m?.[1] === 'unlimited' ? Infinity : Number(m?.[1]);
+    return Number.isFinite(hard) && hard > 0 ? Math.min(hard, NOFILE_LIMIT) : NOFILE_LIMIT;
+  } catch {
+    return NOFILE_LIMIT;
+  }
+}
+
+/** Throws ContainerStartError when `spec` cannot be run: no args, a relative cwd or mount target. */
+export function validateSpec(spec: RunSpec): void {
+  if (spec.args.length === 0) throw new ContainerStartError('nothing to run: the command is empty', { hint: 'give RUN a command' });
+  if (!spec.cwd.startsWith('/')) throw new ContainerStartError(`working directory ${JSON.stringify(spec.cwd)} is not absolute`, { hint: 'WORKDIR must resolve to an absolute path' });
+  for (const m of spec.mounts) {
+    if (!m.target.startsWith('/')) throw new ContainerStartError(`mount target ${JSON.stringify(m.target)} is not absolute`, { hint: 'use an absolute target path' });
+  }
+}

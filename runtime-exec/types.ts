@@ -1,0 +1,93 @@
+import type { Writable } from 'node:stream';
+import type { Platform } from '../layer-store/core/index.js';
+
+/** A bind mount of a host path into the container (read-only when `readonly`). */
+export interface BindMount {
+  readonly type: 'bind';
+  readonly source: string;
+  readonly target: string;
+  readonly readonly?: boolean;
+}
+
+/** A fresh tmpfs at `target` (size in bytes; mode as octal number, default 0o755 like Docker). */
+export interface TmpfsMount {
+  readonly type: 'tmpfs';
+  readonly target: string;
+  readonly size?: number;
+  readonly mode?: number;
+}
+
+export type Mount = BindMount | TmpfsMount;
+
+/** cgroup limits. `cpus` is a convenience for cpuQuota = cpus × cpuPeriod. */
+export interface Limits {
+  /** Memory limit in bytes (memory+swap is set to the same value: no swap). */
+  readonly memoryBytes?: number;
+  /** CFS quota in microseconds per `cpuPeriod` (default period 100000 µs). */
+  readonly cpuQuota?: number;
+  readonly cpuPeriod?: number;
+  /** Number of CPUs (fractional), e.g. 1.5. Ignored when cpuQuota is given. */
+  readonly cpus?: number;
+  /** Maximum number of processes/threads in the container. */
+  readonly pidsLimit?: number;
+}
+
+export interface RunUser {
+  readonly uid: number;
+  readonly gid: number;
+  readonly additionalGids?: readonly number[];
+}
+
+/**
+ * Network modes:
+ * - `none`: a new network namespace with only the loopback interface (up).
+ * - `host`: the host's network namespace.
+ * - `default`: the same as `host`. tsbuild has no CNI bridge, and BuildKit inside `docker build` on a daemon
+ *   without a bridge (and `buildctl` with the default OCI worker's `host` mode) runs RUN steps with the
+ *   host's network; so `default` means host networking.
+ */
+export type NetworkMode = 'none' | 'host' | 'default';
+
+export interface RunSpec {
+  readonly rootfs: {
+    /** Read-only lower directories, top first (overlay `lowerdir` order). May be empty. */
+    readonly lower: readonly string[];
+    /** Writable upper directory; what the step changes lands here (whiteouts included). */
+    readonly upper: string;
+    /** Overlay work directory: empty, on the same filesystem as `upper`. */
+    readonly work: string;
+  };
+  /** argv; args[0] is looked up in the container's PATH (from `env`). */
+  readonly args: readonly string[];
+  /** `KEY=VALUE` entries. */
+  readonly env: readonly string[];
+  /** Absolute working directory inside the container; created if missing (as Docker does). */
+  readonly cwd: string;
+  readonly user: RunUser;
+  readonly network: NetworkMode;
+  readonly mounts: readonly Mount[];
+  readonly limits?: Limits;
+  /** Hostname inside the container (default `tsbuild`). */
+  readonly hostname?: string;
+  /** Extra /etc/hosts entries: `{ host, ip }`. */
+  readonly extraHosts?: readonly { readonly host: string; readonly ip: string }[];
+  /** Target platform: when foreign, a binfmt_misc handler must be registered (see checkBinfmt). */
+  readonly platform?: Platform;
+}
+
+export interface RunIO {
+  /** Receives the process's stdout. Not ended by run(). */
+  readonly stdout: Writable;
+  /** Receives the process's stderr. Not ended by run(). */
+  readonly stderr: Writable;
+}
+
+export interface Runtime {
+  readonly name: 'runc' | 'chroot';
+  /**
+   * Returns the exit code of the process (128+N when killed by signal N). Settles only after every mount,
+   * process, cgroup and temporary directory it created is gone, on success, failure or abort. On abort it
+   * kills the container and rejects with AbortedError; setup failures reject with ContainerStartError.
+   */
+  run(spec: RunSpec, io: RunIO, signal: AbortSignal): Promise<{ exitCode: number }>;
+}

@@ -1,0 +1,52 @@
+// A stage's ARG/ENV scope: meta args only after redeclaration, build args override defaults, ENV wins over ARG,
+// predefined platform/proxy args, what RUN sees and what history records.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDockerfile } from '../../builder/frontend/parser/index.js';
+import { StageScope, resolveStageGraph, stageScope, toStages } from '../../builder/frontend/stages/index.js';
+
+function setup(lines: string[], buildArgs: Record<string, string | undefined> = {}) {
+  const { stages, metaArgs } = toStages(parseDockerfile(lines.join('\n') + '\n'));
+  const g = resolveStageGraph(stages, metaArgs, { buildArgs, platform: { build: { os: 'linux', architecture: 'amd64' } } });
+  return { stages, g, opts: { metaScope: g.metaScope, buildArgs } };
+}
+
+test('meta ARGs are visible in a stage only after ARG NAME redeclares them', () => {
+  const { stages, opts } = setup(['ARG V=1', 'FROM alpine', 'WORKDIR /a$V', 'ARG V', 'WORKDIR /b$V']);
+  const scope = new StageScope(opts);
+  const [w1, , w2] = stages[0]!.commands.map((c) => scope.apply(c));
+  assert.equal(w1!.kind === 'workdir' && w1.path, '/a');
+  assert.equal(w2!.kind === 'workdir' && w2.path, '/b1');
+});
+
+test('build args override ARG defaults; defaults expand with the scope so far; ENV overrides ARG', () => {
+  const { stages, opts } = setup(['FROM alpine', 'ARG A=x B=${A}y', 'ENV C=$B', 'ENV A=fromenv', 'ARG A=again', 'LABEL a=$A b=$B c=$C'], { B: 'given' });
+  const scope = new StageScope(opts);
+  const out = stages[0]!.commands.map((c) => scope.apply(c));
+  const label = out[4]!;
+  assert.deepEqual(label.kind === 'label' && label.pairs.map((p) => [p.key, p.value]), [['a', 'fromenv'], ['b', 'given'], ['c', 'given']]);
+  assert.deepEqual([...scope.imageEnv()], [['C', 'given'], ['A', 'fromenv']]);
+  assert.deepEqual([...scope.usedBuildArgs], ['B']);
+});
+
+test('platform args need ARG inside a stage; proxy args reach RUN without ARG and stay out of history', () => {
+  const { stages, opts } = setup(['FROM alpine', 'ENV X=$TARGETARCH', 'ARG TARGETARCH', 'ENV Y=$TARGETARCH', 'ARG CUSTOM=c', 'RUN echo'], { HTTP_PROXY: 'http://proxy:3128', https_proxy: 'http://p2' });
+  const scope = stageScope(stages[0]!, { ...opts, baseEnv: ['PATH=/usr/bin', 'X=base'] });
+  assert.equal(scope.imageEnv().get('X'), '');
+  assert.equal(scope.imageEnv().get('Y'), 'amd64');
+  assert.equal(scope.imageEnv().get('PATH'), '/usr/bin');
+  const run = scope.runEnv();
+  assert.equal(run.get('HTTP_PROXY'), 'http://proxy:3128');
+  assert.equal(run.get('https_proxy'), 'http://p2');
+  assert.equal(run.get('CUSTOM'), 'c');
+  assert.deepEqual(scope.historyArgs(), [['CUSTOM', 'c'], ['TARGETARCH', 'amd64']]);
+  assert.equal(scope.vars().has('HTTP_PROXY'), false);
+});
+
+test('stageScope(upTo) gives the scope before a given command; an ARG with no value and no build arg is unset', () => {
+  const { stages, opts } = setup(['FROM alpine', 'ARG NOVAL', 'ENV A=1', 'ENV B=2']);
+  assert.deepEqual([...stageScope(stages[0]!, opts, 2).vars()], [['A', '1']]);
+  const all = stageScope(stages[0]!, opts);
+  assert.equal(all.vars().has('NOVAL'), false);
+  assert.ok(all.declared().has('NOVAL'));
+});
