@@ -3,3 +3,4 @@ export * from './frontend/index.js';
 export * from './context/index.js';
 export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
 export { BuildError, StepFailedError } from './execute/errors.js';
+export { runImage, type RunImageOptions } from './execute/run-image.js';

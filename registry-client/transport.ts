@@ -136,7 +136,9 @@ export class Transport {
 
   /** Reads the body of an unexpected response and returns the error it stands for (AuthError for 401/403). */
   async errorFrom(res: RegistryResponse, spec: RequestSpec): Promise<TsbuildError> {
-    const text = spec.method === 'HEAD' ? '' : await readLimitedText(res, 64 * 1024).catch(() => '');
+    // A 416 from distribution 2.8 declares a Content-Length it never sends: do not wait for that body.
+    if (res.status === 416) res.body.destroy();
+    const text = spec.method === 'HEAD' || res.status === 416 ? '' : await readLimitedText(res, 64 * 1024).catch(() => '');
     let code = '';
     let detail: string | undefined;
     try {

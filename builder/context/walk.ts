@@ -1,5 +1,4 @@
-import type { Stats } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted, type Abortable } from '../../layer-store/core/index.js';
 import type { ContextMatcher } from './dockerignore.js';
@@ -22,9 +21,19 @@ export interface WalkOptions extends Abortable {
   readonly under?: string;
 }
 
-/** Orders names as Go's filepath.Walk does: by their UTF-8 bytes. */
+/** Orders names as Go's filepath.Walk does: by their UTF-8 bytes (code point order, not UTF-16 order). */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800-DFFF, i.e. code points above U+FFFF) sort after U+E000-FFFF in UTF-8.
+    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
+    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 function typeOf(st: Stats): ContextEntryType {
@@ -34,32 +43,32 @@ function typeOf(st: Stats): ContextEntryType {
   return 'other';
 }
 
-const LSTAT_BATCH = 128;
-
-async function entriesOf(abs: string, rel: string): Promise<ContextEntry[]> {
+/**
+ * Lists one directory with its children's lstat, sorted. Synchronous syscalls on purpose: measured on this
+ * project's 2-core CI machine, 20,000 lstat calls take ~215 ms synchronously and ~500-830 ms through libuv's
+ * thread pool, and the walk is on the critical path of every (re)build.
+ */
+function entriesOf(abs: string, rel: string): ContextEntry[] {
   let names: string[];
   try {
-    names = await readdir(abs);
+    names = readdirSync(abs);
   } catch (e) {
     throw new ContextError(`cannot read context directory ${rel || '.'}`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
   }
   names.sort(compareNames);
-  const out: ContextEntry[] = new Array<ContextEntry>(names.length);
-  for (let i = 0; i < names.length; i += LSTAT_BATCH) {
-    await Promise.all(
-      names.slice(i, i + LSTAT_BATCH).map(async (name, j) => {
-        const r = rel === '' ? name : `${rel}/${name}`;
-        const p = join(abs, name);
-        let st: Stats;
-        try {
-          st = await lstat(p);
-        } catch (e) {
-          throw new ContextError(`cannot stat ${r} in the build context`, { hint: 'the file may have been removed during the build', cause: e });
-        }
-        const type = typeOf(st);
-        out[i + j] = type === 'symlink' ? { relPath: r, type, stat: st, linkTarget: await readlink(p) } : { relPath: r, type, stat: st };
-      }),
-    );
+  const out: ContextEntry[] = [];
+  for (const name of names) {
+    const r = rel === '' ? name : `${rel}/${name}`;
+    const p = join(abs, name);
+    let st: Stats;
+    try {
+      st = lstatSync(p);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while walking: not part of the context
+      throw new ContextError(`cannot stat ${r} in the build context`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
+    }
+    const type = typeOf(st);
+    out.push(type === 'symlink' ? { relPath: r, type, stat: st, linkTarget: readlinkSync(p) } : { relPath: r, type, stat: st });
   }
   return out;
 }
@@ -77,7 +86,7 @@ export async function* walkContext(contextDir: string, matcher: ContextMatcher, 
   let emitted = 0; // how many of `pending` (from the bottom) are already reported
   async function* visit(rel: string): AsyncGenerator<ContextEntry> {
     throwIfAborted(o.signal);
-    for (const e of await entriesOf(rel === '' ? contextDir : join(contextDir, rel), rel)) {
+    for (const e of entriesOf(rel === '' ? contextDir : join(contextDir, rel), rel)) {
       if (!matcher.isExcluded(e.relPath)) {
         for (; emitted < pending.length; emitted++) yield pending[emitted]!;
         yield e;

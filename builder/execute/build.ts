@@ -412,7 +412,7 @@ function withShell(config: ImageConfig, args: readonly string[]): string[] {
 
 /** The sorted env the step sees (for its cache key); proxy args are dropped by the key function. */
 function keyEnv(scope: StageScope): [string, string][] {
-  return [...scope.runEnv()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...scope.runEnv({ includeProxy: false })].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 interface StepResult {

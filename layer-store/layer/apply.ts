@@ -302,8 +302,8 @@ class Applier {
     if (victim === '' || victim === '.' || victim === '..') throw new UnsafeLayerEntryError(h.name, 'whiteout', 'whiteout of an invalid name');
     const p = join(dir, victim);
     if (overlay) {
-      await this.clear(p, false);
       if (!isRoot()) throw new UnsafeLayerEntryError(h.name, 'device', 'overlay whiteouts are 0/0 character devices and need root');
+      await this.clear(p, false);
       await mknod(p, 'c', 0, 0, 0o000);
       this.#written.add(p);
       return;
@@ -349,6 +349,7 @@ export async function applyLayer(tar: Readable, target: string, o: ApplyOptions 
     await a.finish();
   } finally {
     tar.destroy();
+    await reader.close();
   }
   const { digest, size } = reader.digest();
   if (o.expectDiffId !== undefined && digest !== o.expectDiffId) throw new DigestMismatchError(o.expectDiffId, digest, size);

@@ -16,7 +16,10 @@ import { readXattrTree, type XattrTable } from './xattr.js';
 export type LayerSink<T = unknown> = (compressed: Readable) => Promise<T>;
 
 export interface PackOptions<T = unknown> {
-  /** Consumes the compressed bytes as they are produced; packLayer settles after it does. Required. */
+  /**
+   * Consumes the compressed bytes as they are produced (read the stream to its end, e.g. the store's putBlob);
+   * packLayer settles after it does. If packing fails, the stream errors, so a verifying sink keeps nothing.
+   */
   readonly sink: LayerSink<T>;
   /** Default 'gzip'. */
   readonly compression?: Compression | undefined;
@@ -251,14 +254,19 @@ export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boole
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    const [, sinkResult] = await Promise.all([
+    let sinkFailed = false;
+    const [piped, sunk] = await Promise.allSettled([
       pipeline(tar, diff, comp, blob, { signal: ac.signal }),
-      o.sink(blob).catch((e: unknown) => { ac.abort(e); throw e; }),
+      o.sink(blob).catch((e: unknown) => { sinkFailed = true; ac.abort(e); throw e; }),
     ]);
+    // Report the root cause: a failed sink aborts the pipeline; a failed pipeline breaks the sink's stream.
+    if (sunk.status === 'rejected' && (sinkFailed || piped.status === 'fulfilled')) throw sunk.reason;
+    if (piped.status === 'rejected') throw piped.reason;
+    if (sunk.status === 'rejected') throw sunk.reason;
     const [d, b] = await Promise.all([diff.result, blob.result]);
     return {
       digest: b.digest, diffId: d.digest, size: b.size, uncompressedSize: d.size,
-      mediaType: layerMediaType(compression), compression, entries: counter.entries, sinkResult,
+      mediaType: layerMediaType(compression), compression, entries: counter.entries, sinkResult: sunk.value,
     };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -226,6 +226,10 @@ class ByteSource {
   async skip(n: number): Promise<void> {
     for await (const _ of this.stream(n)) { /* discard */ }
   }
+  /** Stops reading (releases the source iterator). */
+  async close(): Promise<void> {
+    await this.#it.return?.();
+  }
   /** Consumes (and hashes) everything left. */
   async drain(): Promise<void> {
     this.#buf = [];
@@ -312,6 +316,11 @@ export class TarReader {
   /** The sha256 and size of every byte read so far (the diffID once the archive is exhausted). */
   digest(): { digest: ReturnType<Hasher['digest']>; size: number } {
     return { digest: this.#src.hasher.digest(), size: this.#src.hasher.size };
+  }
+
+  /** Releases the underlying source (call when abandoning the archive early). */
+  async close(): Promise<void> {
+    await this.#src.close().catch(() => undefined);
   }
 
   /** Yields the current file entry's body, exactly `size` bytes; throws InvalidLayerError if truncated. */

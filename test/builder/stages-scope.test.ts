@@ -19,14 +19,21 @@ test('meta ARGs are visible in a stage only after ARG NAME redeclares them', () 
   assert.equal(w2!.kind === 'workdir' && w2.path, '/b1');
 });
 
-test('build args override ARG defaults; defaults expand with the scope so far; ENV overrides ARG', () => {
-  const { stages, opts } = setup(['FROM alpine', 'ARG A=x B=${A}y', 'ENV C=$B', 'ENV A=fromenv', 'ARG A=again', 'LABEL a=$A b=$B c=$C'], { B: 'given' });
+test('build args override ARG defaults; defaults expand with the scope so far; ENV after ARG wins', () => {
+  const { stages, opts } = setup(['FROM alpine', 'ARG A=x B=${A}y C', 'ENV C=$B', 'LABEL a=$A b=$B c=$C', 'ENV A=fromenv', 'LABEL a=$A'], { B: 'given', C: 'argc' });
   const scope = new StageScope(opts);
   const out = stages[0]!.commands.map((c) => scope.apply(c));
-  const label = out[4]!;
-  assert.deepEqual(label.kind === 'label' && label.pairs.map((p) => [p.key, p.value]), [['a', 'fromenv'], ['b', 'given'], ['c', 'given']]);
+  const l1 = out[2]!;
+  assert.deepEqual(l1.kind === 'label' && l1.pairs.map((p) => [p.key, p.value]), [['a', 'x'], ['b', 'given'], ['c', 'given']]);
+  const l2 = out[4]!;
+  assert.deepEqual(l2.kind === 'label' && l2.pairs.map((p) => [p.key, p.value]), [['a', 'fromenv']]);
   assert.deepEqual([...scope.imageEnv()], [['C', 'given'], ['A', 'fromenv']]);
-  assert.deepEqual([...scope.usedBuildArgs], ['B']);
+  assert.deepEqual([...scope.usedBuildArgs].sort(), ['B', 'C']);
+  // history shows declared ARGs in order, valued from the env at that point
+  assert.deepEqual(scope.historyArgs(), [['A', 'fromenv'], ['B', 'given'], ['C', 'given']]);
+  // without the build arg, the default applies
+  const s2 = stageScope(setup(['FROM alpine', 'ARG A=x B=${A}y']).stages[0]!, { ...opts, buildArgs: {} });
+  assert.equal(s2.vars().get('B'), 'xy');
 });
 
 test('platform args need ARG inside a stage; proxy args reach RUN without ARG and stay out of history', () => {
@@ -39,8 +46,9 @@ test('platform args need ARG inside a stage; proxy args reach RUN without ARG an
   assert.equal(run.get('HTTP_PROXY'), 'http://proxy:3128');
   assert.equal(run.get('https_proxy'), 'http://p2');
   assert.equal(run.get('CUSTOM'), 'c');
-  assert.deepEqual(scope.historyArgs(), [['CUSTOM', 'c'], ['TARGETARCH', 'amd64']]);
+  assert.deepEqual(scope.historyArgs(), [['TARGETARCH', 'amd64'], ['CUSTOM', 'c']]);
   assert.equal(scope.vars().has('HTTP_PROXY'), false);
+  assert.equal(scope.runEnv({ includeProxy: false }).has('HTTP_PROXY'), false);
 });
 
 test('stageScope(upTo) gives the scope before a given command; an ARG with no value and no build arg is unset', () => {

@@ -13,7 +13,9 @@ export type Fault =
   /** Forward, and flip the bits of one body byte (same length): a lying registry. */
   | { readonly kind: 'corrupt-body' }
   /** Answer 307 to `to` + the original path (to test Authorization on cross-host redirects). */
-  | { readonly kind: 'redirect'; readonly to: string };
+  | { readonly kind: 'redirect'; readonly to: string }
+  /** Forward without the named request header (e.g. `accept`, to make distribution downgrade to schema 1). */
+  | { readonly kind: 'strip-header'; readonly name: string };
 
 export interface ProxyRequest { readonly method: string; readonly url: string; readonly headers: IncomingMessage['headers'] }
 export interface ProxyLogEntry { readonly method: string; readonly url: string; readonly status: number | undefined; readonly fault: Fault['kind'] | undefined; readonly authorization: boolean }
@@ -60,7 +62,9 @@ export async function startFaultyProxy(upstream: string, rule: FaultRule = () =>
       res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...(fault.headers ?? {}) }).end(body);
       return;
     }
-    const up = httpRequest({ host: uhost, port: Number(uport), method: info.method, path: info.url, headers: req.headers });
+    const headers = { ...req.headers };
+    if (fault?.kind === 'strip-header') delete headers[fault.name.toLowerCase()];
+    const up = httpRequest({ host: uhost, port: Number(uport), method: info.method, path: info.url, headers });
     const upRes = await new Promise<IncomingMessage>((resolve, reject) => {
       up.once('response', resolve);
       up.once('error', reject);

@@ -21,10 +21,10 @@ export interface BusyboxRootfs {
  * returns its path. Call it once per test file (in `before`) and call `cleanup` in `after`.
  */
 export async function makeBusyboxRootfs(o: { tar?: boolean } = {}): Promise<BusyboxRootfs> {
+  const script = join(repoRoot(), 'fixtures', 'scripts', 'make-busybox-rootfs.sh');
   const base = await mkdtemp(join(tmpdir(), 'tsbuild-test-rootfs-'));
   const dir = join(base, 'rootfs');
   const tar = join(base, 'rootfs.tar');
-  const script = join(repoRoot(), 'fixtures', 'scripts', 'make-busybox-rootfs.sh');
   try {
     await run('sh', [script, dir, ...(o.tar ? ['-o', tar] : [])]);
   } catch (e) {

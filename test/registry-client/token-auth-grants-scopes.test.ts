@@ -25,6 +25,12 @@ test('Bearer token flow: push with credentials, anonymous pull, and a denied pus
   const auth = events.find((e) => e.type === 'info' && e.message === 'registry auth');
   assert.deepEqual(auth && auth.type === 'info' ? auth.data : undefined, { registry: reg.host, credentials: 'test', requested: ['repository:tok/app:pull,push'], granted: ['repository:tok/app:pull,push'] });
 
+  // cross-repository mount: one token for both repositories' scopes
+  await pushImage(bob.destination(parseReference(`${reg.host}/tok/copy:v1`)), img, [], { mountFrom: ['tok/app'] });
+  const combined = ts.requests.find((r) => r.scopes.includes('repository:tok/copy:pull,push') && r.scopes.includes('repository:tok/app:pull'));
+  assert.ok(combined, 'mount asked for push on the target and pull on the source in one token');
+  assert.deepEqual([...combined.granted].sort(), ['repository:tok/app:pull', 'repository:tok/copy:pull,push']);
+
   const anon = new RegistryClient();
   t.after(() => anon.close());
   assert.equal((await pullAll(anon.source(ref))).manifest.digest, img.manifest.digest);

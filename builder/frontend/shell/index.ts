@@ -49,6 +49,11 @@ export function processWords(word: string, env: ShellEnv, o: LexOptions = {}): s
 
 /** Expands `word`, returning the single string, the fields, and which variables were used and unset. */
 export function expandWord(word: string, env: ShellEnv, o: LexOptions = {}): ExpandResult {
+  const esc = o.escapeToken ?? '\\';
+  if (!word.includes('$') && !word.includes("'") && !word.includes('"') && !word.includes(esc)) {
+    // nothing to expand or remove: the word itself, split on whitespace
+    return { value: word, words: word.split(WS_SPLIT).filter((w) => w !== ''), referenced: new Set(), unset: new Set() };
+  }
   const lx = new Lexer(word, env, o);
   try {
     const r = lx.processStopOn(EOF, lx.rawEscapes);
@@ -87,11 +92,13 @@ class LexError extends Error {
 }
 
 const SPACE_RE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u;
+const WS_SPLIT = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
 const LETTER_RE = /^\p{L}$/u;
 const DIGIT_RE = /^\p{Nd}$/u;
 
 function isSpace(cp: number): boolean {
-  return cp >= 0 && SPACE_RE.test(String.fromCodePoint(cp));
+  if (cp < 128) return cp === 32 || (cp >= 9 && cp <= 13);
+  return SPACE_RE.test(String.fromCodePoint(cp));
 }
 function isLetter(cp: number): boolean {
   return cp >= 0 && (cp < 128 ? (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) : LETTER_RE.test(String.fromCodePoint(cp)));

@@ -403,14 +403,15 @@ export interface ScopeOptions {
 }
 
 /**
- * The variables a stage sees while it is dispatched: ENV values (base image first) and declared ARGs, with
- * ENV taking precedence over an ARG of the same name. Meta args are visible only after `ARG NAME` redeclares
- * them. `apply` expands one instruction with the current scope and then updates the scope (ENV, ARG).
+ * The variables a stage sees while it is dispatched, as BuildKit keeps them: one ordered env where ENV and
+ * ARG values are set in file order (the later one wins, so `ARG X` then `ENV X=v` gives v), starting from the
+ * base image's `Env`. Meta args are visible only after `ARG NAME` redeclares them. The image config `Env`
+ * gets ENV values only. `apply` expands one instruction with the current scope and then applies its effect.
  */
 export class StageScope {
-  readonly #env = new Map<string, string>();
-  readonly #args = new Map<string, string>();
-  readonly #declared = new Set<string>();
+  readonly #vars = new Map<string, string>();
+  readonly #imageEnv = new Map<string, string>();
+  readonly #declared: { key: string; value?: string }[] = [];
   readonly #o: ScopeOptions;
   readonly usedBuildArgs = new Set<string>();
 
@@ -418,38 +419,55 @@ export class StageScope {
     this.#o = o;
     for (const kv of o.baseEnv ?? []) {
       const i = kv.indexOf('=');
-      this.#env.set(i < 0 ? kv : kv.slice(0, i), i < 0 ? '' : kv.slice(i + 1));
+      const k = i < 0 ? kv : kv.slice(0, i);
+      const v = i < 0 ? '' : kv.slice(i + 1);
+      this.#vars.set(k, v);
+      this.#imageEnv.set(k, v);
     }
   }
 
-  /** What `$NAME` expands to right now (ARG values overlaid by ENV). */
+  /** What `$NAME` expands to right now (base env, then ENV and ARG values in file order). */
   vars(): Map<string, string> {
-    const m = new Map(this.#args);
-    for (const [k, v] of this.#env) m.set(k, v);
-    return m;
+    return new Map(this.#vars);
   }
   /** ARG names declared in this stage so far (with or without a value). */
   declared(): Set<string> {
-    return new Set(this.#declared);
+    return new Set(this.#declared.map((d) => d.key));
   }
-  /** The image config `Env` (ENV only). */
+  /** The image config `Env`: the base image's plus ENV instructions (never ARGs). */
   imageEnv(): Map<string, string> {
-    return new Map(this.#env);
+    return new Map(this.#imageEnv);
   }
-  /** The ARGs with a value (passed to RUN, recorded in RUN history except proxy args). */
-  args(): Map<string, string> {
-    return new Map(this.#args);
-  }
-  /** The environment of a RUN: ARGs, ENV over them, and the proxy build args. */
-  runEnv(): Map<string, string> {
+  /**
+   * The environment of a RUN: `vars()` plus, unless `includeProxy` is false, the proxy build args
+   * (HTTP_PROXY & co.), which need no ARG and must stay out of history and cache keys.
+   */
+  runEnv(o: { includeProxy?: boolean } = {}): Map<string, string> {
     const m = new Map<string, string>();
-    for (const [k, v] of Object.entries(this.#o.buildArgs)) if (v !== undefined && PROXY_ARGS.includes(k)) m.set(k, v);
-    for (const [k, v] of this.vars()) m.set(k, v);
+    if (o.includeProxy !== false) {
+      for (const [k, v] of Object.entries(this.#o.buildArgs)) if (v !== undefined && PROXY_ARGS.includes(k)) m.set(k, v);
+    }
+    for (const [k, v] of this.#vars) m.set(k, v);
     return m;
   }
-  /** ARG name=value pairs to record in RUN history (BuildKit's `|N a=b` prefix): proxy args excluded. */
+  /**
+   * The `NAME=value` pairs BuildKit prefixes to RUN history (`|N a=1 b=2 sh -c ...`): every ARG declared in
+   * the stage, in declaration order (a redeclared name keeps its first position), valued from the current env.
+   * Undeclared proxy build args never appear.
+   */
   historyArgs(): [string, string][] {
-    return [...this.#args].filter(([k]) => !PROXY_ARGS.includes(k) && !this.#env.has(k)).sort(([a], [b]) => (a < b ? -1 : 1));
+    const out: [string, string][] = [];
+    const idx = new Map<string, number>();
+    for (const d of this.#declared) {
+      const v = this.#vars.get(d.key) ?? d.value ?? '';
+      const at = idx.get(d.key);
+      if (at !== undefined) out[at] = [d.key, v];
+      else {
+        idx.set(d.key, out.length);
+        out.push([d.key, v]);
+      }
+    }
+    return out;
   }
 
   /** Expands `ins` with the current scope and applies its effect on the scope (ENV sets, ARG declares). */
@@ -460,21 +478,21 @@ export class StageScope {
       // each declaration sees the ones before it
       const out: { key: string; value?: string }[] = [];
       for (const a of ins.args) {
-        const cur = this.vars();
-        const key = a.key;
+        const key = withLocation(() => expandWord(a.key, this.#vars, lex).value, ins.location);
         const given = Object.hasOwn(this.#o.buildArgs, key) ? this.#o.buildArgs[key] : undefined;
         let value: string | undefined;
         if (given !== undefined) {
           value = given;
           this.usedBuildArgs.add(key);
         } else if (a.value !== undefined) {
-          value = withLocation(() => expandWord(a.value!, cur, lex).value, ins.location);
+          value = withLocation(() => expandWord(a.value!, this.#vars, lex).value, ins.location);
         } else if (this.#o.metaScope.has(key)) {
           value = this.#o.metaScope.get(key);
         }
-        this.#declared.add(key);
-        if (value !== undefined) this.#args.set(key, value);
-        out.push(value !== undefined ? { key, value } : { key });
+        if (value !== undefined) this.#vars.set(key, value);
+        const d = value !== undefined ? { key, value } : { key };
+        this.#declared.push(d);
+        out.push(d);
       }
       return { ...ins, args: out };
     }
@@ -483,7 +501,12 @@ export class StageScope {
       word: (w) => expandWord(w, vars, lex).value,
       words: (w) => [...expandWord(w, vars, lex).words],
     });
-    if (expanded.kind === 'env') for (const p of expanded.pairs) this.#env.set(p.key, p.value);
+    if (expanded.kind === 'env') {
+      for (const p of expanded.pairs) {
+        this.#vars.set(p.key, p.value);
+        this.#imageEnv.set(p.key, p.value);
+      }
+    }
     return expanded;
   }
 }

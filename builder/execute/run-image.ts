@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
+import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
+import { DEFAULT_PATH } from './config.js';
+
+export interface RunImageOptions {
+  readonly store: LayerStore;
+  readonly runtime: Runtime;
+  readonly image: string;
+  /** Replaces the image's Cmd (and, with `entrypoint`, its Entrypoint). */
+  readonly cmd?: readonly string[] | undefined;
+  readonly entrypoint?: readonly string[] | undefined;
+  /** Extra `K=V` entries (override the image's Env). */
+  readonly env?: readonly string[] | undefined;
+  readonly workdir?: string | undefined;
+  readonly user?: string | undefined;
+  readonly network?: NetworkMode | undefined;
+  /** `HOST:CTR[:ro]` volume specs. */
+  readonly volumes?: readonly string[] | undefined;
+  readonly platform?: Platform | undefined;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Runs an image from the store in a fresh container and returns the process's exit code. The container's
+ * writable layer is always discarded (tsbuild keeps no containers), so `--rm` is the only behaviour.
+ */
+export async function runImage(o: RunImageOptions): Promise<number> {
+  const img = await o.store.image(o.image, { platform: o.platform ?? hostPlatform() });
+  const platform = o.store.platformOf(img);
+  if (!isNativePlatform(platform)) await checkBinfmt(platform);
+  const lower = (await Promise.all(img.manifest.layers.map((d, i) => o.store.snapshot(img.config.rootfs.diff_ids[i]!, { layer: d })))).reverse();
+  const c = img.config.config ?? {};
+  const entry = o.entrypoint ?? c.Entrypoint ?? [];
+  const cmd = o.cmd && o.cmd.length > 0 ? o.cmd : o.entrypoint ? [] : c.Cmd ?? [];
+  const args = [...entry, ...cmd];
+  if (args.length === 0) throw new TsbuildError('USAGE', `image ${o.image} has no command`, { location: { ref: o.image }, hint: 'give a command: tsbuild run IMAGE CMD…' });
+  const env = new Map<string, string>();
+  for (const e of [...(c.Env ?? []), ...(o.env ?? [])]) {
+    const i = e.indexOf('=');
+    env.set(i < 0 ? e : e.slice(0, i), i < 0 ? process.env[e] ?? '' : e.slice(i + 1));
+  }
+  if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
+  const mounts: Mount[] = (o.volumes ?? []).map((v) => {
+    const [host, ctr, mode] = v.split(':');
+    if (!host || !ctr || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+      throw new TsbuildError('USAGE', `invalid volume ${JSON.stringify(v)}`, { hint: 'write -v HOST_PATH:CONTAINER_PATH[:ro]' });
+    }
+    return { type: 'bind', source: resolve(host), target: ctr, readonly: mode === 'ro' };
+  });
+  const user = await resolveUser(lower, o.user ?? c.User ?? '');
+  const dir = join(o.store.root, 'tmp', `run-${randomUUID()}`);
+  await mkdir(join(dir, 'upper'), { recursive: true });
+  await mkdir(join(dir, 'work'), { recursive: true });
+  const ac = new AbortController();
+  const onAbort = (): void => ac.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const r = await o.runtime.run({
+      rootfs: { lower, upper: join(dir, 'upper'), work: join(dir, 'work') },
+      args, env: [...env].map(([k, v]) => `${k}=${v}`), cwd: o.workdir ?? (c.WorkingDir || '/'), user,
+      network: o.network ?? 'default', mounts, platform,
+    }, { stdout: o.stdout, stderr: o.stderr }, ac.signal);
+    return r.exitCode;
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
