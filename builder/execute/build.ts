@@ -629,7 +629,6 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
       if (exitCode !== 0) {
         throw new StepFailedError(`RUN ${ins.cmdLine.join(' ')}`, exitCode, tail, { location: loc(ins.location) });
       }
-      await removeMountStubs(s.upper, lower, mounts.map((m) => m.target).filter((t): t is string => !!t));
       return await commitUpperOpt(ctx, s, id);
     } finally {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -760,25 +759,6 @@ async function sourceLayers(ctx: BuildCtx, rs: ResolvedStage, from: string): Pro
 function stageMatches(ctx: BuildCtx, index: number, from: string): boolean {
   const s = ctx.graph.order.find((x) => x.index === index);
   return !!s && (s.stage.name === from.toLowerCase() || String(s.index) === from);
-}
-
-/** Removes mountpoint stubs runc created in the upper dir for mount targets that did not exist below. */
-async function removeMountStubs(upper: string, lower: readonly string[], targets: readonly string[]): Promise<void> {
-  for (const t of targets) {
-    const parts = posix.normalize(t).split('/').filter(Boolean);
-    for (let i = parts.length; i > 0; i--) {
-      const rel = parts.slice(0, i).join('/');
-      let below = false;
-      for (const l of lower) if (await exists(join(l, rel))) { below = true; break; }
-      if (below) break;
-      const p = join(upper, rel);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) continue;
-      if (st.isDirectory() && (await readdir(p)).length === 0) await rm(p, { recursive: true });
-      else if (st.isFile() && st.size === 0) await rm(p);
-      else break;
-    }
-  }
 }
 
 // --- COPY / ADD ----------------------------------------------------------------------------------------------
