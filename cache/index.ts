@@ -5,7 +5,7 @@
 export { CacheIoError } from './errors.js';
 export { canonicalJson } from './fsutil.js';
 export { PROXY_ARGS, explainMiss, keyMaterial, stepKey, type MountKey, type SourceDigest, type StepInputs } from './keys.js';
-export { RACY_MARGIN_NS, StatCache, type StatCacheOptions } from './stat-cache.js';
+export { RACY_MARGIN_MS, StatCache, type StatCacheOptions } from './stat-cache.js';
 export { hashSources, sha256File, type HashSelection, type HashSourcesOptions } from './hash-sources.js';
 export {
   CacheStore,

@@ -1,19 +1,19 @@
-import type { BigIntStats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, digestOf, noopLogger, type Logger } from '../layer-store/core/index.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 
 /**
- * How long (ns) a file must have been unchanged before it was hashed for its stat entry to be trusted.
+ * How long (ms) a file must have been unchanged before it was hashed for its stat entry to be trusted.
  * A write in the same timestamp tick as the hash would otherwise go unnoticed (git's "racy clean" problem);
  * the margin covers the kernel's coarse timestamp clock.
  */
-export const RACY_MARGIN_NS = 100_000_000n;
+export const RACY_MARGIN_MS = 100;
 
-/** Identity of a file version: size, mtime, ctime (ns), inode, device. Any write changes ctime. */
-function signature(st: BigIntStats): string {
-  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}:${st.dev}`;
+/** Identity of a file version: size, mtime, ctime (ms with sub-ms fraction), inode, device. Any write changes ctime. */
+function signature(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
 }
 
 export interface StatCacheOptions {
@@ -26,7 +26,7 @@ export interface StatCacheOptions {
  * A persistent map from a file's identity (path, size, mtime, ctime, inode, device) to its content digest,
  * so unchanged files are verified with one lstat and never read. Stored as one framed JSON file
  * `<dir>/statcache-<hash of name>.json` (`{v:1, entries: {path: [signature, sha256 hex]}}`), written
- * atomically by save(); a corrupt file is ignored. A file modified less than RACY_MARGIN_NS before it
+ * atomically by save(); a corrupt file is ignored. A file modified less than RACY_MARGIN_MS before it
  * was hashed is not recorded (it could change again within the same timestamp tick), so it is read
  * again next time.
  */
@@ -75,8 +75,8 @@ export class StatCache {
     return this.#entries.size;
   }
 
-  /** Returns the content sha256 (hex) recorded for `absPath` when `st` (a bigint lstat) shows the file unchanged since it was hashed. */
-  lookup(absPath: string, st: BigIntStats): string | undefined {
+  /** Returns the content sha256 (hex) recorded for `absPath` when `st` (its lstat) shows the file unchanged since it was hashed. */
+  lookup(absPath: string, st: Stats): string | undefined {
     const e = this.#entries.get(absPath);
     if (e !== undefined && e[0] === signature(st)) {
       this.stats.hits++;
@@ -87,12 +87,11 @@ export class StatCache {
   }
 
   /**
-   * Records that `absPath`, with lstat `st` taken at wall time `hashedAtNs` (before reading), has content
-   * sha256 `hex`; a file changed within RACY_MARGIN_NS of `hashedAtNs` is forgotten instead.
+   * Records that `absPath`, with lstat `st`, read starting at wall time `hashedAtMs` (after the lstat), has content
+   * sha256 `hex`; a file changed within RACY_MARGIN_MS of `hashedAtMs` is forgotten instead.
    */
-  record(absPath: string, st: BigIntStats, hex: string, hashedAtNs: bigint): void {
-    const changed = st.mtimeNs > st.ctimeNs ? st.mtimeNs : st.ctimeNs;
-    if (changed + RACY_MARGIN_NS < hashedAtNs) this.#entries.set(absPath, [signature(st), hex]);
+  record(absPath: string, st: Stats, hex: string, hashedAtMs: number): void {
+    if (Math.max(st.mtimeMs, st.ctimeMs) + RACY_MARGIN_MS < hashedAtMs) this.#entries.set(absPath, [signature(st), hex]);
     else this.#entries.delete(absPath);
     this.#dirty = true;
   }
@@ -110,7 +109,3 @@ export class StatCache {
   }
 }
 
-/** The current wall time in ns. */
-export function wallNs(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}

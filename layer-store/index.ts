@@ -4,3 +4,4 @@ export * from './image/index.js';
 export * from './store/index.js';
 export * from './archive/index.js';
 export { copyImage, mapLimit, type CopyOptions } from './copy.js';
+export * from './layer/index.js';

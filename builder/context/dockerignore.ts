@@ -4,7 +4,8 @@
  * (v1.0.2, modelled on moby 19.03) deviates from current Docker in ways that change results:
  *  - it matches case-insensitively by default (Docker is case-sensitive on Linux);
  *  - it escapes only `.` and `$`, so `+ ( ) | { }` in a file name act as regexp operators
- *    (`a+b.txt` does not match the file `a+b.txt`; moby escapes `.+()|{}$` since patternmatcher v0.5);
+ *    (`a+b.txt` does not match the file `a+b.txt` but matches `aab.txt`, and `c++` throws a SyntaxError;
+ *    moby escapes `.+()|{}$`);
  *  - it lacks moby's literal-suffix rule for a leading `**` (`**foo` matches `barfoo` in Docker);
  *  - it checks only one parent prefix for non-`**` patterns (moby checks every ancestor).
  */
@@ -152,6 +153,7 @@ function matchOne(p: CompiledPattern, path: string): boolean {
 }
 
 const WILDCARD = /[*?[\\]/;
+const NEEDS_CLEAN = /^$|^\/|\/$|\/\/|(^|\/)\.\.?(\/|$)/;
 
 /**
  * Decides which context paths .dockerignore excludes (moby patternmatcher MatchesOrParentMatches):
@@ -196,7 +198,7 @@ export class ContextMatcher {
 
   /** True when .dockerignore excludes `relPath` ('/'-separated, relative to the context root). The root itself is never excluded. */
   isExcluded(relPath: string): boolean {
-    const file = goClean(relPath);
+    const file = NEEDS_CLEAN.test(relPath) ? goClean(relPath) : relPath;
     if (file === '.' || this.#compiled.length === 0) return false;
     const slash = file.lastIndexOf('/');
     const parent = slash < 0 ? '.' : file.slice(0, slash);

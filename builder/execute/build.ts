@@ -434,6 +434,7 @@ async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id:
     if (rec) {
       const layer = rec.result.layer;
       if (!layer || (await ctx.o.store.hasBlob(layer.digest))) {
+        await cache.touch(key).catch(() => undefined);
         ctx.events({ type: 'step.cached', id });
         ctx.steps.push({ id, name, cached: true });
         st.key = key;
@@ -798,7 +799,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
     if (!from && ctx.statCache) {
-      const h = await hashSources(srcRoot, { paths: selection.paths }, ctx.statCache, { ownership: false, signal: ctx.signal });
+      const h = await hashSources(srcRoot, selection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
       sourcesDigest = h.digest;
       files = { ...h.files };
     } else {

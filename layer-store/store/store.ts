@@ -303,6 +303,7 @@ export class LayerStore {
     const norm = names.map((n) => normalizeTagName(n));
     await this.updateIndex(async (ms) => {
       await this.#checkClosure(desc);
+      await fsyncDir(this.blobsDir); // the blobs' renames are durable before a name points at them
       const plain: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(desc.platform ? { platform: desc.platform } : {}) };
       const displaced = new Set<Digest>();
       for (const n of norm) {
@@ -438,7 +439,6 @@ export class LayerStore {
    */
   async resolve(ref: string, o: Abortable = {}): Promise<StoredObject> {
     const entries = await this.listImages();
-    const namesOf = (d: Digest) => entries.find((e) => e.descriptor.digest === d)?.names ?? [];
     const raw = ref.trim();
     // 1. exact index entry name (also names written by other tools, e.g. `latest`)
     const exact = entries.find((e) => e.names.includes(raw));
@@ -475,7 +475,6 @@ export class LayerStore {
       const only = [...hits.values()][0];
       if (only) return only;
     }
-    void namesOf;
     throw new ImageNotFoundError(ref);
   }
 
@@ -672,13 +671,18 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     }
     await rename(tmp, path);
     done = true;
-    const dir = await open(join(path, '..'), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await fsyncDir(join(path, '..'));
   } finally {
     if (!done) await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** fsyncs a directory so renames inside it survive a crash. */
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }

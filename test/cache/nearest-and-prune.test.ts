@@ -5,7 +5,7 @@ import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CacheStore, RACY_MARGIN_NS, StatCache, explainMiss, hashSources, stepKey, type CacheRecord, type StepInputs } from '../../cache/index.js';
+import { CacheStore, RACY_MARGIN_MS, StatCache, explainMiss, hashSources, stepKey, type CacheRecord, type StepInputs } from '../../cache/index.js';
 import { digestOf, type Digest } from '../../layer-store/core/index.js';
 
 function rec(inputs: StepInputs, layer?: { digest: Digest; size: number }, at = 1000): CacheRecord {
@@ -26,7 +26,7 @@ test('a COPY miss is explained against the nearest previous build, naming the ed
   await mkdir(join(ctx, 'src'));
   await writeFile(join(ctx, 'src', 'a.ts'), 'a');
   await writeFile(join(ctx, 'src', 'b.ts'), 'b');
-  await sleep(Number(RACY_MARGIN_NS / 1_000_000n) + 50);
+  await sleep(RACY_MARGIN_MS + 50);
   const store = await CacheStore.open(join(root, 'cache'));
   const stat = await StatCache.open(join(root, 'cache'), { name: ctx });
   const sel = { paths: ['src', 'src/a.ts', 'src/b.ts'] };

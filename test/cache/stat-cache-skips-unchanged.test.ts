@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RACY_MARGIN_NS, StatCache, hashSources, sha256File } from '../../cache/index.js';
+import { RACY_MARGIN_MS, StatCache, hashSources, sha256File } from '../../cache/index.js';
 
 const N = 500;
 
@@ -27,7 +27,7 @@ test('unchanged files are not read again, across a reopen of the stat cache; an 
     }
   }
   // Files written within the racy margin of being hashed are never trusted; let them age.
-  await sleep(Number(RACY_MARGIN_NS / 1_000_000n) + 50);
+  await sleep(RACY_MARGIN_MS + 50);
 
   const reads: string[] = [];
   const hashFile = async (p: string): Promise<string> => {
@@ -48,7 +48,7 @@ test('unchanged files are not read again, across a reopen of the stat cache; an 
   assert.deepEqual(second.stats, { hits: N, misses: 0 });
 
   await writeFile(join(ctx, 'd3', 'f7'), 'edited');
-  await sleep(Number(RACY_MARGIN_NS / 1_000_000n) + 50);
+  await sleep(RACY_MARGIN_MS + 50);
   reads.length = 0;
   const h3 = await hashSources(ctx, { paths }, second, { hashFile });
   assert.deepEqual(reads, [join(ctx, 'd3', 'f7')], 'only the edited file is read');
@@ -62,7 +62,7 @@ test('a file changed without changing size or mtime is still re-read (ctime/inod
   t.after(() => rm(dir, { recursive: true, force: true }));
   const { utimes, stat } = await import('node:fs/promises');
   await writeFile(join(ctx, 'f'), 'aaaa');
-  await sleep(Number(RACY_MARGIN_NS / 1_000_000n) + 50);
+  await sleep(RACY_MARGIN_MS + 50);
   const cache = await StatCache.open(dir);
   const h1 = await hashSources(ctx, { paths: ['f'] }, cache);
   const before = await stat(join(ctx, 'f'));

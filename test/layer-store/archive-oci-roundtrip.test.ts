@@ -46,7 +46,7 @@ test('load of a corrupted oci-archive stores no name and leaves only unreference
   t.after(() => rm(base, { recursive: true, force: true }));
   const store = await LayerStore.open(join(base, 'a'));
   const img = await makeTestImage(store, 'one', [{ f: 'content' }], { dir: base });
-  // flip the layer blob's bytes inside the store, then save (save re-verifies → fails), so corrupt by hand:
+  // an archive written by skopeo, with the layer blob's bytes changed afterwards
   const dir = join(base, 'layout');
   await run('skopeo', ['copy', '--quiet', `oci:${store.root}:docker.io/library/one:latest`, `oci:${dir}:docker.io/library/one:latest`]);
   const blob = join(dir, 'blobs', 'sha256', img.layers[0]!.digest.slice(7));
