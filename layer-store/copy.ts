@@ -6,12 +6,12 @@
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  DigestMismatchError, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
+  DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
   platformMatches, throwIfAborted,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
 } from './core/index.js';
-import { parseManifest } from './image/index.js';
+import { encodeDocument, parseManifest, toOciManifest } from './image/index.js';
 
 export interface CopyOptions extends Abortable {
   /** For an index: copy only the child for this platform (default: the host's), and commit that child. */
@@ -23,6 +23,11 @@ export interface CopyOptions extends Abortable {
   /** Blobs copied at once (default 4). */
   readonly concurrency?: number;
   readonly events?: EventSink;
+  /**
+   * Rewrite Docker v2s2 manifests and manifest lists as OCI documents (same blobs, new manifest digests),
+   * so OCI-only readers (skopeo's oci: transport, umoci) see them in the store. Default false: byte for byte.
+   */
+  readonly convertToOci?: boolean;
 }
 
 /** Returns the descriptor of the committed top-level manifest (the index, or the chosen child). */
@@ -53,17 +58,30 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, o: Copy
 async function copyTree(src: ImageSource, dst: ImageDestination, desc: Descriptor, o: CopyOptions, have?: RawManifest): Promise<Descriptor> {
   const raw = have ?? (await getVerifiedManifest(src, desc.digest, o));
   const p = parseManifest(raw.bytes, raw.mediaType, `${src.ref}@${desc.digest}`);
+  let out: RawManifest = { mediaType: p.mediaType, bytes: raw.bytes, digest: raw.digest };
   if (p.kind === 'index') {
+    const children: Descriptor[] = [];
     for (const c of p.index.manifests) {
-      if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) await copyTree(src, dst, c, o);
-      else await copyBlobs(src, dst, [c], o);
+      if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) children.push({ ...c, ...(await copyTree(src, dst, c, o)) });
+      else {
+        await copyBlobs(src, dst, [c], o);
+        children.push(c);
+      }
+    }
+    if (o.convertToOci && (p.mediaType !== MediaTypes.ociIndex || children.some((c, i) => c.digest !== p.index.manifests[i]!.digest))) {
+      const doc = encodeDocument({ ...p.index, mediaType: MediaTypes.ociIndex, manifests: children }, MediaTypes.ociIndex);
+      out = { mediaType: doc.mediaType, bytes: doc.bytes, digest: doc.digest };
     }
   } else {
     await copyBlobs(src, dst, [p.manifest.config, ...p.manifest.layers], o);
+    if (o.convertToOci && p.mediaType === MediaTypes.dockerManifest) {
+      const doc = encodeDocument(toOciManifest(p.manifest), MediaTypes.ociManifest);
+      out = { mediaType: doc.mediaType, bytes: doc.bytes, digest: doc.digest };
+    }
   }
   throwIfAborted(o.signal);
-  await dst.putManifest({ mediaType: p.mediaType, bytes: raw.bytes, digest: raw.digest }, o);
-  return { mediaType: p.mediaType, digest: raw.digest, size: raw.bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) };
+  await dst.putManifest(out, o);
+  return { mediaType: out.mediaType, digest: out.digest, size: out.bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) };
 }
 
 async function getVerifiedManifest(src: ImageSource, digest: Digest | undefined, o: Abortable): Promise<RawManifest> {

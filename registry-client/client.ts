@@ -46,7 +46,7 @@ export class RegistryClient {
       caFile: o.caFile,
       retry: o.retry ?? DEFAULT_RETRY_POLICY,
       timeoutMs: o.timeoutMs ?? 60_000,
-      connections: Math.max(8, (o.concurrency ?? DEFAULT_UPLOAD_CONCURRENCY) * 2),
+      connections: undefined,
       events: o.events ?? noopEvents,
       logger: o.logger ?? noopLogger,
     });

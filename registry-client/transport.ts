@@ -50,7 +50,7 @@ export interface TransportOptions {
   readonly caFile?: string | undefined;
   readonly retry: RetryPolicy;
   readonly timeoutMs: number;
-  readonly connections: number;
+  readonly connections: number | undefined;
   readonly events: EventSink;
   readonly logger: Logger;
 }
@@ -76,14 +76,16 @@ export class Transport {
       caFile: o.caFile,
       retry: o.retry ?? DEFAULT_RETRY_POLICY,
       timeoutMs: o.timeoutMs ?? 60_000,
-      connections: o.connections ?? 16,
+      connections: o.connections,
       events: o.events ?? noopEvents,
       logger: o.logger ?? noopLogger,
     };
     const ca = this.o.caFile ? readFileSync(this.o.caFile) : undefined;
     this.#agent = new Agent({
       keepAliveTimeout: 30_000,
-      connections: this.o.connections,
+      // No per-origin cap: callers bound their own parallelism, and a cap here could deadlock a caller that
+      // opens more blob streams than the cap before consuming them.
+      ...(o.connections !== undefined ? { connections: o.connections } : {}),
       headersTimeout: this.o.timeoutMs,
       bodyTimeout: this.o.timeoutMs,
       ...(ca ? { connect: { ca } } : {}),
@@ -225,12 +227,13 @@ export class Transport {
       try {
         const r = await this.#agent.request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
         await r.body.dump().catch(() => undefined);
-        if (r.statusCode === 401) {
-          const challenge = parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '');
-          this.o.logger.debug('registry auth challenge', { registry, scheme: challenge.scheme, realm: challenge.realm, service: challenge.service, credentials: credential?.source ?? 'anonymous' });
+        if (r.statusCode === 401 || r.statusCode < 300) {
+          const challenge: Challenge = r.statusCode === 401 ? parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
+          const diag = { registry, scheme: challenge.scheme, credentials: challenge.scheme === 'none' ? 'none needed' : credential?.source ?? 'anonymous', ...(challenge.realm ? { realm: redactUrl(challenge.realm) } : {}) };
+          this.o.logger.debug('registry auth challenge', diag);
+          this.o.events({ type: 'info', message: 'registry auth challenge', data: diag });
           return { challenge, credential, tokens: new Map() };
         }
-        if (r.statusCode < 300) return { challenge: { scheme: 'none' }, credential, tokens: new Map() };
         if (!p.retryStatuses.includes(r.statusCode) || attempt >= p.maxAttempts) {
           throw new RegistryError(`registry ${registry} is not a v2 registry`, { status: r.statusCode, code: '', method: 'GET', url, retryable: false });
         }

@@ -4,6 +4,7 @@ import type { CommandModule } from 'yargs';
 import { build, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
 import type { GlobalArgs } from '../context.js';
+import { listOption } from '../options.js';
 import { loggerFor } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
@@ -74,16 +75,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   builder: (y) =>
     y
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
-      .option('tag', { alias: 't', type: 'string', array: true, default: [], describe: 'name and optionally a tag (name:tag); repeatable' })
+      .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
-      .option('build-arg', { type: 'string', array: true, default: [], describe: 'build-time variable NAME=VALUE (NAME alone: from the environment)' })
+      .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
-      .option('label', { type: 'string', array: true, default: [], describe: 'label KEY=VALUE on the image' })
+      .option('label', listOption('label KEY=VALUE on the image'))
       .option('no-cache', { type: 'boolean', default: false, describe: 'do not use the step cache' })
-      .option('no-cache-filter', { type: 'string', array: true, default: [], describe: 'do not use the cache for these stages' })
+      .option('no-cache-filter', listOption('do not use the cache for these stages'))
       .option('pull', { type: 'boolean', default: false, describe: 'always pull base images' })
       .option('platform', { type: 'string', describe: 'target platform os/arch[/variant] (default: this machine)' })
-      .option('secret', { type: 'string', array: true, default: [], describe: 'secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR' })
+      .option('secret', listOption('secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR'))
       .option('network', { choices: ['default', 'host', 'none'] as const, default: 'default' as const, describe: 'network for RUN steps (default = host network, see README)' })
       .option('iidfile', { type: 'string', describe: 'write the image ID (config digest) to this file' })
       .option('metadata-file', { type: 'string', describe: 'write build metadata (JSON, like buildx) to this file' })

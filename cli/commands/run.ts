@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { runImage } from '../../builder/index.js';
 import { parsePlatform } from '../api.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
+import { listOption } from '../options.js';
 import { openRuntime, openStore } from '../services.js';
 
 interface RunArgs extends GlobalArgs {
@@ -27,15 +28,15 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .positional('image', { type: 'string', demandOption: true, describe: 'image reference in the store' })
       .positional('command', { type: 'string', array: true, default: [], describe: 'command and arguments (default: the image CMD)' })
       .option('rm', { type: 'boolean', default: true, describe: 'remove the container afterwards (always; tsbuild keeps no containers)' })
-      .option('volume', { alias: 'v', type: 'string', array: true, default: [], describe: 'bind mount HOST:CONTAINER[:ro]' })
-      .option('env', { alias: 'e', type: 'string', array: true, default: [], describe: 'environment variable K=V (K alone: from this environment)' })
+      .option('volume', listOption('bind mount HOST:CONTAINER[:ro]', 'v'))
+      .option('env', listOption('environment variable K=V (K alone: from this environment)', 'e'))
       .option('workdir', { alias: 'w', type: 'string', describe: 'working directory inside the container' })
       .option('user', { alias: 'u', type: 'string', describe: 'user (name, uid, name:group or uid:gid)' })
       .option('network', { choices: ['default', 'host', 'none'] as const, default: 'default' as const, describe: 'network namespace' })
       .option('entrypoint', { type: 'string', describe: 'override the image ENTRYPOINT' })
       .option('platform', { type: 'string', describe: 'platform of the image to run (foreign ones under QEMU)' })
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc)' })
-      .parserConfiguration({ 'halt-at-non-option': true }) as never,
+      .parserConfiguration({ 'unknown-options-as-args': true }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const store = await openStore(argv.root, logger);

@@ -53,7 +53,7 @@ export function parseManifest(bytes: Uint8Array, mediaTypeHint?: string, ref?: s
   const doc = parseJson(bytes, 'manifest', ref) as Record<string, unknown>;
   if (typeof doc !== 'object' || doc === null) throw bad('manifest is not a JSON object', ref);
   if (doc['schemaVersion'] !== 2) throw bad(`unsupported manifest schemaVersion ${JSON.stringify(doc['schemaVersion'])}`, ref);
-  const mt = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : mediaTypeHint;
+  const mt = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : mediaTypeHint || undefined;
   const isIndex = isIndexType(mt) || (mt === undefined && Array.isArray(doc['manifests']));
   const isManifest = isManifestType(mt) || (mt === undefined && doc['config'] !== undefined);
   if (isIndex) {

@@ -400,14 +400,13 @@ export class LayerStore {
     const walk = async (d: Descriptor): Promise<void> => {
       if (out.has(d.digest)) return;
       out.add(d.digest);
-      let bytes: Buffer;
+      let p: ReturnType<typeof parseManifest>;
       try {
-        bytes = await this.readBlob(d.digest);
+        p = parseManifest(await this.readBlob(d.digest), d.mediaType, d.digest);
       } catch (e) {
-        if (o.tolerateMissing) return;
+        if (o.tolerateMissing) return; // missing, unreadable, or a leaf blob given as a gc root
         throw e;
       }
-      const p = parseManifest(bytes, d.mediaType, d.digest);
       if (p.kind === 'index') {
         for (const c of p.index.manifests) {
           if (c.mediaType === MediaTypes.ociManifest || c.mediaType === MediaTypes.ociIndex || c.mediaType === MediaTypes.dockerManifest || c.mediaType === MediaTypes.dockerManifestList) await walk(c);

@@ -44,4 +44,13 @@ test('Docker v2 schema 2 manifests and manifest lists are read, written on reque
   assert.equal(got.digest, listDesc.digest, 'the manifest list is copied byte for byte');
   await validateStoredImage(dst, got);
   assert.equal((await dst.image('copy', { platform: { os: 'linux', architecture: 'amd64' } })).id, img.config.digest);
+
+  // convertToOci: the same blobs under OCI documents, which skopeo then reads by name
+  const conv = await copyImage(store.source('dockerish:list'), dst.destination(), { allPlatforms: true, tags: ['converted'], convertToOci: true });
+  assert.equal(conv.mediaType, MediaTypes.ociIndex);
+  await validateStoredImage(dst, conv);
+  const child = await dst.image('converted', { platform: { os: 'linux', architecture: 'amd64' } });
+  assert.equal(child.descriptor.digest, oci.descriptor.digest, 'converting back gives the original OCI manifest');
+  const { stdout } = await run('skopeo', ['inspect', `oci:${dst.root}:docker.io/library/converted:latest`]);
+  assert.equal(JSON.parse(stdout).Digest, conv.digest, 'skopeo reports the top-level (index) digest');
 });

@@ -22,9 +22,14 @@ test('gc removes dangling images and unreferenced blobs but keeps a layer shared
   const dangling = (await store.listImages()).filter((e) => e.names.length === 0);
   assert.deepEqual(dangling.map((e) => e.descriptor.digest), [b.descriptor.digest]);
 
+  // an untagged image kept alive by a gc root (as the cache keeps its records), and a root that is a plain blob
+  const held = await makeTestImage(store, 'held', [{ 'h.txt': 'held' }], { dir: root });
+  await store.untag('held');
+  const heldBlob = await store.putBytes(Buffer.from('raw cache blob'));
   assert.equal(await store.untag('app-a'), true);
   await writeFile(join(store.snapshotsDir, a.diffIds[1]!.slice(7)), ''); // a fake snapshot of a removed layer
-  const r = await store.gc();
+  const r = await store.gc({ roots: [held.descriptor.digest, heldBlob.digest] });
+  for (const d of [held.descriptor.digest, held.config.digest, held.layers[0]!.digest, heldBlob.digest]) assert.ok(existsSync(store.blobPath(d)), `root ${d} kept`);
   assert.deepEqual(r.removedImages, [b.descriptor.digest]);
   for (const d of [junk.digest, a.descriptor.digest, a.config.digest, a.layers[1]!.digest, b.descriptor.digest, b.layers[1]!.digest]) {
     assert.ok(r.removedBlobs.includes(d), `${d} should be removed`);
@@ -36,6 +41,7 @@ test('gc removes dangling images and unreferenced blobs but keeps a layer shared
   await validateStoredImage(store, b2.descriptor);
   assert.deepEqual((await store.listImages()).flatMap((e) => e.names), ['docker.io/library/app-b:latest']);
   // a second gc finds nothing
-  const again = await store.gc();
+  const again = await store.gc({ roots: [held.descriptor.digest, heldBlob.digest] });
   assert.deepEqual([again.removedBlobs.length, again.removedImages.length], [0, 0]);
+  assert.equal((await store.gc()).removedBlobs.length, 4, 'without the roots their blobs go');
 });
