@@ -14,7 +14,7 @@ export const parseCommand: CommandModule<GlobalArgs, ParseArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON array of instructions' }) as never,
   handler: async (argv) => {
     const ast = argv.file === '-' ? await parseStdin() : await parseDockerfileFile(argv.file);
-    process.stdout.write(argv.json ? JSON.stringify(astToJson(ast), null, 2) + '\n' : dumpAst(ast) + '\n');
+    process.stdout.write(argv.json ? JSON.stringify(astToJson(ast), null, 2) + '\n' : dumpAst(ast));
   },
 };
 

@@ -17,6 +17,7 @@ export interface RegistryHandle {
   readonly host: string;
   readonly port: number;
   readonly dir: string;
+  /** Pid of the watchdog shell that owns the registry process. */
   readonly pid: number;
   /** Everything distribution logged so far. */
   log(): string;
@@ -57,7 +58,10 @@ http:
   secret: ${randomBytes(16).toString('hex')}
 ${authYaml}`;
   await writeFile(join(dir, 'config.yml'), config);
-  const child: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // A shell watchdog owns the registry: when our end of its stdin closes (stop(), or this process dying
+  // without cleanup), it kills the registry and removes the temp dir, so a crashed test leaves nothing behind.
+  const script = 'docker-registry serve "$1" & r=$!; exec >/dev/null 2>&1; trap \'kill $r 2>/dev/null\' TERM; read _; kill $r 2>/dev/null; wait $r; rm -rf "$2"';
+  const child: ChildProcess = spawn('sh', ['-c', script, 'sh', join(dir, 'config.yml'), dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   let log = '';
   const onData = (d: Buffer) => { log += d.toString('utf8'); };
   child.stdout!.on('data', onData);
@@ -65,7 +69,7 @@ ${authYaml}`;
   const exited = new Promise<void>((res) => child.once('exit', () => res()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      process.kill(child.pid, 'SIGTERM');
+      child.stdin!.end();
       const timer = setTimeout(() => { if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL'); }, 3000);
       await exited;
       clearTimeout(timer);

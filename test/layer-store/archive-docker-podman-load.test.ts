@@ -14,7 +14,11 @@ const PODMAN = ['/usr/bin/podman'].find((p) => existsSync(p));
 
 test('save --format docker writes a docker-archive that skopeo, GNU tar and podman load accept; load reads it back', async (t) => {
   const base = await mkdtemp(join(tmpdir(), 'tsbuild-archive-'));
-  t.after(() => rm(base, { recursive: true, force: true }));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  t.after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    await rm(base, { recursive: true, force: true });
+  });
   const store = await LayerStore.open(join(base, 'a'));
   const img = await makeTestImage(store, 'dock:1', [{ 'etc/': '', 'etc/motd': 'hello\n' }, { 'app/': '', 'app/run': '#!/bin/sh\n' }], { dir: base });
   const file = join(base, 'dock.tar');
@@ -38,7 +42,7 @@ test('save --format docker writes a docker-archive that skopeo, GNU tar and podm
   if (PODMAN) {
     const pr = join(base, 'podman');
     const common = ['--root', join(pr, 'root'), '--runroot', join(pr, 'run'), '--storage-driver', 'vfs'];
-    t.after(() => run(PODMAN, [...common, 'system', 'reset', '-f']).catch(() => undefined));
+    cleanups.push(() => run(PODMAN, [...common, 'system', 'reset', '-f']));
     const { stdout: loaded } = await run(PODMAN, [...common, 'load', '-i', file], { env: { ...process.env, TMPDIR: base } });
     assert.match(loaded, /Loaded image: docker\.io\/library\/dock:1/);
     const { stdout: ins } = await run(PODMAN, [...common, 'image', 'inspect', 'docker.io/library/dock:1']);
