@@ -459,15 +459,19 @@ async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id:
   return r;
 }
 
-function baseInputs(ctx: BuildCtx, st: StageState, rs: ResolvedStage, scope: StageScope, instruction: string, stepIndex: string): StepInputs {
+/**
+ * The key inputs every step shares. `withEnv`: RUN sees the stage's args and ENV as its environment, so they
+ * enter its key; COPY/ADD/WORKDIR only see what their (already expanded) instruction text says, as in BuildKit.
+ */
+function baseInputs(ctx: BuildCtx, st: StageState, rs: ResolvedStage, scope: StageScope, instruction: string, stepIndex: string, withEnv = false): StepInputs {
   return {
     v: 1,
     parent: st.key,
     instruction: `${CACHE_RECORD_VERSION} ${instruction}`,
     platform: formatPlatform(st.platform),
-    env: keyEnv(scope),
+    env: withEnv ? keyEnv(scope) : [],
     mounts: [],
-    stepId: `${ctx.contextDir}|${ctx.ast.file}|${rs.stage.name ?? rs.index}|${stepIndex}`,
+    stepId: `${ctx.contextDir}|${ctx.ast.file}|${rs.stage.name ?? rs.index}|${stepIndex}`, // position: stage + command index
     parentKind: st.parentKind,
     parentName: st.parentName,
   };
@@ -553,7 +557,7 @@ async function workdir(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: 
     return;
   }
   const user = c.User ?? '';
-  const inputs = baseInputs(ctx, st, rs, scope, `WORKDIR ${wd} user=${user}`, name.replace(/^\[[^\]]*\]\s*/, ''));
+  const inputs = baseInputs(ctx, st, rs, scope, `WORKDIR ${wd} user=${user}`, id);
   const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
     const s = await scratchDirs(ctx, 'workdir');
     await withMerged(ctx, st.layers, s, async (merged) => {
@@ -594,7 +598,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
   const cwd = st.config.config?.WorkingDir || '/';
   const mountKeys: MountKey[] = mounts.map((m) => mountKey(ctx, m));
   const inputs: StepInputs = {
-    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}`, name.replace(/^\[[^\]]*\]\s*/, '')),
+    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}`, id, true),
     mounts: mountKeys,
   };
   const historyArgs = scope.historyArgs();
@@ -813,7 +817,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     ].filter(Boolean);
     const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
     const inputs: StepInputs = {
-      ...baseInputs(ctx, st, rs, scope, `${instruction} src=${from ? layersKey : ''} heredocs=${heredocKey}`, name.replace(/^\[[^\]]*\]\s*/, '')),
+      ...baseInputs(ctx, st, rs, scope, `${instruction} src=${from ? layersKey : ''} heredocs=${heredocKey}`, id),
       ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
     const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {

@@ -30,7 +30,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream,
@@ -92,6 +92,15 @@ export interface GcReport {
   readonly removedSnapshots: readonly Digest[];
   /** Bytes of blobs removed. */
   readonly freedBytes: number;
+}
+
+export interface FsckReport {
+  /** Blobs re-hashed. */
+  readonly checked: number;
+  /** Blobs whose content does not match their digest (deleted when repairing). */
+  readonly corrupt: readonly Digest[];
+  /** Blobs referenced from index.json that are not stored. */
+  readonly missing: readonly Digest[];
 }
 
 export interface StoreOptions {
@@ -587,6 +596,36 @@ export class LayerStore {
       }
       this.logger.debug('gc done', { removedImages: removedImages.length, removedBlobs: removedBlobs.length, removedSnapshots: removedSnapshots.length, freedBytes });
       return { removedImages, removedBlobs, removedSnapshots, freedBytes };
+    }, o);
+  }
+
+  // ---------------------------------------------------------------- fsck
+
+  /**
+   * Returns the result of re-hashing every blob: `corrupt` blobs whose content does not match their name,
+   * and `missing` blobs that a named image references but the store lacks. With `repair`, corrupt blobs
+   * are deleted (they are then reported missing, to be re-pulled or re-loaded). Runs under the index lock.
+   */
+  async fsck(o: Abortable & { repair?: boolean } = {}): Promise<FsckReport> {
+    return this.#withLock(async () => {
+      const corrupt: Digest[] = [];
+      let checked = 0;
+      for (const f of await readdir(this.blobsDir)) {
+        const d = `sha256:${f}`;
+        if (!isDigest(d)) continue;
+        const h = hashStream();
+        await pipeline([createReadStream(join(this.blobsDir, f)), h, new Writable({ write: (_c, _e, cb) => cb() })], o.signal ? { signal: o.signal } : {});
+        checked++;
+        if ((await h.result).digest !== d) {
+          corrupt.push(d);
+          if (o.repair) await rm(join(this.blobsDir, f), { force: true });
+        }
+      }
+      const missing = new Set<Digest>();
+      for (const m of (await this.readIndex()).manifests) {
+        for (const d of await this.references(m, { tolerateMissing: true })) if (!(await this.hasBlob(d))) missing.add(d);
+      }
+      return { checked, corrupt, missing: [...missing] };
     }, o);
   }
 

@@ -16,6 +16,8 @@ export interface TokenServerOptions {
   readonly grant?: (user: string | undefined, repo: string, wanted: readonly string[]) => readonly string[];
   /** Token lifetime in seconds (default 300). */
   readonly expiresIn?: number;
+  /** The first N tokens are issued already expired (beyond distribution's 60 s leeway) while `expires_in` says they are fresh. */
+  readonly staleTokens?: number;
 }
 
 export interface TokenServerHandle extends TokenAuthConfig {
@@ -39,6 +41,7 @@ export async function startTokenServer(o: TokenServerOptions): Promise<TokenServ
   const service = 'tsbuild-test-registry';
   const issuer = 'tsbuild-test-issuer';
   const requests: TokenRequestRecord[] = [];
+  let issued = 0;
   const grant = o.grant ?? ((user, _repo, wanted) => (user ? wanted : wanted.filter((a) => a === 'pull')));
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -58,7 +61,8 @@ export async function startTokenServer(o: TokenServerOptions): Promise<TokenServ
     }
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = o.expiresIn ?? 300;
-    const claims = { iss: issuer, sub: user ?? '', aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access };
+    const stale = issued++ < (o.staleTokens ?? 0);
+    const claims = { iss: issuer, sub: user ?? '', aud: service, exp: stale ? now - 300 : now + expiresIn, nbf: stale ? now - 600 : now - 10, iat: stale ? now - 600 : now, jti: randomBytes(8).toString('hex'), access };
     const token = jwt({ alg: 'RS256', typ: 'JWT', kid }, claims, key);
     requests.push({ user, scopes, granted: access.map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`), status: 200 });
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
