@@ -28,6 +28,7 @@ import { addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, g
 import { goList, goQuoteList, runCreatedBy } from './history.js';
 import { BuildError, StepFailedError } from './errors.js';
 import { scopedPath } from './scoped-path.js';
+import { archiveKind, extractArchive, fetchUrl, type Fetched } from './add.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -775,13 +776,28 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
   let dest = ins.dest;
   const destIsDirSyntax = dest.endsWith('/') || dest === '.' || dest.endsWith('/.');
   dest = posix.isAbsolute(dest) ? dest : posix.join(cwd, dest);
+  const isUrl = (src: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(src);
   for (const src of ins.sources) {
-    if (/^https?:\/\//.test(src) || /^git@|\.git(#|$)/.test(src)) {
-      throw new BuildError(`${ins.kind.toUpperCase()} from a URL (${src}) is not supported yet`, { hint: 'download the file into the build context and COPY it' });
+    if (ins.kind === 'copy' && isUrl(src)) throw new BuildError(`COPY does not download URLs (${src})`, { hint: 'use ADD for URLs' });
+    if (/^git@/.test(src) || (isUrl(src) && /\.git(#|$)/.test(src))) {
+      throw new BuildError(`ADD from a git repository (${src}) is not supported`, { hint: 'clone the repository into the build context and COPY it' });
     }
+    if (isUrl(src) && !/^https?:\/\//i.test(src)) throw new BuildError(`ADD ${src}: only http and https URLs can be downloaded`, { hint: 'put the file into the build context' });
   }
+  const urlSources = ins.sources.filter(isUrl);
+  const localSources = ins.sources.filter((x) => !isUrl(x));
   const cleanups: (() => Promise<void>)[] = [];
   try {
+    const downloads: Fetched[] = [];
+    if (urlSources.length > 0) {
+      const dl = join(ctx.tmp, `download-${randomUUID().slice(0, 8)}`);
+      await mkdir(dl, { recursive: true });
+      cleanups.push(() => rm(dl, { recursive: true, force: true }));
+      for (const u of urlSources) {
+        ctx.events({ type: 'step.log', id, stream: 'stderr', data: `downloading ${u}\n` });
+        downloads.push(await fetchUrl(u, dl, ins.kind === 'add' ? ins.checksum : undefined, ctx.signal));
+      }
+    }
     // Resolve the sources: from the context (with .dockerignore), or from a stage / image filesystem.
     let srcRoot: string;
     let matcher: ContextMatcher;
@@ -797,9 +813,9 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
       matcher = ctx.ignore.matcher;
       layersKey = 'context';
     }
-    const selection = ins.sources.length > 0 ? await selectSources(srcRoot, ins.sources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+    const selection = localSources.length > 0 ? await selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
     const heredocs = ins.sourceContents;
-    const multiple = selection.sources.length + heredocs.length > 1;
+    const multiple = selection.sources.length + heredocs.length + downloads.length > 1;
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
     if (!from && ctx.statCache) {
@@ -809,7 +825,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     } else {
       sourcesDigest = layersKey;
     }
-    const heredocKey = heredocs.map((h) => `${h.path}:${digestOf(h.data)}`).join(',');
+    const heredocKey = [...heredocs.map((h) => `${h.path}:${digestOf(h.data)}`), ...downloads.map((d) => `${d.name}:${d.digest}`)].join(',');
     const flags = [
       ins.chown ? `--chown=${ins.chown}` : '', ins.chmod ? `--chmod=${ins.chmod}` : '', ins.link ? '--link' : '',
       ...ins.exclude.map((e) => `--exclude=${e}`), from ? `--from=${from}` : '',
@@ -831,13 +847,18 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
         }
         const chmodFn = ins.chmod ? parseChmod(ins.chmod) : undefined;
         const excludeMatcher = ins.exclude.length > 0 ? new ContextMatcher(ins.exclude) : undefined;
-        const sources: (CopySource & { keep?: Set<string>; base: string })[] = [];
+        const sources: (CopySource & { keep?: Set<string>; base: string; archive?: boolean; sub?: string })[] = [];
         for (const sel of selection.sources) {
           const hostPath = join(srcRoot, sel.resolvedPath);
           const stt = await lstat(hostPath);
           const keep = new Set(sel.entries.map((e) => e.relPath));
-          sources.push({ hostPath, name: basename(sel.relPath === '.' ? srcRoot : sel.relPath), stat: stt, keep, base: sel.resolvedPath });
+          const name = basename(sel.relPath === '.' ? srcRoot : sel.relPath);
+          const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;
+          // COPY --parents keeps each source's path below the context root (BuildKit's labs flag).
+          const parentDir = ins.kind === 'copy' && ins.parents ? posix.dirname(sel.relPath) : '.';
+          sources.push({ hostPath, name, stat: stt, keep, base: sel.resolvedPath, archive, ...(parentDir !== '.' ? { sub: parentDir } : {}) });
         }
+        for (const d of downloads) sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '' });
         const heredocDir = join(s.dir, 'heredocs');
         for (const h of heredocs) {
           await mkdir(heredocDir, { recursive: true });
@@ -848,7 +869,14 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
         for (const src of sources) {
           const keep = src.keep;
           const base = src.base;
-          await copyIntoRootfs(merged, [src], dest, destIsDirSyntax || multiple, {
+          if (src.archive) {
+            const kind = (await archiveKind(src.hostPath))!;
+            const target = await mkdirAllScoped(merged, dest, owner ?? { uid: 0, gid: 0 });
+            await extractArchive(src.hostPath, kind, target, ctx.signal);
+            continue;
+          }
+          const destFor = src.sub ? posix.join(dest, src.sub) + '/' : dest;
+          await copyIntoRootfs(merged, [src], destFor, destIsDirSyntax || multiple || src.sub !== undefined, {
             owner,
             chmod: chmodFn,
             exclude: (rel, isDir) => {

@@ -8,8 +8,12 @@ import { listOption } from '../options.js';
 import { loggerFor } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
+import { client, registryFlags, type RegistryFlags } from './registry.js';
+import { pullInto, pushFrom } from './transfer.js';
+import { formatPlatform } from '../../layer-store/index.js';
 
-interface BuildArgs extends GlobalArgs {
+interface BuildArgs extends RegistryFlags {
+  push: boolean;
   context: string;
   tag: string[];
   file?: string;
@@ -73,7 +77,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
-    y
+    registryFlags(y)
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
@@ -93,11 +97,14 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cpus', { type: 'number', describe: 'number of CPUs for RUN steps (e.g. 1.5)' })
       .option('pids-limit', { type: 'number', describe: 'maximum number of processes in a RUN step' })
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
-      .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' }) as never,
+      .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
+      .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const renderer = createRenderer(argv.progress);
+    const reg = client(argv);
     try {
+      if (argv.push && argv.tag.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger)]);
       const labels: Record<string, string> = {};
@@ -137,10 +144,20 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           store,
           runtime,
           cache,
+          pullImage: async (ref, platform, signal) => {
+            renderer.sink({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
+            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, ...(signal ? { signal } : {}) });
+          },
           events: renderer.sink,
           logger,
           signal: ac.signal,
         });
+        if (argv.push) {
+          for (const t of r.tags) {
+            const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal });
+            renderer.sink({ type: 'info', message: `pushed ${t}: ${d}` });
+          }
+        }
         renderer.close();
         if (argv.iidfile) await writeFile(argv.iidfile, r.configDigest);
         if (argv['metadata-file']) {
@@ -160,6 +177,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       }
     } finally {
       renderer.close();
+      await reg.close();
     }
   },
 };

@@ -6,17 +6,18 @@ import {
   type Keychain,
 } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
+import { listOption } from '../options.js';
 
 /** Flags every registry command takes. */
-interface RegistryFlags extends GlobalArgs { 'insecure-registry': string[]; 'ca-file': string | undefined }
+export interface RegistryFlags extends GlobalArgs { 'insecure-registry': string[]; 'ca-file': string | undefined }
 
-function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined }> {
+export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined }> {
   return y
-    .option('insecure-registry', { type: 'string', array: true, default: [] as string[], describe: 'registry (host[:port]) to reach over plain HTTP; loopback always is' })
+    .option('insecure-registry', listOption('registry (host[:port]) to reach over plain HTTP; loopback always is'))
     .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' }) as never;
 }
 
-function client(argv: RegistryFlags, keychain: Keychain = dockerKeychain()): RegistryClient {
+export function client(argv: RegistryFlags, keychain: Keychain = dockerKeychain()): RegistryClient {
   return new RegistryClient({
     keychain, insecure: argv['insecure-registry'], ...(argv['ca-file'] ? { caFile: argv['ca-file'] } : {}), logger: loggerFor(argv),
   });

@@ -1,0 +1,128 @@
+/**
+ * ADD's extras over COPY: local tar archives (plain, gzip, bzip2, xz, zstd) are extracted into the destination,
+ * and http(s) URLs are downloaded (mode 0600, mtime from Last-Modified, optional --checksum), as Docker does.
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, utimes, chmod } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { applyLayer } from '../../layer-store/index.js';
+import { BuildError } from './errors.js';
+
+export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
+
+const MAX_REDIRECTS = 10;
+
+function kindOfMagic(h: Buffer): ArchiveKind | undefined {
+  if (h.length >= 2 && h[0] === 0x1f && h[1] === 0x8b) return 'gzip';
+  if (h.length >= 3 && h.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (h.length >= 6 && h.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (h.length >= 4 && h.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  if (isTarHeader(h)) return 'tar';
+  return undefined;
+}
+
+function isTarHeader(h: Buffer): boolean {
+  return h.length >= 263 && h.toString('latin1', 257, 262) === 'ustar';
+}
+
+/** Returns a stream of the decompressed bytes of `file` (tar kinds pass through). */
+function decompress(file: string, kind: ArchiveKind): Readable {
+  const src = createReadStream(file);
+  if (kind === 'tar') return src;
+  if (kind === 'gzip') {
+    const g = createGunzip();
+    pipeline(src, g).catch((e: unknown) => g.destroy(e as Error));
+    return g;
+  }
+  const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
+  const p = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  pipeline(src, p.stdin).catch(() => p.kill());
+  p.on('error', (e) => p.stdout.destroy(new BuildError(`cannot run ${tool} to extract ${basename(file)}: ${e.message}`, { hint: `install ${tool}` })));
+  return p.stdout;
+}
+
+/** Returns the archive kind when `file` is a tar archive (compressed or not) that ADD extracts, else undefined. */
+export async function archiveKind(file: string): Promise<ArchiveKind | undefined> {
+  const fh = await open(file, 'r');
+  let head: Buffer;
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  const kind = kindOfMagic(head);
+  if (kind === undefined || kind === 'tar') return kind;
+  // A compressed file is extracted only when it holds a tar (Docker's rule): look at the first block.
+  const s = decompress(file, kind);
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const c of s) {
+      chunks.push(c as Buffer);
+      n += (c as Buffer).length;
+      if (n >= 512) break;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    s.destroy();
+  }
+  return isTarHeader(Buffer.concat(chunks)) ? kind : undefined;
+}
+
+/** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it). */
+export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal): Promise<void> {
+  await applyLayer(decompress(file, kind), targetDir, { whiteouts: 'apply', xattrs: false, ...(signal ? { signal } : {}) });
+}
+
+export interface Fetched {
+  readonly path: string;
+  /** The file name ADD gives it (last URL path component). */
+  readonly name: string;
+  readonly digest: string;
+}
+
+/**
+ * Downloads an http(s) URL into `dir`, following at most 10 redirects and only to http(s). Verifies
+ * `checksum` (`sha256:<hex>`) when given. The file gets mode 0600 and Last-Modified as mtime.
+ */
+export async function fetchUrl(url: string, dir: string, checksum: string | undefined, signal?: AbortSignal): Promise<Fetched> {
+  let current = new URL(url);
+  let res: Response | undefined;
+  for (let i = 0; i <= MAX_REDIRECTS; i++) {
+    if (current.protocol !== 'http:' && current.protocol !== 'https:') {
+      throw new BuildError(`ADD ${url}: refusing to follow a redirect to ${current.protocol} URL`, { hint: 'ADD only downloads http and https URLs' });
+    }
+    res = await fetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
+    if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
+      current = new URL(res.headers.get('location')!, current);
+      await res.body?.cancel();
+      continue;
+    }
+    break;
+  }
+  if (!res || res.status >= 300) {
+    throw new BuildError(`ADD ${url}: download failed with HTTP ${res?.status ?? 'redirect loop'}`, { hint: 'check the URL; ADD needs a 200 answer' });
+  }
+  const name = posix.basename(current.pathname) || 'index.html';
+  const path = join(dir, `url-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`);
+  const h = createHash('sha256');
+  const body = Readable.fromWeb(res.body as never);
+  body.on('data', (c: Buffer) => h.update(c));
+  await pipeline(body, createWriteStream(path, { mode: 0o600 }));
+  const digest = `sha256:${h.digest('hex')}`;
+  if (checksum !== undefined && checksum !== digest) {
+    throw new BuildError(`ADD ${url}: checksum mismatch: expected ${checksum}, got ${digest}`, { hint: 'fix --checksum or the URL' });
+  }
+  await chmod(path, 0o600);
+  const lm = res.headers.get('last-modified');
+  if (lm && !Number.isNaN(Date.parse(lm))) await utimes(path, new Date(Date.parse(lm)), new Date(Date.parse(lm)));
+  return { path, name, digest };
+}
