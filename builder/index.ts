@@ -4,3 +4,4 @@ export * from './context/index.js';
 export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
 export { BuildError, StepFailedError } from './execute/errors.js';
 export { runImage, type RunImageOptions } from './execute/run-image.js';
+export { parseOutput, writeOutput, type OutputSpec } from './execute/output.js';

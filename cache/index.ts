@@ -1,6 +1,6 @@
 /**
  * cache: step keys (pure), miss explanations (pure), content hashing of COPY sources with a persistent
- * stat cache, and the on-disk record store.
+ * stat cache, the on-disk record store, and export/import of the cache as an OCI artifact (registry or layout dir).
  */
 export { CacheIoError } from './errors.js';
 export { canonicalJson } from './fsutil.js';
@@ -18,3 +18,16 @@ export {
   type PruneOptions,
   type PruneReport,
 } from './store.js';
+export { CacheExportError, CacheFetchError, CacheImportError, type CacheImportReason } from './errors.js';
+export {
+  CACHE_ARTIFACT_TYPE,
+  CACHE_MODE_ANNOTATION,
+  CACHE_MOUNT_ID_ANNOTATION,
+  CACHE_MOUNT_MEDIA_TYPE,
+  CACHE_RECORDS_MEDIA_TYPE,
+  cacheMountDirName,
+  type RecordsDocument,
+  type WireRecord,
+} from './artifact.js';
+export { LOCAL_CACHE_TAG, exportCache, exportCacheToDir, type CacheMountSource, type ExportCacheOptions } from './export.js';
+export { RemoteCache, importCache, importCacheFromDir, type ImportCacheOptions, type RemoteCacheMount, type RestoredMount } from './import.js';

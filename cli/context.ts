@@ -9,6 +9,8 @@ export interface GlobalArgs {
   root: string;
   debug: boolean;
   progress: ProgressMode;
+  /** Fires on SIGINT/SIGTERM (set by main.ts). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -25,4 +27,19 @@ export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
 /** Returns the logger for `--debug` (stderr) or a silent one. */
 export function loggerFor(args: Pick<GlobalArgs, 'debug'>): Logger {
   return args.debug ? stderrLogger() : noopLogger;
+}
+
+/**
+ * Returns an AbortSignal that fires on the first SIGINT or SIGTERM of this process; a second one exits at once
+ * (130). Installed by main.ts before any command runs, so an early Ctrl-C still cleans up.
+ */
+export function installSignalHandlers(proc: NodeJS.Process = process): AbortSignal {
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) proc.exit(130);
+    ac.abort(new Error(`interrupted by ${sig}`));
+  };
+  proc.on('SIGINT', onSignal);
+  proc.on('SIGTERM', onSignal);
+  return ac.signal;
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatError, TsbuildError } from '../layer-store/index.js';
-import { defaultRoot, type GlobalArgs } from './context.js';
+import { defaultRoot, installSignalHandlers, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 
 const EXIT_FAILURE = 1;
@@ -18,8 +18,9 @@ function version(): string {
 }
 
 /** Builds the yargs parser (exported for tests that check flags without spawning). */
-export function cli(argv: readonly string[]): Argv<GlobalArgs> {
+export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalArgs> {
   let y = yargs([...argv])
+    .middleware((a) => { (a as Record<string, unknown>).signal = signal; })
     .scriptName('tsbuild')
     .usage('$0 [command] [options]\n\nDaemonless OCI image builder and registry toolkit. `tsbuild -t NAME .` builds.')
     .option('root', {
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   const args = hideBin(process.argv);
   const debug = args.includes('--debug');
   try {
-    await cli(args).parseAsync();
+    await cli(args, installSignalHandlers()).parseAsync();
   } catch (e) {
     process.stderr.write(`error: ${formatError(e)}\n`);
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);

@@ -28,6 +28,7 @@ import { addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, g
 import { goList, goQuoteList, runCreatedBy } from './history.js';
 import { BuildError, StepFailedError } from './errors.js';
 import { scopedPath } from './scoped-path.js';
+import { reclaimStaleScratch, scratchName } from './recover.js';
 import { archiveKind, extractArchive, fetchUrl, type Fetched } from './add.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
@@ -169,7 +170,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
 
   const root = o.store.root;
-  const tmp = join(root, 'tmp', `build-${randomUUID()}`);
+  await reclaimStaleScratch(join(root, 'tmp'), o.logger ?? noopLogger);
+  const tmp = join(root, 'tmp', scratchName('build', randomUUID()));
   await mkdir(tmp, { recursive: true });
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { build, type SecretSource } from '../../builder/index.js';
+import { build, parseOutput, writeOutput, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
@@ -14,6 +14,8 @@ import { formatPlatform } from '../../layer-store/index.js';
 
 interface BuildArgs extends RegistryFlags {
   push: boolean;
+  output: string[];
+  explain: boolean;
   context: string;
   tag: string[];
   file?: string;
@@ -98,12 +100,15 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('pids-limit', { type: 'number', describe: 'maximum number of processes in a RUN step' })
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
-      .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' }) as never,
+      .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
+      .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
+      .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
+      const outputs = argv.output.map(parseOutput);
       if (argv.push && argv.tag.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger)]);
@@ -120,11 +125,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       };
       const sde = process.env.SOURCE_DATE_EPOCH;
       if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
-      const ac = new AbortController();
-      const onSig = (): void => ac.abort(new Error('interrupted'));
-      process.once('SIGINT', onSig);
-      process.once('SIGTERM', onSig);
-      try {
+      const ac = { signal: argv.signal ?? new AbortController().signal };
+      {
         const r = await build({
           context: argv.context,
           dockerfile: argv.file,
@@ -152,6 +154,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           logger,
           signal: ac.signal,
         });
+        for (const out of outputs) await writeOutput(store, r.manifest, r.tags, out);
         if (argv.push) {
           for (const t of r.tags) {
             const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal });
@@ -168,12 +171,12 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
             'image.name': r.tags.join(','),
           }, null, 2) + '\n');
         }
+        if (argv.explain) {
+          for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
+        }
         if (argv.progress !== 'json') {
           process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
         }
-      } finally {
-        process.off('SIGINT', onSig);
-        process.off('SIGTERM', onSig);
       }
     } finally {
       renderer.close();

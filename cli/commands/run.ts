@@ -41,10 +41,8 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     const logger = loggerFor(argv);
     const store = await openStore(argv.root, logger);
     const runtime = await openRuntime(argv.runtime, logger);
-    const ac = new AbortController();
-    const onSig = (): void => ac.abort(new Error('interrupted'));
-    process.once('SIGINT', onSig);
-    try {
+    const ac = { signal: argv.signal ?? new AbortController().signal };
+    {
       const code = await runImage({
         store, runtime, image: argv.image, cmd: argv.command.map(String),
         entrypoint: argv.entrypoint !== undefined ? (argv.entrypoint === '' ? [] : [argv.entrypoint]) : undefined,
@@ -53,8 +51,6 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
         stdout: process.stdout, stderr: process.stderr, signal: ac.signal,
       });
       process.exitCode = code;
-    } finally {
-      process.off('SIGINT', onSig);
     }
   },
 };
