@@ -172,7 +172,8 @@ async function packMount(m: CacheMountSource, store: LayerStore, o: ExportCacheO
 
 /**
  * --cache-to type=local,dest=DIR: exports into an OCI image layout at `dir` (created if missing), tagged `cache`
- * (index.json names it docker.io/library/cache:latest, which `importCacheFromDir` and `skopeo oci:DIR:cache` find).
+ * (index.json names it docker.io/library/cache:latest: `skopeo inspect oci:DIR:docker.io/library/cache:latest`).
+ * The previous export in `dir` and the blobs only it referenced are garbage-collected afterwards.
  */
 export async function exportCacheToDir(records: readonly CacheRecord[], store: LayerStore, dir: string, o: Omit<ExportCacheOptions, 'tags'>): Promise<Descriptor> {
   let layout: LayerStore;
@@ -181,7 +182,14 @@ export async function exportCacheToDir(records: readonly CacheRecord[], store: L
   } catch (e) {
     throw new CacheExportError(dir, 'cannot create the OCI layout', { cause: e });
   }
-  return exportCache(records, store, layout.destination(), { ...o, tags: [LOCAL_CACHE_TAG] });
+  const desc = await exportCache(records, store, layout.destination(), { ...o, tags: [LOCAL_CACHE_TAG] });
+  // The previous export (now untagged) and blobs only it used are dropped, so the directory does not grow.
+  try {
+    await layout.gc(o.signal ? { signal: o.signal } : {});
+  } catch (e) {
+    (o.logger ?? noopLogger).warn('cache export: could not remove the previous export from the directory', { dir, error: e instanceof Error ? e.message : String(e) });
+  }
+  return desc;
 }
 
 /** The tag a local cache directory's artifact carries. */

@@ -13,6 +13,7 @@ import {
   applyLayer,
   isDigest,
   noopLogger,
+  normalizeTagName,
   type Abortable,
   type Descriptor,
   type Digest,
@@ -305,6 +306,16 @@ export async function importCacheFromDir(dir: string, o: ImportCacheOptions = {}
   } catch (e) {
     throw new CacheImportError(dir, 'cannot open the OCI layout', { cause: e });
   }
-  const src = layout.source(LOCAL_CACHE_TAG);
-  return importCache({ ...src, ref: dir, getManifest: src.getManifest, getBlob: src.getBlob, close: src.close }, o);
+  // Found through index.json directly: resolving by name would parse the (empty) config as an image config.
+  const want = new Set([LOCAL_CACHE_TAG, normalizeTagName(LOCAL_CACHE_TAG)]);
+  let entry: Descriptor | undefined;
+  try {
+    entry = (await layout.listImages()).find((e) => e.names.some((n) => want.has(n)))?.descriptor;
+  } catch (e) {
+    throw new CacheImportError(dir, 'cannot read the OCI layout\'s index.json', { cause: e });
+  }
+  if (!entry) throw new CacheImportError(dir, `the OCI layout has no image tagged ${LOCAL_CACHE_TAG}`, { reason: 'not-found' });
+  const top = entry.digest;
+  const src = layout.source(top);
+  return importCache({ ref: dir, getManifest: (d, a) => src.getManifest(d ?? top, a), getBlob: (d, a) => src.getBlob(d, a), close: () => src.close() }, o);
 }

@@ -74,7 +74,7 @@ export class ChrootRuntime implements Runtime {
     await mountOverlay({ ...spec.rootfs, target: root, emptyLower: join(bundle, 'empty') });
     stack.push(`unmount ${root}`, () => unmount(root));
     stack.push('inspect copied-up dirs', () => stubs.inspect(root, spec.rootfs.upper));
-    await stubs.record(root, spec.rootfs.upper, ['/proc', '/dev', '/sys', '/etc/hosts', '/etc/resolv.conf', '/etc/hostname', ...spec.mounts.map((m) => m.target)]);
+    await stubs.record(root, spec.rootfs.upper, ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', ...spec.mounts.map((m) => m.target)]);
     const etc = await writeEtcFiles(bundle, spec);
     const R = shq(root);
     const lines = [

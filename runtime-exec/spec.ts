@@ -24,8 +24,10 @@ const DEFAULT_CPU_PERIOD = 100_000;
 
 /** The container paths runc mounts over, in mount order (used to record mountpoint stubs). */
 export function mountTargets(spec: RunSpec): string[] {
+  // As BuildKit's MountStubsCleaner: the stubs of the generated /etc files and of the step's own mounts are
+  // removed after the run; /proc, /sys and /dev mountpoints that the image lacked stay as empty directories
+  // (BuildKit's images have them too).
   return [
-    '/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys',
     '/etc/hosts', '/etc/resolv.conf', '/etc/hostname',
     ...spec.mounts.map((m) => m.target),
   ];

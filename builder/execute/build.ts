@@ -24,7 +24,7 @@ import {
 } from '../frontend/index.js';
 import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo } from '../context/index.js';
 import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from './copy.js';
-import { addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
+import { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
 import { goList, goQuoteList, runCreatedBy } from './history.js';
 import { BuildError, StepFailedError } from './errors.js';
 import { scopedPath } from './scoped-path.js';
@@ -223,6 +223,9 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
     case 'image': {
       const img = await loadBase(ctx, rs.base.ref, platform, rs.stage.location);
       const config = cloneConfig(img.config);
+      // BuildKit gives a base image without PATH the default one, first in Env.
+      const env = config.config?.Env ?? [];
+      if (!env.some((e) => e.startsWith('PATH='))) cc(config).Env = [`PATH=${DEFAULT_PATH}`, ...env];
       const layers = img.manifest.layers.map((d, i) => ({ desc: d, diffId: img.config.rootfs.diff_ids[i]! }));
       if (layers.length !== img.config.rootfs.diff_ids.length) {
         throw new BuildError(`base image ${rs.base.ref} is inconsistent: ${layers.length} layers but ${img.config.rootfs.diff_ids.length} diff_ids`, { location: loc(rs.stage.location), hint: 'pull the image again (tsbuild pull --force) or run tsbuild fsck' });
@@ -265,8 +268,8 @@ async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
   const baseName = rs.base.kind === 'image' ? rs.base.ref : rs.base.kind === 'scratch' ? 'scratch' : `stage ${rs.base.index}`;
   const stageLabel = rs.stage.name ?? (ctx.graph.order.length > 1 ? `stage-${rs.index}` : '');
   const commands: { ins: Instruction; onbuild: boolean }[] = [];
-  // ONBUILD triggers of an image base run first (BuildKit: before the stage's own instructions).
-  const triggers = rs.base.kind === 'image' ? st.config.config?.OnBuild ?? [] : [];
+  // ONBUILD triggers of the base (an image or an earlier stage) run first, before the stage's own instructions.
+  const triggers = rs.base.kind === 'scratch' ? [] : (rs.base.kind === 'stage' ? (await ctx.results.get(rs.base.index)!).config.config?.OnBuild : st.config.config?.OnBuild) ?? [];
   if (st.config.config) st.config.config.OnBuild = null;
   for (const t of triggers) {
     // Each trigger is one instruction; it reports the FROM line as its location (as BuildKit does).
@@ -889,9 +892,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
             },
           });
         }
-        if (sources.length === 0) {
-          throw new BuildError(`${ins.kind.toUpperCase()} has no source files`, { hint: 'check the source paths and .dockerignore' });
-        }
+        // A wildcard that matches nothing copies nothing (BuildKit allows it); a missing plain source already failed.
       });
       return await commitUpperOpt(ctx, s, id);
     });

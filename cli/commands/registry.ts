@@ -7,6 +7,7 @@ import {
 } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
+import { createManifestList, pushManifestList, removeManifestList } from '../manifest-list.js';
 
 /** Flags every registry command takes. */
 export interface RegistryFlags extends GlobalArgs { 'insecure-registry': string[]; 'ca-file': string | undefined }
@@ -148,10 +149,86 @@ export const manifestInspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
 };
 
 /** `tsbuild manifest <command>`. */
+interface CreateArgs extends RegistryFlags { list: string; refs: string[]; amend: boolean }
+interface PushListArgs extends RegistryFlags { list: string; purge: boolean }
+interface RmListArgs extends GlobalArgs { list: string }
+interface DeleteArgs extends RegistryFlags { ref: string }
+
+/** `tsbuild manifest create LIST REF…`: an index of images already in a registry (kept locally until pushed). */
+export const manifestCreateCommand: CommandModule<GlobalArgs, CreateArgs> = {
+  command: 'create <list> <refs..>',
+  describe: 'create a manifest list from images already in a registry',
+  builder: (y) => registryFlags(y
+    .positional('list', { type: 'string', demandOption: true })
+    .positional('refs', { type: 'string', array: true, demandOption: true })
+    .option('amend', { type: 'boolean', default: false, describe: 'add to an existing local list' })) as never,
+  handler: async (argv) => {
+    const reg = client(argv);
+    try {
+      const idx = await createManifestList(argv.root, reg, argv.list, argv.refs, { amend: argv.amend });
+      process.stdout.write(`created ${argv.list} with ${idx.manifests.length} manifests\n`);
+    } finally {
+      await reg.close();
+    }
+  },
+};
+
+/** `tsbuild manifest push LIST`: copies children from other repositories, then PUTs the index. */
+export const manifestPushCommand: CommandModule<GlobalArgs, PushListArgs> = {
+  command: 'push <list>',
+  describe: 'push a manifest list created with `manifest create`',
+  builder: (y) => registryFlags(y
+    .positional('list', { type: 'string', demandOption: true })
+    .option('purge', { type: 'boolean', default: false, describe: 'remove the local list after pushing' })) as never,
+  handler: async (argv) => {
+    const reg = client(argv);
+    try {
+      process.stdout.write(`${await pushManifestList(argv.root, reg, argv.list, { purge: argv.purge })}\n`);
+    } finally {
+      await reg.close();
+    }
+  },
+};
+
+/** `tsbuild manifest rm LIST`: forgets a local, unpushed list. */
+export const manifestRmCommand: CommandModule<GlobalArgs, RmListArgs> = {
+  command: 'rm <list>',
+  describe: 'remove a local manifest list',
+  builder: (y) => y.positional('list', { type: 'string', demandOption: true }) as never,
+  handler: async (argv) => {
+    if (!(await removeManifestList(argv.root, argv.list))) throw new TsbuildError('IMAGE_NOT_FOUND', `no manifest list ${argv.list}`, { location: { ref: argv.list }, hint: 'list names are as given to `manifest create`' });
+  },
+};
+
+/** `tsbuild manifest delete REF`: deletes a manifest from a registry (by digest, or the digest a tag points at). */
+export const manifestDeleteCommand: CommandModule<GlobalArgs, DeleteArgs> = {
+  command: 'delete <ref>',
+  describe: 'delete a manifest from a registry that allows it',
+  builder: (y) => registryFlags(y.positional('ref', { type: 'string', demandOption: true })) as never,
+  handler: async (argv) => {
+    const reg = client(argv);
+    try {
+      const ref = parseReference(argv.ref);
+      const d = ref.digest ? undefined : await reg.headManifest(ref);
+      if (!ref.digest && !d) throw new TsbuildError('IMAGE_NOT_FOUND', `${argv.ref} not found`, { location: { ref: argv.ref }, hint: 'check the name and tag' });
+      await reg.deleteManifest(ref.digest ? ref : { ...ref, digest: d!.digest });
+      process.stdout.write(`deleted ${argv.ref}\n`);
+    } finally {
+      await reg.close();
+    }
+  },
+};
+
 export const manifestCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'manifest <command>',
-  describe: 'inspect manifests and indexes in a registry',
-  builder: (y) => y.command(manifestInspectCommand as CommandModule<GlobalArgs, InspectArgs>).demandCommand(1) as never,
+  describe: 'inspect, create, push and delete manifests and manifest lists in a registry',
+  builder: (y) => y
+    .command(manifestInspectCommand as CommandModule<GlobalArgs, InspectArgs>)
+    .command(manifestCreateCommand as CommandModule<GlobalArgs, CreateArgs>)
+    .command(manifestPushCommand as CommandModule<GlobalArgs, PushListArgs>)
+    .command(manifestRmCommand as CommandModule<GlobalArgs, RmListArgs>)
+    .command(manifestDeleteCommand as CommandModule<GlobalArgs, DeleteArgs>)
+    .demandCommand(1) as never,
   handler: () => undefined,
 };
 

@@ -4,6 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import {
+  parsePlatform,
   LayerStore, TsbuildError, familiarRepository, imageHistory, importRootfs, listImageSummaries, loadArchive,
   normalizeTagName, parseImageName, saveImages, splitTagName, digestHex,
   type ImageSummary,
@@ -269,11 +270,15 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'rootfs tar (plain or gzip)' })
       .positional('name', { type: 'string', demandOption: true, describe: 'NAME[:TAG]' })
-      .option('message', { alias: 'm', type: 'string', describe: 'history comment' }) as never,
+      .option('message', { alias: 'm', type: 'string', describe: 'history comment' })
+      .option('platform', { type: 'string', describe: 'os/arch[/variant] of the files (default: this machine)' }) as never,
   handler: async (argv) => {
     parseImageName(argv.name);
     const store = await openStore(argv);
-    const r = await importRootfs(store, argv.file, normalizeTagName(argv.name), argv.message !== undefined ? { message: argv.message } : {});
+    const r = await importRootfs(store, argv.file, normalizeTagName(argv.name), {
+      ...(argv.message !== undefined ? { message: argv.message } : {}),
+      ...(argv.platform !== undefined ? { platform: parsePlatform(argv.platform) } : {}),
+    });
     out(r.configDescriptor.digest);
   },
 };

@@ -1,15 +1,14 @@
 /**
  * A --cache-from that cannot be used rejects importCache with CacheImportError (code REGISTRY) naming the
- * reference, with a reason the builder can print as a warning: registry down, tag missing, not a cache.
+ * reference, with a reason the builder can print as a warning: registry down, tag missing, denied, not a cache.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CacheImportError, importCache, importCacheFromDir } from '../../cache/index.js';
-import { TsbuildError } from '../../layer-store/index.js';
+import { MediaTypes, TsbuildError, buildConfig, copyImage, encodeDocument } from '../../layer-store/index.js';
 import { RegistryClient, parseReference } from '../../registry-client/index.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makeFixture, tempDir } from './remote-fixture.js';
-import { copyImage } from '../../layer-store/index.js';
 
 const fast = { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1, maxTotalMs: 5_000, retryStatuses: [] };
 
@@ -23,7 +22,7 @@ function assertImportError(e: unknown, reason: string, ref: string): true {
   return true;
 }
 
-test('import from a registry that is down, a missing tag, a plain image, or a missing dir rejects with CacheImportError', async (t) => {
+test('import from a registry that is down, a missing tag, a plain image, denied access, or a missing dir rejects with CacheImportError', async (t) => {
   const client = new RegistryClient({ retry: fast });
   t.after(() => client.close());
 
@@ -41,7 +40,6 @@ test('import from a registry that is down, a missing tag, a plain image, or a mi
   // An ordinary image is not a cache.
   const fx = await makeFixture();
   t.after(fx.cleanup);
-  const { buildConfig, encodeDocument, MediaTypes } = await import('../../layer-store/index.js');
   const layer = fx.records[0]!.result.layer!;
   const cfg = encodeDocument(buildConfig({ diffIds: [layer.diffId], created: '2024-01-01T00:00:00Z' }), MediaTypes.ociConfig);
   await fx.store.putBytes(cfg.bytes, { mediaType: MediaTypes.ociConfig });
@@ -51,6 +49,12 @@ test('import from a registry that is down, a missing tag, a plain image, or a mi
   const plain = `${reg.host}/cache/plain:v1`;
   await copyImage(fx.store.source('plain:v1'), client.destination(parseReference(plain)), {});
   await assert.rejects(importCache(client.source(parseReference(plain))), (e) => assertImportError(e, 'invalid', plain));
+
+  // Denied: a registry that wants a password, asked anonymously.
+  const locked = await startRegistry({ mode: 'htpasswd', users: { ci: 'secret' } });
+  t.after(() => locked.stop());
+  const deniedRef = `${locked.host}/cache/app:latest`;
+  await assert.rejects(importCache(client.source(parseReference(deniedRef))), (e) => assertImportError(e, 'denied', deniedRef));
 
   const nowhere = await tempDir('tsbuild-remote-cache-nodir-');
   t.after(nowhere.cleanup);

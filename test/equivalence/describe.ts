@@ -11,11 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, chmodSync, lchownSync, symlinkSync, mkdirSync, copyFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, chmodSync, lchownSync, symlinkSync, mkdirSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { extract, type Headers } from 'tar-stream';
+import { extract, type Header } from 'tar-stream';
 
 /** The image config fields compared (absent, null and "" are all written as null). */
 export const CONFIG_FIELDS = [
@@ -41,7 +41,7 @@ interface Inode {
 
 interface LayerEntry {
   path: string;
-  header: Headers;
+  header: Header;
   sha256?: string;
   size: number;
 }
@@ -64,7 +64,7 @@ async function readLayer(bytes: Buffer): Promise<LayerEntry[]> {
     ex.on('entry', (header, stream, next) => {
       const hash = createHash('sha256');
       let size = 0;
-      stream.on('data', (c: Buffer) => { hash.update(c); size += c.length; });
+      stream.on('data', (c: unknown) => { const b = c as Buffer; hash.update(b); size += b.length; });
       stream.on('end', () => {
         const entry: LayerEntry = { path: normalize(header.name), header, size };
         if (TYPES[header.type ?? 'file'] === 'file') entry.sha256 = hash.digest('hex');
@@ -144,11 +144,21 @@ function describeTree(state: Map<string, Inode>): Record<string, string> {
   return tree;
 }
 
+/** Sorts object keys recursively: JSON object order carries no meaning (Go writes maps sorted). */
+export function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, canonical(o[k])]));
+  }
+  return v;
+}
+
 function pickConfig(cfg: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of CONFIG_FIELDS) {
     const v = cfg[f];
-    out[f] = v === undefined || v === null || v === '' ? null : v;
+    out[f] = v === undefined || v === null || v === '' ? null : canonical(v);
   }
   return out;
 }
@@ -208,11 +218,11 @@ export function listFixtures(fixturesDir: string): string[] {
   }).sort();
 }
 
-// Command line, for generate.sh: `tsx describe.ts ARCHIVE OUT.json` writes the description as JSON.
+// Command line, for generate.sh: `tsx describe.ts ARCHIVE OUT.json [SOURCE]` writes the description as JSON
+// (SOURCE, a note on what produced the archive, is stored as "generatedBy").
 const argv = process.argv;
-if (argv[1] && /describe\.(ts|js)$/.test(argv[1]) && argv.length === 4) {
-  const [, , archive, out] = argv as [string, string, string, string];
+if (argv[1] && /describe\.(ts|js)$/.test(argv[1]) && argv.length >= 4) {
+  const [, , archive, out, source] = argv as [string, string, string, string, string | undefined];
   const d = await describeImage(archive);
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(out, JSON.stringify(d, null, 2) + '\n');
+  writeFileSync(out, JSON.stringify({ generatedBy: source ?? null, ...d }, null, 2) + '\n');
 }

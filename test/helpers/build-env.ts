@@ -42,10 +42,14 @@ export async function makeBuildEnv(busybox: { tar: string }): Promise<BuildEnv> 
   };
 }
 
-/** Returns the mount points currently listed in /proc/self/mountinfo. */
+/**
+ * Returns the mount points in /proc/self/mountinfo that tsbuild tests and runs create (temp dirs named
+ * `tsbuild-*`, runc bundles `tsbuild-run-*`), so that unrelated mounts of other processes on the machine
+ * (a benchmark's buildah, say) do not make the leak checks flaky.
+ */
 export async function mountPoints(): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => l.split(' ')[4]!);
+  return text.split('\n').filter(Boolean).map((l) => l.split(' ')[4]!).filter((p) => p.includes('/tsbuild-') && !p.includes('/tsbuild-bench-'));
 }
 
 /** Returns the entries of `<root>/tmp` (scratch dirs a build must remove). */

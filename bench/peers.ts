@@ -1,0 +1,321 @@
+/**
+ * The tools the benchmark runs side by side: tsbuild itself, BuildKit (inside a private dockerd), buildah and
+ * skopeo. Each build tool is started with its own state under the benchmark's work directory, so nothing of
+ * the machine's own Docker or containers-storage is read or changed, and stop() removes it again.
+ *
+ * Every command runs under GNU time (`/usr/bin/time -f %M`), which gives its peak RSS.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BenchError } from './errors.js';
+
+/** The outcome of one measured command. */
+export interface Measured {
+  readonly ok: boolean;
+  readonly seconds: number;
+  /** Peak resident set size of the command's largest process, MiB (from GNU time), when known. */
+  readonly rssMb: number | undefined;
+  /** The last lines of its output when it failed. */
+  readonly error: string | undefined;
+}
+
+export interface ExecOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  /** Kill the command after this many seconds (default 900). */
+  readonly timeoutSeconds?: number;
+}
+
+const TIME = '/usr/bin/time';
+
+/** Whether an executable exists (absolute path, or found on PATH). */
+export function have(cmd: string): boolean {
+  if (cmd.startsWith('/')) return existsSync(cmd);
+  try {
+    execFileSync('sh', ['-c', `command -v "$1"`, 'sh', cmd], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `cmd args` under GNU time and measures its wall time (from spawn to exit). Never throws for a
+ * failing command: the result says ok=false and carries the tail of its output.
+ */
+export async function measure(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<Measured> {
+  const rssFile = join(o.cwd ?? '/tmp', `.bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const useTime = existsSync(TIME);
+  const argv = useTime ? ['-f', '%M', '-o', rssFile, cmd, ...args] : [...args];
+  const t0 = process.hrtime.bigint();
+  const r = await execCapture(useTime ? TIME : cmd, argv, o);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  let rssMb: number | undefined;
+  if (useTime) {
+    try {
+      const lines = (await readFile(rssFile, 'utf8')).trim().split('\n');
+      const kb = Number(lines[lines.length - 1]);
+      if (Number.isFinite(kb) && kb > 0) rssMb = kb / 1024;
+    } catch { /* no file: the command did not start */ }
+    await rm(rssFile, { force: true });
+  }
+  const ok = r.code === 0;
+  return { ok, seconds, rssMb, error: ok ? undefined : tail(r.output, 12) || `exit ${r.code}` };
+}
+
+function tail(s: string, n: number): string {
+  return s.trim().split('\n').slice(-n).join('\n');
+}
+
+/** Runs a command, capturing stdout+stderr (last 64 KiB). Resolves with its exit code (-1 when killed). */
+export function execCapture(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, {
+      cwd: o.cwd,
+      env: { ...process.env, ...(o.env ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const add = (d: Buffer) => { out += d.toString('utf8'); if (out.length > 131072) out = out.slice(-65536); };
+    child.stdout.on('data', add);
+    child.stderr.on('data', add);
+    const timer = setTimeout(() => { out += `\n[bench] killed after ${o.timeoutSeconds ?? 900} s`; child.kill('SIGKILL'); }, (o.timeoutSeconds ?? 900) * 1000);
+    child.once('error', (e) => { clearTimeout(timer); resolve({ code: -1, output: `${out}\n${String(e)}` }); });
+    child.once('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, output: out }); });
+  });
+}
+
+/** Like execCapture, but throws a BenchError when the command fails (for untimed setup steps). */
+export async function mustRun(cmd: string, args: readonly string[], what: string, o: ExecOptions = {}): Promise<string> {
+  const r = await execCapture(cmd, args, o);
+  if (r.code !== 0) throw new BenchError('IO', `${what} failed: ${cmd} ${args.join(' ')}\n${tail(r.output, 20)}`, 'see the output above; rerun with --only to narrow it down');
+  return r.output;
+}
+
+/** Unmounts everything mounted under `dir` (deepest first): overlay mounts that a killed daemon left behind. */
+export async function unmountUnder(dir: string): Promise<void> {
+  let info: string;
+  try { info = await readFile('/proc/self/mountinfo', 'utf8'); } catch { return; }
+  const points = info.split('\n').map((l) => l.split(' ')[4] ?? '').filter((p) => p === dir || p.startsWith(dir + '/'));
+  points.sort((a, b) => b.length - a.length);
+  for (const p of points) await execCapture('umount', ['-l', p]);
+}
+
+async function removeTree(dir: string): Promise<void> {
+  await unmountUnder(dir);
+  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+/** A build tool under test. `cold` builds without cache (base image present); `rebuild` builds with it. */
+export interface BuildTool {
+  readonly name: string;
+  /** Called before each cold build, untimed (tsbuild: a fresh store with the base imported). */
+  freshState(): Promise<void>;
+  cold(context: string, tag: string): Promise<Measured>;
+  rebuild(context: string, tag: string): Promise<Measured>;
+  /** Drops a workload's images and cache (untimed, between workloads, to bound disk use). */
+  forget(tag: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------- tsbuild
+
+export class TsbuildTool implements BuildTool {
+  readonly name = 'tsbuild';
+  private generation = 0;
+  private currentRoot: string | undefined;
+
+  constructor(private readonly cli: string, private readonly dir: string, private readonly baseTar: string, private readonly baseImage: string) {}
+
+  /** The store directory of the current generation (an OCI layout: skopeo reads it as `oci:ROOT:REF`). */
+  get root(): string {
+    if (this.currentRoot === undefined) throw new BenchError('USAGE', 'tsbuild store used before freshState()', 'call freshState() first');
+    return this.currentRoot;
+  }
+
+  /** Arguments for `node CLI --root ROOT --progress quiet ...`. */
+  argv(root: string, ...rest: string[]): string[] {
+    return [this.cli, '--root', root, '--progress', 'quiet', ...rest];
+  }
+
+  async freshState(): Promise<void> {
+    if (this.currentRoot !== undefined) await removeTree(this.currentRoot);
+    const root = join(this.dir, `root-${++this.generation}`);
+    await mkdir(root, { recursive: true });
+    await mustRun(process.execPath, this.argv(root, 'import', this.baseTar, this.baseImage), 'tsbuild import of the base image');
+    this.currentRoot = root;
+  }
+
+  cold(context: string, tag: string): Promise<Measured> {
+    // A fresh store per run (freshState) is the cold state: `build --no-cache` is rejected by the CLI today.
+    return measure(process.execPath, this.argv(this.root, 'build', '-t', tag, context));
+  }
+
+  rebuild(context: string, tag: string): Promise<Measured> {
+    return measure(process.execPath, this.argv(this.root, 'build', '-t', tag, context));
+  }
+
+  async forget(): Promise<void> { /* the next workload starts from a fresh store anyway */ }
+
+  async stop(): Promise<void> {
+    await removeTree(this.dir);
+  }
+}
+
+// --------------------------------------------------------------------------------------------- BuildKit
+
+/** BuildKit as Debian's docker.io ships it: a private dockerd (own data root, socket, pid file). */
+export class BuildkitTool implements BuildTool {
+  readonly name = 'buildkit';
+  static readonly DOCKERD = '/usr/sbin/dockerd';
+  static readonly DOCKER = '/usr/bin/docker';
+  private pid: number | undefined;
+
+  private constructor(private readonly dir: string) {}
+
+  static available(): boolean {
+    return have(BuildkitTool.DOCKERD) && have(BuildkitTool.DOCKER);
+  }
+
+  private get env(): Record<string, string> {
+    return { DOCKER_HOST: `unix://${join(this.dir, 'docker.sock')}`, DOCKER_BUILDKIT: '1', DOCKER_CONFIG: join(this.dir, 'client') };
+  }
+
+  /** Starts dockerd (no iptables, no bridge) and imports the base image into it. */
+  static async start(dir: string, baseTar: string, baseImage: string): Promise<BuildkitTool> {
+    await mkdir(join(dir, 'client'), { recursive: true });
+    const t = new BuildkitTool(dir);
+    const { openSync, closeSync } = await import('node:fs');
+    const logFd = openSync(join(dir, 'dockerd.log'), 'a');
+    const child = spawn(BuildkitTool.DOCKERD, [
+      '--data-root', join(dir, 'data'), '--exec-root', join(dir, 'exec'), '-H', `unix://${join(dir, 'docker.sock')}`,
+      '--pidfile', join(dir, 'dockerd.pid'), '--iptables=false', '--ip-masq=false', '--bridge=none',
+    ], { stdio: ['ignore', logFd, logFd], detached: true });
+    closeSync(logFd);
+    child.unref();
+    t.pid = child.pid;
+    try {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = await execCapture(BuildkitTool.DOCKER, ['version', '--format', '{{.Server.Version}}'], { env: t.env, timeoutSeconds: 10 });
+        if (r.code === 0) break;
+        if (t.pid === undefined || !alive(t.pid) || Date.now() > deadline) {
+          const log = await readFile(join(dir, 'dockerd.log'), 'utf8').catch(() => '');
+          throw new BenchError('IO', `dockerd did not start:\n${tail(log, 15)}`, `see ${join(dir, 'dockerd.log')}`);
+        }
+        await sleep(300);
+      }
+      await mustRun(BuildkitTool.DOCKER, ['import', baseTar, baseImage], 'docker import of the base image', { env: t.env });
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
+    return t;
+  }
+
+  async freshState(): Promise<void> { /* --no-cache makes the build cold; the base stays */ }
+
+  cold(context: string, tag: string): Promise<Measured> {
+    return measure(BuildkitTool.DOCKER, ['build', '--network', 'host', '--no-cache', '-q', '-t', tag, context], { env: this.env });
+  }
+
+  rebuild(context: string, tag: string): Promise<Measured> {
+    return measure(BuildkitTool.DOCKER, ['build', '--network', 'host', '-q', '-t', tag, context], { env: this.env });
+  }
+
+  async forget(tag: string): Promise<void> {
+    await execCapture(BuildkitTool.DOCKER, ['image', 'rm', '-f', tag], { env: this.env });
+    await execCapture(BuildkitTool.DOCKER, ['builder', 'prune', '-af'], { env: this.env });
+  }
+
+  async stop(): Promise<void> {
+    const pid = this.pid;
+    if (pid !== undefined && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 20_000;
+      while (alive(pid) && Date.now() < deadline) await sleep(200);
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      // dockerd started its own containerd in its process group: make sure it went too
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* group already gone */ }
+    }
+    this.pid = undefined;
+    await removeTree(this.dir);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- buildah
+
+/** `buildah bud --layers` with its own containers-storage (root and runroot), runc, host network. */
+export class BuildahTool implements BuildTool {
+  readonly name = 'buildah';
+  private constructor(private readonly dir: string) {}
+
+  static available(): boolean {
+    return have('buildah') && have('/usr/sbin/runc');
+  }
+
+  private global(): string[] {
+    return ['--root', join(this.dir, 'storage'), '--runroot', join(this.dir, 'run'), '--storage-driver', 'overlay'];
+  }
+
+  /** Creates the storage and imports the base image (from scratch + add of the root filesystem tar + commit). */
+  static async start(dir: string, baseTar: string, baseImage: string): Promise<BuildahTool> {
+    await mkdir(dir, { recursive: true });
+    const t = new BuildahTool(dir);
+    try {
+      const ctr = (await mustRun('buildah', [...t.global(), 'from', 'scratch'], 'buildah from scratch')).trim().split('\n').pop() ?? '';
+      await mustRun('buildah', [...t.global(), 'add', ctr, baseTar, '/'], 'buildah add of the base root filesystem');
+      await mustRun('buildah', [...t.global(), 'commit', '-q', '--rm', ctr, `localhost/${baseImage}`], 'buildah commit of the base image');
+    } catch (e) {
+      await t.stop();
+      throw e;
+    }
+    return t;
+  }
+
+  private bud(extra: string[], context: string, tag: string): Promise<Measured> {
+    return measure('buildah', [...this.global(), 'bud', '--layers', ...extra, '--isolation', 'oci', '--runtime', '/usr/sbin/runc',
+      '--network', 'host', '-q', '-t', tag, context]);
+  }
+
+  async freshState(): Promise<void> { /* --no-cache makes the build cold */ }
+  cold(context: string, tag: string): Promise<Measured> { return this.bud(['--no-cache'], context, tag); }
+  rebuild(context: string, tag: string): Promise<Measured> { return this.bud([], context, tag); }
+
+  async forget(tag: string): Promise<void> {
+    await execCapture('buildah', [...this.global(), 'rmi', '-f', tag]);
+    await execCapture('buildah', [...this.global(), 'rmi', '--prune']);
+  }
+
+  async stop(): Promise<void> {
+    if (existsSync(join(this.dir, 'storage'))) {
+      await execCapture('buildah', [...this.global(), 'rm', '--all']);
+      await execCapture('buildah', [...this.global(), 'umount', '--all']);
+    }
+    await removeTree(this.dir);
+  }
+}
+
+// ----------------------------------------------------------------------------------------------- skopeo
+
+export const Skopeo = {
+  available(): boolean { return have('skopeo'); },
+  /** Copies an image from an OCI layout to a registry (plain HTTP). */
+  push(layout: string, ref: string, dest: string): Promise<Measured> {
+    return measure('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:${ref}`, `docker://${dest}`]);
+  },
+  /** Copies an image from a registry into a new OCI layout directory. */
+  pull(src: string, layout: string): Promise<Measured> {
+    return measure('skopeo', ['--insecure-policy', 'copy', '-q', '--src-tls-verify=false', `docker://${src}`, `oci:${layout}:latest`]);
+  },
+};
