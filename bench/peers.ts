@@ -105,7 +105,8 @@ export async function unmountUnder(dir: string): Promise<void> {
 
 async function removeTree(dir: string): Promise<void> {
   await unmountUnder(dir);
-  await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  const r = await execCapture('rm', ['-rf', dir]); // GNU rm: much faster than fs.rm on 20,000-file trees
+  if (r.code !== 0) await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type LayerStore, type StoredImage, type MissReason,
 } from '../../layer-store/index.js';
 import { mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
-import { explainMiss, hashSources, stepKey, StatCache, type CacheStore, type MountKey, type StepInputs } from '../../cache/index.js';
+import { explainMiss, hashSources, stepKey, StatCache, cacheMountDirName, type CacheRecord, type CacheStore, type MountKey, type RemoteCache, type StepInputs } from '../../cache/index.js';
 import {
   parseDockerfile, toStages, resolveStageGraph, StageScope, parseMount, chompHeredocContent, parseInstruction, processWord,
   type DockerfileAst, type Instruction, type InstructionLocation, type ResolvedStage, type StageGraph, type RunMount,
@@ -64,6 +64,8 @@ export interface BuildOptions {
   readonly store: LayerStore;
   readonly runtime: Runtime;
   readonly cache?: CacheStore | undefined;
+  /** Caches imported with --cache-from: consulted on a local miss; a hit's layer is fetched then. */
+  readonly remoteCaches?: readonly RemoteCache[] | undefined;
   /** Called when a base image is not in the store (or `pull` is set): must put it there. */
   readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal) => Promise<void>) | undefined;
   /** Always pull base images. */
@@ -90,6 +92,12 @@ export interface BuildResult {
   readonly config: ImageConfig;
   readonly tags: readonly string[];
   readonly steps: readonly StepReport[];
+  /** Cache records of the steps that made the final image (its stage and the stages it is FROM): `mode=min`. */
+  readonly finalRecords: readonly CacheRecord[];
+  /** Cache records of every step of the build: `mode=max`. */
+  readonly allRecords: readonly CacheRecord[];
+  /** The cache mounts RUN steps used: `{id, dir}`, for exporting their contents with `mode=max`. */
+  readonly cacheMounts: readonly { readonly id: string; readonly dir: string }[];
 }
 
 /** One layer of a stage's filesystem: its blob, diffID and (once needed) its snapshot directory. */
@@ -107,6 +115,12 @@ interface StageState {
   parentKind: 'base' | 'step';
   parentName: string;
   platform: Platform;
+  /**
+   * The time recorded for the next history entry: when the last layer-producing step's result was first made
+   * (a cache hit keeps its original time), else the base's created time. A fully cached rebuild therefore
+   * reproduces the same config and image digest. With SOURCE_DATE_EPOCH it is always the epoch.
+   */
+  time: string;
   /** Names of stage-local history to write (BuildKit writes history for every instruction). */
 }
 
@@ -127,10 +141,15 @@ interface BuildCtx {
   readonly steps: StepReport[];
   readonly statCache: StatCache | undefined;
   readonly cacheMountLocks: Map<string, Promise<void>>;
+  /** Records used or created, per stage index. */
+  readonly records: Map<number, CacheRecord[]>;
+  readonly cacheMountsUsed: Map<string, string>;
   stepCounter: number;
 }
 
 const CACHE_RECORD_VERSION = 'tsbuild-step-v1';
+/** The created time of history entries of a scratch stage before its first layer (no wall clock: reproducible). */
+const SCRATCH_TIME = '1970-01-01T00:00:00.000Z';
 
 /**
  * Returns the built image after committing it to the store and tagging it. Runs only the stages the target
@@ -182,6 +201,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     results: new Map(), steps: [], stepCounter: 0,
     statCache: o.cache ? await StatCache.open(join(root, 'cache', 'stat'), { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),
+    records: new Map(),
+    cacheMountsUsed: new Map(),
   };
   try {
     for (const rs of graph.order) {
@@ -213,12 +234,12 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
   const platform = rs.platform ? parsePlatform(rs.platform) : ctx.platform;
   switch (rs.base.kind) {
     case 'scratch':
-      return { config: emptyConfig(platform), layers: [], key: `scratch:${formatPlatform(platform)}`, parentKind: 'base', parentName: 'scratch', platform };
+      return { config: emptyConfig(platform), layers: [], key: `scratch:${formatPlatform(platform)}`, parentKind: 'base', parentName: 'scratch', platform, time: ctx.o.sourceDateEpoch !== undefined ? ctx.created : SCRATCH_TIME };
     case 'stage': {
       const parent = await ctx.results.get(rs.base.index)!;
       const config = cloneConfig(parent.config);
       if (config.config) config.config.OnBuild = null;
-      return { config, layers: [...parent.layers], key: parent.key, parentKind: 'step', parentName: ctx.graph.order.find((s) => s.index === (rs.base as { index: number }).index)?.displayName ?? 'stage', platform: parent.platform };
+      return { config, layers: [...parent.layers], key: parent.key, parentKind: 'step', time: parent.time, parentName: ctx.graph.order.find((s) => s.index === (rs.base as { index: number }).index)?.displayName ?? 'stage', platform: parent.platform };
     }
     case 'image': {
       const img = await loadBase(ctx, rs.base.ref, platform, rs.stage.location);
@@ -230,7 +251,7 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
       if (layers.length !== img.config.rootfs.diff_ids.length) {
         throw new BuildError(`base image ${rs.base.ref} is inconsistent: ${layers.length} layers but ${img.config.rootfs.diff_ids.length} diff_ids`, { location: loc(rs.stage.location), hint: 'pull the image again (tsbuild pull --force) or run tsbuild fsck' });
       }
-      return { config, layers, key: img.descriptor.digest, parentKind: 'base', parentName: rs.base.ref, platform: ctx.o.store.platformOf(img) };
+      return { config, layers, key: img.descriptor.digest, parentKind: 'base', parentName: rs.base.ref, platform: ctx.o.store.platformOf(img), time: ctx.o.sourceDateEpoch !== undefined ? ctx.created : img.config.created ?? SCRATCH_TIME };
     }
   }
 }
@@ -326,7 +347,7 @@ function displayOf(ins: Instruction): string {
 
 async function dispatch(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: Instruction, id: string, name: string, noCache: boolean, cmdSet: boolean): Promise<void> {
   const c = cc(st.config);
-  const hist = (msg: string, withLayer = false): void => commitHistory(st.config, msg, withLayer, ctx.created);
+  const hist = (msg: string, withLayer = false): void => commitHistory(st.config, msg, withLayer, st.time);
   switch (ins.kind) {
     case 'from':
       throw new BuildError('unexpected FROM inside a stage', { hint: 'this is a bug in tsbuild' });
@@ -429,9 +450,24 @@ interface StepResult {
  * Runs a layer-producing step through the cache: on a hit the recorded layer is reused (its blob must still be
  * in the store); on a miss `produce` runs and its result is recorded. Emits step.cached / step.miss.
  */
-async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id: string, name: string, noCache: boolean, produce: () => Promise<StepResult>): Promise<StepResult> {
+async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inputs: StepInputs, id: string, name: string, noCache: boolean, produce: () => Promise<StepResult>): Promise<StepResult> {
   const key = stepKey(inputs);
   const cache = ctx.o.cache;
+  const remember = (rec: CacheRecord): void => {
+    const list = ctx.records.get(rs.index) ?? [];
+    list.push(rec);
+    ctx.records.set(rs.index, list);
+  };
+  const hit = (rec: CacheRecord): StepResult => {
+    ctx.events({ type: 'step.cached', id });
+    ctx.steps.push({ id, name, cached: true });
+    st.key = key;
+    st.parentKind = 'step';
+    if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(rec.createdAt).toISOString();
+    remember(rec);
+    const layer = rec.result.layer;
+    return layer ? { layer: { desc: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId } } : {};
+  };
   let reason: MissReason;
   if (!cache) reason = { kind: 'no-cache', detail: 'cache disabled' };
   else if (noCache) reason = { kind: 'no-cache', detail: '--no-cache' };
@@ -441,12 +477,23 @@ async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id:
       const layer = rec.result.layer;
       if (!layer || (await ctx.o.store.hasBlob(layer.digest))) {
         await cache.touch(key).catch(() => undefined);
-        ctx.events({ type: 'step.cached', id });
-        ctx.steps.push({ id, name, cached: true });
-        st.key = key;
-        st.parentKind = 'step';
-        return layer ? { layer: { desc: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId } } : {};
+        return hit(rec);
       }
+    }
+    for (const remote of ctx.o.remoteCaches ?? []) {
+      const r = remote.get(key);
+      if (!r) continue;
+      try {
+        await remote.fetchLayer(r, ctx.o.store, { signal: ctx.signal });
+      } catch (e) {
+        if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
+        ctx.events({ type: 'warning', message: `cache from ${remote.ref}: ${e instanceof Error ? e.message : String(e)}; running the step` });
+        continue;
+      }
+      const local: CacheRecord = { ...r, lastUsedAt: Date.now() };
+      await cache.put(local);
+      ctx.events({ type: 'info', message: `${name}: cache hit from ${remote.ref}` });
+      return hit(local);
     }
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
@@ -454,12 +501,13 @@ async function cachedStep(ctx: BuildCtx, st: StageState, inputs: StepInputs, id:
   ctx.events({ type: 'step.miss', id, reason });
   ctx.steps.push({ id, name, cached: false, reason });
   const r = await produce();
-  if (cache) {
-    await cache.put({
-      key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
-      result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
-    });
-  }
+  const rec: CacheRecord = {
+    key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
+    result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
+  };
+  if (cache) await cache.put(rec);
+  remember(rec);
+  if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(rec.createdAt).toISOString();
   st.key = key;
   st.parentKind = 'step';
   return r;
@@ -559,12 +607,12 @@ async function workdir(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: 
   const wd = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
   c.WorkingDir = wd;
   if (wd === '/') {
-    commitHistory(st.config, `WORKDIR ${wd}`, false, ctx.created);
+    commitHistory(st.config, `WORKDIR ${wd}`, false, st.time);
     return;
   }
   const user = c.User ?? '';
   const inputs = baseInputs(ctx, st, rs, scope, `WORKDIR ${wd} user=${user}`, id);
-  const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+  const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
     const s = await scratchDirs(ctx, 'workdir');
     await withMerged(ctx, st.layers, s, async (merged) => {
       const owner = user ? await resolveUser(await lowerDirs(ctx, st.layers), user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
@@ -573,7 +621,7 @@ async function workdir(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: 
     return { ...(await commitUpperOpt(ctx, s, id)) };
   });
   pushLayer(st, r.layer);
-  commitHistory(st.config, `WORKDIR ${wd}`, r.layer !== undefined, ctx.created);
+  commitHistory(st.config, `WORKDIR ${wd}`, r.layer !== undefined, st.time);
 }
 
 async function commitUpperOpt(ctx: BuildCtx, s: Scratch, id: string): Promise<{ layer?: LayerRef }> {
@@ -608,7 +656,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
     mounts: mountKeys,
   };
   const historyArgs = scope.historyArgs();
-  const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+  const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
     if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
     const s = await scratchDirs(ctx, 'run');
     const lower = await lowerDirs(ctx, st.layers);
@@ -646,7 +694,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
     }
   });
   pushLayer(st, r.layer);
-  commitHistory(st.config, runCreatedBy(args, historyArgs), true, ctx.created);
+  commitHistory(st.config, runCreatedBy(args, historyArgs), true, st.time);
   const last = st.config.history![st.config.history!.length - 1]!;
   if (!r.layer) last.empty_layer = true;
 }
@@ -691,7 +739,8 @@ async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunM
         break;
       case 'cache': {
         const cid = m.id ?? target!;
-        const dir = join(ctx.root, 'cache-mounts', digestOf(cid).slice(7, 39));
+        const dir = join(ctx.root, 'cache-mounts', cacheMountDirName(cid));
+        ctx.cacheMountsUsed.set(cid, dir);
         if (!(await exists(dir))) {
           await mkdir(dir, { recursive: true });
           await fsChmod(dir, m.mode ?? 0o755);
@@ -841,7 +890,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
       ...baseInputs(ctx, st, rs, scope, `${instruction} src=${from ? layersKey : ''} heredocs=${heredocKey}`, id),
       ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
-    const r = await cachedStep(ctx, st, inputs, id, name, noCache, async () => {
+    const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
       const s = await scratchDirs(ctx, 'copy');
       await withMerged(ctx, st.layers, s, async (merged) => {
         let owner: Owner | undefined;
@@ -898,7 +947,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     });
     pushLayer(st, r.layer);
     const hsrc = [...ins.sources, ...heredocs.map((h) => h.path)].join(' ');
-    commitHistory(st.config, `${ins.kind.toUpperCase()} ${hsrc} ${ins.dest} # buildkit`, true, ctx.created);
+    commitHistory(st.config, `${ins.kind.toUpperCase()} ${hsrc} ${ins.dest} # buildkit`, true, st.time);
     if (!r.layer) st.config.history![st.config.history!.length - 1]!.empty_layer = true;
   } finally {
     for (const cl of cleanups.reverse()) await cl().catch(() => undefined);
@@ -918,7 +967,7 @@ async function resolveChown(ctx: BuildCtx, st: StageState, chown: string): Promi
 
 async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> {
   const config = st.config;
-  config.created = ctx.created;
+  config.created = st.time;
   if (ctx.o.labels && Object.keys(ctx.o.labels).length > 0) {
     const c = cc(config);
     c.Labels = { ...(c.Labels ?? {}), ...ctx.o.labels };
@@ -941,5 +990,17 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
   const tags = ctx.o.tags ?? [];
   await ctx.o.store.tagMany(tags, desc);
   void isIndexType;
-  return { manifest: desc, imageDigest: mdesc.digest, configDigest: configDesc.digest, config, tags, steps: ctx.steps };
+  // mode=min: the target stage and the stages it is FROM (not COPY --from sources), base first.
+  const chain: number[] = [];
+  for (let s: ResolvedStage | undefined = ctx.graph.order.find((x) => x.index === ctx.graph.target); s; ) {
+    chain.unshift(s.index);
+    const b = s.base;
+    s = b.kind === 'stage' ? ctx.graph.order.find((x) => x.index === b.index) : undefined;
+  }
+  return {
+    manifest: desc, imageDigest: mdesc.digest, configDigest: configDesc.digest, config, tags, steps: ctx.steps,
+    finalRecords: chain.flatMap((i) => ctx.records.get(i) ?? []),
+    allRecords: [...ctx.records.values()].flat(),
+    cacheMounts: [...ctx.cacheMountsUsed].map(([id, dir]) => ({ id, dir })),
+  };
 }

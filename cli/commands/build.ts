@@ -10,12 +10,18 @@ import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, registryFlags, type RegistryFlags } from './registry.js';
 import { pullInto, pushFrom } from './transfer.js';
-import { formatPlatform } from '../../layer-store/index.js';
+import { formatPlatform, formatError } from '../../layer-store/index.js';
+import { exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache } from '../../cache/index.js';
+import { parseReference } from '../../registry-client/index.js';
+import { parseCacheSpec } from '../cache-options.js';
+import { join } from 'node:path';
 
 interface BuildArgs extends RegistryFlags {
   push: boolean;
   output: string[];
   explain: boolean;
+  'cache-from': string[];
+  'cache-to': string[];
   context: string;
   tag: string[];
   file?: string;
@@ -102,6 +108,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
       .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
+      .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG or type=local,src=DIR (repeatable)'))
+      .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max] or type=local,dest=DIR[,mode=…]'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
@@ -109,9 +117,26 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const reg = client(argv);
     try {
       const outputs = argv.output.map(parseOutput);
+      const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
+      const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
       if (argv.push && argv.tag.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger)]);
+      const remoteCaches: RemoteCache[] = [];
+      if (!argv['no-cache']) {
+        for (const c of cacheFrom) {
+          try {
+            const rc = c.type === 'registry'
+              ? await importCache(reg.source(parseReference(c.ref)), { logger, events: renderer.sink })
+              : await importCacheFromDir(c.dir, { logger, events: renderer.sink });
+            await rc.restoreMounts(join(argv.root, 'cache-mounts'));
+            remoteCaches.push(rc);
+            renderer.sink({ type: 'info', message: `cache from ${rc.ref}: ${rc.size} records` });
+          } catch (e) {
+            renderer.sink({ type: 'warning', message: `cannot use --cache-from ${c.type === 'registry' ? c.ref : c.dir}: ${formatError(e)}; building without it` });
+          }
+        }
+      }
       const labels: Record<string, string> = {};
       for (const l of argv.label) {
         const i = l.indexOf('=');
@@ -146,6 +171,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           store,
           runtime,
           cache,
+          remoteCaches,
           pullImage: async (ref, platform, signal) => {
             renderer.sink({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
             await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, ...(signal ? { signal } : {}) });
@@ -155,6 +181,19 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           signal: ac.signal,
         });
         for (const out of outputs) await writeOutput(store, r.manifest, r.tags, out);
+        for (const c of cacheTo) {
+          const records = c.mode === 'max' ? r.allRecords : r.finalRecords;
+          const o = { mode: c.mode, cacheMounts: c.mode === 'max' ? r.cacheMounts : [], events: renderer.sink, logger, signal: ac.signal };
+          try {
+            const d = c.type === 'registry'
+              ? await exportCache(records, store, reg.destination(parseReference(c.ref)), o)
+              : await exportCacheToDir(records, store, c.dir, o);
+            renderer.sink({ type: 'info', message: `exported ${records.length} cache records to ${c.type === 'registry' ? c.ref : c.dir} (${d.digest})` });
+          } catch (e) {
+            if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
+            renderer.sink({ type: 'warning', message: `cannot export cache to ${c.type === 'registry' ? c.ref : c.dir}: ${formatError(e)}` });
+          }
+        }
         if (argv.push) {
           for (const t of r.tags) {
             const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal });

@@ -177,9 +177,17 @@ export class LayerStore {
     try {
       const h = hashStream();
       const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined ? [verifyStream({ digest: want.digest, size: want.size }), h] : [h];
-      // flush: fsync before close, so the renamed file is durable.
-      const out = createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true });
-      await pipeline([body, ...stages, out], o.signal ? { signal: o.signal } : {});
+      // The file is opened before streaming starts, so a stream that fails early can never create it after the
+      // cleanup below has run. flush: fsync before close, so the renamed file is durable.
+      const fh = await open(tmp, 'wx', 0o644);
+      const out = fh.createWriteStream({ flush: true });
+      const closed = new Promise<void>((res) => { out.once('close', () => res()); });
+      try {
+        await pipeline([body, ...stages, out], o.signal ? { signal: o.signal } : {});
+      } finally {
+        if (!out.closed) out.destroy();
+        await closed;
+      }
       const got = await h.result;
       if (want.size !== undefined && got.size !== want.size) throw new SizeMismatchError(want.size, got.size);
       if (want.digest !== undefined && got.digest !== want.digest) throw new DigestMismatchError(want.digest, got.digest, got.size);

@@ -57,6 +57,7 @@ test('warm rebuild, edited file, changed build arg, changed line and changed bas
   const warm = await env.build({ context: ctx, tags: ['app:dev'] });
   assert.deepEqual([...outcome(warm.events).values()], ['cached', 'cached', 'cached', 'cached', 'cached']);
   assert.deepEqual(warm.config.rootfs.diff_ids, first.config.rootfs.diff_ids);
+  assert.equal(warm.imageDigest, first.imageDigest, 'a fully cached rebuild reproduces the same image');
 
   // 2. Edit one copied file: the steps before its COPY hit; the COPY names the file; later steps run.
   await writeFile(join(ctx, 'src', 'main.c'), 'int main(){return 1;}\n');
