@@ -10,6 +10,11 @@ import {
   type ImageSummary,
 } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
+import { readdir, rm, stat, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CacheStore } from '../../cache/index.js';
+import { parseGoDuration } from '../../builder/index.js';
+import { parseSize } from './build.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
   return LayerStore.open(argv.root, { logger: loggerFor(argv) });
@@ -213,18 +218,98 @@ export const rmiCommand: CommandModule<GlobalArgs, RmiArgs> = {
   },
 };
 
-interface PruneArgs extends GlobalArgs { all: boolean }
+interface PruneArgs extends GlobalArgs {
+  cache: boolean;
+  'keep-storage'?: string;
+  filter?: string; all: boolean }
 
 export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   command: 'prune',
-  describe: 'remove dangling images, unreferenced blobs and unused layer snapshots',
-  builder: (y) => y.option('all', { alias: 'a', type: 'boolean', default: false, describe: 'also remove the snapshots of named images (re-created on demand)' }) as never,
+  describe: 'remove dangling images, unreferenced blobs and unused layer snapshots (with --cache: build cache too)',
+  builder: (y) => y
+    .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'also remove the snapshots of named images (re-created on demand)' })
+    .option('cache', { type: 'boolean', default: false, describe: 'also prune build cache records and RUN --mount=type=cache dirs, least recently used first' })
+    .option('keep-storage', { type: 'string', describe: 'with --cache: keep this much cache (e.g. 2g), dropping the least recently used' })
+    .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' }) as never,
   handler: async (argv) => {
     const store = await openStore(argv);
-    const r = await store.gc({ allSnapshots: argv.all });
+    const cache = await CacheStore.open(join(argv.root, 'cache', 'steps'), { logger: loggerFor(argv) });
+    if (argv.cache) {
+      let olderThanMs: number | undefined;
+      if (argv.filter !== undefined) {
+        const m = /^until=(.+)$/.exec(argv.filter);
+        const ns = m ? parseGoDuration(m[1]!) : undefined;
+        if (ns === undefined) throw new TsbuildError('USAGE', `invalid --filter ${JSON.stringify(argv.filter)}`, { hint: 'write --filter until=24h (a Go duration)' });
+        olderThanMs = ns / 1e6;
+      }
+      const keepBytes = argv['keep-storage'] !== undefined ? parseSize(argv['keep-storage']) : undefined;
+      const pr = await cache.prune({ ...(keepBytes !== undefined ? { keepBytes } : { keepBytes: olderThanMs === undefined ? 0 : Number.MAX_SAFE_INTEGER }), ...(olderThanMs !== undefined ? { olderThanMs } : {}) });
+      out(`Deleted ${pr.removed.length} cache records (${humanSize(pr.freedBytes)}), kept ${pr.kept}`);
+      const mounts = join(argv.root, 'cache-mounts');
+      let removedMounts = 0;
+      for (const name of await readdir(mounts).catch(() => [] as string[])) {
+        const p = join(mounts, name);
+        const st = await stat(p);
+        if (keepBytes === undefined && (olderThanMs === undefined || Date.now() - st.mtimeMs > olderThanMs)) {
+          await rm(p, { recursive: true, force: true });
+          removedMounts++;
+        }
+      }
+      if (removedMounts) out(`Deleted ${removedMounts} cache mounts`);
+    }
+    // Layers that cache records still reference are GC roots: a pruned image does not take its cache with it.
+    const usage = await cache.usage();
+    const r = await store.gc({ allSnapshots: argv.all, roots: [...usage.layers.keys()] });
     for (const d of r.removedImages) out(`Deleted image: ${d}`);
     out(`Deleted ${r.removedBlobs.length} blobs and ${r.removedSnapshots.length} snapshots`);
     out(`Total reclaimed space: ${humanSize(r.freedBytes)}`);
+  },
+};
+
+/** Returns the bytes under `dir` (files' sizes, not following symlinks); 0 when it does not exist. */
+async function dirBytes(dir: string): Promise<{ bytes: number; entries: number }> {
+  let bytes = 0;
+  let entries = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = join(d, e.name);
+      entries++;
+      if (e.isDirectory()) await walk(p);
+      else bytes += (await lstat(p)).size;
+    }
+  };
+  await walk(dir);
+  return { bytes, entries };
+}
+
+/** `tsbuild du`: what the store and the build cache hold. */
+export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string }> = {
+  command: 'du',
+  describe: 'show disk usage of images, blobs, snapshots, build cache records and cache mounts',
+  builder: (y) => y.option('format', { choices: ['table', 'json'] as const, default: 'table', describe: 'output format' }) as never,
+  handler: async (argv) => {
+    const store = await openStore(argv);
+    const cache = await CacheStore.open(join(argv.root, 'cache', 'steps'), { logger: loggerFor(argv) });
+    const images = await store.listImages();
+    const blobs = await dirBytes(store.blobsDir);
+    const snaps = await dirBytes(store.snapshotsDir);
+    const usage = await cache.usage();
+    const mounts = await readdir(join(argv.root, 'cache-mounts')).catch(() => [] as string[]);
+    const mountBytes = await dirBytes(join(argv.root, 'cache-mounts'));
+    const rows = {
+      images: images.length,
+      blobs: { count: blobs.entries, bytes: blobs.bytes },
+      snapshots: { count: (await readdir(store.snapshotsDir).catch(() => [])).length, bytes: snaps.bytes },
+      cacheRecords: { count: usage.records, bytes: usage.recordBytes, layers: usage.layers.size, layerBytes: usage.layerBytes },
+      cacheMounts: { count: mounts.length, bytes: mountBytes.bytes },
+    };
+    if (argv.format === 'json') return out(JSON.stringify(rows, null, 2));
+    out(`TYPE            COUNT   SIZE`);
+    out(`images          ${String(rows.images).padEnd(7)} -`);
+    out(`blobs           ${String(rows.blobs.count).padEnd(7)} ${humanSize(rows.blobs.bytes)}`);
+    out(`snapshots       ${String(rows.snapshots.count).padEnd(7)} ${humanSize(rows.snapshots.bytes)}`);
+    out(`cache records   ${String(rows.cacheRecords.count).padEnd(7)} ${humanSize(rows.cacheRecords.bytes)} (+ ${rows.cacheRecords.layers} layers, ${humanSize(rows.cacheRecords.layerBytes)})`);
+    out(`cache mounts    ${String(rows.cacheMounts.count).padEnd(7)} ${humanSize(rows.cacheMounts.bytes)}`);
   },
 };
 
@@ -285,5 +370,5 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
 
 /** Every image command, in help order. */
 export const storeCommands: readonly CommandModule<GlobalArgs, never>[] = [
-  imagesCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, pruneCommand, saveCommand, loadCommand, importCommand,
+  imagesCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, pruneCommand, duCommand, saveCommand, loadCommand, importCommand,
 ] as unknown as readonly CommandModule<GlobalArgs, never>[];
