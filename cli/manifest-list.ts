@@ -47,7 +47,7 @@ export async function createManifestList(root: string, reg: RegistryClient, name
   } catch {
     existing = undefined;
   }
-  if (existing && !o.amend) throw new TsbuildError('USAGE', `manifest list ${name} already exists`, { location: { ref: name }, hint: 'use --amend to add to it, or `tsbuild manifest rm` it first' });
+  if (existing && !o.amend) throw new TsbuildError('CONFLICT', `manifest list ${name} already exists`, { location: { ref: name }, hint: 'use --amend to add to it, or `tsbuild manifest rm` it first' });
   const manifests: Descriptor[] = [...(existing?.index.manifests ?? [])];
   const sources: Record<string, string> = { ...(existing?.sources ?? {}) };
   for (const r of refs) {

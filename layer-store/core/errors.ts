@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'BUILD'
   | 'ABORTED'
   | 'USAGE'
+  | 'CONFLICT'
   | 'IO';
 
 export type ErrorLocation =

@@ -50,5 +50,7 @@ test('aborts at any moment of setup or run leave nothing behind', async (t) => {
     await assert.rejects(p, AbortedError, `abort after ${ms} ms`);
   }
   assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
-  assert.deepEqual(await import('node:fs/promises').then((fs) => fs.readdir(s.upper)), [], 'no stubs left in the upper dir');
+  // No /etc or mount stubs; only the /dev, /proc, /sys mountpoints the image lacks, as BuildKit keeps them.
+  const left = (await import('node:fs/promises').then((fs) => fs.readdir(s.upper))).sort();
+  assert.ok(left.every((n) => ['dev', 'proc', 'sys'].includes(n)), `no stubs left in the upper dir: ${left.join(' ')}`);
 });

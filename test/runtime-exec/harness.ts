@@ -81,7 +81,10 @@ async function cgroupDirs(): Promise<string[]> {
 /** Takes the state a run must restore: mount points, runc containers, tsbuild cgroups, bundle dirs in `tmp`. */
 export async function snapshot(tmp: string): Promise<Snapshot> {
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounts = mountinfo.split('\n').filter(Boolean).map((l) => l.split(' ')[4] ?? '').sort();
+  // Only mounts in tsbuild's own temp dirs count: other tools on the machine (a benchmark's dockerd or buildah)
+  // mount and unmount at any time.
+  const mounts = mountinfo.split('\n').filter(Boolean).map((l) => l.split(' ')[4] ?? '')
+    .filter((p) => p.includes('tsbuild') && !p.includes('tsbuild-bench-')).sort();
   const { stdout } = await run('runc', ['list', '-q']);
   const containers = stdout.split('\n').filter((s) => s.startsWith('tsbuild-')).sort();
   return { mounts, containers, cgroups: (await cgroupDirs()).sort(), bundles: (await readdir(tmp)).sort() };
