@@ -5,3 +5,4 @@ export { build, type BuildOptions, type BuildResult, type StepReport, type Secre
 export { BuildError, StepFailedError } from './execute/errors.js';
 export { runImage, type RunImageOptions } from './execute/run-image.js';
 export { parseOutput, writeOutput, type OutputSpec } from './execute/output.js';
+export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';

@@ -34,6 +34,27 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Foreign-architecture RUN steps (multi-platform builds) run under QEMU user emulation through binfmt_misc.
+if [ "$(id -u)" = 0 ]; then
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+  for arch in aarch64 arm; do
+    if [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-$arch ] && [ -f /usr/lib/binfmt.d/qemu-$arch.conf ]; then
+      cat /usr/lib/binfmt.d/qemu-$arch.conf > /proc/sys/fs/binfmt_misc/register 2>/dev/null || true
+    fi
+  done
+  # An arm64 busybox for the multi-platform fixtures (no machine here reaches Docker Hub).
+  if [ ! -x .tmp/arm64/bin/busybox ]; then
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      dpkg --add-architecture arm64
+      apt-get update -qq
+    fi
+    mkdir -p .tmp/arm64-deb
+    (cd .tmp/arm64-deb && { apt-get download -qq busybox-static:arm64 >/dev/null 2>&1 || { apt-get update -qq && apt-get download -qq busybox-static:arm64 >/dev/null; }; })
+    dpkg-deb -x .tmp/arm64-deb/busybox-static_*_arm64.deb .tmp/arm64
+    rm -rf .tmp/arm64-deb
+  fi
+fi
+
 # Debian's docker-registry package starts a service on :5000 with its own config; tests start their own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl stop docker-registry || true

@@ -11,7 +11,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayer, withLocation, isIndexType,
+  diffToLayer, withLocation, isIndexType, platformMatches,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason,
 } from '../../layer-store/index.js';
@@ -61,6 +61,8 @@ export interface BuildOptions {
   /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
   readonly sourceDateEpoch?: number | undefined;
   readonly compression?: 'gzip' | 'zstd' | undefined;
+  /** Record an untagged result in index.json (default true); multi-platform builds tag the index instead. */
+  readonly recordUntagged?: boolean | undefined;
   readonly store: LayerStore;
   readonly runtime: Runtime;
   readonly cache?: CacheStore | undefined;
@@ -257,9 +259,17 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
 }
 
 async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location: InstructionLocation): Promise<StoredImage> {
+  let wrongPlatform: string | undefined;
   const tryLocal = async (): Promise<StoredImage | undefined> => {
     try {
-      return await ctx.o.store.image(ref, { platform });
+      const img = await ctx.o.store.image(ref, { platform });
+      const got = ctx.o.store.platformOf(img);
+      if (!platformMatches(platform, got)) {
+        // The name points at a single-platform image of another platform (pulled for another build).
+        wrongPlatform = formatPlatform(got);
+        return undefined;
+      }
+      return img;
     } catch (e) {
       if (TsbuildError.is(e) && e.code === 'IMAGE_NOT_FOUND') return undefined;
       throw e;
@@ -269,6 +279,12 @@ async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location
   if (!img && ctx.o.pullImage) {
     await ctx.o.pullImage(ref, platform, ctx.signal);
     img = await tryLocal();
+  }
+  if (!img && wrongPlatform) {
+    throw new BuildError(`base image ${ref} is for ${wrongPlatform}, not ${formatPlatform(platform)}`, {
+      location: loc(location),
+      hint: `pull the ${formatPlatform(platform)} variant (tsbuild pull --platform ${formatPlatform(platform)} ${ref}) or build for ${wrongPlatform}`,
+    });
   }
   if (!img) {
     throw new BuildError(`base image ${ref} not found`, {
@@ -988,7 +1004,7 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
     platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) },
   };
   const tags = ctx.o.tags ?? [];
-  await ctx.o.store.tagMany(tags, desc);
+  if (tags.length > 0 || ctx.o.recordUntagged !== false) await ctx.o.store.tagMany(tags, desc);
   void isIndexType;
   // mode=min: the target stage and the stages it is FROM (not COPY --from sources), base first.
   const chain: number[] = [];

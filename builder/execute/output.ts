@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { TsbuildError, applyLayer, saveImages, type Descriptor, type LayerStore } from '../../layer-store/index.js';
+import { TsbuildError, applyLayer, isIndexType, saveImages, type Descriptor, type LayerStore } from '../../layer-store/index.js';
 
 const run = promisify(execFile);
 
@@ -37,6 +37,19 @@ export function parseOutput(spec: string): OutputSpec {
 
 /** Writes the built image `manifest` (named `names` in the store) to `out`. */
 export async function writeOutput(store: LayerStore, manifest: Descriptor, names: readonly string[], out: OutputSpec): Promise<void> {
+  if (isIndexType(manifest.mediaType) && (out.type === 'local' || out.type === 'tar')) {
+    // One filesystem per platform, as BuildKit does: DEST/<os>_<arch>[_<variant>].
+    const idx = await store.resolve(manifest.digest);
+    if (idx.kind === 'index') {
+      for (const child of idx.index.manifests) {
+        const p = child.platform;
+        const sub = p ? [p.os, p.architecture, p.variant].filter(Boolean).join('_') : child.digest.slice(7, 19);
+        const dest = out.type === 'local' ? join(out.dest, sub) : out.dest.replace(/(\.tar)?$/, `-${sub}$1`);
+        await writeOutput(store, child, [], { type: out.type, dest });
+      }
+      return;
+    }
+  }
   switch (out.type) {
     case 'image':
       return;

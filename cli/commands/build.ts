@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { build, parseOutput, writeOutput, type SecretSource } from '../../builder/index.js';
+import { build, buildPlatforms, parseOutput, writeOutput, type BuildOptions, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
@@ -152,7 +152,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
       const ac = { signal: argv.signal ?? new AbortController().signal };
       {
-        const r = await build({
+        const platforms = (argv.platform ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
+        const bo: BuildOptions = {
           context: argv.context,
           dockerfile: argv.file,
           tags: argv.tag,
@@ -162,7 +163,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           noCache: argv['no-cache'],
           noCacheFilter: argv['no-cache-filter'],
           pull: argv.pull,
-          platform: argv.platform ? parsePlatform(argv.platform) : undefined,
+          platform: platforms[0],
           network: argv.network,
           secrets: argv.secret.map(parseSecret),
           limits: Object.keys(limits).length ? limits : undefined,
@@ -179,7 +180,14 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           events: renderer.sink,
           logger,
           signal: ac.signal,
-        });
+        };
+        const multi = platforms.length > 1 ? await buildPlatforms({ ...bo, platforms }) : undefined;
+        const single = multi ? undefined : await build(bo);
+        const r = single ?? {
+          manifest: multi!.index, imageDigest: multi!.indexDigest, configDigest: multi!.indexDigest, tags: multi!.tags,
+          steps: multi!.platforms.flatMap((p) => p.steps), finalRecords: multi!.platforms.flatMap((p) => p.finalRecords),
+          allRecords: multi!.platforms.flatMap((p) => p.allRecords), cacheMounts: multi!.platforms.flatMap((p) => p.cacheMounts),
+        };
         for (const out of outputs) await writeOutput(store, r.manifest, r.tags, out);
         for (const c of cacheTo) {
           const records = c.mode === 'max' ? r.allRecords : r.finalRecords;

@@ -1,0 +1,47 @@
+/**
+ * Multi-platform builds: the target is built once per platform (sequentially, so that steps that do not depend
+ * on the platform, such as `FROM --platform=$BUILDPLATFORM` stages, are built once and then hit the cache), and
+ * an OCI image index naming each platform's manifest is committed and tagged.
+ */
+import { MediaTypes, formatPlatform, type Descriptor, type Digest, type ImageIndex, type Platform } from '../../layer-store/index.js';
+import { build, type BuildOptions, type BuildResult } from './build.js';
+
+export interface MultiBuildResult {
+  /** The index descriptor (what `--push` and `@sha256:` refer to). */
+  readonly index: Descriptor;
+  readonly indexDigest: Digest;
+  /** One result per platform, in the order asked. */
+  readonly platforms: readonly (BuildResult & { readonly platform: Platform })[];
+  readonly tags: readonly string[];
+}
+
+/** Builds `o` for every platform in `platforms` and tags the resulting index; children stay unnamed. */
+export async function buildPlatforms(o: BuildOptions & { readonly platforms: readonly Platform[] }): Promise<MultiBuildResult> {
+  const results: (BuildResult & { platform: Platform })[] = [];
+  for (const platform of o.platforms) {
+    const label = formatPlatform(platform);
+    const events = o.events;
+    const r = await build({
+      ...o,
+      platform,
+      tags: [],
+      recordUntagged: false,
+      ...(events ? {
+        events: (e) => {
+          if ('id' in e && typeof e.id === 'string') {
+            const id = `${label}|${e.id}`;
+            events(e.type === 'step.start' ? { ...e, id, name: e.name.replace(/^\[/, `[${label} `) } : { ...e, id } as typeof e);
+          } else {
+            events(e);
+          }
+        },
+      } : {}),
+    });
+    results.push({ ...r, platform });
+  }
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: results.map((r) => r.manifest) };
+  const d = await o.store.putBytes(Buffer.from(JSON.stringify(index)), { mediaType: MediaTypes.ociIndex });
+  const desc: Descriptor = { mediaType: MediaTypes.ociIndex, digest: d.digest, size: d.size };
+  await o.store.tagMany(o.tags ?? [], desc);
+  return { index: desc, indexDigest: d.digest, platforms: results, tags: o.tags ?? [] };
+}
