@@ -1,26 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
 import { digestOf, digestHex } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
+import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js';
 
-/** Writes `data` to `path` atomically: temp file in the same dir → fsync → rename. Nothing is left behind on failure. */
+/** Writes `data` to `path` atomically (the store's temp → fsync → rename); failures become CacheIoError. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let done = false;
   try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    done = true;
+    await storeWriteFileAtomic(path, data);
   } catch (e) {
     throw new CacheIoError(path, { cause: e });
-  } finally {
-    if (!done) await rm(tmp, { force: true });
   }
 }
 

@@ -1,11 +1,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../helpers/paths.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { busyboxTar, mountPoints } from '../helpers/build-env.js';
 
 const run = promisify(execFile);
@@ -15,9 +16,8 @@ let work: string;
 let root: string;
 let ctx: string;
 
-function tsbuild(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--root', root, '--progress', 'plain', ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function tsbuild(args: string[]): CliResult {
+  return runCli(['--root', root, '--progress', 'plain', ...args]);
 }
 
 before(async () => {

@@ -1,23 +1,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../helpers/paths.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
 const run = promisify(execFile);
-const BIN = join(repoRoot(), 'bin', 'tsbuild.js');
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let reg: RegistryHandle;
 let work: string;
 
-function tsbuild(root: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--root', root, '--progress', 'plain', ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function tsbuild(root: string, args: string[]): CliResult {
+  return runCli(['--root', root, '--progress', 'plain', ...args]);
 }
 
 before(async () => {

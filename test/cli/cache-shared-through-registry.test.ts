@@ -1,23 +1,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../helpers/paths.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
 const run = promisify(execFile);
-const BIN = join(repoRoot(), 'bin', 'tsbuild.js');
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let reg: RegistryHandle;
 let work: string;
 
-function tsbuild(root: string, args: string[], env: NodeJS.ProcessEnv = process.env): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, '--root', root, ...args], { encoding: 'utf8', env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function tsbuild(root: string, args: string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  return runCli(['--root', root, ...args], { env });
 }
 
 before(async () => {

@@ -1,0 +1,18 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The compiled `tsbuild` executable of this checkout. */
+export const TSBUILD_BIN = join(repoRoot(), 'bin', 'tsbuild.js');
+
+/** Runs `tsbuild ARGS…` in a child process (as a user would) and returns its exit code and output. */
+export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [TSBUILD_BIN, ...args], { encoding: 'utf8', env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
