@@ -340,7 +340,8 @@ async function main(): Promise<number> {
         }
       }
       await pushPull(o, name, tag, tsb, registry, work, results, present.skopeo, () => results.get(name, 'edit', 'tsbuild')?.runs.at(-1)?.ok === true);
-      for (const t of tools) await t.forget(tag);
+      // No per-workload forget(): pruning dockerd/buildah after W2 takes a minute or more; every store is
+      // removed at the end, and the images of one full run fit easily on disk (a few GB).
       for (const t of tools) await mustRun('rm', ['-rf', ctx.get(t)!], 'removing a context copy');
       await mustRun('rm', ['-rf', src], 'removing the context');
     }

@@ -21,6 +21,8 @@ export interface WorkloadOptions {
   readonly quick: boolean;
   /** Image every workload builds FROM (must exist in each tool's store). */
   readonly baseImage: string;
+  /** Number of W2 files (default 20,000; 5,000 with quick). */
+  readonly w2Files?: number;
 }
 
 export interface WorkloadInfo {
@@ -109,9 +111,8 @@ const w1: Generator = async (dir, o) => {
 };
 
 const w2: Generator = async (dir, o) => {
-  const count = o.quick ? 5_000 : 20_000;
-  const target = o.quick ? 37 * MB : 150 * MB;
-  const avg = Math.floor(target / count);
+  const count = o.w2Files ?? (o.quick ? 5_000 : 20_000);
+  const avg = Math.floor((150 * MB) / 20_000); // ~7.7 KiB a file on average: 20,000 files ≈ 150 MB
   const next = prng(2);
   let bytes = 0;
   for (let i = 0; i < count; i++) {

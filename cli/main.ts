@@ -37,6 +37,8 @@ export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalA
       describe: 'progress output: live view on a tty, plain lines, JSON events (one per line) or nothing',
       global: true,
     })
+    // `--no-cache` is an option of its own (as in docker build), not the negation of a `cache` option.
+    .parserConfiguration({ 'boolean-negation': false })
     .strict()
     .recommendCommands()
     .version(version())

@@ -59,9 +59,12 @@ export class RegistryClient {
     return new RegistrySource(this.transport, toRef(ref));
   }
 
-  /** Returns an ImageDestination writing to `ref`'s repository (commit tags it). */
-  destination(ref: Reference | string): RegistryDestination {
-    return new RegistryDestination(this.transport, toRef(ref), this.#chunkSize, this.#limit);
+  /**
+   * Returns an ImageDestination writing to `ref`'s repository (commit tags it). `mountFrom` names repositories of
+   * the same registry whose blobs every putBlob first tries to mount (`tsbuild copy` within one registry).
+   */
+  destination(ref: Reference | string, o: { mountFrom?: readonly string[] } = {}): RegistryDestination {
+    return new RegistryDestination(this.transport, toRef(ref), this.#chunkSize, this.#limit, o.mountFrom ?? []);
   }
 
   /**

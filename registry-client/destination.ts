@@ -34,7 +34,7 @@ export class RegistryDestination implements ImageDestination {
   readonly ref: string;
   #last: RawManifest | undefined;
   readonly #scopes: readonly string[];
-  constructor(readonly transport: Transport, readonly reference: Reference, readonly chunkSize: number, readonly limit: Limiter) {
+  constructor(readonly transport: Transport, readonly reference: Reference, readonly chunkSize: number, readonly limit: Limiter, readonly mountFrom: readonly string[] = []) {
     this.ref = formatReference(reference);
     this.#scopes = [`repository:${reference.repository}:pull,push`];
   }
@@ -61,7 +61,8 @@ export class RegistryDestination implements ImageDestination {
    * cancels the upload before it is committed, so the registry never holds unverified content.
    * Returns `want`.
    */
-  putBlob(body: Readable, want: Descriptor, o: PutBlobOptions = {}): Promise<Descriptor> {
+  putBlob(body: Readable, want: Descriptor, opts: PutBlobOptions = {}): Promise<Descriptor> {
+    const o: PutBlobOptions = opts.mountFrom === undefined && this.mountFrom.length > 0 ? { ...opts, mountFrom: this.mountFrom } : opts;
     return this.limit(async () => {
       if (await this.checkExistingBlob(want, o)) {
         body.destroy();

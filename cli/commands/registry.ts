@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Argv, CommandModule } from 'yargs';
 import { TsbuildError, isIndexType } from '../../layer-store/index.js';
@@ -18,9 +21,42 @@ export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': st
     .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' }) as never;
 }
 
+/**
+ * Returns the registries named in tsbuild's config file (`$TSBUILD_CONFIG`, else `$XDG_CONFIG_HOME/tsbuild/config.json`
+ * or `~/.config/tsbuild/config.json`, and `/etc/tsbuild/config.json`), key `insecure-registries` as in Docker's
+ * daemon.json. A missing file means none; a file that is not valid JSON is an error naming it.
+ */
+export function configuredInsecureRegistries(env: NodeJS.ProcessEnv = process.env): string[] {
+  const files = env.TSBUILD_CONFIG
+    ? [env.TSBUILD_CONFIG]
+    : [join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'tsbuild', 'config.json'), '/etc/tsbuild/config.json'];
+  const out: string[] = [];
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new TsbuildError('USAGE', `invalid JSON in ${f}: ${(e as Error).message}`, { location: { ref: f }, hint: 'fix or remove the file' });
+    }
+    const list = (doc as Record<string, unknown>)['insecure-registries'];
+    if (list !== undefined && (!Array.isArray(list) || !list.every((x) => typeof x === 'string'))) {
+      throw new TsbuildError('USAGE', `"insecure-registries" in ${f} must be a list of host[:port] strings`, { location: { ref: f }, hint: 'e.g. {"insecure-registries": ["registry.local:5000"]}' });
+    }
+    out.push(...((list as string[] | undefined) ?? []));
+  }
+  return out;
+}
+
 export function client(argv: RegistryFlags, keychain: Keychain = dockerKeychain()): RegistryClient {
   return new RegistryClient({
-    keychain, insecure: argv['insecure-registry'], ...(argv['ca-file'] ? { caFile: argv['ca-file'] } : {}), logger: loggerFor(argv),
+    keychain, insecure: [...argv['insecure-registry'], ...configuredInsecureRegistries()],
+    ...(argv['ca-file'] ? { caFile: argv['ca-file'] } : {}), logger: loggerFor(argv),
   });
 }
 

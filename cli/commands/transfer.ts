@@ -90,7 +90,11 @@ export const copyCommand: CommandModule<GlobalArgs, CopyArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
-      const d = await copyImage(reg.source(parseReference(argv.src)), reg.destination(parseReference(argv.dst)), {
+      const src = parseReference(argv.src);
+      const dst = parseReference(argv.dst);
+      // Within one registry, blobs are mounted from the source repository instead of streamed through us.
+      const mountFrom = src.registry === dst.registry && src.repository !== dst.repository ? [src.repository] : [];
+      const d = await copyImage(reg.source(src), reg.destination(dst, { mountFrom }), {
         ...(argv.platform ? { platform: parsePlatform(argv.platform), allPlatforms: false } : { allPlatforms: argv['all-platforms'] }),
         events: renderer.sink,
       });

@@ -45,6 +45,10 @@ test('prune keeps the layers cache records use; prune --cache drops them; du rep
   assert.match(pc.stdout, /Deleted 2 cache records/);
   const cold = tsbuild(root, ['build', '--progress', 'json', '-t', 'p:1', ctx]);
   assert.equal(cold.stdout.split('\n').filter((l) => l.includes('"step.miss"')).length, 2, 'every step ran again');
+  // `--no-cache` is its own flag (not yargs' negation of a `cache` option).
+  const nc = tsbuild(root, ['build', '--no-cache', '--no-cache-filter', 'x', '--progress', 'json', '-t', 'p:1', ctx]);
+  assert.equal(nc.code, 0, nc.stderr);
+  assert.equal(nc.stdout.split('\n').filter((l) => l.includes('"kind":"no-cache"')).length, 2);
   const bad = tsbuild(root, ['prune', '--cache', '--filter', 'since=1h']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^error: invalid --filter/);
