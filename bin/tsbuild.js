@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// The `tsbuild` executable: runs the compiled CLI (npm run build writes dist/).
-import '../dist/cli/main.js';
+// The `tsbuild` executable: runs the bundled CLI (`npm run build` writes dist/bin/tsbuild.mjs).
+import '../dist/bin/tsbuild.mjs';

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { noopLogger, stderrLogger, type Logger } from '../layer-store/index.js';
+import { noopLogger, stderrLogger, type Logger } from '../layer-store/core/index.js';
 
 export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { formatError, TsbuildError } from '../layer-store/index.js';
+import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 

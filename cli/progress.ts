@@ -1,5 +1,4 @@
-import { logUpdateStderr } from 'log-update';
-import type { BuildEvent, EventSink } from '../layer-store/index.js';
+import type { BuildEvent, EventSink } from '../layer-store/core/index.js';
 import type { ProgressMode } from './context.js';
 
 export interface Renderer {
@@ -86,7 +85,11 @@ function ttyRenderer(): Renderer {
   const order: string[] = [];
   const warnings: string[] = [];
   let n = 0;
+  // log-update (and string-width under it) is loaded only for the live view.
+  let lu: ((s: string) => void) & { done(): void } | undefined;
+  void import('log-update').then((m) => { lu = m.logUpdateStderr; });
   const render = (): void => {
+    if (!lu) return;
     const lines: string[] = [];
     for (const id of order) {
       const s = steps.get(id)!;
@@ -97,7 +100,7 @@ function ttyRenderer(): Renderer {
       if (s.status === 'running' || s.status === 'error') for (const l of s.tail.slice(-6)) lines.push(`   ${l}`);
     }
     for (const w of warnings) lines.push(`WARNING: ${w}`);
-    logUpdateStderr(lines.join('\n'));
+    lu(lines.join('\n'));
   };
   const timer = setInterval(render, 120);
   timer.unref();
@@ -120,7 +123,7 @@ function ttyRenderer(): Renderer {
     close: () => {
       clearInterval(timer);
       render();
-      logUpdateStderr.done();
+      lu?.done();
     },
   };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Agent, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import {
   AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
   type EventSink, type Logger,
@@ -66,7 +66,9 @@ const TOKEN_DEFAULT_TTL_S = 60;
  */
 export class Transport {
   readonly o: TransportOptions;
-  readonly #agent: Agent;
+  /** Created on the first request: loading undici costs ~100 ms, and most commands never talk to a registry. */
+  #agent: Promise<Agent> | undefined;
+  readonly #agentOptions: Agent.Options;
   readonly #auth = new Map<string, Promise<RegistryAuthState>>();
 
   constructor(o: Partial<TransportOptions> & { keychain: Keychain }) {
@@ -81,7 +83,7 @@ export class Transport {
       logger: o.logger ?? noopLogger,
     };
     const ca = this.o.caFile ? readFileSync(this.o.caFile) : undefined;
-    this.#agent = new Agent({
+    this.#agentOptions = {
       keepAliveTimeout: 30_000,
       // No per-origin cap: callers bound their own parallelism, and a cap here could deadlock a caller that
       // opens more blob streams than the cap before consuming them.
@@ -89,7 +91,7 @@ export class Transport {
       headersTimeout: this.o.timeoutMs,
       bodyTimeout: this.o.timeoutMs,
       ...(ca ? { connect: { ca } } : {}),
-    });
+    };
   }
 
   /** Returns the base URL (`https://host` or `http://host`) for `registry`. */
@@ -99,7 +101,12 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#agent) await (await this.#agent).close();
+  }
+
+  #getAgent(): Promise<Agent> {
+    this.#agent ??= import('undici').then(({ Agent: A }) => new A(this.#agentOptions));
+    return this.#agent;
   }
 
   /**
@@ -189,7 +196,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(spec.headers ?? {}) };
       if (authorization && url.host === origin) headers.authorization = authorization;
-      const r = await this.#agent.request({
+      const r = await (await this.#getAgent()).request({
         origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
         ...(body !== undefined ? { body } : {}),
         ...(spec.signal ? { signal: spec.signal } : {}),
@@ -225,7 +232,7 @@ export class Transport {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await this.#agent.request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
+        const r = await (await this.#getAgent()).request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
         await r.body.dump().catch(() => undefined);
         if (r.statusCode === 401 || r.statusCode < 300) {
           const challenge: Challenge = r.statusCode === 401 ? parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
@@ -284,14 +291,14 @@ export class Transport {
           const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'tsbuild', access_type: 'offline' });
           if (st.challenge.service) form.set('service', st.challenge.service);
           if (spec.scopes.length) form.set('scope', spec.scopes.join(' '));
-          r = await this.#agent.request({ origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
+          r = await (await this.#getAgent()).request({ origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
         } else {
           const u = new URL(url);
           if (st.challenge.service) u.searchParams.set('service', st.challenge.service);
           for (const s of spec.scopes) u.searchParams.append('scope', s);
           const headers: Record<string, string> = { 'user-agent': USER_AGENT };
           if (c?.username) headers.authorization = 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
-          r = await this.#agent.request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
+          r = await (await this.#getAgent()).request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
         }
       } catch (e) {
         if (spec.signal?.aborted) throw new AbortedError({ cause: e });

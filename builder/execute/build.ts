@@ -926,7 +926,9 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
           const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;
           // COPY --parents keeps each source's path below the context root (BuildKit's labs flag).
           const parentDir = ins.kind === 'copy' && ins.parents ? posix.dirname(sel.relPath) : '.';
-          sources.push({ hostPath, name, stat: stt, keep, base: sel.resolvedPath, archive, ...(parentDir !== '.' ? { sub: parentDir } : {}) });
+          // Nothing below is excluded (no .dockerignore patterns, no --exclude): the fast whole-tree copy may be used.
+          const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && (from !== undefined || ctx.ignore.patterns.length === 0);
+          sources.push({ hostPath, name, stat: stt, keep, base: sel.resolvedPath, archive, wholeTree, ...(parentDir !== '.' ? { sub: parentDir } : {}) });
         }
         for (const d of downloads) sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '' });
         const heredocDir = join(s.dir, 'heredocs');
@@ -946,10 +948,11 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
             continue;
           }
           const destFor = src.sub ? posix.join(dest, src.sub) + '/' : dest;
+          const needsFilter = !src.wholeTree || excludeMatcher !== undefined;
           await copyIntoRootfs(merged, [src], destFor, destIsDirSyntax || multiple || src.sub !== undefined, {
             owner,
             chmod: chmodFn,
-            exclude: (rel, isDir) => {
+            exclude: !needsFilter ? undefined : (rel, isDir) => {
               const full = base && base !== '.' ? `${base}/${rel}` : rel;
               if (keep && !from && !keep.has(full)) return true;
               if (excludeMatcher && excludeMatcher.isExcluded(rel)) return true;

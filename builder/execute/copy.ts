@@ -1,5 +1,5 @@
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
-import { constants, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, lstatSync, lutimesSync, readlinkSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -29,6 +29,8 @@ export interface CopySource {
   readonly hostPath: string;
   readonly name: string;
   readonly stat: Stats;
+  /** Every entry below a directory source is copied (nothing excluded): allows the fast whole-tree copy. */
+  readonly wholeTree?: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface CopySource {
  */
 export async function copyIntoRootfs(root: string, sources: readonly CopySource[], dest: string, destIsDir: boolean, o: CopyIntoOptions): Promise<number> {
   const dirOwner = o.owner ?? o.createdDirOwner ?? { uid: 0, gid: 0 };
-  const counter = { n: 0, links: new Map<string, string>() };
+  const counter = newState();
   const single = sources.length === 1 ? sources[0] : undefined;
   if (single && !single.stat.isDirectory() && !destIsDir) {
     let target = await scopedPath(root, dest, true);
@@ -49,15 +51,48 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
     await copyEntry(root, single.hostPath, single.stat, target, '', o, counter);
     return counter.n;
   }
+  const existedBefore = await isNonEmptyDir(await scopedPath(root, dest, true));
   const destDir = await mkdirAllScoped(root, dest, dirOwner);
   for (const s of sources) {
-    if (s.stat.isDirectory()) {
+    if (s.stat.isDirectory() && s.wholeTree && !existedBefore && sources.length === 1 && !o.chmod && !o.exclude) {
+      await copyWholeTree(s.hostPath, destDir, o.owner);
+      counter.n++;
+    } else if (s.stat.isDirectory()) {
       await copyDirContents(root, s.hostPath, destDir, '', o, counter);
     } else {
       await copyEntry(root, s.hostPath, s.stat, join(destDir, s.name), s.name, o, counter);
     }
   }
   return counter.n;
+}
+
+async function isNonEmptyDir(p: string): Promise<boolean> {
+  try {
+    return (await readdir(p)).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies the contents of `srcDir` into the empty directory `dstDir` with GNU cp (-a: modes, times, symlinks as
+ * symlinks, hardlinks), then sets the owner. On this kind of machine file creation dominates, and cp does it with
+ * a third of the system time of per-file calls from Node. Safe because `dstDir` was empty: no symlink planted in
+ * the image can redirect a write, and cp never follows symlinks in the source.
+ */
+async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | undefined): Promise<void> {
+  const args = ['-a', ...(owner ? ['--no-preserve=ownership'] : []), '--', `${srcDir}/.`, `${dstDir}/`];
+  // cp -a gives dstDir the source dir's metadata; the destination keeps its own (BuildKit: created 0755).
+  const before = await lstat(dstDir);
+  try {
+    await execFileP('cp', args, { maxBuffer: 16 * 1024 * 1024 });
+    if (owner && (owner.uid !== 0 || owner.gid !== 0)) await execFileP('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', dstDir]);
+    await lchown(dstDir, before.uid, before.gid);
+    await chmod(dstDir, before.mode & 0o7777);
+    await utimes(dstDir, before.atime, before.mtime);
+  } catch (e) {
+    throw new TsbuildError('BUILD', `copying ${srcDir} failed: ${((e as { stderr?: string }).stderr ?? String(e)).trim().split('\n')[0]}`, { hint: 'check the source files are readable', cause: e });
+  }
 }
 
 function ctrOf(root: string, hostPath: string): string {
@@ -94,19 +129,57 @@ export async function mkdirAllScoped(root: string, ctrDir: string, owner: Owner)
   return cur;
 }
 
-async function copyDirContents(root: string, srcDir: string, dstDir: string, rel: string, o: CopyIntoOptions, c: { n: number; links: Map<string, string> }): Promise<void> {
-  const names = (await readdir(srcDir)).sort();
-  for (const name of names) {
-    const src = join(srcDir, name);
-    const st = await lstat(src);
-    const childRel = rel ? `${rel}/${name}` : name;
-    if (o.exclude?.(childRel, st.isDirectory())) continue;
-    await copyEntry(root, src, st, join(dstDir, name), childRel, o, c);
-  }
+/** Files copied at once: enough to keep the thread pool busy on many small files. */
+const COPY_CONCURRENCY = 32;
+
+/** Shared state of one copy: the entry count, hardlink groups (first copy's promise), and a concurrency limit. */
+interface CopyState {
+  n: number;
+  readonly links: Map<string, Promise<string>>;
+  readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
-async function copyEntry(root: string, src: string, st: Stats, dst: string, rel: string, o: CopyIntoOptions, c: { n: number; links: Map<string, string> }): Promise<void> {
-  let existing = await lstat(dst).catch(() => undefined);
+function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= max) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
+}
+
+function newState(): CopyState {
+  return { n: 0, links: new Map(), limit: limiter(COPY_CONCURRENCY) };
+}
+
+/**
+ * Copies the children of `srcDir` into `dstDir`. Files go concurrently (bounded); directories recurse. `fresh`
+ * means `dstDir` was just created by this copy, so nothing can exist in it and no destination lstat is needed.
+ */
+async function copyDirContents(root: string, srcDir: string, dstDir: string, rel: string, o: CopyIntoOptions, c: CopyState, fresh = false): Promise<void> {
+  const entries = await readdir(srcDir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  await Promise.all(entries.map(async (e) => {
+    const src = join(srcDir, e.name);
+    const childRel = rel ? `${rel}/${e.name}` : e.name;
+    if (o.exclude?.(childRel, e.isDirectory())) return;
+    if (e.isDirectory()) {
+      const st = await lstat(src);
+      await copyEntry(root, src, st, join(dstDir, e.name), childRel, o, c, fresh);
+    } else {
+      await copyEntry(root, src, lstatSync(src), join(dstDir, e.name), childRel, o, c, fresh);
+    }
+  }));
+}
+
+async function copyEntry(root: string, src: string, st: Stats, dst: string, rel: string, o: CopyIntoOptions, c: CopyState, fresh = false): Promise<void> {
+  let existing = fresh ? undefined : await lstat(dst).catch(() => undefined);
   if (existing?.isSymbolicLink() && st.isDirectory()) {
     // A directory copied onto a symlink follows it, inside the root (as BuildKit's scoped copy does).
     dst = await scopedPath(root, ctrOf(root, dst), true);
@@ -121,8 +194,9 @@ async function copyEntry(root: string, src: string, st: Stats, dst: string, rel:
       await rm(dst, { force: true });
       existing = undefined;
     }
-    if (!existing) await mkdir(dst);
-    await copyDirContents(root, src, dst, rel, o, c);
+    const created = !existing;
+    if (created) await mkdir(dst);
+    await copyDirContents(root, src, dst, rel, o, c, created);
     await lchown(dst, uid, gid);
     await chmod(dst, perm);
     await utimes(dst, st.atime, st.mtime);
@@ -133,20 +207,41 @@ async function copyEntry(root: string, src: string, st: Stats, dst: string, rel:
     const key = `${st.dev}:${st.ino}`;
     const first = c.links.get(key);
     if (first) {
-      await link(first, dst);
+      await link(await first, dst);
       return;
     }
-    c.links.set(key, dst);
+    let done!: (p: string) => void;
+    c.links.set(key, new Promise<string>((r) => (done = r)));
+    try {
+      await copyNode(src, st, dst, uid, gid, perm);
+    } finally {
+      done(dst);
+    }
+    return;
   }
+  await copyNode(src, st, dst, uid, gid, perm);
+}
+
+/**
+ * Creates `dst` as a copy of the non-directory `src` with the given owner and mode, and the source's times.
+ * Regular files and symlinks use synchronous calls: for many small files they are several times faster than
+ * Node's thread-pool round trips, and a step's copy is the only work in flight.
+ */
+async function copyNode(src: string, st: Stats, dst: string, uid: number, gid: number, perm: number): Promise<void> {
   if (st.isSymbolicLink()) {
-    await symlink(await readlink(src), dst);
-    await lchown(dst, uid, gid);
-    await lutimes(dst, st.atime, st.mtime);
+    symlinkSync(readlinkSync(src), dst);
+    lchownSync(dst, uid, gid);
+    lutimesSync(dst, st.atime, st.mtime);
     return;
   }
   if (st.isFile()) {
-    await copyFile(src, dst, constants.COPYFILE_FICLONE);
-  } else if (st.isFIFO()) {
+    copyFileSync(src, dst, constants.COPYFILE_FICLONE);
+    lchownSync(dst, uid, gid);
+    chmodSync(dst, perm);
+    utimesSync(dst, st.atime, st.mtime);
+    return;
+  }
+  if (st.isFIFO()) {
     await execFileP('mkfifo', [dst]);
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
     const major = Math.floor(st.rdev / 256) & 0xfff;

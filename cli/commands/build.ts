@@ -221,7 +221,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         if (argv.explain) {
           for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
         }
-        if (argv.progress !== 'json') {
+        if (argv.progress === 'quiet') {
+          process.stdout.write(`${r.configDigest}\n`);
+        } else if (argv.progress !== 'json') {
           process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
         }
       }
