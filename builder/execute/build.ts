@@ -342,7 +342,8 @@ async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
       if (ins.kind === 'cmd') cmdSet = true;
       await dispatch(ctx, rs, st, scope, ins, id, name, noCache, cmdSet);
       ctx.events({ type: 'step.done', id, durationMs: Date.now() - t0 });
-    } catch (e) {
+    } catch (err) {
+      const e = asTsbuildError(err);
       withLocation(e, loc(ins.location));
       ctx.events({ type: 'step.done', id, error: e instanceof Error ? e.message : String(e), durationMs: Date.now() - t0 });
       throw e;
@@ -351,6 +352,19 @@ async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
   return st;
 }
 
+
+/** Turns an out-of-space (or other system) error from a step into one clear TsbuildError; others pass through. */
+function asTsbuildError(e: unknown): unknown {
+  if (TsbuildError.is(e)) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new BuildError('no space left on the device holding --root', { hint: 'free space (tsbuild prune, tsbuild prune --cache) or point --root at a bigger filesystem; nothing was tagged', cause: e });
+  }
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new BuildError(`${(e as Error).message}`, { hint: 'a file system operation of this step failed; check permissions and space under --root', cause: e });
+  }
+  return e;
+}
 
 function displayOf(ins: Instruction): string {
   const s = ins.original.replace(/\s+/g, ' ');
@@ -925,7 +939,8 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
           const name = basename(sel.relPath === '.' ? srcRoot : sel.relPath);
           const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;
           // COPY --parents keeps each source's path below the context root (BuildKit's labs flag).
-          const parentDir = ins.kind === 'copy' && ins.parents ? posix.dirname(sel.relPath) : '.';
+          // A directory keeps its own path (its contents land below it); a file lands in its parent's path.
+          const parentDir = ins.kind === 'copy' && ins.parents ? (stt.isDirectory() ? sel.relPath : posix.dirname(sel.relPath)) : '.';
           // Nothing below is excluded (no .dockerignore patterns, no --exclude): the fast whole-tree copy may be used.
           const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && (from !== undefined || ctx.ignore.patterns.length === 0);
           sources.push({ hostPath, name, stat: stt, keep, base: sel.resolvedPath, archive, wholeTree, ...(parentDir !== '.' ? { sub: parentDir } : {}) });

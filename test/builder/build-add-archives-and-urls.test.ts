@@ -83,3 +83,14 @@ test('ADD refuses a redirect to file:// and a non-http scheme', async () => {
   await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nADD ftp://example.com/x /x\n');
   await assert.rejects(env.build({ context: ctx, tags: ['add:5'] }), (e: unknown) => TsbuildError.is(e) && /only http and https/.test(e.message));
 });
+
+test('COPY --parents keeps source paths; --exclude leaves matching files out', async () => {
+  await mkdir(join(ctx, 'pkgs', 'a', 'src'), { recursive: true });
+  await mkdir(join(ctx, 'pkgs', 'b', 'src'), { recursive: true });
+  await writeFile(join(ctx, 'pkgs', 'a', 'src', 'x.js'), 'a\n');
+  await writeFile(join(ctx, 'pkgs', 'b', 'src', 'y.js'), 'b\n');
+  await writeFile(join(ctx, 'pkgs', 'b', 'src', 'y.test.js'), 't\n');
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nCOPY --parents pkgs/*/src /out/\nCOPY --exclude=*.test.js pkgs/b/src /ex/\n');
+  await env.build({ context: ctx, tags: ['par:1'] });
+  assert.equal(await sh('par:1', 'find /out /ex -type f | sort'), '/ex/y.js\n/out/pkgs/a/src/x.js\n/out/pkgs/b/src/y.js\n/out/pkgs/b/src/y.test.js\n');
+});

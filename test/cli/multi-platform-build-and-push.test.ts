@@ -85,6 +85,16 @@ test('one command builds linux/amd64 and linux/arm64 (RUN under QEMU), shares th
     const prep = tsbuild(root, ['run', '--platform', platform, image, 'cat', '/native', '/prep']);
     assert.equal(prep.stdout, `native x86_64\nprepared for ${platform.split('/')[1]}\n`);
   }
+  // skopeo --override-arch arm64 (an independent client) gets the arm64 image; its /arch says aarch64.
+  const arch = join(work, 'arm64.docker.tar');
+  await run('skopeo', ['copy', '--src-tls-verify=false', '--override-arch', 'arm64', `docker://${image}`, `docker-archive:${arch}`]);
+  const x = join(work, 'x');
+  await mkdir(x);
+  await run('tar', ['-C', x, '-xf', arch]);
+  const manifest = JSON.parse(await readFile(join(x, 'manifest.json'), 'utf8')) as { Layers: string[] }[];
+  const top = manifest[0]!.Layers[manifest[0]!.Layers.length - 1]!;
+  const { stdout: archFile } = await run('tar', ['-xOf', join(x, top), 'arch']);
+  assert.equal(archFile, 'linux/arm64 aarch64\n');
   // pull --platform into a fresh root picks the child from the pushed index.
   const fresh = join(work, 'fresh');
   ok(tsbuild(fresh, ['pull', '--platform', 'linux/arm64', image]));
