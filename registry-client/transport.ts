@@ -105,7 +105,11 @@ export class Transport {
   }
 
   #getAgent(): Promise<Agent> {
-    this.#agent ??= import('undici').then(({ Agent: A }) => new A(this.#agentOptions));
+    // undici is CommonJS: under a bundler its namespace may carry the exports on `default` only.
+    this.#agent ??= import('undici').then((m) => {
+      const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
+      return new A(this.#agentOptions);
+    });
     return this.#agent;
   }
 
