@@ -18,7 +18,7 @@
  * you need all-or-nothing, as the store's snapshots do); nothing is ever written outside it.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimesSync, closeSync } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -27,6 +27,9 @@ import { decompressed } from './compression.js';
 import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError } from './errors.js';
 import { TarReader, type TarHeader } from './tar-format.js';
 import { writeXattrs } from './xattr.js';
+
+/** Files up to this size are written with synchronous calls in one go. */
+const SMALL_FILE = 1 << 20;
 
 export interface ApplyOptions {
   /**
@@ -222,15 +225,40 @@ class Applier {
       }
       case 'file': {
         await this.clear(dest, false);
+        if (h.size <= SMALL_FILE) {
+          // Small files: gather the body, then create, write, own and stamp it with synchronous calls (several
+          // times cheaper than thread-pool round trips per file; the bytes are already in memory).
+          const chunks: Buffer[] = [];
+          for await (const c of r.body()) chunks.push(c);
+          const fd = openSync(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+          try {
+            if (chunks.length > 0) writevSync(fd, chunks);
+            if (this.#chown) fchownSync(fd, h.uid, h.gid);
+            fchmodSync(fd, h.mode & 0o7777);
+            futimesSync(fd, h.mtime, h.mtime);
+          } finally {
+            closeSync(fd);
+          }
+          if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(dest, new Map(h.xattrs));
+          return;
+        }
         const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
         try {
+          // One write stays in flight while the next megabyte is decompressed and parsed (double buffering).
           let pending: Buffer[] = [];
           let plen = 0;
+          let inflight: Promise<unknown> | undefined;
           for await (const c of r.body()) {
             pending.push(c);
             plen += c.length;
-            if (plen >= 1 << 20) { await fh.writev(pending); pending = []; plen = 0; }
+            if (plen >= 1 << 20) {
+              await inflight;
+              inflight = fh.writev(pending);
+              pending = [];
+              plen = 0;
+            }
           }
+          await inflight;
           if (plen > 0) await fh.writev(pending);
         } finally {
           await fh.close();
