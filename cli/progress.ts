@@ -10,7 +10,8 @@ export interface Renderer {
 /** Picks `tty` on a terminal and `plain` otherwise, as BuildKit's progressui does for `auto`. */
 export function resolveMode(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
-  return stream.isTTY ? 'tty' : 'plain';
+  // A terminal that reports no size (some CI pseudo-terminals) cannot host a live view.
+  return stream.isTTY && (stream.columns ?? 0) > 0 ? 'tty' : 'plain';
 }
 
 /** Returns a renderer writing to stderr (json goes to stdout, one event per line). */
