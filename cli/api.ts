@@ -56,3 +56,9 @@ function nodeToJson(n: InstructionNode): InstructionJson {
 export function astToJson(ast: DockerfileAst): InstructionJson[] {
   return ast.children.map(nodeToJson);
 }
+
+// Stores, registries and caches, for programs that wire their own build (as cli/main.ts does).
+export { LayerStore, copyImage, importRootfs, saveImages, loadArchive } from '../layer-store/index.js';
+export { RegistryClient, parseReference, formatReference, dockerKeychain } from '../registry-client/index.js';
+export { CacheStore, importCache, exportCache } from '../cache/index.js';
+export { findRuntime } from '../runtime-exec/index.js';
