@@ -175,8 +175,13 @@ export class LayerStore {
     const tmp = join(this.blobsDir, `.tmp-${randomUUID()}`);
     let renamed = false;
     try {
-      const h = hashStream();
-      const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined ? [verifyStream({ digest: want.digest, size: want.size }), h] : [h];
+      // With the digest and size known, verifyStream alone checks every byte (it errors instead of ending on a
+      // mismatch); hashing a second time would only cost another pass over the blob.
+      const known = want.digest !== undefined && want.size !== undefined;
+      const h = known ? undefined : hashStream();
+      const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined
+        ? [verifyStream({ digest: want.digest, size: want.size }), ...(h ? [h] : [])]
+        : [h!];
       // The file is opened before streaming starts, so a stream that fails early can never create it after the
       // cleanup below has run. flush: fsync before close, so the renamed file is durable.
       const fh = await open(tmp, 'wx', 0o644);
@@ -188,7 +193,7 @@ export class LayerStore {
         if (!out.closed) out.destroy();
         await closed;
       }
-      const got = await h.result;
+      const got = h ? await h.result : { digest: want.digest!, size: want.size! };
       if (want.size !== undefined && got.size !== want.size) throw new SizeMismatchError(want.size, got.size);
       if (want.digest !== undefined && got.digest !== want.digest) throw new DigestMismatchError(want.digest, got.digest, got.size);
       await rename(tmp, join(this.blobsDir, digestHex(got.digest)));
