@@ -129,37 +129,18 @@ export async function mkdirAllScoped(root: string, ctrDir: string, owner: Owner)
   return cur;
 }
 
-/** Files copied at once: enough to keep the thread pool busy on many small files. */
-const COPY_CONCURRENCY = 32;
-
-/** Shared state of one copy: the entry count, hardlink groups (first copy's promise), and a concurrency limit. */
+/** Shared state of one copy: the entry count and hardlink groups (the first copy's promise resolves to its path). */
 interface CopyState {
   n: number;
   readonly links: Map<string, Promise<string>>;
-  readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
-}
-
-function limiter(max: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const queue: (() => void)[] = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((r) => queue.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      queue.shift()?.();
-    }
-  };
 }
 
 function newState(): CopyState {
-  return { n: 0, links: new Map(), limit: limiter(COPY_CONCURRENCY) };
+  return { n: 0, links: new Map() };
 }
 
 /**
- * Copies the children of `srcDir` into `dstDir`. Files go concurrently (bounded); directories recurse. `fresh`
+ * Copies the children of `srcDir` into `dstDir`, siblings concurrently (files with synchronous calls); directories recurse. `fresh`
  * means `dstDir` was just created by this copy, so nothing can exist in it and no destination lstat is needed.
  */
 async function copyDirContents(root: string, srcDir: string, dstDir: string, rel: string, o: CopyIntoOptions, c: CopyState, fresh = false): Promise<void> {
