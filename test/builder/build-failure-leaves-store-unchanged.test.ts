@@ -28,7 +28,7 @@ after(async () => {
 async function expectFailure(dockerfile: string, code: string, line: number, message: RegExp): Promise<void> {
   await writeFile(join(ctx, 'Dockerfile'), dockerfile);
   const index = await readFile(join(env.root, 'index.json'), 'utf8');
-  const mounts = await mountPoints();
+  const mounts = await mountPoints(env.root);
   await assert.rejects(env.build({ context: ctx, tags: ['app:1'] }), (e: unknown) => {
     assert.ok(TsbuildError.is(e), String(e));
     assert.equal(e.code, code, e.message);
@@ -38,7 +38,7 @@ async function expectFailure(dockerfile: string, code: string, line: number, mes
     return true;
   });
   assert.equal(await readFile(join(env.root, 'index.json'), 'utf8'), index, 'index.json unchanged: no tag moved');
-  assert.deepEqual(await mountPoints(), mounts, 'no mount left behind');
+  assert.deepEqual(await mountPoints(env.root), mounts, 'no mount left behind');
   assert.deepEqual(await scratchLeft(env.root), [], 'no scratch dir left behind');
 }
 

@@ -36,7 +36,7 @@ test('a full disk fails the step with one clear error, moves no tag and leaves n
   await mkdir(ctx);
   await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nRUN head -c 6000000 /dev/urandom > /big || true\n');
   const index = await readFile(join(root, 'index.json'), 'utf8');
-  const mounts = await mountPoints();
+  const mounts = await mountPoints(root);
   const runtime = await findRuntime({ runtime: 'runc' });
   await assert.rejects(build({ context: ctx, tags: ['app:1'], store, runtime }), (e: unknown) => {
     assert.ok(TsbuildError.is(e), String(e));
@@ -47,5 +47,5 @@ test('a full disk fails the step with one clear error, moves no tag and leaves n
   assert.equal(await readFile(join(root, 'index.json'), 'utf8'), index, 'no tag moved');
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
   assert.deepEqual((await readdir(join(root, 'blobs', 'sha256'))).filter((n) => n.startsWith('.tmp-')), []);
-  assert.deepEqual(await mountPoints(), mounts);
+  assert.deepEqual(await mountPoints(root), mounts);
 });

@@ -18,9 +18,9 @@ after(async () => {
 });
 
 test('fixtures/hello builds into an image whose layers and config are what the Dockerfile says, and runs', async () => {
-  const mountsBefore = await mountPoints();
+  const mountsBefore = await mountPoints(env.root);
   const r = await env.build({ context: join(repoRoot(), 'fixtures', 'hello'), tags: ['hello:latest'] });
-  assert.deepEqual(await mountPoints(), mountsBefore, 'no mount left behind');
+  assert.deepEqual(await mountPoints(env.root), mountsBefore, 'no mount left behind');
   assert.deepEqual(await scratchLeft(env.root), [], 'no scratch dir left behind');
   const img = await env.store.image('hello:latest');
   assert.equal(img.descriptor.digest, r.imageDigest);
@@ -42,5 +42,5 @@ test('fixtures/hello builds into an image whose layers and config are what the D
   const code = await runImage({ store: env.store, runtime: env.runtime, image: 'hello:latest', stdout: out, stderr: process.stderr });
   assert.equal(code, 0);
   assert.equal(Buffer.concat(chunks).toString(), 'hello from tsbuild\nbuilt on x86_64 as root\n'.replace('x86_64', process.arch === 'arm64' ? 'aarch64' : 'x86_64'));
-  assert.deepEqual(await mountPoints(), mountsBefore);
+  assert.deepEqual(await mountPoints(env.root), mountsBefore);
 });

@@ -63,7 +63,7 @@ test('--explain lists every step with CACHED or why it ran', async () => {
 
 test('an interrupted build (SIGINT during RUN) exits non-zero and leaves no mount, container or scratch dir', async () => {
   await writeFile(join(ctx, 'Dockerfile.slow'), 'FROM busybox:latest\nRUN echo started && sleep 30\n');
-  const mounts = await mountPoints();
+  const mounts = await mountPoints(root);
   const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:1', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let sent = false;
@@ -77,7 +77,7 @@ test('an interrupted build (SIGINT during RUN) exits non-zero and leaves no moun
   const code = await new Promise<number | null>((res) => p.on('close', res));
   assert.notEqual(code, 0, err);
   assert.match(err, /error: .*(abort|interrupt)/i);
-  assert.deepEqual(await mountPoints(), mounts);
+  assert.deepEqual(await mountPoints(root), mounts);
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
   const { stdout } = await run('runc', ['list', '-q']);
   assert.equal(stdout.trim(), '');
@@ -86,7 +86,7 @@ test('an interrupted build (SIGINT during RUN) exits non-zero and leaves no moun
 
 test('a build killed with SIGKILL leaves scratch and mounts that the next build removes', async () => {
   await writeFile(join(ctx, 'Dockerfile.slow'), 'FROM busybox:latest\nRUN echo started && sleep 30\n');
-  const mounts = await mountPoints();
+  const mounts = await mountPoints(root);
   const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:2', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let sent = false;
@@ -103,5 +103,5 @@ test('a build killed with SIGKILL leaves scratch and mounts that the next build 
   const r = tsbuild(['build', '-t', 'next:1', ctx]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
-  assert.deepEqual(await mountPoints(), mounts);
+  assert.deepEqual(await mountPoints(root), mounts);
 });

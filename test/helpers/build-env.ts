@@ -47,9 +47,12 @@ export async function makeBuildEnv(busybox: { tar: string }): Promise<BuildEnv> 
  * `tsbuild-*`, runc bundles `tsbuild-run-*`), so that unrelated mounts of other processes on the machine
  * (a benchmark's buildah, say) do not make the leak checks flaky.
  */
-export async function mountPoints(): Promise<string[]> {
+export async function mountPoints(under?: string): Promise<string[]> {
   const text = await readFile('/proc/self/mountinfo', 'utf8');
-  return text.split('\n').filter(Boolean).map((l) => l.split(' ')[4]!).filter((p) => p.includes('/tsbuild-') && !p.includes('/tsbuild-bench-'));
+  // With `under` (the test's own --root), only mounts below it count: every process on the machine shares this
+  // mount namespace, so another tsbuild run's mounts would otherwise show up here.
+  return text.split('\n').filter(Boolean).map((l) => l.split(' ')[4]!)
+    .filter((p) => (under ? p.startsWith(under + '/') : p.includes('/tsbuild-') && !p.includes('/tsbuild-bench-')));
 }
 
 /** Returns the entries of `<root>/tmp` (scratch dirs a build must remove). */
