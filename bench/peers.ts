@@ -6,9 +6,10 @@
  * Every command runs under GNU time (`/usr/bin/time -f %M`), which gives its peak RSS.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { homedir } from 'node:os';
 import { BenchError } from './errors.js';
 
 /** The outcome of one measured command. */
@@ -309,10 +310,21 @@ export class BuildahTool implements BuildTool {
 
 // ----------------------------------------------------------------------------------------------- skopeo
 
+/** Where containers/image keeps its blob-info cache (root and rootless). */
+const SKOPEO_BLOB_INFO_CACHES = [
+  '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
+  join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'containers', 'cache', 'blob-info-cache-v1.boltdb'),
+];
+
 export const Skopeo = {
   available(): boolean { return have('skopeo'); },
-  /** Copies an image from an OCI layout to a registry (plain HTTP). */
-  push(layout: string, ref: string, dest: string): Promise<Measured> {
+  /**
+   * Copies an image from an OCI layout to a registry (plain HTTP). skopeo's blob-info cache remembers which
+   * repositories already hold a blob and mounts from them instead of uploading: it is removed first, so every
+   * run really moves the bytes, as tsbuild's push (to a fresh repository, no mount source) does.
+   */
+  async push(layout: string, ref: string, dest: string): Promise<Measured> {
+    for (const f of SKOPEO_BLOB_INFO_CACHES) rmSync(f, { force: true });
     return measure('skopeo', ['--insecure-policy', 'copy', '-q', '--dest-tls-verify=false', `oci:${layout}:${ref}`, `docker://${dest}`]);
   },
   /** Copies an image from a registry into a new OCI layout directory. */
