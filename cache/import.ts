@@ -36,6 +36,7 @@ import {
 } from './artifact.js';
 import { CacheFetchError, CacheImportError } from './errors.js';
 import { LOCAL_CACHE_TAG } from './export.js';
+import { MAX_INLINE_CONFIG_BYTES, readInlineRecords } from './inline.js';
 import type { CacheRecord } from './store.js';
 
 export interface ImportCacheOptions extends Abortable {
@@ -239,6 +240,12 @@ export async function importCache(src: ImageSource, o: ImportCacheOptions = {}):
     throw new CacheImportError(src.ref, 'the manifest is not JSON', { reason: 'invalid', cause: e });
   }
   const isCache = manifest?.schemaVersion === 2 && (manifest.artifactType === CACHE_ARTIFACT_TYPE || manifest.config?.mediaType === CACHE_ARTIFACT_TYPE);
+  if (!isCache && manifest?.schemaVersion === 2 && IMAGE_CONFIG_TYPES.has(manifest.config?.mediaType) && Array.isArray(manifest.layers)) {
+    return importInline(src, manifest, raw, log, o);
+  }
+  if (!isCache && (manifest?.mediaType === MediaTypes.ociIndex || manifest?.mediaType === MediaTypes.dockerManifestList)) {
+    throw new CacheImportError(src.ref, 'it is a multi-platform image index; inline cache is read from one image: name that platform\'s manifest (REPO@sha256:…)', { reason: 'invalid' });
+  }
   if (!isCache || !Array.isArray(manifest.layers)) {
     throw new CacheImportError(src.ref, `it is not a tsbuild cache (artifactType ${JSON.stringify(manifest?.artifactType ?? manifest?.mediaType ?? null)})`, { reason: 'invalid' });
   }
@@ -290,6 +297,35 @@ export async function importCache(src: ImageSource, o: ImportCacheOptions = {}):
   const descriptor: Descriptor = { mediaType: raw.mediaType || MediaTypes.ociManifest, digest: raw.digest, size: raw.bytes.length };
   o.events?.({ type: 'info', message: `imported ${records.size} cache records from ${src.ref}${skipped ? ` (${skipped} invalid skipped)` : ''}`, data: { digest: raw.digest, mounts: mounts.length } });
   return new RemoteCache({ src, descriptor, records, blobs, mounts, log, events: o.events });
+}
+
+const IMAGE_CONFIG_TYPES = new Set<string | undefined>([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
+
+/**
+ * --cache-from type=registry,ref=IMAGE where IMAGE was built with --cache-to type=inline: the records are in the
+ * image's config (inline.ts) and their layers are the image's layers, fetched on a hit like any remote layer.
+ */
+async function importInline(src: ImageSource, manifest: ImageManifest, raw: { bytes: Uint8Array; digest: Digest; mediaType: string }, log: Logger, o: ImportCacheOptions): Promise<RemoteCache> {
+  const ab = o.signal ? { signal: o.signal } : {};
+  let config: unknown;
+  try {
+    if (!isDigest(manifest.config.digest) || typeof manifest.config.size !== 'number' || manifest.config.size > MAX_INLINE_CONFIG_BYTES) {
+      throw new CacheImportError(src.ref, 'the image config is missing or too large for an inline cache', { reason: 'invalid' });
+    }
+    const bytes = await readAll(await src.getBlob(manifest.config, ab), MAX_INLINE_CONFIG_BYTES);
+    config = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    if (e instanceof CacheImportError) throw e;
+    throw new CacheImportError(src.ref, `cannot read the image config: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  const { records, skipped } = readInlineRecords(src.ref, config, manifest.layers);
+  for (const s of skipped) log.warn('inline cache: skipping an invalid record; that step will not hit', { ref: src.ref, key: s.key, why: s.why });
+  const blobs = new Map<Digest, Descriptor>();
+  for (const l of manifest.layers) if (l && isDigest(l.digest) && typeof l.size === 'number') blobs.set(l.digest, l);
+  const descriptor: Descriptor = { mediaType: raw.mediaType || MediaTypes.ociManifest, digest: raw.digest, size: raw.bytes.length };
+  o.events?.({ type: 'info', message: `imported ${records.size} inline cache records from ${src.ref}${skipped.length ? ` (${skipped.length} invalid skipped)` : ''}`, data: { digest: raw.digest } });
+  return new RemoteCache({ src, descriptor, records, blobs, mounts: [], log, events: o.events });
 }
 
 /**

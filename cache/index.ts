@@ -30,4 +30,5 @@ export {
   type WireRecord,
 } from './artifact.js';
 export { LOCAL_CACHE_TAG, exportCache, exportCacheToDir, type CacheMountSource, type ExportCacheOptions } from './export.js';
+export { INLINE_CACHE_FIELD, embedInlineCache, readInlineRecords, type InlineEmbedResult } from './inline.js';
 export { RemoteCache, importCache, importCacheFromDir, type ImportCacheOptions, type RemoteCacheMount, type RestoredMount } from './import.js';

@@ -1,12 +1,14 @@
 /**
  * `--cache-from` / `--cache-to` (buildx syntax): `type=registry,ref=REF[,mode=min|max]`, `type=local,src=DIR` /
- * `type=local,dest=DIR[,mode=…]`; a bare value means `type=registry,ref=VALUE`.
+ * `type=local,dest=DIR[,mode=…]`, `--cache-to type=inline` (records in the image's config; read back with
+ * `--cache-from type=registry,ref=IMAGE`); a bare value means `type=registry,ref=VALUE`.
  */
 import { TsbuildError } from '../layer-store/index.js';
 
 export type CacheSpec =
   | { readonly type: 'registry'; readonly ref: string; readonly mode: 'min' | 'max' }
-  | { readonly type: 'local'; readonly dir: string; readonly mode: 'min' | 'max' };
+  | { readonly type: 'local'; readonly dir: string; readonly mode: 'min' | 'max' }
+  | { readonly type: 'inline'; readonly mode: 'min' };
 
 /** Parses one `--cache-from` (`dir` from `src=`) or `--cache-to` (`dir` from `dest=`) value. */
 export function parseCacheSpec(spec: string, direction: 'from' | 'to'): CacheSpec {
@@ -31,5 +33,10 @@ export function parseCacheSpec(spec: string, direction: 'from' | 'to'): CacheSpe
     if (!dir) throw new TsbuildError('USAGE', `${flag} type=local needs ${direction === 'from' ? 'src' : 'dest'}=DIR`, { hint: `write ${flag} type=local,${direction === 'from' ? 'src' : 'dest'}=DIR` });
     return { type, dir, mode };
   }
-  throw new TsbuildError('USAGE', `${flag} type=${type} is not supported`, { hint: 'use type=registry or type=local (type=inline is not implemented yet)' });
+  if (type === 'inline') {
+    if (direction === 'from') throw new TsbuildError('USAGE', '--cache-from type=inline is not a cache source', { hint: 'read an inline cache with --cache-from type=registry,ref=IMAGE (the image built with --cache-to type=inline)' });
+    if (kv.has('mode') && mode !== 'min') throw new TsbuildError('USAGE', '--cache-to type=inline supports mode=min only', { hint: 'use type=registry,ref=REPO:TAG,mode=max to export every stage and the cache mounts' });
+    return { type: 'inline', mode: 'min' };
+  }
+  throw new TsbuildError('USAGE', `${flag} type=${type} is not supported`, { hint: 'use type=registry, type=local or (--cache-to) type=inline' });
 }

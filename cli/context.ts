@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { noopLogger, stderrLogger, type Logger } from '../layer-store/core/index.js';
@@ -35,6 +36,8 @@ export function loggerFor(args: Pick<GlobalArgs, 'debug'>): Logger {
  */
 export function installSignalHandlers(proc: NodeJS.Process = process): AbortSignal {
   const ac = new AbortController();
+  // One signal is shared by every transfer and step of the command (many at once): not a listener leak.
+  setMaxListeners(0, ac.signal);
   const onSignal = (sig: NodeJS.Signals): void => {
     if (ac.signal.aborted) proc.exit(130);
     ac.abort(new Error(`interrupted by ${sig}`));

@@ -17,7 +17,22 @@ export function openCache(root: string, logger: Logger): Promise<CacheStore> {
   return CacheStore.open(join(root, 'cache', 'steps'), { logger });
 }
 
-/** Finds runc (or `--runtime PATH`), falling back to chroot isolation as runtime-exec decides. */
+/**
+ * Finds runc (or `--runtime PATH`), falling back to chroot isolation as runtime-exec decides. The lookup
+ * (which spawns `runc --version`) happens on the first RUN, not before: a build whose steps all hit the
+ * cache never pays for it. The name is that of the runtime found, `runc` until then.
+ */
 export function openRuntime(runtime: string | undefined, logger: Logger): Promise<Runtime> {
-  return findRuntime({ ...(runtime ? { runtime } : {}), logger });
+  let found: Promise<Runtime> | undefined;
+  let name: Runtime['name'] = 'runc';
+  const lazy: Runtime = {
+    get name() { return name; },
+    run: async (spec, io, signal) => {
+      found ??= findRuntime({ ...(runtime ? { runtime } : {}), logger });
+      const r = await found;
+      name = r.name;
+      return r.run(spec, io, signal);
+    },
+  };
+  return Promise.resolve(lazy);
 }

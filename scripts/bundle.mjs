@@ -3,6 +3,36 @@
 // live terminal view (log-update) are split into chunks that load only when a command needs them.
 import { build } from 'esbuild';
 
+/**
+ * string-width (under yargs' cliui and log-update) builds Intl.Segmenter and several Unicode-property
+ * regular expressions when its module is evaluated: ~50 ms of every start, even for commands that never
+ * measure a string. Imports of it get a shim that answers printable ASCII itself and loads the real module
+ * (through require, which esbuild makes a lazy initialiser) on the first other string.
+ */
+const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(b) {
+    b.onResolve({ filter: /^string-width$/ }, async (args) => {
+      if (args.namespace === 'lazy-string-width' || args.pluginData === 'real') return undefined;
+      const real = await b.resolve('string-width', { resolveDir: args.resolveDir, kind: args.kind, namespace: 'file', pluginData: 'real' });
+      if (real.errors.length > 0) return undefined;
+      return { path: real.path, namespace: 'lazy-string-width' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
+      resolveDir: '.',
+      contents: [
+        'const PRINTABLE_ASCII = /^[\\x20-\\x7e]*$/;',
+        'let real;',
+        'export default function stringWidth(s, o) {',
+        "  if (typeof s === 'string' && PRINTABLE_ASCII.test(s)) return s.length;",
+        `  real ??= require(${JSON.stringify(args.path)}).default;`,
+        '  return real(s, o);',
+        '}',
+      ].join('\n'),
+    }));
+  },
+};
+
 await build({
   entryPoints: { tsbuild: 'cli/main.ts' },
   bundle: true,
@@ -13,6 +43,7 @@ await build({
   outdir: 'dist/bin',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
+  plugins: [lazyStringWidth],
   banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

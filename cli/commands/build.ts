@@ -11,7 +11,7 @@ import { openCache, openRuntime, openStore } from '../services.js';
 import { client, registryFlags, type RegistryFlags } from './registry.js';
 import { pullInto, pushFrom } from './transfer.js';
 import { formatPlatform, formatError } from '../../layer-store/index.js';
-import { exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache } from '../../cache/index.js';
+import { embedInlineCache, exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache } from '../../cache/index.js';
 import { parseReference } from '../../registry-client/index.js';
 import { parseCacheSpec } from '../cache-options.js';
 import { join } from 'node:path';
@@ -108,8 +108,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
       .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
-      .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG or type=local,src=DIR (repeatable)'))
-      .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max] or type=local,dest=DIR[,mode=…]'))
+      .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
+      .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
@@ -125,6 +125,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       const remoteCaches: RemoteCache[] = [];
       if (!argv['no-cache']) {
         for (const c of cacheFrom) {
+          if (c.type === 'inline') continue; // parseCacheSpec refuses it for --cache-from
           try {
             const rc = c.type === 'registry'
               ? await importCache(reg.source(parseReference(c.ref)), { logger, events: renderer.sink })
@@ -183,13 +184,26 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         };
         const multi = platforms.length > 1 ? await buildPlatforms({ ...bo, platforms }) : undefined;
         const single = multi ? undefined : await build(bo);
-        const r = single ?? {
+        let r = single ?? {
           manifest: multi!.index, imageDigest: multi!.indexDigest, configDigest: multi!.indexDigest, tags: multi!.tags,
           steps: multi!.platforms.flatMap((p) => p.steps), finalRecords: multi!.platforms.flatMap((p) => p.finalRecords),
           allRecords: multi!.platforms.flatMap((p) => p.allRecords), cacheMounts: multi!.platforms.flatMap((p) => p.cacheMounts),
         };
+        if (cacheTo.some((c) => c.type === 'inline')) {
+          if (multi) {
+            renderer.sink({ type: 'warning', message: '--cache-to type=inline is not supported for multi-platform builds yet; the images carry no cache (use type=registry)' });
+          } else {
+            // The image carries the records of its own steps in its config; it replaces the one the build named.
+            const emb = await embedInlineCache(store, r.manifest, r.finalRecords, ac);
+            if (r.tags.length > 0) await store.tagMany(r.tags, emb.manifest, ac);
+            else await store.tagMany([], emb.manifest, ac);
+            r = { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest };
+            renderer.sink({ type: 'info', message: `embedded ${emb.records} cache records in the image (inline cache)` });
+          }
+        }
         for (const out of outputs) await writeOutput(store, r.manifest, r.tags, out);
         for (const c of cacheTo) {
+          if (c.type === 'inline') continue;
           const records = c.mode === 'max' ? r.allRecords : r.finalRecords;
           const o = { mode: c.mode, cacheMounts: c.mode === 'max' ? r.cacheMounts : [], events: renderer.sink, logger, signal: ac.signal };
           try {

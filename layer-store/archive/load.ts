@@ -3,7 +3,10 @@ import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type tar from 'tar-stream';
+
+/** tar-stream (with streamx) loads on first use: ~15 ms that a build never needs. */
+const tarStream = async (): Promise<typeof tar> => (await import('tar-stream')).default;
 import {
   DigestMismatchError, MediaTypes, TsbuildError, isDigest,
   type Abortable, type Descriptor, type Digest,
@@ -52,7 +55,7 @@ export async function loadArchive(store: LayerStore, file: string, o: LoadOption
   const layers = new Map<string, IngestedLayer>();
   const links = new Map<string, string>();
   const blobs = new Set<Digest>();
-  const extract = tar.extract();
+  const extract = (await tarStream()).extract();
   const reading = pipeline(createReadStream(file), extract, o.signal ? { signal: o.signal } : {});
   try {
     for await (const entry of extract) {

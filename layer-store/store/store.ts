@@ -323,6 +323,11 @@ export class LayerStore {
   /** Points every name in `names` at `desc` in one index update (an empty list records `desc` unnamed). */
   async tagMany(names: readonly string[], desc: Descriptor, o: Abortable = {}): Promise<void> {
     const norm = names.map((n) => normalizeTagName(n));
+    // A rebuild that changed nothing names the image it named before: no lock, no index rewrite, no fsync.
+    if (norm.length > 0) {
+      const current = (await this.readIndex()).manifests;
+      if (norm.every((n) => current.some((m) => entryName(m) === n && m.digest === desc.digest))) return;
+    }
     await this.updateIndex(async (ms) => {
       await this.#checkClosure(desc);
       await fsyncDir(this.blobsDir); // the blobs' renames are durable before a name points at them
