@@ -40,6 +40,8 @@ export interface PruneOptions {
   readonly olderThanMs?: number;
   /** Clock for tests. Default Date.now. */
   readonly now?: number;
+  /** Keys never removed (e.g. the cache keys of live leases: records a running build is writing or about to read). */
+  readonly keep?: ReadonlySet<Digest>;
 }
 
 export interface PruneReport {
@@ -261,7 +263,8 @@ export class CacheStore {
   /**
    * Removes records not used for `olderThanMs`, then least recently used records until the rest fit in
    * `keepBytes` (a layer shared by several records counts once and is freed with its last record), then
-   * step-index and source-list files nothing refers to. Returns what was removed and which layers were released.
+   * step-index and source-list files nothing refers to. Records in `o.keep` stay whatever their age or size.
+   * Returns what was removed and which layers were released.
    */
   async prune(o: PruneOptions = {}): Promise<PruneReport> {
     const now = o.now ?? Date.now();
@@ -286,7 +289,7 @@ export class CacheStore {
     for (const item of all) {
       const old = o.olderThanMs !== undefined && now - item.rec.lastUsedAt > o.olderThanMs;
       const over = o.keepBytes !== undefined && total > o.keepBytes;
-      if (!old && !over) {
+      if ((!old && !over) || o.keep?.has(item.rec.key)) {
         keep.push(item);
         continue;
       }

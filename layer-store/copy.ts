@@ -7,7 +7,7 @@ import { PassThrough, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
-  platformMatches, throwIfAborted,
+  platformMatches, throwIfAborted, vouchFor,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
 } from './core/index.js';
@@ -116,6 +116,9 @@ async function copyBlobs(src: ImageSource, dst: ImageDestination, blobs: readonl
       },
     });
     const piped = new PassThrough();
+    // progress and piped pass the bytes unchanged and die with body's error (one pipeline): a verified body
+    // keeps its check, so the destination need not hash it again.
+    vouchFor(piped, body);
     const feeding = pipeline([body, progress, piped], o.signal ? { signal: o.signal } : {});
     const [r1, r2] = await Promise.allSettled([feeding, dst.putBlob(piped, b, o).catch((e: unknown) => {
       piped.destroy(e as Error);

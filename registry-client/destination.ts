@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortedError, DigestMismatchError, TsbuildError,
-  verifyStream, type Abortable, type Descriptor, type ImageDestination, type RawManifest,
+  alreadyVerified, verifyStream, type Abortable, type Descriptor, type ImageDestination, type RawManifest,
 } from '../layer-store/core/index.js';
 import { AuthError, RegistryError, UploadLostError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
@@ -164,13 +164,16 @@ export class RegistryDestination implements ImageDestination {
    * Streams the verified body into the upload `session` (whose location it keeps at the newest one):
    * a blob of at most chunkSize bytes is returned whole, to be committed by one PUT; a larger one goes up
    * in PATCH chunks with Content-Range, and the last bytes are sent only after the digest was verified.
-   * Chunks are sent by this function's own loop, so no request is in flight once it has settled.
+   * PATCHes are sequential (each goes to the Location the previous one returned), but the next chunk is read
+   * and hashed while the previous one is on the wire: at most one chunk in flight and one being filled.
+   * No request is in flight once this function has settled.
    */
   async streamBlob(session: { location: URL }, body: Readable, want: Descriptor, o: Abortable): Promise<Buffer | undefined> {
     let pending: Buffer[] = [];
     let pendingLen = 0;
     let sent = 0;
     let chunk = this.chunkSize;
+    let inflight: Promise<void> | undefined;
     const take = (n: number): Buffer => {
       const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
       const out = all.subarray(0, n);
@@ -179,20 +182,33 @@ export class RegistryDestination implements ImageDestination {
       pendingLen = rest.length;
       return out;
     };
-    const verified = verifyStream({ digest: want.digest, size: want.size });
-    const feeding = pipeline(body, verified, o.signal ? { signal: o.signal } : {});
+    const send = (buf: Buffer): void => {
+      const at = sent;
+      sent += buf.length;
+      inflight = this.#patchChunk(session, buf, at, chunk, want, o).then((r) => { chunk = r.chunkSize; });
+      inflight.catch(() => undefined); // observed by the next await
+    };
+    // A body that already verifies this digest and size (a blob read from the store) is not hashed twice.
+    const check = alreadyVerified(body, want) ? undefined : verifyStream({ digest: want.digest, size: want.size });
+    const verified: Readable = check ?? body;
+    const feeding = check ? pipeline(body, check, o.signal ? { signal: o.signal } : {}) : Promise.resolve();
     feeding.catch(() => undefined);
-    for await (const c of verified as AsyncIterable<Buffer>) {
-      pending.push(c);
-      pendingLen += c.length;
-      // Keep at least one byte back, so the final bytes go up only after verification.
-      while (pendingLen > chunk) {
-        const r = await this.#patchChunk(session, take(chunk), sent, chunk, want, o);
-        sent += r.sent;
-        chunk = r.chunkSize;
+    try {
+      for await (const c of verified as AsyncIterable<Buffer>) {
+        pending.push(c);
+        pendingLen += c.length;
+        // Keep at least one byte back, so the final bytes go up only after verification.
+        while (pendingLen > chunk) {
+          if (inflight) await inflight;
+          send(take(chunk));
+        }
       }
+      await feeding;
+      if (inflight) await inflight;
+    } catch (e) {
+      if (inflight) await inflight.catch(() => undefined);
+      throw e;
     }
-    await feeding;
     const rest = take(pendingLen);
     if (sent === 0) return rest;
     if (rest.length) await this.#patchChunk(session, rest, sent, chunk, want, o);
@@ -231,7 +247,9 @@ export class RegistryDestination implements ImageDestination {
         if (e instanceof RegistryError && e.status === 413) piece = Math.max(MIN_CHUNK, Math.floor(piece / 2));
         await delay(backoffDelay(t.o.retry, failures), o.signal);
         const st = await this.getUploadStatus(session.location, want, o);
-        const acked = st.end + 1;
+        // distribution answers `Range: 0-0` both for an empty session and for one holding 1 byte: with
+        // nothing acknowledged yet, it means empty.
+        const acked = st.end === 0 && start + off === 0 ? 0 : st.end + 1;
         if (acked < start + off || acked > start + buf.length) throw new UploadLostError(want.digest, `registry holds ${acked} bytes, resume point ${start + off} unusable`);
         off = acked - start;
         session.location = st.location;

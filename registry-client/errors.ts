@@ -114,3 +114,15 @@ export class CredentialError extends TsbuildError {
     this.name = 'CredentialError';
   }
 }
+
+/** A registry sent a manifest or image config that is too large, too deeply nested, or not a JSON object; nothing of it is stored. */
+export class InvalidDocumentError extends TsbuildError {
+  constructor(readonly what: 'manifest' | 'image config', ref: string, reason: string, o: TsbuildErrorOptions = {}) {
+    super('INVALID_MANIFEST', `the registry sent an ${what === 'manifest' ? 'image manifest' : what} that is ${reason}`, {
+      hint: 'the registry or a proxy in front of it is misbehaving or hostile; nothing of it was stored',
+      location: { ref },
+      ...o,
+    });
+    this.name = 'InvalidDocumentError';
+  }
+}

@@ -1,11 +1,11 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortedError, DigestMismatchError, MediaTypes, TsbuildError, digestOf, isDigest, isIndexType, isManifestType,
   formatPlatform, hostPlatform, platformMatches, verifyStream,
   type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../layer-store/core/index.js';
-import { RegistryError, UnsupportedManifestError } from './errors.js';
+import { InvalidDocumentError, RegistryError, UnsupportedManifestError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
 import { backoffDelay, delay } from './retry.js';
 import { headerValue, readLimited, type Transport } from './transport.js';
@@ -14,6 +14,43 @@ import { headerValue, readLimited, type Transport } from './transport.js';
 export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
 /** Manifests larger than this are refused before parsing (distribution's own limit is 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Image configs larger than this are refused before download: they are parsed whole (layer-store's document limit is 8 MiB). */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Deepest JSON nesting accepted in a manifest or config (real ones are about 5 deep); deeper is hostile. */
+export const MAX_JSON_DEPTH = 64;
+const CONFIG_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
+
+/** Returns the deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count), stopping past `limit`. */
+export function jsonDepth(bytes: Uint8Array, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) max = depth;
+      if (max > limit) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+/** Throws InvalidDocumentError unless `bytes` is a JSON object nested at most MAX_JSON_DEPTH deep; returns it parsed. */
+export function parseRegistryJson(bytes: Buffer, what: 'manifest' | 'image config', ref: string): Record<string, unknown> {
+  if (jsonDepth(bytes) > MAX_JSON_DEPTH) throw new InvalidDocumentError(what, ref, `nested deeper than ${MAX_JSON_DEPTH} levels`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (e) {
+    throw new InvalidDocumentError(what, ref, 'not JSON', { cause: e });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InvalidDocumentError(what, ref, 'not a JSON object');
+  return doc as Record<string, unknown>;
+}
 
 export function repoUrl(t: Transport, ref: Reference, suffix: string): URL {
   return new URL(`/v2/${ref.repository}/${suffix}`, t.baseUrl(ref.registry));
@@ -25,11 +62,30 @@ export function repoUrl(t: Transport, ref: Reference, suffix: string): URL {
  */
 export async function fetchManifest(t: Transport, ref: Reference, reference: string, scopes: readonly string[], o: Abortable = {}): Promise<RawManifest> {
   const name = formatReference(ref);
-  const res = await t.request({
-    method: 'GET', url: repoUrl(t, ref, `manifests/${reference}`), registry: ref.registry, scopes,
-    headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: 'pull manifest', ref: name, signal: o.signal,
-  });
-  const bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+  const url = repoUrl(t, ref, `manifests/${reference}`);
+  let res: Awaited<ReturnType<Transport['request']>>;
+  let bytes: Buffer;
+  // request() retries until the headers arrive; a body cut off or stalled after that is retried here, within the same policy.
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    res = await t.request({
+      method: 'GET', url, registry: ref.registry, scopes,
+      headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: 'pull manifest', ref: name, signal: o.signal,
+    });
+    try {
+      bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+      break;
+    } catch (e) {
+      res.body.destroy();
+      if (o.signal?.aborted) throw new AbortedError({ cause: e });
+      if (TsbuildError.is(e)) throw e;
+      const err = new RegistryError(`pull manifest: body broke off (${(e as Error).message})`, { status: res.status, code: (e as { code?: string }).code ?? '', method: 'GET', url, retryable: true, ref: name, cause: e });
+      const wait = backoffDelay(t.o.retry, attempt);
+      if (attempt >= t.o.retry.maxAttempts || Date.now() - started + wait > t.o.retry.maxTotalMs) throw err;
+      t.o.logger.debug('retrying manifest body', { attempt, error: (e as Error).message });
+      await delay(wait, o.signal).catch((x: unknown) => { throw new AbortedError({ cause: x }); });
+    }
+  }
   // The kind first: a signed schema 1 manifest's digest covers its payload only, so it would read as a mismatch.
   const mediaType = manifestMediaType(headerValue(res.headers, 'content-type'), bytes, name);
   const digest = digestOf(bytes);
@@ -41,12 +97,7 @@ export async function fetchManifest(t: Transport, ref: Reference, reference: str
 
 function manifestMediaType(contentType: string | undefined, bytes: Buffer, ref: string): string {
   const ct = (contentType ?? '').split(';')[0]!.trim();
-  let body: { schemaVersion?: number; mediaType?: string; manifests?: unknown; config?: unknown } = {};
-  try {
-    body = JSON.parse(bytes.toString('utf8')) as typeof body;
-  } catch (e) {
-    throw new TsbuildError('INVALID_MANIFEST', 'the registry sent a manifest that is not JSON', { location: { ref }, cause: e, hint: 'the registry or a proxy in front of it is misbehaving' });
-  }
+  const body = parseRegistryJson(bytes, 'manifest', ref) as { schemaVersion?: number; mediaType?: string; manifests?: unknown; config?: unknown };
   const schema1 = (ct === MediaTypes.dockerSchema1 || ct === MediaTypes.dockerSchema1Signed || body.schemaVersion === 1);
   if (schema1) {
     throw new UnsupportedManifestError(ct || 'schema 1', ref, 'this is a Docker schema 1 manifest, deprecated since 2017 and unsupported; re-push the image with a current client (docker, skopeo, crane, tsbuild) to get schema 2 / OCI');
@@ -110,6 +161,8 @@ export class RegistrySource implements ImageSource {
    */
   async getBlob(d: Descriptor, o: Abortable = {}): Promise<Readable> {
     const t = this.transport;
+    const isConfig = CONFIG_TYPES.has(d.mediaType);
+    if (isConfig && d.size > MAX_CONFIG_BYTES) throw new InvalidDocumentError('image config', this.ref, `declared ${d.size} bytes, more than the limit of ${MAX_CONFIG_BYTES}`);
     const url = repoUrl(t, this.reference, `blobs/${d.digest}`);
     const base = { method: 'GET' as const, url, registry: this.reference.registry, scopes: this.#scopes, what: 'pull blob', ref: this.ref, signal: o.signal };
     // Open the first response eagerly so that 404/auth errors reject getBlob itself.
@@ -159,7 +212,18 @@ export class RegistrySource implements ImageSource {
     }
     const out = verifyStream({ digest: d.digest, size: d.size });
     pipeline(Readable.from(body(), { objectMode: false }), out).catch(() => undefined);
-    return out;
+    if (!isConfig) return out;
+    // A config is small and parsed whole by its reader: check it is sane JSON before anyone stores it.
+    const ref = this.ref;
+    const checked = new PassThrough();
+    void (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of out) chunks.push(c as Buffer);
+      const bytes = Buffer.concat(chunks);
+      parseRegistryJson(bytes, 'image config', ref);
+      checked.end(bytes);
+    })().catch((e: unknown) => checked.destroy(e as Error));
+    return checked;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 // Bundles the CLI into dist/bin/tsbuild.mjs (the `tsbuild` executable loads it): one file instead of ~150
 // modules halves start-up time, which a no-change rebuild is mostly made of. Registry code (undici) and the
 // live terminal view (log-update) are split into chunks that load only when a command needs them.
+import { dirname } from 'node:path';
 import { build } from 'esbuild';
 
 /**
@@ -33,6 +34,34 @@ const lazyStringWidth = {
   },
 };
 
+/**
+ * undici's index loads everything it has (fetch, WebSocket, EventSource, mocks, caches: ~1 MB of code) when
+ * the registry client only needs Agent and its request() API. The registry client's `import('undici')` gets
+ * that subset, required by relative path from undici's own directory; types still come from undici.
+ */
+const undiciAgentOnly = {
+  name: 'undici-agent-only',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, async (args) => {
+      if (args.namespace === 'undici-agent-only' || args.pluginData === 'real') return undefined;
+      const real = await b.resolve('undici', { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
+      if (real.errors.length > 0) return undefined;
+      return { path: real.path, namespace: 'undici-agent-only' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'undici-agent-only' }, (args) => ({
+      resolveDir: dirname(args.path),
+      loader: 'js',
+      contents: [
+        "const Agent = require('./lib/dispatcher/agent');",
+        "const Dispatcher = require('./lib/dispatcher/dispatcher');",
+        "const api = require('./lib/api');",
+        'Object.assign(Dispatcher.prototype, api);',
+        'module.exports = { Agent, Dispatcher };',
+      ].join('\n'),
+    }));
+  },
+};
+
 await build({
   entryPoints: { tsbuild: 'cli/main.ts' },
   bundle: true,
@@ -43,7 +72,7 @@ await build({
   outdir: 'dist/bin',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  plugins: [lazyStringWidth],
+  plugins: [lazyStringWidth, undiciAgentOnly],
   banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

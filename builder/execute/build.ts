@@ -11,7 +11,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayer, withLocation, isIndexType, platformMatches,
+  diffToLayer, withLocation, isIndexType, platformMatches, Lease, withLock,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason,
 } from '../../layer-store/index.js';
@@ -68,13 +68,22 @@ export interface BuildOptions {
   readonly cache?: CacheStore | undefined;
   /** Caches imported with --cache-from: consulted on a local miss; a hit's layer is fetched then. */
   readonly remoteCaches?: readonly RemoteCache[] | undefined;
-  /** Called when a base image is not in the store (or `pull` is set): must put it there. */
-  readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal) => Promise<void>) | undefined;
+  /**
+   * Called when a base image is not in the store (or `pull` is set): must put it there. `lease` is the build's:
+   * wrap the store destination with `leaseDestination(dst, lease)` so blobs it skips as present stay leased.
+   */
+  readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal, lease?: Lease) => Promise<void>) | undefined;
   /** Always pull base images. */
   readonly pull?: boolean | undefined;
   readonly events?: EventSink | undefined;
   readonly logger?: Logger | undefined;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The lease that keeps what the build uses and produces safe from a concurrent `prune` (layer-store lease.ts).
+   * Default: the build acquires its own and releases it after tagging. Pass one (and release it yourself) when
+   * the result is tagged later, e.g. by a multi-platform index.
+   */
+  readonly lease?: Lease | undefined;
 }
 
 export interface StepReport {
@@ -146,6 +155,8 @@ interface BuildCtx {
   /** Records used or created, per stage index. */
   readonly records: Map<number, CacheRecord[]>;
   readonly cacheMountsUsed: Map<string, string>;
+  /** Holds every blob, snapshot, cache key and cache mount this build uses until its image is tagged. */
+  readonly lease: Lease;
   stepCounter: number;
 }
 
@@ -192,6 +203,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 
   const root = o.store.root;
   await reclaimStaleScratch(join(root, 'tmp'), o.logger ?? noopLogger);
+  // Taken before anything is read or written, so everything this build writes is covered by it (lease.ts).
+  const lease = o.lease ?? (await Lease.acquire(root, o.signal ? { signal: o.signal } : {}));
   const tmp = join(root, 'tmp', scratchName('build', randomUUID()));
   await mkdir(tmp, { recursive: true });
   const ac = new AbortController();
@@ -205,6 +218,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     cacheMountLocks: new Map(),
     records: new Map(),
     cacheMountsUsed: new Map(),
+    lease,
   };
   try {
     for (const rs of graph.order) {
@@ -226,6 +240,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    if (!o.lease) await lease.release();
   }
 }
 
@@ -260,6 +275,17 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
 
 async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location: InstructionLocation): Promise<StoredImage> {
   let wrongPlatform: string | undefined;
+  // Leases the image (manifest, config, layers and their snapshots), then checks that every blob is still there:
+  // a prune that ran before the lease was recorded may have removed an untagged one (then: pull it again).
+  const leased = async (img: StoredImage | undefined): Promise<StoredImage | undefined> => {
+    if (!img) return undefined;
+    const layers = img.manifest.layers.map((d, i) => ({ digest: d.digest, diffId: img.config.rootfs.diff_ids[i] })).filter((l): l is { digest: Digest; diffId: Digest } => l.diffId !== undefined);
+    await ctx.lease.add({ blobs: [img.descriptor.digest, img.configDescriptor.digest, ...img.manifest.layers.map((l) => l.digest)], snapshots: layers.map((l) => l.diffId) });
+    for (const d of [img.descriptor.digest, img.configDescriptor.digest, ...img.manifest.layers.map((l) => l.digest)]) {
+      if (!(await ctx.o.store.hasBlob(d))) return undefined;
+    }
+    return img;
+  };
   const tryLocal = async (): Promise<StoredImage | undefined> => {
     try {
       const img = await ctx.o.store.image(ref, { platform });
@@ -275,10 +301,10 @@ async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location
       throw e;
     }
   };
-  let img = ctx.o.pull ? undefined : await tryLocal();
+  let img = ctx.o.pull ? undefined : await leased(await tryLocal());
   if (!img && ctx.o.pullImage) {
-    await ctx.o.pullImage(ref, platform, ctx.signal);
-    img = await tryLocal();
+    await ctx.o.pullImage(ref, platform, ctx.signal, ctx.lease);
+    img = await leased(await tryLocal());
   }
   if (!img && wrongPlatform) {
     throw new BuildError(`base image ${ref} is for ${wrongPlatform}, not ${formatPlatform(platform)}`, {
@@ -498,22 +524,32 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
     const layer = rec.result.layer;
     return layer ? { layer: { desc: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffId: layer.diffId } } : {};
   };
+  // A local hit is usable only when its layer blob is still stored; the layer is leased first, so a concurrent
+  // prune either ran before (the check then fails: a miss) or keeps it until this build is done.
+  const localHit = async (c: CacheStore): Promise<CacheRecord | undefined> => {
+    const rec = await c.get(key);
+    if (!rec) return undefined;
+    const layer = rec.result.layer;
+    if (layer) {
+      await ctx.lease.addLayer(layer);
+      if (!(await ctx.o.store.hasBlob(layer.digest))) return undefined;
+    }
+    await c.touch(key).catch(() => undefined);
+    return rec;
+  };
   let reason: MissReason;
   if (!cache) reason = { kind: 'no-cache', detail: 'cache disabled' };
   else if (noCache) reason = { kind: 'no-cache', detail: '--no-cache' };
   else {
-    const rec = await cache.get(key);
-    if (rec) {
-      const layer = rec.result.layer;
-      if (!layer || (await ctx.o.store.hasBlob(layer.digest))) {
-        await cache.touch(key).catch(() => undefined);
-        return hit(rec);
-      }
-    }
+    // The key is leased so `prune --cache` keeps the record this build reads or is about to write.
+    await ctx.lease.add({ cacheKeys: [key] });
+    const rec = await localHit(cache);
+    if (rec) return hit(rec);
     for (const remote of ctx.o.remoteCaches ?? []) {
       const r = remote.get(key);
       if (!r) continue;
       try {
+        if (r.result.layer) await ctx.lease.addLayer(r.result.layer);
         await remote.fetchLayer(r, ctx.o.store, { signal: ctx.signal });
       } catch (e) {
         if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
@@ -528,20 +564,40 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
   }
-  ctx.events({ type: 'step.miss', id, reason });
-  ctx.steps.push({ id, name, cached: false, reason });
-  const r = await produce();
-  const rec: CacheRecord = {
-    key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
-    result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
+  const miss = async (): Promise<StepResult> => {
+    ctx.events({ type: 'step.miss', id, reason });
+    ctx.steps.push({ id, name, cached: false, reason });
+    const r = await produce();
+    const rec: CacheRecord = {
+      key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
+      result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
+    };
+    if (cache) await cache.put(rec);
+    remember(rec);
+    if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(rec.createdAt).toISOString();
+    st.key = key;
+    st.parentKind = 'step';
+    return r;
   };
-  if (cache) await cache.put(rec);
-  remember(rec);
-  if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(rec.createdAt).toISOString();
-  st.key = key;
-  st.parentKind = 'step';
-  return r;
+  if (!cache || noCache) return miss();
+  // Step dedupe across processes (and stages): one builder per key at a time. Whoever gets the lock second finds
+  // the record the first one wrote and takes the hit; a lock whose holder died is broken (lock.ts).
+  const lockFile = stepLockPath(ctx.root, key);
+  await mkdir(join(lockFile, '..'), { recursive: true });
+  if (await exists(lockFile)) ctx.events({ type: 'info', message: `${name}: waiting for another build running the same step` });
+  return withLock(lockFile, async () => {
+    const again = await localHit(cache);
+    return again ? hit(again) : miss();
+  }, { timeoutMs: STEP_LOCK_TIMEOUT_MS, signal: ctx.signal });
 }
+
+/** Returns the O_EXCL lock file that serialises builders of one cache key: `<root>/cache/locks/<key hex>.lock`. */
+function stepLockPath(root: string, key: Digest): string {
+  return join(root, 'cache', 'locks', `${key.slice('sha256:'.length)}.lock`);
+}
+
+/** How long a step waits for another builder of the same key (a live holder: its step is still running). */
+const STEP_LOCK_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
 /**
  * The key inputs every step shares. `withEnv`: RUN sees the stage's args and ENV as its environment, so they
@@ -612,6 +668,8 @@ async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<Layer
     id,
   });
   const layer: LayerRef = { desc: { mediaType: packed.mediaType, digest: packed.digest, size: packed.size }, diffId: packed.diffId };
+  // The blob was kept by the lease's time rule so far; from here on it (and its snapshot) is leased by name.
+  await ctx.lease.addLayer(packed);
   const snap = join(ctx.o.store.snapshotsDir, packed.diffId.slice('sha256:'.length));
   if (!(await exists(snap))) {
     await mkdir(ctx.o.store.snapshotsDir, { recursive: true });
@@ -770,6 +828,7 @@ async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunM
       case 'cache': {
         const cid = m.id ?? target!;
         const dir = join(ctx.root, 'cache-mounts', cacheMountDirName(cid));
+        await ctx.lease.add({ paths: [`cache-mounts/${cacheMountDirName(cid)}`] });
         ctx.cacheMountsUsed.set(cid, dir);
         if (!(await exists(dir))) {
           await mkdir(dir, { recursive: true });
@@ -1008,6 +1067,7 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
   }
   config.rootfs = { type: 'layers', diff_ids: st.layers.map((l) => l.diffId) };
   const configBytes = Buffer.from(JSON.stringify(config));
+  await ctx.lease.add({ blobs: [digestOf(configBytes)] });
   const configDesc = await ctx.o.store.putBytes(configBytes, { mediaType: MediaTypes.ociConfig });
   const manifest: ImageManifest = {
     schemaVersion: 2,
@@ -1016,6 +1076,7 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
     layers: st.layers.map((l) => l.desc),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  await ctx.lease.add({ blobs: [digestOf(manifestBytes)] });
   const mdesc = await ctx.o.store.putBytes(manifestBytes, { mediaType: MediaTypes.ociManifest });
   const desc: Descriptor = {
     mediaType: MediaTypes.ociManifest, digest: mdesc.digest, size: mdesc.size,

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { buildCommand } from './build.js';
+import { fsckCommand } from './fsck.js';
 import { parseCommand } from './parse.js';
 import { runCommand } from './run.js';
 import { storeCommands } from './store.js';
@@ -11,4 +12,4 @@ type AnyCommand = CommandModule<never, never>;
 /** Every command, in help order: an explicit list, no side-effect registration. */
 export const commands: readonly AnyCommand[] = [buildCommand as unknown as AnyCommand, parseCommand as unknown as AnyCommand, runCommand as unknown as AnyCommand, ...(storeCommands as unknown as AnyCommand[]),
   pullCommand as unknown as AnyCommand, pushCommand as unknown as AnyCommand, copyCommand as unknown as AnyCommand,
-  ...(registryCommands as unknown as AnyCommand[])];
+  ...(registryCommands as unknown as AnyCommand[]), fsckCommand as unknown as AnyCommand];

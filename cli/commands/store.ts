@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import {
   parsePlatform,
   LayerStore, TsbuildError, familiarRepository, imageHistory, importRootfs, listImageSummaries, loadArchive,
-  normalizeTagName, parseImageName, saveImages, splitTagName, digestHex,
+  normalizeTagName, parseImageName, saveImages, splitTagName, digestHex, withLeasesHeld,
   type ImageSummary,
 } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
@@ -243,23 +243,28 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
         olderThanMs = ns / 1e6;
       }
       const keepBytes = argv['keep-storage'] !== undefined ? parseSize(argv['keep-storage']) : undefined;
-      const pr = await cache.prune({ ...(keepBytes !== undefined ? { keepBytes } : { keepBytes: olderThanMs === undefined ? 0 : Number.MAX_SAFE_INTEGER }), ...(olderThanMs !== undefined ? { olderThanMs } : {}) });
-      out(`Deleted ${pr.removed.length} cache records (${humanSize(pr.freedBytes)}), kept ${pr.kept}`);
-      const mounts = join(argv.root, 'cache-mounts');
-      let removedMounts = 0;
-      for (const name of await readdir(mounts).catch(() => [] as string[])) {
-        const p = join(mounts, name);
-        const st = await stat(p);
-        if (keepBytes === undefined && (olderThanMs === undefined || Date.now() - st.mtimeMs > olderThanMs)) {
-          await rm(p, { recursive: true, force: true });
-          removedMounts++;
+      // Under the lease lock: records and cache mounts that a running build has leased are kept.
+      await withLeasesHeld(argv.root, async (leases) => {
+        const pr = await cache.prune({ ...(keepBytes !== undefined ? { keepBytes } : { keepBytes: olderThanMs === undefined ? 0 : Number.MAX_SAFE_INTEGER }), ...(olderThanMs !== undefined ? { olderThanMs } : {}), keep: leases.cacheKeys });
+        out(`Deleted ${pr.removed.length} cache records (${humanSize(pr.freedBytes)}), kept ${pr.kept}`);
+        const mounts = join(argv.root, 'cache-mounts');
+        let removedMounts = 0;
+        for (const name of await readdir(mounts).catch(() => [] as string[])) {
+          if (leases.paths.has(`cache-mounts/${name}`)) continue;
+          const p = join(mounts, name);
+          const st = await stat(p).catch(() => undefined);
+          if (!st) continue;
+          if (keepBytes === undefined && (olderThanMs === undefined || Date.now() - st.mtimeMs > olderThanMs)) {
+            await rm(p, { recursive: true, force: true });
+            removedMounts++;
+          }
         }
-      }
-      if (removedMounts) out(`Deleted ${removedMounts} cache mounts`);
+        if (removedMounts) out(`Deleted ${removedMounts} cache mounts`);
+      });
     }
     // Layers that cache records still reference are GC roots: a pruned image does not take its cache with it.
-    const usage = await cache.usage();
-    const r = await store.gc({ allSnapshots: argv.all, roots: [...usage.layers.keys()] });
+    // Read under gc's locks, after the leases: a record put by a build that has just released its lease is seen.
+    const r = await store.gc({ allSnapshots: argv.all, lateRoots: async () => (await cache.usage()).layers.keys() });
     for (const d of r.removedImages) out(`Deleted image: ${d}`);
     out(`Deleted ${r.removedBlobs.length} blobs and ${r.removedSnapshots.length} snapshots`);
     out(`Total reclaimed space: ${humanSize(r.freedBytes)}`);

@@ -75,7 +75,7 @@ export function hashStream(): HashingStream {
  */
 export function verifyStream(want: { digest: Digest; size?: number | undefined }): Transform {
   const h = new Hasher();
-  return new Transform({
+  const t = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback) {
       h.update(chunk);
       if (want.size !== undefined && h.size > want.size) {
@@ -97,4 +97,27 @@ export function verifyStream(want: { digest: Digest; size?: number | undefined }
       cb();
     },
   });
+  verifying.set(t, { digest: want.digest, size: want.size });
+  return t;
+}
+
+/** Streams made by verifyStream (and streams vouched for by one), with what they check. */
+const verifying = new WeakMap<object, { readonly digest: Digest; readonly size: number | undefined }>();
+
+/**
+ * Marks `stream` as carrying `by`'s check: only for a stream that passes `by`'s bytes unchanged and is
+ * destroyed with `by`'s error (both in one stream.pipeline), so it errors instead of ending on a mismatch too.
+ */
+export function vouchFor(stream: object, by: object): void {
+  const v = verifying.get(by);
+  if (v) verifying.set(stream, v);
+}
+
+/**
+ * True when `stream` comes from verifyStream (or is vouched for by one) checking exactly `want`'s digest and
+ * size: it errors instead of ending when the bytes differ, so hashing them again would only cost a pass.
+ */
+export function alreadyVerified(stream: unknown, want: { digest: Digest; size?: number | undefined }): boolean {
+  const v = typeof stream === 'object' && stream !== null ? verifying.get(stream) : undefined;
+  return v !== undefined && v.digest === want.digest && want.size !== undefined && v.size === want.size;
 }

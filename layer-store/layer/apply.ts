@@ -18,13 +18,13 @@
  * you need all-or-nothing, as the store's snapshots do); nothing is ever written outside it.
  */
 import { execFile } from 'node:child_process';
-import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimesSync, closeSync } from 'node:fs';
+import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimesSync, closeSync, lstatSync } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DigestMismatchError, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
 import { decompressed } from './compression.js';
-import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError } from './errors.js';
+import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
 import { TarReader, type TarHeader } from './tar-format.js';
 import { writeXattrs } from './xattr.js';
 
@@ -268,6 +268,7 @@ class Applier {
         return;
       }
       case 'symlink': {
+        if ((h.linkname ?? '').includes('\0')) throw new UnsafeLayerEntryError(h.name, 'bad-name', 'symlink target contains a NUL byte');
         await this.clear(dest, false);
         await symlink(h.linkname ?? '', dest);
         this.#dirs.clear();
@@ -342,11 +343,41 @@ class Applier {
     }
   }
 
+  /**
+   * Returns the kind of object at absolute path `p` (inside the target) when every directory on the way to it
+   * is still a real directory, else undefined. Deferred work re-checks its paths with this because a later
+   * entry may have replaced a parent directory with a symlink: `d/`, `d/x/`, then `d -> /` would otherwise
+   * make the deferred utimes/setfattr of `d/x` land on the host's `/x` (both follow intermediate symlinks).
+   */
+  #stillInside(p: string): 'dir' | 'symlink' | 'other' | undefined {
+    if (p === this.#target) return 'dir';
+    if (!p.startsWith(this.#target + '/')) return undefined;
+    let cur = this.#target;
+    const parts = p.slice(this.#target.length + 1).split('/');
+    for (let i = 0; i < parts.length; i++) {
+      cur = join(cur, parts[i]!);
+      let st;
+      try {
+        st = lstatSync(cur);
+      } catch (e) {
+        if (enoent(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+        throw e;
+      }
+      if (i === parts.length - 1) return st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
+      if (!st.isDirectory()) return undefined;
+    }
+    return undefined;
+  }
+
   /** Deferred work: xattrs (after chown, which clears security.capability), then directory mtimes. */
   async finish(): Promise<void> {
-    if (this.#xattrs.size > 0) await writeXattrs(this.#xattrs, this.#o.signal);
+    if (this.#xattrs.size > 0) {
+      const safe = [...this.#xattrs].filter(([p]) => this.#stillInside(p) !== undefined);
+      await writeXattrs(safe, this.#o.signal);
+    }
     for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
       const [p, t] = this.#dirTimes[i]!;
+      if (this.#stillInside(p) !== 'dir') continue; // replaced since (by a file, a symlink, a whiteout)
       await utimes(p, t, t).catch((e: unknown) => { if (!enoent(e)) throw e; });
     }
   }
@@ -372,9 +403,17 @@ export async function applyLayer(tar: Readable, target: string, o: ApplyOptions 
         throwIfAborted(o.signal);
         o.events?.({ type: 'transfer', id: o.id ?? target, op: 'unpack', current: reader.digest().size });
       }
-      await a.entry(h, reader);
+      try {
+        await a.entry(h, reader);
+      } catch (e) {
+        throw layerEntryError(e, h.name);
+      }
     }
-    await a.finish();
+    try {
+      await a.finish();
+    } catch (e) {
+      throw layerEntryError(e, '(directory times and xattrs)');
+    }
   } finally {
     tar.destroy();
     await reader.close();

@@ -60,3 +60,39 @@ export class LayerSourceChangedError extends TsbuildError {
     this.name = 'LayerSourceChangedError';
   }
 }
+
+/** Filesystem errors that say "this machine cannot take it" rather than "this layer is malformed". */
+const ENVIRONMENT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM', 'EBUSY', 'ETXTBSY']);
+
+/** The target filesystem refused an entry for a reason of its own (full, read-only, no permission). */
+export class LayerWriteError extends TsbuildError {
+  readonly entry: string;
+  readonly errno: string;
+  constructor(entry: string, errno: string, detail: string, o: TsbuildErrorOptions = {}) {
+    super('IO', `cannot apply layer entry ${JSON.stringify(entry.slice(0, 200))}: ${detail}`, {
+      hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'free disk space (tsbuild prune) and retry'
+        : 'check that the store directory is writable by this user and on a healthy filesystem',
+      ...o,
+    });
+    this.name = 'LayerWriteError';
+    this.entry = entry;
+    this.errno = errno;
+  }
+}
+
+/**
+ * Returns the TsbuildError for a system error raised while applying `entry`: a LayerWriteError for
+ * environment errnos (ENOSPC, EACCES, …), else InvalidLayerError (the entry cannot exist on a Linux
+ * filesystem as written: a name over 255 bytes, a path over PATH_MAX, a file where a directory must be…).
+ * Anything else (TsbuildErrors, stream errors, programming errors) is returned unchanged.
+ */
+export function layerEntryError(e: unknown, entry: string): unknown {
+  if (TsbuildError.is(e)) return e;
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  // only filesystem errors (they carry the path); a stream error from the source is not the entry's fault
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code) || typeof (e as NodeJS.ErrnoException).path !== 'string') return e;
+  const detail = `${code} (${(e as Error).message.split(',')[0] ?? code})`;
+  if (ENVIRONMENT_ERRNOS.has(code)) return new LayerWriteError(entry, code, detail, { cause: e });
+  const why = code === 'ENAMETOOLONG' ? 'a name component over 255 bytes or a path over 4096 bytes' : detail;
+  return new InvalidLayerError(`entry ${JSON.stringify(entry.slice(0, 200))} cannot be created: ${why}`, { cause: e });
+}

@@ -8,7 +8,7 @@ export { applyLayer, DEFAULT_MAX_UNCOMPRESSED } from './apply.js';
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export { layerMediaType, detectCompression, decompressed, compressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './compression.js';
 export type { Compression } from './compression.js';
-export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError } from './errors.js';
+export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError, LayerWriteError } from './errors.js';
 export type { UnsafeReason } from './errors.js';
 export { TarReader, encodeHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
 export type { TarHeader, TarEntryType } from './tar-format.js';

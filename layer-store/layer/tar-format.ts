@@ -182,6 +182,7 @@ class ByteSource {
   }
   /** Returns exactly n bytes, null at a clean EOF (no byte available); throws when truncated mid-read. */
   async readExact(n: number): Promise<Buffer | null> {
+    if (n === 0) return Buffer.alloc(0); // an empty PAX or GNU long-name body: nothing to read (and #buf may be empty)
     while (this.#len < n) {
       if (!(await this.#pull())) {
         if (this.#len === 0) return null;
@@ -294,6 +295,9 @@ const TYPES: Record<number, TarEntryType> = {
   0x30: 'file', 0x00: 'file', 0x37: 'file', 0x31: 'link', 0x32: 'symlink', 0x33: 'char', 0x34: 'block', 0x35: 'dir', 0x36: 'fifo',
 };
 
+/** Largest uid/gid: Linux ids are 32-bit and (uid_t)-1 means "no change". */
+const MAX_ID = 0xfffffffe;
+
 /** Max bytes of a PAX or GNU long-name header we accept (a long name is at most PATH_MAX; xattrs are ≤ 64 KiB). */
 const MAX_META = 1 << 20;
 
@@ -369,11 +373,20 @@ export class TarReader {
       if (magic === 'ustar\0' && block[345] !== 0) name = `${cstr(block, 345, 155)}/${name}`;
       name = pax.get('path')?.toString('utf8') ?? longName ?? name;
       const linkname = pax.get('linkpath')?.toString('utf8') ?? longLink ?? cstr(block, 157, 100);
+      // PAX numbers are decimal: integers, except times which may have a fraction (as Go's archive/tar reads them)
       const num = (k: string, fallback: number): number => {
         const v = pax.get(k);
         if (v === undefined) return fallback;
-        const n = Number(v.toString('latin1'));
-        if (!Number.isFinite(n) || n < 0) throw new InvalidLayerError(`malformed PAX ${k} at byte ${at}`);
+        const t = v.toString('latin1');
+        const n = Number(t);
+        if (!(k === 'mtime' ? /^[0-9]+(\.[0-9]+)?$/ : /^[0-9]+$/).test(t) || !Number.isFinite(n)) {
+          throw new InvalidLayerError(`malformed PAX ${k} ${JSON.stringify(t.slice(0, 40))} at byte ${at}`);
+        }
+        return n;
+      };
+      const id = (k: 'uid' | 'gid', off: number): number => {
+        const n = num(k, parseNumeric(block, off, 8, k));
+        if (!Number.isSafeInteger(n) || n > MAX_ID) throw new InvalidLayerError(`${k} ${n} out of range at byte ${at}`);
         return n;
       };
       size = num('size', size);
@@ -384,8 +397,8 @@ export class TarReader {
         name,
         type: type === 'file' && name.endsWith('/') ? 'dir' : type,
         mode: parseNumeric(block, 100, 8, 'mode') & 0o7777,
-        uid: num('uid', parseNumeric(block, 108, 8, 'uid')),
-        gid: num('gid', parseNumeric(block, 116, 8, 'gid')),
+        uid: id('uid', 108),
+        gid: id('gid', 116),
         size,
         mtime: num('mtime', parseNumeric(block, 136, 12, 'mtime')),
         linkname: linkname === '' ? undefined : linkname,

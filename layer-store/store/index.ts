@@ -3,6 +3,10 @@ export * from './errors.js';
 export * from './reference.js';
 export * from './store.js';
 export { withLock, type LockOptions } from './lock.js';
+export {
+  Lease, leaseDestination, leasesDir, processStartTime, readLiveLeases, withLeasesHeld,
+  type LeaseOptions, type LeaseResources, type LiveLeases,
+} from './lease.js';
 export { decompressor, isGzip } from './compression.js';
 export type { SnapshotOptions } from './snapshot.js';
 export { listImageSummaries, imageHistory, type ImageSummary, type HistoryRow } from './summary.js';

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { throwIfAborted, type Abortable } from '../core/index.js';
 import { StoreLockedError } from './errors.js';
+import { ownerGone } from './scratch.js';
 
 export interface LockOptions extends Abortable {
   /** Give up after this many milliseconds (default 60 000). */
@@ -49,15 +50,21 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, o: LockOpt
   }
 }
 
+/** Returns the content of the lock file at `path` when its holder is gone (a stale lock), else undefined. */
+export async function staleLockHolder(path: string): Promise<string | undefined> {
+  const holder = await readFile(path, 'utf8').catch(() => '');
+  return holder && isStale(holder) ? holder.trim() : undefined;
+}
+
+/**
+ * Returns true when the lock's holder is gone: its pid no longer exists on this host, or now belongs to a process
+ * started after the lock was taken (a killed holder's pid reused by another process).
+ */
 function isStale(holder: string): boolean {
-  const [pidS, host] = holder.trim().split(' ');
+  const [pidS, host, time] = holder.trim().split(' ');
   const pid = Number(pidS);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   if (host !== hostname()) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
+  const taken = Date.parse(time ?? '');
+  return ownerGone(pid, Number.isNaN(taken) ? Infinity : taken);
 }

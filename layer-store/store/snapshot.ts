@@ -22,7 +22,19 @@ export interface SnapshotOptions extends Abortable {
   readonly layer?: Descriptor;
 }
 
+/** Prefix of a snapshot being unpacked: `.tmp-<pid>-<diffId hex[:12]>-<uuid>` beside the final dir. */
+export const SNAPSHOT_TEMP_PREFIX = '.tmp-';
+
+/** Returns a fresh temp dir name for unpacking `diffId` in this process. */
+export function snapshotTempName(diffId: Digest): string {
+  return `${SNAPSHOT_TEMP_PREFIX}${process.pid}-${digestHex(diffId).slice(0, 12)}-${randomUUID()}`;
+}
+
 /**
+ * Completion: a snapshot exists at its final name only once complete. It is unpacked (or, by the builder, written
+ * as an overlay upper dir and packed) elsewhere and renamed into place in one step, so a crash leaves at most a
+ * `.tmp-*` dir, never a half-filled final dir; the final name is the completion marker.
+ *
  * Returns the directory `<root>/snapshots/<diffId hex>` holding the unpacked layer, creating it once:
  * the blob is applied (overlay-style whiteouts, hostile-safe) into a temp dir beside it, its diffID checked,
  * and the temp dir is renamed into place (a concurrent creator's result wins; ours is removed).
@@ -33,7 +45,8 @@ export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: Sna
   const layer = o.layer ?? (await findLayer(store, diffId));
   if (!layer) throw new ImageNotFoundError(`layer ${diffId}`, { hint: 'no stored image lists this diffID; pull or build the image that contains it' });
   await mkdir(store.snapshotsDir, { recursive: true });
-  const tmp = join(store.snapshotsDir, `.tmp-${digestHex(diffId).slice(0, 12)}-${randomUUID()}`);
+  // The pid in the name lets fsck tell an unpack in flight from one a killed process left behind.
+  const tmp = join(store.snapshotsDir, snapshotTempName(diffId));
   await mkdir(tmp, { mode: 0o755 });
   try {
     await applyLayer(store.openBlob(layer, o), tmp, { whiteouts: 'overlay', expectDiffId: diffId, ...(o.signal ? { signal: o.signal } : {}) });

@@ -30,10 +30,10 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream,
+  MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream, alreadyVerified,
   DigestMismatchError, SizeMismatchError, TsbuildError,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest,
   type ImageDestination, type ImageSource, type Logger, type Platform, type RawManifest,
@@ -41,8 +41,11 @@ import {
 import { MAX_DOCUMENT_BYTES, configPlatform, parseConfig, parseManifest } from '../image/index.js';
 import { BlobNotFoundError, ImageNotFoundError, InvalidManifestError, InvalidReferenceError, StoreCorruptError } from './errors.js';
 import { withLock } from './lock.js';
+import { withLeasesHeld } from './lease.js';
 import { normalizeTagName, parseImageName } from './reference.js';
 import { createSnapshot, type SnapshotOptions } from './snapshot.js';
+import { checkStore, hashBlobs, type FsckOptions, type FsckReport } from './fsck.js';
+import { staleLockHolder } from './lock.js';
 
 export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 export const CONTAINERD_NAME_ANNOTATION = 'io.containerd.image.name';
@@ -83,6 +86,11 @@ export interface GcOptions extends Abortable {
   readonly allSnapshots?: boolean;
   /** Keep unreferenced blobs modified less than this many ms ago (in-flight writes of another process). Default 0. */
   readonly graceMs?: number;
+  /**
+   * More roots, asked for under the locks after the leases are read (e.g. the layers of cache records): a
+   * record written by a build that released its lease just before is then seen.
+   */
+  readonly lateRoots?: () => Promise<Iterable<Digest>>;
 }
 
 export interface GcReport {
@@ -94,14 +102,8 @@ export interface GcReport {
   readonly freedBytes: number;
 }
 
-export interface FsckReport {
-  /** Blobs re-hashed. */
-  readonly checked: number;
-  /** Blobs whose content does not match their digest (deleted when repairing). */
-  readonly corrupt: readonly Digest[];
-  /** Blobs referenced from index.json that are not stored. */
-  readonly missing: readonly Digest[];
-}
+export type { FsckReport, FsckFinding, FsckKind, FsckOptions, FsckSeverity } from './fsck.js';
+export { findStaleScratch, reclaimStaleScratch, type StaleScratch } from './scratch.js';
 
 export interface StoreOptions {
   readonly logger?: Logger;
@@ -179,8 +181,9 @@ export class LayerStore {
       // mismatch); hashing a second time would only cost another pass over the blob.
       const known = want.digest !== undefined && want.size !== undefined;
       const h = known ? undefined : hashStream();
+      // A body that is itself a verifying stream for this digest and size (a registry download) is not hashed again.
       const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined
-        ? [verifyStream({ digest: want.digest, size: want.size }), ...(h ? [h] : [])]
+        ? [...(alreadyVerified(body, want as Descriptor) ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
         : [h!];
       // The file is opened before streaming starts, so a stream that fails early can never create it after the
       // cleanup below has run. flush: fsync before close, so the renamed file is durable.
@@ -562,20 +565,25 @@ export class LayerStore {
 
   /**
    * Returns what was removed after deleting dangling (unnamed) images from index.json, then every blob
-   * and snapshot not reachable from a named image or `o.roots`, and temp files older than an hour.
-   * Runs under the index lock. A layer shared by two images stays while either is named.
+   * and snapshot not reachable from a named image, `o.roots` or a live lease (lease.ts), and temp files older
+   * than an hour. Runs under the index lock and the lease lock (so no lease gains a resource meanwhile);
+   * leases of dead processes are deleted. A blob modified since the oldest live lease was created is kept
+   * (it may be a layer a running build has packed but not yet leased). A layer shared by two images stays
+   * while either is named.
    */
   async gc(o: GcOptions = {}): Promise<GcReport> {
-    return this.#withLock(async () => {
+    return this.#withLock(() => withLeasesHeld(this.root, async (leases) => {
       const idx = await this.readIndex();
       const kept = idx.manifests.filter((m) => entryName(m) !== undefined);
       const removedImages = [...new Set(idx.manifests.filter((m) => entryName(m) === undefined && !kept.some((k) => k.digest === m.digest)).map((m) => m.digest))];
       if (kept.length !== idx.manifests.length) {
         await writeFileAtomic(this.indexPath, JSON.stringify({ ...idx, manifests: kept }));
       }
-      const live = new Set<Digest>();
-      const diffIds = new Set<Digest>();
-      const roots: Descriptor[] = [...kept, ...(o.roots ?? []).map((d) => ({ mediaType: '', digest: d, size: 0 }))];
+      // Leased blobs are kept as they are (a lease names every blob it needs, so they are not walked).
+      const live = new Set<Digest>(leases.blobs);
+      const diffIds = new Set<Digest>(leases.snapshots);
+      const extra = o.lateRoots ? [...(await o.lateRoots())] : [];
+      const roots: Descriptor[] = [...kept, ...[...(o.roots ?? []), ...extra].map((d) => ({ mediaType: '', digest: d, size: 0 }))];
       for (const r of roots) {
         for (const d of await this.references(r, { tolerateMissing: true, diffIds })) live.add(d);
       }
@@ -594,6 +602,7 @@ export class LayerStore {
         const st = await stat(p).catch(() => undefined);
         if (!st) continue;
         if (o.graceMs && now - st.mtimeMs < o.graceMs) continue;
+        if (leases.since !== undefined && st.mtimeMs >= leases.since) continue;
         await rm(p, { force: true });
         removedBlobs.push(d);
         freedBytes += st.size;
@@ -608,43 +617,35 @@ export class LayerStore {
         }
         const d = `sha256:${f}`;
         if (!isDigest(d)) continue;
+        if (leases.snapshots.has(d)) continue;
         if (!o.allSnapshots && diffIds.has(d)) continue;
         await rm(p, { recursive: true, force: true });
         removedSnapshots.push(d);
       }
-      this.logger.debug('gc done', { removedImages: removedImages.length, removedBlobs: removedBlobs.length, removedSnapshots: removedSnapshots.length, freedBytes });
+      this.logger.debug('gc done', { removedImages: removedImages.length, removedBlobs: removedBlobs.length, removedSnapshots: removedSnapshots.length, freedBytes, leases: leases.live, staleLeases: leases.removedStale });
       return { removedImages, removedBlobs, removedSnapshots, freedBytes };
-    }, o);
+    }, o), o);
   }
 
   // ---------------------------------------------------------------- fsck
 
   /**
-   * Returns the result of re-hashing every blob: `corrupt` blobs whose content does not match their name,
-   * and `missing` blobs that a named image references but the store lacks. With `repair`, corrupt blobs
-   * are deleted (they are then reported missing, to be re-pulled or re-loaded). Runs under the index lock.
+   * Returns what fsck found (see fsck.ts for every check): corrupt blobs (re-hashed), index.json entries whose
+   * closure is missing, corrupt or malformed, bad snapshot entries, and leftovers of killed processes. With
+   * `repair`, corrupt blobs are deleted, broken entries removed from index.json (so no tag points at an image
+   * with missing blobs), bad snapshots and leftovers of dead processes removed. Blobs are hashed first without
+   * the lock; everything else runs under the index lock.
    */
-  async fsck(o: Abortable & { repair?: boolean } = {}): Promise<FsckReport> {
-    return this.#withLock(async () => {
-      const corrupt: Digest[] = [];
-      let checked = 0;
-      for (const f of await readdir(this.blobsDir)) {
-        const d = `sha256:${f}`;
-        if (!isDigest(d)) continue;
-        const h = hashStream();
-        await pipeline([createReadStream(join(this.blobsDir, f)), h, new Writable({ write: (_c, _e, cb) => cb() })], o.signal ? { signal: o.signal } : {});
-        checked++;
-        if ((await h.result).digest !== d) {
-          corrupt.push(d);
-          if (o.repair) await rm(join(this.blobsDir, f), { force: true });
-        }
-      }
-      const missing = new Set<Digest>();
-      for (const m of (await this.readIndex()).manifests) {
-        for (const d of await this.references(m, { tolerateMissing: true })) if (!(await this.hasBlob(d))) missing.add(d);
-      }
-      return { checked, corrupt, missing: [...missing] };
-    }, o);
+  async fsck(o: FsckOptions = {}): Promise<FsckReport> {
+    const blobs = await hashBlobs(this, o);
+    const lockPath = join(this.root, 'index.json.lock');
+    const staleLock = await staleLockHolder(lockPath);
+    return this.#withLock(() => checkStore({
+      root: this.root, blobsDir: this.blobsDir, snapshotsDir: this.snapshotsDir, indexPath: this.indexPath, logger: this.logger,
+      readIndex: () => this.readIndex(),
+      writeIndexLocked: (idx) => writeFileAtomic(this.indexPath, JSON.stringify({ ...idx, schemaVersion: 2, mediaType: MediaTypes.ociIndex })),
+      writeLayoutFile: () => writeFileAtomic(join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' })),
+    }, blobs, { ...o, staleLock }), o);
   }
 
   // ---------------------------------------------------------------- views for copyImage

@@ -1,6 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** What the proxy does to one request. */
 export type Fault =
@@ -15,10 +16,28 @@ export type Fault =
   /** Answer 307 to `to` + the original path (to test Authorization on cross-host redirects). */
   | { readonly kind: 'redirect'; readonly to: string }
   /** Forward without the named request header (e.g. `accept`, to make distribution downgrade to schema 1). */
-  | { readonly kind: 'strip-header'; readonly name: string };
+  | { readonly kind: 'strip-header'; readonly name: string }
+  /** Read the request, answer nothing for `ms` (longer than the client's timeout), then close; the registry never sees it. */
+  | { readonly kind: 'stall-headers'; readonly ms: number }
+  /** Forward, send the headers and `afterBytes` of the body, then go silent for `ms` before closing. */
+  | { readonly kind: 'stall-body'; readonly afterBytes: number; readonly ms: number }
+  /** Forward, but declare Content-Length `afterBytes` and send only that much: a short body that looks complete. */
+  | { readonly kind: 'truncate'; readonly afterBytes: number }
+  /** Forward, declaring Content-Length = real length + `delta` (longer: the connection closes early; shorter: extra bytes spill). */
+  | { readonly kind: 'wrong-length'; readonly delta: number };
 
 export interface ProxyRequest { readonly method: string; readonly url: string; readonly headers: IncomingMessage['headers'] }
-export interface ProxyLogEntry { readonly method: string; readonly url: string; readonly status: number | undefined; readonly fault: Fault['kind'] | undefined; readonly authorization: boolean }
+export interface ProxyLogEntry {
+  readonly method: string; readonly url: string; readonly status: number | undefined; readonly fault: Fault['kind'] | undefined; readonly authorization: boolean;
+  /** The request's Content-Range (upload chunks) or Range (resumed downloads) header. */
+  readonly requestRange?: string | undefined;
+  /** The response's Range header (upload offset acknowledged by the registry), when forwarded. */
+  readonly responseRange?: string | undefined;
+  /** Request body bytes forwarded to the registry (0 when the registry never saw the request). */
+  readonly bytesForwarded: number;
+  /** The fault applied, with its parameters. */
+  readonly faultSpec?: Fault | undefined;
+}
 
 export interface FaultyProxy {
   /** `127.0.0.1:PORT`: use it as the registry host. */
@@ -47,11 +66,22 @@ export async function startFaultyProxy(upstream: string, rule: FaultRule = () =>
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const info: ProxyRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
     const fault = current(info);
-    const entry = (status: number | undefined) => log.push({ method: info.method, url: info.url, status, fault: fault?.kind, authorization: req.headers.authorization !== undefined });
-    if (fault?.kind === 'status' || fault?.kind === 'drop-request' || fault?.kind === 'redirect') {
+    let forwarded = 0;
+    const requestRange = headerOf(req.headers, 'content-range') ?? headerOf(req.headers, 'range');
+    const entry = (status: number | undefined, responseRange?: string) => log.push({
+      method: info.method, url: info.url, status, fault: fault?.kind, authorization: req.headers.authorization !== undefined,
+      requestRange, responseRange, bytesForwarded: forwarded, faultSpec: fault,
+    });
+    if (fault?.kind === 'status' || fault?.kind === 'drop-request' || fault?.kind === 'redirect' || fault?.kind === 'stall-headers') {
       req.resume();
       await new Promise<void>((r) => req.once('end', () => r()));
       if (fault.kind === 'drop-request') { entry(undefined); req.socket.destroy(); return; }
+      if (fault.kind === 'stall-headers') {
+        entry(undefined);
+        await sleepUnlessClosed(req.socket, fault.ms);
+        req.socket.destroy();
+        return;
+      }
       if (fault.kind === 'redirect') {
         entry(307);
         res.writeHead(307, { location: fault.to + info.url, 'content-length': '0' }).end();
@@ -68,10 +98,46 @@ export async function startFaultyProxy(upstream: string, rule: FaultRule = () =>
     const upRes = await new Promise<IncomingMessage>((resolve, reject) => {
       up.once('response', resolve);
       up.once('error', reject);
-      pipeline(req, up).catch(reject);
+      const count = new Transform({ transform(c: Buffer, _e, cb) { forwarded += c.length; cb(null, c); } });
+      pipeline(req, count, up).catch(reject);
     });
-    entry(upRes.statusCode);
+    entry(upRes.statusCode, headerOf(upRes.headers, 'range'));
+    if (fault?.kind === 'truncate' || fault?.kind === 'wrong-length') {
+      const chunks: Buffer[] = [];
+      for await (const c of upRes) chunks.push(c as Buffer);
+      const body = Buffer.concat(chunks);
+      const declared = fault.kind === 'truncate' ? Math.min(fault.afterBytes, body.length) : Math.max(0, body.length + fault.delta);
+      const sent = fault.kind === 'truncate' ? body.subarray(0, declared) : body;
+      const headers = { ...upRes.headers, 'content-length': String(declared) };
+      delete headers['transfer-encoding'];
+      res.writeHead(upRes.statusCode ?? 502, headers);
+      // Raw socket write: node's ServerResponse would refuse to send more than the declared length.
+      if (fault.kind === 'wrong-length' && fault.delta < 0) {
+        res.flushHeaders();
+        res.socket?.write(sent);
+      } else {
+        res.write(sent);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      res.socket?.end();
+      res.socket?.destroySoon();
+      return;
+    }
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+    if (fault?.kind === 'stall-body') {
+      let sent = 0;
+      for await (const c of upRes) {
+        const b = c as Buffer;
+        const n = Math.min(b.length, fault.afterBytes - sent);
+        if (n > 0) res.write(b.subarray(0, n));
+        sent += n;
+        if (sent >= fault.afterBytes) break;
+      }
+      upRes.destroy();
+      await sleepUnlessClosed(req.socket, fault.ms);
+      res.socket?.destroy();
+      return;
+    }
     if (fault?.kind === 'drop-response') {
       let sent = 0;
       for await (const c of upRes) {
@@ -109,6 +175,21 @@ export async function startFaultyProxy(upstream: string, rule: FaultRule = () =>
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+function headerOf(h: IncomingMessage['headers'], name: string): string | undefined {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Waits `ms`, or less when the client closes the connection first (it timed out, as it should). */
+async function sleepUnlessClosed(socket: Socket, ms: number): Promise<void> {
+  if (socket.destroyed) return;
+  await new Promise<void>((r) => {
+    const done = () => { clearTimeout(timer); socket.off('close', done); r(); };
+    const timer = setTimeout(done, ms);
+    socket.once('close', done);
+  });
 }
 
 /** Returns a rule that applies `fault` to the first `times` requests matching `match`, then passes through. */

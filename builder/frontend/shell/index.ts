@@ -83,6 +83,15 @@ export function envFromList(list: readonly string[]): Map<string, string> {
 
 const EOF = -1;
 
+/**
+ * Limits that keep a hostile Dockerfile from exhausting the stack or memory (BuildKit's Go lexer has none,
+ * but Go's stacks grow and its strings are not capped at 2^29 characters):
+ * `${…}` nested deeper than this is an EXPANSION error (real Dockerfiles nest two or three levels) …
+ */
+export const MAX_EXPANSION_DEPTH = 100;
+/** … and so is a word whose expansion exceeds this many UTF-16 units (`ENV A=$A$A` doubles per line). */
+export const MAX_EXPANSION_LENGTH = 1 << 20;
+
 class LexError extends Error {
   readonly hint: string | undefined;
   constructor(message: string, hint?: string) {
@@ -93,6 +102,7 @@ class LexError extends Error {
 
 const SPACE_RE = /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]$/u;
 const WS_SPLIT = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+const HAS_SPACE = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
 const LETTER_RE = /^\p{L}$/u;
 const DIGIT_RE = /^\p{Nd}$/u;
 
@@ -139,6 +149,12 @@ class Words {
     this.inWord = true;
   }
   addString(s: string): void {
+    if (s.length === 0) return;
+    if (!HAS_SPACE.test(s)) {
+      // the common case, and the only fast one for long values: no field break inside
+      this.addRawString(s);
+      return;
+    }
     for (const ch of s) this.addChar(ch.codePointAt(0)!);
   }
   addRawString(s: string): void {
@@ -164,6 +180,7 @@ class Lexer {
   readonly nonmatches = new Set<string>();
   readonly #env: ShellEnv;
   readonly #o: LexOptions;
+  #depth = 0;
 
   constructor(word: string, env: ShellEnv, o: LexOptions) {
     this.cps = Array.from(word, (c) => c.codePointAt(0)!);
@@ -207,6 +224,9 @@ class Lexer {
         }
         if (ch === DOLLAR) {
           const tmp = this.processDollar();
+          if (result.length + tmp.length > MAX_EXPANSION_LENGTH) {
+            throw new LexError(`expansion longer than ${MAX_EXPANSION_LENGTH} characters`, 'the variables expand to an unreasonably long value; check for self-referencing ENV/ARG values');
+          }
           result += tmp;
           words.addString(tmp);
         } else if (!this.#o.skipProcessQuotes && ch === SQUOTE) {
@@ -271,6 +291,9 @@ class Lexer {
       }
       if (p === DOLLAR) {
         result += this.processDollar();
+        if (result.length > MAX_EXPANSION_LENGTH) {
+          throw new LexError(`expansion longer than ${MAX_EXPANSION_LENGTH} characters`, 'the variables expand to an unreasonably long value; check for self-referencing ENV/ARG values');
+        }
         continue;
       }
       ch = this.next();
@@ -300,6 +323,18 @@ class Lexer {
   }
 
   processDollar(): string {
+    if (this.#depth >= MAX_EXPANSION_DEPTH) {
+      throw new LexError(`variable substitutions nested more than ${MAX_EXPANSION_DEPTH} levels deep`, 'simplify the nested ${…} expressions');
+    }
+    this.#depth++;
+    try {
+      return this.#processDollar();
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  #processDollar(): string {
     this.next(); // '$'
     if (this.peek() !== LBRACE) {
       const name = this.processName();
@@ -385,57 +420,101 @@ class Lexer {
       }
       const { value, set } = this.getEnv(name);
       if (this.#o.skipUnsetEnv && !set) return `\${${name}/${pattern}/${replacement}}`;
-      const re = shellPatternToRegex(pattern, true, false);
-      if (replaceAll) return goReplaceAll(re, value, replacement);
-      re.lastIndex = 0;
-      const m = re.exec(value);
-      if (m === null) return value;
-      return value.slice(0, m.index) + replacement + value.slice(m.index + m[0].length);
+      const tokens = compilePattern(pattern);
+      if (replaceAll) return goReplaceAll(tokens, value, replacement);
+      const text = codePoints(value);
+      const m = matchPattern(tokens, text, 0, false, true);
+      if (m === undefined) return value;
+      return cpString(text, 0, m[0]) + replacement + cpString(text, m[1]);
     }
     throw new LexError(`unsupported modifier (${chs}) in substitution`);
   }
 }
 
+/** One token of a shell pattern: a literal code point, `?` (any but newline), or `*` (any run without newline). */
+type PatternToken = number | 'any' | 'star';
+const NEWLINE = 0x0a;
+
 /**
- * Converts a shell pattern (`*`, `?`, `\*`, `\?`, `\\`; no bracket expressions) to a RegExp, as BuildKit's
- * convertShellPatternToRegex does. `\}` and `\/` lose their backslash.
+ * Compiles a shell pattern (`*`, `?`, `\*`, `\?`, `\\`; no bracket expressions) into tokens, as BuildKit's
+ * convertShellPatternToRegex reads it. `\}` and `\/` lose their backslash; any other escape is an error.
  */
-function shellPatternToRegex(pattern: string, greedy: boolean, anchored: boolean): RegExp {
-  const cps = Array.from(pattern);
-  let out = anchored ? '^' : '';
-  const star = greedy ? '[^\\n]*' : '[^\\n]*?';
+function compilePattern(pattern: string): PatternToken[] {
+  const cps = Array.from(pattern, (c) => c.codePointAt(0)!);
+  const out: PatternToken[] = [];
   for (let i = 0; i < cps.length; i++) {
     const tok = cps[i]!;
-    switch (tok) {
-      case '*':
-        out += star;
-        continue;
-      case '?':
-        out += '[^\\n]';
-        continue;
-      case '\\': {
-        const nx = cps[i + 1];
-        if (nx === '}' || nx === '/') continue;
-        if (nx !== '*' && nx !== '?' && nx !== '\\') {
-          throw new LexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${nx ?? ''}'`);
-        }
-        out += '\\' + nx;
-        i++;
-        continue;
+    if (tok === 0x2a) out.push('star');
+    else if (tok === 0x3f) out.push('any');
+    else if (tok === 0x5c) {
+      const nx = cps[i + 1];
+      if (nx === RBRACE || nx === SLASH) continue;
+      if (nx !== 0x2a && nx !== 0x3f && nx !== 0x5c) {
+        throw new LexError(`invalid pattern (${pattern}) in substitution: invalid escape '\\${nx === undefined ? '' : String.fromCodePoint(nx)}'`);
       }
-      case '[': case ']': case '{': case '}': case '.': case '+': case '(': case ')': case '|': case '^': case '$':
-        out += '\\' + tok;
-        continue;
-      default:
-        out += tok;
-    }
+      out.push(nx);
+      i++;
+    } else out.push(tok);
   }
-  return new RegExp(out, 'u');
+  return out;
+}
+
+/**
+ * Finds the leftmost match of `tokens` in `text` (code points) starting at or after `from` (only at `from`
+ * when `anchored`), with the preference order of a backtracking regex whose stars are all greedy or all
+ * lazy (Go's regexp semantics), in O(text × pattern) time: a Pike VM, because a backtracking RegExp is
+ * exponential on patterns like `*a*a*a*b` (BuildKit uses Go's linear-time regexp). Returns [start, end).
+ */
+function matchPattern(tokens: readonly PatternToken[], text: readonly number[], from: number, anchored: boolean, greedy: boolean): [number, number] | undefined {
+  const m = tokens.length;
+  let clist: { pc: number; start: number }[] = [];
+  let matched: [number, number] | undefined;
+  let seen = new Uint8Array(m + 1);
+  const add = (list: { pc: number; start: number }[], pc: number, start: number): void => {
+    // epsilon closure in priority order (a star either loops or moves on)
+    for (;;) {
+      if (seen[pc]) return;
+      seen[pc] = 1;
+      if (pc === m || tokens[pc] !== 'star') { list.push({ pc, start }); return; }
+      if (greedy) { list.push({ pc, start }); pc++; continue; }
+      add(list, pc + 1, start);
+      list.push({ pc, start });
+      return;
+    }
+  };
+  for (let pos = from; pos <= text.length; pos++) {
+    if (matched === undefined && (!anchored || pos === from)) add(clist, 0, pos);
+    if (clist.length === 0) break;
+    const nlist: { pc: number; start: number }[] = [];
+    seen = new Uint8Array(m + 1);
+    const c = pos < text.length ? text[pos]! : -1;
+    for (const t of clist) {
+      if (t.pc === m) { matched = [t.start, pos]; break; } // lower-priority threads are cut off
+      if (c < 0) continue;
+      const tok = tokens[t.pc]!;
+      if (tok === 'star' || tok === 'any' ? c === NEWLINE : c !== tok) continue;
+      add(nlist, tok === 'star' ? t.pc : t.pc + 1, t.start);
+    }
+    clist = nlist;
+  }
+  return matched;
+}
+
+/** Returns the string of code points text[a, b) (in slices: spreading a huge array overflows the call stack). */
+function cpString(text: readonly number[], a = 0, b = text.length): string {
+  let out = '';
+  for (let i = a; i < b; i += 4096) out += String.fromCodePoint(...text.slice(i, Math.min(b, i + 4096)));
+  return out;
+}
+
+function codePoints(s: string): number[] {
+  return Array.from(s, (c) => c.codePointAt(0)!);
 }
 
 function trimPrefix(pattern: string, value: string, greedy: boolean): string {
-  const m = shellPatternToRegex(pattern, greedy, true).exec(value);
-  return m === null ? value : value.slice(m[0].length);
+  const text = codePoints(value);
+  const m = matchPattern(compilePattern(pattern), text, 0, true, greedy);
+  return m === undefined ? value : cpString(text, m[1]);
 }
 
 /** Reverses a pattern by code points, keeping `\x` escapes in front of the character they escape. */
@@ -463,31 +542,27 @@ function trimSuffix(pattern: string, value: string, greedy: boolean): string {
 }
 
 /** Go's Regexp.ReplaceAllString: an empty match right after a previous match is skipped; `$` expands templates. */
-function goReplaceAll(re: RegExp, src: string, repl: string): string {
-  const g = new RegExp(re.source, 'gu');
+function goReplaceAll(tokens: readonly PatternToken[], src: string, repl: string): string {
+  const text = codePoints(src);
   let out = '';
   let last = 0; // end of the text already copied
   let prevMatchEnd = -1;
   let searchPos = 0;
-  while (searchPos <= src.length) {
-    g.lastIndex = searchPos;
-    const m = g.exec(src);
-    if (m === null) break;
-    const start = m.index;
-    const end = start + m[0].length;
-    if (!(m[0].length === 0 && start === prevMatchEnd)) {
-      out += src.slice(last, start) + goExpand(repl, m[0]);
+  while (searchPos <= text.length) {
+    const mt = matchPattern(tokens, text, searchPos, false, true);
+    if (mt === undefined) break;
+    const [start, end] = mt;
+    if (!(end === start && start === prevMatchEnd)) {
+      out += cpString(text, last, start) + goExpand(repl, cpString(text, start, end));
+      if (out.length > MAX_EXPANSION_LENGTH) {
+        throw new LexError(`expansion longer than ${MAX_EXPANSION_LENGTH} characters`, 'the replacement makes the value unreasonably long');
+      }
       last = end;
       prevMatchEnd = end;
     }
-    if (end > searchPos) searchPos = end;
-    else {
-      // advance one code point past an empty match
-      const cp = src.codePointAt(searchPos);
-      searchPos += cp !== undefined && cp > 0xffff ? 2 : 1;
-    }
+    searchPos = end > searchPos ? end : searchPos + 1;
   }
-  return out + src.slice(last);
+  return out + cpString(text, last);
 }
 
 /** Go's template expansion for a regexp with no groups: `$$` → `$`, `$0`/`${0}` → the match, other names → "". */
