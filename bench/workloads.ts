@@ -7,14 +7,17 @@
  *   W3  one RUN that writes a lot of partly compressible data (half random, half text)
  *   W4  four stages: a base, two independent builder stages, a final stage with COPY --from
  *   W5  40 mixed instructions
+ *   T1  push/pull only: a 1 GiB image of four 256 MiB layers, each half random and half text (quick: 4 × 32 MiB)
  *
  * Each workload names one copied file (`editFile`) that the "edit" measurement changes.
  */
 import { mkdir, writeFile, appendFile } from 'node:fs/promises';
 import { join, dirname } from 'node:path';
 
-export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
+export type WorkloadName = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'T1';
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'T1'];
+/** Workloads measured only for push and pull (built once by tsbuild, not compared as builds). */
+export const TRANSFER_ONLY: readonly WorkloadName[] = ['T1'];
 
 export interface WorkloadOptions {
   /** Smaller W2/W3 for day-to-day runs. */
@@ -200,7 +203,21 @@ const w5: Generator = async (dir, o) => {
   return { description: '40 mixed instructions', editFile: 'files/f2.txt', files, bytes };
 };
 
-const GENERATORS: Readonly<Record<WorkloadName, Generator>> = { W1: w1, W2: w2, W3: w3, W4: w4, W5: w5 };
+const t1: Generator = async (dir, o) => {
+  // The layers are written by RUN (seeded data would only make the context huge): urandom for the half that
+  // does not compress, `yes` for the half that does. Built once, by tsbuild; what is measured is moving it.
+  const half = (o.quick ? 16 : 128) * MB;
+  const names = ['one', 'two', 'three', 'four'];
+  await put(dir, 'Dockerfile', [
+    `FROM ${o.baseImage}`,
+    ...names.map((n, i) => `RUN head -c ${half} /dev/urandom > /r${i} && yes "layer ${n}: a log line with some words 0123456789" | head -c ${half} > /t${i}`),
+    '',
+  ].join('\n'));
+  await put(dir, 'unused.txt', Buffer.from('not copied\n'));
+  return { description: `push/pull of a ${(8 * half) / MB} MiB image in 4 layers (half random, half text)`, editFile: 'unused.txt', files: 2, bytes: 0 };
+};
+
+const GENERATORS: Readonly<Record<WorkloadName, Generator>> = { W1: w1, W2: w2, W3: w3, W4: w4, W5: w5, T1: t1 };
 
 /** Writes workload `name` into the (new, empty) directory `dir`. */
 export async function generateWorkload(name: WorkloadName, dir: string, o: WorkloadOptions): Promise<WorkloadInfo> {

@@ -3,7 +3,7 @@
  * on the platform, such as `FROM --platform=$BUILDPLATFORM` stages, are built once and then hit the cache), and
  * an OCI image index naming each platform's manifest is committed and tagged.
  */
-import { MediaTypes, formatPlatform, type Descriptor, type Digest, type ImageIndex, type Platform } from '../../layer-store/index.js';
+import { Lease, MediaTypes, digestOf, formatPlatform, type Descriptor, type Digest, type ImageIndex, type Platform } from '../../layer-store/index.js';
 import { build, type BuildOptions, type BuildResult } from './build.js';
 
 export interface MultiBuildResult {
@@ -18,6 +18,17 @@ export interface MultiBuildResult {
 /** Builds `o` for every platform in `platforms` and tags the resulting index; children stay unnamed. */
 export async function buildPlatforms(o: BuildOptions & { readonly platforms: readonly Platform[] }): Promise<MultiBuildResult> {
   const results: (BuildResult & { platform: Platform })[] = [];
+  // One lease over every platform's build: each child image stays unnamed until the index is tagged, and a
+  // prune in between must not take it.
+  const lease = o.lease ?? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
+  try {
+    return await buildAll(o, lease, results);
+  } finally {
+    if (!o.lease) await lease.release();
+  }
+}
+
+async function buildAll(o: BuildOptions & { readonly platforms: readonly Platform[] }, lease: Lease, results: (BuildResult & { platform: Platform })[]): Promise<MultiBuildResult> {
   for (const platform of o.platforms) {
     const label = formatPlatform(platform);
     const events = o.events;
@@ -26,6 +37,7 @@ export async function buildPlatforms(o: BuildOptions & { readonly platforms: rea
       platform,
       tags: [],
       recordUntagged: false,
+      lease,
       ...(events ? {
         events: (e) => {
           if ('id' in e && typeof e.id === 'string') {
@@ -40,7 +52,9 @@ export async function buildPlatforms(o: BuildOptions & { readonly platforms: rea
     results.push({ ...r, platform });
   }
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: results.map((r) => r.manifest) };
-  const d = await o.store.putBytes(Buffer.from(JSON.stringify(index)), { mediaType: MediaTypes.ociIndex });
+  const bytes = Buffer.from(JSON.stringify(index));
+  await lease.add({ blobs: [digestOf(bytes)] });
+  const d = await o.store.putBytes(bytes, { mediaType: MediaTypes.ociIndex });
   const desc: Descriptor = { mediaType: MediaTypes.ociIndex, digest: d.digest, size: d.size };
   await o.store.tagMany(o.tags ?? [], desc);
   return { index: desc, indexDigest: d.digest, platforms: results, tags: o.tags ?? [] };

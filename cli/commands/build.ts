@@ -174,9 +174,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           runtime,
           cache,
           remoteCaches,
-          pullImage: async (ref, platform, signal) => {
+          pullImage: async (ref, platform, signal, lease) => {
             renderer.sink({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
-            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, ...(signal ? { signal } : {}) });
+            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, lease, ...(signal ? { signal } : {}) });
           },
           events: renderer.sink,
           logger,

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { copyImage, parsePlatform, formatPlatform, type EventSink } from '../../layer-store/index.js';
+import { Lease, copyImage, leaseDestination, parsePlatform, formatPlatform, type EventSink } from '../../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient } from '../../registry-client/index.js';
 import type { LayerStore } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
@@ -8,17 +8,24 @@ import { openStore } from '../services.js';
 import { client, registryFlags, type RegistryFlags } from './registry.js';
 
 /** Pulls `ref` into the store (one platform, or the whole index) and names it; returns the committed digest. */
-export async function pullInto(store: LayerStore, reg: RegistryClient, ref: string, o: { platform?: string | undefined; allPlatforms?: boolean; events?: EventSink; signal?: AbortSignal }): Promise<string> {
+export async function pullInto(store: LayerStore, reg: RegistryClient, ref: string, o: { platform?: string | undefined; allPlatforms?: boolean; events?: EventSink; signal?: AbortSignal; lease?: Lease | undefined }): Promise<string> {
   const r = parseReference(ref);
   const name = formatReference(r);
-  const d = await copyImage(reg.source(r), store.destination(), {
-    ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
-    allPlatforms: o.allPlatforms === true,
-    tags: r.tag !== undefined ? [name.split('@')[0]!] : [],
-    ...(o.events ? { events: o.events } : {}),
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-  return d.digest;
+  // Under a lease (the build's, or one of its own) so that a prune running meanwhile keeps the blobs this
+  // pull found present or wrote, until the tag names them.
+  const lease = o.lease ?? await Lease.acquire(store.root, o.signal ? { signal: o.signal } : {});
+  try {
+    const d = await copyImage(reg.source(r), leaseDestination(store.destination(), lease), {
+      ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
+      allPlatforms: o.allPlatforms === true,
+      tags: r.tag !== undefined ? [name.split('@')[0]!] : [],
+      ...(o.events ? { events: o.events } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return d.digest;
+  } finally {
+    if (!o.lease) await lease.release();
+  }
 }
 
 /** Pushes the image or index named `name` in the store to `dest` (default: the same name). */
