@@ -4,11 +4,11 @@ import type { CommandModule } from 'yargs';
 import { build, buildPlatforms, parseOutput, writeOutput, type BuildOptions, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
 import type { GlobalArgs } from '../context.js';
-import { listOption } from '../options.js';
+import { listOption, parseSize } from '../options.js';
 import { loggerFor } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
-import { client, registryFlags, type RegistryFlags } from './registry.js';
+import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 import { pullInto, pushFrom } from './transfer.js';
 import { formatPlatform, formatError } from '../../layer-store/index.js';
 import { embedInlineCache, exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache } from '../../cache/index.js';
@@ -72,13 +72,7 @@ export function parseSecret(spec: string): SecretSource {
   return { id, src: resolve(src ?? id) };
 }
 
-/** Parses a docker-style size: `512m`, `1g`, `1048576`. */
-export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(s.trim());
-  if (!m) throw new TsbuildError('USAGE', `invalid size ${JSON.stringify(s)}`, { hint: 'write a number with an optional unit: 512m, 2g' });
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.round(Number(m[1]) * mult);
-}
+export { parseSize } from '../options.js';
 
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
@@ -176,7 +170,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           remoteCaches,
           pullImage: async (ref, platform, signal, lease) => {
             renderer.sink({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
-            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, lease, ...(signal ? { signal } : {}) });
+            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, lease, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'), ...(signal ? { signal } : {}) });
           },
           events: renderer.sink,
           logger,
@@ -218,7 +212,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
         }
         if (argv.push) {
           for (const t of r.tags) {
-            const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal });
+            const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
             renderer.sink({ type: 'info', message: `pushed ${t}: ${d}` });
           }
         }

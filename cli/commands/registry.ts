@@ -9,16 +9,42 @@ import {
   type Keychain,
 } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
-import { listOption } from '../options.js';
+import { listOption, parseSize } from '../options.js';
 import { createManifestList, pushManifestList, removeManifestList } from '../manifest-list.js';
 
-/** Flags every registry command takes. */
-export interface RegistryFlags extends GlobalArgs { 'insecure-registry': string[]; 'ca-file': string | undefined }
+/** Transfer tuning flags (registry commands and `build`). */
+export interface TransferFlags {
+  'max-concurrent-uploads': number;
+  'max-concurrent-downloads': number;
+  'chunk-size': string;
+  'registry-timeout': number;
+}
 
-export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined }> {
+/** Flags every registry command takes. */
+export interface RegistryFlags extends GlobalArgs, TransferFlags { 'insecure-registry': string[]; 'ca-file': string | undefined }
+
+/**
+ * Defaults measured on the 1 GiB four-layer image (bench T1) against a local registry: 4 streams each way keep
+ * a layer per stream without splitting disk and CPU further; 16 MiB chunks cost one request per 16 MiB and
+ * at most two chunks of memory per upload (one on the wire, one filling).
+ */
+export const DEFAULT_CONCURRENT_UPLOADS = 4;
+export const DEFAULT_CONCURRENT_DOWNLOADS = 4;
+
+export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined } & TransferFlags> {
   return y
     .option('insecure-registry', listOption('registry (host[:port]) to reach over plain HTTP; loopback always is'))
-    .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' }) as never;
+    .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' })
+    .option('max-concurrent-uploads', { type: 'number', default: DEFAULT_CONCURRENT_UPLOADS, describe: 'blobs uploaded at once' })
+    .option('max-concurrent-downloads', { type: 'number', default: DEFAULT_CONCURRENT_DOWNLOADS, describe: 'blobs downloaded at once' })
+    .option('chunk-size', { type: 'string', default: '16MiB', describe: 'upload chunk size: bigger blobs go up in resumable PATCH chunks of this size' })
+    .option('registry-timeout', { type: 'number', default: 60, describe: 'seconds a registry request may wait for headers or body bytes' }) as never;
+}
+
+/** Returns `n` as a concurrency between 1 and 64, or a usage error naming `flag`. */
+export function concurrencyFlag(n: number, flag: string): number {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new TsbuildError('USAGE', `invalid --${flag} ${n}`, { hint: 'give a whole number from 1 to 64' });
+  return n;
 }
 
 /**
@@ -54,9 +80,16 @@ export function configuredInsecureRegistries(env: NodeJS.ProcessEnv = process.en
 }
 
 export function client(argv: RegistryFlags, keychain: Keychain = dockerKeychain()): RegistryClient {
+  const chunk = parseSize(argv['chunk-size'] ?? '16MiB');
+  if (chunk < 64 * 1024) throw new TsbuildError('USAGE', `invalid --chunk-size ${argv['chunk-size']}`, { hint: 'give at least 64KiB, e.g. 16MiB' });
+  const timeout = argv['registry-timeout'] ?? 60;
+  if (!(timeout > 0)) throw new TsbuildError('USAGE', `invalid --registry-timeout ${timeout}`, { hint: 'give a number of seconds above 0' });
   return new RegistryClient({
     keychain, insecure: [...argv['insecure-registry'], ...configuredInsecureRegistries()],
     ...(argv['ca-file'] ? { caFile: argv['ca-file'] } : {}), logger: loggerFor(argv),
+    concurrency: concurrencyFlag(argv['max-concurrent-uploads'] ?? DEFAULT_CONCURRENT_UPLOADS, 'max-concurrent-uploads'),
+    chunkSize: chunk,
+    timeoutMs: Math.round(timeout * 1000),
   });
 }
 

@@ -5,10 +5,10 @@ import type { LayerStore } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openStore } from '../services.js';
-import { client, registryFlags, type RegistryFlags } from './registry.js';
+import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 
 /** Pulls `ref` into the store (one platform, or the whole index) and names it; returns the committed digest. */
-export async function pullInto(store: LayerStore, reg: RegistryClient, ref: string, o: { platform?: string | undefined; allPlatforms?: boolean; events?: EventSink; signal?: AbortSignal; lease?: Lease | undefined }): Promise<string> {
+export async function pullInto(store: LayerStore, reg: RegistryClient, ref: string, o: { platform?: string | undefined; allPlatforms?: boolean; events?: EventSink; signal?: AbortSignal; lease?: Lease | undefined; concurrency?: number }): Promise<string> {
   const r = parseReference(ref);
   const name = formatReference(r);
   // Under a lease (the build's, or one of its own) so that a prune running meanwhile keeps the blobs this
@@ -19,6 +19,7 @@ export async function pullInto(store: LayerStore, reg: RegistryClient, ref: stri
       ...(o.platform ? { platform: parsePlatform(o.platform) } : {}),
       allPlatforms: o.allPlatforms === true,
       tags: r.tag !== undefined ? [name.split('@')[0]!] : [],
+      ...(o.concurrency ? { concurrency: o.concurrency } : {}),
       ...(o.events ? { events: o.events } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -29,9 +30,10 @@ export async function pullInto(store: LayerStore, reg: RegistryClient, ref: stri
 }
 
 /** Pushes the image or index named `name` in the store to `dest` (default: the same name). */
-export async function pushFrom(store: LayerStore, reg: RegistryClient, name: string, dest: string | undefined, o: { events?: EventSink; signal?: AbortSignal } = {}): Promise<string> {
+export async function pushFrom(store: LayerStore, reg: RegistryClient, name: string, dest: string | undefined, o: { events?: EventSink; signal?: AbortSignal; concurrency?: number } = {}): Promise<string> {
   const d = await copyImage(store.source(name), reg.destination(parseReference(dest ?? name)), {
     allPlatforms: true,
+    ...(o.concurrency ? { concurrency: o.concurrency } : {}),
     ...(o.events ? { events: o.events } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
   });
@@ -54,7 +56,7 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     const reg = client(argv);
     try {
       const store = await openStore(argv.root, loggerFor(argv));
-      const digest = await pullInto(store, reg, argv.ref, { platform: argv.platform, allPlatforms: argv['all-platforms'], events: renderer.sink });
+      const digest = await pullInto(store, reg, argv.ref, { platform: argv.platform, allPlatforms: argv['all-platforms'], events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads') });
       renderer.close();
       process.stdout.write(`${formatReference(parseReference(argv.ref))}: ${digest}${argv.platform ? ` (${formatPlatform(parsePlatform(argv.platform))})` : ''}\n`);
     } finally {
@@ -75,7 +77,7 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
     const reg = client(argv);
     try {
       const store = await openStore(argv.root, loggerFor(argv));
-      const digest = await pushFrom(store, reg, argv.name, argv.dest, { events: renderer.sink });
+      const digest = await pushFrom(store, reg, argv.name, argv.dest, { events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
       renderer.close();
       process.stdout.write(`${formatReference(parseReference(argv.dest ?? argv.name))}: ${digest}\n`);
     } finally {
@@ -103,6 +105,7 @@ export const copyCommand: CommandModule<GlobalArgs, CopyArgs> = {
       const mountFrom = src.registry === dst.registry && src.repository !== dst.repository ? [src.repository] : [];
       const d = await copyImage(reg.source(src), reg.destination(dst, { mountFrom }), {
         ...(argv.platform ? { platform: parsePlatform(argv.platform), allPlatforms: false } : { allPlatforms: argv['all-platforms'] }),
+        concurrency: concurrencyFlag(Math.min(argv['max-concurrent-uploads'], argv['max-concurrent-downloads']), 'max-concurrent-uploads'),
         events: renderer.sink,
       });
       renderer.close();

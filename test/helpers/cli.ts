@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
@@ -15,4 +15,20 @@ export const TSBUILD_BIN = join(repoRoot(), 'bin', 'tsbuild.js');
 export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [TSBUILD_BIN, ...args], { encoding: 'utf8', env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * runCli without blocking this process's event loop: for tests whose servers (a fault proxy, a token server)
+ * run in the test process and must answer the CLI meanwhile.
+ */
+export function runCliAsync(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [TSBUILD_BIN, ...args], { env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
