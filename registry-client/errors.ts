@@ -50,7 +50,14 @@ export class RegistryError extends TsbuildError {
   }
 }
 
+/** Node's error codes for a TLS certificate that does not verify (retrying cannot help). */
+export const TLS_TRUST_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_UNTRUSTED', 'CERT_REVOKED',
+]);
+
 function defaultHint(status: number, code: string): string {
+  if (status === 0 && TLS_TRUST_CODES.has(code)) return 'the registry\'s TLS certificate is not trusted: pass its CA certificate with --ca-file FILE (or SSL_CERT_FILE), or fix the certificate';
   if (status === 0) return 'check that the registry is reachable (network, proxy, --insecure-registry for plain HTTP)';
   if (status === 404) return code === 'NAME_UNKNOWN' ? 'the repository does not exist on this registry' : 'the reference or blob does not exist on this registry';
   if (status === 429) return 'the registry is rate-limiting; wait and retry, or log in to raise the limit';

@@ -4,7 +4,7 @@ import {
   AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
   type EventSink, type Logger,
 } from '../layer-store/core/index.js';
-import { AuthError, RegistryError } from './errors.js';
+import { AuthError, RegistryError, TLS_TRUST_CODES } from './errors.js';
 import type { Credential, Keychain } from './keychain.js';
 import { apiHost, isLoopbackRegistry } from './reference.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
@@ -373,7 +373,7 @@ function scopeKey(scopes: readonly string[]): string {
 function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown): RegistryError {
   const code = (e as { code?: string }).code ?? '';
   return new RegistryError(`${spec.what} (${(e as Error).message ?? String(e)})`, {
-    status: 0, code, method: spec.method, url: spec.url, retryable: true, cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
+    status: 0, code, method: spec.method, url: spec.url, retryable: !TLS_TRUST_CODES.has(code), cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
   });
 }
 

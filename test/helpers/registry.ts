@@ -29,7 +29,7 @@ export interface RegistryHandle {
  * storage in a temp dir, delete enabled. The port is read from its "listening on" log line.
  * stop() kills it by pid and removes the temp dir.
  */
-export async function startRegistry(auth: RegistryAuthMode = { mode: 'anonymous' }): Promise<RegistryHandle> {
+export async function startRegistry(auth: RegistryAuthMode = { mode: 'anonymous' }, o: { tls?: { readonly cert: string; readonly key: string } } = {}): Promise<RegistryHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'tsbuild-registry-'));
   let authYaml = '';
   if (auth.mode === 'htpasswd') {
@@ -56,7 +56,7 @@ storage:
 http:
   addr: 127.0.0.1:0
   secret: ${randomBytes(16).toString('hex')}
-${authYaml}`;
+${o.tls ? `  tls:\n    certificate: ${o.tls.cert}\n    key: ${o.tls.key}\n` : ''}${authYaml}`;
   await writeFile(join(dir, 'config.yml'), config);
   // A shell watchdog owns the registry: when our end of its stdin closes (stop(), or this process dying
   // without cleanup), it kills the registry and removes the temp dir, so a crashed test leaves nothing behind.

@@ -1,0 +1,74 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runCliAsync } from '../helpers/cli.js';
+import { busyboxTar } from '../helpers/build-env.js';
+import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+
+const run = promisify(execFile);
+/**
+ * A name for 127.0.0.1 that is not loopback-looking, so tsbuild speaks HTTPS to it (loopback addresses are
+ * always plain HTTP). It is added to /etc/hosts for this test and removed after.
+ */
+const NAME = 'tsbuild-tls.test';
+const HOSTS_LINE = `127.0.0.1 ${NAME} # added by tsbuild's https-with-ca-file test`;
+
+let bb: Awaited<ReturnType<typeof busyboxTar>>;
+let reg: RegistryHandle;
+let work: string;
+let addedHosts = false;
+
+before(async () => {
+  bb = await busyboxTar();
+  work = await mkdtemp(join(tmpdir(), 'tsbuild-tls-'));
+  // A test CA and a server certificate for NAME signed by it.
+  const sh = (cmd: string) => run('sh', ['-c', cmd], { cwd: work });
+  await sh('openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=tsbuild test CA" -keyout ca.key -out ca.pem 2>/dev/null');
+  await sh(`openssl req -newkey rsa:2048 -nodes -subj "/CN=${NAME}" -keyout server.key -out server.csr 2>/dev/null`);
+  await writeFile(join(work, 'ext.cnf'), `subjectAltName=DNS:${NAME}\n`);
+  await sh('openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem 2>/dev/null');
+  const hosts = await readFile('/etc/hosts', 'utf8');
+  if (!hosts.includes(HOSTS_LINE)) {
+    await writeFile('/etc/hosts', `${hosts.replace(/\n?$/, '\n')}${HOSTS_LINE}\n`);
+    addedHosts = true;
+  }
+  reg = await startRegistry({ mode: 'anonymous' }, { tls: { cert: join(work, 'server.pem'), key: join(work, 'server.key') } });
+});
+after(async () => {
+  await reg?.stop();
+  await bb?.cleanup();
+  if (addedHosts) {
+    const hosts = await readFile('/etc/hosts', 'utf8');
+    await writeFile('/etc/hosts', hosts.split('\n').filter((l) => l !== HOSTS_LINE).join('\n'));
+  }
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+test('HTTPS registry: --ca-file (or SSL_CERT_FILE) makes its certificate trusted; without it, one clear error', async () => {
+  const root = join(work, 'root');
+  const env = { ...process.env };
+  delete env.SSL_CERT_FILE;
+  assert.equal((await runCliAsync(['--root', root, 'import', bb.tar, 'busybox:latest'], { env })).code, 0);
+  const ref = `${NAME}:${reg.port}/tls/bb:1`;
+
+  const push = await runCliAsync(['--root', root, '--progress', 'quiet', 'push', '--ca-file', join(work, 'ca.pem'), 'busybox:latest', ref], { env });
+  assert.equal(push.code, 0, push.stderr);
+  assert.match(push.stdout, /sha256:[0-9a-f]{64}/);
+
+  // Without the CA the certificate is not trusted: one error line that names the registry and the fix.
+  const bad = await runCliAsync(['--root', join(work, 'root2'), '--progress', 'quiet', 'pull', ref], { env });
+  assert.equal(bad.code, 1);
+  const lines = bad.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, bad.stderr);
+  assert.match(lines[0]!, /^error: .*certificate/i);
+  assert.match(lines[0]!, /--ca-file/);
+
+  // SSL_CERT_FILE is the flag's default, as for Docker and curl.
+  const good = await runCliAsync(['--root', join(work, 'root3'), '--progress', 'quiet', 'pull', ref], { env: { ...env, SSL_CERT_FILE: join(work, 'ca.pem') } });
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, new RegExp(`${NAME.replace('.', '\\.')}:${reg.port}/tls/bb:1: sha256:`));
+});
