@@ -62,6 +62,35 @@ const undiciAgentOnly = {
   },
 };
 
+/**
+ * ansi-styles builds its colour tables when evaluated (~20 ms); wrap-ansi (under yargs' help) only reads
+ * `codes` from it, when wrapping coloured text. Imports of it get a proxy that loads it on first property read.
+ */
+const lazyAnsiStyles = {
+  name: 'lazy-ansi-styles',
+  setup(b) {
+    b.onResolve({ filter: /^ansi-styles$/ }, async (args) => {
+      if (args.namespace === 'lazy-ansi-styles' || args.pluginData === 'real') return undefined;
+      const real = await b.resolve('ansi-styles', { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
+      if (real.errors.length > 0) return undefined;
+      return { path: real.path, namespace: 'lazy-ansi-styles' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-ansi-styles' }, (args) => ({
+      resolveDir: '.',
+      contents: [
+        'let real;',
+        `const load = () => (real ??= require(${JSON.stringify(args.path)}).default);`,
+        'export default new Proxy({}, {',
+        '  get: (_t, k) => Reflect.get(load(), k),',
+        '  has: (_t, k) => Reflect.has(load(), k),',
+        '  ownKeys: () => Reflect.ownKeys(load()),',
+        '  getOwnPropertyDescriptor: (_t, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },',
+        '});',
+      ].join('\n'),
+    }));
+  },
+};
+
 await build({
   entryPoints: { tsbuild: 'cli/main.ts' },
   bundle: true,
@@ -72,7 +101,7 @@ await build({
   outdir: 'dist/bin',
   chunkNames: 'chunks/[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  plugins: [lazyStringWidth, undiciAgentOnly],
+  plugins: [lazyStringWidth, lazyAnsiStyles, undiciAgentOnly],
   banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

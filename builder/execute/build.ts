@@ -1067,8 +1067,7 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
   }
   config.rootfs = { type: 'layers', diff_ids: st.layers.map((l) => l.diffId) };
   const configBytes = Buffer.from(JSON.stringify(config));
-  await ctx.lease.add({ blobs: [digestOf(configBytes)] });
-  const configDesc = await ctx.o.store.putBytes(configBytes, { mediaType: MediaTypes.ociConfig });
+  const configDesc = { digest: digestOf(configBytes), size: configBytes.length };
   const manifest: ImageManifest = {
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
@@ -1076,8 +1075,15 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
     layers: st.layers.map((l) => l.desc),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
-  await ctx.lease.add({ blobs: [digestOf(manifestBytes)] });
-  const mdesc = await ctx.o.store.putBytes(manifestBytes, { mediaType: MediaTypes.ociManifest });
+  const mdesc = { digest: digestOf(manifestBytes), size: manifestBytes.length };
+  const tags0 = ctx.o.tags ?? [];
+  // A rebuild that changed nothing names the image its tags already name: those names pin its blobs (gc keeps
+  // them), so there is nothing to lease, write or re-tag. Otherwise: lease, write config and manifest, tag.
+  if (!(tags0.length > 0 && await ctx.o.store.namesPointAt(tags0, mdesc.digest))) {
+    await ctx.lease.add({ blobs: [configDesc.digest, mdesc.digest] });
+    await ctx.o.store.putBytes(configBytes, { mediaType: MediaTypes.ociConfig, digest: configDesc.digest, size: configDesc.size });
+    await ctx.o.store.putBytes(manifestBytes, { mediaType: MediaTypes.ociManifest, digest: mdesc.digest, size: mdesc.size });
+  }
   const desc: Descriptor = {
     mediaType: MediaTypes.ociManifest, digest: mdesc.digest, size: mdesc.size,
     platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) },

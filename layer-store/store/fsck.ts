@@ -325,13 +325,13 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
     }
   }
   for (const f of await readdir(host.root).catch(() => [] as string[])) {
-    const m = /^(?:index\.json|oci-layout)\.tmp-(\d+)-/.exec(f);
+    const m = /^(?:index\.json|index\.json\.lock|oci-layout)\.tmp-(\d+)-/.exec(f);
     if (!m) continue;
     const p = join(host.root, f);
     const st = await lstat(p).catch(() => undefined);
     if (!st || !ownerGone(Number(m[1]), createdMs(st))) continue;
     if (repair) await rm(p, { force: true });
-    leftover({ kind: 'temp-file', subject: p, detail: `index write by process ${m[1]}, which is gone`, ...(repair ? { repaired: 'removed' } : {}) });
+    leftover({ kind: 'temp-file', subject: p, detail: `${f.startsWith('index.json.lock') ? 'lock' : 'index'} write by process ${m[1]}, which is gone`, ...(repair ? { repaired: 'removed' } : {}) });
   }
   if (o.staleLock !== undefined) {
     leftover({ kind: 'stale-lock', subject: `${host.root}/index.json.lock`, detail: `held by ${o.staleLock}, which is gone`, repaired: 'broken (as any command does)' });

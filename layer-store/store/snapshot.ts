@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
 import { applyLayer } from '../layer/index.js';
 import { ImageNotFoundError } from './errors.js';
+import { createdMs, ownerGone } from './scratch.js';
 import type { Readable } from 'node:stream';
 
 /** The part of LayerStore that snapshots need (kept structural to avoid an import cycle). */
@@ -45,6 +46,7 @@ export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: Sna
   const layer = o.layer ?? (await findLayer(store, diffId));
   if (!layer) throw new ImageNotFoundError(`layer ${diffId}`, { hint: 'no stored image lists this diffID; pull or build the image that contains it' });
   await mkdir(store.snapshotsDir, { recursive: true });
+  await sweepDeadTemps(store.snapshotsDir, diffId);
   // The pid in the name lets fsck tell an unpack in flight from one a killed process left behind.
   const tmp = join(store.snapshotsDir, snapshotTempName(diffId));
   await mkdir(tmp, { mode: 0o755 });
@@ -60,6 +62,17 @@ export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: Sna
     return final;
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Removes temp dirs of earlier unpacks of `diffId` whose process is gone (killed mid-unpack). Best effort. */
+async function sweepDeadTemps(dir: string, diffId: Digest): Promise<void> {
+  const infix = `-${digestHex(diffId).slice(0, 12)}-`;
+  for (const n of await readdir(dir).catch(() => [] as string[])) {
+    if (!n.startsWith(SNAPSHOT_TEMP_PREFIX) || !n.includes(infix)) continue;
+    const pid = Number(n.slice(SNAPSHOT_TEMP_PREFIX.length).split('-')[0]);
+    const st = await stat(join(dir, n)).catch(() => undefined);
+    if (st && Number.isInteger(pid) && pid > 0 && ownerGone(pid, createdMs(st))) await rm(join(dir, n), { recursive: true, force: true }).catch(() => undefined);
   }
 }
 

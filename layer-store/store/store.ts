@@ -42,6 +42,7 @@ import { MAX_DOCUMENT_BYTES, configPlatform, parseConfig, parseManifest } from '
 import { BlobNotFoundError, ImageNotFoundError, InvalidManifestError, InvalidReferenceError, StoreCorruptError } from './errors.js';
 import { withLock } from './lock.js';
 import { withLeasesHeld } from './lease.js';
+import { ownerGone, ownerPid } from './scratch.js';
 import { normalizeTagName, parseImageName } from './reference.js';
 import { createSnapshot, type SnapshotOptions } from './snapshot.js';
 import { checkStore, hashBlobs, type FsckOptions, type FsckReport } from './fsck.js';
@@ -102,8 +103,6 @@ export interface GcReport {
   readonly freedBytes: number;
 }
 
-export type { FsckReport, FsckFinding, FsckKind, FsckOptions, FsckSeverity } from './fsck.js';
-export { findStaleScratch, reclaimStaleScratch, type StaleScratch } from './scratch.js';
 
 export interface StoreOptions {
   readonly logger?: Logger;
@@ -174,7 +173,8 @@ export class LayerStore {
         return { mediaType, digest: want.digest, size, ...extra };
       }
     }
-    const tmp = join(this.blobsDir, `.tmp-${randomUUID()}`);
+    // The temp name carries the writer's pid: gc removes a dead writer's temp at once (see #staleTemp).
+    const tmp = join(this.blobsDir, `.tmp-${process.pid}-${randomUUID()}`);
     let renamed = false;
     try {
       // With the digest and size known, verifyStream alone checks every byte (it errors instead of ending on a
@@ -323,14 +323,19 @@ export class LayerStore {
     await this.tagMany([name], desc, o);
   }
 
+  /** True when `names` is not empty and every one of them already names `digest` in index.json. */
+  async namesPointAt(names: readonly string[], digest: Digest): Promise<boolean> {
+    if (names.length === 0) return false;
+    const norm = names.map((n) => normalizeTagName(n));
+    const current = (await this.readIndex()).manifests;
+    return norm.every((n) => current.some((m) => entryName(m) === n && m.digest === digest));
+  }
+
   /** Points every name in `names` at `desc` in one index update (an empty list records `desc` unnamed). */
   async tagMany(names: readonly string[], desc: Descriptor, o: Abortable = {}): Promise<void> {
-    const norm = names.map((n) => normalizeTagName(n));
     // A rebuild that changed nothing names the image it named before: no lock, no index rewrite, no fsync.
-    if (norm.length > 0) {
-      const current = (await this.readIndex()).manifests;
-      if (norm.every((n) => current.some((m) => entryName(m) === n && m.digest === desc.digest))) return;
-    }
+    if (await this.namesPointAt(names, desc.digest)) return;
+    const norm = names.map((n) => normalizeTagName(n));
     await this.updateIndex(async (ms) => {
       await this.#checkClosure(desc);
       await fsyncDir(this.blobsDir); // the blobs' renames are durable before a name points at them
@@ -594,7 +599,7 @@ export class LayerStore {
         const p = join(this.blobsDir, f);
         if (f.startsWith('.tmp-')) {
           const st = await stat(p).catch(() => undefined);
-          if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(p, { force: true });
+          if (st && staleTemp(f, st.mtimeMs, now)) await rm(p, { force: true });
           continue;
         }
         const d = `sha256:${f}`;
@@ -715,6 +720,16 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
+/**
+ * True when a blob temp file may go: its writer (the pid in `.tmp-<pid>-<uuid>`) is gone, or it carries no pid
+ * (older versions) and is over an hour old. A live writer's temp always stays.
+ */
+function staleTemp(name: string, mtimeMs: number, now: number): boolean {
+  const pid = ownerPid(name, /^\.tmp-(\d+)-/);
+  if (pid !== undefined) return ownerGone(pid, mtimeMs);
+  return now - mtimeMs > STALE_TEMP_MS;
+}
+
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
   let done = false;

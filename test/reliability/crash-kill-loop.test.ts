@@ -1,9 +1,12 @@
 /**
  * Crash safety: real `tsbuild build` and `tsbuild pull` processes on ONE --root are killed with SIGKILL at random
- * delays (seeded: set TSBUILD_CRASH_SEED to replay a run). After every kill, `tsbuild fsck` must find the store
- * consistent, no tag may point at an image with a missing blob, and every mount left under the root must belong
- * to the scratch of a dead build (the next build reclaims it). At the end a normal build and pull succeed, fsck
- * is clean and no mount is left.
+ * delays (seeded PRNG: the seed is printed; set TSBUILD_CRASH_SEED to replay a run, TSBUILD_CRASH_VERBOSE=1 to
+ * trace each iteration). Build kill delays are spread over 0-1.5 s (a build takes about 2 s), pull kill delays
+ * over 0-0.9 s (a pull of the 20 MB test image takes under a second), so most kills land mid-operation. After
+ * every kill, `tsbuild fsck` (no repair) must find the store consistent, no tag may point at an image with a
+ * missing blob (checked independently of fsck), and every mount left using the root must be one fsck reports as
+ * a leaked mount over a dead build's scratch (the next build reclaims it). At the end a normal build (whose
+ * output is checked) and pull succeed, no mount is left, and `fsck --repair` removes every leftover.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,15 +14,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LayerStore } from '../../layer-store/index.js';
+import { LayerStore, type Digest } from '../../layer-store/index.js';
 import { TSBUILD_BIN } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry } from '../helpers/registry.js';
 
 /** At least this many SIGKILLs land on a live process. */
 const KILLS = 50;
-/** Kill delays are uniform in [0, MAX_DELAY_MS). */
-const MAX_DELAY_MS = 1500;
+/** Kill delays of builds (about 2 s here) are uniform in [0, BUILD_MAX_DELAY_MS). */
+const BUILD_MAX_DELAY_MS = 1500;
+/** A pull of the test image takes 0.6-1 s here: its kill delays are uniform in [0, PULL_MAX_DELAY_MS). */
+const PULL_MAX_DELAY_MS = 900;
 
 /** Prints progress lines when TSBUILD_CRASH_VERBOSE is set (to replay a seed and see where it stands). */
 function trace(msg: string): void {
@@ -68,7 +73,7 @@ function runAndKill(root: string, args: readonly string[], delayMs: number): Pro
 
 /** Returns true when a dir the store is written through changed between `from` and `to` (epoch ms). */
 async function touchedSince(root: string, from: number, to: number): Promise<boolean> {
-  for (const d of ['', 'blobs/sha256', 'snapshots', 'tmp', 'cache/steps']) {
+  for (const d of ['', 'blobs/sha256', 'snapshots', 'tmp', 'leases', 'cache/steps']) {
     const st = await stat(join(root, d)).catch(() => undefined);
     if (st && st.mtimeMs >= from - 5 && st.mtimeMs <= to + 5) return true;
   }
@@ -92,14 +97,14 @@ async function tagsWithMissingBlobs(root: string): Promise<string[]> {
   const bad: string[] = [];
   for (const e of await store.listImages()) {
     if (e.names.length === 0) continue;
-    let refs: Set<string>;
+    let refs: Set<Digest>;
     try {
       refs = await store.references(e.descriptor, { tolerateMissing: false });
     } catch (err) {
       bad.push(`${e.names.join(',')}: ${(err as Error).message}`);
       continue;
     }
-    for (const d of refs) if (!(await store.hasBlob(d as never))) bad.push(`${e.names.join(',')}: ${d} missing`);
+    for (const d of refs) if (!(await store.hasBlob(d))) bad.push(`${e.names.join(',')}: ${d} missing`);
   }
   return bad;
 }
@@ -119,11 +124,11 @@ test(`${KILLS} SIGKILLs of builds and pulls on one root leave a store fsck finds
   const ctx = join(work, 'ctx');
   await mkdir(ctx, { recursive: true });
 
-  // The image to pull: two random layers, pushed from a separate root.
+  // The image to pull: two random 10 MB layers, pushed from a separate root.
   const src = join(work, 'src');
   const srcCtx = join(work, 'src-ctx');
   await mkdir(srcCtx, { recursive: true });
-  await writeFile(join(srcCtx, 'Dockerfile'), 'FROM busybox:latest\nRUN head -c 6000000 /dev/urandom > /a\nRUN head -c 6000000 /dev/urandom > /b\n');
+  await writeFile(join(srcCtx, 'Dockerfile'), 'FROM busybox:latest\nRUN head -c 10000000 /dev/urandom > /a\nRUN head -c 10000000 /dev/urandom > /b\n');
   assert.equal(tsbuild(['--root', src, 'import', bb.tar, 'busybox:latest']).code, 0);
   const remote = `${reg.host}/crash/app:1`;
   const pushed = tsbuild(['--root', src, '--progress', 'plain', 'build', '-t', remote, '--push', srcCtx]);
@@ -134,8 +139,11 @@ test(`${KILLS} SIGKILLs of builds and pulls on one root leave a store fsck finds
     'FROM busybox:latest',
     'RUN mkdir -p /base && for i in 1 2 3 4 5 6 7 8; do head -c 20000 /dev/urandom > /base/$i; done',
     'COPY data /data',
+    'RUN sleep 0.5 && date > /when',
     'RUN cat /data > /copy && mkdir -p /d && for i in 1 2 3 4 5; do echo $i > /d/$i; done',
     'RUN cp -r /d /e && rm -f /d/1',
+    'RUN echo one > /one',
+    'RUN echo two > /two && rm /one',
     '',
   ].join('\n'));
 
@@ -153,13 +161,13 @@ test(`${KILLS} SIGKILLs of builds and pulls on one root leave a store fsck finds
   for (let i = 0; kills < KILLS && i < KILLS * 3; i++) {
     const tp = Date.now();
     const op = rand() < 0.5 ? 'build' : 'pull';
-    const delay = Math.floor(rand() * MAX_DELAY_MS);
+    const delay = Math.floor(rand() * (op === 'build' ? BUILD_MAX_DELAY_MS : PULL_MAX_DELAY_MS));
     ops[op]++;
     trace(`#${i} ${op} prepare`);
     if (op === 'pull') {
       // Make the pull do real work: drop the image and its blobs first (not killed).
-      const store = await LayerStore.open(root);
-      await store.untag(remote).catch(() => false);
+      const store = await LayerStore.open(root, { lockTimeoutMs: 20_000 });
+      await store.untag(remote);
       await store.gc();
     } else {
       await writeFile(join(ctx, 'data'), `iteration ${i} of seed ${seed}\n`);
@@ -173,12 +181,13 @@ test(`${KILLS} SIGKILLs of builds and pulls on one root leave a store fsck finds
     opMs += Date.now() - t0;
     trace(`#${i} ${op} delay=${delay} killed=${r.killed} mid=${r.midOperation} code=${r.code} took=${Date.now() - t0}ms`);
     if (!r.killed) {
+      // Finished before its kill time: it must have succeeded on the store the earlier kills left.
       completed++;
       assert.equal(r.code, 0, `${op} #${i} failed without being killed:\n${r.out}`);
-    } else {
-      kills++;
-      if (r.midOperation) mid++;
+      continue;
     }
+    kills++;
+    if (r.midOperation) mid++;
 
     trace(`#${i} fsck`);
     const tf = Date.now();
