@@ -2,10 +2,15 @@ import { digestOf, digestHex } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js';
 
-/** Writes `data` to `path` atomically (the store's temp → fsync → rename); failures become CacheIoError. */
+/**
+ * Writes `data` to `path` atomically (the store's temp → rename); failures become CacheIoError. Not fsynced:
+ * every cache file is framed with its own hash (frame below), so one a crash left torn or empty reads as a
+ * corrupt record, which is a miss, and the cache is rebuildable by definition. The layer blobs records point
+ * at are written durably by the store before any record names them.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   try {
-    await storeWriteFileAtomic(path, data);
+    await storeWriteFileAtomic(path, data, { durable: false });
   } catch (e) {
     throw new CacheIoError(path, { cause: e });
   }

@@ -730,20 +730,21 @@ function staleTemp(name: string, mtimeMs: number, now: number): boolean {
   return now - mtimeMs > STALE_TEMP_MS;
 }
 
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, o: { durable?: boolean } = {}): Promise<void> {
+  const durable = o.durable ?? true;
   const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
   let done = false;
   try {
     const fh = await open(tmp, 'wx', 0o644);
     try {
       await fh.writeFile(data);
-      await fh.sync();
+      if (durable) await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, path);
     done = true;
-    await fsyncDir(join(path, '..'));
+    if (durable) await fsyncDir(join(path, '..'));
   } finally {
     if (!done) await unlink(tmp).catch(() => undefined);
   }
