@@ -3,7 +3,7 @@
  * in the containers/image order: blobs (in parallel, skipping those the destination has), then manifests
  * children first, then commit. Nothing is visible at the destination before commit.
  */
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
@@ -120,7 +120,9 @@ async function copyBlobs(src: ImageSource, dst: ImageDestination, blobs: readonl
     // keeps its check, so the destination need not hash it again.
     vouchFor(piped, body);
     const feeding = pipeline([body, progress, piped], o.signal ? { signal: o.signal } : {});
-    const [r1, r2] = await Promise.allSettled([feeding, dst.putBlob(piped, b, o).catch((e: unknown) => {
+    // A destination that loses a partial upload restarts it with the bytes read again from the source.
+    const reopen = (): Promise<Readable> => src.getBlob(b, o);
+    const [r1, r2] = await Promise.allSettled([feeding, dst.putBlob(piped, b, { ...o, reopen }).catch((e: unknown) => {
       piped.destroy(e as Error);
       throw e;
     })]);

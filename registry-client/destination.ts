@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortedError, DigestMismatchError, TsbuildError,
-  alreadyVerified, verifyStream, type Abortable, type Descriptor, type ImageDestination, type RawManifest,
+  alreadyVerified, verifyStream, type Abortable, type PutBlobOptions as CorePutBlobOptions, type Descriptor, type ImageDestination, type RawManifest,
 } from '../layer-store/core/index.js';
 import { AuthError, RegistryError, UploadLostError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
@@ -10,12 +10,10 @@ import { backoffDelay, delay } from './retry.js';
 import { repoUrl } from './source.js';
 import { headerValue, type Transport } from './transport.js';
 
-/** Options of RegistryDestination.putBlob. */
-export interface PutBlobOptions extends Abortable {
+/** Options of RegistryDestination.putBlob (`reopen` lets it restart an upload the registry lost). */
+export interface PutBlobOptions extends CorePutBlobOptions {
   /** Repositories of the same registry that may already hold the blob: tried with a cross-repository mount. */
   readonly mountFrom?: readonly string[];
-  /** Reopens the blob from byte 0; lets putBlob restart an upload the registry lost. */
-  readonly reopen?: () => Readable;
 }
 
 /** Smallest chunk a 413 can shrink uploads to. */
@@ -79,7 +77,7 @@ export class RegistryDestination implements ImageDestination {
           if (!(e instanceof UploadLostError) || !o.reopen || restart >= MAX_UPLOAD_RESTARTS) throw e;
           this.transport.o.logger.debug('restarting lost upload', { digest: want.digest, restart: restart + 1 });
           src.destroy();
-          src = o.reopen();
+          src = await o.reopen();
         }
       }
     });

@@ -152,6 +152,12 @@ export interface ImageSource {
   close(): Promise<void>;
 }
 
+/** Options of ImageDestination.putBlob. */
+export interface PutBlobOptions extends Abortable {
+  /** Returns the blob's bytes again, from byte 0 (a fresh stream each call). */
+  readonly reopen?: () => Promise<Readable>;
+}
+
 /**
  * A writable image location. Call order is part of the contract: blobs (putBlob), then manifests
  * children first (putManifest), then commit(tags). Only commit makes anything visible by name;
@@ -161,8 +167,12 @@ export interface ImageDestination {
   readonly ref: string;
   /** Returns true when the destination already has this blob (it may then be skipped). */
   hasBlob(d: Descriptor, o?: Abortable): Promise<boolean>;
-  /** Stores the blob after verifying digest and size; on any error nothing is left behind. */
-  putBlob(body: Readable, want: Descriptor, o?: Abortable): Promise<Descriptor>;
+  /**
+   * Stores the blob after verifying digest and size; on any error nothing is left behind. `o.reopen` gives the
+   * bytes again from the start: a destination that lost a partial upload (a registry that dropped the session)
+   * may restart with it.
+   */
+  putBlob(body: Readable, want: Descriptor, o?: PutBlobOptions): Promise<Descriptor>;
   putManifest(raw: RawManifest, o?: Abortable): Promise<void>;
   /** Makes the last manifest put visible under `tags` (for a registry, tags name the manifest PUT). */
   commit(tags: readonly string[], o?: Abortable): Promise<void>;

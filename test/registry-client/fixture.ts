@@ -49,7 +49,7 @@ export async function makeImage(sizes: readonly number[]): Promise<TestImage> {
 export async function pushImage(dst: ImageDestination & { putBlob(b: Readable, d: Descriptor, o?: PutBlobOptions): Promise<Descriptor> }, img: TestImage, tags: readonly string[], o: PutBlobOptions = {}): Promise<void> {
   for (const d of [img.config, ...img.layers]) {
     const bytes = img.blobs.get(d.digest)!;
-    await dst.putBlob(Readable.from([bytes]), d, { ...o, reopen: () => Readable.from([bytes]) });
+    await dst.putBlob(Readable.from([bytes]), d, { ...o, reopen: async () => Readable.from([bytes]) });
   }
   await dst.putManifest(img.manifest);
   await dst.commit(tags);
