@@ -99,6 +99,22 @@ function mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number
   });
 }
 
+/** Linux xattr limits: a name is `namespace.rest` (≤ 255 bytes), a value ≤ 64 KiB (XATTR_NAME_MAX, XATTR_SIZE_MAX). */
+const XATTR_NAME = /^(user|trusted|security|system)\.[^\0]+$/;
+
+/**
+ * Returns the entry's xattrs after checking they can exist on Linux at all; a name without a known namespace,
+ * or over the limits, is InvalidLayerError here (instead of a setfattr failure after the whole layer was applied).
+ */
+function checkedXattrs(h: TarHeader): Map<string, Buffer> {
+  for (const [k, v] of h.xattrs ?? []) {
+    if (!XATTR_NAME.test(k) || Buffer.byteLength(k) > 255 || v.length > 65536) {
+      throw new InvalidLayerError(`entry ${JSON.stringify(h.name.slice(0, 200))}: invalid extended attribute ${JSON.stringify(k.slice(0, 80))} (${v.length} bytes)`);
+    }
+  }
+  return new Map(h.xattrs);
+}
+
 /** One apply run: the target, the per-run caches and the deferred work. */
 class Applier {
   readonly #target: string;
@@ -192,7 +208,7 @@ class Applier {
   async meta(p: string, h: TarHeader, isLink: boolean): Promise<void> {
     if (this.#chown) await lchown(p, h.uid, h.gid);
     if (!isLink) await chmod(p, h.mode & 0o7777);
-    if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, new Map(h.xattrs));
+    if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, checkedXattrs(h));
   }
 
   async entry(h: TarHeader, r: TarReader): Promise<void> {
@@ -239,7 +255,7 @@ class Applier {
           } finally {
             closeSync(fd);
           }
-          if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(dest, new Map(h.xattrs));
+          if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(dest, checkedXattrs(h));
           return;
         }
         const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);

@@ -343,10 +343,12 @@ export class TarReader {
     const local = new Map<string, Buffer>();
     let longName: string | undefined;
     let longLink: string | undefined;
+    let pendingExtended = false; // a PAX 'x' or GNU 'L'/'K' header was read: its entry must follow
     for (;;) {
       const at = this.#src.offset;
       const block = await this.#src.readExact(BLOCK);
       if (block === null || block.every((x) => x === 0)) {
+        if (pendingExtended) throw new InvalidLayerError(`archive ends at byte ${at} after an extended header, before the entry it describes`);
         this.#done = true;
         await this.#src.drain();
         return null;
@@ -359,6 +361,7 @@ export class TarReader {
         const data = (await this.#src.readExact(size)) ?? Buffer.alloc(0);
         if (data.length !== size) throw new InvalidLayerError(`truncated extended header at byte ${at}`);
         await this.#src.skip(padding(size).length);
+        if (tf !== 0x67) pendingExtended = true;
         if (tf === 0x78) parsePax(data, local);
         else if (tf === 0x67) parsePax(data, this.#global);
         else if (tf === 0x4c) longName = cstr(data, 0, data.length);
