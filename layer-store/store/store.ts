@@ -28,9 +28,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream, alreadyVerified,
@@ -188,13 +188,10 @@ export class LayerStore {
       // The file is opened before streaming starts, so a stream that fails early can never create it after the
       // cleanup below has run. flush: fsync before close, so the renamed file is durable.
       const fh = await open(tmp, 'wx', 0o644);
-      const out = fh.createWriteStream({ flush: true });
-      const closed = new Promise<void>((res) => { out.once('close', () => res()); });
       try {
-        await pipeline([body, ...stages, out], o.signal ? { signal: o.signal } : {});
+        await pipeline([body, ...stages, new DurableFileWriter(fh)], o.signal ? { signal: o.signal } : {});
       } finally {
-        if (!out.closed) out.destroy();
-        await closed;
+        await fh.close();
       }
       const got = h ? await h.result : { digest: want.digest!, size: want.size! };
       if (want.size !== undefined && got.size !== want.size) throw new SizeMismatchError(want.size, got.size);
@@ -720,6 +717,65 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
+/** Bytes written between background fdatasyncs of a blob being stored. */
+const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A Writable over an open file that batches buffered chunks into one writev (1 MiB of buffering), starts an
+ * fdatasync in the background every SYNC_EVERY_BYTES so the disk writes while the bytes still arrive (instead
+ * of all at the end: dirty pages of a few hundred MiB are not written back on their own before the final
+ * fsync), and finishes only after a full fsync. It does not close the file.
+ */
+class DurableFileWriter extends Writable {
+  readonly #fh: FileHandle;
+  #sinceSync = 0;
+  #syncing: Promise<void> | undefined;
+  #syncError: unknown;
+
+  constructor(fh: FileHandle) {
+    super({ highWaterMark: 1024 * 1024 });
+    this.#fh = fh;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this._writev([{ chunk }], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
+    void this.#writeAll(chunks.map((c) => c.chunk)).then(() => cb(), (e: unknown) => cb(e as Error));
+  }
+
+  async #writeAll(bufs: Buffer[]): Promise<void> {
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let { bytesWritten } = await this.#fh.writev(bufs);
+    // A regular file takes everything but for a full disk or a signal: write what is left, or fail trying.
+    if (bytesWritten < total) {
+      const rest = Buffer.concat(bufs).subarray(bytesWritten);
+      for (let off = 0; off < rest.length; ) {
+        const r = await this.#fh.write(rest, off, rest.length - off);
+        if (r.bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'EIO' });
+        off += r.bytesWritten;
+      }
+      bytesWritten = total;
+    }
+    this.#sinceSync += bytesWritten;
+    if (this.#sinceSync >= SYNC_EVERY_BYTES && !this.#syncing) {
+      this.#sinceSync = 0;
+      this.#syncing = this.#fh.datasync().finally(() => { this.#syncing = undefined; });
+      this.#syncing.catch((e: unknown) => { this.#syncError ??= e; }); // reported by _final
+    }
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    void (async () => {
+      await this.#syncing?.catch(() => undefined);
+      if (this.#syncError !== undefined) throw this.#syncError;
+      await this.#fh.sync();
+    })().then(() => cb(), (e: unknown) => cb(e as Error));
+  }
+}
+
 /**
  * True when a blob temp file may go: its writer (the pid in `.tmp-<pid>-<uuid>`) is gone, or it carries no pid
  * (older versions) and is over an hour old. A live writer's temp always stays.
