@@ -24,7 +24,7 @@ export interface TransferFlags {
 export interface RegistryFlags extends GlobalArgs, TransferFlags { 'insecure-registry': string[]; 'ca-file': string | undefined }
 
 /**
- * Defaults measured on the 1 GiB four-layer image (bench T1) against a local registry (.tmp/conc.ts, 2 runs each):
+ * Defaults measured on the 1 GiB four-layer image (bench T1) against a local registry (an ad-hoc loop, 2 runs each):
  * push 5.2/5.1 s with 1 stream, 4.1/3.5 s with 2, 3.6/3.3 s with 4, 3.1/3.3 s with 8; pull 2.3/2.3, 1.9/2.1,
  * 1.9/2.1, 2.0/2.0 s. One stream is clearly slower; 4 keeps a layer per stream for typical images without
  * opening more connections than helped. 16 MiB chunks cost one request per 16 MiB and at most two chunks of
