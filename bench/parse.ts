@@ -5,24 +5,14 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseDockerfile } from '../builder/frontend/parser/index.js';
+import { prngFloat } from './workloads.js';
 
 const TARGET_LINES = 100_000;
 const RUNS = 7;
 
-/** A small deterministic PRNG (mulberry32) so every run parses the same file. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function generateDockerfile(lines = TARGET_LINES, seed = 42): string {
-  const rnd = prng(seed);
+  const rnd = prngFloat(seed);
   const pick = (n: number) => Math.floor(rnd() * n);
   const out: string[] = ['# syntax=docker/dockerfile:1', '# check=skip=all', '', 'ARG BASE=debian:bookworm'];
   let stage = 0;

@@ -53,6 +53,12 @@ export function prng(seed: number): () => number {
   };
 }
 
+/** prng as floats in [0, 1): for seeded choices and delays (a failing run replays from its seed). */
+export function prngFloat(seed: number): () => number {
+  const next = prng(seed);
+  return () => next() / 4294967296;
+}
+
 /** `n` seeded pseudo-random bytes. */
 export function randomBytesSeeded(n: number, seed: number): Buffer {
   const next = prng(seed);

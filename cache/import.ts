@@ -319,10 +319,8 @@ async function importInline(src: ImageSource, manifest: ImageManifest, raw: { by
     if (e instanceof CacheImportError) throw e;
     throw new CacheImportError(src.ref, `cannot read the image config: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  const { records, skipped } = readInlineRecords(src.ref, config, manifest.layers);
+  const { records, blobs, skipped } = readInlineRecords(src.ref, config, manifest.layers);
   for (const s of skipped) log.warn('inline cache: skipping an invalid record; that step will not hit', { ref: src.ref, key: s.key, why: s.why });
-  const blobs = new Map<Digest, Descriptor>();
-  for (const l of manifest.layers) if (l && isDigest(l.digest) && typeof l.size === 'number') blobs.set(l.digest, l);
   const descriptor: Descriptor = { mediaType: raw.mediaType || MediaTypes.ociManifest, digest: raw.digest, size: raw.bytes.length };
   o.events?.({ type: 'info', message: `imported ${records.size} inline cache records from ${src.ref}${skipped.length ? ` (${skipped.length} invalid skipped)` : ''}`, data: { digest: raw.digest } });
   return new RemoteCache({ src, descriptor, records, blobs, mounts: [], log, events: o.events });

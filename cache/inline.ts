@@ -64,17 +64,17 @@ export async function embedInlineCache(store: LayerStore, manifestDesc: Descript
 }
 
 /**
- * Returns the verified inline records of an image config (parsed JSON), keyed by step key, and how many
- * were skipped as invalid. `layers` are the image's layers: a record whose layer is not among them is
- * skipped. Throws CacheImportError (reason invalid) when the config has no inline cache at all.
+ * Returns the verified inline records of an image config (parsed JSON), keyed by step key, the image's
+ * layers by digest (where the records' layers are fetched from), and the records skipped as invalid (a
+ * record whose layer is not one of `layers` among them). Throws CacheImportError (reason invalid) when the config has no inline cache at all.
  */
-export function readInlineRecords(ref: string, config: unknown, layers: readonly Descriptor[]): { records: Map<Digest, CacheRecord>; skipped: { key: string; why: string }[] } {
+export function readInlineRecords(ref: string, config: unknown, layers: readonly Descriptor[]): { records: Map<Digest, CacheRecord>; blobs: Map<Digest, Descriptor>; skipped: { key: string; why: string }[] } {
   const field = typeof config === 'object' && config !== null ? (config as Record<string, unknown>)[INLINE_CACHE_FIELD] : undefined;
   const doc = field as { v?: unknown; records?: unknown } | undefined;
   if (typeof doc !== 'object' || doc === null || doc.v !== 1 || !Array.isArray(doc.records)) {
     throw new CacheImportError(ref, `the image has no inline cache (build it with --cache-to type=inline)`, { reason: 'invalid' });
   }
-  const byDigest = new Map(layers.filter((l) => isDigest(l.digest)).map((l) => [l.digest, l] as const));
+  const byDigest = new Map(layers.filter((l) => l && isDigest(l.digest) && typeof l.size === 'number').map((l) => [l.digest, l] as const));
   const records = new Map<Digest, CacheRecord>();
   const skipped: { key: string; why: string }[] = [];
   for (const x of doc.records) {
@@ -84,5 +84,5 @@ export function readInlineRecords(ref: string, config: unknown, layers: readonly
     if (l && byDigest.get(l.digest)?.size !== l.size) { skipped.push({ key: c.rec.key, why: `its layer ${l.digest} is not one of the image's layers` }); continue; }
     records.set(c.rec.key, c.rec);
   }
-  return { records, skipped };
+  return { records, blobs: byDigest, skipped };
 }

@@ -5,91 +5,73 @@ import { dirname } from 'node:path';
 import { build } from 'esbuild';
 
 /**
+ * An esbuild plugin that answers every import of the package `pkg` with `shim(realPath)`, a module of our own
+ * that may require the real one (esbuild turns a require of an ES module into a lazy initialiser). The shim's
+ * own imports of `pkg`, and the lookup of the real path, resolve normally.
+ */
+function replaceModule(pkg, shim, o = {}) {
+  const ns = `replace-${pkg}`;
+  const filter = new RegExp(`^${pkg.replace(/[-/\\^$*+?.()|[\]{}]/g, '\\$&')}$`);
+  return {
+    name: ns,
+    setup(b) {
+      b.onResolve({ filter }, async (args) => {
+        if (args.namespace === ns || args.pluginData === 'real') return undefined;
+        const real = await b.resolve(pkg, { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
+        if (real.errors.length > 0) return undefined;
+        return { path: real.path, namespace: ns };
+      });
+      b.onLoad({ filter: /.*/, namespace: ns }, (args) => ({
+        resolveDir: o.resolveFromPackage ? dirname(args.path) : '.',
+        ...(o.loader ? { loader: o.loader } : {}),
+        contents: shim(JSON.stringify(args.path)).join('\n'),
+      }));
+    },
+  };
+}
+
+/**
  * string-width (under yargs' cliui and log-update) builds Intl.Segmenter and several Unicode-property
  * regular expressions when its module is evaluated: ~50 ms of every start, even for commands that never
- * measure a string. Imports of it get a shim that answers printable ASCII itself and loads the real module
- * (through require, which esbuild makes a lazy initialiser) on the first other string.
+ * measure a string. The shim answers printable ASCII itself and loads the real module on the first other string.
  */
-const lazyStringWidth = {
-  name: 'lazy-string-width',
-  setup(b) {
-    b.onResolve({ filter: /^string-width$/ }, async (args) => {
-      if (args.namespace === 'lazy-string-width' || args.pluginData === 'real') return undefined;
-      const real = await b.resolve('string-width', { resolveDir: args.resolveDir, kind: args.kind, namespace: 'file', pluginData: 'real' });
-      if (real.errors.length > 0) return undefined;
-      return { path: real.path, namespace: 'lazy-string-width' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, (args) => ({
-      resolveDir: '.',
-      contents: [
-        'const PRINTABLE_ASCII = /^[\\x20-\\x7e]*$/;',
-        'let real;',
-        'export default function stringWidth(s, o) {',
-        "  if (typeof s === 'string' && PRINTABLE_ASCII.test(s)) return s.length;",
-        `  real ??= require(${JSON.stringify(args.path)}).default;`,
-        '  return real(s, o);',
-        '}',
-      ].join('\n'),
-    }));
-  },
-};
+const lazyStringWidth = replaceModule('string-width', (real) => [
+  'const PRINTABLE_ASCII = /^[\\x20-\\x7e]*$/;',
+  'let real;',
+  'export default function stringWidth(s, o) {',
+  "  if (typeof s === 'string' && PRINTABLE_ASCII.test(s)) return s.length;",
+  `  real ??= require(${real}).default;`,
+  '  return real(s, o);',
+  '}',
+]);
+
+/**
+ * ansi-styles builds its colour tables when evaluated (~20 ms); wrap-ansi (under yargs' help) only reads
+ * `codes` from it, when wrapping coloured text. The shim is a proxy that loads it on first property read.
+ */
+const lazyAnsiStyles = replaceModule('ansi-styles', (real) => [
+  'let real;',
+  `const load = () => (real ??= require(${real}).default);`,
+  'export default new Proxy({}, {',
+  '  get: (_t, k) => Reflect.get(load(), k),',
+  '  has: (_t, k) => Reflect.has(load(), k),',
+  '  ownKeys: () => Reflect.ownKeys(load()),',
+  '  getOwnPropertyDescriptor: (_t, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },',
+  '});',
+]);
 
 /**
  * undici's index loads everything it has (fetch, WebSocket, EventSource, mocks, caches: ~1 MB of code) when
  * the registry client only needs Agent and its request() API. The registry client's `import('undici')` gets
  * that subset, required by relative path from undici's own directory; types still come from undici.
  */
-const undiciAgentOnly = {
-  name: 'undici-agent-only',
-  setup(b) {
-    b.onResolve({ filter: /^undici$/ }, async (args) => {
-      if (args.namespace === 'undici-agent-only' || args.pluginData === 'real') return undefined;
-      const real = await b.resolve('undici', { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
-      if (real.errors.length > 0) return undefined;
-      return { path: real.path, namespace: 'undici-agent-only' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'undici-agent-only' }, (args) => ({
-      resolveDir: dirname(args.path),
-      loader: 'js',
-      contents: [
-        "const Agent = require('./lib/dispatcher/agent');",
-        "const Dispatcher = require('./lib/dispatcher/dispatcher');",
-        "const api = require('./lib/api');",
-        'Object.assign(Dispatcher.prototype, api);',
-        'module.exports = { Agent, Dispatcher };',
-      ].join('\n'),
-    }));
-  },
-};
-
-/**
- * ansi-styles builds its colour tables when evaluated (~20 ms); wrap-ansi (under yargs' help) only reads
- * `codes` from it, when wrapping coloured text. Imports of it get a proxy that loads it on first property read.
- */
-const lazyAnsiStyles = {
-  name: 'lazy-ansi-styles',
-  setup(b) {
-    b.onResolve({ filter: /^ansi-styles$/ }, async (args) => {
-      if (args.namespace === 'lazy-ansi-styles' || args.pluginData === 'real') return undefined;
-      const real = await b.resolve('ansi-styles', { resolveDir: args.resolveDir, kind: args.kind, pluginData: 'real' });
-      if (real.errors.length > 0) return undefined;
-      return { path: real.path, namespace: 'lazy-ansi-styles' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'lazy-ansi-styles' }, (args) => ({
-      resolveDir: '.',
-      contents: [
-        'let real;',
-        `const load = () => (real ??= require(${JSON.stringify(args.path)}).default);`,
-        'export default new Proxy({}, {',
-        '  get: (_t, k) => Reflect.get(load(), k),',
-        '  has: (_t, k) => Reflect.has(load(), k),',
-        '  ownKeys: () => Reflect.ownKeys(load()),',
-        '  getOwnPropertyDescriptor: (_t, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); if (d) d.configurable = true; return d; },',
-        '});',
-      ].join('\n'),
-    }));
-  },
-};
+const undiciAgentOnly = replaceModule('undici', () => [
+  "const Agent = require('./lib/dispatcher/agent');",
+  "const Dispatcher = require('./lib/dispatcher/dispatcher');",
+  "const api = require('./lib/api');",
+  'Object.assign(Dispatcher.prototype, api);',
+  'module.exports = { Agent, Dispatcher };',
+], { resolveFromPackage: true, loader: 'js' });
 
 await build({
   entryPoints: { tsbuild: 'cli/main.ts' },

@@ -189,8 +189,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           } else {
             // The image carries the records of its own steps in its config; it replaces the one the build named.
             const emb = await embedInlineCache(store, r.manifest, r.finalRecords, ac);
-            if (r.tags.length > 0) await store.tagMany(r.tags, emb.manifest, ac);
-            else await store.tagMany([], emb.manifest, ac);
+            await store.tagMany(r.tags, emb.manifest, ac);
             r = { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest };
             renderer.sink({ type: 'info', message: `embedded ${emb.records} cache records in the image (inline cache)` });
           }

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Argv, CommandModule } from 'yargs';
 import { TsbuildError, isIndexType } from '../../layer-store/index.js';
 import {
-  Credential, RegistryClient, dockerKeychain, formatReference, parseReference, removeDockerCredential, saveDockerCredential, staticKeychain,
+  Credential, DEFAULT_UPLOAD_CONCURRENCY, RegistryClient, dockerKeychain, formatReference, parseReference, removeDockerCredential, saveDockerCredential, staticKeychain,
   type Keychain,
 } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
@@ -30,8 +30,8 @@ export interface RegistryFlags extends GlobalArgs, TransferFlags { 'insecure-reg
  * opening more connections than helped. 16 MiB chunks cost one request per 16 MiB and at most two chunks of
  * memory per upload (one on the wire, one filling).
  */
-export const DEFAULT_CONCURRENT_UPLOADS = 4;
-export const DEFAULT_CONCURRENT_DOWNLOADS = 4;
+export const DEFAULT_CONCURRENT_UPLOADS = DEFAULT_UPLOAD_CONCURRENCY;
+export const DEFAULT_CONCURRENT_DOWNLOADS = DEFAULT_UPLOAD_CONCURRENCY;
 
 export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined } & TransferFlags> {
   return y

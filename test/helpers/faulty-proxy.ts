@@ -125,29 +125,13 @@ export async function startFaultyProxy(upstream: string, rule: FaultRule = () =>
     }
     res.writeHead(upRes.statusCode ?? 502, upRes.headers);
     if (fault?.kind === 'stall-body') {
-      let sent = 0;
-      for await (const c of upRes) {
-        const b = c as Buffer;
-        const n = Math.min(b.length, fault.afterBytes - sent);
-        if (n > 0) res.write(b.subarray(0, n));
-        sent += n;
-        if (sent >= fault.afterBytes) break;
-      }
-      upRes.destroy();
+      await forwardFirst(upRes, res, fault.afterBytes);
       await sleepUnlessClosed(req.socket, fault.ms);
       res.socket?.destroy();
       return;
     }
     if (fault?.kind === 'drop-response') {
-      let sent = 0;
-      for await (const c of upRes) {
-        const b = c as Buffer;
-        const n = Math.min(b.length, fault.afterBytes - sent);
-        if (n > 0) res.write(b.subarray(0, n));
-        sent += n;
-        if (sent >= fault.afterBytes) break;
-      }
-      upRes.destroy();
+      await forwardFirst(upRes, res, fault.afterBytes);
       await new Promise((r) => setTimeout(r, 20));
       res.socket?.destroy();
       return;
@@ -201,4 +185,17 @@ export function faultTimes(match: (r: ProxyRequest) => boolean, fault: Fault, ti
 /** Returns a rule that asks each rule in turn and uses the first fault. */
 export function combine(...rules: FaultRule[]): FaultRule {
   return (r) => { for (const f of rules) { const x = f(r); if (x) return x; } return undefined; };
+}
+
+/** Forwards the first `afterBytes` of the upstream body, then stops reading it (the caller ends the connection). */
+async function forwardFirst(upRes: IncomingMessage, res: ServerResponse, afterBytes: number): Promise<void> {
+  let sent = 0;
+  for await (const c of upRes) {
+    const b = c as Buffer;
+    const n = Math.min(b.length, afterBytes - sent);
+    if (n > 0) res.write(b.subarray(0, n));
+    sent += n;
+    if (sent >= afterBytes) break;
+  }
+  upRes.destroy();
 }

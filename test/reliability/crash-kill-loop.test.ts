@@ -18,6 +18,7 @@ import { LayerStore, type Digest } from '../../layer-store/index.js';
 import { TSBUILD_BIN } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry } from '../helpers/registry.js';
+import { prngFloat } from '../../bench/workloads.js';
 
 /** At least this many SIGKILLs land on a live process. */
 const KILLS = 50;
@@ -31,17 +32,6 @@ function trace(msg: string): void {
   if (process.env.TSBUILD_CRASH_VERBOSE) console.log(`${new Date().toISOString()} ${msg}`);
 }
 
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Outcome { readonly killed: boolean; readonly midOperation: boolean; readonly code: number | null; readonly out: string }
 
@@ -111,7 +101,7 @@ async function tagsWithMissingBlobs(root: string): Promise<string[]> {
 
 test(`${KILLS} SIGKILLs of builds and pulls on one root leave a store fsck finds consistent`, { timeout: 300_000 }, async (t) => {
   const seed = Number(process.env.TSBUILD_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  const rand = prng(seed);
+  const rand = prngFloat(seed);
   console.log(`crash-kill-loop seed=${seed} (replay: TSBUILD_CRASH_SEED=${seed})`);
   const started = Date.now();
 

@@ -10,6 +10,7 @@ import { startFaultyProxy, type Fault, type FaultRule, type ProxyLogEntry, type 
 import { copyImage, LayerStore, TsbuildError, type Digest } from '../../layer-store/index.js';
 import { RegistryClient, parseReference, type RetryPolicy } from '../../registry-client/index.js';
 import { makeImage, pushImage, type TestImage } from '../registry-client/fixture.js';
+import { prngFloat } from '../../bench/workloads.js';
 
 /** The client's per-request header and body idle timeout: a stall longer than this must be cut off. */
 const TIMEOUT_MS = 400;
@@ -24,21 +25,10 @@ const LAYER_SIZES = [1_500_000, 1_200_000, 900_000, 30_000];
  */
 const SEEDS = [8, 11, 12, 13];
 
-/** mulberry32: a small seeded PRNG, so a failing mix can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Returns a rule that injects a fault into about `rate` of the requests, choosing one that fits the request. */
 function randomFaults(seed: number, rate: number): FaultRule {
-  const rnd = prng(seed);
+  const rnd = prngFloat(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   return (r: ProxyRequest): Fault | undefined => {
     const blobGet = r.method === 'GET' && /\/blobs\/sha256:/.test(r.url);
