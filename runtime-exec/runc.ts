@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,12 @@ import type { RunIO, RunSpec, Runtime } from './types.js';
 const ABORT_GRACE_MS = 5000;
 const KILL_RETRY_MS = 100;
 const CGROUP_ROOT = '/sys/fs/cgroup';
+/** runc's default `--root` when run as root. */
+const DEFAULT_RUNC_ROOT = '/run/runc';
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(() => true, () => false);
+}
 
 export interface RuncOptions {
   /** The runc (or CLI-compatible OCI runtime) binary. */
@@ -79,6 +85,11 @@ export class RuncRuntime implements Runtime {
     this.#log = o.logger ?? noopLogger;
   }
 
+  /** runc's state dir of container `id` (present from create until delete). */
+  #stateDir(id: string): string {
+    return join(this.#o.root ?? DEFAULT_RUNC_ROOT, id);
+  }
+
   #runc(...args: string[]): string[] {
     return this.#o.root ? ['--root', this.#o.root, ...args] : args;
   }
@@ -125,8 +136,13 @@ export class RuncRuntime implements Runtime {
     if (signal.aborted) throw new AbortedError({ cause: signal.reason });
 
     const runcLog = join(bundle, 'runc.log');
-    stack.push(`remove cgroup ${cgroupsPath}`, () => removeCgroup(cgroupsPath));
+    stack.push(`remove cgroup ${cgroupsPath}`, async () => {
+      if (await exists(this.#stateDir(id))) await removeCgroup(cgroupsPath);
+    });
     stack.push(`runc delete ${id}`, async () => {
+      // A `runc run` that ended normally has deleted its container (cgroups first, its state dir last): nothing
+      // to do, and one process spawn fewer per step. Its state dir still being there means runc was killed.
+      if (!(await exists(this.#stateDir(id)))) return;
       const r = await execCapture(this.#o.path, this.#runc('delete', '--force', id));
       if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
         throw new ContainerStartError(`runc delete ${id} failed: ${r.stderr.trim()}`);

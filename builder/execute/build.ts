@@ -670,13 +670,7 @@ async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<Layer
   const layer: LayerRef = { desc: { mediaType: packed.mediaType, digest: packed.digest, size: packed.size }, diffId: packed.diffId };
   // The blob was kept by the lease's time rule so far; from here on it (and its snapshot) is leased by name.
   await ctx.lease.addLayer(packed);
-  const snap = join(ctx.o.store.snapshotsDir, packed.diffId.slice('sha256:'.length));
-  if (!(await exists(snap))) {
-    await mkdir(ctx.o.store.snapshotsDir, { recursive: true });
-    await rename(s.upper, snap).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-    });
-  }
+  await ctx.o.store.installSnapshot(s.upper, packed.diffId);
   return layer;
 }
 

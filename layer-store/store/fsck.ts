@@ -11,7 +11,9 @@
  *   place in one step, see snapshot.ts), so the final name is the completion marker and the tree is not re-hashed
  *   (hashing would need the original tar, which a directory cannot reproduce). An entry there that is not a
  *   directory, or whose name is not a diffID, is a problem (repair removes it; it is re-created on demand).
- *   Whether a snapshot is still used is gc's business, not a consistency question.
+ *   Whether a snapshot is still used is gc's business, not a consistency question. A snapshot written without a
+ *   sync in an earlier boot (its `<root>/unsynced/<hex>` marker names another boot id) is a leftover: it is
+ *   unpacked again from its blob when next used, and repair removes it now.
  * - leftovers of killed processes (reported as `leftover`, which alone does not make the store inconsistent; a
  *   crash is allowed to leave them, and gc, the next build or `fsck --repair` removes them): blob temp files no
  *   process holds open, snapshot temp dirs and index.json temp files whose pid is gone, a stale index lock,
@@ -30,7 +32,7 @@ import {
 } from '../core/index.js';
 import { parseConfig, parseManifest } from '../image/index.js';
 import { createdMs, findStaleScratch, ownerGone, ownerPid, reclaimStaleScratch } from './scratch.js';
-import { SNAPSHOT_TEMP_PREFIX } from './snapshot.js';
+import { SNAPSHOT_TEMP_PREFIX, bootId } from './snapshot.js';
 
 /** What a finding says about the store. `problem`: inconsistent. `leftover`: garbage a crash may leave. */
 export type FsckSeverity = 'problem' | 'leftover';
@@ -47,6 +49,7 @@ export type FsckKind =
   | 'broken-image'      // an index.json entry whose closure has one of the problems above
   | 'bad-snapshot'      // an entry in snapshots/ that is not a complete snapshot dir
   | 'incomplete-snapshot' // a snapshot temp dir whose creator is gone
+  | 'unsynced-snapshot' // a snapshot written without a sync in an earlier boot (re-created from its blob on use)
   | 'temp-file'         // a blob or index.json temp file nobody is writing
   | 'stale-lock'        // index.json.lock held by a dead process
   | 'stale-scratch'     // <root>/tmp/<build|run>-<pid>-… of a dead process
@@ -88,6 +91,7 @@ export interface FsckHost {
   readonly root: string;
   readonly blobsDir: string;
   readonly snapshotsDir: string;
+  readonly unsyncedDir: string;
   readonly indexPath: string;
   readonly logger: Logger;
   readIndex(): Promise<ImageIndex>;
@@ -311,6 +315,25 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
     if (why === undefined) continue;
     if (repair) await rm(p, { recursive: true, force: true });
     problem({ kind: 'bad-snapshot', subject: p, detail: why, ...(repair ? { repaired: 'removed (re-created on demand)' } : {}) });
+  }
+
+  // --- snapshots of an earlier boot that were never synced (snapshot.ts): a power failure may have cut them short
+  const boot = bootId();
+  for (const f of (await readdir(host.unsyncedDir).catch(() => [] as string[])).sort()) {
+    const marker = join(host.unsyncedDir, f);
+    const written = (await readFile(marker, 'utf8').catch(() => '')).trim();
+    if (written === boot) continue;
+    const snap = join(host.snapshotsDir, f);
+    const present = await lstat(snap).then(() => true, () => false);
+    if (repair) {
+      if (present) await rm(snap, { recursive: true, force: true });
+      await rm(marker, { force: true });
+    }
+    leftover({
+      kind: 'unsynced-snapshot', subject: present ? snap : marker,
+      detail: present ? 'written without a sync before the last reboot; it is unpacked again from its blob when used' : 'marker of a snapshot that is gone',
+      ...(repair ? { repaired: 'removed' } : {}),
+    });
   }
 
   // --- leftovers: temp files, lock, scratch

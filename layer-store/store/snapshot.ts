@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
 import { applyLayer } from '../layer/index.js';
@@ -10,6 +11,8 @@ import type { Readable } from 'node:stream';
 /** The part of LayerStore that snapshots need (kept structural to avoid an import cycle). */
 export interface SnapshotHost {
   readonly snapshotsDir: string;
+  /** `<root>/unsynced`: one file per snapshot written since the last sync, holding the boot id it was written in. */
+  readonly unsyncedDir: string;
   openBlob(d: Descriptor, o?: Abortable): Readable;
   listImages(): Promise<readonly { readonly descriptor: Descriptor }[]>;
   load(d: Descriptor): Promise<
@@ -32,6 +35,70 @@ export function snapshotTempName(diffId: Digest): string {
 }
 
 /**
+ * Durability: nothing syncs a snapshot's files (an fsync per file, or a syncfs that waits for the whole disk, would
+ * cost more than the step; overlay mounts are `volatile`, see runtime-exec/overlay.ts). So a snapshot is trusted
+ * only in the boot that wrote it: before its final name appears, `<root>/unsynced/<diffId hex>` is written with the
+ * kernel's boot id, and a snapshot whose marker names another boot (or is unreadable: a torn write) may have
+ * lost data in a power failure, so it is discarded and unpacked again from its blob, which the store did fsync.
+ * A snapshot with no marker was written by an older tsbuild, whose unmount synced it.
+ */
+export function bootId(): string {
+  // Read once: it is constant for the life of the process (of the machine, until it reboots).
+  BOOT.id ??= (() => {
+    try {
+      return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      return 'unknown';
+    }
+  })();
+  return BOOT.id;
+}
+const BOOT: { id?: string } = {};
+
+/** Whether the snapshot `final` (named `hex`) may be used: no marker, or one written in this boot. */
+async function trusted(host: SnapshotHost, hex: string): Promise<boolean> {
+  let marker: string;
+  try {
+    marker = await readFile(join(host.unsyncedDir, hex), 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+  return marker.trim() === bootId();
+}
+
+/** Moves a snapshot from an earlier boot out of the way (one rename: users in flight keep their mount) and removes it. */
+async function discard(host: SnapshotHost, diffId: Digest, final: string): Promise<void> {
+  const aside = join(host.snapshotsDir, snapshotTempName(diffId));
+  try {
+    await rename(final, aside);
+  } catch {
+    return; // another process discarded it first
+  }
+  await rm(aside, { recursive: true, force: true }).catch(() => undefined);
+  await rm(join(host.unsyncedDir, digestHex(diffId)), { force: true }).catch(() => undefined);
+}
+
+/**
+ * Renames the complete tree `dir` into place as the snapshot of `diffId` (after writing its unsynced marker).
+ * Returns the final path; when the snapshot already exists, that one is kept and `dir` is left to the caller.
+ */
+export async function installSnapshot(host: SnapshotHost, dir: string, diffId: Digest): Promise<string> {
+  const hex = digestHex(diffId);
+  const final = join(host.snapshotsDir, hex);
+  if ((await isDir(final)) && (await trusted(host, hex))) return final;
+  await mkdir(host.unsyncedDir, { recursive: true });
+  await writeFile(join(host.unsyncedDir, hex), `${bootId()}\n`);
+  try {
+    await rename(dir, final);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(final))) return final;
+    throw e;
+  }
+  return final;
+}
+
+/**
  * Completion: a snapshot exists at its final name only once complete. It is unpacked (or, by the builder, written
  * as an overlay upper dir and packed) elsewhere and renamed into place in one step, so a crash leaves at most a
  * `.tmp-*` dir, never a half-filled final dir; the final name is the completion marker.
@@ -42,7 +109,10 @@ export function snapshotTempName(diffId: Digest): string {
  */
 export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: SnapshotOptions = {}): Promise<string> {
   const final = join(store.snapshotsDir, digestHex(diffId));
-  if (await isDir(final)) return final;
+  if (await isDir(final)) {
+    if (await trusted(store, digestHex(diffId))) return final;
+    await discard(store, diffId, final);
+  }
   const layer = o.layer ?? (await findLayer(store, diffId));
   if (!layer) throw new ImageNotFoundError(`layer ${diffId}`, { hint: 'no stored image lists this diffID; pull or build the image that contains it' });
   await mkdir(store.snapshotsDir, { recursive: true });
@@ -52,14 +122,7 @@ export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: Sna
   await mkdir(tmp, { mode: 0o755 });
   try {
     await applyLayer(store.openBlob(layer, o), tmp, { whiteouts: 'overlay', expectDiffId: diffId, ...(o.signal ? { signal: o.signal } : {}) });
-    try {
-      await rename(tmp, final);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(final))) return final;
-      throw e;
-    }
-    return final;
+    return await installSnapshot(store, tmp, diffId);
   } finally {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
   }

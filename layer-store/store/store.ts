@@ -44,7 +44,7 @@ import { withLock } from './lock.js';
 import { withLeasesHeld } from './lease.js';
 import { ownerGone, ownerPid } from './scratch.js';
 import { normalizeTagName, parseImageName } from './reference.js';
-import { createSnapshot, type SnapshotOptions } from './snapshot.js';
+import { createSnapshot, installSnapshot, type SnapshotOptions } from './snapshot.js';
 import { checkStore, hashBlobs, type FsckOptions, type FsckReport } from './fsck.js';
 import { staleLockHolder } from './lock.js';
 
@@ -119,6 +119,8 @@ export class LayerStore {
   readonly root: string;
   readonly logger: Logger;
   readonly #lockTimeoutMs: number;
+  /** Snapshots this process has found or made, by diffID (see snapshot()). */
+  readonly #snapshots = new Map<Digest, string>();
 
   private constructor(root: string, o: StoreOptions) {
     this.root = root;
@@ -146,6 +148,10 @@ export class LayerStore {
   }
   get snapshotsDir(): string {
     return join(this.root, 'snapshots');
+  }
+  /** Markers of snapshots written without a sync (snapshot.ts). */
+  get unsyncedDir(): string {
+    return join(this.root, 'unsynced');
   }
   get indexPath(): string {
     return join(this.root, 'index.json');
@@ -560,8 +566,28 @@ export class LayerStore {
    * Returns `<root>/snapshots/<diffId hex>`, the unpacked layer (created once, diffID-verified, shared by
    * every image that uses the layer). Do not modify it: use it as an overlay lower dir.
    */
-  snapshot(diffId: Digest, o: SnapshotOptions = {}): Promise<string> {
-    return createSnapshot(this, diffId, o);
+  async snapshot(diffId: Digest, o: SnapshotOptions = {}): Promise<string> {
+    // The boot marker is checked once per process (a build asks for every parent layer at every step); that the
+    // directory is still there (another process's gc) is checked every time.
+    const known = this.#snapshots.get(diffId);
+    if (known !== undefined) {
+      if ((await stat(known).catch(() => undefined))?.isDirectory()) return known;
+      this.#snapshots.delete(diffId);
+    }
+    const p = await createSnapshot(this, diffId, o);
+    this.#snapshots.set(diffId, p);
+    return p;
+  }
+
+  /**
+   * Moves the finished tree `dir` (e.g. a step's overlay upper dir, already packed into the layer `diffId`) into
+   * place as that layer's snapshot. When the snapshot exists already, it is kept and `dir` stays the caller's.
+   */
+  async installSnapshot(dir: string, diffId: Digest): Promise<string> {
+    await mkdir(this.snapshotsDir, { recursive: true });
+    const p = await installSnapshot(this, dir, diffId);
+    this.#snapshots.set(diffId, p);
+    return p;
   }
 
   // ---------------------------------------------------------------- gc
@@ -623,7 +649,16 @@ export class LayerStore {
         if (leases.snapshots.has(d)) continue;
         if (!o.allSnapshots && diffIds.has(d)) continue;
         await rm(p, { recursive: true, force: true });
+        await rm(join(this.unsyncedDir, f), { force: true });
+        this.#snapshots.delete(d);
         removedSnapshots.push(d);
+      }
+      // Markers whose snapshot is gone (a crash between marker and rename). Young ones may belong to a snapshot
+      // being renamed into place right now.
+      for (const f of await readdir(this.unsyncedDir).catch(() => [] as string[])) {
+        if (await exists(join(this.snapshotsDir, f))) continue;
+        const st = await stat(join(this.unsyncedDir, f)).catch(() => undefined);
+        if (st && now - st.mtimeMs > STALE_TEMP_MS) await rm(join(this.unsyncedDir, f), { force: true });
       }
       this.logger.debug('gc done', { removedImages: removedImages.length, removedBlobs: removedBlobs.length, removedSnapshots: removedSnapshots.length, freedBytes, leases: leases.live, staleLeases: leases.removedStale });
       return { removedImages, removedBlobs, removedSnapshots, freedBytes };
@@ -644,7 +679,7 @@ export class LayerStore {
     const lockPath = join(this.root, 'index.json.lock');
     const staleLock = await staleLockHolder(lockPath);
     return this.#withLock(() => checkStore({
-      root: this.root, blobsDir: this.blobsDir, snapshotsDir: this.snapshotsDir, indexPath: this.indexPath, logger: this.logger,
+      root: this.root, blobsDir: this.blobsDir, snapshotsDir: this.snapshotsDir, unsyncedDir: this.unsyncedDir, indexPath: this.indexPath, logger: this.logger,
       readIndex: () => this.readIndex(),
       writeIndexLocked: (idx) => writeFileAtomic(this.indexPath, JSON.stringify({ ...idx, schemaVersion: 2, mediaType: MediaTypes.ociIndex })),
       writeLayoutFile: () => writeFileAtomic(join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' })),
