@@ -137,7 +137,7 @@ export class TsbuildTool implements BuildTool {
   private generation = 0;
   private currentRoot: string | undefined;
 
-  constructor(private readonly cli: string, private readonly dir: string, private readonly baseTar: string, private readonly baseImage: string) {}
+  constructor(readonly cli: string, private readonly dir: string, private readonly baseTar: string, private readonly baseImage: string) {}
 
   /** The store directory of the current generation (an OCI layout: skopeo reads it as `oci:ROOT:REF`). */
   get root(): string {
@@ -145,26 +145,26 @@ export class TsbuildTool implements BuildTool {
     return this.currentRoot;
   }
 
-  /** Arguments for `node CLI --root ROOT --progress quiet ...`. */
+  /** Arguments for `CLI --root ROOT --progress quiet ...` (CLI: the `tsbuild` executable). */
   argv(root: string, ...rest: string[]): string[] {
-    return [this.cli, '--root', root, '--progress', 'quiet', ...rest];
+    return ['--root', root, '--progress', 'quiet', ...rest];
   }
 
   async freshState(): Promise<void> {
     if (this.currentRoot !== undefined) await removeTree(this.currentRoot);
     const root = join(this.dir, `root-${++this.generation}`);
     await mkdir(root, { recursive: true });
-    await mustRun(process.execPath, this.argv(root, 'import', this.baseTar, this.baseImage), 'tsbuild import of the base image');
+    await mustRun(this.cli, this.argv(root, 'import', this.baseTar, this.baseImage), 'tsbuild import of the base image');
     this.currentRoot = root;
   }
 
   cold(context: string, tag: string): Promise<Measured> {
     // A fresh store per run (freshState) is the cold state: `build --no-cache` is rejected by the CLI today.
-    return measure(process.execPath, this.argv(this.root, 'build', '-t', tag, context));
+    return measure(this.cli, this.argv(this.root, 'build', '-t', tag, context));
   }
 
   rebuild(context: string, tag: string): Promise<Measured> {
-    return measure(process.execPath, this.argv(this.root, 'build', '-t', tag, context));
+    return measure(this.cli, this.argv(this.root, 'build', '-t', tag, context));
   }
 
   async forget(): Promise<void> { /* the next workload starts from a fresh store anyway */ }

@@ -263,8 +263,9 @@ async function main(): Promise<number> {
 
   const root = repoRoot();
   const here = dirname(fileURLToPath(import.meta.url));
-  const cli = join(here, '..', 'cli', 'main.js');
-  if (!existsSync(cli)) throw new BenchError('IO', `tsbuild CLI not found at ${cli}`, 'run `npm run build` first');
+  // What users run: the `tsbuild` executable (package.json "bin"), i.e. the launcher and the bundled CLI.
+  const cli = join(root, 'bin', 'tsbuild');
+  if (!existsSync(join(here, '..', 'bin', 'tsbuild.mjs'))) throw new BenchError('IO', 'the bundled tsbuild CLI (dist/bin/tsbuild.mjs) is missing', 'run `npm run build` first');
   const work = await mkdtemp(join(process.env['BENCH_DIR'] ?? tmpdir(), 'tsbuild-bench-'));
   log(`work dir ${work}; ${o.quick ? 'quick' : 'full'} mode, ${o.runs} run(s), workloads ${o.only.join(',')}`);
 
@@ -395,7 +396,7 @@ async function pushPull(o: Options, name: WorkloadName, tag: string, tsb: Tsbuil
     const dest = (side: string): string => `${registry.host}/${side}-${repo}-${run}:latest`;
     for (const side of sides) {
       const m = side === 'tsbuild'
-        ? await measure(process.execPath, tsb.argv(tsb.root, 'push', tag, dest(side)))
+        ? await measure(tsb.cli, tsb.argv(tsb.root, 'push', tag, dest(side)))
         : await Skopeo.push(tsb.root, localRef, dest(side));
       results.add(name, 'push', side, m);
     }
@@ -403,7 +404,7 @@ async function pushPull(o: Options, name: WorkloadName, tag: string, tsb: Tsbuil
       const into = join(work, 'pull', `${side}-${run}`);
       await mkdir(into, { recursive: true });
       const m = side === 'tsbuild'
-        ? await measure(process.execPath, tsb.argv(into, 'pull', dest(side)))
+        ? await measure(tsb.cli, tsb.argv(into, 'pull', dest(side)))
         : await Skopeo.pull(dest(side), into);
       results.add(name, 'pull', side, m);
       await rm(into, { recursive: true, force: true });

@@ -11,6 +11,26 @@ import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryP
 
 export type Headers = Record<string, string | string[] | undefined>;
 
+/**
+ * Node's bundled roots plus the certificates in `$TSBUILD_EXTRA_CA_CERTS`, the name under which the `tsbuild`
+ * launcher (bin/tsbuild) hands over NODE_EXTRA_CA_CERTS: Node 20 reads and parses that file at start-up, before
+ * any code runs (~80 ms on every command, most of which never open a TLS connection), so the launcher takes it
+ * out of Node's sight and the certificates are added here, as Node would have (to the default roots only: an
+ * explicit --ca-file replaces the roots, as a `ca` option does in Node). Undefined when the variable is unset.
+ */
+async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
+  const file = process.env['TSBUILD_EXTRA_CA_CERTS'];
+  if (!file) return undefined;
+  let extra: Buffer;
+  try {
+    extra = readFileSync(file);
+  } catch {
+    return undefined; // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS, and goes on without it
+  }
+  const { rootCertificates } = await import('node:tls');
+  return [...rootCertificates, extra];
+}
+
 /** A response whose body the caller must consume (text/json/dump or iterate). */
 export interface RegistryResponse {
   readonly status: number;
@@ -106,9 +126,9 @@ export class Transport {
 
   #getAgent(): Promise<Agent> {
     // undici is CommonJS: under a bundler its namespace may carry the exports on `default` only.
-    this.#agent ??= import('undici').then((m) => {
+    this.#agent ??= Promise.all([import('undici'), this.o.caFile ? undefined : extraCaCerts()]).then(([m, extra]) => {
       const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
-      return new A(this.#agentOptions);
+      return new A(extra ? { ...this.#agentOptions, connect: { ca: extra } } : this.#agentOptions);
     });
     return this.#agent;
   }

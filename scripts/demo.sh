@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=${TSBUILD_ROOT:-$PWD/.tmp/demo-root}
-TSB="node bin/tsbuild.js --root $ROOT"
+TSB="bin/tsbuild --root $ROOT"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 sh fixtures/scripts/make-busybox-rootfs.sh "$work/rootfs" -o "$work/busybox.tar" >/dev/null

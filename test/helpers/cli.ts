@@ -8,12 +8,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The compiled `tsbuild` executable of this checkout. */
+/** The compiled `tsbuild` CLI of this checkout, as a Node script (`node TSBUILD_BIN ARGS…`). */
 export const TSBUILD_BIN = join(repoRoot(), 'bin', 'tsbuild.js');
+/** The `tsbuild` executable users run (package.json "bin"): a launcher that execs node on the bundle. */
+export const TSBUILD_LAUNCHER = join(repoRoot(), 'bin', 'tsbuild');
 
 /** Runs `tsbuild ARGS…` in a child process (as a user would) and returns its exit code and output. */
 export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [TSBUILD_BIN, ...args], { encoding: 'utf8', env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
+  const r = spawnSync(TSBUILD_LAUNCHER, args, { encoding: 'utf8', env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}) });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -23,7 +25,7 @@ export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cw
  */
 export function runCliAsync(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSBUILD_BIN, ...args], { env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TSBUILD_LAUNCHER, args, { env: o.env ?? process.env, ...(o.cwd ? { cwd: o.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });

@@ -71,4 +71,11 @@ test('HTTPS registry: --ca-file (or SSL_CERT_FILE) makes its certificate trusted
   const good = await runCliAsync(['--root', join(work, 'root3'), '--progress', 'quiet', 'pull', ref], { env: { ...env, SSL_CERT_FILE: join(work, 'ca.pem') } });
   assert.equal(good.code, 0, good.stderr);
   assert.match(good.stdout, new RegExp(`${NAME.replace('.', '\\.')}:${reg.port}/tls/bb:1: sha256:`));
+
+  // NODE_EXTRA_CA_CERTS adds to the default roots, as in any Node program, although the launcher keeps Node from
+  // loading it at start-up (bin/tsbuild): the registry client adds it when it connects.
+  const extra = await runCliAsync(['--root', join(work, 'root4'), '--progress', 'quiet', 'pull', ref], { env: { ...env, NODE_EXTRA_CA_CERTS: join(work, 'ca.pem') } });
+  assert.equal(extra.code, 0, extra.stderr);
+  const none = await runCliAsync(['--root', join(work, 'root5'), '--progress', 'quiet', 'pull', ref], { env: { ...env, NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' } });
+  assert.equal(none.code, 1, 'a bundle without the test CA does not trust it');
 });
