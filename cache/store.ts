@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync, utimesSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, digestOf, isDigest, noopLogger, type Digest, type Logger } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
@@ -136,7 +137,14 @@ export class CacheStore {
     let text: string;
     let st;
     try {
-      [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+      // Synchronous: records are small, and a build reads several at every step (see fsutil.ts).
+      const fd = openSync(path, 'r');
+      try {
+        st = fstatSync(fd);
+        text = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
       throw new CacheIoError(path, { cause: e });
@@ -190,9 +198,11 @@ export class CacheStore {
   /** Marks `key` as used now (LRU for prune). Missing keys are ignored. */
   async touch(key: Digest, now: number = Date.now()): Promise<void> {
     const t = new Date(now);
-    await utimes(this.#recordPath(key), t, t).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'ENOENT') throw new CacheIoError(this.#recordPath(key), { cause: e });
-    });
+    try {
+      utimesSync(this.#recordPath(key), t, t);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CacheIoError(this.#recordPath(key), { cause: e });
+    }
   }
 
   /**

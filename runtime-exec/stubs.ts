@@ -1,4 +1,4 @@
-import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 
 interface CopyUp {
@@ -15,7 +15,8 @@ interface CopyUp {
  * records the mount targets missing from the merged view (runc will create them in the upper dir) and the
  * existing parent dirs not yet in the upper dir (creating a stub copies them up). After the run, stubs that
  * are still empty files or dirs are removed from the upper dir, then copied-up parents that are left empty,
- * unchanged (mode, owner) and not opaque.
+ * unchanged (mode, owner) and not opaque. (Synchronous calls: a few dozen stats per step, each cheaper than a
+ * thread-pool round trip.)
  */
 export class MountStubs {
   readonly #stubs = new Set<string>();
@@ -35,7 +36,7 @@ export class MountStubs {
         }
         let st;
         try {
-          st = await lstat(join(merged, cur));
+          st = lstatSync(join(merged, cur));
         } catch {
           missing = true;
           this.#stubs.add(cur);
@@ -43,7 +44,7 @@ export class MountStubs {
         }
         if (st.isSymbolicLink()) break; // runc resolves it inside the rootfs; we cannot predict: leave it
         if (i < parts.length - 1 && st.isDirectory() && !this.#copyUps.has(cur)) {
-          const inUpper = await lstat(join(upper, cur)).then(() => true, () => false);
+          const inUpper = lstatSync(join(upper, cur), { throwIfNoEntry: false }) !== undefined;
           if (!inUpper) this.#copyUps.set(cur, { path: cur, mode: st.mode, uid: st.uid, gid: st.gid, lowerVisible: false });
         }
       }
@@ -54,8 +55,14 @@ export class MountStubs {
   async inspect(merged: string, upper: string): Promise<void> {
     for (const c of this.#copyUps.values()) {
       try {
-        const inMerged = await readdir(join(merged, c.path));
-        const inUpper = new Set(await readdir(join(upper, c.path)).catch(() => [] as string[]));
+        const inMerged = readdirSync(join(merged, c.path));
+        let upperNames: string[] = [];
+        try {
+          upperNames = readdirSync(join(upper, c.path));
+        } catch {
+          // not copied up
+        }
+        const inUpper = new Set(upperNames);
         c.lowerVisible = inMerged.some((n) => !inUpper.has(n));
       } catch {
         c.lowerVisible = false;
@@ -69,9 +76,9 @@ export class MountStubs {
     for (const c of [...this.#stubs].sort(depthFirst)) {
       const p = join(upper, c);
       try {
-        const st = await lstat(p);
-        if (st.isFile() && st.size === 0) await unlink(p);
-        else if (st.isDirectory() && (await readdir(p)).length === 0) await rmdir(p);
+        const st = lstatSync(p);
+        if (st.isFile() && st.size === 0) unlinkSync(p);
+        else if (st.isDirectory() && readdirSync(p).length === 0) rmdirSync(p);
       } catch {
         // gone or not removable: nothing to do
       }
@@ -80,8 +87,8 @@ export class MountStubs {
       if (!c.lowerVisible) continue;
       const p = join(upper, c.path);
       try {
-        const st = await lstat(p);
-        if (st.isDirectory() && st.mode === c.mode && st.uid === c.uid && st.gid === c.gid && (await readdir(p)).length === 0) await rmdir(p);
+        const st = lstatSync(p);
+        if (st.isDirectory() && st.mode === c.mode && st.uid === c.uid && st.gid === c.gid && readdirSync(p).length === 0) rmdirSync(p);
       } catch {
         // not copied up: nothing to do
       }

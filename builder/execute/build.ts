@@ -5,6 +5,7 @@
  * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
  * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
  */
+import { lstatSync, mkdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath, basename } from 'node:path';
@@ -583,8 +584,8 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
   // Step dedupe across processes (and stages): one builder per key at a time. Whoever gets the lock second finds
   // the record the first one wrote and takes the hit; a lock whose holder died is broken (lock.ts).
   const lockFile = stepLockPath(ctx.root, key);
-  await mkdir(join(lockFile, '..'), { recursive: true });
-  if (await exists(lockFile)) ctx.events({ type: 'info', message: `${name}: waiting for another build running the same step` });
+  mkdirSync(join(lockFile, '..'), { recursive: true });
+  if (lstatSync(lockFile, { throwIfNoEntry: false }) !== undefined) ctx.events({ type: 'info', message: `${name}: waiting for another build running the same step` });
   return withLock(lockFile, async () => {
     const again = await localHit(cache);
     return again ? hit(again) : miss();

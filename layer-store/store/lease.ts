@@ -20,7 +20,8 @@
  * time rule: a live lease also protects every blob modified since the lease was created.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -186,12 +187,17 @@ export class Lease {
   async #write(): Promise<void> {
     const doc: LeaseFile = { ...this.#held, blobs: [...this.#sets.blobs], snapshots: [...this.#sets.snapshots], cacheKeys: [...this.#sets.cacheKeys], paths: [...this.#sets.paths] };
     await withLock(lockPath(this.root), async () => {
+      // Synchronous: a build writes its lease at nearly every step, and these are two small metadata operations.
       const tmp = `${this.path}.tmp-${randomUUID().slice(0, 8)}`;
       try {
-        await writeFile(tmp, JSON.stringify(doc), { mode: 0o644 });
-        await rename(tmp, this.path);
+        writeFileSync(tmp, JSON.stringify(doc), { mode: 0o644 });
+        renameSync(tmp, this.path);
       } catch (e) {
-        await unlink(tmp).catch(() => undefined);
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // not created
+        }
         throw e;
       }
     }, { timeoutMs: this.#o.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, ...(this.#o.signal ? { signal: this.#o.signal } : {}) });
