@@ -112,9 +112,13 @@ export interface BuildResult {
   readonly cacheMounts: readonly { readonly id: string; readonly dir: string }[];
 }
 
-/** One layer of a stage's filesystem: its blob, diffID and (once needed) its snapshot directory. */
+/**
+ * One layer of a stage's filesystem: its blob and diffID. A layer this build just made may still be being
+ * compressed (commitUpper): its diffID and snapshot are there, which is all the next steps need; its blob
+ * descriptor arrives later, and only the image manifest and the cache record wait for it.
+ */
 interface LayerRef {
-  readonly desc: Descriptor;
+  readonly desc: Descriptor | Promise<Descriptor>;
   readonly diffId: Digest;
 }
 
@@ -158,6 +162,8 @@ interface BuildCtx {
   readonly cacheMountsUsed: Map<string, string>;
   /** Holds every blob, snapshot, cache key and cache mount this build uses until its image is tagged. */
   readonly lease: Lease;
+  /** Work that goes on behind the steps (compressing a layer, then writing its cache record); awaited before commit. */
+  readonly background: Promise<unknown>[];
   stepCounter: number;
 }
 
@@ -220,6 +226,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     records: new Map(),
     cacheMountsUsed: new Map(),
     lease,
+    background: [],
   };
   try {
     for (const rs of graph.order) {
@@ -236,13 +243,27 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       throw e;
     }
     await Promise.allSettled([...ctx.results.values()]);
+    await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
     return await commitImage(ctx, final);
   } finally {
+    // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
+    await Promise.allSettled(ctx.background);
     o.signal?.removeEventListener('abort', onAbort);
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     if (!o.lease) await lease.release();
   }
+}
+
+/** Waits for the background work; throws the first failure (the build then fails, nothing is tagged). */
+async function settleBackground(ctx: BuildCtx): Promise<void> {
+  for (let i = 0; i < ctx.background.length; i++) await ctx.background[i];
+}
+
+/** Runs `p` behind the steps: awaited before the image is committed, never an unhandled rejection. */
+function inBackground(ctx: BuildCtx, p: Promise<unknown>): void {
+  p.catch(() => ctx.signal.aborted || undefined);
+  ctx.background.push(p);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -565,31 +586,57 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
   }
-  const miss = async (): Promise<StepResult> => {
+  // Runs the step; `recorded` settles once its cache record is written, which waits for the layer's blob when
+  // that is still being compressed (the next step does not wait for it).
+  const miss = async (): Promise<{ result: StepResult; recorded: Promise<void> }> => {
     ctx.events({ type: 'step.miss', id, reason });
     ctx.steps.push({ id, name, cached: false, reason });
     const r = await produce();
-    const rec: CacheRecord = {
-      key, inputs, createdAt: Date.now(), lastUsedAt: Date.now(),
-      result: r.layer ? { emptyLayer: false, layer: { digest: r.layer.desc.digest, diffId: r.layer.diffId, size: r.layer.desc.size, mediaType: r.layer.desc.mediaType } } : { emptyLayer: true },
+    const createdAt = Date.now();
+    const record = async (): Promise<void> => {
+      const desc = r.layer ? await r.layer.desc : undefined;
+      const rec: CacheRecord = {
+        key, inputs, createdAt, lastUsedAt: createdAt,
+        result: r.layer && desc ? { emptyLayer: false, layer: { digest: desc.digest, diffId: r.layer.diffId, size: desc.size, mediaType: desc.mediaType } } : { emptyLayer: true },
+      };
+      if (cache) await cache.put(rec);
+      remember(rec);
     };
-    if (cache) await cache.put(rec);
-    remember(rec);
-    if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(rec.createdAt).toISOString();
+    const recorded = r.layer && r.layer.desc instanceof Promise ? record() : Promise.resolve(await record());
+    if (ctx.o.sourceDateEpoch === undefined) st.time = new Date(createdAt).toISOString();
     st.key = key;
     st.parentKind = 'step';
-    return r;
+    return { result: r, recorded };
   };
-  if (!cache || noCache) return miss();
+  if (!cache || noCache) {
+    const m = await miss();
+    inBackground(ctx, m.recorded);
+    return m.result;
+  }
   // Step dedupe across processes (and stages): one builder per key at a time. Whoever gets the lock second finds
   // the record the first one wrote and takes the hit; a lock whose holder died is broken (lock.ts).
   const lockFile = stepLockPath(ctx.root, key);
   mkdirSync(join(lockFile, '..'), { recursive: true });
   if (lstatSync(lockFile, { throwIfNoEntry: false }) !== undefined) ctx.events({ type: 'info', message: `${name}: waiting for another build running the same step` });
-  return withLock(lockFile, async () => {
-    const again = await localHit(cache);
-    return again ? hit(again) : miss();
-  }, { timeoutMs: STEP_LOCK_TIMEOUT_MS, signal: ctx.signal });
+  // The lock is held until the record is written (a second builder of this key then finds it and takes the
+  // hit), but the step returns as soon as its result is usable.
+  return new Promise<StepResult>((resolve, reject) => {
+    let settled = false;
+    const locked = withLock(lockFile, async () => {
+      const again = await localHit(cache);
+      if (again) {
+        settled = true;
+        resolve(hit(again));
+        return;
+      }
+      const m = await miss();
+      settled = true;
+      resolve(m.result);
+      await m.recorded;
+    }, { timeoutMs: STEP_LOCK_TIMEOUT_MS, signal: ctx.signal });
+    locked.catch((e: unknown) => { if (!settled) reject(e); });
+    inBackground(ctx, locked);
+  });
 }
 
 /** Returns the O_EXCL lock file that serialises builders of one cache key: `<root>/cache/locks/<key hex>.lock`. */
@@ -622,7 +669,7 @@ function baseInputs(ctx: BuildCtx, st: StageState, rs: ResolvedStage, scope: Sta
 
 /** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
 async function lowerDirs(ctx: BuildCtx, layers: readonly LayerRef[]): Promise<string[]> {
-  const dirs = await Promise.all(layers.map((l) => ctx.o.store.snapshot(l.diffId, { layer: l.desc, signal: ctx.signal })));
+  const dirs = await Promise.all(layers.map((l) => ctx.o.store.snapshot(l.diffId, { ...(l.desc instanceof Promise ? {} : { layer: l.desc }), signal: ctx.signal })));
   return dirs.reverse();
 }
 
@@ -1067,7 +1114,7 @@ async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildResult> 
     schemaVersion: 2,
     mediaType: MediaTypes.ociManifest,
     config: { mediaType: MediaTypes.ociConfig, digest: configDesc.digest, size: configDesc.size },
-    layers: st.layers.map((l) => l.desc),
+    layers: await Promise.all(st.layers.map((l) => l.desc)),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   const mdesc = { digest: digestOf(manifestBytes), size: manifestBytes.length };
