@@ -4,6 +4,8 @@
  */
 export { packLayer, diffToLayer } from './pack.js';
 export type { PackOptions, PackedLayer, LayerSink } from './pack.js';
+export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
+export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
 export { applyLayer, DEFAULT_MAX_UNCOMPRESSED } from './apply.js';
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export { layerMediaType, detectCompression, decompressed, compressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './compression.js';

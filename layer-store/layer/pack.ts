@@ -6,11 +6,12 @@ import { open, readlink } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { hashStream, throwIfAborted, type Digest, type EventSink, type MediaType } from '../core/index.js';
-import { compressor, layerMediaType, type Compression } from './compression.js';
+import { Hasher, hashStream, throwIfAborted, type Digest, type EventSink, type MediaType } from '../core/index.js';
+import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
+import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
 import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
 import { readXattrTree, type XattrTable } from './xattr.js';
 
@@ -42,6 +43,12 @@ export interface PackOptions<T = unknown> {
   readonly events?: EventSink | undefined;
   /** Progress id for 'transfer' events. */
   readonly id?: string | undefined;
+  /**
+   * gzip only: the previous blob of this layer and its segment index. Segments whose bytes are unchanged are
+   * copied from it (after verifying that they inflate to the same bytes) instead of being compressed again;
+   * the blob is byte-identical to a pack without reuse.
+   */
+  readonly reuse?: SegmentReuse | undefined;
 }
 
 /** A layer that has been packed: both identities, the blob size, and what the sink returned. */
@@ -60,6 +67,12 @@ export interface PackedLayer<T = unknown> {
   readonly entries: number;
   /** What `sink` resolved to. */
   readonly sinkResult: T;
+  /** gzip only: where each independently deflated segment lies in the blob (keep it to reuse the blob later). */
+  readonly segments?: SegmentIndex;
+  /** gzip: segments copied from `PackOptions.reuse`; 0 otherwise. */
+  readonly reused: number;
+  /** gzip: segments compressed by this pack; 0 otherwise. */
+  readonly compressedSegments: number;
 }
 
 interface Item {
@@ -143,6 +156,7 @@ class Batcher {
   #parts: Buffer[] = [];
   #len = 0;
   push(b: Buffer): void { if (b.length) { this.#parts.push(b); this.#len += b.length; } }
+  get length(): number { return this.#len; }
   get full(): boolean { return this.#len >= 1 << 20; }
   take(): Buffer { const b = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#len); this.#parts = []; this.#len = 0; return b; }
   get empty(): boolean { return this.#len === 0; }
@@ -150,8 +164,25 @@ class Batcher {
 
 const SMALL_FILE = 512 * 1024;
 const READ_CHUNK = 1 << 20;
+/** Segmented gzip: a new segment starts before an entry once the current one holds this much. */
+const SEGMENT_TARGET = 4 << 20;
+/** Segmented gzip: a new segment starts before an entry whose name hashes to 0 modulo this. */
+const SEGMENT_NAME_MODULUS = 64;
 
-async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined, o: PackOptions, counter: { entries: number }): AsyncGenerator<Buffer> {
+/** FNV-1a 32-bit hash of the UTF-8 bytes of `s`. */
+function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h;
+}
+
+/**
+ * Yields the tar. Unsegmented: ~1 MiB batches. Segmented (gzip): each yielded buffer is one segment, cut at
+ * points that depend only on the tar (part of the blob format, see gzip-segments.ts): before an entry whose
+ * name's FNV-1a-32 is 0 mod 64; before an entry once the segment holds >= 4 MiB; before a big file's header
+ * and after each 1 MiB of its data (offsets from the start of that data). End-of-archive ends the last segment.
+ */
+async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined, o: PackOptions, counter: { entries: number }, segmented: boolean): AsyncGenerator<Buffer> {
   const clamp = (t: number): number => (o.sourceDateEpoch !== undefined && t > o.sourceDateEpoch ? o.sourceDateEpoch : t);
   const firstPath = new Map<string, string>(); // dev:ino → first tar name (hardlinks)
   const out = new Batcher();
@@ -193,20 +224,28 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
     } else {
       continue;
     }
+    if (segmented && !out.empty && (bigFile || out.length >= SEGMENT_TARGET || fnv1a32(h.name) % SEGMENT_NAME_MODULUS === 0)) {
+      yield out.take();
+    }
     out.push(encodeHeader(h));
     if (body) { out.push(body); out.push(padding(body.length)); }
     if (bigFile) {
-      if (!out.empty) yield out.take();
+      if (!segmented && !out.empty) yield out.take();
       const fh = await open(it.abs, 'r');
       try {
         let pos = 0;
         while (pos < st.size) {
-          const want = Math.min(READ_CHUNK, st.size - pos);
+          const want = Math.min(READ_CHUNK - (pos % READ_CHUNK), st.size - pos);
           const buf = Buffer.allocUnsafe(want);
           const { bytesRead } = await fh.read(buf, 0, want, pos);
           if (bytesRead === 0) throw new LayerSourceChangedError(it.abs, `size was ${st.size}, file ended at ${pos}`);
           pos += bytesRead;
-          yield bytesRead === want ? buf : buf.subarray(0, bytesRead);
+          const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
+          if (!segmented) yield chunk;
+          else {
+            out.push(chunk);
+            if (pos % READ_CHUNK === 0 || pos === st.size) yield out.take();
+          }
         }
         const probe = Buffer.allocUnsafe(1);
         if ((await fh.read(probe, 0, 1, pos)).bytesRead !== 0) throw new LayerSourceChangedError(it.abs, `grew beyond ${st.size} bytes`);
@@ -215,10 +254,51 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
       }
       out.push(padding(st.size));
     }
-    if (out.full) yield out.take();
+    if (!segmented && out.full) yield out.take();
   }
   out.push(END_OF_ARCHIVE);
   yield out.take();
+}
+
+/** The compressed byte stream of a pack and, once it has ended, the tar's identity and the gzip segment stats. */
+interface Encoded {
+  /** The source and transforms that produce the compressed bytes, in pipeline order. */
+  readonly stages: readonly [Readable, ...Duplex[]];
+  result(): Promise<{ diff: { digest: Digest; size: number }; segments?: SegmentIndex; reused: number; compressedSegments: number }>;
+}
+
+/** Today's path (zstd, none): tar → diffID hash → compressor. */
+function encodeStreamed(tar: AsyncGenerator<Buffer>, o: PackOptions, compression: Compression, onTar: (n: number) => void): Encoded {
+  const diff = hashStream();
+  diff.on('data', (c: Buffer) => onTar(c.length));
+  const comp = compressor(compression, o.level, o.signal);
+  return {
+    stages: [Readable.from(tar, { objectMode: false, highWaterMark: 1 << 20 }), diff, comp],
+    result: async () => ({ diff: await diff.result, reused: 0, compressedSegments: 0 }),
+  };
+}
+
+/** gzip: tar segments → diffID hash → segmented, parallel, reusable gzip (gzip-segments.ts). */
+function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void): Encoded {
+  const diff = new Hasher();
+  const enc = new SegmentedGzipEncoder({ level: o.level ?? DEFAULT_GZIP_LEVEL, reuse: o.reuse, signal: o.signal });
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const seg of tar) {
+      diff.update(seg);
+      onTar(seg.length);
+      yield seg;
+    }
+  }
+  return {
+    stages: [Readable.from(enc.encode(hashed()), { objectMode: false, highWaterMark: 1 << 20 })],
+    result: () => {
+      const r = enc.result; // set: the pipeline that drained encode() has succeeded
+      return Promise.resolve({
+        diff: { digest: diff.digest(), size: diff.size },
+        ...(r ? { segments: r.index } : {}), reused: r?.reused ?? 0, compressedSegments: r?.compressedSegments ?? 0,
+      });
+    },
+  };
 }
 
 /** Shared implementation of packLayer/diffToLayer. */
@@ -228,35 +308,33 @@ export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boole
   const xattrs = o.xattrs === false ? undefined : await readXattrTree(dir, o.signal);
   const items = await walk(dir, o, overlay, xattrs);
   const counter = { entries: 0 };
-  const tar = Readable.from(tarBytes(items, xattrs, o, counter), { objectMode: false, highWaterMark: 1 << 20 });
-  const diff = hashStream();
-  const comp = compressor(compression, o.level, o.signal);
+  let n = 0;
+  const id = o.id ?? dir;
+  const onTar = o.events
+    ? (len: number): void => { n += len; o.events!({ type: 'transfer', id, op: 'pack', current: n }); }
+    : (): void => undefined;
+  const segmented = compression === 'gzip';
+  const tar = tarBytes(items, xattrs, o, counter, segmented);
+  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar) : encodeStreamed(tar, o, compression, onTar);
   const blob = hashStream();
-  if (o.events) {
-    let n = 0;
-    const id = o.id ?? dir;
-    diff.on('data', (c: Buffer) => {
-      n += c.length;
-      o.events!({ type: 'transfer', id, op: 'pack', current: n });
-    });
-  }
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     let sinkFailed = false;
     const [piped, sunk] = await Promise.allSettled([
-      pipeline(tar, diff, comp, blob, { signal: ac.signal }),
+      pipeline([...encoded.stages, blob], { signal: ac.signal }),
       o.sink(blob).catch((e: unknown) => { sinkFailed = true; ac.abort(e); throw e; }),
     ]);
     // Report the root cause: a failed sink aborts the pipeline; a failed pipeline breaks the sink's stream.
     if (sunk.status === 'rejected' && (sinkFailed || piped.status === 'fulfilled')) throw sunk.reason;
     if (piped.status === 'rejected') throw piped.reason;
     if (sunk.status === 'rejected') throw sunk.reason;
-    const [d, b] = await Promise.all([diff.result, blob.result]);
+    const [r, b] = await Promise.all([encoded.result(), blob.result]);
     return {
-      digest: b.digest, diffId: d.digest, size: b.size, uncompressedSize: d.size,
+      digest: b.digest, diffId: r.diff.digest, size: b.size, uncompressedSize: r.diff.size,
       mediaType: layerMediaType(compression), compression, entries: counter.entries, sinkResult: sunk.value,
+      ...(r.segments ? { segments: r.segments } : {}), reused: r.reused, compressedSegments: r.compressedSegments,
     };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -1,0 +1,250 @@
+/**
+ * Segmented gzip: one ordinary gzip member built from independently deflated segments of the tar, so that
+ * (1) segments are compressed in parallel on the libuv thread pool and (2) the compressed bytes of segments
+ * that did not change are copied from the previous build's blob instead of being compressed again.
+ *
+ * The framing is part of the blob format (changing it changes digests):
+ *   gzip header (1f 8b 08 00, mtime 0, XFL as zlib writes it for the level, OS 03)
+ *   + for each segment: deflateRaw(segment, level, finishFlush Z_SYNC_FLUSH): byte-aligned, non-final blocks
+ *   + a final empty fixed-Huffman block (03 00)
+ *   + CRC32 of the whole tar (LE) + tar length mod 2^32 (LE).
+ * Each segment starts with an empty window, so its deflate bytes depend only on its own bytes, the level and
+ * the zlib version: the same tar bytes give the same blob whether or not anything was reused.
+ */
+import zlib from 'node:zlib';
+import { throwIfAborted } from '../core/index.js';
+
+/** One segment of a segmented gzip blob. */
+export interface SegmentEntry {
+  /** Uncompressed length (tar bytes). */
+  readonly ulen: number;
+  /** CRC32 of the uncompressed bytes. */
+  readonly crc: number;
+  /** Compressed length (deflate bytes); segment i starts at 10 + sum of the earlier clen. */
+  readonly clen: number;
+}
+
+/** Where each segment of a segmented gzip blob lies; stored beside the blob so the next build can reuse it. */
+export interface SegmentIndex {
+  readonly v: 1;
+  /** process.versions.zlib of the process that compressed the blob (deflate output depends on it). */
+  readonly zlib: string;
+  readonly level: number;
+  readonly segments: readonly SegmentEntry[];
+}
+
+/** A previous blob whose verified segments may be copied instead of compressed. */
+export interface SegmentReuse {
+  readonly index: SegmentIndex;
+  /** Returns `length` bytes of the previous blob at `offset` (a positioned read). A rejection means: compress fresh. */
+  read(offset: number, length: number): Promise<Buffer>;
+}
+
+export interface SegmentedGzipOptions {
+  /** zlib level 0-9 (caller resolves the default). */
+  readonly level: number;
+  readonly reuse?: SegmentReuse | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Segments compressed (or verified) at once; default 4. */
+  readonly inFlight?: number | undefined;
+}
+
+export interface SegmentedGzipResult {
+  readonly index: SegmentIndex;
+  /** Segments copied from `reuse` after verification. */
+  readonly reused: number;
+  /** Segments compressed by this run. */
+  readonly compressedSegments: number;
+}
+
+/** Size of the gzip header this format writes (no optional fields). */
+export const GZIP_HEADER_SIZE = 10;
+/** The final, empty fixed-Huffman deflate block that ends the member. */
+const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+const DEFAULT_IN_FLIGHT = 4;
+
+/** CRC-32 (IEEE) table for the fallback below. */
+function crcTable(): Uint32Array {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+}
+
+/**
+ * Returns a CRC-32 function continuing from `value`: zlib.crc32 (Node >= 20.15, native), else a table-driven
+ * JavaScript version (the engines field allows any Node 20).
+ */
+function crc32Impl(): (data: Buffer, value: number) => number {
+  const native = (zlib as { crc32?: (d: Buffer, v?: number) => number }).crc32;
+  if (typeof native === 'function') return (d, v) => native(d, v) >>> 0;
+  const t = crcTable();
+  return (d, v) => {
+    let c = (v ^ 0xffffffff) >>> 0;
+    for (let i = 0; i < d.length; i++) c = t[(c ^ d[i]!) & 0xff]! ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+}
+
+/** Returns the 10-byte gzip header zlib itself writes for `level` (mtime 0, OS Unix). */
+export function gzipHeader(level: number): Buffer {
+  // zlib's deflate.c: XFL 2 for level 9, 4 for the fastest levels (< 2), else 0.
+  const xfl = level === 9 ? 2 : level < 2 ? 4 : 0;
+  return Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, xfl, 0x03]);
+}
+
+/** Returns the 8-byte gzip trailer: CRC32 and length mod 2^32, little endian. */
+function gzipTrailer(crc: number, length: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(crc >>> 0, 0);
+  b.writeUInt32LE(length % 2 ** 32, 4);
+  return b;
+}
+
+/** Upper bound on the deflate output for `n` input bytes (deflate's worst case is ~0.03% expansion plus a few bytes). */
+function deflateBound(n: number): number {
+  return n + Math.ceil(n / 64) + 64;
+}
+
+/**
+ * The output buffer of one zlib job: large enough for the whole segment, so a segment is compressed in one
+ * thread-pool job instead of one job per 16 KiB (each of which would wait for the busy main thread to queue
+ * the next). Deflate's output does not depend on it.
+ */
+function chunkSizeFor(n: number): number {
+  return Math.max(64 * 1024, deflateBound(n));
+}
+
+function deflateSegment(seg: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zlib.deflateRaw(seg, { level, chunkSize: chunkSizeFor(seg.length), finishFlush: zlib.constants.Z_SYNC_FLUSH }, (e, out) => (e ? reject(e) : resolve(out)));
+  });
+}
+
+/** The empty stored block a Z_SYNC_FLUSH ends with: it leaves the stream byte-aligned. */
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * Returns true if `bytes` is a byte-aligned run of non-final deflate blocks that inflates (from an empty window)
+ * to exactly `seg`: then it is interchangeable with a fresh deflate of `seg` inside the member. It must end in
+ * the sync-flush marker, and the final block is appended so that a stream that ends early (a BFINAL bit inside
+ * `bytes`) is detected: all input must be used.
+ */
+function verifySegment(bytes: Buffer, seg: Buffer): Promise<boolean> {
+  if (bytes.length < SYNC_MARKER.length || !bytes.subarray(bytes.length - SYNC_MARKER.length).equals(SYNC_MARKER)) return Promise.resolve(false);
+  const input = Buffer.concat([bytes, FINAL_BLOCK]);
+  return new Promise((resolve) => {
+    zlib.inflateRaw(input, { info: true, chunkSize: seg.length + 1024, maxOutputLength: seg.length + 1 }, (e, r) => {
+      if (e) { resolve(false); return; }
+      const { buffer, engine } = r as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      resolve(engine.bytesWritten === input.length && buffer.equals(seg));
+    });
+  });
+}
+
+function plausibleClen(ulen: number, clen: number): boolean {
+  return Number.isSafeInteger(clen) && clen > 0 && clen <= deflateBound(ulen);
+}
+
+/** Returns (ulen:crc → offset, clen) for a reuse index made with the same zlib and level, else undefined. */
+function reuseTable(reuse: SegmentReuse | undefined, level: number): Map<string, { offset: number; clen: number }> | undefined {
+  const ix = reuse?.index as Partial<SegmentIndex> | undefined;
+  if (!ix || ix.v !== 1 || ix.zlib !== process.versions.zlib || ix.level !== level || !Array.isArray(ix.segments)) return undefined;
+  const table = new Map<string, { offset: number; clen: number }>();
+  let offset = GZIP_HEADER_SIZE;
+  for (const s of ix.segments as readonly Partial<SegmentEntry>[]) {
+    const { ulen, crc, clen } = s;
+    if (typeof ulen !== 'number' || typeof crc !== 'number' || typeof clen !== 'number' || !Number.isSafeInteger(ulen) || !plausibleClen(ulen, clen)) return table;
+    const key = `${ulen}:${crc >>> 0}`;
+    if (!table.has(key)) table.set(key, { offset, clen });
+    offset += clen;
+  }
+  return table;
+}
+
+/**
+ * Encodes a tar, given as its segments in order, into one gzip member. Segments are deflated on the libuv
+ * thread pool, up to `inFlight` at once, and emitted in order; a segment whose (length, CRC32) matches one in
+ * `reuse.index` is read from the old blob and used only if it verifies (see verifySegment), else compressed.
+ * `result` is set once `encode` has finished.
+ */
+export class SegmentedGzipEncoder {
+  readonly #o: SegmentedGzipOptions;
+  #result: SegmentedGzipResult | undefined;
+
+  constructor(o: SegmentedGzipOptions) {
+    this.#o = o;
+  }
+
+  /** The index and counts; undefined until `encode` has yielded its last chunk. */
+  get result(): SegmentedGzipResult | undefined {
+    return this.#result;
+  }
+
+  async *encode(segments: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const { level, signal } = this.#o;
+    const inFlight = Math.max(1, this.#o.inFlight ?? DEFAULT_IN_FLIGHT);
+    const table = reuseTable(this.#o.reuse, level);
+    const reuse = this.#o.reuse;
+    const crc32 = crc32Impl();
+    const entries: SegmentEntry[] = [];
+    let reused = 0;
+    let compressed = 0;
+    let crcAll = 0;
+    let total = 0;
+    const queue: Promise<{ bytes: Buffer; entry: SegmentEntry }>[] = [];
+
+    const one = async (seg: Buffer, crc: number): Promise<Buffer> => {
+      const hit = table?.get(`${seg.length}:${crc}`);
+      if (hit && reuse) {
+        let old: Buffer | undefined;
+        try {
+          old = await reuse.read(hit.offset, hit.clen);
+        } catch {
+          old = undefined;
+        }
+        if (old && old.length === hit.clen && (await verifySegment(old, seg))) {
+          reused++;
+          return old;
+        }
+      }
+      compressed++;
+      return deflateSegment(seg, level);
+    };
+
+    yield gzipHeader(level);
+    try {
+      for await (const seg of segments) {
+        if (seg.length === 0) continue;
+        throwIfAborted(signal);
+        const crc = crc32(seg, 0);
+        crcAll = crc32(seg, crcAll);
+        total += seg.length;
+        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length } }));
+        p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
+        queue.push(p);
+        if (queue.length >= inFlight) {
+          const done = await queue.shift()!;
+          entries.push(done.entry);
+          yield done.bytes;
+        }
+      }
+      while (queue.length) {
+        const done = await queue.shift()!;
+        entries.push(done.entry);
+        yield done.bytes;
+      }
+    } finally {
+      queue.length = 0;
+    }
+    yield FINAL_BLOCK;
+    yield gzipTrailer(crcAll, total);
+    this.#result = {
+      index: { v: 1, zlib: process.versions.zlib, level, segments: entries },
+      reused, compressedSegments: compressed,
+    };
+  }
+}
