@@ -5,6 +5,7 @@ import { digestHex, digestOf, isDigest, noopLogger, type Digest, type Logger } f
 import { CacheIoError } from './errors.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 import { stepKey, type StepInputs } from './keys.js';
+import type { SegmentIndex } from '../layer-store/index.js';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
@@ -105,7 +106,7 @@ export class CacheStore {
   /** Opens (creating) the record store in `dir`. */
   static async open(dir: string, o: CacheStoreOptions = {}): Promise<CacheStore> {
     try {
-      for (const sub of ['records', 'steps', 'sources']) await mkdir(join(dir, sub), { recursive: true });
+      for (const sub of ['records', 'steps', 'sources', 'gzindex']) await mkdir(join(dir, sub), { recursive: true });
     } catch (e) {
       throw new CacheIoError(dir, { cause: e });
     }
@@ -118,6 +119,30 @@ export class CacheStore {
 
   #stepPath(stepId: string): string {
     return join(this.dir, 'steps', `${digestHex(digestOf(stepId))}.json`);
+  }
+
+  #segmentsPath(blob: Digest): string {
+    return join(this.dir, 'gzindex', `${digestHex(blob)}.json`);
+  }
+
+  /**
+   * Remembers where the deflate segments of the gzip layer `blob` lie (layer-store's segmented gzip), so the next
+   * build of the same step can copy the unchanged ones instead of compressing them again. Best effort.
+   */
+  async putSegments(blob: Digest, index: SegmentIndex): Promise<void> {
+    await writeFileAtomic(this.#segmentsPath(blob), frame(JSON.stringify(index))).catch(() => undefined);
+  }
+
+  /** The segment index of `blob`, or undefined (none kept, unreadable or corrupt: then the layer is compressed in full). */
+  async segments(blob: Digest): Promise<SegmentIndex | undefined> {
+    const got = await this.#readFramed(this.#segmentsPath(blob)).catch(() => 'missing' as const);
+    if (typeof got !== 'object') return undefined;
+    try {
+      const x = JSON.parse(got.json) as SegmentIndex;
+      return x && x.v === 1 && Array.isArray(x.segments) ? x : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   #sourcesPath(d: Digest): string {
@@ -323,8 +348,8 @@ export class CacheStore {
 
   async #dropOrphans(kept: readonly CacheRecord[], now: number): Promise<void> {
     // Temp files left by a crashed writer (older than an hour: never one in progress).
-    for (const sub of ['records', 'steps', 'sources']) {
-      for (const name of await readdir(join(this.dir, sub))) {
+    for (const sub of ['records', 'steps', 'sources', 'gzindex']) {
+      for (const name of await readdir(join(this.dir, sub)).catch(() => [] as string[])) {
         if (!name.includes('.tmp-')) continue;
         const p = join(this.dir, sub, name);
         const st = await stat(p).catch(() => undefined);
@@ -337,6 +362,12 @@ export class CacheStore {
       if (name.includes('.tmp-')) continue;
       const hex = name.replace(/\.json$/, '');
       if (!sources.has(hex)) await rm(join(this.dir, 'sources', name), { force: true });
+    }
+    // Segment indexes of layers no kept record names.
+    const layers = new Set(kept.flatMap((r) => (r.result.layer ? [digestHex(r.result.layer.digest)] : [])));
+    for (const name of await readdir(join(this.dir, 'gzindex')).catch(() => [] as string[])) {
+      if (name.includes('.tmp-')) continue;
+      if (!layers.has(name.replace(/\.json$/, ''))) await rm(join(this.dir, 'gzindex', name), { force: true });
     }
     for (const name of await readdir(join(this.dir, 'steps'))) {
       if (name.includes('.tmp-')) continue;

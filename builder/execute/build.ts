@@ -14,7 +14,7 @@ import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
   diffToLayer, withLocation, isIndexType, platformMatches, Lease, withLock,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
-  type LayerStore, type StoredImage, type MissReason,
+  type LayerStore, type StoredImage, type MissReason, type SegmentReuse,
 } from '../../layer-store/index.js';
 import { mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
 import { explainMiss, hashSources, stepKey, StatCache, cacheMountDirName, type CacheRecord, type CacheStore, type MountKey, type RemoteCache, type StepInputs } from '../../cache/index.js';
@@ -164,6 +164,8 @@ interface BuildCtx {
   readonly lease: Lease;
   /** Work that goes on behind the steps (compressing a layer, then writing its cache record); awaited before commit. */
   readonly background: Promise<unknown>[];
+  /** The previous build's record of a step that now runs, by step id: its layer's segments may be reused. */
+  readonly previous: Map<string, CacheRecord>;
   stepCounter: number;
 }
 
@@ -227,6 +229,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     cacheMountsUsed: new Map(),
     lease,
     background: [],
+    previous: new Map(),
   };
   try {
     for (const rs of graph.order) {
@@ -584,6 +587,7 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
       return hit(local);
     }
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
+    if (before) ctx.previous.set(id, before);
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
   }
   // Runs the step; `recorded` settles once its cache record is written, which waits for the layer's blob when
@@ -599,7 +603,7 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
         key, inputs, createdAt, lastUsedAt: createdAt,
         result: r.layer && desc ? { emptyLayer: false, layer: { digest: desc.digest, diffId: r.layer.diffId, size: desc.size, mediaType: desc.mediaType } } : { emptyLayer: true },
       };
-      if (cache) await cache.put(rec);
+    if (cache) await cache.put(rec);
       remember(rec);
     };
     const recorded = r.layer && r.layer.desc instanceof Promise ? record() : Promise.resolve(await record());
@@ -707,19 +711,47 @@ async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scra
 async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<LayerRef | undefined> {
   const entries = await readdir(s.upper);
   if (entries.length === 0) return undefined;
-  const packed = await diffToLayer(s.upper, {
-    sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
-    compression: ctx.o.compression ?? 'gzip',
+  const compression = ctx.o.compression ?? 'gzip';
+  const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
+  let packed;
+  try {
+    packed = await diffToLayer(s.upper, {
+      sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
+      compression,
+      ...(reuse ? { reuse: reuse.reuse } : {}),
     ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
-    signal: ctx.signal,
-    events: ctx.events,
-    id,
-  });
+      signal: ctx.signal,
+      events: ctx.events,
+      id,
+    });
+  } finally {
+    await reuse?.close();
+  }
+  if (packed.segments && ctx.o.cache) {
+    await ctx.o.cache.putSegments(packed.digest, packed.segments);
+    if (reuse) ctx.log.debug('layer segments', { step: id, reused: packed.reused, compressed: packed.compressedSegments });
+  }
   const layer: LayerRef = { desc: { mediaType: packed.mediaType, digest: packed.digest, size: packed.size }, diffId: packed.diffId };
   // The blob was kept by the lease's time rule so far; from here on it (and its snapshot) is leased by name.
   await ctx.lease.addLayer(packed);
   await ctx.o.store.installSnapshot(s.upper, packed.diffId);
   return layer;
+}
+
+/**
+ * The compressed segments of the layer the previous build of step `id` made (its record is in ctx.previous),
+ * as a reuse source for packing this build's layer: the parts of the tar that did not change are copied instead
+ * of compressed again (each one checked first; see layer-store/layer/gzip-segments.ts). Undefined when there is
+ * no such layer, no index, or its blob is gone.
+ */
+async function previousSegments(ctx: BuildCtx, id: string): Promise<{ reuse: SegmentReuse; close(): Promise<void> } | undefined> {
+  const prev = ctx.previous.get(id)?.result.layer;
+  if (!prev || !ctx.o.cache) return undefined;
+  const index = await ctx.o.cache.segments(prev.digest);
+  if (!index) return undefined;
+  await ctx.lease.add({ blobs: [prev.digest] });
+  const ranges = await ctx.o.store.openBlobRanges(prev.digest).catch(() => undefined);
+  return ranges ? { reuse: { index, read: ranges.read }, close: ranges.close } : undefined;
 }
 
 async function exists(p: string): Promise<boolean> {

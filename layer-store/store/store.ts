@@ -221,6 +221,27 @@ export class LayerStore {
   }
 
   /** Returns true when the blob file exists (content is rechecked on every read). */
+  /**
+   * Opens blob `d` for positioned reads (e.g. segments of an earlier layer to reuse). Rejects when it is not
+   * stored. The bytes are not verified here: a reader checks what it takes (see layer-store/layer/gzip-segments.ts).
+   */
+  async openBlobRanges(d: Digest): Promise<{ read(offset: number, length: number): Promise<Buffer>; close(): Promise<void> }> {
+    const fh = await open(this.blobPath(d), 'r');
+    return {
+      read: async (offset, length) => {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+          if (bytesRead === 0) throw new BlobNotFoundError(d);
+          got += bytesRead;
+        }
+        return buf;
+      },
+      close: () => fh.close(),
+    };
+  }
+
   async hasBlob(d: Digest): Promise<boolean> {
     return (await this.#blobSize(d)) !== undefined;
   }
