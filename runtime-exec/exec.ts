@@ -9,7 +9,8 @@ export interface ExecResult {
 /** Runs a helper command to completion and returns its exit code and output (never rejects on exit code). */
 export function execCapture(cmd: string, args: readonly string[], o: { cwd?: string } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(o.cwd ? { cwd: o.cwd } : {}) });
+    // LC_ALL=C: messages we match stay English, and the C library loads no locale files.
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...(o.cwd ? { cwd: o.cwd } : {}) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
