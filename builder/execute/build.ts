@@ -12,7 +12,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayer, withLocation, isIndexType, platformMatches, Lease, withLock,
+  diffToLayerDeferred, withLocation, isIndexType, platformMatches, Lease, withLock,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse,
 } from '../../layer-store/index.js';
@@ -713,30 +713,49 @@ async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<Layer
   if (entries.length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
-  let packed;
+  let deferred;
   try {
-    packed = await diffToLayer(s.upper, {
+    deferred = await diffToLayerDeferred(s.upper, {
       sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
       compression,
       ...(reuse ? { reuse: reuse.reuse } : {}),
-    ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
+      ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
       signal: ctx.signal,
       events: ctx.events,
       id,
-    });
-  } finally {
+    }, DEFER_COMPRESSION_MAX_BYTES);
+  } catch (e) {
     await reuse?.close();
+    throw e;
   }
-  if (packed.segments && ctx.o.cache) {
-    await ctx.o.cache.putSegments(packed.digest, packed.segments);
-    if (reuse) ctx.log.debug('layer segments', { step: id, reused: packed.reused, compressed: packed.compressedSegments });
-  }
-  const layer: LayerRef = { desc: { mediaType: packed.mediaType, digest: packed.digest, size: packed.size }, diffId: packed.diffId };
-  // The blob was kept by the lease's time rule so far; from here on it (and its snapshot) is leased by name.
-  await ctx.lease.addLayer(packed);
-  await ctx.o.store.installSnapshot(s.upper, packed.diffId);
-  return layer;
+  // The tar is identified and in memory: the snapshot is leased and moved into place, and the next step can run
+  // on it while the blob is compressed behind it (a layer over the limit was compressed already).
+  await ctx.lease.add({ snapshots: [deferred.diffId] });
+  await ctx.o.store.installSnapshot(s.upper, deferred.diffId);
+  const desc = (async (): Promise<Descriptor> => {
+    let packed;
+    try {
+      packed = await deferred.compress();
+    } finally {
+      await reuse?.close();
+    }
+    // The blob was kept by the lease's time rule so far; from here on it is leased by name.
+    await ctx.lease.addLayer(packed);
+    if (packed.segments && ctx.o.cache) {
+      await ctx.o.cache.putSegments(packed.digest, packed.segments);
+      if (reuse) ctx.log.debug('layer segments', { step: id, reused: packed.reused, compressed: packed.compressedSegments });
+    }
+    return { mediaType: packed.mediaType, digest: packed.digest, size: packed.size };
+  })();
+  desc.catch(() => undefined); // awaited by the step's cache record and by commitImage; the build fails there
+  return { desc, diffId: deferred.diffId };
 }
+
+/**
+ * Layers whose files hold at most this much are read into memory and compressed behind the next step; bigger
+ * ones are compressed before the step returns (their compression needs the files, and memory stays bounded).
+ */
+const DEFER_COMPRESSION_MAX_BYTES = 32 * 1024 * 1024;
 
 /**
  * The compressed segments of the layer the previous build of step `id` made (its record is in ctx.previous),

@@ -2,8 +2,8 @@
  * layer-store/layer: deterministic layers (pack, overlay diff) and hostile-safe apply.
  * The internal surface the store and layer-store/index.ts re-export.
  */
-export { packLayer, diffToLayer } from './pack.js';
-export type { PackOptions, PackedLayer, LayerSink } from './pack.js';
+export { packLayer, diffToLayer, diffToLayerDeferred } from './pack.js';
+export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
 export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
 export { applyLayer, DEFAULT_MAX_UNCOMPRESSED } from './apply.js';

@@ -303,18 +303,83 @@ function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar:
 
 /** Shared implementation of packLayer/diffToLayer. */
 export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boolean): Promise<PackedLayer<T>> {
+  const prep = await prepare(dir, o, overlay);
+  return packFrom(tarBytes(prep.items, prep.xattrs, o, prep.counter, (o.compression ?? 'gzip') === 'gzip'), o, prep.counter, dir);
+}
+
+interface Prepared {
+  readonly xattrs: XattrTable | undefined;
+  readonly items: readonly Item[];
+  readonly counter: { entries: number };
+}
+
+async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<Prepared> {
   throwIfAborted(o.signal);
-  const compression = o.compression ?? 'gzip';
   const xattrs = o.xattrs === false ? undefined : await readXattrTree(dir, o.signal);
   const items = await walk(dir, o, overlay, xattrs);
-  const counter = { entries: 0 };
+  return { xattrs, items, counter: { entries: 0 } };
+}
+
+/** A layer whose tar is read, held in memory and identified; `compress()` makes and stores its blob (once). */
+export interface DeferredLayer<T = unknown> {
+  readonly diffId: Digest;
+  readonly uncompressedSize: number;
+  compress(): Promise<PackedLayer<T>>;
+}
+
+/**
+ * diffToLayer in two halves, for a builder whose next step should not wait for compression: the upper dir is
+ * read into memory as tar segments and its diffID returned at once (the dir may be moved or used right after),
+ * and the blob is compressed and sunk when `compress()` is called (same bytes as diffToLayer writes). A tree
+ * holding more than `maxBytes` of file data is packed in full first (memory stays bounded); its compress()
+ * then just returns the result.
+ */
+export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, maxBytes: number): Promise<DeferredLayer<T>> {
+  const prep = await prepare(upper, o, true);
+  const segmented = (o.compression ?? 'gzip') === 'gzip';
+  let bytes = 0;
+  for (const it of prep.items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
+  if (bytes > maxBytes) {
+    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, o, prep.counter, segmented), o, prep.counter, upper);
+    return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
+  }
+  const held: Buffer[] = [];
+  const diff = new Hasher();
+  for await (const seg of tarBytes(prep.items, prep.xattrs, o, prep.counter, segmented)) {
+    diff.update(seg);
+    held.push(seg);
+  }
+  const diffId = diff.digest();
+  let started: Promise<PackedLayer<T>> | undefined;
+  const compress = (): Promise<PackedLayer<T>> => {
+    started ??= (async () => {
+      async function* replay(): AsyncGenerator<Buffer> {
+        for (let i = 0; i < held.length; i++) {
+          const seg = held[i]!;
+          held[i] = EMPTY; // let each segment go once it has been handed on
+          yield seg;
+        }
+      }
+      const packed = await packFrom(replay(), o, prep.counter, upper);
+      if (packed.diffId !== diffId) throw new LayerSourceChangedError(upper, `the tar hashed to ${diffId}, then to ${packed.diffId}`);
+      return packed;
+    })();
+    return started;
+  };
+  return { diffId, uncompressedSize: diff.size, compress };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Compresses the tar `tar` (segments when gzip), hashes both sides and streams the blob to `o.sink`. */
+async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string): Promise<PackedLayer<T>> {
+  const compression = o.compression ?? 'gzip';
   let n = 0;
   const id = o.id ?? dir;
   const onTar = o.events
     ? (len: number): void => { n += len; o.events!({ type: 'transfer', id, op: 'pack', current: n }); }
     : (): void => undefined;
   const segmented = compression === 'gzip';
-  const tar = tarBytes(items, xattrs, o, counter, segmented);
   const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar) : encodeStreamed(tar, o, compression, onTar);
   const blob = hashStream();
   const ac = new AbortController();
