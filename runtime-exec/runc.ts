@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { AbortedError, type Logger, noopLogger } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
 import { CleanupStack } from './cleanup.js';
-import { ContainerStartError } from './errors.js';
+import { ContainerStartError, RuntimeMissingError } from './errors.js';
 import { writeEtcFiles } from './etc-files.js';
 import { execCapture, signalNumber } from './exec.js';
 import { mountOverlay, unmount } from './overlay.js';
@@ -193,13 +193,19 @@ export class RuncRuntime implements Runtime {
     }
     await killing;
     if (aborted) throw new AbortedError({ cause: signal.reason });
-    let log = '';
+    let log: string | undefined;
     try {
       log = await readFile(runcLog, 'utf8');
     } catch {
-      log = '';
+      log = undefined;
     }
-    const errors = runcErrors(log);
+    // runc creates its --log file as it starts; a "runtime" that exits without one is not a working runc.
+    if (log === undefined && exitCode !== 0) {
+      throw new RuntimeMissingError(`OCI runtime ${this.#o.path} does not work: it exited with ${exitCode} without starting a container`, {
+        hint: 'pass --runtime with the path of a working runc-compatible runtime, or install runc (apt-get install -y runc)',
+      });
+    }
+    const errors = runcErrors(log ?? '');
     if (errors.length > 0) {
       const msg = errors[errors.length - 1] ?? 'runc failed';
       const notFound = /executable file not found|no such file or directory/.test(msg);
