@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunSpec } from './types.js';
 
@@ -32,18 +32,21 @@ export function resolvText(host: string, ownNetns: boolean): string {
   return hasNs ? text : (text.trim() ? text : '') + FALLBACK_RESOLV;
 }
 
-/** Writes hosts, resolv.conf and hostname into `dir` (the bundle) and returns their paths. */
+/**
+ * Writes hosts, resolv.conf and hostname into `dir` (the bundle) and returns their paths. Synchronous: three tiny
+ * files at every RUN, cheaper than three thread-pool round trips.
+ */
 export async function writeEtcFiles(dir: string, spec: RunSpec): Promise<EtcFiles> {
   const hostname = spec.hostname ?? DEFAULT_HOSTNAME;
   let hostResolv = '';
   try {
-    hostResolv = await readFile('/etc/resolv.conf', 'utf8');
+    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
   } catch {
     hostResolv = '';
   }
   const files = { hosts: join(dir, 'hosts'), resolv: join(dir, 'resolv.conf'), hostname: join(dir, 'hostname') };
-  await writeFile(files.hosts, hostsText(hostname, spec.extraHosts), { mode: 0o644 });
-  await writeFile(files.resolv, resolvText(hostResolv, spec.network === 'none'), { mode: 0o644 });
-  await writeFile(files.hostname, hostname + '\n', { mode: 0o644 });
+  writeFileSync(files.hosts, hostsText(hostname, spec.extraHosts), { mode: 0o644 });
+  writeFileSync(files.resolv, resolvText(hostResolv, spec.network === 'none'), { mode: 0o644 });
+  writeFileSync(files.hostname, hostname + '\n', { mode: 0o644 });
   return files;
 }

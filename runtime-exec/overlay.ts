@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { ContainerStartError } from './errors.js';
 import { execCapture } from './exec.js';
@@ -61,7 +61,7 @@ export async function mountOverlay(
   // A volatile mount leaves `work/incompat/volatile` behind, and overlayfs refuses that workdir until it is gone
   // (its guard against reusing an upper dir that a crash may have cut short). Our upper dirs are never reused
   // across a crash (scratch of a dead build is removed), so a reused one comes from a clean unmount: clear it.
-  await rm(join(o.work, 'work', 'incompat'), { recursive: true, force: true });
+  rmSync(join(o.work, 'work', 'incompat'), { recursive: true, force: true });
   const tool = mountTool('mount');
   const mount = (opts: string) => execCapture(tool.cmd, [...tool.args, '-t', 'overlay', 'overlay', '-o', opts, o.target], cwd ? { cwd } : {});
   let r = await mount(o.volatile === false ? data : `${data},volatile`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdir, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +24,7 @@ const CGROUP_ROOT = '/sys/fs/cgroup';
 const DEFAULT_RUNC_ROOT = '/run/runc';
 
 async function exists(p: string): Promise<boolean> {
-  return stat(p).then(() => true, () => false);
+  return statSync(p, { throwIfNoEntry: false }) !== undefined;
 }
 
 export interface RuncOptions {
@@ -119,20 +120,30 @@ export class RuncRuntime implements Runtime {
   }
 
   async #run(spec: RunSpec, io: RunIO, signal: AbortSignal, stack: CleanupStack): Promise<{ exitCode: number }> {
-    const bundle = await mkdtemp(join(this.#o.tmpDir ?? tmpdir(), 'tsbuild-run-'));
-    stack.push(`remove ${bundle}`, () => rm(bundle, { recursive: true, force: true }));
+    // The bundle's small files are written synchronously (a dozen thread-pool round trips fewer per step), and
+    // while the overlay mount, a helper process, is being made.
+    const bundle = mkdtempSync(join(this.#o.tmpDir ?? tmpdir(), 'tsbuild-run-'));
+    stack.push(`remove ${bundle}`, async () => rmSync(bundle, { recursive: true, force: true }));
     const rootfs = join(bundle, 'rootfs');
-    await mkdir(rootfs);
+    mkdirSync(rootfs);
     const stubs = new MountStubs();
     stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
-    await mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty') });
+    const mounting = mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty') });
+    let id: string;
+    let cgroupsPath: string;
+    try {
+      const etc = await writeEtcFiles(bundle, spec);
+      id = newContainerId();
+      cgroupsPath = `/${id}`;
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig(spec, etc, cgroupsPath, { nofile: await nofileLimit() })), { mode: 0o600 });
+    } catch (e) {
+      await mounting.then(() => unmount(rootfs), () => undefined).catch(() => undefined);
+      throw e;
+    }
+    await mounting;
     stack.push(`unmount ${rootfs}`, () => unmount(rootfs));
     stack.push('inspect copied-up dirs', () => stubs.inspect(rootfs, spec.rootfs.upper));
     await stubs.record(rootfs, spec.rootfs.upper, mountTargets(spec));
-    const etc = await writeEtcFiles(bundle, spec);
-    const id = newContainerId();
-    const cgroupsPath = `/${id}`;
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(ociConfig(spec, etc, cgroupsPath, { nofile: await nofileLimit() }), null, 2), { mode: 0o600 });
     if (signal.aborted) throw new AbortedError({ cause: signal.reason });
 
     const runcLog = join(bundle, 'runc.log');
@@ -195,7 +206,7 @@ export class RuncRuntime implements Runtime {
     if (aborted) throw new AbortedError({ cause: signal.reason });
     let log: string | undefined;
     try {
-      log = await readFile(runcLog, 'utf8');
+      log = readFileSync(runcLog, 'utf8');
     } catch {
       log = undefined;
     }

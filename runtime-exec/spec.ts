@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import type { EtcFiles } from './etc-files.js';
 import { DEFAULT_HOSTNAME } from './etc-files.js';
 import { ContainerStartError } from './errors.js';
@@ -117,7 +117,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
 /** Returns NOFILE_LIMIT, capped at this process's hard RLIMIT_NOFILE (raising it needs CAP_SYS_RESOURCE). */
 export async function nofileLimit(): Promise<number> {
   try {
-    const limits = await readFile('/proc/self/limits', 'utf8');
+    const limits = readFileSync('/proc/self/limits', 'utf8'); // one small read, at every RUN
     const m = /^Max open files\s+\S+\s+(\S+)/m.exec(limits);
     const hard = m?.[1] === 'unlimited' ? Infinity : Number(m?.[1]);
     return Number.isFinite(hard) && hard > 0 ? Math.min(hard, NOFILE_LIMIT) : NOFILE_LIMIT;

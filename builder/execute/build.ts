@@ -5,7 +5,7 @@
  * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
  * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath, basename } from 'node:path';
@@ -687,9 +687,9 @@ interface Scratch {
 async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
   const dir = join(ctx.tmp, `${label}-${randomUUID().slice(0, 8)}`);
   const s = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged') };
-  await mkdir(s.upper, { recursive: true, mode: 0o755 });
-  await mkdir(s.work, { recursive: true });
-  await mkdir(s.merged, { recursive: true });
+  mkdirSync(s.upper, { recursive: true, mode: 0o755 });
+  mkdirSync(s.work, { recursive: true });
+  mkdirSync(s.merged, { recursive: true });
   return s;
 }
 
@@ -709,8 +709,7 @@ async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scra
  * snapshot. Returns undefined when the step changed nothing (BuildKit drops empty layers).
  */
 async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<LayerRef | undefined> {
-  const entries = await readdir(s.upper);
-  if (entries.length === 0) return undefined;
+  if (readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
   let deferred;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
@@ -59,7 +59,7 @@ const BOOT: { id?: string } = {};
 async function trusted(host: SnapshotHost, hex: string): Promise<boolean> {
   let marker: string;
   try {
-    marker = await readFile(join(host.unsyncedDir, hex), 'utf8');
+    marker = readFileSync(join(host.unsyncedDir, hex), 'utf8');
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
@@ -83,13 +83,14 @@ async function discard(host: SnapshotHost, diffId: Digest, final: string): Promi
  * Returns the final path; when the snapshot already exists, that one is kept and `dir` is left to the caller.
  */
 export async function installSnapshot(host: SnapshotHost, dir: string, diffId: Digest): Promise<string> {
+  // Synchronous: a few metadata calls at every step that makes a layer.
   const hex = digestHex(diffId);
   const final = join(host.snapshotsDir, hex);
   if ((await isDir(final)) && (await trusted(host, hex))) return final;
-  await mkdir(host.unsyncedDir, { recursive: true });
-  await writeFile(join(host.unsyncedDir, hex), `${bootId()}\n`);
+  mkdirSync(host.unsyncedDir, { recursive: true });
+  writeFileSync(join(host.unsyncedDir, hex), `${bootId()}\n`);
   try {
-    await rename(dir, final);
+    renameSync(dir, final);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if ((code === 'ENOTEMPTY' || code === 'EEXIST') && (await isDir(final))) return final;
@@ -140,11 +141,7 @@ async function sweepDeadTemps(dir: string, diffId: Digest): Promise<void> {
 }
 
 async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isDirectory();
-  } catch {
-    return false;
-  }
+  return statSync(p, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 /** Returns the layer descriptor whose diffID is `diffId` in any stored image (index children included). */

@@ -27,7 +27,7 @@
  * at most unreferenced blobs and temp files, which `gc` removes.
  */
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
@@ -609,7 +609,7 @@ export class LayerStore {
    * place as that layer's snapshot. When the snapshot exists already, it is kept and `dir` stays the caller's.
    */
   async installSnapshot(dir: string, diffId: Digest): Promise<string> {
-    await mkdir(this.snapshotsDir, { recursive: true });
+    mkdirSync(this.snapshotsDir, { recursive: true });
     const p = await installSnapshot(this, dir, diffId);
     this.#snapshots.set(diffId, p);
     return p;
