@@ -12,9 +12,9 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayerDeferred, withLocation, isIndexType, platformMatches, Lease, withLock,
+  diffToLayerDeferred, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
-  type LayerStore, type StoredImage, type MissReason, type SegmentReuse,
+  type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
 import { mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
 import { explainMiss, hashSources, stepKey, StatCache, cacheMountDirName, type CacheRecord, type CacheStore, type MountKey, type RemoteCache, type StepInputs } from '../../cache/index.js';
@@ -682,6 +682,8 @@ interface Scratch {
   readonly upper: string;
   readonly work: string;
   readonly merged: string;
+  /** The upper dir's xattrs, when read already (withMerged reads them while it unmounts). */
+  xattrs?: Promise<XattrTable>;
 }
 
 async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
@@ -697,9 +699,18 @@ async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
 async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
   const lower = await lowerDirs(ctx, layers);
   await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty') });
+  let done = false;
   try {
-    return await fn(s.merged);
+    const r = await fn(s.merged);
+    done = true;
+    return r;
   } finally {
+    // The upper dir is final once `fn` is done: its xattrs (getfattr, a helper process) are read while the overlay
+    // is unmounted (another one), not after.
+    if (done) {
+      s.xattrs = readXattrTree(s.upper, ctx.signal);
+      s.xattrs.catch(() => undefined); // awaited by commitUpper
+    }
     await unmount(s.merged);
   }
 }
@@ -718,6 +729,7 @@ async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<Layer
       sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
       compression,
       ...(reuse ? { reuse: reuse.reuse } : {}),
+      ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
       ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
       signal: ctx.signal,
       events: ctx.events,

@@ -40,6 +40,11 @@ export interface PackOptions<T = unknown> {
   readonly filter?: ((rel: string, st: Stats) => boolean) | undefined;
   /** Read and store xattrs (needs getfattr from `attr`). Default true. */
   readonly xattrs?: boolean | undefined;
+  /**
+   * The tree's xattrs, read by the caller beforehand (readXattrTree), e.g. while it unmounts an overlay over the
+   * tree: the tree must not change after they were read. Default: read here.
+   */
+  readonly xattrTable?: Promise<XattrTable> | undefined;
   readonly events?: EventSink | undefined;
   /** Progress id for 'transfer' events. */
   readonly id?: string | undefined;
@@ -315,7 +320,7 @@ interface Prepared {
 
 async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<Prepared> {
   throwIfAborted(o.signal);
-  const xattrs = o.xattrs === false ? undefined : await readXattrTree(dir, o.signal);
+  const xattrs = o.xattrs === false ? undefined : await (o.xattrTable ?? readXattrTree(dir, o.signal));
   const items = await walk(dir, o, overlay, xattrs);
   return { xattrs, items, counter: { entries: 0 } };
 }
