@@ -5,7 +5,7 @@
  * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
  * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
  */
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath, basename } from 'node:path';
@@ -24,7 +24,7 @@ import {
   type CopyInstruction, type AddInstruction, type RunInstruction,
 } from '../frontend/index.js';
 import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo } from '../context/index.js';
-import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from './copy.js';
+import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopyIntoOptions, type CopySource, type Owner } from './copy.js';
 import { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
 import { goList, goQuoteList, runCreatedBy } from './history.js';
 import { BuildError, StepFailedError } from './errors.js';
@@ -246,7 +246,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       throw e;
     }
     await Promise.allSettled([...ctx.results.values()]);
-    await settleBackground(ctx);
+  await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
     return await commitImage(ctx, final);
   } finally {
@@ -678,6 +678,8 @@ async function lowerDirs(ctx: BuildCtx, layers: readonly LayerRef[]): Promise<st
 }
 
 interface Scratch {
+  /** Work to do in the upper dir once the overlay is unmounted (a COPY that hard-links into it: copy.ts). */
+  afterUnmount?: (() => Promise<void>)[];
   readonly dir: string;
   readonly upper: string;
   readonly work: string;
@@ -705,13 +707,15 @@ async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scra
     done = true;
     return r;
   } finally {
-    // The upper dir is final once `fn` is done: its xattrs (getfattr, a helper process) are read while the overlay
-    // is unmounted (another one), not after.
-    if (done) {
+    // The upper dir is final once `fn` is done (and nothing is left for after the unmount): its xattrs (getfattr,
+    // a helper process) are read while the overlay is unmounted (another one), not after.
+    const after = s.afterUnmount ?? [];
+    if (done && after.length === 0) {
       s.xattrs = readXattrTree(s.upper, ctx.signal);
       s.xattrs.catch(() => undefined); // awaited by commitUpper
     }
     await unmount(s.merged);
+    if (done) for (const job of after) await job();
   }
 }
 
@@ -782,6 +786,34 @@ async function previousSegments(ctx: BuildCtx, id: string): Promise<{ reuse: Seg
   await ctx.lease.add({ blobs: [prev.digest] });
   const ranges = await ctx.o.store.openBlobRanges(prev.digest).catch(() => undefined);
   return ranges ? { reuse: { index, read: ranges.read }, close: ranges.close } : undefined;
+}
+
+/**
+ * For an edited COPY: the snapshot of the layer the previous build of step `id` made, and which source files
+ * (below `base`, the source dir's context path) are unchanged since then by the step's cache records, so that
+ * copyIntoRootfs can hard-link those from it. Undefined when there is no previous layer or it is not unpacked.
+ */
+async function previousTree(ctx: BuildCtx, id: string, instruction: string, current: Record<string, string> | undefined, base: string, s: Scratch): Promise<CopyIntoOptions['previous']> {
+  const prev = ctx.previous.get(id);
+  const layer = prev?.result.layer;
+  const before = prev?.inputs.sources?.files;
+  // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
+  if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
+  if (!statSync(join(ctx.o.store.snapshotsDir, layer.diffId.slice('sha256:'.length)), { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  await ctx.lease.add({ snapshots: [layer.diffId] });
+  const snapshot = await ctx.o.store.snapshot(layer.diffId).catch(() => undefined);
+  if (!snapshot) return undefined;
+  const prefix = base && base !== '.' ? `${base}/` : '';
+  return {
+    snapshot,
+    upper: s.upper,
+    afterUnmount: (job) => (s.afterUnmount ??= []).push(job),
+    same: (rel) => {
+      const k = prefix + rel;
+      const was = before[k];
+      return was !== undefined && was === current[k];
+    },
+  };
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -1129,6 +1161,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
           const needsFilter = !src.wholeTree || excludeMatcher !== undefined;
           await copyIntoRootfs(merged, [src], destFor, destIsDirSyntax || multiple || src.sub !== undefined, {
             owner,
+            previous: src.wholeTree && !from ? await previousTree(ctx, id, inputs.instruction, files, base, s) : undefined,
             chmod: chmodFn,
             exclude: !needsFilter ? undefined : (rel, isDir) => {
               const full = base && base !== '.' ? `${base}/${rel}` : rel;

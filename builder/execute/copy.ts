@@ -1,5 +1,5 @@
 import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
-import { chmodSync, constants, copyFileSync, lchownSync, lstatSync, lutimesSync, readlinkSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -22,6 +22,18 @@ export interface CopyIntoOptions {
   readonly chmod?: ((mode: number, isDir: boolean) => number) | undefined;
   /** Returns true for a source-relative path that must be skipped (COPY --exclude). */
   readonly exclude?: ((relPath: string, isDir: boolean) => boolean) | undefined;
+  /**
+   * The snapshot of the layer the previous build of this step made: unchanged files of a whole-tree copy are
+   * hard-linked from it instead of copied (see linkTree). `same(rel)` says whether the source file at `rel`
+   * (relative to the source directory) has the content, mode and type it had then (the step's cache records).
+   */
+  readonly previous?: {
+    readonly snapshot: string;
+    /** The overlay's upper dir: the links are made there, after the unmount (`afterUnmount`), not through the mount. */
+    readonly upper: string;
+    afterUnmount(job: () => Promise<void>): void;
+    same(rel: string): boolean;
+  } | undefined;
 }
 
 /** One resolved COPY source: a host path plus the name it gets when copied into a directory. */
@@ -51,11 +63,27 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
     await copyEntry(root, single.hostPath, single.stat, target, '', o, counter);
     return counter.n;
   }
-  const existedBefore = await isNonEmptyDir(await scopedPath(root, dest, true));
+  const destPath = await scopedPath(root, dest, true);
+  const existedBefore = await isNonEmptyDir(destPath);
+  const createdHere = lstatSync(destPath, { throwIfNoEntry: false }) === undefined;
   const destDir = await mkdirAllScoped(root, dest, dirOwner);
   for (const s of sources) {
     if (s.stat.isDirectory() && s.wholeTree && !existedBefore && sources.length === 1 && !o.chmod && !o.exclude) {
-      await copyWholeTree(s.hostPath, destDir, o.owner);
+      // A directory this copy created is wholly in the upper dir (overlay made it there, parents copied up), so
+      // the tree can be linked into the upper dir directly once the overlay is unmounted (links cannot cross
+      // into an overlay mount).
+      const prev = o.previous && o.owner && createdHere ? treeIn(o.previous.snapshot, ctrOf(root, destDir)) : undefined;
+      if (prev && o.owner && o.previous) {
+        const { upper, same } = o.previous;
+        const owner = o.owner;
+        const inUpper = join(upper, ctrOf(root, destDir));
+        const src = s.hostPath;
+        o.previous.afterUnmount(async () => {
+          if (!(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner);
+        });
+      } else {
+        await copyWholeTree(s.hostPath, destDir, o.owner);
+      }
       counter.n++;
     } else if (s.stat.isDirectory()) {
       await copyDirContents(root, s.hostPath, destDir, '', o, counter);
@@ -93,6 +121,81 @@ async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | unde
   } catch (e) {
     throw new TsbuildError('BUILD', `copying ${srcDir} failed: ${((e as { stderr?: string }).stderr ?? String(e)).trim().split('\n')[0]}`, { hint: 'check the source files are readable', cause: e });
   }
+}
+
+/** `ctrPath` inside the snapshot `snap` when every component is a real directory there (no symlink), else undefined. */
+function treeIn(snap: string, ctrPath: string): string | undefined {
+  let cur = snap;
+  for (const p of ctrPath.split('/').filter(Boolean)) {
+    cur = join(cur, p);
+    if (!lstatSync(cur, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+  }
+  return cur;
+}
+
+/**
+ * The whole-tree copy of an edit rebuild: the source tree at `src` is re-created at the empty `dst` with the
+ * metadata cp -a would give it (owner `owner`, source modes and mtimes), but every regular file whose content,
+ * mode and type are unchanged since the previous build (`same`), and whose copy in that build's snapshot `prev`
+ * has the same size, mode, whole-second mtime (what the layer records) and owner, is hard-linked from `prev`
+ * instead of copied. Snapshots are never written to (overlay copies a file up before changing it), so the link
+ * shares an immutable file. Creating 20,000 files costs seconds when the disk is busy; linking them is metadata.
+ * Returns false, having written nothing, for a tree this does not handle (hardlinks, devices, fifos, sockets):
+ * the caller copies it with cp.
+ */
+async function linkTree(src: string, dst: string, prev: string, owner: Owner, same: (rel: string) => boolean): Promise<boolean> {
+  const dirs: { rel: string; st: Stats }[] = [];
+  const others: { rel: string; st: Stats }[] = [];
+  const visit = (rel: string): boolean => {
+    for (const n of readdirSync(rel ? join(src, rel) : src)) {
+      const r = rel ? `${rel}/${n}` : n;
+      const st = lstatSync(join(src, r));
+      if (st.isDirectory()) {
+        dirs.push({ rel: r, st });
+        if (!visit(r)) return false;
+      } else if ((st.isFile() && st.nlink === 1) || st.isSymbolicLink()) {
+        others.push({ rel: r, st });
+      } else {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (!visit('')) return false;
+  const before = lstatSync(dst); // as in copyWholeTree: the destination keeps its own metadata
+  const sec = (ms: number): number => Math.floor(ms / 1000);
+  for (const d of dirs) mkdirSync(join(dst, d.rel), { mode: 0o700 });
+  for (const { rel, st } of others) {
+    const to = join(dst, rel);
+    const from = join(src, rel);
+    if (st.isSymbolicLink()) {
+      symlinkSync(readlinkSync(from), to);
+      lchownSync(to, owner.uid, owner.gid);
+      lutimesSync(to, st.atimeMs / 1000, st.mtimeMs / 1000);
+      continue;
+    }
+    const old = lstatSync(join(prev, rel), { throwIfNoEntry: false });
+    if (old?.isFile() && old.size === st.size && (old.mode & 0o7777) === (st.mode & 0o7777) && sec(old.mtimeMs) === sec(st.mtimeMs)
+      && old.uid === owner.uid && old.gid === owner.gid && same(rel)) {
+      linkSync(join(prev, rel), to);
+      continue;
+    }
+    copyFileSync(from, to);
+    lchownSync(to, owner.uid, owner.gid);
+    chmodSync(to, st.mode & 0o7777);
+    utimesSync(to, st.atimeMs / 1000, st.mtimeMs / 1000);
+  }
+  // Directories last, deepest first: adding entries changed their mtimes.
+  for (const d of [...dirs].reverse()) {
+    const p = join(dst, d.rel);
+    lchownSync(p, owner.uid, owner.gid);
+    chmodSync(p, d.st.mode & 0o7777);
+    utimesSync(p, d.st.atimeMs / 1000, d.st.mtimeMs / 1000);
+  }
+  lchownSync(dst, before.uid, before.gid);
+  chmodSync(dst, before.mode & 0o7777);
+  utimesSync(dst, before.atime, before.mtime);
+  return true;
 }
 
 function ctrOf(root: string, hostPath: string): string {

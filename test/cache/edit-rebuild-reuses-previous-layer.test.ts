@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxTar, makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
@@ -25,7 +25,7 @@ function segmentLog(): Logger & { seen: { reused: number; compressed: number }[]
 // An edit rebuild copies the compressed bytes of the unchanged parts of a COPY's layer from the previous build's
 // blob (layer-store/layer/gzip-segments.ts). What it writes must be exactly what a cold build of the edited
 // context writes, in another store: same layer digest, same image digest.
-test('an edit rebuild reuses the unchanged gzip segments of the step\'s previous layer, and its image equals a cold build\'s', async (t) => {
+test('an edit rebuild links unchanged files from the previous snapshot and reuses its gzip segments; the image equals a cold build\'s', async (t) => {
   const ctx = await mkdtemp(join(tmpdir(), 'tsbuild-segctx-'));
   const envs: BuildEnv[] = [];
   t.after(async () => {
@@ -51,6 +51,15 @@ test('an edit rebuild reuses the unchanged gzip segments of the step\'s previous
   const { reused, compressed } = log.seen[0]!;
   assert.ok(reused >= 10, `most segments reused (${reused} reused, ${compressed} compressed)`);
   assert.ok(compressed >= 1 && compressed <= 2, `only the edited part compressed (${compressed})`);
+
+  // The unchanged files were hard-linked from the previous layer's snapshot, not copied again (builder copy.ts
+  // linkTree); the edited one is a fresh file.
+  const diffIds = warm.config.rootfs.diff_ids;
+  const snap = join(a.root, 'snapshots', diffIds[diffIds.length - 1]!.slice('sha256:'.length), 'app', 'files');
+  assert.equal((await stat(join(snap, 'd7', 'f7.txt'))).nlink, 1, 'the edited file is a new file');
+  let linked = 0;
+  for (const d of await readdir(snap)) for (const f of await readdir(join(snap, d))) if ((await stat(join(snap, d, f))).nlink === 2) linked++;
+  assert.equal(linked, 1499, 'every unchanged file is shared with the previous snapshot');
 
   const b = await makeBuildEnv(bb);
   envs.push(b);
