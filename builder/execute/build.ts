@@ -1001,7 +1001,7 @@ async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunM
       case 'bind': {
         let srcRoot: string;
         if (m.from) {
-          const view = await stageView(ctx, rs, m.from, s, cleanups);
+          const view = await stageView(ctx, rs, m.from, cleanups);
           srcRoot = view;
         } else {
           srcRoot = ctx.contextDir;
@@ -1018,7 +1018,7 @@ async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunM
 }
 
 /** Mounts a read-only-ish view (overlay with a throwaway upper) of a stage or image's filesystem; returns its dir. */
-async function stageView(ctx: BuildCtx, rs: ResolvedStage, from: string, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<string> {
+async function stageView(ctx: BuildCtx, rs: ResolvedStage, from: string, cleanups: (() => Promise<void>)[]): Promise<string> {
   const layers = await sourceLayers(ctx, rs, from);
   const v = await scratchDirs(ctx, 'view');
   const lower = await lowerDirs(ctx, layers);
@@ -1027,7 +1027,6 @@ async function stageView(ctx: BuildCtx, rs: ResolvedStage, from: string, s: Scra
     await unmount(v.merged);
     await rm(v.dir, { recursive: true, force: true });
   });
-  void s;
   return v.merged;
 }
 
@@ -1082,9 +1081,10 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     let matcher: ContextMatcher;
     let layersKey: string;
     if (from) {
+      // The key names the source stage's layers; its files are looked at only when the step runs (a cache hit
+      // mounts nothing of the source stage).
       const layers = await sourceLayers(ctx, rs, from);
-      const s0 = await scratchDirs(ctx, 'from');
-      srcRoot = await stageView(ctx, rs, from, s0, cleanups);
+      srcRoot = '';
       matcher = ContextMatcher.none;
       layersKey = layers.map((l) => l.diffId).join(',') || 'empty';
     } else {
@@ -1092,13 +1092,25 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
       matcher = ctx.ignore.matcher;
       layersKey = 'context';
     }
-    const selection = localSources.length > 0 ? await selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+    const select = async (): Promise<Awaited<ReturnType<typeof selectSources>>> => {
+      if (!from) return localSources.length > 0 ? selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+      srcRoot = await stageView(ctx, rs, from, cleanups);
+      try {
+        return localSources.length > 0 ? await selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+      } catch (e) {
+        // Name the stage, not the temporary mount the files were looked for in.
+        if (TsbuildError.is(e) && e.code === 'CONTEXT') {
+          throw new BuildError(`${e.message.replace('in the build context', `in ${/^\d+$/.test(from) ? `stage ${from}` : from}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
+        }
+        throw e;
+      }
+    };
+    const contextSelection = from ? undefined : await select();
     const heredocs = ins.sourceContents;
-    const multiple = selection.sources.length + heredocs.length + downloads.length > 1;
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
-    if (!from && ctx.statCache) {
-      const h = await hashSources(srcRoot, selection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
+    if (contextSelection && ctx.statCache) {
+      const h = await hashSources(srcRoot, contextSelection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
       sourcesDigest = h.digest;
       files = { ...h.files };
     } else {
@@ -1117,7 +1129,14 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     };
     const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
       const s = await scratchDirs(ctx, 'copy');
+      // A source stage's view is mounted while this step's overlay is (two helper processes at once).
+      const selecting = contextSelection ? Promise.resolve(contextSelection) : select();
+      selecting.catch(() => undefined);
+      // Settled before this step's cleanups run, so a view mounted late is still unmounted.
+      cleanups.push(() => selecting.then(() => undefined, () => undefined));
       await withMerged(ctx, st.layers, s, async (merged) => {
+        const selection = await selecting;
+        const multiple = selection.sources.length + heredocs.length + downloads.length > 1;
         let owner: Owner | undefined;
         if (ins.chown) {
           owner = await resolveChown(ctx, st, ins.chown);
