@@ -71,7 +71,7 @@ export class ChrootRuntime implements Runtime {
     await mkdir(root);
     const stubs = new MountStubs();
     stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
-    await mountOverlay({ ...spec.rootfs, target: root, emptyLower: join(bundle, 'empty') });
+    await mountOverlay({ ...spec.rootfs, target: root, emptyLower: join(bundle, 'empty'), commands: spec.commands });
     stack.push(`unmount ${root}`, () => unmount(root));
     stack.push('inspect copied-up dirs', () => stubs.inspect(root, spec.rootfs.upper));
     await stubs.record(root, spec.rootfs.upper, ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname', ...spec.mounts.map((m) => m.target)]);

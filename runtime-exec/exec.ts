@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { CommandRunner } from '../layer-store/core/index.js';
 
 export interface ExecResult {
   readonly code: number;
@@ -6,8 +7,14 @@ export interface ExecResult {
   readonly stderr: string;
 }
 
-/** Runs a helper command to completion and returns its exit code and output (never rejects on exit code). */
-export function execCapture(cmd: string, args: readonly string[], o: { cwd?: string } = {}): Promise<ExecResult> {
+/**
+ * Runs a helper command to completion and returns its exit code and output (never rejects on exit code). With
+ * `o.commands` (a ShellRunner), the command is forked by that runner instead of by this process.
+ */
+export function execCapture(cmd: string, args: readonly string[], o: { cwd?: string; commands?: CommandRunner | undefined } = {}): Promise<ExecResult> {
+  if (o.commands) {
+    return o.commands.run(cmd, args, o.cwd ? { cwd: o.cwd } : {}).then((r) => ({ code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr }));
+  }
   return new Promise((resolve, reject) => {
     // LC_ALL=C: messages we match stay English, and the C library loads no locale files.
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...(o.cwd ? { cwd: o.cwd } : {}) });

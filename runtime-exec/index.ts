@@ -18,3 +18,4 @@ export { checkBinfmt, isNativePlatform } from './binfmt.js';
 export { ociConfig, DEFAULT_CAPABILITIES } from './spec.js';
 export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
 export { mountOverlay, unmount } from './overlay.js';
+export { ShellRunner, directRunner, shQuote } from './commands.js';

@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { CommandRunner } from '../layer-store/core/index.js';
 import { ContainerStartError } from './errors.js';
 import { execCapture } from './exec.js';
 
@@ -37,7 +38,7 @@ function commonDir(paths: readonly string[]): string {
  * without the option gets a plain mount.
  */
 export async function mountOverlay(
-  o: { lower: readonly string[]; upper: string; work: string; target: string; emptyLower: string; volatile?: boolean },
+  o: { lower: readonly string[]; upper: string; work: string; target: string; emptyLower: string; volatile?: boolean; commands?: CommandRunner | undefined },
 ): Promise<void> {
   let lower = [...o.lower];
   if (lower.length === 0) {
@@ -63,7 +64,7 @@ export async function mountOverlay(
   // across a crash (scratch of a dead build is removed), so a reused one comes from a clean unmount: clear it.
   rmSync(join(o.work, 'work', 'incompat'), { recursive: true, force: true });
   const tool = mountTool('mount');
-  const mount = (opts: string) => execCapture(tool.cmd, [...tool.args, '-t', 'overlay', 'overlay', '-o', opts, o.target], cwd ? { cwd } : {});
+  const mount = (opts: string) => execCapture(tool.cmd, [...tool.args, '-t', 'overlay', 'overlay', '-o', opts, o.target], { ...(cwd ? { cwd } : {}), commands: o.commands });
   let r = await mount(o.volatile === false ? data : `${data},volatile`);
   if (r.code !== 0 && o.volatile !== false) r = await mount(data); // a kernel before 5.10 knows no `volatile`
   if (r.code !== 0) {
@@ -74,12 +75,12 @@ export async function mountOverlay(
 }
 
 /** Unmounts `target`; falls back to a lazy unmount when it is busy. Succeeds when it is not mounted. */
-export async function unmount(target: string): Promise<void> {
+export async function unmount(target: string, commands?: CommandRunner): Promise<void> {
   const tool = mountTool('umount');
-  const r = await execCapture(tool.cmd, [...tool.args, target]);
+  const r = await execCapture(tool.cmd, [...tool.args, target], { commands });
   if (r.code === 0) return;
   if (NOT_MOUNTED.test(r.stderr)) return;
-  const lazy = await execCapture(tool.cmd, [...tool.args, '-l', target]);
+  const lazy = await execCapture(tool.cmd, [...tool.args, '-l', target], { commands });
   if (lazy.code !== 0 && !NOT_MOUNTED.test(lazy.stderr)) {
     throw new ContainerStartError(`umount ${target} failed: ${lazy.stderr.trim()}`);
   }

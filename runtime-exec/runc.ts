@@ -128,7 +128,7 @@ export class RuncRuntime implements Runtime {
     mkdirSync(rootfs);
     const stubs = new MountStubs();
     stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
-    const mounting = mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty') });
+    const mounting = mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty'), commands: spec.commands });
     let id: string;
     let cgroupsPath: string;
     try {
@@ -137,11 +137,11 @@ export class RuncRuntime implements Runtime {
       cgroupsPath = `/${id}`;
       writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig(spec, etc, cgroupsPath, { nofile: await nofileLimit() })), { mode: 0o600 });
     } catch (e) {
-      await mounting.then(() => unmount(rootfs), () => undefined).catch(() => undefined);
+      await mounting.then(() => unmount(rootfs, spec.commands), () => undefined).catch(() => undefined);
       throw e;
     }
     await mounting;
-    stack.push(`unmount ${rootfs}`, () => unmount(rootfs));
+    stack.push(`unmount ${rootfs}`, () => unmount(rootfs, spec.commands));
     stack.push('inspect copied-up dirs', () => stubs.inspect(rootfs, spec.rootfs.upper));
     await stubs.record(rootfs, spec.rootfs.upper, mountTargets(spec));
     if (signal.aborted) throw new AbortedError({ cause: signal.reason });

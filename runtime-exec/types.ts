@@ -1,3 +1,4 @@
+import type { CommandRunner } from '../layer-store/core/index.js';
 import type { Writable } from 'node:stream';
 import type { Platform } from '../layer-store/core/index.js';
 
@@ -49,6 +50,8 @@ export interface RunUser {
 export type NetworkMode = 'none' | 'host' | 'default';
 
 export interface RunSpec {
+  /** Forks the helper commands of the run (mount, umount); default: each is spawned by this process. */
+  readonly commands?: CommandRunner | undefined;
   readonly rootfs: {
     /** Read-only lower directories, top first (overlay `lowerdir` order). May be empty. */
     readonly lower: readonly string[];

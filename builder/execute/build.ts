@@ -16,7 +16,7 @@ import {
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
-import { mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
+import { ShellRunner, mountOverlay, unmount, resolveUser, checkBinfmt, isNativePlatform, type Limits, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
 import { explainMiss, hashSources, stepKey, StatCache, cacheMountDirName, type CacheRecord, type CacheStore, type MountKey, type RemoteCache, type StepInputs } from '../../cache/index.js';
 import {
   parseDockerfile, toStages, resolveStageGraph, StageScope, parseMount, chompHeredocContent, parseInstruction, processWord,
@@ -166,6 +166,8 @@ interface BuildCtx {
   readonly background: Promise<unknown>[];
   /** The previous build's record of a step that now runs, by step id: its layer's segments may be reused. */
   readonly previous: Map<string, CacheRecord>;
+  /** Forks the helper commands of the steps (mount, umount, getfattr, cp): one small shell, not this process. */
+  readonly commands: ShellRunner;
   stepCounter: number;
 }
 
@@ -230,6 +232,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     lease,
     background: [],
     previous: new Map(),
+    commands: new ShellRunner({ dir: tmp }),
   };
   try {
     for (const rs of graph.order) {
@@ -252,6 +255,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
     await Promise.allSettled(ctx.background);
+    await ctx.commands.close().catch(() => undefined);
     o.signal?.removeEventListener('abort', onAbort);
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     if (!o.lease) await lease.release();
@@ -700,7 +704,7 @@ async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
 /** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
 async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
   const lower = await lowerDirs(ctx, layers);
-  await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty') });
+  await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty'), commands: ctx.commands });
   let done = false;
   try {
     const r = await fn(s.merged);
@@ -711,10 +715,10 @@ async function withMerged<T>(ctx: BuildCtx, layers: readonly LayerRef[], s: Scra
     // a helper process) are read while the overlay is unmounted (another one), not after.
     const after = s.afterUnmount ?? [];
     if (done && after.length === 0) {
-      s.xattrs = readXattrTree(s.upper, ctx.signal);
+      s.xattrs = readXattrTree(s.upper, ctx.signal, ctx.commands);
       s.xattrs.catch(() => undefined); // awaited by commitUpper
     }
-    await unmount(s.merged);
+    await unmount(s.merged, ctx.commands);
     if (done) for (const job of after) await job();
   }
 }
@@ -734,6 +738,7 @@ async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<Layer
       compression,
       ...(reuse ? { reuse: reuse.reuse } : {}),
       ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
+      commands: ctx.commands,
       ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
       signal: ctx.signal,
       events: ctx.events,
@@ -899,6 +904,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
         },
       });
       const { exitCode } = await ctx.o.runtime.run({
+        commands: ctx.commands,
         rootfs: { lower, upper: s.upper, work: s.work },
         args,
         env: [...env].map(([k, v]) => `${k}=${v}`),
@@ -1022,9 +1028,9 @@ async function stageView(ctx: BuildCtx, rs: ResolvedStage, from: string, cleanup
   const layers = await sourceLayers(ctx, rs, from);
   const v = await scratchDirs(ctx, 'view');
   const lower = await lowerDirs(ctx, layers);
-  await mountOverlay({ lower, upper: v.upper, work: v.work, target: v.merged, emptyLower: join(v.dir, 'empty') });
+  await mountOverlay({ lower, upper: v.upper, work: v.work, target: v.merged, emptyLower: join(v.dir, 'empty'), commands: ctx.commands });
   cleanups.push(async () => {
-    await unmount(v.merged);
+    await unmount(v.merged, ctx.commands);
     await rm(v.dir, { recursive: true, force: true });
   });
   return v.merged;
@@ -1180,6 +1186,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
           const needsFilter = !src.wholeTree || excludeMatcher !== undefined;
           await copyIntoRootfs(merged, [src], destFor, destIsDirSyntax || multiple || src.sub !== undefined, {
             owner,
+            commands: ctx.commands,
             previous: src.wholeTree && !from ? await previousTree(ctx, id, inputs.instruction, files, base, s) : undefined,
             chmod: chmodFn,
             exclude: !needsFilter ? undefined : (rel, isDir) => {

@@ -3,7 +3,7 @@ import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lu
 import { basename, join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { TsbuildError } from '../../layer-store/index.js';
+import { TsbuildError, type CommandRunner } from '../../layer-store/index.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = promisify(execFile);
@@ -27,6 +27,8 @@ export interface CopyIntoOptions {
    * hard-linked from it instead of copied (see linkTree). `same(rel)` says whether the source file at `rel`
    * (relative to the source directory) has the content, mode and type it had then (the step's cache records).
    */
+  /** Forks cp and chown (a ShellRunner); default: spawned by this process. */
+  readonly commands?: CommandRunner | undefined;
   readonly previous?: {
     readonly snapshot: string;
     /** The overlay's upper dir: the links are made there, after the unmount (`afterUnmount`), not through the mount. */
@@ -79,10 +81,10 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
         const inUpper = join(upper, ctrOf(root, destDir));
         const src = s.hostPath;
         o.previous.afterUnmount(async () => {
-          if (!(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner);
+          if (!(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
         });
       } else {
-        await copyWholeTree(s.hostPath, destDir, o.owner);
+        await copyWholeTree(s.hostPath, destDir, o.owner, o.commands);
       }
       counter.n++;
     } else if (s.stat.isDirectory()) {
@@ -108,13 +110,21 @@ async function isNonEmptyDir(p: string): Promise<boolean> {
  * a third of the system time of per-file calls from Node. Safe because `dstDir` was empty: no symlink planted in
  * the image can redirect a write, and cp never follows symlinks in the source.
  */
-async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | undefined): Promise<void> {
+async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | undefined, commands?: CommandRunner): Promise<void> {
+  const exec = async (cmd: string, args: string[]): Promise<void> => {
+    if (!commands) {
+      await execFileP(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
+      return;
+    }
+    const r = await commands.run(cmd, args);
+    if (r.code !== 0) throw Object.assign(new Error(`${cmd} exited ${r.code}`), { stderr: r.stderr });
+  };
   const args = ['-a', ...(owner ? ['--no-preserve=ownership'] : []), '--', `${srcDir}/.`, `${dstDir}/`];
   // cp -a gives dstDir the source dir's metadata; the destination keeps its own (BuildKit: created 0755).
   const before = await lstat(dstDir);
   try {
-    await execFileP('cp', args, { maxBuffer: 16 * 1024 * 1024 });
-    if (owner && (owner.uid !== 0 || owner.gid !== 0)) await execFileP('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', dstDir]);
+    await exec('cp', args);
+    if (owner && (owner.uid !== 0 || owner.gid !== 0)) await exec('chown', ['-R', '-h', `${owner.uid}:${owner.gid}`, '--', dstDir]);
     await lchown(dstDir, before.uid, before.gid);
     await chmod(dstDir, before.mode & 0o7777);
     await utimes(dstDir, before.atime, before.mtime);

@@ -178,3 +178,19 @@ export interface ImageDestination {
   commit(tags: readonly string[], o?: Abortable): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What a helper command (mount, getfattr, cp…) returned. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: Buffer;
+  readonly stderr: string;
+}
+
+/**
+ * Runs short helper commands. runtime-exec's ShellRunner keeps one small shell that forks them, so a build step
+ * does not fork this whole Node process for each; `input` is the command's stdin (default none). A missing
+ * program rejects with an error whose `code` is 'ENOENT', as spawn does.
+ */
+export interface CommandRunner {
+  run(cmd: string, args: readonly string[], o?: { readonly input?: string | Buffer; readonly cwd?: string }): Promise<CommandResult>;
+}

@@ -8,7 +8,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Hasher, hashStream, throwIfAborted, type Digest, type EventSink, type MediaType } from '../core/index.js';
+import { Hasher, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type MediaType } from '../core/index.js';
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
 import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
@@ -45,6 +45,8 @@ export interface PackOptions<T = unknown> {
    * tree: the tree must not change after they were read. Default: read here.
    */
   readonly xattrTable?: Promise<XattrTable> | undefined;
+  /** Forks getfattr (a ShellRunner); default: spawned by this process. */
+  readonly commands?: CommandRunner | undefined;
   readonly events?: EventSink | undefined;
   /** Progress id for 'transfer' events. */
   readonly id?: string | undefined;
@@ -320,7 +322,7 @@ interface Prepared {
 
 async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<Prepared> {
   throwIfAborted(o.signal);
-  const xattrs = o.xattrs === false ? undefined : await (o.xattrTable ?? readXattrTree(dir, o.signal));
+  const xattrs = o.xattrs === false ? undefined : await (o.xattrTable ?? readXattrTree(dir, o.signal, o.commands));
   const items = await walk(dir, o, overlay, xattrs);
   return { xattrs, items, counter: { entries: 0 } };
 }

@@ -7,6 +7,7 @@
  * layer, so the cost is two process spawns per layer, whatever its size. Neither follows symlinks (-h, -P).
  */
 import { spawn } from 'node:child_process';
+import type { CommandRunner } from '../core/index.js';
 import { LayerToolError } from './errors.js';
 
 /** Path → (xattr name → raw value). Paths are absolute. */
@@ -55,9 +56,23 @@ function run(cmd: string, args: readonly string[], input: string | undefined, si
   });
 }
 
+/** `run` through a CommandRunner (a ShellRunner): the same errors. */
+async function viaRunner(commands: CommandRunner, cmd: string, args: readonly string[]): Promise<string> {
+  let r;
+  try {
+    r = await commands.run(cmd, args);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new LayerToolError(cmd, code === 'ENOENT' ? 'not installed' : (e as Error).message, { cause: e });
+  }
+  if (r.code !== 0) throw new LayerToolError(cmd, `exited ${r.code}: ${r.stderr.trim().slice(0, 500)}`);
+  return r.stdout.toString('utf8');
+}
+
 /** Returns every xattr under `dir` (recursively, including `dir`), symlinks not followed. */
-export async function readXattrTree(dir: string, signal?: AbortSignal): Promise<XattrTable> {
-  const text = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir], undefined, signal);
+export async function readXattrTree(dir: string, signal?: AbortSignal, commands?: CommandRunner): Promise<XattrTable> {
+  const args = ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir];
+  const text = commands ? await viaRunner(commands, 'getfattr', args) : await run('getfattr', args, undefined, signal);
   const table: XattrTable = new Map();
   let cur: Map<string, Buffer> | undefined;
   for (const line of text.split('\n')) {
