@@ -275,12 +275,23 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
 async function dirBytes(dir: string): Promise<{ bytes: number; entries: number }> {
   let bytes = 0;
   let entries = 0;
+  // A file with several links (snapshots share the unchanged files of an edited COPY) is counted once.
+  const seen = new Set<string>();
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
       const p = join(d, e.name);
       entries++;
-      if (e.isDirectory()) await walk(p);
-      else bytes += (await lstat(p)).size;
+      if (e.isDirectory()) {
+        await walk(p);
+        continue;
+      }
+      const st = await lstat(p);
+      if (st.nlink > 1) {
+        const id = `${st.dev}:${st.ino}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+      }
+      bytes += st.size;
     }
   };
   await walk(dir);
