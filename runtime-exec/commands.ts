@@ -13,26 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, CommandRunner } from '../layer-store/core/index.js';
-import { signalNumber } from './exec.js';
-
-/** Runs each command with its own spawn (as execCapture does). */
-export function directRunner(): CommandRunner {
-  return {
-    run: (cmd, args, o = {}) => new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, ...(o.cwd ? { cwd: o.cwd } : {}) });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      child.stdout!.on('data', (b: Buffer) => out.push(b));
-      child.stderr!.on('data', (b: Buffer) => err.push(b));
-      child.on('error', reject);
-      child.on('close', (code, sig) => resolve({ code: code ?? 128 + (sig ? signalNumber(sig) : 0), stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
-      if (o.input !== undefined) {
-        child.stdin!.on('error', () => undefined);
-        child.stdin!.end(o.input);
-      }
-    }),
-  };
-}
+import { directRunner } from './exec.js';
 
 /** Quotes `s` for sh: single quotes, each `'` as `'\''`. */
 export function shQuote(s: string): string {

@@ -18,4 +18,5 @@ export { checkBinfmt, isNativePlatform } from './binfmt.js';
 export { ociConfig, DEFAULT_CAPABILITIES } from './spec.js';
 export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
 export { mountOverlay, unmount } from './overlay.js';
-export { ShellRunner, directRunner, shQuote } from './commands.js';
+export { ShellRunner } from './commands.js';
+export { directRunner } from './exec.js';

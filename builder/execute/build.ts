@@ -5,9 +5,9 @@
  * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
  * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
  */
-import { lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
@@ -249,7 +249,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       throw e;
     }
     await Promise.allSettled([...ctx.results.values()]);
-  await settleBackground(ctx);
+    await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
     return await commitImage(ctx, final);
   } finally {
@@ -269,7 +269,7 @@ async function settleBackground(ctx: BuildCtx): Promise<void> {
 
 /** Runs `p` behind the steps: awaited before the image is committed, never an unhandled rejection. */
 function inBackground(ctx: BuildCtx, p: Promise<unknown>): void {
-  p.catch(() => ctx.signal.aborted || undefined);
+  p.catch(() => undefined);
   ctx.background.push(p);
 }
 
@@ -607,7 +607,7 @@ async function cachedStep(ctx: BuildCtx, rs: ResolvedStage, st: StageState, inpu
         key, inputs, createdAt, lastUsedAt: createdAt,
         result: r.layer && desc ? { emptyLayer: false, layer: { digest: desc.digest, diffId: r.layer.diffId, size: desc.size, mediaType: desc.mediaType } } : { emptyLayer: true },
       };
-    if (cache) await cache.put(rec);
+      if (cache) await cache.put(rec);
       remember(rec);
     };
     const recorded = r.layer && r.layer.desc instanceof Promise ? record() : Promise.resolve(await record());
@@ -804,9 +804,8 @@ async function previousTree(ctx: BuildCtx, id: string, instruction: string, curr
   const before = prev?.inputs.sources?.files;
   // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
   if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
-  if (!statSync(join(ctx.o.store.snapshotsDir, layer.diffId.slice('sha256:'.length)), { throwIfNoEntry: false })?.isDirectory()) return undefined;
   await ctx.lease.add({ snapshots: [layer.diffId] });
-  const snapshot = await ctx.o.store.snapshot(layer.diffId).catch(() => undefined);
+  const snapshot = await ctx.o.store.existingSnapshot(layer.diffId);
   if (!snapshot) return undefined;
   const prefix = base && base !== '.' ? `${base}/` : '';
   return {

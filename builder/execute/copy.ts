@@ -4,6 +4,7 @@ import { basename, join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { TsbuildError, type CommandRunner } from '../../layer-store/index.js';
+import { directRunner } from '../../runtime-exec/index.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = promisify(execFile);
@@ -22,13 +23,13 @@ export interface CopyIntoOptions {
   readonly chmod?: ((mode: number, isDir: boolean) => number) | undefined;
   /** Returns true for a source-relative path that must be skipped (COPY --exclude). */
   readonly exclude?: ((relPath: string, isDir: boolean) => boolean) | undefined;
+  /** Forks cp and chown (a ShellRunner); default: spawned by this process. */
+  readonly commands?: CommandRunner | undefined;
   /**
    * The snapshot of the layer the previous build of this step made: unchanged files of a whole-tree copy are
    * hard-linked from it instead of copied (see linkTree). `same(rel)` says whether the source file at `rel`
    * (relative to the source directory) has the content, mode and type it had then (the step's cache records).
    */
-  /** Forks cp and chown (a ShellRunner); default: spawned by this process. */
-  readonly commands?: CommandRunner | undefined;
   readonly previous?: {
     readonly snapshot: string;
     /** The overlay's upper dir: the links are made there, after the unmount (`afterUnmount`), not through the mount. */
@@ -110,12 +111,8 @@ async function isNonEmptyDir(p: string): Promise<boolean> {
  * a third of the system time of per-file calls from Node. Safe because `dstDir` was empty: no symlink planted in
  * the image can redirect a write, and cp never follows symlinks in the source.
  */
-async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | undefined, commands?: CommandRunner): Promise<void> {
+async function copyWholeTree(srcDir: string, dstDir: string, owner: Owner | undefined, commands: CommandRunner = directRunner()): Promise<void> {
   const exec = async (cmd: string, args: string[]): Promise<void> => {
-    if (!commands) {
-      await execFileP(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
-      return;
-    }
     const r = await commands.run(cmd, args);
     if (r.code !== 0) throw Object.assign(new Error(`${cmd} exited ${r.code}`), { stderr: r.stderr });
   };

@@ -604,6 +604,12 @@ export class LayerStore {
     return p;
   }
 
+  /** The snapshot of `diffId` when it is already unpacked (and trusted), else undefined: never unpacks. */
+  async existingSnapshot(diffId: Digest): Promise<string | undefined> {
+    if (!statSync(join(this.snapshotsDir, digestHex(diffId)), { throwIfNoEntry: false })?.isDirectory()) return undefined;
+    return this.snapshot(diffId).catch(() => undefined);
+  }
+
   /**
    * Moves the finished tree `dir` (e.g. a step's overlay upper dir, already packed into the layer `diffId`) into
    * place as that layer's snapshot. When the snapshot exists already, it is kept and `dir` stays the caller's.
