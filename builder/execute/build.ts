@@ -5,7 +5,7 @@
  * a content-addressed layer (and, renamed, that layer's snapshot). The image is committed last: blobs, config,
  * manifest, then the tags. A failure leaves only unreferenced blobs and no moved tag.
  */
-import { lstatSync, mkdirSync, readdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { lstat, mkdir, readFile, rm, stat, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
 import { join, posix, resolve as resolvePath, basename } from 'node:path';
@@ -23,7 +23,8 @@ import {
   type DockerfileAst, type Instruction, type InstructionLocation, type ResolvedStage, type StageGraph, type RunMount,
   type CopyInstruction, type AddInstruction, type RunInstruction,
 } from '../frontend/index.js';
-import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo } from '../context/index.js';
+import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo, type SelectedSource } from '../context/index.js';
+import { contextBindView } from './context-view.js';
 import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopyIntoOptions, type CopySource, type Owner } from './copy.js';
 import { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
 import { goList, goQuoteList, runCreatedBy } from './history.js';
@@ -181,6 +182,7 @@ const SCRATCH_TIME = '1970-01-01T00:00:00.000Z';
  * after removing every temporary directory and mount it made.
  */
 export async function build(o: BuildOptions): Promise<BuildResult> {
+  validateSecrets(o.secrets ?? []);
   const contextDir = resolvePath(o.context);
   const cst = await stat(contextDir).catch(() => undefined);
   if (!cst?.isDirectory()) {
@@ -878,7 +880,8 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
   const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
   const user = st.config.config?.User ?? '';
   const cwd = st.config.config?.WorkingDir || '/';
-  const mountKeys: MountKey[] = mounts.map((m) => mountKey(ctx, m));
+  const mountKeys: MountKey[] = [];
+  for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m));
   const inputs: StepInputs = {
     ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}`, id, true),
     mounts: mountKeys,
@@ -892,6 +895,8 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
     const cleanups: (() => Promise<void>)[] = [];
     try {
       const rtMounts = await runMounts(ctx, rs, mounts, runUser, s, cleanups);
+      // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
+      const stepEnv = new Map([...env, ...rtMounts.env]);
       const tail: string[] = [];
       const sink = (stream: 'stdout' | 'stderr'): Writable => new Writable({
         write(chunk: Buffer, _e, cb) {
@@ -906,11 +911,11 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
         commands: ctx.commands,
         rootfs: { lower, upper: s.upper, work: s.work },
         args,
-        env: [...env].map(([k, v]) => `${k}=${v}`),
+        env: [...stepEnv].map(([k, v]) => `${k}=${v}`),
         cwd,
         user: runUser,
         network,
-        mounts: rtMounts,
+        mounts: rtMounts.mounts,
         ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
@@ -945,21 +950,56 @@ function runArgs(config: ImageConfig, ins: RunInstruction): string[] {
   return ins.prependShell ? withShell(config, args) : args;
 }
 
-function mountKey(ctx: BuildCtx, m: RunMount): MountKey {
+/**
+ * A mount as it enters the step's key. A bind mount's source counts by its content, as BuildKit's does: the
+ * digest of the context files it selects (what .dockerignore keeps), or the source stage's or image's layers.
+ */
+async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount): Promise<MountKey> {
   const options: Record<string, string> = {};
   for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
+  let source: string | undefined;
+  if (m.type === 'bind') {
+    let content: string;
+    if (m.from !== undefined) {
+      content = (await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId).join(',') || 'empty';
+    } else {
+      const sel = await selectBindSource(ctx, m);
+      content = ctx.statCache ? (await hashSources(ctx.contextDir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : 'context';
+    }
+    source = `${m.from ?? 'context'}:${m.source ?? '/'}@${content}`;
+  }
   return {
     type: m.type as MountKey['type'],
     target: m.target ?? '',
-    ...(m.type === 'bind' ? { source: `${m.from ?? 'context'}:${m.source ?? '/'}` } : {}),
+    ...(source !== undefined ? { source } : {}),
     ...(m.id !== undefined ? { id: m.id } : {}),
     ...(Object.keys(options).length ? { options } : {}),
   };
-  void ctx;
 }
 
-async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<Mount[]> {
+/** The context path a bind mount without `from` selects, .dockerignore applied; a missing or ignored one is an error naming it. */
+async function selectBindSource(ctx: BuildCtx, m: RunMount): Promise<SelectedSource> {
+  try {
+    const sel = await selectSources(ctx.contextDir, [m.source ?? '.'], ctx.ignore.matcher, { signal: ctx.signal });
+    return sel.sources[0]!;
+  } catch (e) {
+    if (TsbuildError.is(e) && e.code === 'CONTEXT') {
+      throw new BuildError(e.message.replace(/^COPY source/, `RUN --mount=type=bind source`), { hint: e.hint ?? 'check the mount\'s source= path in the build context' });
+    }
+    throw e;
+  }
+}
+
+/** What a RUN step's mounts give the runtime: the mounts, and the variables secrets with `env=` set. */
+interface RunMountsResult {
+  readonly mounts: Mount[];
+  readonly env: Map<string, string>;
+}
+
+async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<RunMountsResult> {
   const out: Mount[] = [];
+  const env = new Map<string, string>();
+  let n = 0;
   for (const m of mounts) {
     const target = m.target;
     switch (m.type) {
@@ -988,38 +1028,77 @@ async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunM
         break;
       }
       case 'secret': {
-        const sid = m.id ?? (target ? basename(target) : '');
+        // BuildKit (dispatchSecret): the id is id= or source=, else the target's base name; the default target
+        // is /run/secrets/ID; with env= and no target the secret is a variable only, with both it is both.
+        const sid = m.id ?? m.source ?? (target ? posix.basename(target) : '');
         const sec = (ctx.o.secrets ?? []).find((x) => x.id === sid);
-        const dest = target ?? `/run/secrets/${sid}`;
         if (!sec) {
           if (m.required) throw new BuildError(`secret ${sid} is required but was not given`, { hint: `pass --secret id=${sid},src=FILE` });
           break;
         }
-        const data = sec.env !== undefined ? Buffer.from(process.env[sec.env] ?? '') : await readFile(sec.src ?? '');
+        const data = await readSecret(sec);
+        if (m.env !== undefined) env.set(m.env, data.toString('utf8'));
+        if (m.env !== undefined && target === undefined) break;
         const file = join(s.dir, `secret-${randomUUID().slice(0, 8)}`);
         await writeFile(file, data, { mode: m.mode ?? 0o400 });
         await lchown(file, m.uid ?? user.uid, m.gid ?? user.gid);
         cleanups.push(() => rm(file, { force: true }));
-        out.push({ type: 'bind', source: file, target: dest, readonly: true });
+        out.push({ type: 'bind', source: file, target: target ?? `/run/secrets/${posix.basename(sid)}`, readonly: true });
         break;
       }
       case 'bind': {
-        let srcRoot: string;
         if (m.from) {
+          // A stage or image: an overlay with a throwaway upper, so `rw` writes are discarded too.
           const view = await stageView(ctx, rs, m.from, cleanups);
-          srcRoot = view;
-        } else {
-          srcRoot = ctx.contextDir;
+          const src = await scopedPath(view, m.source ?? '/', true);
+          out.push({ type: 'bind', source: src, target: target!, readonly: m.readOnly });
+          break;
         }
-        const src = await scopedPath(srcRoot, m.source ?? '/', true);
-        out.push({ type: 'bind', source: src, target: target!, readonly: m.readOnly });
+        const sel = await selectBindSource(ctx, m);
+        const dir = join(s.dir, `bind-${n++}`);
+        await mkdir(dir);
+        const view = await contextBindView(ctx.contextDir, sel, dir, cleanups, {
+          writable: !m.readOnly, filtered: ctx.ignore.patterns.length > 0, commands: ctx.commands, signal: ctx.signal,
+        });
+        out.push({ type: 'bind', source: view.path, target: target!, readonly: m.readOnly });
         break;
       }
       case 'ssh':
         throw new BuildError('RUN --mount=type=ssh is not supported yet', { hint: 'remove the ssh mount; tsbuild has no SSH agent forwarding' });
     }
   }
-  return out;
+  return { mounts: out, env };
+}
+
+/**
+ * Checks, before anything is read or run, that every secret given can be read: a missing or unreadable file,
+ * or an unset variable, fails the build naming the flag (as buildx does for a file), never a step without it.
+ */
+export function validateSecrets(secrets: readonly SecretSource[]): void {
+  for (const sec of secrets) {
+    const flag = `--secret id=${sec.id},${sec.env !== undefined ? `env=${sec.env}` : `src=${sec.src ?? ''}`}`;
+    if (sec.env !== undefined) {
+      if (process.env[sec.env] === undefined) throw new TsbuildError('USAGE', `${flag}: environment variable ${sec.env} is not set`, { hint: `export ${sec.env}, or pass the secret as src=FILE` });
+      continue;
+    }
+    try {
+      accessSync(sec.src ?? '', fsConstants.R_OK);
+      if (!statSync(sec.src ?? '').isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as NodeJS.ErrnoException).code === 'EISDIR' ? 'not a regular file' : 'cannot be read';
+      throw new TsbuildError('USAGE', `${flag}: ${sec.src ?? ''}: ${why}`, { hint: 'pass the path of a readable file holding the secret', cause: e });
+    }
+  }
+}
+
+/** A secret's bytes; validateSecrets checked before the build that the file or variable is there. */
+async function readSecret(sec: SecretSource): Promise<Buffer> {
+  if (sec.env !== undefined) {
+    const v = process.env[sec.env];
+    if (v === undefined) throw new BuildError(`secret ${sec.id}: environment variable ${sec.env} is not set`, { hint: `set ${sec.env}, or pass --secret id=${sec.id},src=FILE` });
+    return Buffer.from(v);
+  }
+  return readFile(sec.src ?? '');
 }
 
 /** Mounts a read-only-ish view (overlay with a throwaway upper) of a stage or image's filesystem; returns its dir. */

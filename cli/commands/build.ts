@@ -69,6 +69,8 @@ export function parseSecret(spec: string): SecretSource {
   const envName = kv.get('env') ?? (kv.get('type') === 'env' ? src : undefined);
   if (!id) throw new TsbuildError('USAGE', `--secret ${JSON.stringify(spec)} has no id`, { hint: 'write --secret id=NAME,src=FILE' });
   if (envName !== undefined) return { id, env: envName };
+  // buildx detects the type when none is given: the variable named like the id if it is set, else the file.
+  if (src === undefined && kv.get('type') === undefined && process.env[id] !== undefined) return { id, env: id };
   return { id, src: resolve(src ?? id) };
 }
 

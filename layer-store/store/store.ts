@@ -29,7 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -123,7 +123,8 @@ export class LayerStore {
   readonly #snapshots = new Map<Digest, string>();
 
   private constructor(root: string, o: StoreOptions) {
-    this.root = root;
+    // Absolute, so paths handed to other processes (runc's bind sources, mount options) hold from any cwd.
+    this.root = resolve(root);
     this.logger = o.logger ?? noopLogger;
     this.#lockTimeoutMs = o.lockTimeoutMs ?? 60_000;
   }
