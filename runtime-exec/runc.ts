@@ -159,7 +159,8 @@ export class RuncRuntime implements Runtime {
         throw new ContainerStartError(`runc delete ${id} failed: ${r.stderr.trim()}`);
       }
     });
-    this.#log.debug('runc run', { id, bundle, args: spec.args });
+    // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
+    this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
     const child = spawn(this.#o.path, this.#runc('--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id), {
       stdio: ['ignore', 'pipe', 'pipe'],
     });

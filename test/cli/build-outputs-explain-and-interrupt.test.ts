@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { repoRoot } from '../helpers/paths.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { busyboxTar, mountPoints } from '../helpers/build-env.js';
+import { cgroupsLeft, containersOf, runsInDebugLog } from '../helpers/owned.js';
 
 const run = promisify(execFile);
 const BIN = join(repoRoot(), 'bin', 'tsbuild.js');
@@ -64,7 +65,8 @@ test('--explain lists every step with CACHED or why it ran', async () => {
 test('an interrupted build (SIGINT during RUN) exits non-zero and leaves no mount, container or scratch dir', async () => {
   await writeFile(join(ctx, 'Dockerfile.slow'), 'FROM busybox:latest\nRUN echo started && sleep 30\n');
   const mounts = await mountPoints(root);
-  const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:1', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // --debug: the build names the container (id, cgroup) it runs, so the checks below look at that one only.
+  const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', '--debug', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:1', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let sent = false;
   p.stderr.on('data', (c: Buffer) => {
@@ -79,15 +81,17 @@ test('an interrupted build (SIGINT during RUN) exits non-zero and leaves no moun
   assert.match(err, /error: .*(abort|interrupt)/i);
   assert.deepEqual(await mountPoints(root), mounts);
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
-  const { stdout } = await run('runc', ['list', '-q']);
-  assert.equal(stdout.trim(), '');
+  const runs = runsInDebugLog(err);
+  assert.equal(runs.length, 1, `the build logged the container of its RUN\n${err}`);
+  assert.deepEqual(await containersOf({ runs }), [], 'its container is gone');
+  assert.deepEqual(await cgroupsLeft(runs), [], 'its cgroup is gone');
   assert.ok(!tsbuild(['images']).stdout.includes('slow'), 'no image was tagged');
 });
 
 test('a build killed with SIGKILL leaves scratch and mounts that the next build removes', async () => {
   await writeFile(join(ctx, 'Dockerfile.slow'), 'FROM busybox:latest\nRUN echo started && sleep 30\n');
   const mounts = await mountPoints(root);
-  const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:2', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [BIN, '--root', root, '--progress', 'plain', '--debug', 'build', '-f', join(ctx, 'Dockerfile.slow'), '-t', 'slow:2', ctx], { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let sent = false;
   p.stderr.on('data', (c: Buffer) => {
@@ -99,9 +103,13 @@ test('a build killed with SIGKILL leaves scratch and mounts that the next build 
   });
   await new Promise((res) => p.on('close', res));
   assert.equal((await readdir(join(root, 'tmp'))).length, 1, 'the killed build left its scratch dir');
+  const runs = runsInDebugLog(err);
+  assert.equal(runs.length, 1, `the killed build logged the container of its RUN\n${err}`);
   // runc's container outlives a SIGKILLed parent: the next build must clean both up.
   const r = tsbuild(['build', '-t', 'next:1', ctx]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
   assert.deepEqual(await mountPoints(root), mounts);
+  assert.deepEqual(await containersOf({ runs }), [], 'the killed build\'s container is gone');
+  assert.deepEqual(await cgroupsLeft(runs), [], 'and so is its cgroup');
 });

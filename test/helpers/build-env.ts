@@ -1,10 +1,11 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type BuildOptions, type BuildResult } from '../../builder/index.js';
 import { LayerStore, importRootfs, type BuildEvent } from '../../layer-store/index.js';
 import { CacheStore } from '../../cache/index.js';
 import { findRuntime, type Runtime } from '../../runtime-exec/index.js';
+import { mountsUsing } from './owned.js';
 import { makeBusyboxRootfs, type BusyboxRootfs } from './rootfs.js';
 
 /** A temporary store with `busybox:latest` imported from Debian's busybox-static, a cache and runc. */
@@ -43,16 +44,12 @@ export async function makeBuildEnv(busybox: { tar: string }): Promise<BuildEnv> 
 }
 
 /**
- * Returns the mount points in /proc/self/mountinfo that tsbuild tests and runs create (temp dirs named
- * `tsbuild-*`, runc bundles `tsbuild-run-*`), so that unrelated mounts of other processes on the machine
- * (a benchmark's buildah, say) do not make the leak checks flaky.
+ * Returns the mount points that use the test's own --root `root`: below it, or overlays over its layers (a runc
+ * bundle's rootfs in os.tmpdir()). Only these count: every process on the machine shares this mount table, and
+ * another tsbuild run's mounts are named `tsbuild-*` too.
  */
-export async function mountPoints(under?: string): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  // With `under` (the test's own --root), only mounts below it count: every process on the machine shares this
-  // mount namespace, so another tsbuild run's mounts would otherwise show up here.
-  return text.split('\n').filter(Boolean).map((l) => l.split(' ')[4]!)
-    .filter((p) => (under ? p.startsWith(under + '/') : p.includes('/tsbuild-') && !p.includes('/tsbuild-bench-')));
+export function mountPoints(root: string): Promise<string[]> {
+  return mountsUsing(root);
 }
 
 /** Returns the entries of `<root>/tmp` (scratch dirs a build must remove). */

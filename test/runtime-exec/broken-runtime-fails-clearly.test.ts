@@ -15,11 +15,11 @@ after(() => rootfs.cleanup());
 test('a --runtime that is not a working runc fails the run with a clear error and leaves nothing behind', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await findRuntime({ runtime: '/bin/false', tmpDir: s.tmp });
-  const snap = await snapshot(s.tmp);
+  const rt = await findRuntime({ runtime: '/bin/false', tmpDir: s.tmp, logger: s.log });
+  const snap = await snapshot(s);
   await assert.rejects(
     rt.run(specFor([rootfs.dir], s, ['true']), { stdout: collector(), stderr: collector() }, new AbortController().signal),
     (e: unknown) => (e as { code?: string }).code === 'RUNTIME_MISSING' && /\/bin\/false does not work/.test((e as Error).message),
   );
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

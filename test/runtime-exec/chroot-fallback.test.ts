@@ -21,7 +21,7 @@ test('the chroot fallback isolates with unshare, is logged, and leaves nothing b
   const rt = await findRuntime({ runtime: 'chroot', tmpDir: s.tmp, logger });
   assert.equal(rt.name, 'chroot');
   assert.match(warnings.join('\n'), /chroot isolation/);
-  const snap = await snapshot(s.tmp);
+  const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo $$; id -u; pwd; echo "$V"; ls /sys/class/net; cat /etc/hostname; echo x > /data.txt; rm /bin/vi'], {
     env: [PATH_ENV, 'V=val'], cwd: '/w', user: { uid: 1000, gid: 1000 }, hostname: 'chrooted',
   }));
@@ -34,18 +34,18 @@ test('the chroot fallback isolates with unshare, is logged, and leaves nothing b
   assert.equal(root.exitCode, 0, root.stderr);
   assert.ok((await lstat(join(s.upper, 'bin/vi'))).isCharacterDevice());
   assert.deepEqual((await readdir(s.upper)).sort(), ['bin', 'data.txt', 'dev', 'proc', 'sys', 'w']);
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });
 
 test('aborting a chroot-isolated step kills it and cleans up', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
   const rt = await findRuntime({ runtime: 'chroot', tmpDir: s.tmp });
-  const snap = await snapshot(s.tmp);
+  const snap = await snapshot(s);
   const t0 = Date.now();
   await assert.rejects(rt.run(specFor([rootfs.dir], s, ['sleep', '30']), { stdout: collector(), stderr: collector() }, AbortSignal.timeout(300)), AbortedError);
   assert.ok(Date.now() - t0 < 5000);
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });
 
 test('findRuntime names what to install when the asked runtime is missing', async () => {

@@ -17,8 +17,8 @@ import { PATH_ENV } from './harness.js';
 test('env, cwd (created when missing) and the user resolved from the image passwd are applied', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
-  const snap = await snapshot(s.tmp);
+  const rt = await runcRuntime(s);
+  const snap = await snapshot(s);
   const user = await resolveUser([rootfs.dir], 'app');
   assert.deepEqual(user, { uid: 1000, gid: 1000, additionalGids: [10] });
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo "$GREETING"; pwd; id -u; id -g; id -G; grep CapEff /proc/self/status; grep NoNewPrivs /proc/self/status'], {
@@ -36,13 +36,13 @@ test('env, cwd (created when missing) and the user resolved from the image passw
   assert.match(lines[5] ?? '', /CapEff:\s+0+$/, 'a non-root user has no effective capabilities');
   assert.match(lines[6] ?? '', /NoNewPrivs:\s+1/);
   assert.ok((await lstat(join(s.upper, 'work/dir'))).isDirectory(), 'the cwd is created like Docker does');
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });
 
 test('root gets Docker default capabilities only', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
+  const rt = await runcRuntime(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'grep CapEff /proc/self/status']));
   // Docker's default set: chown dac_override fowner fsetid kill setgid setuid setpcap net_bind_service net_raw sys_chroot mknod audit_write setfcap
   assert.match(r.stdout, /CapEff:\s+00000000a80425fb/);

@@ -15,8 +15,8 @@ import { join } from 'node:path';
 test('/etc/hosts, resolv.conf and hostname are provided inside but never land in the upper dir', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
-  const snap = await snapshot(s.tmp);
+  const rt = await runcRuntime(s);
+  const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/resolv.conf; echo ---; cat /etc/hostname; hostname; echo x > /etc/hosts'], {
     hostname: 'stepbox',
     extraHosts: [{ host: 'registry.local', ip: '10.1.2.3' }],
@@ -36,13 +36,13 @@ test('/etc/hosts, resolv.conf and hostname are provided inside but never land in
     const st = await lstat(join(s.upper, d));
     assert.ok(st.isDirectory() && (st.mode & 0o7777) === 0o755, `${d} is an empty 0755 dir`);
   }
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });
 
 test('an /etc/hosts the image already has keeps its content in the layer', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
+  const rt = await runcRuntime(s);
   const lower = join(s.base, 'lower');
   await import('node:fs/promises').then((fs) => fs.mkdir(join(lower, 'etc'), { recursive: true }));
   await writeFile(join(lower, 'etc/hosts'), 'image hosts\n');

@@ -1,22 +1,30 @@
 /** Shared harness of the runtime-exec tests: layer dirs, a collecting run, and a leak check. */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { promisify } from 'node:util';
 import { findRuntime, type Runtime, type RunSpec } from '../../runtime-exec/index.js';
+import { cgroupsLeft, containersOf, mountsUsing, runRecorder } from '../helpers/owned.js';
 
-const run = promisify(execFile);
+/** One test's temp area: `upper`, `work`, a private bundle dir `tmp`, and a logger recording its runs. */
+export interface Scratch {
+  readonly base: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly tmp: string;
+  /** Give it to the runtime (runcRuntime does): it records the containers the runtime starts. */
+  readonly log: ReturnType<typeof runRecorder>;
+  cleanup(): Promise<void>;
+}
 
-/** A fresh temp area with `upper`, `work` and a private bundle dir (`tmp`) for one test. */
-export async function scratch(): Promise<{ base: string; upper: string; work: string; tmp: string; cleanup(): Promise<void> }> {
+/** Returns a fresh Scratch for one test. */
+export async function scratch(): Promise<Scratch> {
   const base = await mkdtemp(join(tmpdir(), 'tsbuild-test-run-'));
   const upper = join(base, 'upper');
   const work = join(base, 'work');
   const tmp = join(base, 'tmp');
   await Promise.all([mkdir(upper), mkdir(work), mkdir(tmp)]);
-  return { base, upper, work, tmp, cleanup: () => rm(base, { recursive: true, force: true }) };
+  return { base, upper, work, tmp, log: runRecorder(), cleanup: () => rm(base, { recursive: true, force: true }) };
 }
 
 /** A Writable that keeps what it receives. */
@@ -56,11 +64,16 @@ export async function runCollect(rt: Runtime, spec: RunSpec, signal = new AbortC
   return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
 }
 
-/** The runc runtime with bundles in `tmp`. */
-export function runcRuntime(tmp: string): Promise<Runtime> {
-  return findRuntime({ runtime: 'runc', tmpDir: tmp });
+/** The runc runtime with bundles in `s.tmp`, logging to `s.log`. */
+export function runcRuntime(s: Scratch): Promise<Runtime> {
+  return findRuntime({ runtime: 'runc', tmpDir: s.tmp, logger: s.log });
 }
 
+/**
+ * What a run must restore, limited to what this test owns (other tsbuild runs on the machine share the mount
+ * table, runc's state and the cgroup tree): mounts using the scratch area, the containers and cgroups of the
+ * runs its runtime logged (or with a bundle in the scratch area), and the bundle dirs in its `tmp`.
+ */
 export interface Snapshot {
   readonly mounts: readonly string[];
   readonly containers: readonly string[];
@@ -68,26 +81,14 @@ export interface Snapshot {
   readonly bundles: readonly string[];
 }
 
-async function cgroupDirs(): Promise<string[]> {
-  const out: string[] = [];
-  for (const h of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    for (const d of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[])) {
-      if (d.startsWith('tsbuild-')) out.push(`${h}/${d}`);
-    }
-  }
-  return out;
-}
-
-/** Takes the state a run must restore: mount points, runc containers, tsbuild cgroups, bundle dirs in `tmp`. */
-export async function snapshot(tmp: string): Promise<Snapshot> {
-  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  // Only mounts in tsbuild's own temp dirs count: other tools on the machine (a benchmark's dockerd or buildah)
-  // mount and unmount at any time.
-  const mounts = mountinfo.split('\n').filter(Boolean).map((l) => l.split(' ')[4] ?? '')
-    .filter((p) => p.includes('tsbuild') && !p.includes('tsbuild-bench-')).sort();
-  const { stdout } = await run('runc', ['list', '-q']);
-  const containers = stdout.split('\n').filter((s) => s.startsWith('tsbuild-')).sort();
-  return { mounts, containers, cgroups: (await cgroupDirs()).sort(), bundles: (await readdir(tmp)).sort() };
+/** Takes the state a run must restore for scratch area `s` (see Snapshot). */
+export async function snapshot(s: Scratch): Promise<Snapshot> {
+  return {
+    mounts: await mountsUsing(s.base),
+    containers: await containersOf({ runs: s.log.runs, bundlesUnder: s.base }),
+    cgroups: await cgroupsLeft(s.log.runs),
+    bundles: (await readdir(s.tmp)).sort(),
+  };
 }
 
 /** Returns what is in `after` but not in `before`, per kind (all empty when nothing leaked). */

@@ -12,8 +12,8 @@ after(() => rootfs.cleanup());
 test('network none gives a namespace with only lo; host shares the host interfaces', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
-  const snap = await snapshot(s.tmp);
+  const rt = await runcRuntime(s);
+  const snap = await snapshot(s);
   const none = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'ls /sys/class/net; cat /sys/class/net/lo/operstate']));
   assert.equal(none.exitCode, 0, none.stderr);
   const ifs = none.stdout.trim().split(/\s+/);
@@ -21,5 +21,5 @@ test('network none gives a namespace with only lo; host shares the host interfac
   const host = await runCollect(rt, specFor([rootfs.dir], s, ['ls', '/sys/class/net'], { network: 'host' }));
   const { readdir } = await import('node:fs/promises');
   assert.deepEqual(host.stdout.trim().split(/\s+/).sort(), (await readdir('/sys/class/net')).sort());
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

@@ -15,12 +15,12 @@ after(() => rootfs.cleanup());
 test('a step runs on a volatile overlay, and the same upper dir can be mounted again', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
-  const snap = await snapshot(s.tmp);
+  const rt = await runcRuntime(s);
+  const snap = await snapshot(s);
   for (const round of [1, 2]) {
     const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'grep " / / " /proc/self/mountinfo']));
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, / - overlay overlay .*\bvolatile\b/, `round ${round}: ${r.stdout}`);
   }
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

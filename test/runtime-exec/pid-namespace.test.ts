@@ -12,7 +12,7 @@ after(() => rootfs.cleanup());
 test('the process is pid 1 of its own PID namespace and sees no host processes', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
+  const rt = await runcRuntime(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo $$; ps -o pid,comm; echo end']));
   assert.equal(r.exitCode, 0, r.stderr);
   const [pid, _header, ...ps] = r.stdout.trim().split('\n').slice(0, -1);

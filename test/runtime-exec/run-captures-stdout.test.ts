@@ -12,12 +12,12 @@ after(() => rootfs.cleanup());
 test('runc runs echo in the container and streams its stdout and stderr', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
+  const rt = await runcRuntime(s);
   assert.equal(rt.name, 'runc');
-  const snap = await snapshot(s.tmp);
+  const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo hello world; echo oops >&2']));
   assert.equal(r.exitCode, 0);
   assert.equal(r.stdout, 'hello world\n');
   assert.equal(r.stderr, 'oops\n');
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

@@ -12,10 +12,10 @@ after(() => rootfs.cleanup());
 test('a non-zero exit code is returned, not thrown, and nothing is left behind', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
-  const snap = await snapshot(s.tmp);
+  const rt = await runcRuntime(s);
+  const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo failing >&2; exit 42']));
   assert.equal(r.exitCode, 42);
   assert.equal(r.stderr, 'failing\n');
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

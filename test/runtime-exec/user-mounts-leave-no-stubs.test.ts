@@ -15,13 +15,13 @@ import { join } from 'node:path';
 test('bind and tmpfs mounts work, and their mountpoints do not end up in the upper dir', async (t) => {
   const s = await scratch();
   t.after(() => s.cleanup());
-  const rt = await runcRuntime(s.tmp);
+  const rt = await runcRuntime(s);
   const src = join(s.base, 'src');
   const rw = join(s.base, 'rw');
   await mkdir(src);
   await mkdir(rw);
   await writeFile(join(src, 'in.txt'), 'from host\n');
-  const snap = await snapshot(s.tmp);
+  const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'cat /mnt/ro/deep/in.txt; touch /mnt/ro/deep/x 2>/dev/null || echo ro; echo out > /cache/o.txt; echo t > /scratch/t; echo kept > /tmp/k'], {
     mounts: [
       { type: 'bind', source: src, target: '/mnt/ro/deep', readonly: true },
@@ -34,5 +34,5 @@ test('bind and tmpfs mounts work, and their mountpoints do not end up in the upp
   assert.equal(await readFile(join(rw, 'o.txt'), 'utf8'), 'out\n');
   assert.deepEqual((await readdir(s.upper)).sort(), ['dev', 'proc', 'sys', 'tmp'], 'only the step\'s own write (and the /dev, /proc, /sys mountpoints BuildKit keeps) is in the layer');
   await assert.rejects(access(join(s.upper, 'mnt')));
-  assert.deepEqual(leaks(snap, await snapshot(s.tmp)), NO_LEAKS);
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });
