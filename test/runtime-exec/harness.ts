@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { findRuntime, type Runtime, type RunSpec } from '../../runtime-exec/index.js';
@@ -68,25 +68,31 @@ export interface Snapshot {
   readonly bundles: readonly string[];
 }
 
+/** The prefix of the container ids (and cgroup names) of runs made by this test process (runc.ts newContainerId). */
+const OWN_IDS = `tsbuild-${process.pid}-`;
+
 async function cgroupDirs(): Promise<string[]> {
   const out: string[] = [];
   for (const h of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
     for (const d of await readdir(join('/sys/fs/cgroup', h)).catch(() => [] as string[])) {
-      if (d.startsWith('tsbuild-')) out.push(`${h}/${d}`);
+      if (d.startsWith(OWN_IDS)) out.push(`${h}/${d}`);
     }
   }
   return out;
 }
 
-/** Takes the state a run must restore: mount points, runc containers, tsbuild cgroups, bundle dirs in `tmp`. */
+/**
+ * Takes the state a run must restore: mount points below the test's scratch (`dirname(tmp)`), runc containers
+ * and cgroups of this test process, bundle dirs in `tmp`. Only the test's own resources count: other builds on
+ * the machine (other engineers' runs, a benchmark's dockerd) mount and start containers at any time.
+ */
 export async function snapshot(tmp: string): Promise<Snapshot> {
+  const mine = dirname(tmp) + '/';
   const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
-  // Only mounts in tsbuild's own temp dirs count: other tools on the machine (a benchmark's dockerd or buildah)
-  // mount and unmount at any time.
   const mounts = mountinfo.split('\n').filter(Boolean).map((l) => l.split(' ')[4] ?? '')
-    .filter((p) => p.includes('tsbuild') && !p.includes('tsbuild-bench-')).sort();
+    .filter((p) => p.startsWith(mine)).sort();
   const { stdout } = await run('runc', ['list', '-q']);
-  const containers = stdout.split('\n').filter((s) => s.startsWith('tsbuild-')).sort();
+  const containers = stdout.split('\n').filter((s) => s.startsWith(OWN_IDS)).sort();
   return { mounts, containers, cgroups: (await cgroupDirs()).sort(), bundles: (await readdir(tmp)).sort() };
 }
 
