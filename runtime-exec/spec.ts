@@ -29,9 +29,21 @@ export const ALL_CAPABILITIES: readonly string[] = [
   'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
-/** Returns the bounding capability set of a step: Docker's defaults, or every capability under `insecure`. */
+/**
+ * Returns the bounding capability set of a step: Docker's defaults, or under `insecure` every capability this
+ * process may pass on (its own bounding set: inside a container tsbuild may lack some, and runc fails to
+ * apply a capability it does not have).
+ */
 export function stepCapabilities(spec: Pick<RunSpec, 'security'>): readonly string[] {
-  return spec.security === 'insecure' ? ALL_CAPABILITIES : DEFAULT_CAPABILITIES;
+  if (spec.security !== 'insecure') return DEFAULT_CAPABILITIES;
+  let bounding: bigint;
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    bounding = hex !== undefined ? BigInt(`0x${hex}`) : -1n;
+  } catch {
+    bounding = -1n;
+  }
+  return ALL_CAPABILITIES.filter((_c, i) => bounding === -1n || ((bounding >> BigInt(i)) & 1n) === 1n);
 }
 
 /** File descriptor limit of a step (soft = hard), as dockerd's default; capped at our own hard limit. */
