@@ -2,7 +2,7 @@
  * Wiring of the default components from the global options: the store under --root, the cache beside it,
  * the OCI runtime. Commands get what they need from here; nothing is a singleton.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { LayerStore, type Logger } from '../layer-store/index.js';
 import { CacheStore } from '../cache/index.js';
 import { findRuntime, type Runtime } from '../runtime-exec/index.js';
@@ -20,15 +20,17 @@ export function openCache(root: string, logger: Logger): Promise<CacheStore> {
 /**
  * Finds runc (or `--runtime PATH`), falling back to chroot isolation as runtime-exec decides. The lookup
  * (which spawns `runc --version`) happens on the first RUN, not before: a build whose steps all hit the
- * cache never pays for it. The name is that of the runtime found, `runc` until then.
+ * cache never pays for it. The name is that of the runtime found, `runc` until then. `root`: the store root,
+ * recorded on each container as its owner.
  */
-export function openRuntime(runtime: string | undefined, logger: Logger): Promise<Runtime> {
+export function openRuntime(runtime: string | undefined, logger: Logger, root?: string): Promise<Runtime> {
   let found: Promise<Runtime> | undefined;
   let name: Runtime['name'] = 'runc';
   const lazy: Runtime = {
     get name() { return name; },
     run: async (spec, io, signal) => {
-      found ??= findRuntime({ ...(runtime ? { runtime } : {}), logger });
+      // The store root owns the containers: `tsbuild fsck` of that root finds one a killed build left.
+      found ??= findRuntime({ ...(runtime ? { runtime } : {}), ...(root !== undefined ? { owner: resolve(root) } : {}), logger });
       const r = await found;
       name = r.name;
       return r.run(spec, io, signal);

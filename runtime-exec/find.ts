@@ -14,6 +14,8 @@ export interface FindRuntimeOptions {
   readonly tmpDir?: string;
   /** runc's state root (`runc --root`); default runc's own. */
   readonly root?: string;
+  /** The store root the containers belong to (RuncOptions.owner): lets `fsck` of that root find leftovers. */
+  readonly owner?: string;
 }
 
 async function onPath(name: string): Promise<string | undefined> {
@@ -54,7 +56,7 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
     // Not probed with `--version` here (a Go binary's start, ~10 ms, on every build that runs a step): a runtime
     // that does not work fails its first `run`, and RuncRuntime names it then.
     logger.debug('using OCI runtime', { path });
-    return new RuncRuntime({ path, ...common, ...(o.root ? { root: o.root } : {}) });
+    return new RuncRuntime({ path, ...common, ...(o.root ? { root: o.root } : {}), ...(o.owner !== undefined ? { owner: o.owner } : {}) });
   }
   if (o.runtime !== undefined) {
     throw new RuntimeMissingError(`OCI runtime ${JSON.stringify(o.runtime)} not found`, {

@@ -6,16 +6,21 @@
  * BuildKit on such a daemon (`docker build --network host`, or buildctl's OCI worker) runs RUN with the host
  * network too.
  *
+ * Hardening of every step (`security: 'sandbox'`, the default): Docker's default capabilities and seccomp profile
+ * (seccomp.ts), masked /proc paths, no_new_privs; and nothing outlives a killed tsbuild (supervisor.ts).
+ *
  * Receives directories, never store objects. Imports only layer-store/core.
  */
 export type { BindMount, Limits, Mount, NetworkMode, RunIO, RunSpec, RunUser, Runtime, TmpfsMount } from './types.js';
 export { RunFailedError, RuntimeMissingError, ContainerStartError, UserNotFoundError, BinfmtMissingError } from './errors.js';
 export { findRuntime, type FindRuntimeOptions } from './find.js';
-export { RuncRuntime, type RuncOptions } from './runc.js';
+export { RuncRuntime, OWNER_ANNOTATION, type RuncOptions } from './runc.js';
+export { SUPERVISOR_NAME } from './supervisor.js';
+export { resolveSeccomp, loadDefaultSeccompProfile, hostSeccompArch, kernelAtLeast, type LinuxSeccomp, type SeccompProfile, type SeccompTarget } from './seccomp.js';
 export { ChrootRuntime, type ChrootOptions } from './chroot.js';
 export { resolveUser } from './user.js';
 export { checkBinfmt, isNativePlatform } from './binfmt.js';
-export { ociConfig, DEFAULT_CAPABILITIES } from './spec.js';
+export { ociConfig, stepCapabilities, DEFAULT_CAPABILITIES, ALL_CAPABILITIES, type OciConfigOptions } from './spec.js';
 export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
 export { mountOverlay, unmount } from './overlay.js';
 export { ShellRunner } from './commands.js';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
@@ -12,8 +11,10 @@ import { ContainerStartError, RuntimeMissingError } from './errors.js';
 import { writeEtcFiles } from './etc-files.js';
 import { execCapture, signalNumber } from './exec.js';
 import { mountOverlay, unmount } from './overlay.js';
-import { mountTargets, nofileLimit, ociConfig, validateSpec } from './spec.js';
+import { loadDefaultSeccompProfile, resolveSeccomp, type LinuxSeccomp, type SeccompProfile } from './seccomp.js';
+import { mountTargets, nofileLimit, ociConfig, stepCapabilities, validateSpec } from './spec.js';
 import { MountStubs } from './stubs.js';
+import { superviseRunc } from './supervisor.js';
 import type { RunIO, RunSpec, Runtime } from './types.js';
 
 /** How long an aborted container gets to die after `runc kill KILL` before `runc run` itself is killed. */
@@ -35,11 +36,22 @@ export interface RuncOptions {
   /** Where bundles are created (default os.tmpdir()); each run makes and removes `tsbuild-run-*` here. */
   readonly tmpDir?: string;
   readonly logger?: Logger;
+  /**
+   * Who the containers belong to (the store root of the build): recorded as the annotation OWNER_ANNOTATION,
+   * so that `tsbuild fsck` of that root finds a container its killed build left.
+   */
+  readonly owner?: string;
 }
 
-/** Returns a unique container id (`tsbuild-` + 12 hex digits). */
+/** The config.json annotation naming the owner (RuncOptions.owner) of a tsbuild container. */
+export const OWNER_ANNOTATION = 'org.tsbuild.owner';
+
+/**
+ * Returns a unique container id: `tsbuild-<pid of this process>-<12 hex digits>`. The pid tells whether the
+ * build that ran it is still there (layer-store's leftover check reads it back).
+ */
 export function newContainerId(): string {
-  return `tsbuild-${randomBytes(6).toString('hex')}`;
+  return `tsbuild-${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
 /** Removes the cgroup `path` (relative to every hierarchy) where it is left over; runc delete normally does it. */
@@ -80,6 +92,8 @@ export class RuncRuntime implements Runtime {
   readonly name = 'runc' as const;
   readonly #o: RuncOptions;
   readonly #log: Logger;
+  #profile: SeccompProfile | undefined;
+  readonly #seccomp = new Map<string, LinuxSeccomp>();
 
   constructor(o: RuncOptions) {
     this.#o = o;
@@ -89,6 +103,18 @@ export class RuncRuntime implements Runtime {
   /** runc's state dir of container `id` (present from create until delete). */
   #stateDir(id: string): string {
     return join(this.#o.root ?? DEFAULT_RUNC_ROOT, id);
+  }
+
+  /** Returns the seccomp section of a step with `caps` (Docker's default profile, resolved once per cap set). */
+  #seccompFor(caps: readonly string[]): LinuxSeccomp {
+    const key = caps.join(',');
+    let s = this.#seccomp.get(key);
+    if (!s) {
+      this.#profile ??= loadDefaultSeccompProfile();
+      s = resolveSeccomp(this.#profile, { capabilities: caps });
+      this.#seccomp.set(key, s);
+    }
+    return s;
   }
 
   #runc(...args: string[]): string[] {
@@ -135,7 +161,13 @@ export class RuncRuntime implements Runtime {
       const etc = await writeEtcFiles(bundle, spec);
       id = newContainerId();
       cgroupsPath = `/${id}`;
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig(spec, etc, cgroupsPath, { nofile: await nofileLimit() })), { mode: 0o600 });
+      const seccomp = spec.security === 'insecure' ? undefined : this.#seccompFor(stepCapabilities(spec));
+      const config = ociConfig(spec, etc, cgroupsPath, {
+        nofile: await nofileLimit(),
+        ...(seccomp ? { seccomp } : {}),
+        ...(this.#o.owner !== undefined ? { annotations: { [OWNER_ANNOTATION]: this.#o.owner } } : {}),
+      });
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
     } catch (e) {
       await mounting.then(() => unmount(rootfs, spec.commands), () => undefined).catch(() => undefined);
       throw e;
@@ -161,9 +193,10 @@ export class RuncRuntime implements Runtime {
     });
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
-    const child = spawn(this.#o.path, this.#runc('--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id), {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
+    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id] });
+    const child = sup.child;
+    stack.push('close the supervisor tie', () => { child.stdin?.destroy(); });
     let exited = false;
     const exit = new Promise<number>((resolve, reject) => {
       child.on('error', (e) => {
@@ -183,7 +216,7 @@ export class RuncRuntime implements Runtime {
         const t0 = Date.now();
         while (!exited) {
           await execCapture(this.#o.path, this.#runc('kill', id, 'KILL')).catch(() => undefined);
-          if (Date.now() - t0 > ABORT_GRACE_MS) child.kill('SIGKILL');
+          if (Date.now() - t0 > ABORT_GRACE_MS) sup.killGroup();
           await new Promise((r) => setTimeout(r, KILL_RETRY_MS));
         }
       })();
@@ -194,8 +227,8 @@ export class RuncRuntime implements Runtime {
     try {
       const [code] = await Promise.all([
         exit,
-        pipeline(child.stdout, io.stdout, { end: false }),
-        pipeline(child.stderr, io.stderr, { end: false }),
+        pipeline(child.stdout!, io.stdout, { end: false }),
+        pipeline(child.stderr!, io.stderr, { end: false }),
       ]);
       exitCode = code;
     } catch (e) {

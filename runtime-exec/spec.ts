@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { EtcFiles } from './etc-files.js';
 import { DEFAULT_HOSTNAME } from './etc-files.js';
 import { ContainerStartError } from './errors.js';
+import type { LinuxSeccomp } from './seccomp.js';
 import type { Limits, RunSpec } from './types.js';
 
 /** Docker's default capability set (moby `oci/caps/defaults.go`). */
@@ -16,6 +17,34 @@ const MASKED_PATHS = [
   '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
 ];
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/** Every capability runc 1.1 knows (0 … CAP_CHECKPOINT_RESTORE = 40), in number order: `--security=insecure`. */
+export const ALL_CAPABILITIES: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_DAC_READ_SEARCH', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETPCAP', 'CAP_LINUX_IMMUTABLE', 'CAP_NET_BIND_SERVICE', 'CAP_NET_BROADCAST', 'CAP_NET_ADMIN',
+  'CAP_NET_RAW', 'CAP_IPC_LOCK', 'CAP_IPC_OWNER', 'CAP_SYS_MODULE', 'CAP_SYS_RAWIO', 'CAP_SYS_CHROOT', 'CAP_SYS_PTRACE',
+  'CAP_SYS_PACCT', 'CAP_SYS_ADMIN', 'CAP_SYS_BOOT', 'CAP_SYS_NICE', 'CAP_SYS_RESOURCE', 'CAP_SYS_TIME',
+  'CAP_SYS_TTY_CONFIG', 'CAP_MKNOD', 'CAP_LEASE', 'CAP_AUDIT_WRITE', 'CAP_AUDIT_CONTROL', 'CAP_SETFCAP',
+  'CAP_MAC_OVERRIDE', 'CAP_MAC_ADMIN', 'CAP_SYSLOG', 'CAP_WAKE_ALARM', 'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ',
+  'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
+];
+
+/**
+ * Returns the bounding capability set of a step: Docker's defaults, or under `insecure` every capability this
+ * process may pass on (its own bounding set: inside a container tsbuild may lack some, and runc fails to
+ * apply a capability it does not have).
+ */
+export function stepCapabilities(spec: Pick<RunSpec, 'security'>): readonly string[] {
+  if (spec.security !== 'insecure') return DEFAULT_CAPABILITIES;
+  let bounding: bigint;
+  try {
+    const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    bounding = hex !== undefined ? BigInt(`0x${hex}`) : -1n;
+  } catch {
+    bounding = -1n;
+  }
+  return ALL_CAPABILITIES.filter((_c, i) => bounding === -1n || ((bounding >> BigInt(i)) & 1n) === 1n);
+}
 
 /** File descriptor limit of a step (soft = hard), as dockerd's default; capped at our own hard limit. */
 export const NOFILE_LIMIT = 1048576;
@@ -51,15 +80,28 @@ function resources(l: Limits | undefined): Record<string, unknown> | undefined {
   return Object.keys(r).length ? r : undefined;
 }
 
+export interface OciConfigOptions {
+  /** RLIMIT_NOFILE (soft = hard); default NOFILE_LIMIT. */
+  readonly nofile?: number;
+  /** `linux.seccomp` (resolveSeccomp); none when absent. Ignored under `security: 'insecure'`. */
+  readonly seccomp?: LinuxSeccomp;
+  /** OCI annotations (runc list shows them): who owns the container. */
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
 /**
  * Returns an OCI runtime-spec `config.json` object for `spec`: rootfs `rootfs` (relative to the bundle),
  * namespaces pid/mount/ipc/uts (+network unless host), Docker's default capabilities (effective only for
- * uid 0), no_new_privs, /etc files bind-mounted read-only from the bundle, cgroup limits at `cgroupsPath`.
+ * uid 0), no_new_privs, `o.seccomp`, masked and read-only /proc paths, /etc files bind-mounted read-only from
+ * the bundle, cgroup limits at `cgroupsPath`. Under `security: 'insecure'` (BuildKit's insecure entitlement,
+ * privileged-like): every capability, no seccomp filter, no masked or read-only paths, a writable /sys and no
+ * no_new_privs.
  */
-export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: { nofile?: number } = {}): Record<string, unknown> {
+export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: OciConfigOptions = {}): Record<string, unknown> {
   const nofile = o.nofile ?? NOFILE_LIMIT;
   const root = spec.user.uid === 0;
-  const caps = [...DEFAULT_CAPABILITIES];
+  const insecure = spec.security === 'insecure';
+  const caps = [...stepCapabilities(spec)];
   const namespaces: { type: string }[] = [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }];
   if (spec.network === 'none') namespaces.push({ type: 'network' });
   const mounts: OciMount[] = [
@@ -68,7 +110,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', insecure ? 'rw' : 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/resolv.conf', type: 'bind', source: etc.resolv, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
     { destination: '/etc/hostname', type: 'bind', source: etc.hostname, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
@@ -99,17 +141,18 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
         ambient: [],
       },
       rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
-      noNewPrivileges: true,
+      noNewPrivileges: !insecure,
     },
     root: { path: 'rootfs', readonly: false },
     hostname: spec.hostname ?? DEFAULT_HOSTNAME,
     mounts,
+    ...(o.annotations ? { annotations: { ...o.annotations } } : {}),
     linux: {
       namespaces,
       cgroupsPath,
       ...(res ? { resources: res } : {}),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      ...(insecure ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
+      ...(o.seccomp && !insecure ? { seccomp: o.seccomp } : {}),
     },
   };
 }

@@ -74,6 +74,12 @@ export interface RunSpec {
   readonly hostname?: string;
   /** Extra /etc/hosts entries: `{ host, ip }`. */
   readonly extraHosts?: readonly { readonly host: string; readonly ip: string }[];
+  /**
+   * `sandbox` (default): Docker's default capabilities and seccomp profile, masked /proc paths, no_new_privs.
+   * `insecure` (RUN --security=insecure, which the builder allows only with the security.insecure entitlement):
+   * every capability and no seccomp filter, as BuildKit's insecure mode.
+   */
+  readonly security?: 'sandbox' | 'insecure';
   /** Target platform: when foreign, a binfmt_misc handler must be registered (see checkBinfmt). */
   readonly platform?: Platform;
 }

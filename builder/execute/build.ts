@@ -32,6 +32,7 @@ import { BuildError, StepFailedError } from './errors.js';
 import { scopedPath } from './scoped-path.js';
 import { reclaimStaleScratch, scratchName } from './recover.js';
 import { archiveKind, extractArchive, fetchUrl, type Fetched } from './add.js';
+import { checkEntitlements, insecureNotAllowed, type Entitlement } from './entitlements.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -58,6 +59,8 @@ export interface BuildOptions {
   /** Target platform; default the host's. */
   readonly platform?: Platform | undefined;
   readonly network?: NetworkMode | undefined;
+  /** Entitlements granted (`--allow`): `security.insecure` lets `RUN --security=insecure` run (entitlements.ts). */
+  readonly allow?: readonly Entitlement[] | undefined;
   readonly secrets?: readonly SecretSource[] | undefined;
   readonly limits?: Limits | undefined;
   /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
@@ -213,6 +216,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
+  checkEntitlements(graph, o.allow ?? []);
 
   const root = o.store.root;
   await reclaimStaleScratch(join(root, 'tmp'), o.logger ?? noopLogger);
@@ -863,9 +867,8 @@ async function commitUpperOpt(ctx: BuildCtx, s: Scratch, id: string): Promise<{ 
 // --- RUN -----------------------------------------------------------------------------------------------------
 
 async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: RunInstruction, id: string, name: string, noCache: boolean): Promise<void> {
-  if (ins.security === 'insecure') {
-    throw new BuildError('RUN --security=insecure is not allowed', { hint: 'tsbuild has no insecure entitlement; remove the flag' });
-  }
+  const security = ins.security ?? 'sandbox';
+  if (security === 'insecure' && !ctx.o.allow?.includes('security.insecure')) throw insecureNotAllowed(ins.location);
   const args = runArgs(st.config, ins);
   const runEnv = scope.runEnv();
   const env = new Map<string, string>();
@@ -883,7 +886,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
   const mountKeys: MountKey[] = [];
   for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m));
   const inputs: StepInputs = {
-    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}`, id, true),
+    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}${security === 'insecure' ? ' security=insecure' : ''}`, id, true),
     mounts: mountKeys,
   };
   const historyArgs = scope.historyArgs();
@@ -915,6 +918,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
         cwd,
         user: runUser,
         network,
+        security,
         mounts: rtMounts.mounts,
         ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
         platform: st.platform,

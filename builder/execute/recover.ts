@@ -3,9 +3,11 @@
  * (named `build-<pid>-…`) stays, and so may the overlay mounts over it and the runc container still running on
  * them. Before a new build starts, dirs whose owning process is gone are reclaimed (layer-store's
  * `reclaimStaleScratch`, which `tsbuild fsck --repair` runs too): containers whose bundle rootfs is mounted over a
- * stale dir are killed and deleted, those mounts are lazily unmounted, the dirs removed.
+ * stale dir, or that runc's state names as this root's with a dead owner, are killed and deleted, those mounts
+ * are lazily unmounted, the dirs removed.
  */
-import { reclaimStaleScratch as reclaim, type Logger } from '../../layer-store/index.js';
+import { dirname } from 'node:path';
+import { reclaimLeftoverContainers, reclaimStaleScratch as reclaim, type Logger } from '../../layer-store/index.js';
 
 /** The scratch dir name for this process: stale-detection reads the pid back. */
 export function scratchName(prefix: string, id: string): string {
@@ -14,5 +16,7 @@ export function scratchName(prefix: string, id: string): string {
 
 /** Reclaims stale scratch dirs under `tmpRoot` (see the module comment). Never throws; logs what it did. */
 export async function reclaimStaleScratch(tmpRoot: string, log: Logger): Promise<void> {
+  // Containers first (they hold the mounts): those whose supervisor died with their build (layer-store containers.ts).
+  await reclaimLeftoverContainers(dirname(tmpRoot), log);
   await reclaim(tmpRoot, log);
 }

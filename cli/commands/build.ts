@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { build, buildPlatforms, parseOutput, writeOutput, type BuildOptions, type SecretSource } from '../../builder/index.js';
+import { build, buildPlatforms, parseOutput, writeOutput, ENTITLEMENTS, type BuildOptions, type Entitlement, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
@@ -34,6 +34,7 @@ interface BuildArgs extends RegistryFlags {
   platform?: string;
   secret: string[];
   network: 'default' | 'host' | 'none';
+  allow: string[];
   iidfile?: string;
   'metadata-file'?: string;
   memory?: string;
@@ -74,6 +75,18 @@ export function parseSecret(spec: string): SecretSource {
   return { id, src: resolve(src ?? id) };
 }
 
+/** Parses `--allow` values (repeatable, comma-separated as buildx accepts): `security.insecure`, `network.host`. */
+export function parseAllow(list: readonly string[]): Entitlement[] {
+  const out: Entitlement[] = [];
+  for (const v of list.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean)) {
+    if (!(ENTITLEMENTS as readonly string[]).includes(v)) {
+      throw new TsbuildError('USAGE', `unknown entitlement --allow ${JSON.stringify(v)}`, { hint: `use one of ${ENTITLEMENTS.join(', ')}` });
+    }
+    if (!out.includes(v as Entitlement)) out.push(v as Entitlement);
+  }
+  return out;
+}
+
 export { parseSize } from '../options.js';
 
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
@@ -94,6 +107,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('platform', { type: 'string', describe: 'target platform os/arch[/variant] (default: this machine)' })
       .option('secret', listOption('secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR'))
       .option('network', { choices: ['default', 'host', 'none'] as const, default: 'default' as const, describe: 'network for RUN steps (default = host network, see README)' })
+      .option('allow', listOption('grant an entitlement: security.insecure (lets RUN --security=insecure run with every capability and no seccomp) or network.host (accepted, as buildx; tsbuild\'s default network is the host\'s)'))
       .option('iidfile', { type: 'string', describe: 'write the image ID (config digest) to this file' })
       .option('metadata-file', { type: 'string', describe: 'write build metadata (JSON, like buildx) to this file' })
       .option('memory', { type: 'string', describe: 'memory limit for RUN steps (e.g. 512m)' })
@@ -112,12 +126,13 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
+      const allow = parseAllow(argv.allow);
       const outputs = argv.output.map(parseOutput);
       const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
       const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
       if (argv.push && argv.tag.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
       const store = await openStore(argv.root, logger);
-      const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger)]);
+      const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
       const remoteCaches: RemoteCache[] = [];
       if (!argv['no-cache']) {
         for (const c of cacheFrom) {
@@ -162,6 +177,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
           pull: argv.pull,
           platform: platforms[0],
           network: argv.network,
+          allow,
           secrets: argv.secret.map(parseSecret),
           limits: Object.keys(limits).length ? limits : undefined,
           sourceDateEpoch: sde !== undefined ? Number(sde) : undefined,

@@ -40,7 +40,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const store = await openStore(argv.root, logger);
-    const runtime = await openRuntime(argv.runtime, logger);
+    const runtime = await openRuntime(argv.runtime, logger, argv.root);
     const ac = { signal: argv.signal ?? new AbortController().signal };
     {
       const code = await runImage({

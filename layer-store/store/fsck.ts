@@ -17,7 +17,8 @@
  * - leftovers of killed processes (reported as `leftover`, which alone does not make the store inconsistent; a
  *   crash is allowed to leave them, and gc, the next build or `fsck --repair` removes them): blob temp files no
  *   process holds open, snapshot temp dirs and index.json temp files whose pid is gone, a stale index lock,
- *   scratch dirs under `<root>/tmp` whose build is gone and the mounts still held over them.
+ *   scratch dirs under `<root>/tmp` whose build is gone and the mounts still held over them, and runc containers
+ *   of this root whose build is gone (containers.ts; repair kills and deletes them and unmounts their rootfs).
  *
  * Blobs are hashed without the index lock (they are immutable; a concurrent gc may remove one, which is then
  * skipped); the index, snapshot and leftover checks and every repair run under it.
@@ -31,6 +32,7 @@ import {
   MediaTypes, hashStream, isDigest, type Abortable, type Descriptor, type Digest, type ImageIndex, type Logger,
 } from '../core/index.js';
 import { parseConfig, parseManifest } from '../image/index.js';
+import { checkLeftoverContainers } from './containers.js';
 import { createdMs, findStaleScratch, ownerGone, ownerPid, reclaimStaleScratch } from './scratch.js';
 import { SNAPSHOT_TEMP_PREFIX, bootId } from './snapshot.js';
 
@@ -53,7 +55,8 @@ export type FsckKind =
   | 'temp-file'         // a blob or index.json temp file nobody is writing
   | 'stale-lock'        // index.json.lock held by a dead process
   | 'stale-scratch'     // <root>/tmp/<build|run>-<pid>-… of a dead process
-  | 'leaked-mount';     // a mount over such scratch
+  | 'leaked-mount'      // a mount over such scratch, or the rootfs of a leaked container
+  | 'leaked-container'; // a runc container of this root whose build process is gone (containers.ts)
 
 export interface FsckFinding {
   readonly severity: FsckSeverity;
@@ -360,9 +363,12 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
     leftover({ kind: 'stale-lock', subject: `${host.root}/index.json.lock`, detail: `held by ${o.staleLock}, which is gone`, repaired: 'broken (as any command does)' });
   }
   const tmpRoot = join(host.root, 'tmp');
+  // Containers before scratch: a running container holds its rootfs mount.
+  const containers = await checkLeftoverContainers(host.root, repair);
+  for (const f of containers.findings) leftover(f);
   const stale = await findStaleScratch(tmpRoot);
   if (repair && stale.dirs.length > 0) await reclaimStaleScratch(tmpRoot, host.logger);
-  for (const m of stale.mounts) leftover({ kind: 'leaked-mount', subject: m.point, detail: 'mount over the scratch of a killed build', ...(repair ? { repaired: 'unmounted' } : {}) });
+  for (const m of stale.mounts) if (!containers.mounts.has(m.point)) leftover({ kind: 'leaked-mount', subject: m.point, detail: 'mount over the scratch of a killed build', ...(repair ? { repaired: 'unmounted' } : {}) });
   for (const d of stale.dirs) leftover({ kind: 'stale-scratch', subject: d, detail: 'scratch of a build or run that is gone', ...(repair ? { repaired: 'removed' } : {}) });
 
   // Closure problems are fixed by dropping every entry that reaches them (the blobs stay for gc).

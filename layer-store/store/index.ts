@@ -4,6 +4,7 @@ export * from './reference.js';
 export * from './store.js';
 export type { FsckReport, FsckFinding, FsckKind, FsckOptions, FsckSeverity } from './fsck.js';
 export { findStaleScratch, reclaimStaleScratch, type StaleScratch } from './scratch.js';
+export { findLeftoverContainers, reclaimLeftoverContainers, removeContainer, type LeftoverContainer } from './containers.js';
 export { withLock, type LockOptions } from './lock.js';
 export {
   Lease, leaseDestination, leasesDir, processStartTime, readLiveLeases, withLeasesHeld,

@@ -1,0 +1,70 @@
+/**
+ * A parent-death tie for `runc run`: nothing of a step may outlive the tsbuild process, even one killed with
+ * SIGKILL (no JavaScript runs then).
+ *
+ * PDEATHSIG does not do it: set on `runc run` it reaches runc only, not the container's init (runc's spec has no
+ * such setting), and Node cannot set it on a child anyway. So `runc run` is started by a tiny supervisor, a
+ * `/bin/sh` in a session of its own (a signal to tsbuild's process group does not reach it), that holds the
+ * read end of a pipe whose only write end is in this process (its stdin; Node's pipe fds are close-on-exec,
+ * so no other child holds it). A watcher subshell blocks reading that pipe. The read returns end-of-file only
+ * when this process closes the pipe or dies; the watcher then sends `runc kill <id> KILL` until `runc run`
+ * has exited (the container's pid-namespace init dies, so every process of the step dies with it, and
+ * `runc run` deletes the container), then `runc delete --force <id>`. When `runc run` ends first, the
+ * supervisor stops the watcher and exits with runc's status. The overlay mount and scratch of a killed build
+ * stay for the next build or `tsbuild fsck --repair` to reclaim (layer-store/store/scratch.ts).
+ *
+ * Cost: one small shell and one subshell per RUN step (~1 ms), beside runc's own processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** `$0` of the supervisor shell: how `ps` (and the tests) tell it apart. */
+export const SUPERVISOR_NAME = 'tsbuild-runc-supervisor';
+
+// $1 container id, $2 runc --root ('' for runc's default), $3 runc binary, then the arguments of `runc run`.
+const SCRIPT = `id=$1 root=$2 runc=$3
+shift 3
+rc() { if [ -n "$root" ]; then "$runc" --root "$root" "$@"; else "$runc" "$@"; fi; }
+exec 3<&0 </dev/null
+rc "$@" 3<&- &
+r=$!
+{
+  read -r _ <&3
+  while kill -0 "$r"; do rc kill "$id" KILL; sleep 0.1; done
+  rc delete --force "$id"
+} >/dev/null 2>&1 &
+w=$!
+exec 3<&-
+wait "$r"
+c=$?
+kill "$w" 2>/dev/null
+exit "$c"`;
+
+export interface SupervisedRunc {
+  /** The supervisor shell: its exit status is that of `runc run` (128+N when runc was killed by signal N). */
+  readonly child: ChildProcess;
+  /** SIGKILLs the supervisor's process group: the shell, its watcher and `runc run` (the container is not in it). */
+  killGroup(): void;
+}
+
+/**
+ * Starts `runc [--root root] <runArgs>` (a `run … <id>`) under the supervisor; its stdout and stderr are the
+ * child's. The tie holds while the returned child's stdin stays open: never end it before the child has exited.
+ */
+export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; runArgs: readonly string[] }): SupervisedRunc {
+  const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, ...o.runArgs], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  // The watcher never writes back; an EPIPE on the tie (the shell gone) is not this process's error.
+  child.stdin?.on('error', () => undefined);
+  return {
+    child,
+    killGroup: () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
