@@ -26,6 +26,7 @@ test('the packed tarball ships the library, its types and the executable, and no
   const pkg = join(project, 'node_modules', 'tsbuild');
   const listed = execFileSync('find', ['.', '-type', 'f'], { cwd: pkg, encoding: 'utf8' }).split('\n');
   assert.ok(listed.includes('./dist/cli/api.js') && listed.includes('./dist/cli/api.d.ts') && listed.includes('./dist/bin/tsbuild.mjs'));
+  assert.ok(listed.includes('./runtime-exec/seccomp-default.json'), 'the seccomp profile RUN steps load at run time');
   assert.ok(!listed.some((f) => f.startsWith('./dist/test/') || f.startsWith('./dist/bench/') || f.endsWith('.map')), 'no tests, benchmarks or source maps');
   const out = execFileSync('node', ['--input-type=module', '-e', "const m = await import('tsbuild'); console.log(typeof m.build, typeof m.LayerStore.open, typeof m.parseDockerfile)"], { cwd: project, encoding: 'utf8' });
   assert.equal(out.trim(), 'function function function');
