@@ -8,10 +8,10 @@ import type tar from 'tar-stream';
 /** tar-stream (with streamx) loads on first use: ~15 ms that a build never needs. */
 const tarStream = async (): Promise<typeof tar> => (await import('tar-stream')).default;
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, isDigest,
+  DigestMismatchError, MediaTypes, TsbuildError, isDigest, MAX_DOCUMENT_BYTES, parseConfig, parseJson, parseManifest,
   type Abortable, type Descriptor, type Digest,
 } from '../core/index.js';
-import { MAX_DOCUMENT_BYTES, buildManifest, encodeDocument, parseConfig, parseJson, parseManifest } from '../image/index.js';
+import { buildManifest, encodeDocument } from '../image/index.js';
 import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar, type IngestedLayer } from './ingest.js';
 
