@@ -8,3 +8,4 @@ export * from './events.js';
 export * from './log.js';
 export * from './platform.js';
 export * from './document.js';
+export * from './fs.js';

@@ -34,7 +34,7 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream, alreadyVerified,
-  DigestMismatchError, SizeMismatchError, TsbuildError, MAX_DOCUMENT_BYTES, checkDocumentSize, parseConfig, parseManifest,
+  DigestMismatchError, SizeMismatchError, TsbuildError, MAX_DOCUMENT_BYTES, exists, checkDocumentSize, parseConfig, parseManifest,
   type DocumentKind,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest,
   type ImageDestination, type ImageSource, type Logger, type Platform, type RawManifest,
@@ -136,10 +136,10 @@ export class LayerStore {
     await mkdir(s.blobsDir, { recursive: true });
     await mkdir(s.snapshotsDir, { recursive: true });
     const layoutFile = join(root, 'oci-layout');
-    if (!(await exists(layoutFile))) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    if (!(await exists(s.indexPath))) {
+    if (!(await exists(layoutFile, { followSymlinks: true }))) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    if (!(await exists(s.indexPath, { followSymlinks: true }))) {
       await s.#withLock(async () => {
-        if (!(await exists(s.indexPath))) await writeFileAtomic(s.indexPath, JSON.stringify(EMPTY_INDEX));
+        if (!(await exists(s.indexPath, { followSymlinks: true }))) await writeFileAtomic(s.indexPath, JSON.stringify(EMPTY_INDEX));
       });
     }
     return s;
@@ -778,15 +778,6 @@ export class LayerStore {
 /** Returns the name an index.json entry carries (`ref.name`, else the containerd name), if any. */
 export function entryName(d: Descriptor): string | undefined {
   return d.annotations?.[REF_NAME_ANNOTATION] ?? d.annotations?.[CONTAINERD_NAME_ANNOTATION];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
