@@ -34,7 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { parseDockerfile, resolveStageGraph, stageScope, toStages } from '../builder/frontend/index.js';
+import { parseDockerfile, resolveStageGraph, stageScope, toStages } from '../builder/index.js';
 import { TsbuildError, applyLayer, encodeHeader, padding, type TarHeader } from '../layer-store/index.js';
 import { formatReference, parseReference } from '../registry-client/index.js';
 

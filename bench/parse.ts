@@ -4,7 +4,7 @@
  * Run: `npm run bench:parse` (or `npx tsx bench/parse.ts`). Target: well under 1 s.
  */
 import { performance } from 'node:perf_hooks';
-import { parseDockerfile } from '../builder/frontend/parser/index.js';
+import { parseDockerfile } from '../builder/index.js';
 import { prngFloat } from './workloads.js';
 
 const TARGET_LINES = 100_000;

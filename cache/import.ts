@@ -3,7 +3,7 @@
  * JSON are fetched; a layer blob is downloaded when its step hits, and cache mounts when restoreMounts runs.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, lchown, lstat, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, lchown, mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   AbortedError,
@@ -11,6 +11,7 @@ import {
   MediaTypes,
   TsbuildError,
   applyLayer,
+  exists,
   isDigest,
   noopLogger,
   normalizeTagName,
@@ -192,15 +193,6 @@ export class RemoteCache {
   /** Closes the source. */
   async close(): Promise<void> {
     await this.#src.close();
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
   }
 }
 

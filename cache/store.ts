@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, utimesSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestHex, digestOf, isDigest, noopLogger, type Digest, type Logger } from '../layer-store/core/index.js';
+import { digestHex, digestOf, isDigest, noopLogger, type Digest, type Layer, type Logger } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 import { stepKey, type StepInputs } from './keys.js';
@@ -9,13 +9,8 @@ import type { SegmentIndex } from '../layer-store/index.js';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
-/** The layer a step produced (both identities, as layer-store's Layer). */
-export interface CachedLayer {
-  readonly digest: Digest;
-  readonly diffId: Digest;
-  readonly size: number;
-  readonly mediaType: string;
-}
+/** The layer a step produced: layer-store/core's Layer (the name stays for builder/execute until it says Layer). */
+export type CachedLayer = Layer;
 
 /** What a step produced: its layer (unless it only changed the config) and its config/history change, opaque to the cache. */
 export interface CacheResult {

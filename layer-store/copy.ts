@@ -7,11 +7,11 @@ import { PassThrough, Transform, type Readable, type TransformCallback } from 'n
 import { pipeline } from 'node:stream/promises';
 import {
   DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
-  platformMatches, throwIfAborted, vouchFor,
+  platformMatches, throwIfAborted, vouchFor, parseManifest,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
 } from './core/index.js';
-import { encodeDocument, parseManifest, toOciManifest } from './image/index.js';
+import { encodeDocument, toOciManifest } from './image/index.js';
 
 export interface CopyOptions extends Abortable {
   /** For an index: copy only the child for this platform (default: the host's), and commit that child. */

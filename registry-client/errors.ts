@@ -1,16 +1,10 @@
 import { TsbuildError, redactUrl, type TsbuildErrorOptions } from '../layer-store/core/index.js';
 
-/** A reference that does not follow Docker's grammar. */
-export class InvalidReferenceError extends TsbuildError {
-  constructor(readonly reference: string, reason: string, o: TsbuildErrorOptions = {}) {
-    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(reference.slice(0, 300))}: ${reason}`, {
-      hint: 'write [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST] with a lowercase name, e.g. alpine:3.20 or localhost:5000/team/app:v1',
-      location: { ref: reference.slice(0, 300) },
-      ...o,
-    });
-    this.name = 'InvalidReferenceError';
-  }
-}
+// One InvalidReferenceError, InvalidManifestError and UnsupportedManifestError for the store and the client (layer-store/core).
+export { InvalidReferenceError, InvalidManifestError, UnsupportedManifestError } from '../layer-store/core/index.js';
+
+/** How a registry reference is written (the hint of InvalidReferenceError from parseReference). */
+export const REGISTRY_REFERENCE_HINT = 'write [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST] with a lowercase name, e.g. alpine:3.20 or localhost:5000/team/app:v1';
 
 export interface RegistryErrorInit {
   readonly status: number;
@@ -95,14 +89,6 @@ export class AuthError extends TsbuildError {
   }
 }
 
-/** The registry served a manifest kind tsbuild does not handle (schema 1, unknown media type). */
-export class UnsupportedManifestError extends TsbuildError {
-  constructor(readonly mediaType: string, ref: string, hint: string) {
-    super('UNSUPPORTED', `unsupported manifest type ${JSON.stringify(mediaType)}`, { hint, location: { ref } });
-    this.name = 'UnsupportedManifestError';
-  }
-}
-
 /** An upload session was lost (the registry forgot it or the URL went stale); the upload must restart from byte 0. */
 export class UploadLostError extends TsbuildError {
   constructor(readonly digest: string, detail: string, o: TsbuildErrorOptions = {}) {
@@ -119,17 +105,5 @@ export class CredentialError extends TsbuildError {
   constructor(message: string, hint: string, o: TsbuildErrorOptions = {}) {
     super('AUTH', message, { hint, ...o });
     this.name = 'CredentialError';
-  }
-}
-
-/** A registry sent a manifest or image config that is too large, too deeply nested, or not a JSON object; nothing of it is stored. */
-export class InvalidDocumentError extends TsbuildError {
-  constructor(readonly what: 'manifest' | 'image config', ref: string, reason: string, o: TsbuildErrorOptions = {}) {
-    super('INVALID_MANIFEST', `the registry sent an ${what === 'manifest' ? 'image manifest' : what} that is ${reason}`, {
-      hint: 'the registry or a proxy in front of it is misbehaving or hostile; nothing of it was stored',
-      location: { ref },
-      ...o,
-    });
-    this.name = 'InvalidDocumentError';
   }
 }

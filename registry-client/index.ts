@@ -5,8 +5,8 @@ export {
   saveDockerCredential, removeDockerCredential, type Keychain,
 } from './keychain.js';
 export { RegistryClient, DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_CONCURRENCY, nextLink, type RegistryClientOptions } from './client.js';
-export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES, MAX_JSON_DEPTH, jsonDepth, type ResolvedImage } from './source.js';
+export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, type ResolvedImage } from './source.js';
 export { RegistryDestination, type PutBlobOptions } from './destination.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 export { parseChallenge, grantedScopes } from './transport.js';
-export { RegistryError, AuthError, InvalidReferenceError, UnsupportedManifestError, UploadLostError, CredentialError, InvalidDocumentError } from './errors.js';
+export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT } from './errors.js';

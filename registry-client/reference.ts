@@ -1,5 +1,11 @@
 import { parseDigest, type Digest } from '../layer-store/core/index.js';
-import { InvalidReferenceError } from './errors.js';
+import { InvalidReferenceError, REGISTRY_REFERENCE_HINT } from './errors.js';
+import type { TsbuildErrorOptions } from '../layer-store/core/index.js';
+
+/** Returns the InvalidReferenceError for a registry reference, with the hint that shows its grammar. */
+function badReference(s: string, why: string, o: TsbuildErrorOptions = {}): InvalidReferenceError {
+  return new InvalidReferenceError(s, why, { hint: REGISTRY_REFERENCE_HINT, ...o });
+}
 
 /** A normalised image reference: `registry/repository[:tag][@digest]`. */
 export interface Reference {
@@ -28,8 +34,8 @@ const NAME_MAX = 255;
  * Throws InvalidReferenceError.
  */
 export function parseReference(s: string): Reference {
-  if (typeof s !== 'string' || s.length === 0) throw new InvalidReferenceError(String(s), 'empty reference');
-  if (s !== s.trim()) throw new InvalidReferenceError(s, 'leading or trailing whitespace');
+  if (typeof s !== 'string' || s.length === 0) throw badReference(String(s), 'empty reference');
+  if (s !== s.trim()) throw badReference(s, 'leading or trailing whitespace');
   let rest = s;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');
@@ -39,7 +45,7 @@ export function parseReference(s: string): Reference {
     try {
       digest = parseDigest(d);
     } catch (e) {
-      throw new InvalidReferenceError(s, `invalid digest ${JSON.stringify(d)} (only sha256 is supported)`, { cause: e });
+      throw badReference(s, `invalid digest ${JSON.stringify(d)} (only sha256 is supported)`, { cause: e });
     }
   }
   let tag: string | undefined;
@@ -48,7 +54,7 @@ export function parseReference(s: string): Reference {
   if (lastColon > lastSlash) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!TAG.test(tag)) throw new InvalidReferenceError(s, `invalid tag ${JSON.stringify(tag)}`);
+    if (!TAG.test(tag)) throw badReference(s, `invalid tag ${JSON.stringify(tag)}`);
   }
   let registry = DOCKER_HUB;
   let path = rest;
@@ -60,15 +66,15 @@ export function parseReference(s: string): Reference {
       path = rest.slice(slash + 1);
     }
   }
-  if (!DOMAIN.test(registry)) throw new InvalidReferenceError(s, `invalid registry host ${JSON.stringify(registry)}`);
+  if (!DOMAIN.test(registry)) throw badReference(s, `invalid registry host ${JSON.stringify(registry)}`);
   if (registry === 'index.docker.io' || registry === DOCKER_HUB_API) registry = DOCKER_HUB;
-  if (path.length === 0) throw new InvalidReferenceError(s, 'missing repository name');
-  if (path.toLowerCase() !== path) throw new InvalidReferenceError(s, 'repository name must be lowercase');
+  if (path.length === 0) throw badReference(s, 'missing repository name');
+  if (path.toLowerCase() !== path) throw badReference(s, 'repository name must be lowercase');
   for (const c of path.split('/')) {
-    if (!COMPONENT.test(c)) throw new InvalidReferenceError(s, `invalid name component ${JSON.stringify(c)}`);
+    if (!COMPONENT.test(c)) throw badReference(s, `invalid name component ${JSON.stringify(c)}`);
   }
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
-  if (registry.length + 1 + path.length > NAME_MAX) throw new InvalidReferenceError(s, `name longer than ${NAME_MAX} characters`);
+  if (registry.length + 1 + path.length > NAME_MAX) throw badReference(s, `name longer than ${NAME_MAX} characters`);
   if (tag === undefined && digest === undefined) tag = 'latest';
   return { registry, repository: path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }

@@ -1,56 +1,20 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  AbortedError, DigestMismatchError, MediaTypes, TsbuildError, digestOf, isDigest, isIndexType, isManifestType,
-  formatPlatform, hostPlatform, platformMatches, verifyStream,
+  AbortedError, DigestMismatchError, InvalidManifestError, MediaTypes, TsbuildError, digestOf, isDigest, isManifestType,
+  formatPlatform, hostPlatform, platformMatches, verifyStream, MAX_MANIFEST_BYTES, checkDocumentSize, documentTooLarge,
+  parseConfig, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../layer-store/core/index.js';
-import { InvalidDocumentError, RegistryError, UnsupportedManifestError } from './errors.js';
+import { RegistryError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
 import { backoffDelay, delay } from './retry.js';
 import { headerValue, readLimited, type Transport } from './transport.js';
 
 /** Every manifest kind tsbuild reads. Distribution 2.8 serves an OCI manifest only when its exact type is listed. */
 export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
-/** Manifests larger than this are refused before parsing (distribution's own limit is 4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
-/** Image configs larger than this are refused before download: they are parsed whole (layer-store's document limit is 8 MiB). */
-export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-/** Deepest JSON nesting accepted in a manifest or config (real ones are about 5 deep); deeper is hostile. */
-export const MAX_JSON_DEPTH = 64;
 const CONFIG_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
-
-/** Returns the deepest nesting of `[`/`{` in JSON text (brackets inside strings do not count), stopping past `limit`. */
-export function jsonDepth(bytes: Uint8Array, limit = MAX_JSON_DEPTH): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (inString) {
-      if (c === 0x5c) i++;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max) max = depth;
-      if (max > limit) return max;
-    } else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return max;
-}
-
-/** Throws InvalidDocumentError unless `bytes` is a JSON object nested at most MAX_JSON_DEPTH deep; returns it parsed. */
-export function parseRegistryJson(bytes: Buffer, what: 'manifest' | 'image config', ref: string): Record<string, unknown> {
-  if (jsonDepth(bytes) > MAX_JSON_DEPTH) throw new InvalidDocumentError(what, ref, `nested deeper than ${MAX_JSON_DEPTH} levels`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new InvalidDocumentError(what, ref, 'not JSON', { cause: e });
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new InvalidDocumentError(what, ref, 'not a JSON object');
-  return doc as Record<string, unknown>;
-}
+// The document limits (MAX_MANIFEST_BYTES, MAX_CONFIG_BYTES, MAX_JSON_DEPTH) and readers are layer-store/core's, shared with the store.
 
 export function repoUrl(t: Transport, ref: Reference, suffix: string): URL {
   return new URL(`/v2/${ref.repository}/${suffix}`, t.baseUrl(ref.registry));
@@ -73,7 +37,7 @@ export async function fetchManifest(t: Transport, ref: Reference, reference: str
       headers: { accept: MANIFEST_ACCEPT }, expect: [200], what: 'pull manifest', ref: name, signal: o.signal,
     });
     try {
-      bytes = await readLimited(res, MAX_MANIFEST_BYTES);
+      bytes = await readLimited(res, MAX_MANIFEST_BYTES, true, () => documentTooLarge('image manifest', name));
       break;
     } catch (e) {
       res.body.destroy();
@@ -87,26 +51,12 @@ export async function fetchManifest(t: Transport, ref: Reference, reference: str
     }
   }
   // The kind first: a signed schema 1 manifest's digest covers its payload only, so it would read as a mismatch.
-  const mediaType = manifestMediaType(headerValue(res.headers, 'content-type'), bytes, name);
+  const { mediaType } = parseManifest(bytes, headerValue(res.headers, 'content-type'), name);
   const digest = digestOf(bytes);
   if (isDigest(reference) && reference !== digest) throw new DigestMismatchError(reference, digest, bytes.length, { location: { ref: name } });
   const claimed = headerValue(res.headers, 'docker-content-digest');
   if (claimed && claimed.startsWith('sha256:') && claimed !== digest) throw new DigestMismatchError(claimed, digest, bytes.length, { location: { ref: name } });
   return { mediaType, bytes, digest };
-}
-
-function manifestMediaType(contentType: string | undefined, bytes: Buffer, ref: string): string {
-  const ct = (contentType ?? '').split(';')[0]!.trim();
-  const body = parseRegistryJson(bytes, 'manifest', ref) as { schemaVersion?: number; mediaType?: string; manifests?: unknown; config?: unknown };
-  const schema1 = (ct === MediaTypes.dockerSchema1 || ct === MediaTypes.dockerSchema1Signed || body.schemaVersion === 1);
-  if (schema1) {
-    throw new UnsupportedManifestError(ct || 'schema 1', ref, 'this is a Docker schema 1 manifest, deprecated since 2017 and unsupported; re-push the image with a current client (docker, skopeo, crane, tsbuild) to get schema 2 / OCI');
-  }
-  const mt = isManifestType(ct) || isIndexType(ct) ? ct : body.mediaType ?? (Array.isArray(body.manifests) ? MediaTypes.ociIndex : body.config ? MediaTypes.ociManifest : ct);
-  if (!isManifestType(mt) && !isIndexType(mt)) {
-    throw new UnsupportedManifestError(mt, ref, 'tsbuild reads OCI image manifests and indexes and Docker v2 schema 2 manifests and lists');
-  }
-  return mt;
 }
 
 /** Returns the manifest descriptor in `index` for `platform` (default: the host's); throws when none matches. */
@@ -131,13 +81,13 @@ export interface ResolvedImage {
 /** Returns the image the source names, choosing `platform` (default: host) from an index. */
 export async function resolveImage(src: ImageSource, o: Abortable & { platform?: Platform } = {}): Promise<ResolvedImage> {
   const top = await src.getManifest(undefined, o);
-  if (isIndexType(top.mediaType)) {
-    const idx = JSON.parse(Buffer.from(top.bytes).toString('utf8')) as ImageIndex;
-    const d = selectPlatform(idx, o.platform, src.ref);
-    const m = await src.getManifest(d.digest, o);
-    return { index: top, manifest: m, parsed: JSON.parse(Buffer.from(m.bytes).toString('utf8')) as ImageManifest };
-  }
-  return { manifest: top, parsed: JSON.parse(Buffer.from(top.bytes).toString('utf8')) as ImageManifest };
+  const p = parseManifest(top.bytes, top.mediaType, src.ref);
+  if (p.kind === 'manifest') return { manifest: top, parsed: p.manifest };
+  const d = selectPlatform(p.index, o.platform, src.ref);
+  const m = await src.getManifest(d.digest, o);
+  const child = parseManifest(m.bytes, m.mediaType, `${src.ref}@${d.digest}`);
+  if (child.kind !== 'manifest') throw new InvalidManifestError(`the index entry for ${d.digest} is an index, not an image manifest`, { location: { ref: src.ref } });
+  return { index: top, manifest: m, parsed: child.manifest };
 }
 
 /** An ImageSource over a registry repository; every manifest and blob it returns is verified. */
@@ -162,7 +112,7 @@ export class RegistrySource implements ImageSource {
   async getBlob(d: Descriptor, o: Abortable = {}): Promise<Readable> {
     const t = this.transport;
     const isConfig = CONFIG_TYPES.has(d.mediaType);
-    if (isConfig && d.size > MAX_CONFIG_BYTES) throw new InvalidDocumentError('image config', this.ref, `declared ${d.size} bytes, more than the limit of ${MAX_CONFIG_BYTES}`);
+    if (isConfig) checkDocumentSize('image config', d.size, this.ref);
     const url = repoUrl(t, this.reference, `blobs/${d.digest}`);
     const base = { method: 'GET' as const, url, registry: this.reference.registry, scopes: this.#scopes, what: 'pull blob', ref: this.ref, signal: o.signal };
     // Open the first response eagerly so that 404/auth errors reject getBlob itself.
@@ -213,14 +163,14 @@ export class RegistrySource implements ImageSource {
     const out = verifyStream({ digest: d.digest, size: d.size });
     pipeline(Readable.from(body(), { objectMode: false }), out).catch(() => undefined);
     if (!isConfig) return out;
-    // A config is small and parsed whole by its reader: check it is sane JSON before anyone stores it.
+    // A config is small and parsed whole by its reader: check it as the store would before anyone stores it.
     const ref = this.ref;
     const checked = new PassThrough();
     void (async () => {
       const chunks: Buffer[] = [];
       for await (const c of out) chunks.push(c as Buffer);
       const bytes = Buffer.concat(chunks);
-      parseRegistryJson(bytes, 'image config', ref);
+      parseConfig(bytes, ref);
       checked.end(bytes);
     })().catch((e: unknown) => checked.destroy(e as Error));
     return checked;

@@ -402,8 +402,8 @@ export async function readLimitedText(res: RegistryResponse, limit: number): Pro
   return (await readLimited(res, limit, false)).toString('utf8');
 }
 
-/** Reads the body into a Buffer; throws when it exceeds `limit` bytes (if `strict`), else truncates. */
-export async function readLimited(res: RegistryResponse, limit: number, strict = true): Promise<Buffer> {
+/** Reads the body into a Buffer; throws (`tooLarge()`, if given) when it exceeds `limit` bytes (if `strict`), else truncates. */
+export async function readLimited(res: RegistryResponse, limit: number, strict = true, tooLarge?: () => Error): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of res.body) {
@@ -411,6 +411,7 @@ export async function readLimited(res: RegistryResponse, limit: number, strict =
     n += b.length;
     if (n > limit) {
       res.body.destroy();
+      if (strict && tooLarge) throw tooLarge();
       if (strict) throw new TsbuildError('INVALID_MANIFEST', `response body larger than ${limit} bytes from ${redactUrl(res.url)}`, { hint: 'the registry sent more than a manifest may hold' });
       chunks.push(b.subarray(0, b.length - (n - limit)));
       break;

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type Descriptor, type Digest, type Platform } from '../core/index.js';
+import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type Descriptor, type Digest, type Layer, type Platform } from '../core/index.js';
 import { buildConfig, buildManifest, encodeDocument } from '../image/index.js';
 import { normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar } from './ingest.js';
@@ -20,7 +20,9 @@ export interface ImportOptions extends Abortable {
 export interface ImportResult {
   readonly descriptor: Descriptor;
   readonly configDescriptor: Descriptor;
-  readonly layer: Descriptor;
+  /** The one layer (its blob and diffID). */
+  readonly layer: Layer;
+  /** The layer's diffID (= layer.diffId). */
   readonly diffId: Digest;
   readonly name: string;
 }
@@ -43,8 +45,8 @@ export async function importRootfs(store: LayerStore, tarPath: string, name: str
   });
   const cfg = encodeDocument(config, MediaTypes.ociConfig);
   const configDescriptor = await store.putBytes(cfg.bytes, cfg.descriptor, o);
-  const man = encodeDocument(buildManifest(configDescriptor, [layer.descriptor]), MediaTypes.ociManifest);
+  const man = encodeDocument(buildManifest(configDescriptor, [layer]), MediaTypes.ociManifest);
   const descriptor = await store.putBytes(man.bytes, man.descriptor, o);
   await store.tag(name, descriptor, o);
-  return { descriptor, configDescriptor, layer: layer.descriptor, diffId: layer.diffId, name: normalizeTagName(name) };
+  return { descriptor, configDescriptor, layer, diffId: layer.diffId, name: normalizeTagName(name) };
 }

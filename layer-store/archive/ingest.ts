@@ -1,14 +1,15 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zc } from 'node:zlib';
-import { MediaTypes, hashStream, type Abortable, type Descriptor, type Digest } from '../core/index.js';
-import { decompressor, isGzip, type LayerStore } from '../store/index.js';
+import { MediaTypes, hashStream, type Abortable, type Descriptor, type Digest, type Layer } from '../core/index.js';
+import { decompressor, detectCompression } from '../layer/index.js';
+import type { LayerStore } from '../store/index.js';
 
-export interface IngestedLayer {
-  /** The stored (gzip-compressed) layer blob. */
-  readonly descriptor: Descriptor;
-  /** Digest of the uncompressed tar. */
-  readonly diffId: Digest;
+/** A layer ingestTar stored (gzip-compressed): core's Layer. */
+export type IngestedLayer = Layer;
+
+function layerOf(d: Descriptor, diffId: Digest): Layer {
+  return { digest: d.digest, diffId, size: d.size, mediaType: d.mediaType };
 }
 
 export interface IngestOptions extends Abortable {
@@ -24,12 +25,12 @@ export interface IngestOptions extends Abortable {
 export async function ingestTar(store: LayerStore, input: Readable, o: IngestOptions = {}): Promise<IngestedLayer> {
   const { head, stream } = await peek(input);
   const sig = o.signal ? { signal: o.signal } : {};
-  if (isGzip(head)) {
+  if (detectCompression(head) === 'gzip') {
     const descriptor = await store.putBlob(stream, { mediaType: MediaTypes.ociLayerGzip }, o);
     const h = hashStream();
     await pipeline([store.openBlob(descriptor, o), decompressor('gzip'), h], sig);
     const { digest } = await h.result;
-    return { descriptor, diffId: digest };
+    return layerOf(descriptor, digest);
   }
   const diff = hashStream();
   const gz = createGzip({ level: o.gzipLevel ?? zc.Z_DEFAULT_COMPRESSION });
@@ -42,7 +43,7 @@ export async function ingestTar(store: LayerStore, input: Readable, o: IngestOpt
   const [r1, r2] = await Promise.allSettled([feeding, storing]);
   if (r1.status === 'rejected') throw r1.reason;
   if (r2.status === 'rejected') throw r2.reason;
-  return { descriptor: r2.value, diffId: (await diff.result).digest };
+  return layerOf(r2.value, (await diff.result).digest);
 }
 
 /** Returns the first bytes of `input` and a stream that replays them followed by the rest. */

@@ -8,10 +8,10 @@ import type tar from 'tar-stream';
 /** tar-stream (with streamx) loads on first use: ~15 ms that a build never needs. */
 const tarStream = async (): Promise<typeof tar> => (await import('tar-stream')).default;
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, isDigest,
+  DigestMismatchError, MediaTypes, TsbuildError, isDigest, layerDescriptor, MAX_DOCUMENT_BYTES, parseConfig, parseJson, parseManifest,
   type Abortable, type Descriptor, type Digest,
 } from '../core/index.js';
-import { MAX_DOCUMENT_BYTES, buildManifest, encodeDocument, parseConfig, parseJson, parseManifest } from '../image/index.js';
+import { buildManifest, encodeDocument } from '../image/index.js';
 import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar, type IngestedLayer } from './ingest.js';
 
@@ -170,8 +170,8 @@ async function commitDocker(
       const ing = layers.get(ln);
       const rawBlob = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(ln);
       if (ing) {
-        if (ing.diffId !== want) throw new DigestMismatchError(want, ing.diffId, ing.descriptor.size, { location: { ref: `${file}:${l}` } });
-        layerDescs.push(ing.descriptor);
+        if (ing.diffId !== want) throw new DigestMismatchError(want, ing.diffId, ing.size, { location: { ref: `${file}:${l}` } });
+        layerDescs.push(layerDescriptor(ing));
       } else if (rawBlob && blobs.has(`sha256:${rawBlob[1]}` as Digest)) {
         // docker ≥ 25 stores layers as uncompressed blobs named by their diffID
         if (`sha256:${rawBlob[1]}` !== want) throw new DigestMismatchError(want, `sha256:${rawBlob[1]}`, 0, { location: { ref: `${file}:${l}` } });

@@ -8,12 +8,13 @@ import type tar from 'tar-stream';
 /** tar-stream (with streamx) loads on first use: ~15 ms that a build never needs. */
 const tarStream = async (): Promise<typeof tar> => (await import('tar-stream')).default;
 import {
-  MediaTypes, digestHex, throwIfAborted, verifyStream,
+  MediaTypes, digestHex, throwIfAborted, verifyStream, imageLayers, layerDescriptor, type Layer,
   type Abortable, type Descriptor, type Digest, type EventSink, type Platform,
 } from '../core/index.js';
 import { layerCompression } from '../image/index.js';
+import { decompressor } from '../layer/index.js';
 import {
-  CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, decompressor, normalizeTagName,
+  CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName,
   type LayerStore, type StoredObject,
 } from '../store/index.js';
 
@@ -105,7 +106,7 @@ interface DockerItem {
 }
 
 async function writeDockerArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
-  const items = new Map<Digest, DockerItem & { layers: { desc: Descriptor; diffId: Digest }[] }>();
+  const items = new Map<Digest, DockerItem & { layers: Layer[] }>();
   const repositories: Record<string, Record<string, string>> = {};
   for (const ref of refs) {
     const obj = await store.resolve(ref);
@@ -118,7 +119,7 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
         Config: `${digestHex(img.id)}.json`,
         RepoTags: [],
         Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`),
-        layers: img.manifest.layers.map((desc, i) => ({ desc, diffId: diffIds[i]! })),
+        layers: imageLayers(img.manifest, img.config, ref),
       };
       items.set(img.id, item);
     }
@@ -147,7 +148,7 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
         throwIfAborted(o.signal);
         // The tar header needs the uncompressed size first: decompress (verifying the diffID) to scratch.
         const tmp = join(scratch, digestHex(l.diffId));
-        await pipeline([store.openBlob(l.desc, o), decompressor(layerCompression(l.desc.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
+        await pipeline([store.openBlob(layerDescriptor(l), o), decompressor(layerCompression(l.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
         const size = (await stat(tmp)).size;
         await addBuffer(pack, { ...hdr, name: `${digestHex(l.diffId)}/`, type: 'directory', mode: 0o755 }, Buffer.alloc(0));
         await pipeline([createReadStream(tmp), pack.entry({ ...hdr, name, size, mode: 0o644 })]);

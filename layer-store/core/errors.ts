@@ -124,6 +124,52 @@ export class SizeMismatchError extends TsbuildError {
   }
 }
 
+/** Longest part of a reference an error message or location repeats (a hostile reference may be megabytes). */
+const MAX_REFERENCE_ECHO = 300;
+
+/**
+ * A malformed image reference: a registry reference (Docker's grammar), a local tag name, a digest or an image
+ * ID prefix. One class for the store and the registry client; each passes the `hint` that fits its grammar.
+ */
+export class InvalidReferenceError extends TsbuildError {
+  /** The reference as given, cut to 300 characters. */
+  readonly ref: string;
+  constructor(ref: string, why: string, o: TsbuildErrorOptions = {}) {
+    const shown = ref.slice(0, MAX_REFERENCE_ECHO);
+    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(shown)}: ${why}`, {
+      hint: 'write NAME[:TAG], NAME@sha256:<hex>, sha256:<hex> or an image ID prefix',
+      location: { ref: shown },
+      ...o,
+    });
+    this.name = 'InvalidReferenceError';
+    this.ref = shown;
+  }
+
+  /** The same as `ref` (registry-client's former field name). */
+  get reference(): string {
+    return this.ref;
+  }
+}
+
+/**
+ * A manifest, index or image config that breaks the OCI/Docker schema or a document limit (size, nesting);
+ * one class for every reader (store, registry client, archives), so one document fails the same way anywhere.
+ */
+export class InvalidManifestError extends TsbuildError {
+  constructor(what: string, o: TsbuildErrorOptions = {}) {
+    super('INVALID_MANIFEST', what, { hint: 'the image metadata is malformed (or its source is hostile); rebuild or re-pull the image', ...o });
+    this.name = 'InvalidManifestError';
+  }
+}
+
+/** A manifest kind tsbuild does not handle (Docker schema 1, an unknown media type); the hint says what to do. */
+export class UnsupportedManifestError extends TsbuildError {
+  constructor(readonly mediaType: string, ref: string | undefined, hint: string) {
+    super('UNSUPPORTED', `unsupported manifest type ${JSON.stringify(mediaType)}`, { hint, ...(ref ? { location: { ref } } : {}) });
+    this.name = 'UnsupportedManifestError';
+  }
+}
+
 export class AbortedError extends TsbuildError {
   constructor(o: TsbuildErrorOptions = {}) {
     super('ABORTED', 'operation aborted', o);

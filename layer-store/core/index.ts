@@ -7,3 +7,5 @@ export * from './model.js';
 export * from './events.js';
 export * from './log.js';
 export * from './platform.js';
+export * from './document.js';
+export * from './fs.js';

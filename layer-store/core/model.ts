@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from './digest.js';
+import { InvalidManifestError } from './errors.js';
 
 /** Every I/O call takes an optional AbortSignal. */
 export interface Abortable {
@@ -120,7 +121,10 @@ export interface ImageConfig {
   history?: HistoryEntry[];
 }
 
-/** A layer: both identities are known up front. */
+/**
+ * A layer of an image, the one layer shape of every module (a packed layer, a cached step's layer, an ingested
+ * tar, a pulled or saved image's layer): both identities are known up front. An image lists its layers base first.
+ */
 export interface Layer {
   /** Digest of the compressed blob (what registries verify and manifests list). */
   readonly digest: Digest;
@@ -129,6 +133,23 @@ export interface Layer {
   /** Size in bytes of the compressed blob. */
   readonly size: number;
   readonly mediaType: MediaType;
+}
+
+/** Returns the manifest descriptor of a layer (its blob: digest, size, media type). */
+export function layerDescriptor(l: Layer): Descriptor {
+  return { mediaType: l.mediaType, digest: l.digest, size: l.size };
+}
+
+/**
+ * Returns an image's layers, base first: each manifest layer with the config's diff_id at the same position.
+ * Throws InvalidManifestError when the manifest and the config list different numbers of layers.
+ */
+export function imageLayers(manifest: ImageManifest, config: ImageConfig, ref?: string): Layer[] {
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new InvalidManifestError(`the manifest lists ${manifest.layers.length} layers but the config ${diffIds.length} diff_ids`, ref ? { location: { ref } } : {});
+  }
+  return manifest.layers.map((d, i) => ({ digest: d.digest, diffId: diffIds[i]!, size: d.size, mediaType: d.mediaType }));
 }
 
 /** A manifest or index exactly as stored or received: the bytes are what the digest covers. */

@@ -1,2 +1,2 @@
-/** Image model helpers: parse/validate/build OCI and Docker v2s2 manifests, indexes and configs. */
+/** Image model helpers: build and convert OCI and Docker v2s2 manifests, indexes and configs. */
 export * from './model.js';

@@ -1,90 +1,10 @@
 import {
-  MediaTypes, digestOf, hostPlatform, isDigest, isIndexType, isManifestType,
+  InvalidManifestError, MediaTypes, digestOf, hostPlatform,
   type ContainerConfig, type Descriptor, type Digest, type HistoryEntry, type ImageConfig, type ImageIndex,
   type ImageManifest, type Layer, type Platform, type RawManifest,
 } from '../core/index.js';
-import { InvalidManifestError } from '../store/errors.js';
 
-/** Largest manifest/index/config document read into memory (bytes). */
-export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
-
-export type ParsedManifest =
-  | { readonly kind: 'manifest'; readonly mediaType: string; readonly manifest: ImageManifest }
-  | { readonly kind: 'index'; readonly mediaType: string; readonly index: ImageIndex };
-
-function bad(what: string, ref?: string): InvalidManifestError {
-  return new InvalidManifestError(what, ref ? { location: { ref } } : {});
-}
-
-function checkDescriptor(d: unknown, where: string, ref?: string): Descriptor {
-  if (typeof d !== 'object' || d === null) throw bad(`${where}: descriptor is not an object`, ref);
-  const o = d as Record<string, unknown>;
-  if (typeof o['mediaType'] !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/.test(o['mediaType'])) {
-    throw bad(`${where}: missing or invalid mediaType`, ref);
-  }
-  if (!isDigest(o['digest'])) throw bad(`${where}: digest is not sha256:<64 hex>`, ref);
-  if (typeof o['size'] !== 'number' || !Number.isSafeInteger(o['size']) || o['size'] < 0) throw bad(`${where}: size is not a non-negative integer`, ref);
-  if (o['annotations'] !== undefined) {
-    const a = o['annotations'];
-    if (typeof a !== 'object' || a === null || Object.values(a).some((v) => typeof v !== 'string')) throw bad(`${where}: annotations must map strings to strings`, ref);
-  }
-  if (o['platform'] !== undefined) {
-    const p = o['platform'] as Record<string, unknown>;
-    if (typeof p !== 'object' || p === null || typeof p['os'] !== 'string' || typeof p['architecture'] !== 'string') throw bad(`${where}: platform needs os and architecture`, ref);
-  }
-  return o as unknown as Descriptor;
-}
-
-/** Parses JSON with a byte cap; throws InvalidManifestError on bad JSON. */
-export function parseJson(bytes: Uint8Array, what: string, ref?: string): unknown {
-  if (bytes.length > MAX_DOCUMENT_BYTES) throw bad(`${what} is larger than ${MAX_DOCUMENT_BYTES} bytes`, ref);
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch (e) {
-    throw new InvalidManifestError(`${what} is not valid JSON`, { cause: e, ...(ref ? { location: { ref } } : {}) });
-  }
-}
-
-/**
- * Returns the parsed image manifest or index (OCI or Docker v2 schema 2 / manifest list). The media type
- * comes from the document, else from `mediaTypeHint`; schema 1 is rejected.
- */
-export function parseManifest(bytes: Uint8Array, mediaTypeHint?: string, ref?: string): ParsedManifest {
-  const doc = parseJson(bytes, 'manifest', ref) as Record<string, unknown>;
-  if (typeof doc !== 'object' || doc === null) throw bad('manifest is not a JSON object', ref);
-  if (doc['schemaVersion'] !== 2) throw bad(`unsupported manifest schemaVersion ${JSON.stringify(doc['schemaVersion'])}`, ref);
-  const mt = typeof doc['mediaType'] === 'string' ? doc['mediaType'] : mediaTypeHint || undefined;
-  const isIndex = isIndexType(mt) || (mt === undefined && Array.isArray(doc['manifests']));
-  const isManifest = isManifestType(mt) || (mt === undefined && doc['config'] !== undefined);
-  if (isIndex) {
-    if (!Array.isArray(doc['manifests'])) throw bad('index has no manifests array', ref);
-    doc['manifests'].forEach((m, i) => checkDescriptor(m, `manifests[${i}]`, ref));
-    return { kind: 'index', mediaType: mt ?? MediaTypes.ociIndex, index: doc as unknown as ImageIndex };
-  }
-  if (isManifest) {
-    checkDescriptor(doc['config'], 'config', ref);
-    if (!Array.isArray(doc['layers'])) throw bad('manifest has no layers array', ref);
-    doc['layers'].forEach((m, i) => checkDescriptor(m, `layers[${i}]`, ref));
-    return { kind: 'manifest', mediaType: mt ?? MediaTypes.ociManifest, manifest: doc as unknown as ImageManifest };
-  }
-  throw bad(`unsupported manifest media type ${JSON.stringify(mt)}`, ref);
-}
-
-/** Returns the parsed image config after checking architecture, os, rootfs.diff_ids and Env entries. */
-export function parseConfig(bytes: Uint8Array, ref?: string): ImageConfig {
-  const c = parseJson(bytes, 'image config', ref) as Record<string, unknown>;
-  if (typeof c !== 'object' || c === null) throw bad('image config is not a JSON object', ref);
-  if (typeof c['architecture'] !== 'string' || typeof c['os'] !== 'string') throw bad('image config lacks architecture or os', ref);
-  const rootfs = c['rootfs'] as Record<string, unknown> | undefined;
-  if (!rootfs || rootfs['type'] !== 'layers' || !Array.isArray(rootfs['diff_ids']) || !rootfs['diff_ids'].every(isDigest)) {
-    throw bad('image config rootfs must be {type:"layers", diff_ids:[sha256 digests]}', ref);
-  }
-  const env = (c['config'] as ContainerConfig | undefined)?.Env;
-  if (env !== undefined && (!Array.isArray(env) || env.some((e) => typeof e !== 'string' || !/^[^=]+=/.test(e)))) {
-    throw bad('image config Env entries must look like NAME=value', ref);
-  }
-  return c as unknown as ImageConfig;
-}
+// Reading documents (parseManifest, parseConfig, parseJson and their limits) is layer-store/core's document.ts.
 
 /** Serialises a document as the bytes tsbuild stores (compact JSON) with their descriptor. */
 export function encodeDocument(doc: object, mediaType: string): RawManifest & { descriptor: Descriptor } {

@@ -23,7 +23,7 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DigestMismatchError, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
-import { decompressed } from './compression.js';
+import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
 import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
 import { TarReader, type TarHeader } from './tar-format.js';
 import { writeXattrs } from './xattr.js';
@@ -61,7 +61,6 @@ export interface ApplyResult {
   readonly entries: number;
 }
 
-export const DEFAULT_MAX_UNCOMPRESSED = 64 * 1024 ** 3;
 const MAX_SYMLINK_HOPS = 40;
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';

@@ -41,7 +41,8 @@ export class InvalidLayerError extends TsbuildError {
 export class LayerToolError extends TsbuildError {
   constructor(readonly tool: string, detail: string, o: TsbuildErrorOptions = {}) {
     super('IO', `${tool}: ${detail}`, {
-      hint: tool === 'zstd' ? 'install zstd (apt-get install zstd)'
+      hint: tool === 'zstd' || tool === 'bzip2' ? `install ${tool} (apt-get install ${tool})`
+        : tool === 'xz' ? 'install xz (apt-get install xz-utils)'
         : tool === 'mknod' ? 'device nodes need coreutils mknod and root'
         : 'install the attr package (apt-get install attr) for getfattr/setfattr',
       ...o,

@@ -7,10 +7,13 @@ export { readXattrTree, type XattrTable } from './xattr.js';
 export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
 export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
-export { applyLayer, DEFAULT_MAX_UNCOMPRESSED } from './apply.js';
+export { applyLayer } from './apply.js';
 export type { ApplyOptions, ApplyResult } from './apply.js';
-export { layerMediaType, detectCompression, decompressed, compressor, DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL } from './compression.js';
-export type { Compression } from './compression.js';
+export {
+  layerMediaType, sniffCompression, detectCompression, decompressor, decompressed, compressor,
+  DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, DEFAULT_MAX_UNCOMPRESSED, COMPRESSION_MAGIC_BYTES,
+} from './compression.js';
+export type { Compression, StreamCompression } from './compression.js';
 export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError, LayerWriteError } from './errors.js';
 export type { UnsafeReason } from './errors.js';
 export { TarReader, encodeHeader, padding, END_OF_ARCHIVE } from './tar-format.js';

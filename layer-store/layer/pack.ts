@@ -8,7 +8,7 @@ import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Hasher, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type MediaType } from '../core/index.js';
+import { Hasher, compareNames, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer } from '../core/index.js';
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
 import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
@@ -58,17 +58,10 @@ export interface PackOptions<T = unknown> {
   readonly reuse?: SegmentReuse | undefined;
 }
 
-/** A layer that has been packed: both identities, the blob size, and what the sink returned. */
-export interface PackedLayer<T = unknown> {
-  /** sha256 of the compressed blob (what registries verify). */
-  readonly digest: Digest;
-  /** sha256 of the uncompressed tar (rootfs.diff_ids). */
-  readonly diffId: Digest;
-  /** Compressed size in bytes. */
-  readonly size: number;
+/** A layer that has been packed: a core Layer (both identities, blob size, media type) plus how it was made and what the sink returned. */
+export interface PackedLayer<T = unknown> extends Layer {
   /** Uncompressed tar size in bytes. */
   readonly uncompressedSize: number;
-  readonly mediaType: MediaType;
   readonly compression: Compression;
   /** Number of tar entries written. */
   readonly entries: number;
@@ -93,9 +86,8 @@ interface Item {
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 
-function byteCompare(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
+// Names sort by their UTF-8 bytes: core's compareNames (the same order, without allocating).
+const byteCompare = compareNames;
 
 function normRel(p: string): string {
   return p.split('/').filter((s) => s !== '' && s !== '.').join('/');

@@ -1,5 +1,8 @@
 import { TsbuildError, type TsbuildErrorOptions } from '../core/index.js';
 
+// InvalidReferenceError and InvalidManifestError live in layer-store/core (shared with registry-client).
+export { InvalidReferenceError, InvalidManifestError } from '../core/index.js';
+
 /** A reference that names no image in the store. */
 export class ImageNotFoundError extends TsbuildError {
   constructor(readonly ref: string, o: TsbuildErrorOptions = {}) {
@@ -44,26 +47,6 @@ export class StoreLockedError extends TsbuildError {
       ...o,
     });
     this.name = 'StoreLockedError';
-  }
-}
-
-/** A malformed image reference (tag name, digest, id prefix). */
-export class InvalidReferenceError extends TsbuildError {
-  constructor(readonly ref: string, why: string, o: TsbuildErrorOptions = {}) {
-    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref)}: ${why}`, {
-      hint: 'write NAME[:TAG], NAME@sha256:<hex>, sha256:<hex> or an image ID prefix',
-      location: { ref },
-      ...o,
-    });
-    this.name = 'InvalidReferenceError';
-  }
-}
-
-/** A manifest, index or config document that does not follow the OCI/Docker schema. */
-export class InvalidManifestError extends TsbuildError {
-  constructor(what: string, o: TsbuildErrorOptions = {}) {
-    super('INVALID_MANIFEST', what, { hint: 'the image metadata is malformed; rebuild or re-pull the image', ...o });
-    this.name = 'InvalidManifestError';
   }
 }
 

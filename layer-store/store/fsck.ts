@@ -29,9 +29,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  MediaTypes, hashStream, isDigest, type Abortable, type Descriptor, type Digest, type ImageIndex, type Logger,
+  MediaTypes, hashStream, isDigest, parseConfig, parseManifest, type Abortable, type Descriptor, type Digest, type ImageIndex, type Logger,
 } from '../core/index.js';
-import { parseConfig, parseManifest } from '../image/index.js';
 import { checkLeftoverContainers } from './containers.js';
 import { createdMs, findStaleScratch, ownerGone, ownerPid, reclaimStaleScratch } from './scratch.js';
 import { SNAPSHOT_TEMP_PREFIX, bootId } from './snapshot.js';

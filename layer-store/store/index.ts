@@ -10,6 +10,5 @@ export {
   Lease, leaseDestination, leasesDir, processStartTime, readLiveLeases, withLeasesHeld,
   type LeaseOptions, type LeaseResources, type LiveLeases,
 } from './lease.js';
-export { decompressor, isGzip } from './compression.js';
 export type { SnapshotOptions } from './snapshot.js';
 export { listImageSummaries, imageHistory, type ImageSummary, type HistoryRow } from './summary.js';

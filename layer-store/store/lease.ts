@@ -25,7 +25,7 @@ import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { isDigest, type Abortable, type Descriptor, type Digest, type ImageDestination, type RawManifest } from '../core/index.js';
+import { isDigest, type Abortable, type Descriptor, type Digest, type ImageDestination, type Layer, type RawManifest } from '../core/index.js';
 import { withLock } from './lock.js';
 
 /** What a lease protects. Every field is optional; `add` merges. */
@@ -171,7 +171,7 @@ export class Lease {
   }
 
   /** Records a layer: its blob and its snapshot. */
-  addLayer(l: { readonly digest: Digest; readonly diffId: Digest }): Promise<void> {
+  addLayer(l: Pick<Layer, 'digest' | 'diffId'>): Promise<void> {
     return this.add({ blobs: [l.digest], snapshots: [l.diffId] });
   }
 

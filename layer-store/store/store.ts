@@ -34,11 +34,12 @@ import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   MediaTypes, digestHex, digestOf, formatPlatform, hostPlatform, platformMatches, hashStream, isDigest, noopLogger, parseDigest, verifyStream, alreadyVerified,
-  DigestMismatchError, SizeMismatchError, TsbuildError,
+  DigestMismatchError, SizeMismatchError, TsbuildError, MAX_DOCUMENT_BYTES, exists, checkDocumentSize, parseConfig, parseManifest,
+  type DocumentKind,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest,
   type ImageDestination, type ImageSource, type Logger, type Platform, type RawManifest,
 } from '../core/index.js';
-import { MAX_DOCUMENT_BYTES, configPlatform, parseConfig, parseManifest } from '../image/index.js';
+import { configPlatform } from '../image/index.js';
 import { BlobNotFoundError, ImageNotFoundError, InvalidManifestError, InvalidReferenceError, StoreCorruptError } from './errors.js';
 import { withLock } from './lock.js';
 import { withLeasesHeld } from './lease.js';
@@ -135,10 +136,10 @@ export class LayerStore {
     await mkdir(s.blobsDir, { recursive: true });
     await mkdir(s.snapshotsDir, { recursive: true });
     const layoutFile = join(root, 'oci-layout');
-    if (!(await exists(layoutFile))) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-    if (!(await exists(s.indexPath))) {
+    if (!(await exists(layoutFile, { followSymlinks: true }))) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    if (!(await exists(s.indexPath, { followSymlinks: true }))) {
       await s.#withLock(async () => {
-        if (!(await exists(s.indexPath))) await writeFileAtomic(s.indexPath, JSON.stringify(EMPTY_INDEX));
+        if (!(await exists(s.indexPath, { followSymlinks: true }))) await writeFileAtomic(s.indexPath, JSON.stringify(EMPTY_INDEX));
       });
     }
     return s;
@@ -273,11 +274,15 @@ export class LayerStore {
     return v;
   }
 
-  /** Returns the whole blob, verified against its digest; refuses blobs over `maxBytes` (default 8 MiB). */
-  async readBlob(d: Digest, o: { maxBytes?: number } = {}): Promise<Buffer> {
+  /**
+   * Returns the whole blob, verified against its digest; refuses blobs over `maxBytes` (default: the limit of
+   * document `kind` when given, with the document readers' error, else MAX_DOCUMENT_BYTES, 8 MiB).
+   */
+  async readBlob(d: Digest, o: { maxBytes?: number; kind?: DocumentKind } = {}): Promise<Buffer> {
     const max = o.maxBytes ?? MAX_DOCUMENT_BYTES;
     const size = await this.#blobSize(d);
     if (size === undefined) throw new BlobNotFoundError(d);
+    if (o.kind !== undefined && o.maxBytes === undefined) checkDocumentSize(o.kind, size, d);
     if (size > max) throw new InvalidManifestError(`blob ${d} is ${size} bytes, more than the ${max}-byte limit for documents`, { location: { ref: d } });
     const bytes = await readFile(this.blobPath(d));
     const got = digestOf(bytes);
@@ -302,7 +307,7 @@ export class LayerStore {
       throw e;
     }
     try {
-      const p = parseManifest(bytes, MediaTypes.ociIndex, this.indexPath);
+      const p = parseManifest(bytes, MediaTypes.ociIndex, this.indexPath, { maxBytes: MAX_DOCUMENT_BYTES });
       if (p.kind !== 'index') throw new Error('not an index');
       return p.index;
     } catch (e) {
@@ -437,7 +442,7 @@ export class LayerStore {
   /** Returns the descriptor of a stored manifest/index blob (media type from its content). */
   async #describeBlob(d: Digest): Promise<Descriptor | undefined> {
     try {
-      const bytes = await this.readBlob(d);
+      const bytes = await this.readBlob(d, { kind: 'image manifest' });
       const p = parseManifest(bytes, undefined, d);
       return { mediaType: p.mediaType, digest: d, size: bytes.length };
     } catch {
@@ -463,7 +468,7 @@ export class LayerStore {
       out.add(d.digest);
       let p: ReturnType<typeof parseManifest>;
       try {
-        p = parseManifest(await this.readBlob(d.digest), d.mediaType, d.digest);
+        p = parseManifest(await this.readBlob(d.digest, { kind: 'image manifest' }), d.mediaType, d.digest);
       } catch (e) {
         if (o.tolerateMissing) return; // missing, unreadable, or a leaf blob given as a gc root
         throw e;
@@ -479,7 +484,7 @@ export class LayerStore {
       for (const l of p.manifest.layers) out.add(l.digest);
       if (o.diffIds) {
         try {
-          const c = parseConfig(await this.readBlob(p.manifest.config.digest), p.manifest.config.digest);
+          const c = parseConfig(await this.readBlob(p.manifest.config.digest, { kind: 'image config' }), p.manifest.config.digest);
           for (const id of c.rootfs.diff_ids) o.diffIds.add(id);
         } catch (e) {
           if (!o.tolerateMissing) throw e;
@@ -553,11 +558,11 @@ export class LayerStore {
 
   /** Returns the parsed manifest (with config) or index that `desc` points at. */
   async load(desc: Descriptor, names: readonly string[] = []): Promise<StoredObject> {
-    const bytes = await this.readBlob(desc.digest);
+    const bytes = await this.readBlob(desc.digest, { kind: 'image manifest' });
     const p = parseManifest(bytes, desc.mediaType, desc.digest);
     const descriptor: Descriptor = { mediaType: p.mediaType, digest: desc.digest, size: bytes.length, ...(desc.platform ? { platform: desc.platform } : {}) };
     if (p.kind === 'index') return { kind: 'index', descriptor, index: p.index, id: desc.digest, names };
-    const cfgBytes = await this.readBlob(p.manifest.config.digest);
+    const cfgBytes = await this.readBlob(p.manifest.config.digest, { kind: 'image config' });
     const config = parseConfig(cfgBytes, p.manifest.config.digest);
     return { kind: 'image', descriptor, manifest: p.manifest, configDescriptor: p.manifest.config, config, id: p.manifest.config.digest, names };
   }
@@ -727,7 +732,7 @@ export class LayerStore {
       ref,
       getManifest: async (digest?: Digest): Promise<RawManifest> => {
         const d = digest ?? (await (top ??= this.resolve(ref))).descriptor.digest;
-        const bytes = await this.readBlob(d);
+        const bytes = await this.readBlob(d, { kind: 'image manifest' });
         const p = parseManifest(bytes, undefined, d);
         return { mediaType: p.mediaType, bytes, digest: d };
       },
@@ -773,15 +778,6 @@ export class LayerStore {
 /** Returns the name an index.json entry carries (`ref.name`, else the containerd name), if any. */
 export function entryName(d: Descriptor): string | undefined {
   return d.annotations?.[REF_NAME_ANNOTATION] ?? d.annotations?.[CONTAINERD_NAME_ANNOTATION];
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */

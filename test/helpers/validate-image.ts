@@ -84,7 +84,7 @@ export async function makeTestImage(store: LayerStore, name: string, layers: rea
     const p = join(o.dir, `layer-${name.replace(/[^a-z0-9]/gi, '_')}-${i}.tar`);
     await writeTestTar(p, files);
     const ing = await ls.ingestTar(store, createReadStream(p));
-    descs.push(ing.descriptor);
+    descs.push(ls.layerDescriptor(ing));
     diffIds.push(ing.diffId);
   }
   const created = o.created ?? '2024-01-01T00:00:00Z';
