@@ -1,4 +1,4 @@
-import { digestOf, digestHex } from '../layer-store/core/index.js';
+import { compareNameBytes, digestOf, digestHex } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js';
 
@@ -42,16 +42,5 @@ export function canonicalJson(v: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-/** Orders paths by their UTF-8 bytes (Go's string order), without allocating. */
-export function compareNames(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
-    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+/** Orders paths by their bytes (Go's string order); names that are not UTF-8 are escaped strings (core/file-names.ts). */
+export const compareNames: (a: string, b: string) => number = compareNameBytes;

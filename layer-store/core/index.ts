@@ -7,3 +7,4 @@ export * from './model.js';
 export * from './events.js';
 export * from './log.js';
 export * from './platform.js';
+export * from './file-names.js';

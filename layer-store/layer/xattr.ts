@@ -7,13 +7,13 @@
  * layer, so the cost is two process spawns per layer, whatever its size. Neither follows symlinks (-h, -P).
  */
 import { spawn } from 'node:child_process';
-import type { CommandRunner } from '../core/index.js';
+import { decodeName, encodeName, type CommandRunner } from '../core/index.js';
 import { LayerToolError } from './errors.js';
 
 /** Path → (xattr name → raw value). Paths are absolute. */
 export type XattrTable = Map<string, Map<string, Buffer>>;
 
-/** getfattr/setfattr quote bytes as \ooo; this reverses that. */
+/** getfattr/setfattr quote bytes as \ooo; this reverses that (a name's bytes need not be UTF-8: core/file-names.ts). */
 function unquote(s: string): string {
   if (!s.includes('\\')) return s;
   const bytes: number[] = [];
@@ -24,12 +24,12 @@ function unquote(s: string): string {
       i += 3;
     } else bytes.push(raw[i]!);
   }
-  return Buffer.from(bytes).toString('utf8');
+  return decodeName(Buffer.from(bytes));
 }
 
 function quote(s: string): string {
   let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
+  for (const b of encodeName(s)) {
     out += (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2e || b === 0x2f || b === 0x5f || b === 0x2d
       ? String.fromCharCode(b)
       : `\\${b.toString(8).padStart(3, '0')}`;
