@@ -119,5 +119,5 @@ export function showName(s: string): string {
 export function quoteName(s: string): string {
   const q = JSON.stringify(s);
   if (isPlainName(s)) return q;
-  return q.replace(/\\(\\|udc[89a-f][0-9a-f])/g, (m, g: string) => (g === '\\' ? m : `\\x${g.slice(2)}`));
+  return q.replace(/\\(\\|udc[89a-f][0-9a-f])/g, (m, g: string) => (g === '\\' ? m : `\\x${g.slice(3)}`));
 }
