@@ -11,12 +11,13 @@
  */
 import { TsbuildError } from './errors.js';
 
+const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const ESCAPE_BASE = 0xdc00;
 
 /** Returns true when `s` holds no lone surrogate (then its bytes are `Buffer.from(s, 'utf8')`). */
 export function isPlainName(s: string): boolean {
-  return !LONE_SURROGATE.test(s);
+  return !SURROGATE.test(s) || !LONE_SURROGATE.test(s); // the first test alone answers for almost every path
 }
 
 /** Returns the length of the valid UTF-8 sequence starting at `b[i]` (Unicode table 3-7), or 0 when there is none. */
