@@ -124,6 +124,27 @@ test('COPY, RUN and ADD keep names that are not UTF-8; umoci, skopeo and GNU tar
   assert.deepEqual(byteTree(Buffer.from(join(bundle2, 'rootfs'))), byteTree(rootfs));
 });
 
+test('an image whose layers hold such names is a base elsewhere: its layers are unpacked with the exact bytes', () => {
+  const archive = join(work, 'names.oci.tar');
+  assert.equal(tsbuild(['save', 'names:1', '-o', archive]).code, 0);
+  const root2 = join(work, 'root2');
+  const other = (args: string[]): CliResult => runCli(['--root', root2, '--progress', 'plain', ...args]);
+  assert.equal(other(['load', '-i', archive]).code, 0);
+  const ctx2 = join(work, 'ctx2');
+  mkdirSync(ctx2);
+  writeFileSync(join(ctx2, 'Dockerfile'), [
+    'FROM names:1',
+    `RUN test "$(cat "/c/$(printf 'caf\\351').txt")" = x && test -L "/c/$(printf 'l\\351')" && test "$(cat "/a/$(printf 't\\351/f\\377')")" = "in tar" \\`,
+    `  && test -f "/r$(printf '\\377')/$(printf 'q\\200')" && rm "/c/$(printf 'caf\\351').txt"`,
+    '',
+  ].join('\n'));
+  const r = other(['build', '-t', 'child:1', '-o', `type=tar,dest=${join(work, 'child.tar')}`, ctx2]);
+  assert.equal(r.code, 0, r.stderr);
+  // the RUN's deletion is a whiteout with the exact name; the flattened tree no longer has the file
+  const flat = execFileSync('tar', ['-tf', join(work, 'child.tar'), '--quoting-style=literal']).toString('latin1').split('\n');
+  assert.ok(flat.includes('./c/d\xff\xfe/n\x80.bin') && !flat.includes('./c/caf\xe9.txt'), JSON.stringify(flat.filter((n) => n.startsWith('./c/'))));
+});
+
 test('renaming caf\\xe9.txt to caf\\xe8.txt (same bytes once decoded lossily) is a cache miss with the new name', async () => {
   renameSync(at(ctx, 'caf\xe9.txt'), at(ctx, 'caf\xe8.txt'));
   const r = tsbuild(['build', '-t', 'names:2', '--explain', ctx]);
