@@ -35,11 +35,12 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { parseDockerfile, resolveStageGraph, stageScope, toStages } from '../builder/index.js';
-import { TsbuildError, applyLayer, encodeHeader, padding, type TarHeader } from '../layer-store/index.js';
+import { TsbuildError, applyLayer, encodeHeader, encodeName, fsPath, padding, readdirNamesSync, type TarHeader } from '../layer-store/index.js';
+import { namesInput, namesSandbox, NamesPropertyFailure, runNames } from './fuzz-names.js';
 import { formatReference, parseReference } from '../registry-client/index.js';
 
-export type FuzzTarget = 'parser' | 'reference' | 'tar';
-export const TARGETS: readonly FuzzTarget[] = ['parser', 'reference', 'tar'];
+export type FuzzTarget = 'parser' | 'reference' | 'tar' | 'names';
+export const TARGETS: readonly FuzzTarget[] = ['parser', 'reference', 'tar', 'names'];
 
 export interface FuzzOptions {
   /** Inputs to generate (default 100,000). */
@@ -389,10 +390,10 @@ function outsideXattrs(sb: Sandbox): string {
 function snapshotOutside(sb: Sandbox): string {
   const out: string[] = [];
   const walk = (d: string): void => {
-    for (const n of readdirSync(d).sort()) {
+    for (const n of readdirNamesSync(d).sort()) { // names as bytes: an escaped non-UTF-8 name must show up too
       const p = join(d, n);
       if (p === sb.target) continue;
-      const st = lstatSync(p);
+      const st = lstatSync(fsPath(p));
       if (st.isDirectory()) {
         // the target's parent changes mtime when the target is created and removed; every other mtime must not
         out.push(`${p} dir ${st.mode} ${st.uid}:${st.gid}${p === dirname(sb.target) ? '' : ` ${st.mtimeMs}`}`);
@@ -414,7 +415,7 @@ interface RawHeader {
 
 function rawHeaderBlock(h: RawHeader): Buffer {
   const b = Buffer.alloc(512);
-  b.write(h.name, 0, 100, 'utf8');
+  encodeName(h.name).copy(b, 0, 0, 100);
   b.write(h.mode, 100, 8, 'latin1');
   b.write(h.uid, 108, 8, 'latin1');
   b.write(h.gid, 116, 8, 'latin1');
@@ -423,11 +424,11 @@ function rawHeaderBlock(h: RawHeader): Buffer {
   b.write(h.mtime, 136, 12, 'latin1');
   b.fill(0x20, 148, 156);
   b[156] = h.typeflag;
-  b.write(h.linkname, 157, 100, 'utf8');
+  encodeName(h.linkname).copy(b, 157, 0, 100);
   b.write(h.magic, 257, 8, 'latin1');
   b.write(h.devmajor, 329, 8, 'latin1');
   b.write(h.devminor, 337, 8, 'latin1');
-  b.write(h.prefix, 345, 155, 'utf8');
+  encodeName(h.prefix).copy(b, 345, 0, 155);
   let u = 0;
   let s = 0;
   for (let i = 0; i < 512; i++) { u += b[i]!; s += b[i]! > 127 ? b[i]! - 256 : b[i]!; }
@@ -454,6 +455,10 @@ function tarNames(canary: string): fc.Arbitrary<string> {
     { weight: 3, arbitrary: fc.constantFrom('.wh.a', 'd/.wh..wh..opq', '.wh..wh..opq', '.wh..', '.wh.', '.wh.l', '.wh..wh.plnk', 'l/.wh.x', '.wh...', 'd/.wh.e') },
     { weight: 2, arbitrary: fc.constantFrom('x'.repeat(100), 'x'.repeat(101), `${'p/'.repeat(60)}q`, 'z'.repeat(256), `d/${'y'.repeat(255)}`, `d/${'y'.repeat(300)}`, 'ünï/cödé', 'a\\b', 'nul\0x', 'a\nb', 'sp ace') },
     { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('a', 'l', '/', '.', 'd', '\0', 'é'), maxLength: 12 }) },
+    // names that are not UTF-8, as tsbuild carries them (each stray byte as U+DC80-DCFF; layer-store core/file-names.ts)
+    { weight: 2, arbitrary: fc.constantFrom('caf\uDCE9.txt', 'd\uDCFF\uDCFE/n\uDC80.bin', 'd\uDCFF\uDCFE/', '\uDCC3', 'a\uDCC0\uDCAF', '\uDCED\uDCA0\uDC80',
+      '.wh.caf\uDCE9', 'l/\uDCE9', `${'\uDCE9'.repeat(101)}`, `d/${'\uDCFF'.repeat(255)}`, `d/${'\uDCFF'.repeat(256)}`, '\uFFFD\uDCE9') },
+    { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('a', '/', '\uDCE9', '\uDC80', '\uDCFF', 'é', '\0'), maxLength: 12 }) },
   );
 }
 
@@ -463,6 +468,7 @@ function linkTargets(canary: string): fc.Arbitrary<string> {
     fc.constantFrom('/', '..', '../..', '../../..', '../../../..', '/etc', '/tmp', canary, `${canary}/x`, `${canary}/../sentinel`, '../sentinel', '../../../sentinel', 'a/b/../../..', 'l/..', '/../../..'),
     fc.constantFrom(dirname(canary), join(dirname(canary), 'a'), join(dirname(canary), 'a', 'b', 'c')),
     fc.constantFrom('x'.repeat(5000), 'nul\0x', `${'../'.repeat(40)}etc`, 'l/l/l/l'),
+    fc.constantFrom('caf\uDCE9.txt', 'd\uDCFF\uDCFE', '../\uDCE9', '/\uDC80', `${'\uDCE9'.repeat(120)}`),
   );
 }
 
@@ -478,7 +484,7 @@ function tarEntry(canary: string) {
     fc.string({ unit: fc.constantFrom('a', '.', '=', ' ', '\n', '\0'), maxLength: 6 }),
   );
   const paxValue = fc.oneof(
-    tarNames(canary).map((s) => Buffer.from(s, 'utf8')),
+    tarNames(canary).map((s) => encodeName(s)),
     numStr.map((s) => Buffer.from(s, 'latin1')),
     fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
     fc.constant(Buffer.alloc(70_000, 0x61)),
@@ -519,7 +525,7 @@ type TarEntrySpec = ArbValue<ReturnType<typeof tarEntry>>;
 function encodeEntry(e: TarEntrySpec): Buffer {
   const parts: Buffer[] = [];
   if (e.gnuLong) {
-    const data = Buffer.from(`${e.gnuLong[1]}\0`, 'utf8');
+    const data = encodeName(`${e.gnuLong[1]}\0`);
     parts.push(rawHeaderBlock({ name: '././@LongLink', mode: '0000644\0', uid: '0000000\0', gid: '0000000\0', size: `${data.length.toString(8).padStart(11, '0')}\0`,
       mtime: '00000000000\0', typeflag: e.gnuLong[0], linkname: '', magic: 'ustar  \0', prefix: '', devmajor: '', devminor: '', checksum: 'good' }), data, padding(data.length));
   }
@@ -592,7 +598,7 @@ function structuredTar(canary: string): fc.Arbitrary<Buffer> {
 /** Raw byte mutations of a well-formed tar (optionally gzip-compressed before or after mutating). */
 function mutatedTar(): fc.Arbitrary<Buffer> {
   const safeEntry = fc.record({
-    name: fc.constantFrom('a', 'a/b', 'd/', 'd/e', 'l', 'f', `long/${'n'.repeat(120)}`, 'ü'),
+    name: fc.constantFrom('a', 'a/b', 'd/', 'd/e', 'l', 'f', `long/${'n'.repeat(120)}`, 'ü', 'caf\uDCE9.txt', 'd\uDCFF/n\uDC80'),
     type: fc.constantFrom<TarHeader['type']>('file', 'dir', 'symlink', 'file'),
     body: fc.integer({ min: 0, max: 1500 }),
     pax: fc.boolean(),
@@ -796,6 +802,15 @@ export async function fuzzInProcess(target: FuzzTarget, o: FuzzOptions = {}, pro
         result = await fc.check(fc.asyncProperty(tarInput(box.canary), (t) => check(t, () => runTar(box, before, t))), params) as fc.RunDetails<[unknown]>;
         break;
       }
+      case 'names': {
+        const dir = namesSandbox();
+        sb = { root: dir } as Sandbox;
+        const run = (n: ArbValue<typeof namesInput>): Promise<void> => runNames(dir, n).catch((e: unknown) => {
+          throw e instanceof NamesPropertyFailure ? new PropertyFailure('roundtrip', e.message) : e;
+        });
+        result = await fc.check(fc.asyncProperty(namesInput, (n) => check(n, () => run(n))), params) as fc.RunDetails<[unknown]>;
+        break;
+      }
     }
   } finally {
     if (sb) rmSync(sb.root, { recursive: true, force: true });
@@ -969,12 +984,12 @@ function parseArgs(argv: readonly string[]): { targets: FuzzTarget[]; o: FuzzOpt
       case '--jobs': o.jobs = num(); break;
       case '--target':
         for (const t of val().split(',')) {
-          if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (parser|reference|tar)`);
+          if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t} (parser|reference|tar|names)`);
           targets.push(t as FuzzTarget);
         }
         break;
       case '--help':
-        process.stdout.write('usage: node dist/bench/fuzz.js [--runs N] [--target parser|reference|tar[,…]] [--seed S] [--max-input-ms MS] [--hang-ms MS] [--jobs N] [--no-worker]\n');
+        process.stdout.write('usage: node dist/bench/fuzz.js [--runs N] [--target parser|reference|tar|names[,…]] [--seed S] [--max-input-ms MS] [--hang-ms MS] [--jobs N] [--no-worker]\n');
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);

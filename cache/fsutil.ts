@@ -1,4 +1,4 @@
-import { digestOf, digestHex } from '../layer-store/core/index.js';
+import { compareNameBytes, digestOf, digestHex } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js';
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestOf, throwIfAborted, type Abortable } from '../layer-store/core/index.js';
+import { digestOf, encodeName, fsPath, readlinkNameSync, throwIfAborted, type Abortable } from '../layer-store/index.js';
 import { CacheIoError } from './errors.js';
 import { compareNames } from './fsutil.js';
 import type { SourceDigest } from './keys.js';
@@ -31,7 +31,7 @@ const SMALL = 1 << 20;
 /** Returns the sha256 hex of the file at `absPath`, reading it once (small files in one read, large ones streamed). */
 export async function sha256File(absPath: string): Promise<string> {
   const h = createHash('sha256');
-  const fh = await open(absPath, 'r');
+  const fh = await open(fsPath(absPath), 'r');
   try {
     const { size } = await fh.stat();
     if (size < SMALL) return h.update(await fh.readFile()).digest('hex');
@@ -70,18 +70,18 @@ export async function hashSources(root: string, selection: HashSelection, statCa
     const abs = rel === '.' ? root : join(root, rel);
     try {
       const pre = known.get(rel);
-      const st = pre?.stat ?? lstatSync(abs);
+      const st = pre?.stat ?? lstatSync(fsPath(abs));
       const type = typeOf(st);
       let content = '';
       if (type === 'file') {
         content = statCache.lookup(abs, st) ?? '';
         if (content === '') {
           const at = Date.now();
-          content = o.hashFile ? await o.hashFile(abs) : st.size < SMALL ? createHash('sha256').update(readFileSync(abs)).digest('hex') : await sha256File(abs);
+          content = o.hashFile ? await o.hashFile(abs) : st.size < SMALL ? createHash('sha256').update(readFileSync(fsPath(abs))).digest('hex') : await sha256File(abs);
           statCache.record(abs, st, content, at);
         }
       } else if (type === 'symlink') {
-        content = pre?.linkTarget ?? readlinkSync(abs);
+        content = pre?.linkTarget ?? readlinkNameSync(abs);
       }
       const mode = (Number(st.mode) & 0o7777).toString(8).padStart(4, '0');
       const owner = ownership ? `${st.uid}:${st.gid}` : '-';
@@ -96,5 +96,7 @@ export async function hashSources(root: string, selection: HashSelection, statCa
     files[paths[i]!] = prints[i]!;
     lines.push(`${paths[i]!}\0${prints[i]!}`);
   }
-  return { digest: digestOf(lines.join('\n')), files };
+  // The names' bytes (not their UTF-8 rendering, which would map every non-UTF-8 byte to U+FFFD): two such names
+  // that differ must give two digests. For UTF-8 names this is the same digest as before.
+  return { digest: digestOf(encodeName(lines.join('\n'))), files };
 }

@@ -55,10 +55,11 @@ export class MountStubs {
   async inspect(merged: string, upper: string): Promise<void> {
     for (const c of this.#copyUps.values()) {
       try {
-        const inMerged = readdirSync(join(merged, c.path));
+        // Names as bytes (latin1 keeps each byte): Node's strings map every non-UTF-8 name to the same U+FFFD.
+        const inMerged = readdirSync(join(merged, c.path), { encoding: 'buffer' }).map((n) => n.toString('latin1'));
         let upperNames: string[] = [];
         try {
-          upperNames = readdirSync(join(upper, c.path));
+          upperNames = readdirSync(join(upper, c.path), { encoding: 'buffer' }).map((n) => n.toString('latin1'));
         } catch {
           // not copied up
         }

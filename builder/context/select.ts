@@ -1,7 +1,7 @@
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Stats } from 'node:fs';
-import type { Abortable } from '../../layer-store/core/index.js';
+import { fsPath, readdirNames, readlinkName, showName, type Abortable } from '../../layer-store/index.js';
 import { goClean, type ContextMatcher } from './dockerignore.js';
 import { ContextError } from './errors.js';
 import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
@@ -32,11 +32,11 @@ const MAX_LINKS = 255;
 
 async function tryLstat(abs: string): Promise<Stats | undefined> {
   try {
-    return await lstat(abs);
+    return await lstat(fsPath(abs));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw new ContextError(`cannot stat ${abs}`, { hint: 'check permissions in the build context', cause: e });
+    throw new ContextError(`cannot stat ${showName(abs)}`, { hint: 'check permissions in the build context', cause: e });
   }
 }
 
@@ -55,8 +55,8 @@ async function resolveInContext(root: string, rel: string): Promise<string> {
     const cur = [...done, part].join('/');
     const st = await tryLstat(join(root, cur));
     if (st?.isSymbolicLink()) {
-      if (++hops > MAX_LINKS) throw new ContextError(`too many symlinks resolving ${rel}`, { hint: 'fix the symlink loop in the build context' });
-      const target = await readlink(join(root, cur));
+      if (++hops > MAX_LINKS) throw new ContextError(`too many symlinks resolving ${showName(rel)}`, { hint: 'fix the symlink loop in the build context' });
+      const target = await readlinkName(join(root, cur));
       if (target.startsWith('/')) done.length = 0;
       todo = [...target.split('/'), ...todo];
       continue;
@@ -79,7 +79,7 @@ async function expandWildcard(root: string, cleaned: string, matcher: ContextMat
       for (const d of cur) {
         const st = await tryLstat(join(root, d));
         if (!st?.isDirectory()) continue;
-        const names = (await readdir(join(root, d))).sort(compareNames);
+        const names = (await readdirNames(join(root, d))).sort(compareNames);
         for (const name of names) {
           if (!re.test(name)) continue;
           const rel = d === '.' ? name : `${d}/${name}`;
@@ -134,7 +134,7 @@ export async function selectSources(
       const entries: ContextEntry[] = [];
       if (resolvedPath !== '.') {
         const type: ContextEntryType = st.isFile() ? 'file' : isDir ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
-        entries.push(type === 'symlink' ? { relPath: resolvedPath, type, stat: st, linkTarget: await readlink(join(contextDir, resolvedPath)) } : { relPath: resolvedPath, type, stat: st });
+        entries.push(type === 'symlink' ? { relPath: resolvedPath, type, stat: st, linkTarget: await readlinkName(join(contextDir, resolvedPath)) } : { relPath: resolvedPath, type, stat: st });
       }
       if (isDir) for await (const e of walkContext(contextDir, matcher, { under: resolvedPath, ...(o.signal ? { signal: o.signal } : {}) })) entries.push(e);
       const type: ContextEntryType = isDir ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';

@@ -1,6 +1,6 @@
-import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { throwIfAborted, type Abortable } from '../../layer-store/core/index.js';
+import { compareNameBytes, compareNames, fsPath, readdirNamesSync, readlinkNameSync, showName, throwIfAborted, type Abortable } from '../../layer-store/index.js';
 import type { ContextMatcher } from './dockerignore.js';
 import { ContextError } from './errors.js';
 
@@ -8,7 +8,7 @@ export type ContextEntryType = 'file' | 'dir' | 'symlink' | 'other';
 
 /** One path of the build context as lstat sees it (symlinks are never followed). */
 export interface ContextEntry {
-  /** '/'-separated path relative to the context root. */
+  /** '/'-separated path relative to the context root; a name that is not UTF-8 is escaped (layer-store core/file-names.ts). */
   readonly relPath: string;
   readonly type: ContextEntryType;
   readonly stat: Stats;
@@ -21,20 +21,8 @@ export interface WalkOptions extends Abortable {
   readonly under?: string;
 }
 
-/** Orders names as Go's filepath.Walk does: by their UTF-8 bytes (code point order, not UTF-16 order). */
-export function compareNames(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    // Surrogates (U+D800-DFFF, i.e. code points above U+FFFF) sort after U+E000-FFFF in UTF-8.
-    if (x >= 0xd800) x = x <= 0xdfff ? x + 0x2000 : x - 0x800;
-    if (y >= 0xd800) y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
-    return x - y;
-  }
-  return a.length - b.length;
-}
+/** Orders names as Go's filepath.Walk does: by their bytes (code point order for UTF-8, not UTF-16 order). */
+export { compareNames };
 
 function typeOf(st: Stats): ContextEntryType {
   if (st.isFile()) return 'file';
@@ -51,9 +39,9 @@ function typeOf(st: Stats): ContextEntryType {
 function entriesOf(abs: string, rel: string): ContextEntry[] {
   let names: string[];
   try {
-    names = readdirSync(abs);
+    names = readdirNamesSync(abs);
   } catch (e) {
-    throw new ContextError(`cannot read context directory ${rel || '.'}`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
+    throw new ContextError(`cannot read context directory ${showName(rel) || '.'}`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
   }
   names.sort(compareNames);
   const out: ContextEntry[] = [];
@@ -62,13 +50,13 @@ function entriesOf(abs: string, rel: string): ContextEntry[] {
     const p = join(abs, name);
     let st: Stats;
     try {
-      st = lstatSync(p);
+      st = lstatSync(fsPath(p));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed while walking: not part of the context
-      throw new ContextError(`cannot stat ${r} in the build context`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
+      throw new ContextError(`cannot stat ${showName(r)} in the build context`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
     }
     const type = typeOf(st);
-    out.push(type === 'symlink' ? { relPath: r, type, stat: st, linkTarget: readlinkSync(p) } : { relPath: r, type, stat: st });
+    out.push(type === 'symlink' ? { relPath: r, type, stat: st, linkTarget: readlinkNameSync(p) } : { relPath: r, type, stat: st });
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { applyLayer } from '../../layer-store/index.js';
+import { applyLayer, fsPath, showName } from '../../layer-store/index.js';
 import { BuildError } from './errors.js';
 
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -32,7 +32,7 @@ function isTarHeader(h: Buffer): boolean {
 
 /** Returns a stream of the decompressed bytes of `file` (tar kinds pass through). */
 function decompress(file: string, kind: ArchiveKind): Readable {
-  const src = createReadStream(file);
+  const src = createReadStream(fsPath(file));
   if (kind === 'tar') return src;
   if (kind === 'gzip') {
     const g = createGunzip();
@@ -42,13 +42,13 @@ function decompress(file: string, kind: ArchiveKind): Readable {
   const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
   const p = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
   pipeline(src, p.stdin).catch(() => p.kill());
-  p.on('error', (e) => p.stdout.destroy(new BuildError(`cannot run ${tool} to extract ${basename(file)}: ${e.message}`, { hint: `install ${tool}` })));
+  p.on('error', (e) => p.stdout.destroy(new BuildError(`cannot run ${tool} to extract ${showName(basename(file))}: ${e.message}`, { hint: `install ${tool}` })));
   return p.stdout;
 }
 
 /** Returns the archive kind when `file` is a tar archive (compressed or not) that ADD extracts, else undefined. */
 export async function archiveKind(file: string): Promise<ArchiveKind | undefined> {
-  const fh = await open(file, 'r');
+  const fh = await open(fsPath(file), 'r');
   let head: Buffer;
   try {
     const buf = Buffer.alloc(512);

@@ -12,7 +12,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayerDeferred, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock,
+  diffToLayerDeferred, fsPath, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
@@ -1236,7 +1236,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
         const sources: (CopySource & { keep?: Set<string>; base: string; archive?: boolean; sub?: string })[] = [];
         for (const sel of selection.sources) {
           const hostPath = join(srcRoot, sel.resolvedPath);
-          const stt = await lstat(hostPath);
+          const stt = await lstat(fsPath(hostPath));
           const keep = new Set(sel.entries.map((e) => e.relPath));
           const name = basename(sel.relPath === '.' ? srcRoot : sel.relPath);
           const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;

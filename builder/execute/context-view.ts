@@ -22,7 +22,7 @@
  */
 import { copyFileSync, chmodSync, linkSync, lchownSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { throwIfAborted } from '../../layer-store/core/index.js';
+import { fsPath, isPlainName, throwIfAborted } from '../../layer-store/core/index.js';
 import { mountOverlay, unmount, type ShellRunner } from '../../runtime-exec/index.js';
 import type { SelectedSource } from '../context/index.js';
 
@@ -51,13 +51,14 @@ export async function contextBindView(contextDir: string, sel: SelectedSource, d
     // One file: a copy, whatever the mode (a hard link bound read-write would write the user's file).
     const file = join(dir, 'file');
     const st = sel.entries[0]?.stat;
-    copyFileSync(srcAbs, file);
+    copyFileSync(fsPath(srcAbs), file);
     if (st) applyMeta(file, st, false);
     return { path: file };
   }
   let lower = srcAbs;
-  // overlayfs takes no ',' or ':' in a lowerdir path: such a context directory is reproduced like a filtered one.
-  if (o.filtered || (o.writable && /[,:\n]/.test(srcAbs))) {
+  // overlayfs takes no ',' or ':' in a lowerdir path, and neither mount options nor runc's JSON spec carry a name
+  // that is not UTF-8: such a context directory is reproduced like a filtered one.
+  if (o.filtered || !isPlainName(srcAbs) || (o.writable && /[,:\n]/.test(srcAbs))) {
     lower = join(dir, 'lower');
     reproduceTree(srcAbs, sel, lower, o.signal);
   }
@@ -88,24 +89,24 @@ function reproduceTree(from: string, sel: SelectedSource, to: string, signal: Ab
     if (e.relPath === sel.resolvedPath || !e.relPath.startsWith(prefix)) continue;
     const rel = e.relPath.slice(prefix.length);
     const dst = join(to, rel);
-    mkdirSync(join(dst, '..'), { recursive: true });
+    mkdirSync(fsPath(join(dst, '..')), { recursive: true });
     switch (e.type) {
       case 'dir':
-        mkdirSync(dst, { recursive: true });
+        mkdirSync(fsPath(dst), { recursive: true });
         dirs.push([dst, e.stat]);
         break;
       case 'file':
         try {
-          linkSync(join(from, rel), dst);
+          linkSync(fsPath(join(from, rel)), fsPath(dst));
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
           if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err;
-          copyFileSync(join(from, rel), dst);
+          copyFileSync(fsPath(join(from, rel)), fsPath(dst));
           applyMeta(dst, e.stat, false);
         }
         break;
       case 'symlink':
-        symlinkSync(e.linkTarget ?? '', dst);
+        symlinkSync(fsPath(e.linkTarget ?? ''), fsPath(dst));
         applyMeta(dst, e.stat, true);
         break;
       case 'other':
@@ -117,7 +118,8 @@ function reproduceTree(from: string, sel: SelectedSource, to: string, signal: Ab
   for (const [d, st] of dirs.reverse()) applyMeta(d, st, false);
 }
 
-function applyMeta(path: string, st: Stats, isLink: boolean): void {
+function applyMeta(name: string, st: Stats, isLink: boolean): void {
+  const path = fsPath(name);
   lchownSync(path, st.uid, st.gid);
   if (!isLink) chmodSync(path, Number(st.mode) & 0o7777);
   if (isLink) lutimesSync(path, st.atime, st.mtime);

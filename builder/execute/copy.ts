@@ -1,9 +1,11 @@
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
-import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
-import { basename, join, posix } from 'node:path';
+import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { TsbuildError, type CommandRunner } from '../../layer-store/index.js';
+import {
+  fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
+} from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
 import { scopedPath } from './scoped-path.js';
 
@@ -60,7 +62,7 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
   const single = sources.length === 1 ? sources[0] : undefined;
   if (single && !single.stat.isDirectory() && !destIsDir) {
     let target = await scopedPath(root, dest, true);
-    const st = await lstat(target).catch(() => undefined);
+    const st = await lstat(fsPath(target)).catch(() => undefined);
     if (st?.isDirectory()) target = join(target, single.name);
     await mkdirAllScoped(root, posix.dirname(ctrOf(root, target)), dirOwner);
     await copyEntry(root, single.hostPath, single.stat, target, '', o, counter);
@@ -68,10 +70,11 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
   }
   const destPath = await scopedPath(root, dest, true);
   const existedBefore = await isNonEmptyDir(destPath);
-  const createdHere = lstatSync(destPath, { throwIfNoEntry: false }) === undefined;
+  const createdHere = lstatSync(fsPath(destPath), { throwIfNoEntry: false }) === undefined;
   const destDir = await mkdirAllScoped(root, dest, dirOwner);
   for (const s of sources) {
-    if (s.stat.isDirectory() && s.wholeTree && !existedBefore && sources.length === 1 && !o.chmod && !o.exclude) {
+    // cp takes its paths as arguments, which are strings written as UTF-8: a path that is not UTF-8 is copied here.
+    if (s.stat.isDirectory() && s.wholeTree && !existedBefore && sources.length === 1 && !o.chmod && !o.exclude && isPlainName(s.hostPath) && isPlainName(destDir)) {
       // A directory this copy created is wholly in the upper dir (overlay made it there, parents copied up), so
       // the tree can be linked into the upper dir directly once the overlay is unmounted (links cannot cross
       // into an overlay mount).
@@ -99,7 +102,7 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
 
 async function isNonEmptyDir(p: string): Promise<boolean> {
   try {
-    return (await readdir(p)).length > 0;
+    return (await readdir(fsPath(p))).length > 0;
   } catch {
     return false;
   }
@@ -135,7 +138,7 @@ function treeIn(snap: string, ctrPath: string): string | undefined {
   let cur = snap;
   for (const p of ctrPath.split('/').filter(Boolean)) {
     cur = join(cur, p);
-    if (!lstatSync(cur, { throwIfNoEntry: false })?.isDirectory()) return undefined;
+    if (!lstatSync(fsPath(cur), { throwIfNoEntry: false })?.isDirectory()) return undefined;
   }
   return cur;
 }
@@ -154,9 +157,9 @@ async function linkTree(src: string, dst: string, prev: string, owner: Owner, sa
   const dirs: { rel: string; st: Stats }[] = [];
   const others: { rel: string; st: Stats }[] = [];
   const visit = (rel: string): boolean => {
-    for (const n of readdirSync(rel ? join(src, rel) : src)) {
+    for (const n of readdirNamesSync(rel ? join(src, rel) : src)) {
       const r = rel ? `${rel}/${n}` : n;
-      const st = lstatSync(join(src, r));
+      const st = lstatSync(fsPath(join(src, r)));
       if (st.isDirectory()) {
         dirs.push({ rel: r, st });
         if (!visit(r)) return false;
@@ -171,30 +174,30 @@ async function linkTree(src: string, dst: string, prev: string, owner: Owner, sa
   if (!visit('')) return false;
   const before = lstatSync(dst); // as in copyWholeTree: the destination keeps its own metadata
   const sec = (ms: number): number => Math.floor(ms / 1000);
-  for (const d of dirs) mkdirSync(join(dst, d.rel), { mode: 0o700 });
+  for (const d of dirs) mkdirSync(fsPath(join(dst, d.rel)), { mode: 0o700 });
   for (const { rel, st } of others) {
-    const to = join(dst, rel);
+    const to = fsPath(join(dst, rel));
     const from = join(src, rel);
     if (st.isSymbolicLink()) {
-      symlinkSync(readlinkSync(from), to);
+      symlinkSync(fsPath(readlinkNameSync(from)), to);
       lchownSync(to, owner.uid, owner.gid);
       lutimesSync(to, st.atimeMs / 1000, st.mtimeMs / 1000);
       continue;
     }
-    const old = lstatSync(join(prev, rel), { throwIfNoEntry: false });
+    const old = lstatSync(fsPath(join(prev, rel)), { throwIfNoEntry: false });
     if (old?.isFile() && old.size === st.size && (old.mode & 0o7777) === (st.mode & 0o7777) && sec(old.mtimeMs) === sec(st.mtimeMs)
       && old.uid === owner.uid && old.gid === owner.gid && same(rel)) {
-      linkSync(join(prev, rel), to);
+      linkSync(fsPath(join(prev, rel)), to);
       continue;
     }
-    copyFileSync(from, to);
+    copyFileSync(fsPath(from), to);
     lchownSync(to, owner.uid, owner.gid);
     chmodSync(to, st.mode & 0o7777);
     utimesSync(to, st.atimeMs / 1000, st.mtimeMs / 1000);
   }
   // Directories last, deepest first: adding entries changed their mtimes.
   for (const d of [...dirs].reverse()) {
-    const p = join(dst, d.rel);
+    const p = fsPath(join(dst, d.rel));
     lchownSync(p, owner.uid, owner.gid);
     chmodSync(p, d.st.mode & 0o7777);
     utimesSync(p, d.st.atimeMs / 1000, d.st.mtimeMs / 1000);
@@ -216,15 +219,15 @@ export async function mkdirAllScoped(root: string, ctrDir: string, owner: Owner)
   let cur = root;
   for (const p of parts) {
     const next = join(cur, p);
-    const st = await lstat(next).catch(() => undefined);
+    const st = await lstat(fsPath(next)).catch(() => undefined);
     if (st === undefined) {
-      await mkdir(next, { mode: 0o755 });
-      await chmod(next, 0o755);
-      await lchown(next, owner.uid, owner.gid);
+      await mkdir(fsPath(next), { mode: 0o755 });
+      await chmod(fsPath(next), 0o755);
+      await lchown(fsPath(next), owner.uid, owner.gid);
       cur = next;
     } else if (st.isSymbolicLink()) {
       cur = await scopedPath(root, ctrOf(root, next), true);
-      const st2 = await lstat(cur).catch(() => undefined);
+      const st2 = await lstat(fsPath(cur)).catch(() => undefined);
       if (!st2) {
         await mkdirAllScoped(root, ctrOf(root, cur), owner);
       } else if (!st2.isDirectory()) {
@@ -254,27 +257,27 @@ function newState(): CopyState {
  * means `dstDir` was just created by this copy, so nothing can exist in it and no destination lstat is needed.
  */
 async function copyDirContents(root: string, srcDir: string, dstDir: string, rel: string, o: CopyIntoOptions, c: CopyState, fresh = false): Promise<void> {
-  const entries = await readdir(srcDir, { withFileTypes: true });
+  const entries = await readdirEntries(srcDir);
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   await Promise.all(entries.map(async (e) => {
     const src = join(srcDir, e.name);
     const childRel = rel ? `${rel}/${e.name}` : e.name;
-    if (o.exclude?.(childRel, e.isDirectory())) return;
-    if (e.isDirectory()) {
-      const st = await lstat(src);
+    if (o.exclude?.(childRel, e.isDir)) return;
+    if (e.isDir) {
+      const st = await lstat(fsPath(src));
       await copyEntry(root, src, st, join(dstDir, e.name), childRel, o, c, fresh);
     } else {
-      await copyEntry(root, src, lstatSync(src), join(dstDir, e.name), childRel, o, c, fresh);
+      await copyEntry(root, src, lstatSync(fsPath(src)), join(dstDir, e.name), childRel, o, c, fresh);
     }
   }));
 }
 
 async function copyEntry(root: string, src: string, st: Stats, dst: string, rel: string, o: CopyIntoOptions, c: CopyState, fresh = false): Promise<void> {
-  let existing = fresh ? undefined : await lstat(dst).catch(() => undefined);
+  let existing = fresh ? undefined : await lstat(fsPath(dst)).catch(() => undefined);
   if (existing?.isSymbolicLink() && st.isDirectory()) {
     // A directory copied onto a symlink follows it, inside the root (as BuildKit's scoped copy does).
     dst = await scopedPath(root, ctrOf(root, dst), true);
-    existing = await lstat(dst).catch(() => undefined);
+    existing = await lstat(fsPath(dst)).catch(() => undefined);
   }
   const uid = o.owner?.uid ?? st.uid;
   const gid = o.owner?.gid ?? st.gid;
@@ -282,68 +285,72 @@ async function copyEntry(root: string, src: string, st: Stats, dst: string, rel:
   c.n++;
   if (st.isDirectory()) {
     if (existing && !existing.isDirectory()) {
-      await rm(dst, { force: true });
+      await rm(fsPath(dst), { force: true });
       existing = undefined;
     }
     const created = !existing;
-    if (created) await mkdir(dst);
+    if (created) await mkdir(fsPath(dst));
     await copyDirContents(root, src, dst, rel, o, c, created);
-    await lchown(dst, uid, gid);
-    await chmod(dst, perm);
-    await utimes(dst, st.atime, st.mtime);
+    await lchown(fsPath(dst), uid, gid);
+    await chmod(fsPath(dst), perm);
+    await utimes(fsPath(dst), st.atime, st.mtime);
     return;
   }
-  if (existing) await rm(dst, { recursive: existing.isDirectory(), force: true });
+  if (existing) await rm(fsPath(dst), { recursive: existing.isDirectory(), force: true });
   if (st.isFile() && st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = c.links.get(key);
     if (first) {
-      await link(await first, dst);
+      await link(fsPath(await first), fsPath(dst));
       return;
     }
     let done!: (p: string) => void;
     c.links.set(key, new Promise<string>((r) => (done = r)));
     try {
-      await copyNode(src, st, dst, uid, gid, perm);
+      await copyNode(root, src, st, dst, uid, gid, perm);
     } finally {
       done(dst);
     }
     return;
   }
-  await copyNode(src, st, dst, uid, gid, perm);
+  await copyNode(root, src, st, dst, uid, gid, perm);
 }
 
 /**
  * Creates `dst` as a copy of the non-directory `src` with the given owner and mode, and the source's times.
  * Regular files and symlinks use synchronous calls: for many small files they are several times faster than
- * Node's thread-pool round trips, and a step's copy is the only work in flight.
+ * Node's thread-pool round trips, and a step's copy is the only work in flight. A fifo or device whose path is
+ * not UTF-8 is made under a plain temporary name in `root` (command arguments are UTF-8 strings) and renamed.
  */
-async function copyNode(src: string, st: Stats, dst: string, uid: number, gid: number, perm: number): Promise<void> {
+async function copyNode(root: string, src: string, st: Stats, dst: string, uid: number, gid: number, perm: number): Promise<void> {
+  const to = fsPath(dst);
   if (st.isSymbolicLink()) {
-    symlinkSync(readlinkSync(src), dst);
-    lchownSync(dst, uid, gid);
-    lutimesSync(dst, st.atime, st.mtime);
+    symlinkSync(fsPath(readlinkNameSync(src)), to);
+    lchownSync(to, uid, gid);
+    lutimesSync(to, st.atime, st.mtime);
     return;
   }
   if (st.isFile()) {
-    copyFileSync(src, dst, constants.COPYFILE_FICLONE);
-    lchownSync(dst, uid, gid);
-    chmodSync(dst, perm);
-    utimesSync(dst, st.atime, st.mtime);
+    copyFileSync(fsPath(src), to, constants.COPYFILE_FICLONE);
+    lchownSync(to, uid, gid);
+    chmodSync(to, perm);
+    utimesSync(to, st.atime, st.mtime);
     return;
   }
+  const made = isPlainName(dst) ? dst : join(root, `.tsbuild-node-${process.pid}-${Date.now()}`);
   if (st.isFIFO()) {
-    await execFileP('mkfifo', [dst]);
+    await execFileP('mkfifo', [made]);
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
     const major = Math.floor(st.rdev / 256) & 0xfff;
     const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
-    await execFileP('mknod', [dst, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
+    await execFileP('mknod', [made, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
   } else {
-    throw new TsbuildError('BUILD', `cannot copy ${basename(src)}: unsupported file type`, { hint: 'sockets cannot be copied into an image' });
+    throw new TsbuildError('BUILD', `cannot copy ${showName(posix.basename(src))}: unsupported file type`, { hint: 'sockets cannot be copied into an image' });
   }
-  await lchown(dst, uid, gid);
-  await chmod(dst, perm);
-  await utimes(dst, st.atime, st.mtime);
+  if (made !== dst) await rename(made, to);
+  await lchown(to, uid, gid);
+  await chmod(to, perm);
+  await utimes(to, st.atime, st.mtime);
 }
 
 /**

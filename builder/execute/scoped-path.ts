@@ -1,6 +1,6 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { TsbuildError } from '../../layer-store/index.js';
+import { fsPath, readlinkName, showName, TsbuildError } from '../../layer-store/index.js';
 
 const MAX_LINKS = 255;
 
@@ -24,14 +24,14 @@ export async function scopedPath(root: string, ctrPath: string, followLast = tru
     const isLast = pending.length === 0;
     let st;
     try {
-      st = await lstat(hostPath);
+      st = await lstat(fsPath(hostPath));
     } catch {
       resolved.push(c, ...pending.filter((p) => p !== '.'));
       return posix.join(root, ...normalizeRest(resolved));
     }
     if (st.isSymbolicLink() && (!isLast || followLast)) {
-      if (++links > MAX_LINKS) throw new TsbuildError('BUILD', `too many levels of symbolic links resolving ${ctrPath}`, { hint: 'fix the symlink loop in the image' });
-      const target = await readlink(hostPath);
+      if (++links > MAX_LINKS) throw new TsbuildError('BUILD', `too many levels of symbolic links resolving ${showName(ctrPath)}`, { hint: 'fix the symlink loop in the image' });
+      const target = await readlinkName(hostPath);
       const parts = target.split('/').filter((p) => p !== '' && p !== '.');
       if (target.startsWith('/')) resolved.length = 0;
       pending.unshift(...parts);

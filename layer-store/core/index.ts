@@ -9,3 +9,4 @@ export * from './log.js';
 export * from './platform.js';
 export * from './document.js';
 export * from './fs.js';
+export * from './file-names.js';

@@ -19,11 +19,12 @@
  */
 import { execFile } from 'node:child_process';
 import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimesSync, closeSync, lstatSync } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
+import { DigestMismatchError, fsPath, isPlainName, quoteName, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
+import { readdirNames, readlinkName } from './fs-names.js';
 import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
 import { TarReader, type TarHeader } from './tar-format.js';
 import { writeXattrs } from './xattr.js';
@@ -71,7 +72,7 @@ function isRoot(): boolean {
 
 /** Returns the components of a tar name; throws UnsafeLayerEntryError for absolute names and `..`. */
 export function entryParts(name: string, what: 'entry' | 'hardlink' = 'entry', entry = name): string[] {
-  const shown = what === 'entry' ? '' : ` ${JSON.stringify(name.slice(0, 200))}`;
+  const shown = what === 'entry' ? '' : ` ${quoteName(name.slice(0, 200))}`;
   if (name.includes('\0')) throw new UnsafeLayerEntryError(entry, 'bad-name', `${what} name contains a NUL byte`);
   if (name.startsWith('/')) {
     throw new UnsafeLayerEntryError(entry, what === 'entry' ? 'absolute-path' : 'hardlink-escape', `absolute ${what === 'entry' ? 'path' : 'hardlink target'}${shown}`);
@@ -87,7 +88,19 @@ function enoent(e: unknown): boolean {
   return (e as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-function mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
+/**
+ * Creates a device node or fifo at `path` with coreutils mknod. A name that is not UTF-8 cannot be a command
+ * argument (arguments are strings, written as UTF-8), so such a node is made under a plain temporary name in the
+ * directory `plainDir` (on the same file system, with a plain path) and renamed to its bytes.
+ */
+async function mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number, plainDir: string): Promise<void> {
+  if (isPlainName(path)) return mknodPlain(path, type, major, minor, mode);
+  const tmp = join(plainDir, `.tsbuild-mknod-${process.pid}-${Date.now()}`);
+  await mknodPlain(tmp, type, major, minor, mode);
+  await rename(tmp, fsPath(path));
+}
+
+function mknodPlain(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
   const args = ['-m', (mode & 0o7777).toString(8), '--', path, type];
   if (type !== 'p') args.push(String(major), String(minor));
   return new Promise((resolve, reject) => {
@@ -157,24 +170,24 @@ class Applier {
       const p = join(this.#target, ...cur, c);
       let st;
       try {
-        st = await lstat(p);
+        st = await lstat(fsPath(p));
       } catch (e) {
         if (!enoent(e)) throw e;
         if (!create) return undefined;
-        await mkdir(p, { mode: 0o755 });
+        await mkdir(fsPath(p), { mode: 0o755 });
         this.#written.add(p);
         cur.push(c);
         continue;
       }
       if (st.isSymbolicLink()) {
         if (++hops > MAX_SYMLINK_HOPS) throw new UnsafeLayerEntryError(entry, reason, 'too many levels of symbolic links');
-        const l = await readlink(p);
+        const l = await readlinkName(p);
         if (l.startsWith('/')) cur.length = 0;
         queue.unshift(...l.split('/'));
         continue;
       }
       if (!st.isDirectory()) {
-        throw new InvalidLayerError(`entry ${JSON.stringify(entry)}: parent ${JSON.stringify([...cur, c].join('/'))} is not a directory`);
+        throw new InvalidLayerError(`entry ${quoteName(entry)}: parent ${quoteName([...cur, c].join('/'))} is not a directory`);
       }
       this.#written.add(p);
       cur.push(c);
@@ -188,25 +201,25 @@ class Applier {
   async clear(p: string, keepDir: boolean): Promise<boolean> {
     let st;
     try {
-      st = await lstat(p);
+      st = await lstat(fsPath(p));
     } catch (e) {
       if (enoent(e)) return false;
       throw e;
     }
     if (st.isDirectory()) {
       if (keepDir) return true;
-      await rm(p, { recursive: true, force: true });
+      await rm(fsPath(p), { recursive: true, force: true });
       this.#dirs.clear();
       return false;
     }
-    await rm(p, { force: true });
+    await rm(fsPath(p), { force: true });
     if (st.isSymbolicLink()) this.#dirs.clear();
     return false;
   }
 
   async meta(p: string, h: TarHeader, isLink: boolean): Promise<void> {
-    if (this.#chown) await lchown(p, h.uid, h.gid);
-    if (!isLink) await chmod(p, h.mode & 0o7777);
+    if (this.#chown) await lchown(fsPath(p), h.uid, h.gid);
+    if (!isLink) await chmod(fsPath(p), h.mode & 0o7777);
     if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, checkedXattrs(h));
   }
 
@@ -222,7 +235,7 @@ class Applier {
     }
     const base = parts[parts.length - 1]!;
     const dir = await this.resolveDir(parts.slice(0, -1), h.name, true, 'symlink-escape');
-    if (dir === undefined) throw new InvalidLayerError(`cannot create the parent of ${JSON.stringify(h.name)}`);
+    if (dir === undefined) throw new InvalidLayerError(`cannot create the parent of ${quoteName(h.name)}`);
     const dest = join(dir, base);
 
     if (base.startsWith(WH)) {
@@ -232,7 +245,7 @@ class Applier {
     this.#written.add(dest);
     switch (h.type) {
       case 'dir': {
-        if (!(await this.clear(dest, true))) await mkdir(dest, { mode: 0o700 });
+        if (!(await this.clear(dest, true))) await mkdir(fsPath(dest), { mode: 0o700 });
         await this.meta(dest, h, false);
         this.#dirs.set(parts.join('/'), dest);
         this.#dirTimes.push([dest, h.mtime]);
@@ -245,7 +258,7 @@ class Applier {
           // times cheaper than thread-pool round trips per file; the bytes are already in memory).
           const chunks: Buffer[] = [];
           for await (const c of r.body()) chunks.push(c);
-          const fd = openSync(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+          const fd = openSync(fsPath(dest), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             if (chunks.length > 0) writevSync(fd, chunks);
             if (this.#chown) fchownSync(fd, h.uid, h.gid);
@@ -257,7 +270,7 @@ class Applier {
           if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(dest, checkedXattrs(h));
           return;
         }
-        const fh = await open(dest, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        const fh = await open(fsPath(dest), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
         try {
           // One write stays in flight while the next megabyte is decompressed and parsed (double buffering).
           let pending: Buffer[] = [];
@@ -279,16 +292,16 @@ class Applier {
           await fh.close();
         }
         await this.meta(dest, h, false);
-        await utimes(dest, h.mtime, h.mtime);
+        await utimes(fsPath(dest), h.mtime, h.mtime);
         return;
       }
       case 'symlink': {
         if ((h.linkname ?? '').includes('\0')) throw new UnsafeLayerEntryError(h.name, 'bad-name', 'symlink target contains a NUL byte');
         await this.clear(dest, false);
-        await symlink(h.linkname ?? '', dest);
+        await symlink(fsPath(h.linkname ?? ''), fsPath(dest));
         this.#dirs.clear();
         await this.meta(dest, h, true);
-        await lutimes(dest, h.mtime, h.mtime);
+        await lutimes(fsPath(dest), h.mtime, h.mtime);
         return;
       }
       case 'link': {
@@ -296,30 +309,30 @@ class Applier {
         if (lparts.length === 0) throw new UnsafeLayerEntryError(h.name, 'hardlink-target', 'hardlink to the root directory');
         const ldir = await this.resolveDir(lparts.slice(0, -1), h.name, false, 'hardlink-escape');
         const src = ldir === undefined ? undefined : join(ldir, lparts[lparts.length - 1]!);
-        const st = src === undefined ? undefined : await lstat(src).catch((e: unknown) => { if (enoent(e)) return undefined; throw e; });
+        const st = src === undefined ? undefined : await lstat(fsPath(src)).catch((e: unknown) => { if (enoent(e)) return undefined; throw e; });
         if (src === undefined || st === undefined) {
-          throw new UnsafeLayerEntryError(h.name, 'hardlink-target', `hardlink target ${JSON.stringify(h.linkname)} does not exist in the target`);
+          throw new UnsafeLayerEntryError(h.name, 'hardlink-target', `hardlink target ${quoteName(h.linkname ?? '')} does not exist in the target`);
         }
         if (st.isDirectory()) throw new UnsafeLayerEntryError(h.name, 'hardlink-target', 'hardlink to a directory');
         if (src === dest) return;
         await this.clear(dest, false);
-        await link(src, dest);
+        await link(fsPath(src), fsPath(dest));
         return;
       }
       case 'char':
       case 'block': {
         if (!this.#allowDevices) throw new UnsafeLayerEntryError(h.name, 'device', `${h.type} device ${h.devmajor}:${h.devminor} not allowed (not root, or allowDevices is false)`);
         await this.clear(dest, false);
-        await mknod(dest, h.type === 'char' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0, 0o600);
+        await mknod(dest, h.type === 'char' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0, 0o600, this.#target);
         await this.meta(dest, h, false);
-        await utimes(dest, h.mtime, h.mtime);
+        await utimes(fsPath(dest), h.mtime, h.mtime);
         return;
       }
       case 'fifo': {
         await this.clear(dest, false);
-        await mknod(dest, 'p', 0, 0, 0o600);
+        await mknod(dest, 'p', 0, 0, 0o600, this.#target);
         await this.meta(dest, h, false);
-        await utimes(dest, h.mtime, h.mtime);
+        await utimes(fsPath(dest), h.mtime, h.mtime);
         return;
       }
     }
@@ -334,9 +347,9 @@ class Applier {
         this.#xattrs.set(dir, m);
         return;
       }
-      for (const n of await readdir(dir)) {
+      for (const n of await readdirNames(dir)) {
         const p = join(dir, n);
-        if (!this.#written.has(p)) await rm(p, { recursive: true, force: true });
+        if (!this.#written.has(p)) await rm(fsPath(p), { recursive: true, force: true });
       }
       this.#dirs.clear();
       return;
@@ -348,12 +361,12 @@ class Applier {
     if (overlay) {
       if (!isRoot()) throw new UnsafeLayerEntryError(h.name, 'device', 'overlay whiteouts are 0/0 character devices and need root');
       await this.clear(p, false);
-      await mknod(p, 'c', 0, 0, 0o000);
+      await mknod(p, 'c', 0, 0, 0o000, this.#target);
       this.#written.add(p);
       return;
     }
     if (!this.#written.has(p)) {
-      await rm(p, { recursive: true, force: true });
+      await rm(fsPath(p), { recursive: true, force: true });
       this.#dirs.clear();
     }
   }
@@ -373,7 +386,7 @@ class Applier {
       cur = join(cur, parts[i]!);
       let st;
       try {
-        st = lstatSync(cur);
+        st = lstatSync(fsPath(cur));
       } catch (e) {
         if (enoent(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
         throw e;
@@ -393,7 +406,7 @@ class Applier {
     for (let i = this.#dirTimes.length - 1; i >= 0; i--) {
       const [p, t] = this.#dirTimes[i]!;
       if (this.#stillInside(p) !== 'dir') continue; // replaced since (by a file, a symlink, a whiteout)
-      await utimes(p, t, t).catch((e: unknown) => { if (!enoent(e)) throw e; });
+      await utimes(fsPath(p), t, t).catch((e: unknown) => { if (!enoent(e)) throw e; });
     }
   }
 }

@@ -1,4 +1,4 @@
-import { TsbuildError, type TsbuildErrorOptions } from '../core/index.js';
+import { quoteName, showName, TsbuildError, type TsbuildErrorOptions } from '../core/index.js';
 
 /** Why an entry of a layer was refused by applyLayer. */
 export type UnsafeReason =
@@ -16,7 +16,7 @@ export class UnsafeLayerEntryError extends TsbuildError {
   readonly entry: string;
   readonly reason: UnsafeReason;
   constructor(entry: string, reason: UnsafeReason, detail: string, o: TsbuildErrorOptions = {}) {
-    super('UNSAFE_LAYER_ENTRY', `unsafe layer entry ${JSON.stringify(entry.slice(0, 200))}: ${detail}`, {
+    super('UNSAFE_LAYER_ENTRY', `unsafe layer entry ${quoteName(entry.slice(0, 200))}: ${detail}`, {
       hint: 'the layer is hostile or corrupt; nothing was written outside the target directory. Do not use this image',
       ...o,
     });
@@ -54,7 +54,7 @@ export class LayerToolError extends TsbuildError {
 /** A file changed size or type while it was being packed. */
 export class LayerSourceChangedError extends TsbuildError {
   constructor(readonly path: string, detail: string, o: TsbuildErrorOptions = {}) {
-    super('IO', `${path} changed while packing: ${detail}`, {
+    super('IO', `${showName(path)} changed while packing: ${detail}`, {
       hint: 'do not modify the directory while a layer is being packed',
       ...o,
     });
@@ -70,7 +70,7 @@ export class LayerWriteError extends TsbuildError {
   readonly entry: string;
   readonly errno: string;
   constructor(entry: string, errno: string, detail: string, o: TsbuildErrorOptions = {}) {
-    super('IO', `cannot apply layer entry ${JSON.stringify(entry.slice(0, 200))}: ${detail}`, {
+    super('IO', `cannot apply layer entry ${quoteName(entry.slice(0, 200))}: ${detail}`, {
       hint: errno === 'ENOSPC' || errno === 'EDQUOT' ? 'free disk space (tsbuild prune) and retry'
         : 'check that the store directory is writable by this user and on a healthy filesystem',
       ...o,
@@ -95,5 +95,5 @@ export function layerEntryError(e: unknown, entry: string): unknown {
   const detail = `${code} (${(e as Error).message.split(',')[0] ?? code})`;
   if (ENVIRONMENT_ERRNOS.has(code)) return new LayerWriteError(entry, code, detail, { cause: e });
   const why = code === 'ENAMETOOLONG' ? 'a name component over 255 bytes or a path over 4096 bytes' : detail;
-  return new InvalidLayerError(`entry ${JSON.stringify(entry.slice(0, 200))} cannot be created: ${why}`, { cause: e });
+  return new InvalidLayerError(`entry ${quoteName(entry.slice(0, 200))} cannot be created: ${why}`, { cause: e });
 }

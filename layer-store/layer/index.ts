@@ -18,3 +18,4 @@ export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceCh
 export type { UnsafeReason } from './errors.js';
 export { TarReader, encodeHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
 export type { TarHeader, TarEntryType } from './tar-format.js';
+export { readdirEntries, readdirNames, readdirNamesSync, readlinkName, readlinkNameSync } from './fs-names.js';

@@ -1,17 +1,18 @@
 /**
  * Directory → layer: a deterministic tar, compressed, hashed twice (diffID and blob digest) in one pass.
  */
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
-import { open, readlink } from 'node:fs/promises';
+import { lstatSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Hasher, compareNames, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer } from '../core/index.js';
+import { compareNameBytes, encodeName, fsPath, Hasher, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer, type MediaType } from '../core/index.js';
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
 import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
+import { readdirNamesSync, readlinkName } from './fs-names.js';
 import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
 import { readXattrTree, type XattrTable } from './xattr.js';
 
@@ -86,9 +87,6 @@ interface Item {
 const S_IFMT = 0o170000;
 const S_IFSOCK = 0o140000;
 
-// Names sort by their UTF-8 bytes: core's compareNames (the same order, without allocating).
-const byteCompare = compareNames;
-
 function normRel(p: string): string {
   return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
@@ -111,19 +109,19 @@ async function walk(root: string, o: PackOptions, overlay: boolean, xattrs: Xatt
     // Synchronous readdir/lstat: a tree of 20,000 files is walked in ~0.1 s instead of ~2 s of thread-pool round
     // trips (one per call); the event loop gets a turn every 64 directories.
     if (++dirs % 64 === 0) await yieldToLoop();
-    const names = readdirSync(dirAbs);
+    const names = readdirNamesSync(dirAbs);
     const kids: { name: string; rel: string; abs: string; st: Stats; whiteout: boolean }[] = [];
     for (const n of names) {
       const abs = join(dirAbs, n);
       const rel = dirRel === '' ? n : `${dirRel}/${n}`;
-      const st = lstatSync(abs);
+      const st = lstatSync(fsPath(abs));
       if ((st.mode & S_IFMT) === S_IFSOCK) continue; // sockets cannot be archived
       const isWhiteout = overlay && st.isCharacterDevice() && st.rdev === 0;
       const name = isWhiteout ? `.wh.${n}` : n;
       kids.push({ name, rel: dirRel === '' ? name : `${dirRel}/${name}`, abs, st, whiteout: isWhiteout });
       void rel;
     }
-    kids.sort((a, b) => byteCompare(a.name, b.name));
+    kids.sort((a, b) => compareNameBytes(a.name, b.name));
     for (const k of kids) {
       const w = wanted(k.whiteout ? `${dirRel === '' ? '' : `${dirRel}/`}${k.name.slice(4)}` : k.rel);
       if (w === 'no') continue;
@@ -168,10 +166,10 @@ const SEGMENT_TARGET = 4 << 20;
 /** Segmented gzip: a new segment starts before an entry whose name hashes to 0 modulo this. */
 const SEGMENT_NAME_MODULUS = 64;
 
-/** FNV-1a 32-bit hash of the UTF-8 bytes of `s`. */
+/** FNV-1a 32-bit hash of the bytes of the name `s`. */
 function fnv1a32(s: string): number {
   let h = 0x811c9dc5;
-  for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  for (const b of encodeName(s)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
   return h;
 }
 
@@ -200,7 +198,7 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
     } else if (st.isDirectory()) {
       h = { ...base, name: `${it.rel}/`, type: 'dir', mode: st.mode & 0o7777, size: 0 };
     } else if (st.isSymbolicLink()) {
-      h = { ...base, name: it.rel, type: 'symlink', mode: st.mode & 0o7777, size: 0, linkname: await readlink(it.abs) };
+      h = { ...base, name: it.rel, type: 'symlink', mode: st.mode & 0o7777, size: 0, linkname: await readlinkName(it.abs) };
     } else if (st.isFile() && st.nlink > 1 && firstPath.has(`${st.dev}:${st.ino}`)) {
       h = { ...base, name: it.rel, type: 'link', mode: st.mode & 0o7777, size: 0, linkname: firstPath.get(`${st.dev}:${st.ino}`) };
     } else if (st.isFile()) {
@@ -209,7 +207,7 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
       if (st.size > 0 && st.size <= SMALL_FILE) {
         // Small files are read synchronously: 20,000 of them take ~0.35 s this way and ~2 s as thread-pool
         // round trips (even 32 at a time). The loop still turns at every 1 MiB batch yielded below.
-        body = readFileSync(it.abs);
+        body = readFileSync(fsPath(it.abs));
         if (body.length !== st.size) throw new LayerSourceChangedError(it.abs, `size was ${st.size}, read ${body.length}`);
       } else if (st.size > SMALL_FILE) bigFile = true;
     } else if (st.isCharacterDevice() || st.isBlockDevice()) {
@@ -230,7 +228,7 @@ async function* tarBytes(items: readonly Item[], xattrs: XattrTable | undefined,
     if (body) { out.push(body); out.push(padding(body.length)); }
     if (bigFile) {
       if (!segmented && !out.empty) yield out.take();
-      const fh = await open(it.abs, 'r');
+      const fh = await open(fsPath(it.abs), 'r');
       try {
         let pos = 0;
         while (pos < st.size) {

@@ -6,7 +6,7 @@
  * reader ignores PAX `uid`/`gid`/`mtime`; and its writer cannot emit a deterministic, minimal header set.
  * The format itself is small (one 512-byte header, optional PAX records), so we keep it here, byte exact.
  */
-import { Hasher } from '../core/index.js';
+import { decodeName, encodeName, Hasher } from '../core/index.js';
 import { InvalidLayerError } from './errors.js';
 
 export type TarEntryType = 'file' | 'link' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo';
@@ -110,14 +110,18 @@ function ustarBlock(h: {
  */
 export function encodeHeader(h: TarHeader): Buffer {
   const records: Buffer[] = [];
+  // A name that is not UTF-8 (core/file-names.ts) goes into the PAX `path`/`linkpath` record as its raw bytes, as
+  // GNU tar 1.34 and Go's archive/tar (BuildKit, umoci) write it. No `hdrcharset=BINARY`: neither writes it, and
+  // GNU tar 1.34 warns "Ignoring unknown extended header keyword" on reading it.
   let split = isAscii(h.name) ? splitUstar(h.name) : undefined;
   if (!split) {
-    records.push(paxRecord('path', Buffer.from(h.name, 'utf8')));
-    split = ['', Buffer.from(h.name, 'utf8').subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_')];
+    const bytes = encodeName(h.name);
+    records.push(paxRecord('path', bytes));
+    split = ['', bytes.subarray(0, 100).toString('latin1').replace(/[^\x20-\x7e]/g, '_')];
   }
   let linkname = h.linkname ?? '';
   if (linkname && (!isAscii(linkname) || linkname.length > 100)) {
-    records.push(paxRecord('linkpath', Buffer.from(linkname, 'utf8')));
+    records.push(paxRecord('linkpath', encodeName(linkname)));
     linkname = linkname.replace(/[^\x20-\x7e]/g, '_').slice(0, 100);
   }
   let uid = h.uid;
@@ -258,7 +262,7 @@ function parseNumeric(b: Buffer, off: number, width: number, what: string): numb
 function cstr(b: Buffer, off: number, width: number): string {
   const f = b.subarray(off, off + width);
   const z = f.indexOf(0);
-  return (z === -1 ? f : f.subarray(0, z)).toString('utf8');
+  return decodeName(z === -1 ? f : f.subarray(0, z));
 }
 
 function verifyChecksum(b: Buffer, at: number): void {
@@ -374,8 +378,11 @@ export class TarReader {
       const magic = block.subarray(257, 263).toString('latin1');
       let name = cstr(block, 0, 100);
       if (magic === 'ustar\0' && block[345] !== 0) name = `${cstr(block, 345, 155)}/${name}`;
-      name = pax.get('path')?.toString('utf8') ?? longName ?? name;
-      const linkname = pax.get('linkpath')?.toString('utf8') ?? longLink ?? cstr(block, 157, 100);
+      // Names are bytes (core/file-names.ts): UTF-8 or not, with or without `hdrcharset=BINARY`.
+      const paxPath = pax.get('path');
+      const paxLink = pax.get('linkpath');
+      name = paxPath !== undefined ? decodeName(paxPath) : longName ?? name;
+      const linkname = paxLink !== undefined ? decodeName(paxLink) : longLink ?? cstr(block, 157, 100);
       // PAX numbers are decimal: integers, except times which may have a fraction (as Go's archive/tar reads them)
       const num = (k: string, fallback: number): number => {
         const v = pax.get(k);

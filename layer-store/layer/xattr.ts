@@ -7,29 +7,31 @@
  * layer, so the cost is two process spawns per layer, whatever its size. Neither follows symlinks (-h, -P).
  */
 import { spawn } from 'node:child_process';
-import type { CommandRunner } from '../core/index.js';
+import { decodeName, encodeName, type CommandRunner } from '../core/index.js';
 import { LayerToolError } from './errors.js';
 
 /** Path → (xattr name → raw value). Paths are absolute. */
 export type XattrTable = Map<string, Map<string, Buffer>>;
 
-/** getfattr/setfattr quote bytes as \ooo; this reverses that. */
+/**
+ * Returns the name in getfattr's output `s` (read as latin1, one char per byte: getfattr prints a name's bytes
+ * raw, UTF-8 or not, and quotes only some bytes as \ooo). The name's bytes need not be UTF-8: core/file-names.ts.
+ */
 function unquote(s: string): string {
-  if (!s.includes('\\')) return s;
   const bytes: number[] = [];
-  const raw = Buffer.from(s, 'utf8');
+  const raw = Buffer.from(s, 'latin1');
   for (let i = 0; i < raw.length; i++) {
     if (raw[i] === 0x5c && i + 3 < raw.length + 0 && /^[0-7]{3}$/.test(raw.subarray(i + 1, i + 4).toString('latin1'))) {
       bytes.push(parseInt(raw.subarray(i + 1, i + 4).toString('latin1'), 8));
       i += 3;
     } else bytes.push(raw[i]!);
   }
-  return Buffer.from(bytes).toString('utf8');
+  return decodeName(Buffer.from(bytes));
 }
 
 function quote(s: string): string {
   let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
+  for (const b of encodeName(s)) {
     out += (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2e || b === 0x2f || b === 0x5f || b === 0x2d
       ? String.fromCharCode(b)
       : `\\${b.toString(8).padStart(3, '0')}`;
@@ -46,7 +48,7 @@ function run(cmd: string, args: readonly string[], input: string | undefined, si
     p.stderr!.on('data', (c: Buffer) => err.push(c));
     p.on('error', (e: NodeJS.ErrnoException) => reject(new LayerToolError(cmd, e.code === 'ENOENT' ? 'not installed' : e.message, { cause: e })));
     p.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out).toString('utf8'));
+      if (code === 0) resolve(Buffer.concat(out).toString('latin1')); // bytes: names need not be UTF-8
       else reject(new LayerToolError(cmd, `exited ${code}: ${Buffer.concat(err).toString('utf8').trim().slice(0, 500)}`));
     });
     if (input !== undefined) {
@@ -66,7 +68,7 @@ async function viaRunner(commands: CommandRunner, cmd: string, args: readonly st
     throw new LayerToolError(cmd, code === 'ENOENT' ? 'not installed' : (e as Error).message, { cause: e });
   }
   if (r.code !== 0) throw new LayerToolError(cmd, `exited ${r.code}: ${r.stderr.trim().slice(0, 500)}`);
-  return r.stdout.toString('utf8');
+  return r.stdout.toString('latin1'); // bytes: names need not be UTF-8
 }
 
 /** Returns every xattr under `dir` (recursively, including `dir`), symlinks not followed. */
@@ -84,7 +86,7 @@ export async function readXattrTree(dir: string, signal?: AbortSignal, commands?
       if (eq === -1) { cur.set(unquote(line), Buffer.alloc(0)); continue; }
       const name = unquote(line.slice(0, eq));
       const v = line.slice(eq + 1);
-      cur.set(name, v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : v.startsWith('"') ? Buffer.from(v.slice(1, -1)) : Buffer.alloc(0));
+      cur.set(name, v.startsWith('0x') ? Buffer.from(v.slice(2), 'hex') : v.startsWith('"') ? Buffer.from(v.slice(1, -1), 'latin1') : Buffer.alloc(0));
     }
   }
   return table;
