@@ -2,7 +2,7 @@ import { TsbuildError, redactUrl, type TsbuildErrorOptions } from '../layer-stor
 
 /** A reference that does not follow Docker's grammar. */
 export class InvalidReferenceError extends TsbuildError {
-  constructor(readonly reference: string, reason: string, o: TsbuildErrorOptions = {}) {
+  constructor(readonly reference: string, readonly reason: string, o: TsbuildErrorOptions = {}) {
     super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(reference.slice(0, 300))}: ${reason}`, {
       hint: 'write [HOST[:PORT]/]NAME[:TAG][@sha256:DIGEST] with a lowercase name, e.g. alpine:3.20 or localhost:5000/team/app:v1',
       location: { ref: reference.slice(0, 300) },

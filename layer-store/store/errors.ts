@@ -49,8 +49,8 @@ export class StoreLockedError extends TsbuildError {
 
 /** A malformed image reference (tag name, digest, id prefix). */
 export class InvalidReferenceError extends TsbuildError {
-  constructor(readonly ref: string, why: string, o: TsbuildErrorOptions = {}) {
-    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref)}: ${why}`, {
+  constructor(readonly ref: string, readonly reason: string, o: TsbuildErrorOptions = {}) {
+    super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref)}: ${reason}`, {
       hint: 'write NAME[:TAG], NAME@sha256:<hex>, sha256:<hex> or an image ID prefix',
       location: { ref },
       ...o,
