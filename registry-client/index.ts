@@ -9,4 +9,4 @@ export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, MAX_MANI
 export { RegistryDestination, type PutBlobOptions } from './destination.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 export { parseChallenge, grantedScopes } from './transport.js';
-export { RegistryError, AuthError, InvalidReferenceError, UnsupportedManifestError, UploadLostError, CredentialError, InvalidDocumentError } from './errors.js';
+export { RegistryError, AuthError, InvalidReferenceError, UnsupportedManifestError, UploadLostError, CredentialError, InvalidDocumentError, BlobDownloadError } from './errors.js';
