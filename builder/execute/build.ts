@@ -12,7 +12,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, throwIfAborted, MediaTypes,
-  diffToLayerDeferred, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock,
+  diffToLayerDeferred, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock, normalizeTagName,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
@@ -182,6 +182,7 @@ const SCRATCH_TIME = '1970-01-01T00:00:00.000Z';
  * after removing every temporary directory and mount it made.
  */
 export async function build(o: BuildOptions): Promise<BuildResult> {
+  for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
   const cst = await stat(contextDir).catch(() => undefined);
   if (!cst?.isDirectory()) {
