@@ -68,14 +68,17 @@ export class RegistryDestination implements ImageDestination {
         return want;
       }
       let src = body;
-      for (let restart = 0; ; restart++) {
+      // One restart budget per blob, shared with #commitWhole's own restarts: they must not multiply.
+      const budget = { restarts: 0 };
+      for (;;) {
         try {
-          await this.#upload(src, want, o);
+          await this.#upload(src, want, o, budget);
           this.transport.o.events({ type: 'transfer', id: want.digest, op: 'push', current: want.size, total: want.size, done: true });
           return want;
         } catch (e) {
-          if (!(e instanceof UploadLostError) || !o.reopen || restart >= MAX_UPLOAD_RESTARTS) throw e;
-          this.transport.o.logger.debug('restarting lost upload', { digest: want.digest, restart: restart + 1 });
+          if (!(e instanceof UploadLostError) || !o.reopen || budget.restarts >= MAX_UPLOAD_RESTARTS) throw e;
+          budget.restarts++;
+          this.transport.o.logger.debug('restarting lost upload', { digest: want.digest, restart: budget.restarts });
           src.destroy();
           src = await o.reopen();
         }
@@ -83,7 +86,7 @@ export class RegistryDestination implements ImageDestination {
     });
   }
 
-  async #upload(body: Readable, want: Descriptor, o: PutBlobOptions): Promise<void> {
+  async #upload(body: Readable, want: Descriptor, o: PutBlobOptions, budget: { restarts: number }): Promise<void> {
     const init = await this.initiateUpload(want, o);
     if (init.mounted) {
       body.destroy();
@@ -95,7 +98,7 @@ export class RegistryDestination implements ImageDestination {
     try {
       const whole = await this.streamBlob(session, body, want, o);
       if (whole) {
-        await this.#commitWhole(session.location, whole, want, o);
+        await this.#commitWhole(session.location, whole, want, o, budget);
       } else {
         await this.commitBlob(session.location, want, undefined, o);
       }
@@ -106,13 +109,14 @@ export class RegistryDestination implements ImageDestination {
   }
 
   /** Small blobs are kept whole: a lost upload is restarted from the buffer without asking the caller. */
-  async #commitWhole(location: URL, whole: Buffer, want: Descriptor, o: Abortable): Promise<void> {
-    for (let restart = 0; ; restart++) {
+  async #commitWhole(location: URL, whole: Buffer, want: Descriptor, o: Abortable, budget: { restarts: number }): Promise<void> {
+    for (;;) {
       try {
         await this.commitBlob(location, want, whole, o);
         return;
       } catch (e) {
-        if (!(e instanceof UploadLostError) || restart >= MAX_UPLOAD_RESTARTS) throw e;
+        if (!(e instanceof UploadLostError) || budget.restarts >= MAX_UPLOAD_RESTARTS) throw e;
+        budget.restarts++;
         const init = await this.initiateUpload(want, {});
         if (init.mounted) return;
         location = init.location;

@@ -100,6 +100,17 @@ export class UploadLostError extends TsbuildError {
   }
 }
 
+/** A blob download broke off on every attempt the retry policy allows; nothing of the blob was stored. */
+export class BlobDownloadError extends TsbuildError {
+  constructor(readonly digest: string, readonly registry: string, detail: string, o: TsbuildErrorOptions = {}) {
+    super('REGISTRY', `blob ${digest} could not be downloaded from ${registry}: ${detail}`, {
+      hint: 'the registry or a proxy in front of it cuts the transfer short every time; check the network and any proxy, then retry (nothing of the blob was stored)',
+      ...o,
+    });
+    this.name = 'BlobDownloadError';
+  }
+}
+
 /** A credential helper or config.json could not be used. */
 export class CredentialError extends TsbuildError {
   constructor(message: string, hint: string, o: TsbuildErrorOptions = {}) {

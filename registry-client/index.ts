@@ -9,4 +9,4 @@ export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, type Res
 export { RegistryDestination, type PutBlobOptions } from './destination.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 export { parseChallenge, grantedScopes } from './transport.js';
-export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT } from './errors.js';
+export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT, BlobDownloadError } from './errors.js';

@@ -6,7 +6,7 @@ import {
   parseConfig, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../layer-store/core/index.js';
-import { RegistryError } from './errors.js';
+import { BlobDownloadError, RegistryError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
 import { backoffDelay, delay } from './retry.js';
 import { headerValue, readLimited, type Transport } from './transport.js';
@@ -107,7 +107,8 @@ export class RegistrySource implements ImageSource {
 
   /**
    * Returns the blob's bytes through verifyStream (size-capped; a wrong digest errors instead of ending).
-   * A connection that breaks mid-body is resumed with `Range: bytes=N-` (a 200 answer is skipped forward).
+   * A connection that breaks mid-body is resumed with `Range: bytes=N-` (a 200 answer is skipped forward), at
+   * most `retry.maxAttempts` times in all; then the stream errors with BlobDownloadError (digest, registry).
    */
   async getBlob(d: Descriptor, o: Abortable = {}): Promise<Readable> {
     const t = this.transport;
@@ -120,6 +121,8 @@ export class RegistrySource implements ImageSource {
     const events = t.o.events;
     const policy = t.o.retry;
     const size = d.size;
+    const { ref: imageRef } = this;
+    const { registry } = this.reference;
     async function* body(): AsyncGenerator<Buffer> {
       let offset = 0;
       let failures = 0;
@@ -152,8 +155,11 @@ export class RegistrySource implements ImageSource {
           if (o.signal?.aborted) throw new AbortedError({ cause: e });
           if (TsbuildError.is(e) && !(e instanceof RegistryError && e.retryable)) throw e;
           failures++;
-          if (failures >= policy.maxAttempts) throw e;
           res?.body.destroy();
+          if (failures >= policy.maxAttempts) {
+            const last = e instanceof RegistryError ? 'the body ended early' : e instanceof Error ? e.message : String(e);
+            throw new BlobDownloadError(d.digest, registry, `the transfer broke off ${failures} times, the last after ${offset} of ${size} bytes (${last})`, { location: { ref: imageRef }, cause: e });
+          }
           t.o.logger.debug('resuming blob download', { digest: d.digest, offset, attempt: failures, error: (e as Error).message });
           await delay(backoffDelay(policy, failures), o.signal);
         }

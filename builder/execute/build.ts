@@ -12,7 +12,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayerDeferred, fsPath, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock,
+  diffToLayerDeferred, fsPath, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock, normalizeTagName,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
@@ -33,6 +33,7 @@ import { scopedPath } from './scoped-path.js';
 import { reclaimStaleScratch, scratchName } from './recover.js';
 import { archiveKind, extractArchive, fetchUrl, type Fetched } from './add.js';
 import { checkEntitlements, insecureNotAllowed, type Entitlement } from './entitlements.js';
+import { missingPlatformError, namesRegistry, otherLocalPlatforms, stagePlatform } from './base-platform.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -186,6 +187,7 @@ const SCRATCH_TIME = '1970-01-01T00:00:00.000Z';
  */
 export async function build(o: BuildOptions): Promise<BuildResult> {
   validateSecrets(o.secrets ?? []);
+  for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
   const cst = await stat(contextDir).catch(() => undefined);
   if (!cst?.isDirectory()) {
@@ -213,6 +215,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     platform: { target: platform, build: hostPlatform() },
     escapeToken: ast.directives.escape,
   });
+  for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
@@ -283,7 +286,7 @@ function inBackground(ctx: BuildCtx, p: Promise<unknown>): void {
 // Stages
 
 async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> {
-  const platform = rs.platform ? parsePlatform(rs.platform) : ctx.platform;
+  const platform = stagePlatform(rs, ctx.platform);
   switch (rs.base.kind) {
     case 'scratch':
       return { config: emptyConfig(platform), layers: [], key: `scratch:${formatPlatform(platform)}`, parentKind: 'base', parentName: 'scratch', platform, time: ctx.o.sourceDateEpoch !== undefined ? ctx.created : SCRATCH_TIME };
@@ -309,7 +312,6 @@ async function baseState(ctx: BuildCtx, rs: ResolvedStage): Promise<StageState> 
 }
 
 async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location: InstructionLocation): Promise<StoredImage> {
-  let wrongPlatform: string | undefined;
   // Leases the image (manifest, config, layers and their snapshots), then checks that every blob is still there:
   // a prune that ran before the lease was recorded may have removed an untagged one (then: pull it again).
   const leased = async (img: StoredImage | undefined): Promise<StoredImage | undefined> => {
@@ -325,12 +327,8 @@ async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location
     try {
       const img = await ctx.o.store.image(ref, { platform });
       const got = ctx.o.store.platformOf(img);
-      if (!platformMatches(platform, got)) {
-        // The name points at a single-platform image of another platform (pulled for another build).
-        wrongPlatform = formatPlatform(got);
-        return undefined;
-      }
-      return img;
+      // The name may point at a single-platform image of another platform (pulled for another build).
+      return platformMatches(platform, got) ? img : undefined;
     } catch (e) {
       if (TsbuildError.is(e) && e.code === 'IMAGE_NOT_FOUND') return undefined;
       throw e;
@@ -338,15 +336,20 @@ async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, location
   };
   let img = ctx.o.pull ? undefined : await leased(await tryLocal());
   if (!img && ctx.o.pullImage) {
-    await ctx.o.pullImage(ref, platform, ctx.signal, ctx.lease);
+    // Held here for other platforms only: a bare name is a local image (no Docker Hub lookup without --pull);
+    // a name that writes its registry is pulled from it, and if that fails the local platforms are the news.
+    const others = ctx.o.pull ? undefined : await otherLocalPlatforms(ctx.o.store, ref, platform);
+    if (others && !namesRegistry(ref)) throw missingPlatformError(ref, platform, others, loc(location));
+    try {
+      await ctx.o.pullImage(ref, platform, ctx.signal, ctx.lease);
+    } catch (e) {
+      if (others && !ctx.signal.aborted) throw missingPlatformError(ref, platform, others, loc(location), e);
+      throw e;
+    }
     img = await leased(await tryLocal());
   }
-  if (!img && wrongPlatform) {
-    throw new BuildError(`base image ${ref} is for ${wrongPlatform}, not ${formatPlatform(platform)}`, {
-      location: loc(location),
-      hint: `pull the ${formatPlatform(platform)} variant (tsbuild pull --platform ${formatPlatform(platform)} ${ref}) or build for ${wrongPlatform}`,
-    });
-  }
+  const others = img ? undefined : await otherLocalPlatforms(ctx.o.store, ref, platform);
+  if (others) throw missingPlatformError(ref, platform, others, loc(location));
   if (!img) {
     throw new BuildError(`base image ${ref} not found`, {
       location: loc(location),

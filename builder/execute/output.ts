@@ -12,7 +12,8 @@ import { TsbuildError, applyLayer, isIndexType, saveImages, type Descriptor, typ
 const run = promisify(execFile);
 
 export type OutputSpec =
-  | { readonly type: 'image' }
+  /** `names`: the `name=` values (buildx: more names for the image, as -t gives); checked by the caller. */
+  | { readonly type: 'image'; readonly names: readonly string[] }
   | { readonly type: 'oci' | 'docker' | 'tar'; readonly dest: string }
   | { readonly type: 'local'; readonly dest: string };
 
@@ -20,14 +21,16 @@ export type OutputSpec =
 export function parseOutput(spec: string): OutputSpec {
   if (!spec.includes('=')) return { type: 'local', dest: resolve(spec) };
   const kv = new Map<string, string>();
+  const names: string[] = [];
   for (const part of spec.split(',')) {
     const i = part.indexOf('=');
     if (i < 0) throw new TsbuildError('USAGE', `invalid --output ${JSON.stringify(spec)}`, { hint: 'write type=image|oci|docker|local|tar[,dest=PATH]' });
     kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+    if (part.slice(0, i).trim() === 'name') names.push(part.slice(i + 1).trim());
   }
   const type = kv.get('type') ?? 'local';
   const dest = kv.get('dest');
-  if (type === 'image' || type === 'registry') return { type: 'image' };
+  if (type === 'image' || type === 'registry') return { type: 'image', names };
   if (type !== 'oci' && type !== 'docker' && type !== 'tar' && type !== 'local') {
     throw new TsbuildError('USAGE', `unknown --output type ${JSON.stringify(type)}`, { hint: 'use image, oci, docker, local or tar' });
   }

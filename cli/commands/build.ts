@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { build, buildPlatforms, parseOutput, writeOutput, ENTITLEMENTS, type BuildOptions, type Entitlement, type SecretSource } from '../../builder/index.js';
 import { TsbuildError, parsePlatform, type Limits } from '../api.js';
+import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { loggerFor } from '../context.js';
@@ -130,7 +131,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       const outputs = argv.output.map(parseOutput);
       const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
       const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
-      if (argv.push && argv.tag.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
+      // Every value used only after the build is checked now, before the store is opened or a step runs.
+      const platforms = checkBuildPlatforms(argv.platform);
+      const tags = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
+      if (argv.push && tags.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
       const remoteCaches: RemoteCache[] = [];
@@ -164,11 +168,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
       const ac = { signal: argv.signal ?? new AbortController().signal };
       {
-        const platforms = (argv.platform ?? '').split(',').map((p) => p.trim()).filter(Boolean).map(parsePlatform);
         const bo: BuildOptions = {
           context: argv.context,
           dockerfile: argv.file,
-          tags: argv.tag,
+          tags,
           buildArgs: parseBuildArgs(argv['build-arg']),
           target: argv.target,
           labels,

@@ -4,6 +4,7 @@ import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type De
 import { buildConfig, buildManifest, encodeDocument } from '../image/index.js';
 import { normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar } from './ingest.js';
+import { checkInputFile } from './paths.js';
 
 export interface ImportOptions extends Abortable {
   /** Platform recorded in the config (default: the host's). */
@@ -30,9 +31,12 @@ export interface ImportResult {
 /**
  * Returns the one-layer image made from a root filesystem tar (plain or gzipped), like `docker import`:
  * the tar is gzipped into the store with its diffID and digest computed in one pass, then a config (host
- * platform, one history entry) and an OCI manifest are stored and tagged `name`.
+ * platform, one history entry) and an OCI manifest are stored and tagged `name`. A bad name or a path that is
+ * missing or a directory fails (ArchivePathError) before anything is stored.
  */
 export async function importRootfs(store: LayerStore, tarPath: string, name: string, o: ImportOptions = {}): Promise<ImportResult> {
+  normalizeTagName(name);
+  await checkInputFile(tarPath, { verb: 'import', noun: 'rootfs tar', expect: 'import takes a root filesystem tar (plain or gzip), e.g. made with tar -C ROOTFS -cf rootfs.tar .' });
   const layer = await ingestTar(store, createReadStream(tarPath), o);
   const epoch = process.env['SOURCE_DATE_EPOCH'];
   const created = o.created ?? (epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000).toISOString() : new Date().toISOString());

@@ -3,3 +3,4 @@ export { saveImages, type SaveOptions } from './save.js';
 export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from './load.js';
 export { importRootfs, type ImportOptions, type ImportResult } from './import.js';
 export { ingestTar, type IngestedLayer, type IngestOptions } from './ingest.js';
+export { ArchivePathError } from './paths.js';

@@ -14,6 +14,7 @@ import {
 import { buildManifest, encodeDocument } from '../image/index.js';
 import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar, type IngestedLayer } from './ingest.js';
+import { checkInputFile } from './paths.js';
 
 export interface LoadOptions extends Abortable {
   readonly gzipLevel?: number;
@@ -48,9 +49,11 @@ function archiveError(file: string, what: string, cause?: unknown): TsbuildError
  * Returns the images loaded from an OCI archive or docker-archive (detected from its content), read in one
  * sequential pass. OCI blobs are stored with their digest verified; docker layer tars are gzipped into the
  * store and their diffIDs checked against the config. Names are committed only after every blob an image
- * needs is stored and verified; a bad archive leaves at most unreferenced blobs for gc.
+ * needs is stored and verified; a bad archive leaves at most unreferenced blobs for gc. A path that is missing or
+ * a directory fails (ArchivePathError) before anything is read.
  */
 export async function loadArchive(store: LayerStore, file: string, o: LoadOptions = {}): Promise<LoadResult> {
+  await checkInputFile(file, { verb: 'load', noun: 'archive', expect: 'load takes an OCI archive or docker-archive written by tsbuild save, docker save or podman save' });
   const docs = new Map<string, Buffer>();
   const layers = new Map<string, IngestedLayer>();
   const links = new Map<string, string>();

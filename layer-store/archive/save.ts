@@ -17,6 +17,7 @@ import {
   CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName,
   type LayerStore, type StoredObject,
 } from '../store/index.js';
+import { checkOutputFile } from './paths.js';
 
 export interface SaveOptions extends Abortable {
   /** `oci` (default): an OCI image layout in a tar. `docker`: a docker-archive for `docker load`/`podman load`. */
@@ -33,14 +34,16 @@ const EPOCH = new Date(0);
  * Writes the images `refs` name to `file` as one archive, atomically (temp file beside it, then rename).
  * OCI: `oci-layout`, `index.json` (names in `org.opencontainers.image.ref.name`), `blobs/sha256/*`;
  * readable as `oci-archive:FILE:NAME`. Docker: `manifest.json`, `repositories`, `<config hex>.json` and
- * uncompressed `<diffID hex>/layer.tar`, as `docker save` writes them.
+ * uncompressed `<diffID hex>/layer.tar`, as `docker save` writes them. A missing directory or a `file` that is a
+ * directory fails (ArchivePathError) before anything is written; on any failure no temp file is left.
  */
 export async function saveImages(store: LayerStore, refs: readonly string[], file: string, o: SaveOptions = {}): Promise<void> {
-  const tmp = join(dirname(file), `.${randomUUID()}.tmp`);
+  const abs = await checkOutputFile(file);
+  const tmp = join(dirname(abs), `.${randomUUID()}.tmp`);
   try {
     if (o.format === 'docker') await writeDockerArchive(store, refs, tmp, o);
     else await writeOciArchive(store, refs, tmp, o);
-    await rename(tmp, file);
+    await rename(tmp, abs);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }

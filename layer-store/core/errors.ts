@@ -134,6 +134,8 @@ const MAX_REFERENCE_ECHO = 300;
 export class InvalidReferenceError extends TsbuildError {
   /** The reference as given, cut to 300 characters. */
   readonly ref: string;
+  /** Why it is invalid, without the reference (for messages that name the flag instead). */
+  readonly reason: string;
   constructor(ref: string, why: string, o: TsbuildErrorOptions = {}) {
     const shown = ref.slice(0, MAX_REFERENCE_ECHO);
     super('INVALID_REFERENCE', `invalid reference ${JSON.stringify(shown)}: ${why}`, {
@@ -143,6 +145,7 @@ export class InvalidReferenceError extends TsbuildError {
     });
     this.name = 'InvalidReferenceError';
     this.ref = shown;
+    this.reason = why;
   }
 
   /** The same as `ref` (registry-client's former field name). */

@@ -34,3 +34,15 @@ export function runCliAsync(args: readonly string[], o: { env?: NodeJS.ProcessEn
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * Returns the error line of a failed run, asserting that stderr holds exactly that one line (`error: …`):
+ * what failed, where and what to do, with no stack, no second line and no progress around it.
+ */
+export function onlyErrorLine(r: CliResult): string {
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  if (lines.length !== 1 || !lines[0]!.startsWith('error: ')) {
+    throw new Error(`expected one "error:" line on stderr, got ${lines.length}:\n${r.stderr}`);
+  }
+  return lines[0]!;
+}
