@@ -4,7 +4,8 @@ import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type De
 import { buildConfig, buildManifest, encodeDocument } from '../image/index.js';
 import { normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar } from './ingest.js';
-import { checkInputFile } from './paths.js';
+import { ArchivePathError, checkInputFile } from './paths.js';
+import { InvalidLayerError } from '../layer/index.js';
 
 export interface ImportOptions extends Abortable {
   /** Platform recorded in the config (default: the host's). */
@@ -37,7 +38,14 @@ export interface ImportResult {
 export async function importRootfs(store: LayerStore, tarPath: string, name: string, o: ImportOptions = {}): Promise<ImportResult> {
   normalizeTagName(name);
   await checkInputFile(tarPath, { verb: 'import', noun: 'rootfs tar', expect: 'import takes a root filesystem tar (plain or gzip), e.g. made with tar -C ROOTFS -cf rootfs.tar .' });
-  const layer = await ingestTar(store, createReadStream(tarPath), o);
+  let layer: Layer;
+  try {
+    layer = await ingestTar(store, createReadStream(tarPath), o);
+  } catch (e) {
+    if (!(e instanceof InvalidLayerError) && (e as NodeJS.ErrnoException).code !== 'Z_DATA_ERROR' && (e as NodeJS.ErrnoException).code !== 'Z_BUF_ERROR') throw e;
+    throw new ArchivePathError(tarPath, `not a tar archive: ${(e as Error).message}`,
+      'import takes a root filesystem tar (plain or gzip), e.g. made with tar -C ROOTFS -cf rootfs.tar .; nothing was imported', { cause: e });
+  }
   const epoch = process.env['SOURCE_DATE_EPOCH'];
   const created = o.created ?? (epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000).toISOString() : new Date().toISOString());
   const config = buildConfig({

@@ -4,6 +4,7 @@ import { createGzip, constants as zc } from 'node:zlib';
 import { MediaTypes, hashStream, type Abortable, type Descriptor, type Digest, type Layer } from '../core/index.js';
 import { decompressor, detectCompression } from '../layer/index.js';
 import type { LayerStore } from '../store/index.js';
+import { tarChecked } from './tar-check.js';
 
 /** A layer ingestTar stored (gzip-compressed): core's Layer. */
 export type IngestedLayer = Layer;
@@ -20,13 +21,16 @@ export interface IngestOptions extends Abortable {
 /**
  * Returns the stored layer made from a tar stream: an uncompressed tar is hashed (diffID) and gzipped into
  * the store in one pass; an already-gzipped tar is stored as is and its diffID computed from the stored
- * blob. Nothing but the verified blob is left behind.
+ * blob. The bytes are read as a tar on the way in (tar-check.ts): input that is not a tar archive fails with
+ * InvalidLayerError and nothing is stored. Nothing but the verified blob is left behind.
  */
 export async function ingestTar(store: LayerStore, input: Readable, o: IngestOptions = {}): Promise<IngestedLayer> {
   const { head, stream } = await peek(input);
   const sig = o.signal ? { signal: o.signal } : {};
   if (detectCompression(head) === 'gzip') {
-    const descriptor = await store.putBlob(stream, { mediaType: MediaTypes.ociLayerGzip }, o);
+    const checked = tarChecked('gzip');
+    stream.on('error', (e) => checked.destroy(e));
+    const descriptor = await store.putBlob(stream.pipe(checked), { mediaType: MediaTypes.ociLayerGzip }, o);
     const h = hashStream();
     await pipeline([store.openBlob(descriptor, o), decompressor('gzip'), h], sig);
     const { digest } = await h.result;
@@ -35,7 +39,7 @@ export async function ingestTar(store: LayerStore, input: Readable, o: IngestOpt
   const diff = hashStream();
   const gz = createGzip({ level: o.gzipLevel ?? zc.Z_DEFAULT_COMPRESSION });
   const out = new PassThrough();
-  const feeding = pipeline([stream, diff, gz, out], sig);
+  const feeding = pipeline([stream, tarChecked('none'), diff, gz, out], sig);
   const storing = store.putBlob(out, { mediaType: MediaTypes.ociLayerGzip }, o).catch((e: unknown) => {
     out.destroy(e as Error);
     throw e;
