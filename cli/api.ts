@@ -109,7 +109,7 @@ export { hostPlatform, parsePlatform, formatPlatform } from '../layer-store/inde
 /** The OCI model types, progress events and the logger interface. */
 export type { Digest, Descriptor, ImageConfig, ImageManifest, ImageIndex, BuildEvent, EventSink, Logger, MissReason, Platform } from '../layer-store/index.js';
 
-// ── Dockerfile helpers of the CLI ───────────────────────────────────────────────────────────────────────────
+// ── Dockerfile files and `tsbuild parse --json` (defined here) ─────────────────────────────────────────────────
 /** Reads and parses a Dockerfile from disk; a missing file is a DOCKERFILE_NOT_FOUND error. */
 export async function parseDockerfileFile(path: string): Promise<DockerfileAst> {
   let bytes: Buffer;

@@ -126,6 +126,7 @@ class Reporter {
   }
 }
 
+/** Returns where a cache spec points, as messages name it: its reference, its directory, or `inline`. */
 function targetOf(c: CacheSpec): string {
   return c.type === 'registry' ? c.ref : c.type === 'local' ? c.dir : 'inline';
 }
@@ -144,7 +145,10 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   let inlineCacheRecords = 0;
   if (o.cacheTo?.some((c) => c.type === 'inline')) {
     const emb = await embedInline(o, r, report);
-    if (emb) ({ built: r, records: inlineCacheRecords } = emb);
+    if (emb) {
+      r = emb.built;
+      inlineCacheRecords = emb.records;
+    }
   }
   for (const out of o.outputs ?? []) await writeOutput(o.store, r.manifest, r.tags, out);
   const exportedCaches = await exportCaches(o, r, report);
