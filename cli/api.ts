@@ -1,15 +1,115 @@
 /**
- * The typed programmatic API of tsbuild (the package's main export). The CLI is a thin layer over it.
+ * The typed programmatic API of tsbuild (the package's main export): every export is listed here by name. The
+ * CLI is a thin layer over it: `tsbuild build` is runBuildPipeline, `pull`/`push`/`copy` are pull/push/copy.
  */
 import { readFile } from 'node:fs/promises';
 import { parseDockerfile, type DockerfileAst, type InstructionNode, type Heredoc } from '../builder/index.js';
 import { TsbuildError } from '../layer-store/index.js';
 
-export * from '../builder/index.js';
-export { TsbuildError, formatError, parseDigest, hostPlatform, parsePlatform, formatPlatform } from '../layer-store/index.js';
-export type { Limits, NetworkMode } from '../runtime-exec/index.js';
+// ── Dockerfile front end ────────────────────────────────────────────────────────────────────────────────────
+/** Parses Dockerfile text or bytes into its AST (pure); a syntax error is a DockerfileError with its line. */
+export { parseDockerfile } from '../builder/index.js';
+/** The parsed Dockerfile: instruction nodes in file order, with locations, flags and heredocs. */
+export type { DockerfileAst, InstructionNode, Heredoc, ParseOptions } from '../builder/index.js';
+
+// ── Build ───────────────────────────────────────────────────────────────────────────────────────────────────
+/** Builds one image from a context and Dockerfile into the store; returns digests, tags and step reports. */
+export { build } from '../builder/index.js';
+/** Builds one image per platform and commits an index naming them. */
+export { buildPlatforms } from '../builder/index.js';
+/** Runs what `tsbuild build` does: import caches → build → inline cache → outputs → export caches → push. */
+export { runBuildPipeline } from '../builder/index.js';
+/** Parses `--output` (`type=oci|docker|tar|local,dest=PATH`) and writes a built image there. */
+export { parseOutput, writeOutput } from '../builder/index.js';
+/** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
+export { parseCacheSpec } from '../builder/index.js';
+/** The entitlements a build can be granted (`--allow`). */
+export { ENTITLEMENTS } from '../builder/index.js';
+/** Options and results of build, buildPlatforms and runBuildPipeline. */
+export type {
+  BuildOptions, BuildResult, MultiBuildResult, StepReport, SecretSource, Entitlement, OutputSpec, CacheSpec,
+  BuildPipelineOptions, BuildPipelineResult, ImportedCache, ExportedCache, PushedTag,
+} from '../builder/index.js';
+
+// ── Run ─────────────────────────────────────────────────────────────────────────────────────────────────────
+/** Runs a command in a new container from an image in the store; returns its exit code. */
+export { runImage, type RunImageOptions } from '../builder/index.js';
+/** Finds runc (or the given runtime), else the chroot fallback; RuntimeMissingError when neither works. */
+export { findRuntime, type FindRuntimeOptions } from '../runtime-exec/index.js';
+/** The runtime interface, and the limits and network a RUN step or container gets. */
+export type { Runtime, Limits, NetworkMode } from '../runtime-exec/index.js';
+
+// ── Registry verbs ──────────────────────────────────────────────────────────────────────────────────────────
+/** Pulls an image (one platform, or the whole index) from a registry into the store and names it. */
+export { pull, type PullOptions, type PullResult } from '../builder/index.js';
+/** Pushes an image or index from the store to a registry: blobs, then manifests, then the tag. */
+export { push, type PushOptions, type PushResult } from '../builder/index.js';
+/** Copies an image between registry references, streaming (mounting blobs within one registry). */
+export { copy, type RegistryCopyOptions, type RegistryCopyResult } from '../builder/index.js';
+
+// ── Store ───────────────────────────────────────────────────────────────────────────────────────────────────
+/** The OCI-layout image store under a root directory: blobs, images, snapshots, GC, fsck. */
+export { LayerStore } from '../layer-store/index.js';
+/** Imports a root filesystem tar as a one-layer image. */
+export { importRootfs, type ImportOptions, type ImportResult } from '../layer-store/index.js';
+/** Writes images from the store to an OCI or docker archive. */
+export { saveImages, type SaveOptions } from '../layer-store/index.js';
+/** Loads the images of an OCI or docker archive into the store. */
+export { loadArchive, type LoadOptions, type LoadResult } from '../layer-store/index.js';
+/** The one generic copy between an ImageSource and an ImageDestination (pull, push, save and load use it). */
+export { copyImage, type CopyOptions } from '../layer-store/index.js';
+/** The source and destination views copyImage works on. */
+export type { ImageSource, ImageDestination } from '../layer-store/index.js';
+
+// ── Registry client ─────────────────────────────────────────────────────────────────────────────────────────
+/** OCI distribution over HTTP(S): auth, retries, resumable uploads; `source(ref)` and `destination(ref)`. */
+export { RegistryClient, type RegistryClientOptions } from '../registry-client/index.js';
+/** Parses and normalises an image reference (`alpine` → docker.io/library/alpine:latest) and formats it back. */
+export { parseReference, formatReference, type Reference } from '../registry-client/index.js';
+/** The credentials of Docker's config.json and its credential helpers. */
+export { dockerKeychain, type Keychain } from '../registry-client/index.js';
+
+// ── Cache ───────────────────────────────────────────────────────────────────────────────────────────────────
+/** The local step cache (records keyed by step inputs); a corrupt record is a miss. */
+export { CacheStore, type CacheStoreOptions } from '../cache/index.js';
+/** Imports a cache artifact from an ImageSource (lazily: records now, layers on a hit). */
+export { importCache, type ImportCacheOptions, type RemoteCache } from '../cache/index.js';
+/** Exports cache records (and with mode=max the cache mounts) as an artifact to an ImageDestination. */
+export { exportCache, type ExportCacheOptions } from '../cache/index.js';
+
+// ── Errors ──────────────────────────────────────────────────────────────────────────────────────────────────
+/** The root of every tsbuild error: a stable `code`, an optional `location` and `hint`, and `cause`. */
+export { TsbuildError, type ErrorCode } from '../layer-store/index.js';
+/** Returns an error as one line: `<what> (<file:line | ref>): <hint>`. */
+export { formatError } from '../layer-store/index.js';
+/** A Dockerfile that does not parse or has a bad instruction (with its line). */
+export { DockerfileError } from '../builder/index.js';
+/** A build context problem (a missing source, an unreadable file). */
+export { ContextError } from '../builder/index.js';
+/** A build that cannot go on (a missing base image, a bad stage), and a RUN step that failed. */
+export { BuildError, StepFailedError } from '../builder/index.js';
+/** A registry answered with an error, or refused the credentials. */
+export { RegistryError, AuthError } from '../registry-client/index.js';
+/** A reference, digest or manifest that is not valid; bytes whose digest is not the expected one. */
+export { InvalidReferenceError, InvalidDigestError, InvalidManifestError, DigestMismatchError } from '../layer-store/index.js';
+/** An image or blob that is not in the store; a store another process holds locked. */
+export { ImageNotFoundError, BlobNotFoundError, StoreLockedError } from '../layer-store/index.js';
+/** No usable OCI runtime; a container command that failed. */
+export { RuntimeMissingError, RunFailedError } from '../runtime-exec/index.js';
+/** A cache that cannot be imported or exported. */
+export { CacheImportError, CacheExportError } from '../cache/index.js';
+/** An operation stopped by its AbortSignal. */
+export { AbortedError } from '../layer-store/index.js';
+
+// ── Model, platforms and events ─────────────────────────────────────────────────────────────────────────────
+/** Parses a `sha256:<hex>` digest (InvalidDigestError otherwise). */
+export { parseDigest } from '../layer-store/index.js';
+/** This machine's platform, and `os/arch[/variant]` parsing and formatting. */
+export { hostPlatform, parsePlatform, formatPlatform } from '../layer-store/index.js';
+/** The OCI model types, progress events and the logger interface. */
 export type { Digest, Descriptor, ImageConfig, ImageManifest, ImageIndex, BuildEvent, EventSink, Logger, MissReason, Platform } from '../layer-store/index.js';
 
+// ── Dockerfile files and `tsbuild parse --json` (defined here) ─────────────────────────────────────────────────
 /** Reads and parses a Dockerfile from disk; a missing file is a DOCKERFILE_NOT_FOUND error. */
 export async function parseDockerfileFile(path: string): Promise<DockerfileAst> {
   let bytes: Buffer;
@@ -56,9 +156,3 @@ function nodeToJson(n: InstructionNode): InstructionJson {
 export function astToJson(ast: DockerfileAst): InstructionJson[] {
   return ast.children.map(nodeToJson);
 }
-
-// Stores, registries and caches, for programs that wire their own build (as cli/main.ts does).
-export { LayerStore, copyImage, importRootfs, saveImages, loadArchive } from '../layer-store/index.js';
-export { RegistryClient, parseReference, formatReference, dockerKeychain } from '../registry-client/index.js';
-export { CacheStore, importCache, exportCache } from '../cache/index.js';
-export { findRuntime } from '../runtime-exec/index.js';

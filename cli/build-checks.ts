@@ -9,8 +9,7 @@ import {
   TsbuildError, formatPlatform, normalizeTagName, parsePlatform, withLocation, type Platform,
 } from '../layer-store/index.js';
 import { parseReference } from '../registry-client/index.js';
-import type { OutputSpec } from '../builder/index.js';
-import type { CacheSpec } from './cache-options.js';
+import type { CacheSpec, OutputSpec } from '../builder/index.js';
 
 const TAG_HINT = 'write NAME[:TAG] with a lowercase name, e.g. app:1.0 or localhost:5000/team/app:1.0';
 

@@ -1,8 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { build, buildPlatforms, parseOutput, writeOutput, ENTITLEMENTS, type BuildOptions, type Entitlement, type SecretSource } from '../../builder/index.js';
-import { TsbuildError, parsePlatform, type Limits } from '../api.js';
+import {
+  ENTITLEMENTS, parseCacheSpec, parseOutput, runBuildPipeline,
+  type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type SecretSource,
+} from '../../builder/index.js';
+import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
@@ -10,12 +13,6 @@ import { loggerFor } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
-import { pullInto, pushFrom } from './transfer.js';
-import { formatPlatform, formatError } from '../../layer-store/index.js';
-import { embedInlineCache, exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache } from '../../cache/index.js';
-import { parseReference } from '../../registry-client/index.js';
-import { parseCacheSpec } from '../cache-options.js';
-import { join } from 'node:path';
 
 interface BuildArgs extends RegistryFlags {
   push: boolean;
@@ -90,6 +87,98 @@ export function parseAllow(list: readonly string[]): Entitlement[] {
 
 export { parseSize } from '../options.js';
 
+/** The pipeline options the flags give (everything but the opened store, cache, runtime and registry). */
+type PipelineFlags = Omit<BuildPipelineOptions, 'store' | 'cache' | 'runtime' | 'registry' | 'events' | 'logger' | 'signal'>;
+
+/** Returns the pipeline options of `tsbuild build`'s flags; throws the first bad value as a USAGE error. */
+async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
+  const allow = parseAllow(argv.allow);
+  const outputs = argv.output.map(parseOutput);
+  const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
+  const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
+  const platforms = checkBuildPlatforms(argv.platform);
+  const tags = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
+  if (argv.push && tags.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
+  const limits = parseLimits(argv);
+  const epoch = sourceDateEpoch();
+  return {
+    context: argv.context,
+    dockerfile: argv.file,
+    tags,
+    buildArgs: parseBuildArgs(argv['build-arg']),
+    target: argv.target,
+    labels: parseLabels(argv.label),
+    noCache: argv['no-cache'],
+    noCacheFilter: argv['no-cache-filter'],
+    pull: argv.pull,
+    platforms,
+    network: argv.network,
+    allow,
+    secrets: argv.secret.map(parseSecret),
+    limits: Object.keys(limits).length ? limits : undefined,
+    sourceDateEpoch: epoch,
+    compression: argv.compression,
+    outputs,
+    cacheFrom,
+    cacheTo,
+    push: argv.push,
+    pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
+    pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
+  };
+}
+
+/** Parses `--label K=V` (`--label K`: an empty value). */
+function parseLabels(list: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return labels;
+}
+
+/** Returns the cgroup limits of `--memory`, `--cpu-quota`, `--cpus` and `--pids-limit` (only those given). */
+function parseLimits(argv: BuildArgs): Limits {
+  return {
+    ...(argv.memory ? { memoryBytes: parseSize(argv.memory) } : {}),
+    ...(argv['cpu-quota'] !== undefined ? { cpuQuota: argv['cpu-quota'] } : {}),
+    ...(argv.cpus !== undefined ? { cpus: argv.cpus } : {}),
+    ...(argv['pids-limit'] !== undefined ? { pidsLimit: argv['pids-limit'] } : {}),
+  };
+}
+
+/** Returns `$SOURCE_DATE_EPOCH` in Unix seconds, undefined when unset; anything but digits is a USAGE error. */
+function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const sde = env.SOURCE_DATE_EPOCH;
+  if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
+  return sde !== undefined ? Number(sde) : undefined;
+}
+
+/** Writes `--iidfile` (the config digest) and `--metadata-file` (buildx's keys), when asked. */
+async function writeBuildFiles(argv: BuildArgs, r: BuildPipelineResult): Promise<void> {
+  if (argv.iidfile) await writeFile(argv.iidfile, r.configDigest);
+  if (argv['metadata-file']) {
+    await writeFile(argv['metadata-file'], JSON.stringify({
+      'containerimage.digest': r.imageDigest,
+      'containerimage.config.digest': r.configDigest,
+      'containerimage.descriptor': r.manifest,
+      'image.name': r.tags.join(','),
+    }, null, 2) + '\n');
+  }
+}
+
+/** Prints `--explain` (every step, CACHED or why it ran) on stderr, then the result line (the ID alone when quiet). */
+function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
+  if (argv.explain) {
+    for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
+  }
+  if (argv.progress === 'quiet') {
+    process.stdout.write(`${r.configDigest}\n`);
+  } else if (argv.progress !== 'json') {
+    process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
+  }
+}
+
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
@@ -127,134 +216,16 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
-      const allow = parseAllow(argv.allow);
-      const outputs = argv.output.map(parseOutput);
-      const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
-      const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
-      // Every value used only after the build is checked now, before the store is opened or a step runs.
-      const platforms = checkBuildPlatforms(argv.platform);
-      const tags = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
-      if (argv.push && tags.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
+      // Every flag is parsed and checked now, before the store is opened or a step runs.
+      const flags = await pipelineFlags(argv);
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
-      const remoteCaches: RemoteCache[] = [];
-      if (!argv['no-cache']) {
-        for (const c of cacheFrom) {
-          if (c.type === 'inline') continue; // parseCacheSpec refuses it for --cache-from
-          try {
-            const rc = c.type === 'registry'
-              ? await importCache(reg.source(parseReference(c.ref)), { logger, events: renderer.sink })
-              : await importCacheFromDir(c.dir, { logger, events: renderer.sink });
-            await rc.restoreMounts(join(argv.root, 'cache-mounts'));
-            remoteCaches.push(rc);
-            renderer.sink({ type: 'info', message: `cache from ${rc.ref}: ${rc.size} records` });
-          } catch (e) {
-            renderer.sink({ type: 'warning', message: `cannot use --cache-from ${c.type === 'registry' ? c.ref : c.dir}: ${formatError(e)}; building without it` });
-          }
-        }
-      }
-      const labels: Record<string, string> = {};
-      for (const l of argv.label) {
-        const i = l.indexOf('=');
-        labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-      }
-      const limits: Limits = {
-        ...(argv.memory ? { memoryBytes: parseSize(argv.memory) } : {}),
-        ...(argv['cpu-quota'] !== undefined ? { cpuQuota: argv['cpu-quota'] } : {}),
-        ...(argv.cpus !== undefined ? { cpus: argv.cpus } : {}),
-        ...(argv['pids-limit'] !== undefined ? { pidsLimit: argv['pids-limit'] } : {}),
-      };
-      const sde = process.env.SOURCE_DATE_EPOCH;
-      if (sde !== undefined && !/^\d+$/.test(sde)) throw new TsbuildError('USAGE', `invalid SOURCE_DATE_EPOCH ${JSON.stringify(sde)}`, { hint: 'set it to a Unix time in seconds' });
-      const ac = { signal: argv.signal ?? new AbortController().signal };
-      {
-        const bo: BuildOptions = {
-          context: argv.context,
-          dockerfile: argv.file,
-          tags,
-          buildArgs: parseBuildArgs(argv['build-arg']),
-          target: argv.target,
-          labels,
-          noCache: argv['no-cache'],
-          noCacheFilter: argv['no-cache-filter'],
-          pull: argv.pull,
-          platform: platforms[0],
-          network: argv.network,
-          allow,
-          secrets: argv.secret.map(parseSecret),
-          limits: Object.keys(limits).length ? limits : undefined,
-          sourceDateEpoch: sde !== undefined ? Number(sde) : undefined,
-          compression: argv.compression,
-          store,
-          runtime,
-          cache,
-          remoteCaches,
-          pullImage: async (ref, platform, signal, lease) => {
-            renderer.sink({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
-            await pullInto(store, reg, ref, { platform: formatPlatform(platform), events: renderer.sink, lease, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'), ...(signal ? { signal } : {}) });
-          },
-          events: renderer.sink,
-          logger,
-          signal: ac.signal,
-        };
-        const multi = platforms.length > 1 ? await buildPlatforms({ ...bo, platforms }) : undefined;
-        const single = multi ? undefined : await build(bo);
-        let r = single ?? {
-          manifest: multi!.index, imageDigest: multi!.indexDigest, configDigest: multi!.indexDigest, tags: multi!.tags,
-          steps: multi!.platforms.flatMap((p) => p.steps), finalRecords: multi!.platforms.flatMap((p) => p.finalRecords),
-          allRecords: multi!.platforms.flatMap((p) => p.allRecords), cacheMounts: multi!.platforms.flatMap((p) => p.cacheMounts),
-        };
-        if (cacheTo.some((c) => c.type === 'inline')) {
-          if (multi) {
-            renderer.sink({ type: 'warning', message: '--cache-to type=inline is not supported for multi-platform builds yet; the images carry no cache (use type=registry)' });
-          } else {
-            // The image carries the records of its own steps in its config; it replaces the one the build named.
-            const emb = await embedInlineCache(store, r.manifest, r.finalRecords, ac);
-            await store.tagMany(r.tags, emb.manifest, ac);
-            r = { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest };
-            renderer.sink({ type: 'info', message: `embedded ${emb.records} cache records in the image (inline cache)` });
-          }
-        }
-        for (const out of outputs) await writeOutput(store, r.manifest, r.tags, out);
-        for (const c of cacheTo) {
-          if (c.type === 'inline') continue;
-          const records = c.mode === 'max' ? r.allRecords : r.finalRecords;
-          const o = { mode: c.mode, cacheMounts: c.mode === 'max' ? r.cacheMounts : [], events: renderer.sink, logger, signal: ac.signal };
-          try {
-            const d = c.type === 'registry'
-              ? await exportCache(records, store, reg.destination(parseReference(c.ref)), o)
-              : await exportCacheToDir(records, store, c.dir, o);
-            renderer.sink({ type: 'info', message: `exported ${records.length} cache records to ${c.type === 'registry' ? c.ref : c.dir} (${d.digest})` });
-          } catch (e) {
-            if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
-            renderer.sink({ type: 'warning', message: `cannot export cache to ${c.type === 'registry' ? c.ref : c.dir}: ${formatError(e)}` });
-          }
-        }
-        if (argv.push) {
-          for (const t of r.tags) {
-            const d = await pushFrom(store, reg, t, undefined, { events: renderer.sink, signal: ac.signal, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
-            renderer.sink({ type: 'info', message: `pushed ${t}: ${d}` });
-          }
-        }
-        renderer.close();
-        if (argv.iidfile) await writeFile(argv.iidfile, r.configDigest);
-        if (argv['metadata-file']) {
-          await writeFile(argv['metadata-file'], JSON.stringify({
-            'containerimage.digest': r.imageDigest,
-            'containerimage.config.digest': r.configDigest,
-            'containerimage.descriptor': r.manifest,
-            'image.name': r.tags.join(','),
-          }, null, 2) + '\n');
-        }
-        if (argv.explain) {
-          for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
-        }
-        if (argv.progress === 'quiet') {
-          process.stdout.write(`${r.configDigest}\n`);
-        } else if (argv.progress !== 'json') {
-          process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
-        }
-      }
+      const r = await runBuildPipeline({
+        ...flags, store, cache, runtime, registry: reg, events: renderer.sink, logger, signal: argv.signal ?? new AbortController().signal,
+      });
+      renderer.close();
+      await writeBuildFiles(argv, r);
+      renderResult(argv, r);
     } finally {
       renderer.close();
       await reg.close();

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { parseDockerfile, parseDockerfileFile, dumpAst, astToJson } from '../api.js';
+import { dumpAst } from '../../builder/index.js';
+import { parseDockerfile, parseDockerfileFile, astToJson } from '../api.js';
 import type { GlobalArgs } from '../context.js';
 
 interface ParseArgs extends GlobalArgs { file: string; json: boolean }

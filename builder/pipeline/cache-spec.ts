@@ -1,10 +1,11 @@
 /**
- * `--cache-from` / `--cache-to` (buildx syntax): `type=registry,ref=REF[,mode=min|max]`, `type=local,src=DIR` /
- * `type=local,dest=DIR[,mode=…]`, `--cache-to type=inline` (records in the image's config; read back with
- * `--cache-from type=registry,ref=IMAGE`); a bare value means `type=registry,ref=VALUE`.
+ * Cache specs, the `--cache-from` / `--cache-to` values in buildx syntax: `type=registry,ref=REF[,mode=min|max]`,
+ * `type=local,src=DIR` / `type=local,dest=DIR[,mode=…]`, `--cache-to type=inline` (records in the image's config;
+ * read back with `--cache-from type=registry,ref=IMAGE`); a bare value means `type=registry,ref=VALUE`.
  */
-import { TsbuildError } from '../layer-store/index.js';
+import { TsbuildError } from '../../layer-store/index.js';
 
+/** Where a build's cache is imported from (`--cache-from`) or exported to (`--cache-to`). */
 export type CacheSpec =
   | { readonly type: 'registry'; readonly ref: string; readonly mode: 'min' | 'max' }
   | { readonly type: 'local'; readonly dir: string; readonly mode: 'min' | 'max' }

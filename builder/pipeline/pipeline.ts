@@ -1,0 +1,285 @@
+/**
+ * runBuildPipeline: everything `tsbuild build` does after its flags are parsed, as one library call. The steps
+ * run in this order, each named after itself below:
+ *   1. importCaches: each `cacheFrom` becomes a RemoteCache the build consults on a local miss (its cache mounts
+ *      are restored under `<store root>/cache-mounts`); one that cannot be read is a warning, not a failure.
+ *   2. buildTarget: one platform (`build`) or several (`buildPlatforms`, committed as an index); a base image
+ *      missing from the store is pulled with `registry`.
+ *   3. embedInline (`cacheTo` type=inline): the final stage's records go into the image's config, and the tags
+ *      move to that image. Not for multi-platform builds yet (a warning).
+ *   4. writeOutputs: archives or directories besides the store.
+ *   5. exportCaches (`cacheTo` type=registry|local): a failure is a warning, except an abort.
+ *   6. pushTags (`push`): every tag, one after another, after everything above succeeded.
+ * Warnings and progress go to `events` (warnings are also listed in the result). A failure in steps 2-4 or 6 is
+ * thrown; what the build committed stays in the store (its tags moved), and nothing later runs.
+ */
+import { join } from 'node:path';
+import {
+  TsbuildError, formatError, formatPlatform,
+  type Descriptor, type Digest, type EventSink, type Platform,
+} from '../../layer-store/index.js';
+import { parseReference, type RegistryClient } from '../../registry-client/index.js';
+import {
+  embedInlineCache, exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache,
+} from '../../cache/index.js';
+import { build, type BuildOptions, type BuildResult, type StepReport } from '../execute/build.js';
+import { buildPlatforms } from '../execute/multi.js';
+import { writeOutput, type OutputSpec } from '../execute/output.js';
+import type { CacheSpec } from './cache-spec.js';
+import { pull, push } from './transfer.js';
+
+export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
+  /**
+   * Target platforms: none (the default) or one builds an image; several build one image per platform and
+   * commit an index naming them.
+   */
+  readonly platforms?: readonly Platform[] | undefined;
+  /**
+   * Where the result also goes (`--output`). The `names` of `type: 'image'` outputs are added to `tags`.
+   * Default: the store only.
+   */
+  readonly outputs?: readonly OutputSpec[] | undefined;
+  /** Caches to import before the build (`--cache-from`); skipped with `noCache`. */
+  readonly cacheFrom?: readonly CacheSpec[] | undefined;
+  /** Caches to export after the build (`--cache-to`), inline first. */
+  readonly cacheTo?: readonly CacheSpec[] | undefined;
+  /** Push every tag to its registry after the build (`--push`); needs a tag and `registry`. */
+  readonly push?: boolean | undefined;
+  /**
+   * The registry client for base images missing from the store (unless `pullImage` is given), registry caches
+   * and `push`. Without it, a missing base image fails the build and registry caches or `push` are refused.
+   */
+  readonly registry?: RegistryClient | undefined;
+  /** Blobs downloaded at once when a base image is pulled (default: copyImage's, 4). */
+  readonly pullConcurrency?: number | undefined;
+  /** Blobs uploaded at once by `push` (default: copyImage's, 4). */
+  readonly pushConcurrency?: number | undefined;
+}
+
+/** A cache `cacheFrom` imported: where from, and how many records it holds. */
+export interface ImportedCache {
+  readonly spec: CacheSpec;
+  readonly ref: string;
+  readonly records: number;
+}
+
+/** A cache `cacheTo` exported: where to (a reference or a directory), its manifest, how many records. */
+export interface ExportedCache {
+  readonly spec: CacheSpec;
+  readonly target: string;
+  readonly digest: Digest;
+  readonly records: number;
+}
+
+/** A tag `push` pushed: the reference and the manifest digest the registry holds. */
+export interface PushedTag {
+  readonly tag: string;
+  readonly ref: string;
+  readonly digest: Digest;
+}
+
+export interface BuildPipelineResult {
+  /** The image's manifest, or the index of a multi-platform build; with an inline cache, the image carrying it. */
+  readonly manifest: Descriptor;
+  /** Digest of `manifest` (what `push` and `@sha256:` refer to). */
+  readonly imageDigest: Digest;
+  /** Digest of the config (Docker's image ID); for a multi-platform build, the index digest (as buildx's iidfile). */
+  readonly configDigest: Digest;
+  /** The names the result carries in the store (`tags`, then the image outputs' names). */
+  readonly tags: readonly string[];
+  /** Every step, CACHED or with the reason it ran; for several platforms, each platform's in turn. */
+  readonly steps: readonly StepReport[];
+  /** One result per platform of a multi-platform build, in the order asked; empty for one platform. */
+  readonly platforms: readonly (BuildResult & { readonly platform: Platform })[];
+  readonly importedCaches: readonly ImportedCache[];
+  /** Records embedded in the image by `cacheTo` type=inline (0 when none were). */
+  readonly inlineCacheRecords: number;
+  readonly exportedCaches: readonly ExportedCache[];
+  readonly pushed: readonly PushedTag[];
+  /** The warnings also sent to `events` (unusable caches, inline cache on several platforms). */
+  readonly warnings: readonly string[];
+}
+
+/** What the build step produced, in the shape the steps after it need (one image or an index). */
+interface Built {
+  manifest: Descriptor;
+  imageDigest: Digest;
+  configDigest: Digest;
+  readonly tags: readonly string[];
+  readonly steps: readonly StepReport[];
+  readonly finalRecords: BuildResult['finalRecords'];
+  readonly allRecords: BuildResult['allRecords'];
+  readonly cacheMounts: BuildResult['cacheMounts'];
+  readonly platforms: readonly (BuildResult & { readonly platform: Platform })[];
+}
+
+/** Reports progress and collects warnings for the result. */
+class Reporter {
+  readonly warnings: string[] = [];
+  constructor(readonly sink: EventSink | undefined) {}
+  info(message: string): void {
+    this.sink?.({ type: 'info', message });
+  }
+  warn(message: string): void {
+    this.warnings.push(message);
+    this.sink?.({ type: 'warning', message });
+  }
+}
+
+/** Returns where a cache spec points, as messages name it: its reference, its directory, or `inline`. */
+function targetOf(c: CacheSpec): string {
+  return c.type === 'registry' ? c.ref : c.type === 'local' ? c.dir : 'inline';
+}
+
+/**
+ * Returns the result of the whole `tsbuild build` pipeline: import caches → build → inline cache → outputs →
+ * export caches → push (see the header for each step's failure rule). Options that need a registry without
+ * `registry`, and `push` without a tag, are refused before any work.
+ */
+export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPipelineResult> {
+  const tags = [...new Set([...(o.tags ?? []), ...(o.outputs ?? []).flatMap((out) => (out.type === 'image' ? out.names : []))])];
+  checkPipelineOptions(o, tags);
+  const report = new Reporter(o.events);
+  const imported = o.noCache ? [] : await importCaches(o, report);
+  let r = await buildTarget(o, tags, imported.map((i) => i.cache));
+  let inlineCacheRecords = 0;
+  if (o.cacheTo?.some((c) => c.type === 'inline')) {
+    const emb = await embedInline(o, r, report);
+    if (emb) {
+      r = emb.built;
+      inlineCacheRecords = emb.records;
+    }
+  }
+  for (const out of o.outputs ?? []) await writeOutput(o.store, r.manifest, r.tags, out);
+  const exportedCaches = await exportCaches(o, r, report);
+  const pushed = o.push ? await pushTags(o, r, report) : [];
+  return {
+    manifest: r.manifest, imageDigest: r.imageDigest, configDigest: r.configDigest, tags: r.tags, steps: r.steps,
+    platforms: r.platforms, importedCaches: imported.map((i) => i.info), inlineCacheRecords, exportedCaches, pushed,
+    warnings: report.warnings,
+  };
+}
+
+/**
+ * Throws for options that could only fail after the build: a push without a tag or a registry (USAGE), a tag to
+ * push or a cache reference that is not a valid reference (INVALID_REFERENCE), a registry cache without a registry.
+ */
+function checkPipelineOptions(o: BuildPipelineOptions, tags: readonly string[]): void {
+  if (o.push && tags.length === 0) throw new TsbuildError('USAGE', 'push needs a name', { hint: 'add a tag REGISTRY/REPO:TAG' });
+  // A reference that cannot be parsed would fail only when it is used, after the build.
+  if (o.push) for (const t of tags) parseReference(t);
+  for (const c of [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])]) if (c.type === 'registry') parseReference(c.ref);
+  if (o.registry) return;
+  if (o.push) throw new TsbuildError('USAGE', 'push needs a registry client', { hint: 'pass registry: new RegistryClient()' });
+  const c = [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])].find((s) => s.type === 'registry');
+  if (c) throw new TsbuildError('USAGE', `cache type=registry,ref=${targetOf(c)} needs a registry client`, { hint: 'pass registry: new RegistryClient()' });
+}
+
+/** Returns the caches of `cacheFrom` that could be read, their mounts restored; warns about the others. */
+async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<{ cache: RemoteCache; info: ImportedCache }[]> {
+  const out: { cache: RemoteCache; info: ImportedCache }[] = [];
+  const io = { ...(o.logger ? { logger: o.logger } : {}), ...(o.events ? { events: o.events } : {}) };
+  for (const c of o.cacheFrom ?? []) {
+    if (c.type === 'inline') continue; // parseCacheSpec refuses it for --cache-from
+    try {
+      const rc = c.type === 'registry' ? await importCache(o.registry!.source(parseReference(c.ref)), io) : await importCacheFromDir(c.dir, io);
+      await rc.restoreMounts(join(o.store.root, 'cache-mounts'));
+      out.push({ cache: rc, info: { spec: c, ref: rc.ref, records: rc.size } });
+      report.info(`cache from ${rc.ref}: ${rc.size} records`);
+    } catch (e) {
+      report.warn(`cannot use --cache-from ${targetOf(c)}: ${formatError(e)}; building without it`);
+    }
+  }
+  return out;
+}
+
+/** Returns the build's own options: the pipeline's, less the steps around the build. */
+function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
+  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, ...own } = o;
+  return own;
+}
+
+/** Returns the built image (one platform) or index (several), tagged `tags` in the store. */
+async function buildTarget(o: BuildPipelineOptions, tags: readonly string[], remoteCaches: readonly RemoteCache[]): Promise<Built> {
+  const platforms = o.platforms ?? [];
+  const reg = o.registry;
+  const bo: BuildOptions = {
+    ...buildOptionsOf(o),
+    tags,
+    platform: platforms[0],
+    remoteCaches,
+    pullImage: o.pullImage ?? (reg ? async (ref, platform, signal, lease) => {
+      o.events?.({ type: 'info', message: `pulling ${ref} (${formatPlatform(platform)})` });
+      await pull({
+        store: o.store, registry: reg, ref, platform, lease,
+        ...(o.pullConcurrency ? { concurrency: o.pullConcurrency } : {}),
+        ...(o.events ? { events: o.events } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } : undefined),
+  };
+  if (platforms.length <= 1) {
+    const s = await build(bo);
+    return { ...s, platforms: [] };
+  }
+  const m = await buildPlatforms({ ...bo, platforms });
+  return {
+    manifest: m.index, imageDigest: m.indexDigest, configDigest: m.indexDigest, tags: m.tags,
+    steps: m.platforms.flatMap((p) => p.steps), finalRecords: m.platforms.flatMap((p) => p.finalRecords),
+    allRecords: m.platforms.flatMap((p) => p.allRecords), cacheMounts: m.platforms.flatMap((p) => p.cacheMounts),
+    platforms: m.platforms,
+  };
+}
+
+/** Returns the image with the inline cache in its config, named by the build's tags; undefined for an index. */
+async function embedInline(o: BuildPipelineOptions, r: Built, report: Reporter): Promise<{ built: Built; records: number } | undefined> {
+  if (r.platforms.length > 0) {
+    report.warn('--cache-to type=inline is not supported for multi-platform builds yet; the images carry no cache (use type=registry)');
+    return undefined;
+  }
+  // The image carries the records of its own steps in its config; it replaces the one the build named.
+  const ab = { signal: o.signal };
+  const emb = await embedInlineCache(o.store, r.manifest, r.finalRecords, ab);
+  await o.store.tagMany(r.tags, emb.manifest, ab);
+  report.info(`embedded ${emb.records} cache records in the image (inline cache)`);
+  return { built: { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest }, records: emb.records };
+}
+
+/** Returns the caches of `cacheTo` exported (mode=max: every record and the cache mounts); warns about failures. */
+async function exportCaches(o: BuildPipelineOptions, r: Built, report: Reporter): Promise<ExportedCache[]> {
+  const out: ExportedCache[] = [];
+  for (const c of o.cacheTo ?? []) {
+    if (c.type === 'inline') continue;
+    const records = c.mode === 'max' ? r.allRecords : r.finalRecords;
+    const eo = {
+      mode: c.mode, cacheMounts: c.mode === 'max' ? r.cacheMounts : [], signal: o.signal,
+      ...(o.events ? { events: o.events } : {}), ...(o.logger ? { logger: o.logger } : {}),
+    };
+    try {
+      const d = c.type === 'registry'
+        ? await exportCache(records, o.store, o.registry!.destination(parseReference(c.ref)), eo)
+        : await exportCacheToDir(records, o.store, c.dir, eo);
+      out.push({ spec: c, target: targetOf(c), digest: d.digest, records: records.length });
+      report.info(`exported ${records.length} cache records to ${targetOf(c)} (${d.digest})`);
+    } catch (e) {
+      if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
+      report.warn(`cannot export cache to ${targetOf(c)}: ${formatError(e)}`);
+    }
+  }
+  return out;
+}
+
+/** Returns every tag pushed to its registry, in order; the first failure is thrown. */
+async function pushTags(o: BuildPipelineOptions, r: Built, report: Reporter): Promise<PushedTag[]> {
+  const out: PushedTag[] = [];
+  for (const t of r.tags) {
+    const p = await push({
+      store: o.store, registry: o.registry!, name: t, signal: o.signal,
+      ...(o.pushConcurrency ? { concurrency: o.pushConcurrency } : {}),
+      ...(o.events ? { events: o.events } : {}),
+    });
+    out.push({ tag: t, ref: p.ref, digest: p.digest });
+    report.info(`pushed ${t}: ${p.digest}`);
+  }
+  return out;
+}
