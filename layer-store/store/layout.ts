@@ -19,7 +19,7 @@
  *   ├── blobs/sha256/.tmp-<pid>-<uuid>            blobTempPath()     layer-store   in-flight blob writes; gc and fsck remove a dead writer's
  *   ├── snapshots/<hex>                           snapshotPath       layer-store   unpacked layers keyed by diffID, shared by every image
  *   │                                                                              (overlay lower dirs); gc removes unused ones, fsck bad ones
- *   ├── snapshots/.tmp-<pid>-<hex12>-<uuid>       (snapshot.ts)      layer-store   unpacks in flight; gc and fsck remove a dead unpacker's
+ *   ├── snapshots/.tmp-<pid>-<hex12>-<uuid>       snapshotTempPath() layer-store   unpacks in flight; gc and fsck remove a dead unpacker's
  *   ├── unsynced/<hex>                            unsyncedMarker     layer-store   the boot id a snapshot was written in (never synced: after a
  *   │                                                                              reboot it is unpacked again); gc with its snapshot, fsck
  *   ├── leases/<pid>-<start>-<id>.json            leasesDir          layer-store   what a running build or pull uses and has not tagged; read
@@ -142,6 +142,13 @@ export class StoreLayout {
   snapshotPath(diffId: Digest): string {
     return join(this.snapshotsDir, digestHex(diffId));
   }
+  /**
+   * Returns a fresh `<root>/snapshots/.tmp-<pid>-<diffId hex[:12]>-<uuid>`, where this process unpacks `diffId`
+   * (or moves a discarded snapshot aside) before one rename; fsck and gc read the pid back.
+   */
+  snapshotTempPath(diffId: Digest): string {
+    return join(this.snapshotsDir, `${SNAPSHOT_TEMP_PREFIX}${process.pid}-${digestHex(diffId).slice(0, 12)}-${randomUUID()}`);
+  }
   /** `<root>/unsynced`: markers of snapshots written without a sync (snapshot.ts). */
   get unsyncedDir(): string {
     return join(this.root, 'unsynced');
@@ -248,6 +255,8 @@ export function rootLayout(root: string): StoreLayout {
 
 /** Prefix of an in-flight blob write in the blob dir: `.tmp-<pid>-<uuid>`. */
 export const BLOB_TEMP_PREFIX = '.tmp-';
+/** Prefix of a snapshot being unpacked: `.tmp-<pid>-<diffId hex[:12]>-<uuid>` beside the final dirs. */
+export const SNAPSHOT_TEMP_PREFIX = '.tmp-';
 
 function cacheMountLeaseName(dirName: string): string {
   return `cache-mounts/${dirName}`;
