@@ -2,7 +2,7 @@
 export * from './errors.js';
 export * from './reference.js';
 export * from './store.js';
-export { StoreLayout, rootLayout, stepCacheLayout, cacheMountDirName, type StepCacheLayout } from './layout.js';
+export { StoreLayout, rootLayout, stepCacheLayout, statCacheFile, cacheMountDirName, type StepCacheLayout } from './layout.js';
 export { writeFileAtomic } from './atomic-write.js';
 export type { BlobRanges, ReadBlobOptions } from './blobs.js';
 export type { ReferencesOptions } from './closure.js';

@@ -35,7 +35,8 @@
  *   │   │   ├── steps/<sha256(step id) hex>.json  .steps                           the latest key built for a step id (explainMiss)
  *   │   │   ├── sources/<digest hex>.json         .sources                         per-file fingerprints of a COPY's sources
  *   │   │   └── gzindex/<blob hex>.json           .segments                        gzip segment index of a layer a step made
- *   │   ├── stat/statcache-<hash of ctx>.json     cacheStatDir       cache         context stat cache (StatCache); nothing prunes it
+ *   │   ├── stat/statcache-<16 hex>.json          cacheStatDir,      cache         context stat cache (StatCache), one file per context dir
+ *   │   │                                         statCachePath                    (16 hex of sha256 of its path); nothing prunes it
  *   │   └── locks/<key hex>.lock                  stepLockPath       builder       two builds of one step key build it once; removed by the
  *   │                                                                              holder, a dead holder's broken by the next taker
  *   ├── cache-mounts/<32 hex of sha256(id)>       cacheMountPath     builder       RUN --mount=type=cache dirs, kept between builds; leased as
@@ -89,6 +90,11 @@ export function stepCacheLayout(dir: string): StepCacheLayout {
     sourcesPath: (d) => join(sources, `${digestHex(d)}.json`),
     segmentsPath: (blob) => join(segments, `${digestHex(blob)}.json`),
   };
+}
+
+/** Returns `<dir>/statcache-<16 hex of sha256(name)>.json`, the StatCache file of the context `name` in `dir`. */
+export function statCacheFile(dir: string, name: string): string {
+  return join(dir, `statcache-${sha256Hex(name).slice(0, 16)}.json`);
 }
 
 /** Returns the directory name a cache mount id maps to under `<root>/cache-mounts`: 32 hex of its sha256. */
@@ -207,6 +213,10 @@ export class StoreLayout {
   /** `<root>/cache/stat`: the StatCache dir. */
   get cacheStatDir(): string {
     return join(this.cacheDir, 'stat');
+  }
+  /** Returns `<root>/cache/stat/statcache-<16 hex of sha256(name)>.json`, the stat cache of the context `name`. */
+  statCachePath(name: string): string {
+    return statCacheFile(this.cacheStatDir, name);
   }
   /** `<root>/cache/locks`. */
   get cacheLocksDir(): string {
