@@ -13,7 +13,8 @@
  *   │                                                                              the broken ones; rewritten (temp, fsync, rename) under its lock
  *   ├── index.json.lock                           indexLockFile      layer-store   O_EXCL lock ("pid host time"), present only while index.json
  *   │                                                                              is rewritten; a dead holder's lock is broken by the next taker
- *   ├── index.json.tmp-<pid>-<uuid>               (indexFile + temp) layer-store   atomic-write temps; fsck removes a dead writer's
+ *   ├── index.json.tmp-<pid>-<uuid>, …            (atomic-write.ts)  layer-store   temps of index.json, index.json.lock and oci-layout
+ *   │                                                                              writes; fsck removes a dead writer's
  *   ├── blobs/sha256/<hex>                        blobsDir, blobPath layer-store   every manifest, index, config and layer blob, named by its
  *   │                                                                              sha256; gc removes unreachable ones, fsck re-hashes all
  *   ├── blobs/sha256/.tmp-<pid>-<uuid>            blobTempPath()     layer-store   in-flight blob writes; gc and fsck remove a dead writer's
@@ -25,10 +26,11 @@
  *   ├── leases/<pid>-<start>-<id>.json            leasesDir          layer-store   what a running build or pull uses and has not tagged; read
  *   │                                                                              (dead ones deleted) by gc and prune under leases/.lock
  *   ├── leases/.lock                              leasesLockFile     layer-store   held by every lease update and for a whole gc or cache prune
- *   ├── tmp/                                      tmpDir             builder       per-build/run scratch `build-<pid>-<id>`, `run-<pid>-<id>`
- *   │   └── <kind>-<pid>-<id>, out-XXXXXX         scratchPath,                     (overlay upper/work dirs, runc bundles), `out-XXXXXX` (outputs);
- *   │                                             outputTempPrefix                 removed when the build ends; a dead owner's is reclaimed by the
- *   │                                                                              next build and by fsck --repair (layer-store scratch.ts)
+ *   ├── tmp/                                      tmpDir             builder       scratch, removed when its build or run ends; a dead owner's
+ *   │   │                                                                          is reclaimed (with its mounts) by the next build and by
+ *   │   │                                                                          fsck --repair (layer-store scratch.ts); gc leaves it alone
+ *   │   ├── build-<pid>-<id>, run-<pid>-<id>      scratchPath                      a build's or `tsbuild run`'s overlay upper/work dirs
+ *   │   └── out-XXXXXX                            outputTempPrefix                 an output being written (no pid: reclaimed after an hour)
  *   ├── cache/                                    cacheDir           cache
  *   │   ├── steps/                                cacheStepsDir      cache         CacheStore.open's dir (stepCacheLayout); pruned by prune
  *   │   │   ├── records/<key hex>.json            .records                         one framed record per step key
@@ -42,11 +44,13 @@
  *   ├── cache-mounts/<32 hex of sha256(id)>       cacheMountPath     builder       RUN --mount=type=cache dirs, kept between builds; leased as
  *   │                                                                              `cache-mounts/<name>` (cacheMountLeasePath); prune removes unleased
  *   │                                                                              ones; cache import (restoreMounts) fills missing ones
- *   └── manifests/<32 hex of sha256(name)>.json   manifestListPath   cli           `manifest create` lists waiting for `manifest push`; never gc'd
+ *   └── manifests/<32 hex of sha256(name)>.json   manifestListPath   cli           `manifest create` lists waiting for `manifest push`;
+ *                                                                                  removed by `manifest push --purge` or `manifest rm`, never by gc
  *
- * Not under the root: runc's container state (`/run/runc/<id>`, runc's own `--root`) and runc bundles made by
- * runtime-exec without a `tmpDir` (the OS temp dir). A container belongs to this store through its owner
- * annotation, which names `root` (layer-store containers.ts); fsck finds and removes leftover ones.
+ * Not under the root: runc's container state (`/run/runc/<id>`, runc's own `--root`) and the runc bundles
+ * runtime-exec makes (its `tmpDir`, default the OS temp dir). A container belongs to this store through its
+ * owner annotation, which names `root` (layer-store containers.ts); fsck finds and removes leftover ones.
+ * Paths inside a place (an entry found by readdir, a cache mount's own files) are the owner's business.
  */
 import { randomUUID } from 'node:crypto';
 import { join, resolve } from 'node:path';

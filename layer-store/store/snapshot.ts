@@ -1,3 +1,10 @@
+/**
+ * Snapshots: `<root>/snapshots/<diffID hex>`, each layer unpacked once (overlay-style whiteouts, hostile-safe,
+ * diffID-verified) and shared by every image that lists it, as an overlay lower dir. Contract: a snapshot exists
+ * under its final name only when complete (unpacked into a `.tmp-<pid>-…` dir beside it, then renamed), is
+ * trusted only in the boot that wrote it (its `unsynced/` marker, see bootId), and is never modified once in
+ * place. Paths come from StoreLayout; gc and fsck remove unused, bad and dead processes' temp dirs.
+ */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
