@@ -9,7 +9,7 @@
  *                 annotated with its id, diffID, and the mode/uid/gid of its root directory).
  * Ordinary registries (distribution 2.8 included) store it as an image; skopeo and crane can read it.
  */
-import { digestOf, isDigest, type Descriptor, type Digest } from '../layer-store/index.js';
+import { isDigest, type Descriptor, type Digest } from '../layer-store/index.js';
 import { stepKey, type StepInputs } from './keys.js';
 import type { CacheRecord } from './store.js';
 
@@ -75,10 +75,8 @@ export function checkWireRecord(x: unknown): { ok: true; rec: CacheRecord } | { 
   return { ok: true, rec: { key: r.key, inputs: inputs as unknown as StepInputs, result: result as unknown as CacheRecord['result'], createdAt, lastUsedAt: createdAt } };
 }
 
-/** Returns the directory name a cache mount id maps to under `<root>/cache-mounts` (as the builder names it). */
-export function cacheMountDirName(id: string): string {
-  return digestOf(id).slice(7, 39);
-}
+/** Returns the directory name a cache mount id maps to under `<root>/cache-mounts` (layer-store's StoreLayout names it). */
+export { cacheMountDirName } from '../layer-store/index.js';
 
 /** True when `d` is the records layer of a cache artifact. */
 export function isRecordsLayer(d: Descriptor): boolean {

@@ -1,7 +1,6 @@
 import type { Stats } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { digestHex, digestOf, noopLogger, type Logger } from '../layer-store/core/index.js';
+import { noopLogger, statCacheFile, type Logger } from '../layer-store/index.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 
 /**
@@ -45,7 +44,7 @@ export class StatCache {
   /** Opens (creating `dir` if needed) the stat cache named `o.name` under `dir`. */
   static async open(dir: string, o: StatCacheOptions = {}): Promise<StatCache> {
     await mkdir(dir, { recursive: true });
-    const file = join(dir, `statcache-${digestHex(digestOf(o.name ?? 'default')).slice(0, 16)}.json`);
+    const file = statCacheFile(dir, o.name ?? 'default');
     const entries = new Map<string, [string, string]>();
     let text: string | undefined;
     try {

@@ -1,11 +1,11 @@
 import { closeSync, fstatSync, openSync, readFileSync, utimesSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestHex, digestOf, isDigest, noopLogger, type Digest, type Layer, type Logger } from '../layer-store/core/index.js';
+import { digestHex, isDigest, noopLogger, type Digest, type Layer, type Logger } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 import { stepKey, type StepInputs } from './keys.js';
-import type { SegmentIndex } from '../layer-store/index.js';
+import { stepCacheLayout, type SegmentIndex, type StepCacheLayout } from '../layer-store/index.js';
 
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [k: string]: JsonValue };
 
@@ -82,26 +82,31 @@ function isRecordShape(r: unknown, key: Digest): r is CacheRecord {
 }
 
 /**
- * The cache's record store under `dir`: `records/<key hex>.json` (one framed record per key: a line
+ * The cache's record store under `dir` (`<root>/cache/steps` in a store: StoreLayout.cacheStepsDir; the names
+ * inside come from layer-store's stepCacheLayout): `records/<key hex>.json` (one framed record per key: a line
  * `<sha256 of json>\t<json>`, so a torn or edited record is detected), `steps/<hash of step id>.json`
- * (the latest key built for a step id, for explainMiss) and `sources/<digest hex>.json` (per-file
- * fingerprints of a COPY's sources, shared between records). Every write is atomic (temp, fsync, rename).
- * A corrupt record is a miss: it is removed and logged once.
+ * (the latest key built for a step id, for explainMiss), `sources/<digest hex>.json` (per-file
+ * fingerprints of a COPY's sources, shared between records) and `gzindex/<blob hex>.json` (the gzip segments of
+ * a layer a step made). Every write is atomic (temp, fsync, rename). A corrupt record is a miss: it is removed
+ * and logged once.
  */
 export class CacheStore {
   readonly dir: string;
+  /** The names inside `dir` (layer-store's layout.ts owns them). */
+  readonly #paths: StepCacheLayout;
   readonly #log: Logger;
   readonly #warned = new Set<string>();
 
   private constructor(dir: string, log: Logger) {
     this.dir = dir;
+    this.#paths = stepCacheLayout(dir);
     this.#log = log;
   }
 
   /** Opens (creating) the record store in `dir`. */
   static async open(dir: string, o: CacheStoreOptions = {}): Promise<CacheStore> {
     try {
-      for (const sub of ['records', 'steps', 'sources', 'gzindex']) await mkdir(join(dir, sub), { recursive: true });
+      for (const sub of stepCacheLayout(dir).subdirs) await mkdir(sub, { recursive: true });
     } catch (e) {
       throw new CacheIoError(dir, { cause: e });
     }
@@ -109,15 +114,15 @@ export class CacheStore {
   }
 
   #recordPath(key: Digest): string {
-    return join(this.dir, 'records', `${digestHex(key)}.json`);
+    return this.#paths.recordPath(key);
   }
 
   #stepPath(stepId: string): string {
-    return join(this.dir, 'steps', `${digestHex(digestOf(stepId))}.json`);
+    return this.#paths.stepPath(stepId);
   }
 
   #segmentsPath(blob: Digest): string {
-    return join(this.dir, 'gzindex', `${digestHex(blob)}.json`);
+    return this.#paths.segmentsPath(blob);
   }
 
   /**
@@ -141,7 +146,7 @@ export class CacheStore {
   }
 
   #sourcesPath(d: Digest): string {
-    return join(this.dir, 'sources', `${digestHex(d)}.json`);
+    return this.#paths.sourcesPath(d);
   }
 
   async #corrupt(path: string, what: string): Promise<undefined> {
@@ -266,7 +271,7 @@ export class CacheStore {
 
   async #listAll(): Promise<Listed[]> {
     const out: Listed[] = [];
-    for (const name of await readdir(join(this.dir, 'records'))) {
+    for (const name of await readdir(this.#paths.records)) {
       const m = /^([0-9a-f]{64})\.json$/.exec(name);
       if (!m) continue; // temp files of writes in progress
       const got = await this.#load(`sha256:${m[1]!}` as Digest);
@@ -343,30 +348,30 @@ export class CacheStore {
 
   async #dropOrphans(kept: readonly CacheRecord[], now: number): Promise<void> {
     // Temp files left by a crashed writer (older than an hour: never one in progress).
-    for (const sub of ['records', 'steps', 'sources', 'gzindex']) {
-      for (const name of await readdir(join(this.dir, sub)).catch(() => [] as string[])) {
+    for (const sub of this.#paths.subdirs) {
+      for (const name of await readdir(sub).catch(() => [] as string[])) {
         if (!name.includes('.tmp-')) continue;
-        const p = join(this.dir, sub, name);
+        const p = join(sub, name);
         const st = await stat(p).catch(() => undefined);
         if (st && now - st.mtimeMs > 3_600_000) await rm(p, { force: true });
       }
     }
     const keys = new Set(kept.map((r) => digestHex(r.key)));
     const sources = new Set(kept.flatMap((r) => (r.inputs.sources ? [digestHex(r.inputs.sources.digest)] : [])));
-    for (const name of await readdir(join(this.dir, 'sources'))) {
+    for (const name of await readdir(this.#paths.sources)) {
       if (name.includes('.tmp-')) continue;
       const hex = name.replace(/\.json$/, '');
-      if (!sources.has(hex)) await rm(join(this.dir, 'sources', name), { force: true });
+      if (!sources.has(hex)) await rm(join(this.#paths.sources, name), { force: true });
     }
     // Segment indexes of layers no kept record names.
     const layers = new Set(kept.flatMap((r) => (r.result.layer ? [digestHex(r.result.layer.digest)] : [])));
-    for (const name of await readdir(join(this.dir, 'gzindex')).catch(() => [] as string[])) {
+    for (const name of await readdir(this.#paths.segments).catch(() => [] as string[])) {
       if (name.includes('.tmp-')) continue;
-      if (!layers.has(name.replace(/\.json$/, ''))) await rm(join(this.dir, 'gzindex', name), { force: true });
+      if (!layers.has(name.replace(/\.json$/, ''))) await rm(join(this.#paths.segments, name), { force: true });
     }
-    for (const name of await readdir(join(this.dir, 'steps'))) {
+    for (const name of await readdir(this.#paths.steps)) {
       if (name.includes('.tmp-')) continue;
-      const p = join(this.dir, 'steps', name);
+      const p = join(this.#paths.steps, name);
       const got = await this.#readFramed(p);
       let key: unknown;
       if (typeof got === 'object') {

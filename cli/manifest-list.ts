@@ -4,9 +4,8 @@
  * whose entries must be complete locally) until it is pushed.
  */
 import { mkdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
-  MediaTypes, TsbuildError, copyImage, digestOf, isIndexType, writeFileAtomic,
+  MediaTypes, TsbuildError, copyImage, digestOf, isIndexType, rootLayout, writeFileAtomic,
   type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest,
 } from '../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient, type Reference } from '../registry-client/index.js';
@@ -18,8 +17,9 @@ interface StoredList {
   readonly sources: Record<string, string>;
 }
 
+/** Returns `<root>/manifests/<32 hex>.json`, where the list `name` (normalised) is kept (StoreLayout.manifestListPath). */
 function listPath(root: string, name: string): string {
-  return join(root, 'manifests', `${digestOf(formatReference(parseReference(name))).slice(7, 39)}.json`);
+  return rootLayout(root).manifestListPath(formatReference(parseReference(name)));
 }
 
 /** Returns the descriptor (with platform) of every image `ref` names: one for an image, each child for an index. */
@@ -60,7 +60,7 @@ export async function createManifestList(root: string, reg: RegistryClient, name
     }
   }
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests };
-  await mkdir(join(root, 'manifests'), { recursive: true });
+  await mkdir(rootLayout(root).manifestListsDir, { recursive: true });
   await writeFileAtomic(file, JSON.stringify({ name, index, sources } satisfies StoredList));
   return index;
 }

@@ -2,8 +2,7 @@
  * Wiring of the default components from the global options: the store under --root, the cache beside it,
  * the OCI runtime. Commands get what they need from here; nothing is a singleton.
  */
-import { join, resolve } from 'node:path';
-import { LayerStore, type Logger } from '../layer-store/index.js';
+import { LayerStore, rootLayout, type Logger } from '../layer-store/index.js';
 import { CacheStore } from '../cache/index.js';
 import { findRuntime, type Runtime } from '../runtime-exec/index.js';
 
@@ -12,9 +11,9 @@ export function openStore(root: string, logger: Logger): Promise<LayerStore> {
   return LayerStore.open(root, { logger });
 }
 
-/** Opens the step cache under `<root>/cache/steps`. */
+/** Opens the step cache under `<root>/cache/steps` (StoreLayout.cacheStepsDir). */
 export function openCache(root: string, logger: Logger): Promise<CacheStore> {
-  return CacheStore.open(join(root, 'cache', 'steps'), { logger });
+  return CacheStore.open(rootLayout(root).cacheStepsDir, { logger });
 }
 
 /**
@@ -30,7 +29,7 @@ export function openRuntime(runtime: string | undefined, logger: Logger, root?: 
     get name() { return name; },
     run: async (spec, io, signal) => {
       // The store root owns the containers: `tsbuild fsck` of that root finds one a killed build left.
-      found ??= findRuntime({ ...(runtime ? { runtime } : {}), ...(root !== undefined ? { owner: resolve(root) } : {}), logger });
+      found ??= findRuntime({ ...(runtime ? { runtime } : {}), ...(root !== undefined ? { owner: rootLayout(root).root } : {}), logger });
       const r = await found;
       name = r.name;
       return r.run(spec, io, signal);

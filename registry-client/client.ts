@@ -8,7 +8,8 @@ import { formatReference, parseReference, type Reference } from './reference.js'
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 import { RegistryDestination } from './destination.js';
 import { MANIFEST_ACCEPT, RegistrySource, repoUrl } from './source.js';
-import { Transport, headerValue, readLimitedText } from './transport.js';
+import { headerValue, readLimitedText } from './response.js';
+import { Transport } from './transport.js';
 
 export interface RegistryClientOptions {
   /** Where credentials come from (default: anonymous; the CLI passes dockerKeychain()). */

@@ -8,7 +8,8 @@ import { AuthError, RegistryError, UploadLostError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
 import { backoffDelay, delay } from './retry.js';
 import { repoUrl } from './source.js';
-import { headerValue, type Transport } from './transport.js';
+import { headerValue } from './response.js';
+import type { Transport } from './transport.js';
 
 /** Options of RegistryDestination.putBlob (`reopen` lets it restart an upload the registry lost). */
 export interface PutBlobOptions extends CorePutBlobOptions {

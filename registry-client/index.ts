@@ -8,5 +8,5 @@ export { RegistryClient, DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_CONCURRENCY, nextLin
 export { RegistrySource, resolveImage, selectPlatform, MANIFEST_ACCEPT, type ResolvedImage } from './source.js';
 export { RegistryDestination, type PutBlobOptions } from './destination.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
-export { parseChallenge, grantedScopes } from './transport.js';
+export { parseChallenge, grantedScopes } from './challenge.js';
 export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT, BlobDownloadError } from './errors.js';

@@ -9,7 +9,8 @@ import {
 import { BlobDownloadError, RegistryError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
 import { backoffDelay, delay } from './retry.js';
-import { headerValue, readLimited, type Transport } from './transport.js';
+import { headerValue, readLimited } from './response.js';
+import type { Transport } from './transport.js';
 
 /** Every manifest kind tsbuild reads. Distribution 2.8 serves an OCI manifest only when its exact type is listed. */
 export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');

@@ -1,3 +1,11 @@
+/**
+ * The one HTTP stack of registry-client (ggcr's transport): ping → challenge → basic or bearer auth with a token
+ * cache per registry and scope set → the request, with redirects of GET/HEAD (Authorization dropped across
+ * hosts), retries of retryable failures within the retry policy (Retry-After honoured; a request may opt out, as
+ * an upload PATCH does), and registry errors that keep the distribution JSON, the status and whether a retry
+ * may help. URLs are redacted in every log line and error. Auth challenge parsing is challenge.ts; bounded body
+ * reads are response.ts.
+ */
 import { readFileSync } from 'node:fs';
 import type { Agent, Dispatcher } from 'undici';
 import {
@@ -6,10 +14,10 @@ import {
 } from '../layer-store/core/index.js';
 import { AuthError, RegistryError, TLS_TRUST_CODES } from './errors.js';
 import type { Credential, Keychain } from './keychain.js';
+import { grantedScopes, parseChallenge, scopeKey, type Challenge } from './challenge.js';
 import { apiHost, isLoopbackRegistry } from './reference.js';
+import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
-
-export type Headers = Record<string, string | string[] | undefined>;
 
 /**
  * Node's bundled roots plus the certificates in `$TSBUILD_EXTRA_CA_CERTS`, the name under which the `tsbuild`
@@ -29,15 +37,6 @@ async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
   }
   const { rootCertificates } = await import('node:tls');
   return [...rootCertificates, extra];
-}
-
-/** A response whose body the caller must consume (text/json/dump or iterate). */
-export interface RegistryResponse {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Dispatcher.ResponseData['body'];
-  /** The final URL (after redirects). */
-  readonly url: URL;
 }
 
 export interface RequestSpec {
@@ -60,7 +59,6 @@ export interface RequestSpec {
   readonly signal?: AbortSignal | undefined;
 }
 
-interface Challenge { scheme: 'none' | 'basic' | 'bearer'; realm?: string; service?: string }
 interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
 interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken> }
 
@@ -356,40 +354,6 @@ export class Transport {
   }
 }
 
-/** Returns the scopes a distribution-style JWT grants (`access` claim), or undefined for an opaque token. */
-export function grantedScopes(token: string): string[] | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts[1]) return undefined;
-  try {
-    const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { access?: { type?: string; name?: string; actions?: string[] }[] };
-    if (!Array.isArray(claims.access)) return undefined;
-    return claims.access.map((a) => `${a.type ?? '?'}:${a.name ?? '?'}:${(a.actions ?? []).join(',')}`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Parses a WWW-Authenticate header (`Bearer realm="…",service="…",scope="…"` or `Basic realm=…`). */
-export function parseChallenge(h: string): Challenge {
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(h);
-  if (!m) return { scheme: 'basic' };
-  const scheme = m[1]!.toLowerCase() === 'bearer' ? 'bearer' : 'basic';
-  const params: Record<string, string> = {};
-  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/g;
-  for (let x = re.exec(m[2] ?? ''); x; x = re.exec(m[2] ?? '')) params[x[1]!.toLowerCase()] = x[2] !== undefined ? x[2].replace(/\\(.)/g, '$1') : (x[3] ?? '');
-  return { scheme, ...(params.realm !== undefined ? { realm: params.realm } : {}), ...(params.service !== undefined ? { service: params.service } : {}) };
-}
-
-/** Returns one header value (first of a list). */
-export function headerValue(h: Headers, name: string): string | undefined {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function scopeKey(scopes: readonly string[]): string {
-  return [...scopes].sort().join(' ');
-}
-
 function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown): RegistryError {
   const code = (e as { code?: string }).code ?? '';
   return new RegistryError(`${spec.what} (${(e as Error).message ?? String(e)})`, {
@@ -397,26 +361,3 @@ function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { 
   });
 }
 
-/** Reads at most `limit` bytes of the body as UTF-8 (the rest is discarded). */
-export async function readLimitedText(res: RegistryResponse, limit: number): Promise<string> {
-  return (await readLimited(res, limit, false)).toString('utf8');
-}
-
-/** Reads the body into a Buffer; throws (`tooLarge()`, if given) when it exceeds `limit` bytes (if `strict`), else truncates. */
-export async function readLimited(res: RegistryResponse, limit: number, strict = true, tooLarge?: () => Error): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of res.body) {
-    const b = c as Buffer;
-    n += b.length;
-    if (n > limit) {
-      res.body.destroy();
-      if (strict && tooLarge) throw tooLarge();
-      if (strict) throw new TsbuildError('INVALID_MANIFEST', `response body larger than ${limit} bytes from ${redactUrl(res.url)}`, { hint: 'the registry sent more than a manifest may hold' });
-      chunks.push(b.subarray(0, b.length - (n - limit)));
-      break;
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
-}

@@ -16,17 +16,19 @@
  *   capped at `maxUncompressedBytes`.
  * On failure, what was already applied stays in `target` (apply into a fresh directory and rename it when
  * you need all-or-nothing, as the store's snapshots do); nothing is ever written outside it.
+ * The per-entry name, xattr and device-node rules live in apply-entry.ts.
  */
-import { execFile } from 'node:child_process';
 import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimesSync, closeSync, lstatSync } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, open, rename, rm, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, fsPath, isPlainName, quoteName, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
+import { DigestMismatchError, fsPath, quoteName, throwIfAborted, type Digest, type EventSink } from '../core/index.js';
+import { checkedXattrs, enoent, entryParts, isRoot, mknod } from './apply-entry.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
 import { readdirNames, readlinkName } from './fs-names.js';
-import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
-import { TarReader, type TarHeader } from './tar-format.js';
+import { InvalidLayerError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
+import type { TarHeader } from './tar-format.js';
+import { TarReader } from './tar-reader.js';
 import { writeXattrs } from './xattr.js';
 
 /** Files up to this size are written with synchronous calls in one go. */
@@ -65,67 +67,6 @@ export interface ApplyResult {
 const MAX_SYMLINK_HOPS = 40;
 const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-/** Returns the components of a tar name; throws UnsafeLayerEntryError for absolute names and `..`. */
-export function entryParts(name: string, what: 'entry' | 'hardlink' = 'entry', entry = name): string[] {
-  const shown = what === 'entry' ? '' : ` ${quoteName(name.slice(0, 200))}`;
-  if (name.includes('\0')) throw new UnsafeLayerEntryError(entry, 'bad-name', `${what} name contains a NUL byte`);
-  if (name.startsWith('/')) {
-    throw new UnsafeLayerEntryError(entry, what === 'entry' ? 'absolute-path' : 'hardlink-escape', `absolute ${what === 'entry' ? 'path' : 'hardlink target'}${shown}`);
-  }
-  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) {
-    throw new UnsafeLayerEntryError(entry, what === 'entry' ? 'dot-dot' : 'hardlink-escape', `'..' in ${what === 'entry' ? 'path' : 'hardlink target'}${shown}`);
-  }
-  return parts;
-}
-
-function enoent(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException).code === 'ENOENT';
-}
-
-/**
- * Creates a device node or fifo at `path` with coreutils mknod. A name that is not UTF-8 cannot be a command
- * argument (arguments are strings, written as UTF-8), so such a node is made under a plain temporary name in the
- * directory `plainDir` (on the same file system, with a plain path) and renamed to its bytes.
- */
-async function mknod(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number, plainDir: string): Promise<void> {
-  if (isPlainName(path)) return mknodPlain(path, type, major, minor, mode);
-  const tmp = join(plainDir, `.tsbuild-mknod-${process.pid}-${Date.now()}`);
-  await mknodPlain(tmp, type, major, minor, mode);
-  await rename(tmp, fsPath(path));
-}
-
-function mknodPlain(path: string, type: 'c' | 'b' | 'p', major: number, minor: number, mode: number): Promise<void> {
-  const args = ['-m', (mode & 0o7777).toString(8), '--', path, type];
-  if (type !== 'p') args.push(String(major), String(minor));
-  return new Promise((resolve, reject) => {
-    execFile('mknod', args, (err, _o, stderr) => {
-      if (err) reject(new LayerToolError('mknod', `${path}: ${String(stderr).trim() || err.message}`, { cause: err }));
-      else resolve();
-    });
-  });
-}
-
-/** Linux xattr limits: a name is `namespace.rest` (≤ 255 bytes), a value ≤ 64 KiB (XATTR_NAME_MAX, XATTR_SIZE_MAX). */
-const XATTR_NAME = /^(user|trusted|security|system)\.[^\0]+$/;
-
-/**
- * Returns the entry's xattrs after checking they can exist on Linux at all; a name without a known namespace,
- * or over the limits, is InvalidLayerError here (instead of a setfattr failure after the whole layer was applied).
- */
-function checkedXattrs(h: TarHeader): Map<string, Buffer> {
-  for (const [k, v] of h.xattrs ?? []) {
-    if (!XATTR_NAME.test(k) || Buffer.byteLength(k) > 255 || v.length > 65536) {
-      throw new InvalidLayerError(`entry ${JSON.stringify(h.name.slice(0, 200))}: invalid extended attribute ${JSON.stringify(k.slice(0, 80))} (${v.length} bytes)`);
-    }
-  }
-  return new Map(h.xattrs);
-}
 
 /** One apply run: the target, the per-run caches and the deferred work. */
 class Applier {

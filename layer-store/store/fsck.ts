@@ -33,6 +33,7 @@ import {
 } from '../core/index.js';
 import { checkLeftoverContainers } from './containers.js';
 import { createdMs, findStaleScratch, ownerGone, ownerPid, reclaimStaleScratch } from './scratch.js';
+import type { StoreLayout } from './layout.js';
 import { SNAPSHOT_TEMP_PREFIX, bootId } from './snapshot.js';
 
 /** What a finding says about the store. `problem`: inconsistent. `leftover`: garbage a crash may leave. */
@@ -90,11 +91,8 @@ export interface FsckOptions extends Abortable {
 
 /** The part of LayerStore fsck uses (structural, so this file needs no runtime import of store.ts). */
 export interface FsckHost {
-  readonly root: string;
-  readonly blobsDir: string;
-  readonly snapshotsDir: string;
-  readonly unsyncedDir: string;
-  readonly indexPath: string;
+  /** Every path fsck looks at. */
+  readonly layout: StoreLayout;
   readonly logger: Logger;
   readIndex(): Promise<ImageIndex>;
   writeIndexLocked(idx: ImageIndex): Promise<void>;
@@ -116,18 +114,18 @@ function mayBeAbsent(mediaType: string): boolean {
  * Returns the blob digests whose content does not match their name, after re-hashing every blob (phase 1, run
  * without the index lock); also returns the temp files found there.
  */
-export async function hashBlobs(host: Pick<FsckHost, 'blobsDir'>, o: Abortable = {}): Promise<{ checked: number; corrupt: Digest[]; stray: string[]; temps: string[] }> {
+export async function hashBlobs(layout: StoreLayout, o: Abortable = {}): Promise<{ checked: number; corrupt: Digest[]; stray: string[]; temps: string[] }> {
   const corrupt: Digest[] = [];
   const stray: string[] = [];
   const temps: string[] = [];
   let checked = 0;
-  for (const f of (await readdir(host.blobsDir)).sort()) {
+  for (const f of (await readdir(layout.blobsDir)).sort()) {
     if (f.startsWith('.tmp-')) {
       temps.push(f);
       continue;
     }
     const d = `sha256:${f}`;
-    const p = join(host.blobsDir, f);
+    const p = join(layout.blobsDir, f);
     const st = await lstat(p).catch(() => undefined);
     if (!st) continue; // removed meanwhile (gc)
     if (!isDigest(d) || !st.isFile()) {
@@ -174,35 +172,35 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
   const leftover = (f: Omit<FsckFinding, 'severity'>): void => { leftovers.push({ severity: 'leftover', ...f }); };
 
   // --- oci-layout
-  const layout = await readFile(join(host.root, 'oci-layout'), 'utf8').catch(() => undefined);
+  const layoutText = await readFile(host.layout.ociLayoutFile, 'utf8').catch(() => undefined);
   let layoutOk = false;
   try {
-    layoutOk = layout !== undefined && (JSON.parse(layout) as { imageLayoutVersion?: unknown }).imageLayoutVersion === '1.0.0';
+    layoutOk = layoutText !== undefined && (JSON.parse(layoutText) as { imageLayoutVersion?: unknown }).imageLayoutVersion === '1.0.0';
   } catch {
     layoutOk = false;
   }
   if (!layoutOk) {
     if (repair) await host.writeLayoutFile();
-    problem({ kind: 'bad-layout', subject: join(host.root, 'oci-layout'), detail: layout === undefined ? 'missing' : 'not {"imageLayoutVersion":"1.0.0"}', ...(repair ? { repaired: 'rewritten' } : {}) });
+    problem({ kind: 'bad-layout', subject: host.layout.ociLayoutFile, detail: layoutText === undefined ? 'missing' : 'not {"imageLayoutVersion":"1.0.0"}', ...(repair ? { repaired: 'rewritten' } : {}) });
   }
 
   // --- blobs (hashed in phase 1)
   const corrupt = new Set<Digest>();
   for (const d of blobs.corrupt) {
     // Re-check under the lock: a blob rewritten in between (an idempotent put) would be fine now.
-    const still = await hashBlobFile(join(host.blobsDir, d.slice(7)));
+    const still = await hashBlobFile(host.layout.blobPath(d));
     if (still === undefined || still === d) continue;
     corrupt.add(d);
-    if (repair) await rm(join(host.blobsDir, d.slice(7)), { force: true });
+    if (repair) await rm(host.layout.blobPath(d), { force: true });
     problem({ kind: 'corrupt-blob', subject: d, detail: `content hashes to ${still}`, ...(repair ? { repaired: 'deleted' } : {}) });
   }
   for (const f of blobs.stray) {
-    problem({ kind: 'stray-blob', subject: join(host.blobsDir, f), detail: 'not a sha256 blob file', ...(repair ? { repaired: 'deleted' } : {}) });
-    if (repair) await rm(join(host.blobsDir, f), { recursive: true, force: true });
+    problem({ kind: 'stray-blob', subject: join(host.layout.blobsDir, f), detail: 'not a sha256 blob file', ...(repair ? { repaired: 'deleted' } : {}) });
+    if (repair) await rm(join(host.layout.blobsDir, f), { recursive: true, force: true });
   }
   const blobSize = async (d: Digest): Promise<number | undefined> => {
     if (corrupt.has(d)) return undefined;
-    const st = await stat(join(host.blobsDir, d.slice(7))).catch(() => undefined);
+    const st = await stat(host.layout.blobPath(d)).catch(() => undefined);
     return st?.isFile() ? st.size : undefined;
   };
 
@@ -211,7 +209,7 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
   try {
     idx = await host.readIndex();
   } catch (e) {
-    problem({ kind: 'bad-index', subject: host.indexPath, detail: (e as Error).message });
+    problem({ kind: 'bad-index', subject: host.layout.indexFile, detail: (e as Error).message });
   }
   const missing = new Set<Digest>();
   const verdict = new Map<string, string | undefined>(); // `digest role` → first problem in its closure (undefined: fine)
@@ -245,7 +243,7 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
     if (role === 'layer' || role === 'blob' || role === 'config') return undefined;
     let parsed: ReturnType<typeof parseManifest>;
     try {
-      parsed = parseManifest(await readFile(join(host.blobsDir, d.digest.slice(7))), d.mediaType, d.digest);
+      parsed = parseManifest(await readFile(host.layout.blobPath(d.digest)), d.mediaType, d.digest);
     } catch (e) {
       once(`doc ${d.digest}`, { kind: 'bad-document', subject: d.digest, detail: (e as Error).message });
       return `manifest ${d.digest} does not parse`;
@@ -264,7 +262,7 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
     for (const l of m.layers) first = (await checkTree(l, 'layer')) ?? first;
     if (IMAGE_CONFIG_TYPES.has(m.config.mediaType) && (await blobSize(m.config.digest)) !== undefined) {
       try {
-        const c = parseConfig(await readFile(join(host.blobsDir, m.config.digest.slice(7))), m.config.digest);
+        const c = parseConfig(await readFile(host.layout.blobPath(m.config.digest)), m.config.digest);
         if (c.rootfs.diff_ids.length !== m.layers.length) {
           once(`image ${d.digest}`, { kind: 'bad-image', subject: d.digest, detail: `config lists ${c.rootfs.diff_ids.length} diffIDs for ${m.layers.length} layers` });
           first ??= `config ${m.config.digest} does not match the layers`;
@@ -298,8 +296,8 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
   // --- snapshots
   const now = Date.now();
   let snapshots = 0;
-  for (const f of (await readdir(host.snapshotsDir).catch(() => [] as string[])).sort()) {
-    const p = join(host.snapshotsDir, f);
+  for (const f of (await readdir(host.layout.snapshotsDir).catch(() => [] as string[])).sort()) {
+    const p = join(host.layout.snapshotsDir, f);
     if (f.startsWith(SNAPSHOT_TEMP_PREFIX)) {
       const pid = ownerPid(f, /^\.tmp-(\d+)-[0-9a-f]{12}-/);
       const st = await lstat(p).catch(() => undefined);
@@ -321,11 +319,11 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
 
   // --- snapshots of an earlier boot that were never synced (snapshot.ts): a power failure may have cut them short
   const boot = bootId();
-  for (const f of (await readdir(host.unsyncedDir).catch(() => [] as string[])).sort()) {
-    const marker = join(host.unsyncedDir, f);
+  for (const f of (await readdir(host.layout.unsyncedDir).catch(() => [] as string[])).sort()) {
+    const marker = join(host.layout.unsyncedDir, f);
     const written = (await readFile(marker, 'utf8').catch(() => '')).trim();
     if (written === boot) continue;
-    const snap = join(host.snapshotsDir, f);
+    const snap = join(host.layout.snapshotsDir, f);
     const present = await lstat(snap).then(() => true, () => false);
     if (repair) {
       if (present) await rm(snap, { recursive: true, force: true });
@@ -340,30 +338,30 @@ export async function checkStore(host: FsckHost, blobs: Awaited<ReturnType<typeo
 
   // --- leftovers: temp files, lock, scratch
   if (blobs.temps.length > 0) {
-    const open = await openPathsUnder(host.root);
+    const open = await openPathsUnder(host.layout.root);
     for (const f of blobs.temps) {
-      const p = join(host.blobsDir, f);
+      const p = join(host.layout.blobsDir, f);
       const st = await lstat(p).catch(() => undefined);
       if (!st || open.has(p) || now - st.mtimeMs < TEMP_GRACE_MS) continue; // a write in flight
       if (repair) await rm(p, { force: true });
       leftover({ kind: 'temp-file', subject: p, detail: 'blob write that never finished', ...(repair ? { repaired: 'removed' } : {}) });
     }
   }
-  for (const f of await readdir(host.root).catch(() => [] as string[])) {
+  for (const f of await readdir(host.layout.root).catch(() => [] as string[])) {
     const m = /^(?:index\.json|index\.json\.lock|oci-layout)\.tmp-(\d+)-/.exec(f);
     if (!m) continue;
-    const p = join(host.root, f);
+    const p = join(host.layout.root, f);
     const st = await lstat(p).catch(() => undefined);
     if (!st || !ownerGone(Number(m[1]), createdMs(st))) continue;
     if (repair) await rm(p, { force: true });
     leftover({ kind: 'temp-file', subject: p, detail: `${f.startsWith('index.json.lock') ? 'lock' : 'index'} write by process ${m[1]}, which is gone`, ...(repair ? { repaired: 'removed' } : {}) });
   }
   if (o.staleLock !== undefined) {
-    leftover({ kind: 'stale-lock', subject: `${host.root}/index.json.lock`, detail: `held by ${o.staleLock}, which is gone`, repaired: 'broken (as any command does)' });
+    leftover({ kind: 'stale-lock', subject: host.layout.indexLockFile, detail: `held by ${o.staleLock}, which is gone`, repaired: 'broken (as any command does)' });
   }
-  const tmpRoot = join(host.root, 'tmp');
+  const tmpRoot = host.layout.tmpDir;
   // Containers before scratch: a running container holds its rootfs mount.
-  const containers = await checkLeftoverContainers(host.root, repair);
+  const containers = await checkLeftoverContainers(host.layout.root, repair);
   for (const f of containers.findings) leftover(f);
   const stale = await findStaleScratch(tmpRoot);
   if (repair && stale.dirs.length > 0) await reclaimStaleScratch(tmpRoot, host.logger);

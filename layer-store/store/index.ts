@@ -1,7 +1,14 @@
-/** The OCI-layout image store (see store.ts for the on-disk layout). */
+/** The OCI-layout image store (see layout.ts for the on-disk layout, store.ts for the facade and its parts). */
 export * from './errors.js';
 export * from './reference.js';
 export * from './store.js';
+export { StoreLayout, rootLayout, stepCacheLayout, statCacheFile, cacheMountDirName, type StepCacheLayout } from './layout.js';
+export { writeFileAtomic } from './atomic-write.js';
+export type { BlobRanges, ReadBlobOptions } from './blobs.js';
+export type { ReferencesOptions } from './closure.js';
+export { REF_NAME_ANNOTATION, CONTAINERD_NAME_ANNOTATION, entryName, type ImageEntry } from './image-index.js';
+export type { StoredImage, StoredIndex, StoredObject } from './resolve.js';
+export type { GcOptions, GcReport } from './gc.js';
 export type { FsckReport, FsckFinding, FsckKind, FsckOptions, FsckSeverity } from './fsck.js';
 export { findStaleScratch, reclaimStaleScratch, type StaleScratch } from './scratch.js';
 export { findLeftoverContainers, reclaimLeftoverContainers, removeContainer, type LeftoverContainer } from './containers.js';

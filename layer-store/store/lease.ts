@@ -26,6 +26,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { isDigest, type Abortable, type Descriptor, type Digest, type ImageDestination, type Layer, type RawManifest } from '../core/index.js';
+import { rootLayout } from './layout.js';
 import { withLock } from './lock.js';
 
 /** What a lease protects. Every field is optional; `add` merges. */
@@ -79,13 +80,13 @@ const LEASE_VERSION = 1;
 const CLOCK_SLACK_MS = 1000;
 const DEFAULT_LOCK_TIMEOUT_MS = 600_000;
 
-/** Returns `<root>/leases`. */
+/** Returns `<root>/leases` (StoreLayout.leasesDir). */
 export function leasesDir(root: string): string {
-  return join(root, 'leases');
+  return rootLayout(root).leasesDir;
 }
 
 function lockPath(root: string): string {
-  return join(leasesDir(root), '.lock');
+  return rootLayout(root).leasesLockFile;
 }
 
 /** Returns field 22 (start time in clock ticks since boot) of /proc/PID/stat, or undefined when unreadable. */

@@ -1,18 +1,24 @@
-import { randomUUID } from 'node:crypto';
+/**
+ * Snapshots: `<root>/snapshots/<diffID hex>`, each layer unpacked once (overlay-style whiteouts, hostile-safe,
+ * diffID-verified) and shared by every image that lists it, as an overlay lower dir. Contract: a snapshot exists
+ * under its final name only when complete (unpacked into a `.tmp-<pid>-…` dir beside it, then renamed), is
+ * trusted only in the boot that wrote it (its `unsynced/` marker, see bootId), and is never modified once in
+ * place. Paths come from StoreLayout; gc and fsck remove unused, bad and dead processes' temp dirs.
+ */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
 import { applyLayer } from '../layer/index.js';
 import { ImageNotFoundError } from './errors.js';
+import { SNAPSHOT_TEMP_PREFIX, type StoreLayout } from './layout.js';
 import { createdMs, ownerGone } from './scratch.js';
 import type { Readable } from 'node:stream';
 
 /** The part of LayerStore that snapshots need (kept structural to avoid an import cycle). */
 export interface SnapshotHost {
-  readonly snapshotsDir: string;
-  /** `<root>/unsynced`: one file per snapshot written since the last sync, holding the boot id it was written in. */
-  readonly unsyncedDir: string;
+  /** Where snapshots, their temps and their `unsynced/` markers (one per snapshot written since the last sync) live. */
+  readonly layout: StoreLayout;
   openBlob(d: Descriptor, o?: Abortable): Readable;
   listImages(): Promise<readonly { readonly descriptor: Descriptor }[]>;
   load(d: Descriptor): Promise<
@@ -26,13 +32,7 @@ export interface SnapshotOptions extends Abortable {
   readonly layer?: Descriptor;
 }
 
-/** Prefix of a snapshot being unpacked: `.tmp-<pid>-<diffId hex[:12]>-<uuid>` beside the final dir. */
-export const SNAPSHOT_TEMP_PREFIX = '.tmp-';
-
-/** Returns a fresh temp dir name for unpacking `diffId` in this process. */
-export function snapshotTempName(diffId: Digest): string {
-  return `${SNAPSHOT_TEMP_PREFIX}${process.pid}-${digestHex(diffId).slice(0, 12)}-${randomUUID()}`;
-}
+export { SNAPSHOT_TEMP_PREFIX };
 
 /**
  * Durability: nothing syncs a snapshot's files (an fsync per file, or a syncfs that waits for the whole disk, would
@@ -59,7 +59,7 @@ const BOOT: { id?: string } = {};
 async function trusted(host: SnapshotHost, hex: string): Promise<boolean> {
   let marker: string;
   try {
-    marker = readFileSync(join(host.unsyncedDir, hex), 'utf8');
+    marker = readFileSync(join(host.layout.unsyncedDir, hex), 'utf8');
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ENOENT';
   }
@@ -68,14 +68,14 @@ async function trusted(host: SnapshotHost, hex: string): Promise<boolean> {
 
 /** Moves a snapshot from an earlier boot out of the way (one rename: users in flight keep their mount) and removes it. */
 async function discard(host: SnapshotHost, diffId: Digest, final: string): Promise<void> {
-  const aside = join(host.snapshotsDir, snapshotTempName(diffId));
+  const aside = host.layout.snapshotTempPath(diffId);
   try {
     await rename(final, aside);
   } catch {
     return; // another process discarded it first
   }
   await rm(aside, { recursive: true, force: true }).catch(() => undefined);
-  await rm(join(host.unsyncedDir, digestHex(diffId)), { force: true }).catch(() => undefined);
+  await rm(host.layout.unsyncedMarker(diffId), { force: true }).catch(() => undefined);
 }
 
 /**
@@ -85,10 +85,10 @@ async function discard(host: SnapshotHost, diffId: Digest, final: string): Promi
 export async function installSnapshot(host: SnapshotHost, dir: string, diffId: Digest): Promise<string> {
   // Synchronous: a few metadata calls at every step that makes a layer.
   const hex = digestHex(diffId);
-  const final = join(host.snapshotsDir, hex);
+  const final = host.layout.snapshotPath(diffId);
   if ((await isDir(final)) && (await trusted(host, hex))) return final;
-  mkdirSync(host.unsyncedDir, { recursive: true });
-  writeFileSync(join(host.unsyncedDir, hex), `${bootId()}\n`);
+  mkdirSync(host.layout.unsyncedDir, { recursive: true });
+  writeFileSync(host.layout.unsyncedMarker(diffId), `${bootId()}\n`);
   try {
     renameSync(dir, final);
   } catch (e) {
@@ -109,17 +109,17 @@ export async function installSnapshot(host: SnapshotHost, dir: string, diffId: D
  * and the temp dir is renamed into place (a concurrent creator's result wins; ours is removed).
  */
 export async function createSnapshot(store: SnapshotHost, diffId: Digest, o: SnapshotOptions = {}): Promise<string> {
-  const final = join(store.snapshotsDir, digestHex(diffId));
+  const final = store.layout.snapshotPath(diffId);
   if (await isDir(final)) {
     if (await trusted(store, digestHex(diffId))) return final;
     await discard(store, diffId, final);
   }
   const layer = o.layer ?? (await findLayer(store, diffId));
   if (!layer) throw new ImageNotFoundError(`layer ${diffId}`, { hint: 'no stored image lists this diffID; pull or build the image that contains it' });
-  await mkdir(store.snapshotsDir, { recursive: true });
-  await sweepDeadTemps(store.snapshotsDir, diffId);
+  await mkdir(store.layout.snapshotsDir, { recursive: true });
+  await sweepDeadTemps(store.layout.snapshotsDir, diffId);
   // The pid in the name lets fsck tell an unpack in flight from one a killed process left behind.
-  const tmp = join(store.snapshotsDir, snapshotTempName(diffId));
+  const tmp = store.layout.snapshotTempPath(diffId);
   await mkdir(tmp, { mode: 0o755 });
   try {
     await applyLayer(store.openBlob(layer, o), tmp, { whiteouts: 'overlay', expectDiffId: diffId, ...(o.signal ? { signal: o.signal } : {}) });

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { formatPlatform, type Descriptor, type Digest, type HistoryEntry, type Platform } from '../core/index.js';
 import { configPlatform } from '../image/index.js';
-import type { LayerStore, StoredImage } from './store.js';
+import type { StoredImage } from './resolve.js';
+import type { LayerStore } from './store.js';
 
 /** One row of `tsbuild images`. */
 export interface ImageSummary {
