@@ -183,7 +183,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
     if (c.type === 'inline') continue; // parseCacheSpec refuses it for --cache-from
     try {
       const rc = c.type === 'registry' ? await importCache(o.registry!.source(parseReference(c.ref)), io) : await importCacheFromDir(c.dir, io);
-      await rc.restoreMounts(join(o.store.root, 'cache-mounts'));
+      await rc.restoreMounts(o.store.layout.cacheMountsDir);
       out.push({ cache: rc, info: { spec: c, ref: rc.ref, records: rc.size } });
       report.info(`cache from ${rc.ref}: ${rc.size} records`);
     } catch (e) {

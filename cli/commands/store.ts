@@ -233,7 +233,7 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
     .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' }) as never,
   handler: async (argv) => {
     const store = await openStore(argv);
-    const cache = await CacheStore.open(join(argv.root, 'cache', 'steps'), { logger: loggerFor(argv) });
+    const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });
     if (argv.cache) {
       let olderThanMs: number | undefined;
       if (argv.filter !== undefined) {
@@ -247,10 +247,10 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
       await withLeasesHeld(argv.root, async (leases) => {
         const pr = await cache.prune({ ...(keepBytes !== undefined ? { keepBytes } : { keepBytes: olderThanMs === undefined ? 0 : Number.MAX_SAFE_INTEGER }), ...(olderThanMs !== undefined ? { olderThanMs } : {}), keep: leases.cacheKeys });
         out(`Deleted ${pr.removed.length} cache records (${humanSize(pr.freedBytes)}), kept ${pr.kept}`);
-        const mounts = join(argv.root, 'cache-mounts');
+        const mounts = store.layout.cacheMountsDir;
         let removedMounts = 0;
         for (const name of await readdir(mounts).catch(() => [] as string[])) {
-          if (leases.paths.has(`cache-mounts/${name}`)) continue;
+          if (leases.paths.has(store.layout.cacheMountLeaseName(name))) continue;
           const p = join(mounts, name);
           const st = await stat(p).catch(() => undefined);
           if (!st) continue;
@@ -305,13 +305,13 @@ export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string
   builder: (y) => y.option('format', { choices: ['table', 'json'] as const, default: 'table', describe: 'output format' }) as never,
   handler: async (argv) => {
     const store = await openStore(argv);
-    const cache = await CacheStore.open(join(argv.root, 'cache', 'steps'), { logger: loggerFor(argv) });
+    const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });
     const images = await store.listImages();
     const blobs = await dirBytes(store.blobsDir);
     const snaps = await dirBytes(store.snapshotsDir);
     const usage = await cache.usage();
-    const mounts = await readdir(join(argv.root, 'cache-mounts')).catch(() => [] as string[]);
-    const mountBytes = await dirBytes(join(argv.root, 'cache-mounts'));
+    const mounts = await readdir(store.layout.cacheMountsDir).catch(() => [] as string[]);
+    const mountBytes = await dirBytes(store.layout.cacheMountsDir);
     const rows = {
       images: images.length,
       blobs: { count: blobs.entries, bytes: blobs.bytes },
