@@ -12,7 +12,7 @@ import { join, posix, resolve as resolvePath, basename } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   TsbuildError, digestOf, formatPlatform, hostPlatform, noopEvents, noopLogger, parsePlatform, throwIfAborted, MediaTypes,
-  diffToLayerDeferred, fsPath, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock, normalizeTagName,
+  diffToLayerDeferred, exists, fsPath, readXattrTree, withLocation, isIndexType, platformMatches, Lease, withLock, normalizeTagName,
   type Descriptor, type Digest, type EventSink, type ImageConfig, type ImageManifest, type Logger, type Platform,
   type LayerStore, type StoredImage, type MissReason, type SegmentReuse, type XattrTable,
 } from '../../layer-store/index.js';
@@ -827,10 +827,6 @@ async function previousTree(ctx: BuildCtx, id: string, instruction: string, curr
       return was !== undefined && was === current[k];
     },
   };
-}
-
-async function exists(p: string): Promise<boolean> {
-  return lstat(p).then(() => true, () => false);
 }
 
 function pushLayer(st: StageState, layer: LayerRef | undefined): void {
