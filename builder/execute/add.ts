@@ -9,7 +9,7 @@ import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LayerToolError, applyLayer, decompressor, fsPath, showName, sniffCompression } from '../../layer-store/index.js';
-import { BuildError } from './errors.js';
+import { BuildError } from '../plan/index.js';
 
 /** A local archive ADD extracts: a bare tar, or a tar compressed as layer-store's sniffCompression recognises. */
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';

@@ -26,9 +26,10 @@ import {
 import { loadDockerignore, selectSources, ContextMatcher, type DockerignoreInfo, type SelectedSource } from '../context/index.js';
 import { contextBindView } from './context-view.js';
 import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopyIntoOptions, type CopySource, type Owner } from './copy.js';
-import { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
-import { goList, goQuoteList, runCreatedBy } from './history.js';
-import { BuildError, StepFailedError } from './errors.js';
+import {
+  BuildError, StepFailedError, DEFAULT_PATH, cc, cloneConfig, commitHistory, emptyConfig, runCreatedBy, applyMetadata, applyWorkdir, runArgs,
+  baseInputs as planInputs, keyEnv as planKeyEnv, runKey, workdirKey, mountMaterial, layersKey, copyKey, copyCreatedBy, stepIdOf,
+} from '../plan/index.js';
 import { scopedPath } from './scoped-path.js';
 import { reclaimStaleScratch, scratchName } from './recover.js';
 import { archiveKind, extractArchive, fetchUrl, type Fetched } from './add.js';
@@ -440,100 +441,19 @@ function displayOf(ins: Instruction): string {
 // Instructions
 
 async function dispatch(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, ins: Instruction, id: string, name: string, noCache: boolean, cmdSet: boolean): Promise<void> {
-  const c = cc(st.config);
-  const hist = (msg: string, withLayer = false): void => commitHistory(st.config, msg, withLayer, st.time);
   switch (ins.kind) {
     case 'from':
       throw new BuildError('unexpected FROM inside a stage', { hint: 'this is a bug in tsbuild' });
-    case 'env': {
-      for (const p of ins.pairs) c.Env = addEnv(c.Env, p.key, p.value);
-      hist('ENV ' + ins.pairs.map((p) => `${p.key}=${p.value}`).join(' '));
-      return;
-    }
-    case 'arg': {
-      hist('ARG ' + ins.args.map((a) => (a.value !== undefined ? `${a.key}=${a.value}` : a.key)).join(' '));
-      return;
-    }
-    case 'label': {
-      c.Labels ??= {};
-      for (const p of ins.pairs) c.Labels[p.key] = p.value;
-      hist('LABEL ' + ins.pairs.map((p) => `${p.key}=${p.value}`).join(' '));
-      return;
-    }
-    case 'expose': {
-      c.ExposedPorts ??= {};
-      const keys = ins.ports.flatMap(exposedPortKeys);
-      for (const k of keys) c.ExposedPorts[k] = {};
-      hist(`EXPOSE map[${[...keys].sort().map((k) => `${k}:{}`).join(' ')}]`);
-      return;
-    }
-    case 'volume': {
-      c.Volumes ??= {};
-      for (const v of ins.volumes) {
-        if (v === '') throw new BuildError('VOLUME specified can not be an empty string', { hint: 'give VOLUME a path' });
-        c.Volumes[v] = {};
-      }
-      hist(`VOLUME ${goList(ins.volumes)}`);
-      return;
-    }
-    case 'user':
-      c.User = ins.user;
-      hist(`USER ${ins.user}`);
-      return;
     case 'workdir':
       return workdir(ctx, rs, st, scope, ins.path, id, name, noCache);
-    case 'cmd': {
-      const args = ins.prependShell ? withShell(st.config, ins.cmdLine) : [...ins.cmdLine];
-      c.Cmd = args;
-      c.ArgsEscaped = true;
-      hist(`CMD ${goQuoteList(args)}`);
-      return;
-    }
-    case 'entrypoint': {
-      const args = ins.prependShell ? withShell(st.config, ins.cmdLine) : [...ins.cmdLine];
-      c.Entrypoint = args;
-      if (!cmdSet) c.Cmd = null;
-      hist(`ENTRYPOINT ${goQuoteList(args)}`);
-      return;
-    }
-    case 'shell':
-      c.Shell = [...ins.shell];
-      hist(`SHELL ${goList(ins.shell)}`);
-      return;
-    case 'stopsignal':
-      if (!isValidSignal(ins.signal)) throw new BuildError(`invalid STOPSIGNAL ${JSON.stringify(ins.signal)}`, { hint: 'use a signal name like SIGTERM or a number' });
-      c.StopSignal = ins.signal;
-      hist(`STOPSIGNAL ${ins.signal}`);
-      return;
-    case 'healthcheck': {
-      const h = ins.health;
-      c.Healthcheck = { Test: [...h.test], ...(h.interval ? { Interval: h.interval } : {}), ...(h.timeout ? { Timeout: h.timeout } : {}), ...(h.startPeriod ? { StartPeriod: h.startPeriod } : {}), ...(h.startInterval ? { StartInterval: h.startInterval } : {}), ...(h.retries ? { Retries: h.retries } : {}) };
-      hist(`HEALTHCHECK &{Test:${goList(h.test)} Interval:${goDuration(h.interval)} Timeout:${goDuration(h.timeout)} StartPeriod:${goDuration(h.startPeriod)} StartInterval:${goDuration(h.startInterval)} Retries:${h.retries}}`);
-      return;
-    }
-    case 'onbuild':
-      c.OnBuild = [...(c.OnBuild ?? []), ins.expression];
-      return;
-    case 'maintainer':
-      st.config.author = ins.maintainer;
-      hist(`MAINTAINER ${ins.maintainer}`);
-      return;
     case 'run':
       return run(ctx, rs, st, scope, ins, id, name, noCache);
     case 'copy':
     case 'add':
       return copy(ctx, rs, st, scope, ins, id, name, noCache);
+    default:
+      applyMetadata(st.config, ins, { time: st.time, cmdSet });
   }
-}
-
-function withShell(config: ImageConfig, args: readonly string[]): string[] {
-  const shell = config.config?.Shell && config.config.Shell.length > 0 ? config.config.Shell : ['/bin/sh', '-c'];
-  return [...shell, args.join(' ')];
-}
-
-/** The sorted env the step sees (for its cache key); proxy args are dropped by the key function. */
-function keyEnv(scope: StageScope): [string, string][] {
-  return [...scope.runEnv({ includeProxy: false })].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 interface StepResult {
@@ -664,22 +584,11 @@ function stepLockPath(root: string, key: Digest): string {
 /** How long a step waits for another builder of the same key (a live holder: its step is still running). */
 const STEP_LOCK_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
-/**
- * The key inputs every step shares. `withEnv`: RUN sees the stage's args and ENV as its environment, so they
- * enter its key; COPY/ADD/WORKDIR only see what their (already expanded) instruction text says, as in BuildKit.
- */
 function baseInputs(ctx: BuildCtx, st: StageState, rs: ResolvedStage, scope: StageScope, instruction: string, stepIndex: string, withEnv = false): StepInputs {
-  return {
-    v: 1,
-    parent: st.key,
-    instruction: `${CACHE_RECORD_VERSION} ${instruction}`,
-    platform: formatPlatform(st.platform),
-    env: withEnv ? keyEnv(scope) : [],
-    mounts: [],
-    stepId: `${ctx.contextDir}|${ctx.ast.file}|${rs.stage.name ?? rs.index}|${stepIndex}`, // position: stage + command index
-    parentKind: st.parentKind,
-    parentName: st.parentName,
-  };
+  return planInputs({
+    parent: st.key, parentKind: st.parentKind, parentName: st.parentName, platform: st.platform,
+    stepId: stepIdOf(ctx.contextDir, ctx.ast.file, rs.stage.name ?? rs.index, stepIndex),
+  }, instruction, withEnv ? planKeyEnv(scope.runEnv({ includeProxy: false })) : []);
 }
 
 // --- snapshots and overlay work dirs -----------------------------------------------------------------------
@@ -836,15 +745,13 @@ function pushLayer(st: StageState, layer: LayerRef | undefined): void {
 // --- WORKDIR -------------------------------------------------------------------------------------------------
 
 async function workdir(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: StageScope, path: string, id: string, name: string, noCache: boolean): Promise<void> {
-  const c = cc(st.config);
-  const wd = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
-  c.WorkingDir = wd;
+  const wd = applyWorkdir(st.config, path);
   if (wd === '/') {
     commitHistory(st.config, `WORKDIR ${wd}`, false, st.time);
     return;
   }
-  const user = c.User ?? '';
-  const inputs = baseInputs(ctx, st, rs, scope, `WORKDIR ${wd} user=${user}`, id);
+  const user = st.config.config?.User ?? '';
+  const inputs = baseInputs(ctx, st, rs, scope, workdirKey(wd, user), id);
   const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
     const s = await scratchDirs(ctx, 'workdir');
     await withMerged(ctx, st.layers, s, async (merged) => {
@@ -885,7 +792,7 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
   const mountKeys: MountKey[] = [];
   for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m));
   const inputs: StepInputs = {
-    ...baseInputs(ctx, st, rs, scope, `RUN ${JSON.stringify(args)} user=${user} cwd=${cwd} network=${network}${security === 'insecure' ? ' security=insecure' : ''}`, id, true),
+    ...baseInputs(ctx, st, rs, scope, runKey(args, { user, cwd, network, security }), id, true),
     mounts: mountKeys,
   };
   const historyArgs = scope.historyArgs();
@@ -936,48 +843,15 @@ async function run(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Stag
   if (!r.layer) last.empty_layer = true;
 }
 
-function runArgs(config: ImageConfig, ins: RunInstruction): string[] {
-  let args = [...ins.cmdLine];
-  if (ins.heredocs.length > 0 && ins.prependShell && args.length === 1) {
-    const first = ins.heredocs[0]!;
-    const only = /^\s*\d*<<-?\s*['"]?[^'"\s]+['"]?\s*$/.test(args[0]!);
-    if (only) {
-      const data = first.chomp ? chompHeredocContent(first.content) : first.content;
-      args = [data];
-    } else {
-      let b = args[0]!;
-      for (const h of ins.heredocs) b += '\n' + h.content + h.name;
-      args = [b];
-    }
-  }
-  return ins.prependShell ? withShell(config, args) : args;
-}
-
 /**
  * A mount as it enters the step's key. A bind mount's source counts by its content, as BuildKit's does: the
  * digest of the context files it selects (what .dockerignore keeps), or the source stage's or image's layers.
  */
 async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount): Promise<MountKey> {
-  const options: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
-  let source: string | undefined;
-  if (m.type === 'bind') {
-    let content: string;
-    if (m.from !== undefined) {
-      content = (await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId).join(',') || 'empty';
-    } else {
-      const sel = await selectBindSource(ctx, m);
-      content = ctx.statCache ? (await hashSources(ctx.contextDir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : 'context';
-    }
-    source = `${m.from ?? 'context'}:${m.source ?? '/'}@${content}`;
-  }
-  return {
-    type: m.type as MountKey['type'],
-    target: m.target ?? '',
-    ...(source !== undefined ? { source } : {}),
-    ...(m.id !== undefined ? { id: m.id } : {}),
-    ...(Object.keys(options).length ? { options } : {}),
-  };
+  if (m.type !== 'bind') return mountMaterial(m);
+  if (m.from !== undefined) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)));
+  const sel = await selectBindSource(ctx, m);
+  return mountMaterial(m, ctx.statCache ? (await hashSources(ctx.contextDir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : 'context');
 }
 
 /** The context path a bind mount without `from` selects, .dockerignore applied; a missing or ignored one is an error naming it. */
@@ -1166,18 +1040,18 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
     // Resolve the sources: from the context (with .dockerignore), or from a stage / image filesystem.
     let srcRoot: string;
     let matcher: ContextMatcher;
-    let layersKey: string;
+    let layersKeyStr: string;
     if (from) {
       // The key names the source stage's layers; its files are looked at only when the step runs (a cache hit
       // mounts nothing of the source stage).
       const layers = await sourceLayers(ctx, rs, from);
       srcRoot = '';
       matcher = ContextMatcher.none;
-      layersKey = layers.map((l) => l.diffId).join(',') || 'empty';
+      layersKeyStr = layersKey(layers.map((l) => l.diffId));
     } else {
       srcRoot = ctx.contextDir;
       matcher = ctx.ignore.matcher;
-      layersKey = 'context';
+      layersKeyStr = 'context';
     }
     const select = async (): Promise<Awaited<ReturnType<typeof selectSources>>> => {
       if (!from) return localSources.length > 0 ? selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
@@ -1201,17 +1075,10 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
       sourcesDigest = h.digest;
       files = { ...h.files };
     } else {
-      sourcesDigest = layersKey;
+      sourcesDigest = layersKeyStr;
     }
-    const heredocKey = [...heredocs.map((h) => `${h.path}:${digestOf(h.data)}`), ...downloads.map((d) => `${d.name}:${d.digest}`)].join(',');
-    const flags = [
-      ins.chown ? `--chown=${ins.chown}` : '', ins.chmod ? `--chmod=${ins.chmod}` : '', ins.link ? '--link' : '',
-      ...ins.exclude.map((e) => `--exclude=${e}`), from ? `--from=${from}` : '',
-      ins.kind === 'copy' && ins.parents ? '--parents' : '',
-    ].filter(Boolean);
-    const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
     const inputs: StepInputs = {
-      ...baseInputs(ctx, st, rs, scope, `${instruction} src=${from ? layersKey : ''} heredocs=${heredocKey}`, id),
+      ...baseInputs(ctx, st, rs, scope, copyKey(ins, cwd, from ? { name: from, layers: layersKeyStr } : undefined, downloads), id),
       ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
     const r = await cachedStep(ctx, rs, st, inputs, id, name, noCache, async () => {
@@ -1283,8 +1150,7 @@ async function copy(ctx: BuildCtx, rs: ResolvedStage, st: StageState, scope: Sta
       return await commitUpperOpt(ctx, s, id);
     });
     pushLayer(st, r.layer);
-    const hsrc = [...ins.sources, ...heredocs.map((h) => h.path)].join(' ');
-    commitHistory(st.config, `${ins.kind.toUpperCase()} ${hsrc} ${ins.dest} # buildkit`, true, st.time);
+    commitHistory(st.config, copyCreatedBy(ins.kind, ins.sources, heredocs.map((h) => h.path), ins.dest), true, st.time);
     if (!r.layer) st.config.history![st.config.history!.length - 1]!.empty_layer = true;
   } finally {
     for (const cl of cleanups.reverse()) await cl().catch(() => undefined);
