@@ -4,8 +4,8 @@
  * events around each. A failing step's error gets the instruction's location on the way up.
  */
 import { TsbuildError, throwIfAborted, withLocation } from '../../layer-store/index.js';
-import { StageScope, parseDockerfile, parseInstruction, type Instruction, type ResolvedStage } from '../frontend/index.js';
-import { BuildError, applyMetadata } from '../plan/index.js';
+import { StageScope, parseDockerfile, parseInstruction, type Instruction, type ResolvedStage, type RunMount } from '../frontend/index.js';
+import { BuildError, applyMetadata, expandRunMounts, stageExpander } from '../plan/index.js';
 import { baseState } from './base-image.js';
 import { loc, type BuildCtx, type StageState, type StepCall } from './context.js';
 import { copyStep } from './steps/copy.js';
@@ -48,13 +48,15 @@ export async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageS
     throwIfAborted(ctx.signal);
     const { ins: raw, onbuild } = commands[i]!;
     const ins = scope.apply(raw);
+    // RUN's mounts are expanded here, once, with the scope as of this instruction (before the step starts).
+    const mounts = ins.kind === 'run' ? expandRunMounts(ins, stageExpander(scope.vars(), ctx.ast.directives.escape)) : [];
     const id = `s${rs.index}-${i + 1}`;
     const name = `${prefix(i + 2)} ${onbuild ? 'ONBUILD ' : ''}${displayOf(ins)}`;
     const t0 = Date.now();
     ctx.events({ type: 'step.start', id, name, ...(stageLabel ? { stage: stageLabel } : {}), index: i + 2, total });
     try {
       if (ins.kind === 'cmd') cmdSet = true;
-      await dispatch({ ctx, stage: rs, state: st, scope, id, name, noCache }, ins, cmdSet);
+      await dispatch({ ctx, stage: rs, state: st, scope, id, name, noCache }, ins, { cmdSet, mounts });
       ctx.events({ type: 'step.done', id, durationMs: Date.now() - t0 });
     } catch (err) {
       const e = asTsbuildError(err);
@@ -66,20 +68,26 @@ export async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageS
   return st;
 }
 
+/** What the stage loop knows beside the instruction: whether CMD was set so far, and RUN's expanded mounts. */
+interface DispatchExtras {
+  readonly cmdSet: boolean;
+  readonly mounts: readonly RunMount[];
+}
+
 /** Runs one expanded instruction: a step for WORKDIR, RUN, COPY and ADD; a config change for the rest. */
-async function dispatch(call: StepCall, ins: Instruction, cmdSet: boolean): Promise<void> {
+async function dispatch(call: StepCall, ins: Instruction, x: DispatchExtras): Promise<void> {
   switch (ins.kind) {
     case 'from':
       throw new BuildError('unexpected FROM inside a stage', { hint: 'this is a bug in tsbuild' });
     case 'workdir':
       return workdirStep(call, ins);
     case 'run':
-      return runStep(call, ins);
+      return runStep(call, ins, x.mounts);
     case 'copy':
     case 'add':
       return copyStep(call, ins);
     default:
-      applyMetadata(call.state.config, ins, { time: call.state.time, cmdSet });
+      applyMetadata(call.state.config, ins, { time: call.state.time, cmdSet: x.cmdSet });
   }
 }
 

@@ -13,3 +13,4 @@ export {
   CACHE_RECORD_VERSION, baseInputs, copyKey, keyEnv, layersKey, mountMaterial, runKey, stepIdOf, workdirKey,
   type DownloadMaterial, type MountMaterial, type RunKeyOptions, type SourcesMaterial, type StepMaterial, type StepOrigin,
 } from './inputs.js';
+export { expandRunMounts, stageExpander } from './run-mounts.js';

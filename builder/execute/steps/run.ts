@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
-import { parseMount, processWord, type RunInstruction } from '../../frontend/index.js';
+import type { RunInstruction, RunMount } from '../../frontend/index.js';
 import { StepFailedError, commitHistory, runArgs, runCreatedBy, runKey } from '../../plan/index.js';
 import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
@@ -17,8 +17,11 @@ import { mountKey, runMounts } from './run-mounts.js';
 /** Lines of output a failing RUN's error repeats. */
 const TAIL_LINES = 20;
 
-/** Runs one RUN step through the cache; appends its layer (if it changed anything) and its history entry. */
-export async function runStep(call: StepCall, ins: RunInstruction): Promise<void> {
+/**
+ * Runs one RUN step through the cache; appends its layer (if it changed anything) and its history entry.
+ * `mounts`: the instruction's mounts expanded by plan's expandRunMounts (the stage loop does it before the step starts).
+ */
+export async function runStep(call: StepCall, ins: RunInstruction, mounts: readonly RunMount[]): Promise<void> {
   const { ctx, stage: rs, state: st, scope, id } = call;
   const security = ins.security ?? 'sandbox';
   if (security === 'insecure' && !ctx.o.allow?.includes('security.insecure')) throw insecureNotAllowed(ins.location);
@@ -31,8 +34,6 @@ export async function runStep(call: StepCall, ins: RunInstruction): Promise<void
   }
   for (const [k, v] of runEnv) env.set(k, v);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  const vars = scope.vars();
-  const mounts = ins.mountSpecs.map((m) => parseMount(m, ins.location, (w) => processWord(w, vars, { escapeToken: ctx.ast.directives.escape })));
   const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
   const user = st.config.config?.User ?? '';
   const cwd = st.config.config?.WorkingDir || '/';

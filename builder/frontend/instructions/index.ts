@@ -6,9 +6,9 @@
 import { chompHeredocContent, type Heredoc, type InstructionNode } from '../parser/index.js';
 import { DockerfileError, suggest } from '../errors.js';
 import { FlagSet, parseGoDuration, type FlagLocation } from './flags.js';
-import { parseMount, type RunMount } from './mount.js';
+import { parseMountSpec, type ParsedMount } from './mount.js';
 
-export { parseMount, parseCsvRecord, ramInBytes, type RunMount, type MountType, type MountSharing } from './mount.js';
+export { parseMount, parseMountSpec, interpretMount, parseCsvRecord, ramInBytes, type RunMount, type MountType, type MountSharing, type MountField, type ParsedMount } from './mount.js';
 export { FLAGS_BY_INSTRUCTION, parseGoDuration } from './flags.js';
 
 export interface InstructionLocation {
@@ -57,10 +57,11 @@ export interface RunInstruction extends Base {
   readonly prependShell: boolean;
   /** Heredocs attached to the command (files fed to the shell). */
   readonly heredocs: readonly Heredoc[];
-  /** Raw `--mount` values, in order. */
-  readonly mountSpecs: readonly string[];
-  /** `--mount` values parsed without expansion (values holding `$` are interpreted at build time: use parseMount). */
-  readonly mounts: readonly RunMount[];
+  /**
+   * The `--mount` values, in order, each parsed once (ParsedMount: the value as written, its fields, and what
+   * they say before expansion). builder/plan's expandRunMounts turns them into the final RunMount[].
+   */
+  readonly mounts: readonly ParsedMount[];
   readonly network?: 'default' | 'none' | 'host';
   readonly security?: 'sandbox' | 'insecure';
   readonly flagsUsed: readonly string[];
@@ -231,13 +232,11 @@ export function parseInstruction(node: InstructionNode, file: string): Instructi
         throw new DockerfileError('DOCKERFILE_BAD_FLAG', `unsupported security mode ${JSON.stringify(security)}`, {
           hint: 'RUN --security is sandbox or insecure', location });
       }
-      const mountSpecs = f.getStrings('mount');
       return {
         kind: 'run', ...base,
         ...shellDependent(node),
         heredocs: node.heredocs,
-        mountSpecs,
-        mounts: mountSpecs.map((s) => parseMount(s, location)),
+        mounts: f.getStrings('mount').map((s) => parseMountSpec(s, location)),
         ...opt('network', network as RunInstruction['network']),
         ...opt('security', security as RunInstruction['security']),
         flagsUsed: f.usedNames(),
@@ -480,7 +479,7 @@ function parseHealth(node: InstructionNode, location: FlagLocation): HealthConfi
 /** Which fields of which instruction the builder expands with the stage env (documentation and lint). */
 export const EXPANDED_FIELDS: Readonly<Record<InstructionKind, readonly string[]>> = {
   from: ['image (meta args only)', 'platform (meta args only)'],
-  run: ['mounts (every --mount value)'],
+  run: ['mounts (every --mount value, by builder/plan expandRunMounts, not by expandInstruction)'],
   copy: ['sources', 'dest', 'from', 'chown', 'chmod', 'exclude', 'sourceContents (when expand)'],
   add: ['sources', 'dest', 'chown', 'chmod', 'checksum', 'exclude', 'sourceContents (when expand)'],
   env: ['pairs.key', 'pairs.value'],
@@ -513,7 +512,8 @@ export interface Expander {
 
 /**
  * Returns a copy of `ins` with the fields BuildKit expands replaced by their expansion. Instructions that are
- * not expanded are returned unchanged. Errors from the expander get the instruction's location.
+ * not expanded are returned unchanged; so is RUN, whose --mount values builder/plan's expandRunMounts expands
+ * (once, into the final RunMount[]). Errors from the expander get the instruction's location.
  */
 export function expandInstruction<T extends Instruction>(ins: T, ex: Expander): T {
   return expandAny(ins, ex) as T;
@@ -555,11 +555,6 @@ function expandAny(ins: Instruction, ex: Expander): Instruction {
       return { ...ins, path: w(ins.path) };
     case 'stopsignal':
       return { ...ins, signal: w(ins.signal) };
-    case 'run': {
-      const r = ins;
-      if (r.mountSpecs.length === 0) return ins;
-      return { ...r, mounts: r.mountSpecs.map((s) => parseMount(s, loc, w)) };
-    }
     default:
       return ins;
   }

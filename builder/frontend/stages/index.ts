@@ -7,7 +7,7 @@ import { formatPlatform, hostPlatform, type Platform } from '../../../layer-stor
 import type { DockerfileAst, EscapeToken, InstructionNode } from '../parser/index.js';
 import { DockerfileError, suggest } from '../errors.js';
 import {
-  expandInstruction, parseInstruction, parseMount,
+  expandInstruction, parseInstruction,
   type ArgInstruction, type FromInstruction, type Instruction, type InstructionLocation,
 } from '../instructions/index.js';
 import { expandWord, type ShellEnv } from '../shell/index.js';
@@ -280,8 +280,7 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
         checkImageRef(img, c.location, stageNames, 'COPY --from');
         images.push({ via: 'copy', ref: img, location: c.location });
       } else if (c.kind === 'run') {
-        for (const spec of c.mountSpecs) {
-          const m = parseMount(spec, c.location);
+        for (const m of c.mounts) {
           if (m.from === undefined || m.from === '') continue;
           const named = names.get(m.from.toLowerCase());
           if (named !== undefined) {
