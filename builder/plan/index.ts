@@ -7,7 +7,7 @@
 export { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, exposedPortKeys, goDuration, isValidSignal } from './config.js';
 export { HISTORY_COMMENT, copyCreatedBy, goList, goQuote, goQuoteList, runCreatedBy } from './history.js';
 export { BuildError, StepFailedError } from './errors.js';
-export { applyMetadata, applyWorkdir, isMetadata, type MetadataInstruction, type MetadataOptions } from './metadata.js';
+export { applyMetadata, applyWorkdir, type MetadataInstruction, type MetadataOptions } from './metadata.js';
 export { runArgs, withShell } from './argv.js';
 export {
   CACHE_RECORD_VERSION, baseInputs, copyKey, keyEnv, layersKey, mountMaterial, runKey, stepIdOf, workdirKey,

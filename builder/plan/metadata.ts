@@ -25,11 +25,6 @@ export interface MetadataOptions {
   readonly cmdSet: boolean;
 }
 
-/** True for the kinds applyMetadata handles. */
-export function isMetadata(ins: Instruction): ins is MetadataInstruction {
-  return !['from', 'run', 'copy', 'add', 'workdir'].includes(ins.kind);
-}
-
 /**
  * Applies one expanded metadata instruction to `config` (in place) and appends its history entry (none for
  * ONBUILD, as BuildKit). Throws BuildError for an empty VOLUME or an invalid STOPSIGNAL.
