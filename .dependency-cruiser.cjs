@@ -26,6 +26,13 @@ module.exports = {
       from: { path: '^layer-store/(image|layer)/' }, to: { path: '^layer-store/store/' } },
     { name: 'frontend-is-pure', severity: 'error', from: { path: '^builder/frontend/' },
       to: { path: '^(cache|registry-client|runtime-exec|cli)/|^layer-store/(?!core/)|^builder/(?!frontend/)' } },
+    { name: 'plan-is-pure', severity: 'error',
+      comment: 'builder/plan computes configs, history and key material from typed instructions: no I/O, so it imports builder/frontend and layer-store/core only',
+      from: { path: '^builder/plan/' },
+      to: { path: '^(cache|registry-client|runtime-exec|cli)/|^layer-store/(?!core/)|^builder/(?!(frontend|plan)/)' } },
+    { name: 'plan-has-no-effects', severity: 'error',
+      comment: 'of the node: builtins, builder/plan may use only node:path (string functions)',
+      from: { path: '^builder/plan/' }, to: { dependencyTypes: ['core'], pathNot: '^(node:)?path$' } },
     { name: 'builder-not-cli', severity: 'error', from: { path: '^builder/' }, to: { path: '^cli/' } },
   ],
   options: {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { AbortedError, type Logger, noopLogger } from '../layer-store/core/index.js';
+import { AbortedError, exists, type Logger, noopLogger } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
 import { CleanupStack } from './cleanup.js';
 import { ContainerStartError, RuntimeMissingError } from './errors.js';
@@ -23,10 +23,6 @@ const KILL_RETRY_MS = 100;
 const CGROUP_ROOT = '/sys/fs/cgroup';
 /** runc's default `--root` when run as root. */
 const DEFAULT_RUNC_ROOT = '/run/runc';
-
-async function exists(p: string): Promise<boolean> {
-  return statSync(p, { throwIfNoEntry: false }) !== undefined;
-}
 
 export interface RuncOptions {
   /** The runc (or CLI-compatible OCI runtime) binary. */
@@ -180,12 +176,12 @@ export class RuncRuntime implements Runtime {
 
     const runcLog = join(bundle, 'runc.log');
     stack.push(`remove cgroup ${cgroupsPath}`, async () => {
-      if (await exists(this.#stateDir(id))) await removeCgroup(cgroupsPath);
+      if (await exists(this.#stateDir(id), { followSymlinks: true })) await removeCgroup(cgroupsPath);
     });
     stack.push(`runc delete ${id}`, async () => {
       // A `runc run` that ended normally has deleted its container (cgroups first, its state dir last): nothing
       // to do, and one process spawn fewer per step. Its state dir still being there means runc was killed.
-      if (!(await exists(this.#stateDir(id)))) return;
+      if (!(await exists(this.#stateDir(id), { followSymlinks: true }))) return;
       const r = await execCapture(this.#o.path, this.#runc('delete', '--force', id));
       if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
         throw new ContainerStartError(`runc delete ${id} failed: ${r.stderr.trim()}`);

@@ -2,48 +2,41 @@
  * ADD's extras over COPY: local tar archives (plain, gzip, bzip2, xz, zstd) are extracted into the destination,
  * and http(s) URLs are downloaded (mode 0600, mtime from Last-Modified, optional --checksum), as Docker does.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, utimes, chmod } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { applyLayer, fsPath, showName } from '../../layer-store/index.js';
-import { BuildError } from './errors.js';
+import { LayerToolError, applyLayer, decompressor, fsPath, showName, sniffCompression } from '../../layer-store/index.js';
+import { BuildError } from '../plan/index.js';
 
+/** A local archive ADD extracts: a bare tar, or a tar compressed as layer-store's sniffCompression recognises. */
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 const MAX_REDIRECTS = 10;
-
-function kindOfMagic(h: Buffer): ArchiveKind | undefined {
-  if (h.length >= 2 && h[0] === 0x1f && h[1] === 0x8b) return 'gzip';
-  if (h.length >= 3 && h.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
-  if (h.length >= 6 && h.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (h.length >= 4 && h.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (isTarHeader(h)) return 'tar';
-  return undefined;
-}
 
 function isTarHeader(h: Buffer): boolean {
   return h.length >= 263 && h.toString('latin1', 257, 262) === 'ustar';
 }
 
-/** Returns a stream of the decompressed bytes of `file` (tar kinds pass through). */
-function decompress(file: string, kind: ArchiveKind): Readable {
+/** Returns the archive kind of a file starting with `head`: a compression layer-store detects, a bare tar, else undefined. */
+function kindOfHead(head: Buffer): ArchiveKind | undefined {
+  const c = sniffCompression(head);
+  if (c !== 'none') return c;
+  return isTarHeader(head) ? 'tar' : undefined;
+}
+
+/**
+ * Returns a stream of the decompressed bytes of `file` (tar kinds pass through), decompressed by layer-store's
+ * `decompressor`; a missing tool (bzip2, xz, zstd) errors with LayerToolError, which extractArchive turns into a BuildError.
+ */
+function decompress(file: string, kind: ArchiveKind, signal?: AbortSignal): Readable {
   const src = createReadStream(fsPath(file));
   if (kind === 'tar') return src;
-  if (kind === 'gzip') {
-    const g = createGunzip();
-    pipeline(src, g).catch((e: unknown) => g.destroy(e as Error));
-    return g;
-  }
-  const tool = kind === 'bzip2' ? 'bzip2' : kind === 'xz' ? 'xz' : 'zstd';
-  const p = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'ignore'] });
-  pipeline(src, p.stdin).catch(() => p.kill());
-  p.on('error', (e) => p.stdout.destroy(new BuildError(`cannot run ${tool} to extract ${showName(basename(file))}: ${e.message}`, { hint: `install ${tool}` })));
-  return p.stdout;
+  const d = decompressor(kind, signal);
+  pipeline(src, d).catch((e: unknown) => d.destroy(e as Error));
+  return d;
 }
 
 /** Returns the archive kind when `file` is a tar archive (compressed or not) that ADD extracts, else undefined. */
@@ -57,7 +50,7 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
   } finally {
     await fh.close();
   }
-  const kind = kindOfMagic(head);
+  const kind = kindOfHead(head);
   if (kind === undefined || kind === 'tar') return kind;
   // A compressed file is extracted only when it holds a tar (Docker's rule): look at the first block.
   const s = decompress(file, kind);
@@ -79,7 +72,15 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
 
 /** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it). */
 export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal): Promise<void> {
-  await applyLayer(decompress(file, kind), targetDir, { whiteouts: 'apply', xattrs: false, ...(signal ? { signal } : {}) });
+  try {
+    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, ...(signal ? { signal } : {}) });
+  } catch (e) {
+    // ADD keeps its error type: the tool that is missing, and the archive it was needed for.
+    if (e instanceof LayerToolError) {
+      throw new BuildError(`cannot run ${e.tool} to extract ${showName(basename(file))}: ${e.message.slice(e.tool.length + 2)}`, { hint: e.hint ?? `install ${e.tool}`, cause: e });
+    }
+    throw e;
+  }
 }
 
 export interface Fetched {

@@ -7,7 +7,7 @@
 import { TsbuildError, formatPlatform, parsePlatform, platformMatches, withLocation, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { parseReference } from '../../registry-client/index.js';
 import type { ResolvedStage } from '../frontend/index.js';
-import { BuildError } from './errors.js';
+import { BuildError } from '../plan/index.js';
 
 type Where = { readonly file: string; readonly line: number; readonly endLine: number };
 

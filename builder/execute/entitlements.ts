@@ -6,7 +6,7 @@
  *   because its default network already is the host's (runtime-exec NetworkMode).
  */
 import type { InstructionLocation, StageGraph } from '../frontend/index.js';
-import { BuildError } from './errors.js';
+import { BuildError } from '../plan/index.js';
 
 export type Entitlement = 'security.insecure' | 'network.host';
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
-import { DEFAULT_PATH } from './config.js';
+import { DEFAULT_PATH } from '../plan/index.js';
 import { scratchName } from './recover.js';
 
 export interface RunImageOptions {

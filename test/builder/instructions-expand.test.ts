@@ -5,6 +5,7 @@ import type { InstructionNode } from '../../builder/frontend/parser/ast.js';
 import { expandInstruction, parseInstruction, supportsExpansion, type Expander } from '../../builder/frontend/instructions/index.js';
 import { processWord, processWords } from '../../builder/frontend/shell/index.js';
 import { TsbuildError } from '../../layer-store/core/index.js';
+import { expandRunMounts } from '../../builder/plan/index.js';
 
 function node(cmd: string, args: string[], o: Partial<InstructionNode> = {}): InstructionNode {
   return { cmd, original: `${cmd.toUpperCase()} ${args.join(' ')}`, flags: [], args, json: false, heredocs: [], line: 9, endLine: 9, ...o };
@@ -46,8 +47,12 @@ test('RUN/CMD/ENTRYPOINT shell form is not expanded; RUN --mount values are', ()
   assert.ok(r.kind === 'run');
   if (r.kind !== 'run') return;
   assert.deepEqual(r.cmdLine, ['echo $V']);
-  assert.equal(r.mounts[0]!.id, 'c-1.2');
-  assert.equal(r.mounts[0]!.target, '/app/.cache');
+  // Parsed once (values with $ deferred); expanded once, by the plan layer.
+  assert.equal(r.mounts[0]!.deferred, true);
+  assert.equal(r.mounts[0]!.id, undefined);
+  const [m] = expandRunMounts(r, ex.word);
+  assert.equal(m!.id, 'c-1.2');
+  assert.equal(m!.target, '/app/.cache');
   assert.deepEqual((p(node('cmd', ['echo $V'])) as { cmdLine: readonly string[] }).cmdLine, ['echo $V']);
   assert.equal(supportsExpansion('cmd'), false);
   assert.equal(supportsExpansion('entrypoint'), false);

@@ -1,7 +1,8 @@
 /**
- * `RUN --mount=...` specs (BuildKit's commands_runmount.go): a CSV record of `key=value` fields.
- * Values are variable-expanded at build time with the stage env; at parse time a value holding `$` is left
- * for later, except `from`, which never expands ("define an alias stage instead").
+ * `RUN --mount=...` specs (BuildKit's commands_runmount.go): a CSV record of `key=value` fields, split once at
+ * parse time (parseMountSpec → ParsedMount, carried by the RUN instruction). Values are variable-expanded at
+ * build time with the stage env (builder/plan expandRunMounts → interpretMount with an expander); at parse time
+ * a value holding `$` is left for later, except `from`, which never expands ("define an alias stage instead").
  */
 import { DockerfileError, suggest } from '../errors.js';
 import { parseGoBool, type FlagLocation } from './flags.js';
@@ -35,30 +36,80 @@ const SHARING: readonly MountSharing[] = ['shared', 'private', 'locked'];
 const ALL_KEYS = ['type', 'from', 'source', 'target', 'readonly', 'id', 'sharing', 'required', 'mode', 'uid', 'gid', 'size', 'env',
   'src', 'dst', 'destination', 'ro', 'rw', 'readwrite'];
 
+/** One CSV field of a `--mount` value: `key=value` (key lower-cased, value as written) or a bare `key`. */
+export interface MountField {
+  /** The field as written. */
+  readonly field: string;
+  /** The key, lower-cased. */
+  readonly key: string;
+  /** The value as written (unexpanded); undefined for a bare key (`ro`, `required`). */
+  readonly value?: string;
+}
+
+/**
+ * A `--mount` value parsed once, at parse time: the RunMount its fields say without expansion (a field whose
+ * value holds `$` is not set yet), plus the value as written and its fields for the expansion at build time
+ * (builder/plan's expandRunMounts runs interpretMount again with the stage's variables); `from` never expands.
+ */
+export interface ParsedMount extends RunMount {
+  /** The `--mount` value as written (what error messages quote). */
+  readonly spec: string;
+  /** Its CSV fields, split once, values unexpanded. */
+  readonly fields: readonly MountField[];
+  /** True when some value holds `$`: the RunMount fields are not final, expansion decides. */
+  readonly deferred: boolean;
+}
+
+function badMount(spec: string, loc: FlagLocation, msg: string, hint = 'see https://docs.docker.com/reference/dockerfile/#run---mount'): DockerfileError {
+  return new DockerfileError('DOCKERFILE_BAD_FLAG', `RUN --mount=${spec}: ${msg}`, { hint, location: loc });
+}
+
+/** Splits a `--mount` value into its fields (Go encoding/csv). Throws DockerfileError DOCKERFILE_BAD_FLAG at `loc`. */
+function mountFields(spec: string, loc: FlagLocation): MountField[] {
+  let fields: string[];
+  try {
+    fields = parseCsvRecord(spec);
+  } catch (e) {
+    throw badMount(spec, loc, `failed to parse csv mounts: ${(e as Error).message}`);
+  }
+  return fields.map((f) => {
+    const eq = f.indexOf('=');
+    return eq < 0 ? { field: f, key: f.toLowerCase() } : { field: f, key: f.slice(0, eq).toLowerCase(), value: f.slice(eq + 1) };
+  });
+}
+
+/**
+ * Parses one `--mount` value at parse time: splits it once and interprets what needs no expansion (validation
+ * happens here, with the instruction's location). Throws DockerfileError DOCKERFILE_BAD_FLAG at `loc`.
+ */
+export function parseMountSpec(spec: string, loc: FlagLocation): ParsedMount {
+  const fields = mountFields(spec, loc);
+  const { mount, deferred } = interpretMount({ spec, fields }, loc);
+  return { ...mount, spec, fields, deferred };
+}
+
 /**
  * Parses one `--mount` value. With `expand`, every value is expanded first (build time); without it, values
  * containing `$` are not interpreted yet. Throws DockerfileError DOCKERFILE_BAD_FLAG at `loc`.
  */
 export function parseMount(spec: string, loc: FlagLocation, expand?: (word: string) => string): RunMount {
-  const bad = (msg: string, hint = 'see https://docs.docker.com/reference/dockerfile/#run---mount'): DockerfileError =>
-    new DockerfileError('DOCKERFILE_BAD_FLAG', `RUN --mount=${spec}: ${msg}`, { hint, location: loc });
-  let fields: string[];
-  try {
-    fields = parseCsvRecord(spec);
-  } catch (e) {
-    throw bad(`failed to parse csv mounts: ${(e as Error).message}`);
-  }
+  return interpretMount({ spec, fields: mountFields(spec, loc) }, loc, expand).mount;
+}
+
+/**
+ * Interprets a mount's fields as BuildKit's commands_runmount.go does: with `expand`, every value is expanded
+ * first (the final mount); without it, a value holding `$` is left unset (`deferred`), and `from` with a
+ * variable is an error. Throws DockerfileError DOCKERFILE_BAD_FLAG at `loc`, quoting `spec`.
+ */
+export function interpretMount(p: Pick<ParsedMount, 'spec' | 'fields'>, loc: FlagLocation, expand?: (word: string) => string): { mount: RunMount; deferred: boolean } {
+  const bad = (msg: string, hint?: string): DockerfileError => badMount(p.spec, loc, msg, hint);
+  const split = p.fields;
   const m: {
     type: MountType; from?: string; source?: string; target?: string; readOnly: boolean; id?: string; sharing?: MountSharing;
     required: boolean; mode?: number; uid?: number; gid?: number; size?: number; env?: string;
   } = { type: 'bind', readOnly: false, required: false };
   let roAuto = true;
   let deferred = false;
-
-  const split = fields.map((f) => {
-    const eq = f.indexOf('=');
-    return eq < 0 ? { field: f, key: f.toLowerCase(), value: undefined } : { field: f, key: f.slice(0, eq).toLowerCase(), value: f.slice(eq + 1) };
-  });
   // The type decides which keys are allowed, wherever it is written.
   for (const { key, value } of split) {
     if (key !== 'type' || value === undefined) continue;
@@ -194,7 +245,7 @@ export function parseMount(spec: string, loc: FlagLocation, expand?: (word: stri
     }
     if (m.source !== undefined && m.id !== undefined) throw bad("both source and id can't be set");
   }
-  return m;
+  return { mount: m, deferred };
 }
 
 /** Go encoding/csv: one record, comma separated, `"quoted, fields"` with `""` for a quote; bare quotes are errors. */

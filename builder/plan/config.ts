@@ -1,4 +1,8 @@
-import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../../layer-store/index.js';
+/**
+ * The image config a stage builds (pure): the empty config of `FROM scratch`, copies, Env edits, history
+ * entries, and the Go-compatible formatting BuildKit's config values and history strings use.
+ */
+import type { ContainerConfig, HistoryEntry, ImageConfig, Platform } from '../../layer-store/core/index.js';
 import { HISTORY_COMMENT } from './history.js';
 
 /** BuildKit's default PATH for Linux (system.DefaultPathEnv). */

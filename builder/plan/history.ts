@@ -39,3 +39,8 @@ export function runCreatedBy(args: readonly string[], buildArgs: readonly (reado
   const pre = buildArgs.length > 0 ? [`|${buildArgs.length}`, ...buildArgs.map(([k, v]) => `${k}=${v}`)] : [];
   return 'RUN ' + [...pre, ...args].join(' ') + ' # buildkit';
 }
+
+/** `COPY a b /dst # buildkit` (ADD likewise): the sources as written, heredoc names among them, and the destination. */
+export function copyCreatedBy(kind: 'copy' | 'add', sources: readonly string[], heredocPaths: readonly string[], dest: string): string {
+  return `${kind.toUpperCase()} ${[...sources, ...heredocPaths].join(' ')} ${dest} # buildkit`;
+}

@@ -1,4 +1,4 @@
-import { TsbuildError, type TsbuildErrorOptions } from '../../layer-store/index.js';
+import { TsbuildError, type TsbuildErrorOptions } from '../../layer-store/core/index.js';
 
 /** A build step failed (bad COPY source, missing base, failing RUN …); carries the Dockerfile location. */
 export class BuildError extends TsbuildError {

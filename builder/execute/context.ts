@@ -1,0 +1,147 @@
+/**
+ * The state a build carries: the build context (one per build, shared by every stage), the state of one stage
+ * (its config, layers and key chain), and the per-step call every step function takes. Nothing here does I/O.
+ */
+import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage } from '../../layer-store/index.js';
+import type { ShellRunner } from '../../runtime-exec/index.js';
+import type { CacheRecord, StatCache } from '../../cache/index.js';
+import type { DockerfileAst, InstructionLocation, ResolvedStage, StageGraph, StageScope } from '../frontend/index.js';
+import type { DockerignoreInfo } from '../context/index.js';
+import type { StepReport, BuildOptions } from './options.js';
+
+/**
+ * A layer this build just made whose blob is still being compressed (workspace.ts commitUpper): its diffID and
+ * snapshot are there, which is all the next steps need; the Layer (digest, size, media type) arrives later, and
+ * only the image manifest and the step's cache record wait for it. Rejections surface where `packed` is awaited.
+ */
+export interface PendingLayer extends Pick<Layer, 'diffId'> {
+  readonly packed: Promise<Layer>;
+}
+
+/**
+ * A layer whose blob is known: a core Layer (a cache hit's, a finished pending one), or a base image's layer,
+ * which keeps the descriptor its manifest lists (annotations and all), so the built manifest repeats it as is.
+ */
+export type KnownLayer = Layer & { readonly descriptor?: Descriptor };
+
+/** One layer of a stage's filesystem: known, or still being compressed. */
+export type StageLayer = KnownLayer | PendingLayer;
+
+/** Returns the manifest descriptor of a known layer: the base manifest's own, else digest, size and media type. */
+export function descriptorOf(l: KnownLayer): Descriptor {
+  return l.descriptor ?? layerDescriptor(l);
+}
+
+/** Returns an image's layers, base first, each with its manifest descriptor (the image's manifest and config agree: checked by the caller). */
+export function baseLayers(img: StoredImage): KnownLayer[] {
+  return img.manifest.layers.map((d, i) => ({ digest: d.digest, diffId: img.config.rootfs.diff_ids[i]!, size: d.size, mediaType: d.mediaType, descriptor: d }));
+}
+
+/** Returns the layer once its blob is known (a pending layer's compression settled). */
+export function settledLayer(l: StageLayer): Promise<KnownLayer> {
+  return 'packed' in l ? l.packed : Promise.resolve(l);
+}
+
+/** Returns the layer when its blob is known now, else undefined. */
+export function knownLayer(l: StageLayer): KnownLayer | undefined {
+  return 'packed' in l ? undefined : l;
+}
+
+/** The result of a stage so far: config, layers base first, and the cache key chain. */
+export interface StageState {
+  /** The stage's own config (cloned from its base): metadata instructions change it in place (plan/metadata.ts). */
+  config: ImageConfig;
+  /** Base first. */
+  layers: StageLayer[];
+  /** Key of the last step (or the base's identity), the parent of the next step's key. */
+  key: string;
+  /** Whether `key` is a base's identity or a step's key (words the miss). */
+  parentKind: 'base' | 'step';
+  /** The base as written, for miss messages. */
+  parentName: string;
+  platform: Platform;
+  /**
+   * The time recorded for the next history entry: when the last layer-producing step's result was first made
+   * (a cache hit keeps its original time), else the base's created time. A fully cached rebuild therefore
+   * reproduces the same config and image digest. With SOURCE_DATE_EPOCH it is always the epoch.
+   */
+  time: string;
+}
+
+/** Everything one build shares across its stages and steps. Created by build(), read by every step. */
+export interface BuildCtx {
+  /** The caller's options (store, runtime, cache, secrets, …), as given. */
+  readonly o: BuildOptions;
+  /** The store's root (`--root`): cache locks, cache mounts and scratch dirs live below it. */
+  readonly root: string;
+  /** This build's scratch dir below `<root>/tmp`; removed when the build ends. */
+  readonly tmp: string;
+  readonly events: EventSink;
+  readonly log: Logger;
+  /** Aborted by the caller's signal or by the first failing stage. */
+  readonly signal: AbortSignal;
+  /** The target platform (a stage's FROM --platform may differ: StageState.platform). */
+  readonly platform: Platform;
+  /** The build's time (SOURCE_DATE_EPOCH when given), ISO 8601. */
+  readonly created: string;
+  readonly graph: StageGraph;
+  /** The parsed Dockerfile: its escape directive and file label. */
+  readonly ast: DockerfileAst;
+  /** The context's .dockerignore. */
+  readonly ignore: DockerignoreInfo;
+  /** The build context directory, absolute. */
+  readonly contextDir: string;
+  /** Each scheduled stage's result, by stage index. */
+  readonly results: Map<number, Promise<StageState>>;
+  /** Step reports in the order steps were decided (hit or miss). */
+  readonly steps: StepReport[];
+  /** Context file stats for hashing sources; only when a cache is used. */
+  readonly statCache: StatCache | undefined;
+  /** In-process serialisation of `sharing=locked|private` cache mounts, by directory. */
+  readonly cacheMountLocks: Map<string, Promise<void>>;
+  /** Records used or created, per stage index. */
+  readonly records: Map<number, CacheRecord[]>;
+  /** Cache mounts RUN steps used: id → directory. */
+  readonly cacheMountsUsed: Map<string, string>;
+  /** Holds every blob, snapshot, cache key and cache mount this build uses until its image is tagged. */
+  readonly lease: Lease;
+  /** Work that goes on behind the steps (compressing a layer, then writing its cache record); awaited before commit. */
+  readonly background: Promise<unknown>[];
+  /** The previous build's record of a step that now runs, by step id: its layer's segments may be reused. */
+  readonly previous: Map<string, CacheRecord>;
+  /** Forks the helper commands of the steps (mount, umount, getfattr, cp): one small shell, not this process. */
+  readonly commands: ShellRunner;
+}
+
+/** What every step function gets besides its instruction: `(call, ins)`. */
+export interface StepCall {
+  readonly ctx: BuildCtx;
+  /** The stage the step belongs to. */
+  readonly stage: ResolvedStage;
+  /** The stage's state; the step updates it (layers, key, time, config, history). */
+  readonly state: StageState;
+  /** The stage's ARG/ENV scope as of this step. */
+  readonly scope: StageScope;
+  /** The step's id (`s<stage>-<n>`): events, cache-record lookup. */
+  readonly id: string;
+  /** The step's display name (`[stage 2/5] RUN …`). */
+  readonly name: string;
+  /** The step bypasses the cache (--no-cache, or its stage is in --no-cache-filter). */
+  readonly noCache: boolean;
+}
+
+/** Runs `p` behind the steps: awaited before the image is committed, never an unhandled rejection. */
+export function inBackground(ctx: BuildCtx, p: Promise<unknown>): void {
+  p.catch(() => undefined);
+  ctx.background.push(p);
+}
+
+/** Waits for the background work; throws the first failure (the build then fails, nothing is tagged). */
+export async function settleBackground(ctx: BuildCtx): Promise<void> {
+  for (let i = 0; i < ctx.background.length; i++) await ctx.background[i];
+}
+
+/** An instruction's location as errors carry it. */
+export function loc(l: InstructionLocation): { file: string; line: number; endLine: number } {
+  return { file: l.file, line: l.line, endLine: l.endLine };
+}

@@ -1,0 +1,88 @@
+/** The build's options and results: what `build()` takes and returns (public through builder/index.ts). */
+import type { Descriptor, Digest, EventSink, ImageConfig, Lease, LayerStore, Logger, MissReason, Platform } from '../../layer-store/index.js';
+import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
+import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
+import type { Entitlement } from './entitlements.js';
+
+/** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
+export interface SecretSource {
+  readonly id: string;
+  readonly src?: string;
+  readonly env?: string;
+}
+
+export interface BuildOptions {
+  /** The build context directory. */
+  readonly context: string;
+  /** The Dockerfile path; default `<context>/Dockerfile`. */
+  readonly dockerfile?: string | undefined;
+  /** Names to tag the result with (normalised by the store). */
+  readonly tags?: readonly string[] | undefined;
+  /** `--build-arg`; undefined values mean "declared without a value". */
+  readonly buildArgs?: Readonly<Record<string, string | undefined>> | undefined;
+  readonly target?: string | undefined;
+  /** `--label` values applied to the final image. */
+  readonly labels?: Readonly<Record<string, string>> | undefined;
+  readonly noCache?: boolean | undefined;
+  /** Stages (names) whose steps bypass the cache. */
+  readonly noCacheFilter?: readonly string[] | undefined;
+  /** Target platform; default the host's. */
+  readonly platform?: Platform | undefined;
+  readonly network?: NetworkMode | undefined;
+  /** Entitlements granted (`--allow`): `security.insecure` lets `RUN --security=insecure` run (entitlements.ts). */
+  readonly allow?: readonly Entitlement[] | undefined;
+  readonly secrets?: readonly SecretSource[] | undefined;
+  readonly limits?: Limits | undefined;
+  /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
+  readonly sourceDateEpoch?: number | undefined;
+  readonly compression?: 'gzip' | 'zstd' | undefined;
+  /** Record an untagged result in index.json (default true); multi-platform builds tag the index instead. */
+  readonly recordUntagged?: boolean | undefined;
+  readonly store: LayerStore;
+  readonly runtime: Runtime;
+  readonly cache?: CacheStore | undefined;
+  /** Caches imported with --cache-from: consulted on a local miss; a hit's layer is fetched then. */
+  readonly remoteCaches?: readonly RemoteCache[] | undefined;
+  /**
+   * Called when a base image is not in the store (or `pull` is set): must put it there. `lease` is the build's:
+   * wrap the store destination with `leaseDestination(dst, lease)` so blobs it skips as present stay leased.
+   */
+  readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal, lease?: Lease) => Promise<void>) | undefined;
+  /** Always pull base images. */
+  readonly pull?: boolean | undefined;
+  readonly events?: EventSink | undefined;
+  readonly logger?: Logger | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * The lease that keeps what the build uses and produces safe from a concurrent `prune` (layer-store lease.ts).
+   * Default: the build acquires its own and releases it after tagging. Pass one (and release it yourself) when
+   * the result is tagged later, e.g. by a multi-platform index.
+   */
+  readonly lease?: Lease | undefined;
+}
+
+export interface StepReport {
+  readonly id: string;
+  readonly name: string;
+  readonly cached: boolean;
+  readonly reason?: MissReason;
+}
+
+export interface BuildResult {
+  /** The manifest descriptor of the built image. */
+  readonly manifest: Descriptor;
+  /** Digest of the manifest (what `--push` and `@sha256:` refer to). */
+  readonly imageDigest: Digest;
+  /** Digest of the config (Docker's image ID). */
+  readonly configDigest: Digest;
+  readonly config: ImageConfig;
+  readonly tags: readonly string[];
+  readonly steps: readonly StepReport[];
+  /** Cache records of the steps that made the final image (its stage and the stages it is FROM): `mode=min`. */
+  readonly finalRecords: readonly CacheRecord[];
+  /** Cache records of every step of the build: `mode=max`. */
+  readonly allRecords: readonly CacheRecord[];
+  /** The cache mounts RUN steps used: `{id, dir}`, for exporting their contents with `mode=max`. */
+  readonly cacheMounts: readonly { readonly id: string; readonly dir: string }[];
+}
+

@@ -1,0 +1,109 @@
+/**
+ * COPY/ADD materialisation: the selected sources (context or stage files, downloads, heredocs) copied into the
+ * merged overlay of the stage at the destination, with --chown, --chmod, --exclude, --parents, ADD's archive
+ * extraction, and, for a whole unchanged context directory, hard links from the previous build's layer.
+ */
+import { lstat, mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, posix } from 'node:path';
+import { fsPath } from '../../../layer-store/index.js';
+import { resolveUser } from '../../../runtime-exec/index.js';
+import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
+import { ContextMatcher, type SelectedSource } from '../../context/index.js';
+import { archiveKind, extractArchive, type Fetched } from '../add.js';
+import type { StageState, StepCall } from '../context.js';
+import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from '../copy.js';
+import { lowerDirs, previousTree, type Scratch } from '../workspace.js';
+
+/** The sources a COPY/ADD step copies, as copyStep chose them. */
+export interface Selection {
+  /** Context (or source stage) paths, .dockerignore applied. */
+  readonly sources: readonly SelectedSource[];
+  /** The directory `sources` are relative to: the context, or the source stage's view. */
+  readonly root: string;
+  readonly downloads: readonly Fetched[];
+  /** The context files' fingerprints by path (hashSources), for reusing the previous layer's unchanged files. */
+  readonly files: Record<string, string> | undefined;
+}
+
+export interface CopyTarget {
+  /** Absolute destination in the image. */
+  readonly dest: string;
+  /** The destination was written as a directory (`dir/`, `.`). */
+  readonly destIsDirSyntax: boolean;
+  /** The step's keyed instruction: the previous build's layer is reused only for the same one. */
+  readonly instruction: string;
+}
+
+type Source = CopySource & { keep?: Set<string>; base: string; archive?: boolean; sub?: string };
+
+/** Copies `sel` into `merged` (the stage's overlay, upper dir `s.upper`) as `ins` says. */
+export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruction, merged: string, s: Scratch, sel: Selection, t: CopyTarget): Promise<void> {
+  const { ctx, state: st, id } = call;
+  const from = ins.kind === 'copy' ? ins.from : undefined;
+  const heredocs = ins.sourceContents;
+  const multiple = sel.sources.length + heredocs.length + sel.downloads.length > 1;
+  let owner: Owner | undefined;
+  if (ins.chown) {
+    owner = await resolveChown(call, st, ins.chown);
+  } else if (!from) {
+    owner = { uid: 0, gid: 0 };
+  }
+  const chmodFn = ins.chmod ? parseChmod(ins.chmod) : undefined;
+  const excludeMatcher = ins.exclude.length > 0 ? new ContextMatcher(ins.exclude) : undefined;
+  const sources: Source[] = [];
+  for (const one of sel.sources) {
+    const hostPath = join(sel.root, one.resolvedPath);
+    const stt = await lstat(fsPath(hostPath));
+    const keep = new Set(one.entries.map((e) => e.relPath));
+    const name = basename(one.relPath === '.' ? sel.root : one.relPath);
+    const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;
+    // COPY --parents keeps each source's path below the context root (BuildKit's labs flag).
+    // A directory keeps its own path (its contents land below it); a file lands in its parent's path.
+    const parentDir = ins.kind === 'copy' && ins.parents ? (stt.isDirectory() ? one.relPath : posix.dirname(one.relPath)) : '.';
+    // Nothing below is excluded (no .dockerignore patterns, no --exclude): the fast whole-tree copy may be used.
+    const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && (from !== undefined || ctx.ignore.patterns.length === 0);
+    sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(parentDir !== '.' ? { sub: parentDir } : {}) });
+  }
+  for (const d of sel.downloads) sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '' });
+  const heredocDir = join(s.dir, 'heredocs');
+  for (const h of heredocs) {
+    await mkdir(heredocDir, { recursive: true });
+    const f = join(heredocDir, basename(h.path));
+    await writeFile(f, h.data, { mode: 0o644 });
+    sources.push({ hostPath: f, name: basename(h.path), stat: await lstat(f), base: '' });
+  }
+  for (const src of sources) {
+    const keep = src.keep;
+    const base = src.base;
+    if (src.archive) {
+      const kind = (await archiveKind(src.hostPath))!;
+      const target = await mkdirAllScoped(merged, t.dest, owner ?? { uid: 0, gid: 0 });
+      await extractArchive(src.hostPath, kind, target, ctx.signal);
+      continue;
+    }
+    const destFor = src.sub ? posix.join(t.dest, src.sub) + '/' : t.dest;
+    const needsFilter = !src.wholeTree || excludeMatcher !== undefined;
+    await copyIntoRootfs(merged, [src], destFor, t.destIsDirSyntax || multiple || src.sub !== undefined, {
+      owner,
+      commands: ctx.commands,
+      previous: src.wholeTree && !from ? await previousTree(ctx, id, t.instruction, sel.files, base, s) : undefined,
+      chmod: chmodFn,
+      exclude: !needsFilter ? undefined : (rel) => {
+        const full = base && base !== '.' ? `${base}/${rel}` : rel;
+        if (keep && !from && !keep.has(full)) return true;
+        if (excludeMatcher && excludeMatcher.isExcluded(rel)) return true;
+        return false;
+      },
+    });
+  }
+  // A wildcard that matches nothing copies nothing (BuildKit allows it); a missing plain source already failed.
+}
+
+/** `--chown=user[:group]`: numeric ids as given (group defaults to the uid), names from the stage's /etc/passwd and /etc/group. */
+async function resolveChown(call: StepCall, st: StageState, chown: string): Promise<Owner> {
+  const [u = '', g] = chown.split(':');
+  const numeric = /^\d+$/;
+  if (numeric.test(u) && (g === undefined || numeric.test(g))) return { uid: Number(u), gid: g === undefined ? Number(u) : Number(g) };
+  const r = await resolveUser(await lowerDirs(call.ctx, st.layers), chown);
+  return { uid: r.uid, gid: r.gid };
+}

@@ -1,0 +1,88 @@
+/**
+ * RUN: the command in a container (ctx.o.runtime) over an overlay of the stage's layers, its mounts
+ * materialised (run-mounts.ts), its output streamed as step.log events; the upper dir becomes the layer.
+ * Keyed by plan's runKey (argv, user, cwd, network, security), the stage env and the mounts' key material.
+ */
+import { Writable } from 'node:stream';
+import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
+import type { MountKey, StepInputs } from '../../../cache/index.js';
+import type { RunInstruction, RunMount } from '../../frontend/index.js';
+import { StepFailedError, commitHistory, runArgs, runCreatedBy, runKey } from '../../plan/index.js';
+import { insecureNotAllowed } from '../entitlements.js';
+import { cachedStep, stepInputs } from '../cached-step.js';
+import { loc, type StepCall } from '../context.js';
+import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
+import { mountKey, runMounts } from './run-mounts.js';
+
+/** Lines of output a failing RUN's error repeats. */
+const TAIL_LINES = 20;
+
+/**
+ * Runs one RUN step through the cache; appends its layer (if it changed anything) and its history entry.
+ * `mounts`: the instruction's mounts expanded by plan's expandRunMounts (the stage loop does it before the step starts).
+ */
+export async function runStep(call: StepCall, ins: RunInstruction, mounts: readonly RunMount[]): Promise<void> {
+  const { ctx, stage: rs, state: st, scope, id } = call;
+  const security = ins.security ?? 'sandbox';
+  if (security === 'insecure' && !ctx.o.allow?.includes('security.insecure')) throw insecureNotAllowed(ins.location);
+  const args = runArgs(st.config, ins);
+  const runEnv = scope.runEnv();
+  const env = new Map<string, string>();
+  for (const e of st.config.config?.Env ?? []) {
+    const i = e.indexOf('=');
+    env.set(i < 0 ? e : e.slice(0, i), i < 0 ? '' : e.slice(i + 1));
+  }
+  for (const [k, v] of runEnv) env.set(k, v);
+  if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
+  const user = st.config.config?.User ?? '';
+  const cwd = st.config.config?.WorkingDir || '/';
+  const mountKeys: MountKey[] = [];
+  for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m));
+  const inputs: StepInputs = { ...stepInputs(call, runKey(args, { user, cwd, network, security }), true), mounts: mountKeys };
+  const historyArgs = scope.historyArgs();
+  const r = await cachedStep(call, inputs, async () => {
+    if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
+    const s = await scratchDirs(ctx, 'run');
+    const lower = await lowerDirs(ctx, st.layers);
+    const runUser = user ? await resolveUser(lower, user) : { uid: 0, gid: 0, additionalGids: [] };
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      const rtMounts = await runMounts(ctx, rs, mounts, runUser, s, cleanups);
+      // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
+      const stepEnv = new Map([...env, ...rtMounts.env]);
+      const tail: string[] = [];
+      const sink = (stream: 'stdout' | 'stderr'): Writable => new Writable({
+        write(chunk: Buffer, _e, cb) {
+          const data = chunk.toString('utf8');
+          ctx.events({ type: 'step.log', id, stream, data });
+          for (const l of data.split('\n')) if (l.trim()) tail.push(l);
+          if (tail.length > TAIL_LINES) tail.splice(0, tail.length - TAIL_LINES);
+          cb();
+        },
+      });
+      const { exitCode } = await ctx.o.runtime.run({
+        commands: ctx.commands,
+        rootfs: { lower, upper: s.upper, work: s.work },
+        args,
+        env: [...stepEnv].map(([k, v]) => `${k}=${v}`),
+        cwd,
+        user: runUser,
+        network,
+        security,
+        mounts: rtMounts.mounts,
+        ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
+        platform: st.platform,
+      }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
+      if (exitCode !== 0) {
+        throw new StepFailedError(`RUN ${ins.cmdLine.join(' ')}`, exitCode, tail, { location: loc(ins.location) });
+      }
+      const layer = await commitUpper(ctx, s, id);
+      return layer ? { layer } : {};
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    }
+  });
+  if (r.layer) st.layers.push(r.layer);
+  commitHistory(st.config, runCreatedBy(args, historyArgs), r.layer !== undefined, st.time);
+}

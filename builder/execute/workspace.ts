@@ -1,0 +1,184 @@
+/**
+ * Where steps write: scratch dirs (upper, work, merged) below the build's tmp dir, the overlay of a stage's
+ * layers (lowerDirs, withMerged), read-only-ish views of another stage or image (stageView), and turning an
+ * upper dir into a layer (commitUpper: the snapshot is installed now, the blob compressed behind the next step,
+ * reusing the previous build's compressed segments where the tar did not change).
+ *
+ * Left behind on failure: a scratch dir lives below ctx.tmp, which build() removes; every mount made here is
+ * unmounted in a `finally` (withMerged) or by the caller's cleanup stack (stageView).
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { diffToLayerDeferred, readXattrTree, type Layer, type SegmentReuse, type XattrTable } from '../../layer-store/index.js';
+import { mountOverlay, unmount } from '../../runtime-exec/index.js';
+import type { CopyIntoOptions } from './copy.js';
+import { descriptorOf, knownLayer, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
+
+/** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
+export async function lowerDirs(ctx: BuildCtx, layers: readonly StageLayer[]): Promise<string[]> {
+  const dirs = await Promise.all(layers.map((l) => {
+    const known = knownLayer(l);
+    return ctx.o.store.snapshot(l.diffId, { ...(known ? { layer: descriptorOf(known) } : {}), signal: ctx.signal });
+  }));
+  return dirs.reverse();
+}
+
+export interface Scratch {
+  /** Work to do in the upper dir once the overlay is unmounted (a COPY that hard-links into it: copy.ts). */
+  afterUnmount?: (() => Promise<void>)[];
+  readonly dir: string;
+  readonly upper: string;
+  readonly work: string;
+  readonly merged: string;
+  /** The upper dir's xattrs, when read already (withMerged reads them while it unmounts). */
+  xattrs?: Promise<XattrTable>;
+}
+
+/** Returns fresh `upper`, `work` and `merged` dirs in `<tmp>/<label>-<random>`. */
+export async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
+  const dir = join(ctx.tmp, `${label}-${randomUUID().slice(0, 8)}`);
+  const s = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged') };
+  mkdirSync(s.upper, { recursive: true, mode: 0o755 });
+  mkdirSync(s.work, { recursive: true });
+  mkdirSync(s.merged, { recursive: true });
+  return s;
+}
+
+/** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
+export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
+  const lower = await lowerDirs(ctx, layers);
+  await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty'), commands: ctx.commands });
+  let done = false;
+  try {
+    const r = await fn(s.merged);
+    done = true;
+    return r;
+  } finally {
+    // The upper dir is final once `fn` is done (and nothing is left for after the unmount): its xattrs (getfattr,
+    // a helper process) are read while the overlay is unmounted (another one), not after.
+    const after = s.afterUnmount ?? [];
+    if (done && after.length === 0) {
+      s.xattrs = readXattrTree(s.upper, ctx.signal, ctx.commands);
+      s.xattrs.catch(() => undefined); // awaited by commitUpper
+    }
+    await unmount(s.merged, ctx.commands);
+    if (done) for (const job of after) await job();
+  }
+}
+
+/**
+ * Mounts a read-only-ish view (overlay with a throwaway upper) of `layers` (a stage's or image's filesystem);
+ * returns its dir. The unmount and removal are pushed on `cleanups` (the caller's LIFO stack).
+ */
+export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cleanups: (() => Promise<void>)[]): Promise<string> {
+  const v = await scratchDirs(ctx, 'view');
+  const lower = await lowerDirs(ctx, layers);
+  await mountOverlay({ lower, upper: v.upper, work: v.work, target: v.merged, emptyLower: join(v.dir, 'empty'), commands: ctx.commands });
+  cleanups.push(async () => {
+    await unmount(v.merged, ctx.commands);
+    await rm(v.dir, { recursive: true, force: true });
+  });
+  return v.merged;
+}
+
+/**
+ * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
+ * snapshot. Returns undefined when the step changed nothing (BuildKit drops empty layers). The layer is
+ * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES was
+ * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
+ */
+export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<PendingLayer | undefined> {
+  if (readdirSync(s.upper).length === 0) return undefined;
+  const compression = ctx.o.compression ?? 'gzip';
+  const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
+  let deferred;
+  try {
+    deferred = await diffToLayerDeferred(s.upper, {
+      sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
+      compression,
+      ...(reuse ? { reuse: reuse.reuse } : {}),
+      ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
+      commands: ctx.commands,
+      ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
+      signal: ctx.signal,
+      events: ctx.events,
+      id,
+    }, DEFER_COMPRESSION_MAX_BYTES);
+  } catch (e) {
+    await reuse?.close();
+    throw e;
+  }
+  // The tar is identified and in memory: the snapshot is leased and moved into place, and the next step can run
+  // on it while the blob is compressed behind it (a layer over the limit was compressed already).
+  await ctx.lease.add({ snapshots: [deferred.diffId] });
+  await ctx.o.store.installSnapshot(s.upper, deferred.diffId);
+  const diffId = deferred.diffId;
+  const packed = (async (): Promise<Layer> => {
+    let p;
+    try {
+      p = await deferred.compress();
+    } finally {
+      await reuse?.close();
+    }
+    // The blob was kept by the lease's time rule so far; from here on it is leased by name.
+    await ctx.lease.addLayer(p);
+    if (p.segments && ctx.o.cache) {
+      await ctx.o.cache.putSegments(p.digest, p.segments);
+      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments });
+    }
+    return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
+  })();
+  packed.catch(() => undefined); // awaited by the step's cache record and by commitImage; the build fails there
+  return { diffId, packed };
+}
+
+/**
+ * Layers whose files hold at most this much are read into memory and compressed behind the next step; bigger
+ * ones are compressed before the step returns (their compression needs the files, and memory stays bounded).
+ */
+const DEFER_COMPRESSION_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The compressed segments of the layer the previous build of step `id` made (its record is in ctx.previous),
+ * as a reuse source for packing this build's layer: the parts of the tar that did not change are copied instead
+ * of compressed again (each one checked first; see layer-store/layer/gzip-segments.ts). Undefined when there is
+ * no such layer, no index, or its blob is gone.
+ */
+async function previousSegments(ctx: BuildCtx, id: string): Promise<{ reuse: SegmentReuse; close(): Promise<void> } | undefined> {
+  const prev = ctx.previous.get(id)?.result.layer;
+  if (!prev || !ctx.o.cache) return undefined;
+  const index = await ctx.o.cache.segments(prev.digest);
+  if (!index) return undefined;
+  await ctx.lease.add({ blobs: [prev.digest] });
+  const ranges = await ctx.o.store.openBlobRanges(prev.digest).catch(() => undefined);
+  return ranges ? { reuse: { index, read: ranges.read }, close: ranges.close } : undefined;
+}
+
+/**
+ * For an edited COPY: the snapshot of the layer the previous build of step `id` made, and which source files
+ * (below `base`, the source dir's context path) are unchanged since then by the step's cache records, so that
+ * copyIntoRootfs can hard-link those from it. Undefined when there is no previous layer or it is not unpacked.
+ */
+export async function previousTree(ctx: BuildCtx, id: string, instruction: string, current: Record<string, string> | undefined, base: string, s: Scratch): Promise<CopyIntoOptions['previous']> {
+  const prev = ctx.previous.get(id);
+  const layer = prev?.result.layer;
+  const before = prev?.inputs.sources?.files;
+  // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
+  if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
+  await ctx.lease.add({ snapshots: [layer.diffId] });
+  const snapshot = await ctx.o.store.existingSnapshot(layer.diffId);
+  if (!snapshot) return undefined;
+  const prefix = base && base !== '.' ? `${base}/` : '';
+  return {
+    snapshot,
+    upper: s.upper,
+    afterUnmount: (job) => (s.afterUnmount ??= []).push(job),
+    same: (rel) => {
+      const k = prefix + rel;
+      const was = before[k];
+      return was !== undefined && was === current[k];
+    },
+  };
+}

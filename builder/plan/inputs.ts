@@ -1,0 +1,158 @@
+/**
+ * The cache-key material of each layer-producing step (pure): BuildKit's `CacheMap` inputs, spelled as the
+ * executor hands them to cache's `stepKey`. Everything here is a function of the expanded instruction, the
+ * stage state and values the executor has already read (file digests, layer diffIDs); nothing is read here.
+ *
+ * `StepMaterial` restates cache's `StepInputs` (v1) field for field, because the plan layer may not import
+ * cache; execute passes it to `stepKey` as is, so the compiler flags any drift. Which fields enter the key is
+ * said on each field (cache/keys.ts applies the exclusions).
+ */
+import { digestOf, formatPlatform, type Digest, type Platform } from '../../layer-store/core/index.js';
+import type { AddInstruction, CopyInstruction, RunMount, SourceContent } from '../frontend/index.js';
+
+/** Prefix of every step's `instruction`: bump it to invalidate every cached step (the record format's version). */
+export const CACHE_RECORD_VERSION = 'tsbuild-step-v1';
+
+/** A RUN mount as it enters the key (cache's MountKey). */
+export interface MountMaterial {
+  /** In the key. */
+  readonly type: 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
+  /** In the key. */
+  readonly target: string;
+  /** In the key: a bind mount's source by content (`<from or context>:<path>@<content>`). */
+  readonly source?: string;
+  /** In the key, except for cache mounts (their content never counts). */
+  readonly id?: string;
+  /** In the key: every other option that changes what the command sees, as strings. */
+  readonly options?: Readonly<Record<string, string>>;
+}
+
+/** The selected source files of a COPY/ADD from the context (cache's SourceDigest). */
+export interface SourcesMaterial {
+  /** In the key (a context COPY without a stat cache keys as the word `context`, cast). */
+  readonly digest: Digest;
+  /** Not in the key: per-file fingerprints, so a miss can name the file (and COPY can reuse unchanged ones). */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+/** Everything a step's result depends on, v1 (cache's StepInputs). */
+export interface StepMaterial {
+  readonly v: 1;
+  /** In the key: the previous step's key, or the base's identity (manifest digest, `scratch:<platform>`). */
+  readonly parent: string;
+  /** In the key: `tsbuild-step-v1 <the expanded instruction and what else changes its result>`. */
+  readonly instruction: string;
+  /** In the key: `os/arch[/variant]`. */
+  readonly platform: string;
+  /** In the key (proxy variables dropped by cache): what RUN sees as env, sorted; empty for COPY/ADD/WORKDIR. */
+  readonly env: readonly (readonly [string, string])[];
+  /** In the key. */
+  readonly mounts: readonly MountMaterial[];
+  /** In the key (its digest): a context COPY/ADD's selected files. */
+  readonly sources?: SourcesMaterial;
+  /** Not in the key: the step's position, to find the previous build of the same step (explain, reuse). */
+  readonly stepId: string;
+  /** Not in the key: words the miss. */
+  readonly parentKind: 'base' | 'step';
+  /** Not in the key: the base reference as written, for messages. */
+  readonly parentName: string;
+}
+
+/** Where a step sits: its parent in the key chain and its position (StageState + the step's id). */
+export interface StepOrigin {
+  readonly parent: string;
+  readonly parentKind: 'base' | 'step';
+  readonly parentName: string;
+  readonly platform: Platform;
+  /** See stepIdOf. */
+  readonly stepId: string;
+}
+
+/** A step's position across builds: `<context dir>|<Dockerfile>|<stage name or index>|<step id>`. */
+export function stepIdOf(contextDir: string, dockerfile: string, stage: string | number, id: string): string {
+  return `${contextDir}|${dockerfile}|${stage}|${id}`;
+}
+
+/**
+ * The key material every step shares. `env`: RUN sees the stage's args and ENV as its environment, so they
+ * enter its key (keyEnv); COPY/ADD/WORKDIR only see what their (already expanded) instruction text says, as in BuildKit.
+ */
+export function baseInputs(origin: StepOrigin, instruction: string, env: readonly (readonly [string, string])[] = []): StepMaterial {
+  return {
+    v: 1,
+    parent: origin.parent,
+    instruction: `${CACHE_RECORD_VERSION} ${instruction}`,
+    platform: formatPlatform(origin.platform),
+    env,
+    mounts: [],
+    stepId: origin.stepId,
+    parentKind: origin.parentKind,
+    parentName: origin.parentName,
+  };
+}
+
+/** The env a RUN's key sees, sorted by name: the stage's runEnv without proxy args (StageScope.runEnv({ includeProxy: false })). */
+export function keyEnv(runEnv: ReadonlyMap<string, string>): [string, string][] {
+  return [...runEnv].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** WORKDIR's instruction text in the key: the directory and the user that will own it. */
+export function workdirKey(dir: string, user: string): string {
+  return `WORKDIR ${dir} user=${user}`;
+}
+
+export interface RunKeyOptions {
+  readonly user: string;
+  readonly cwd: string;
+  readonly network: string;
+  readonly security: 'sandbox' | 'insecure';
+}
+
+/** RUN's instruction text in the key: its argv (JSON), user, working dir, network, and `security=insecure` when set. */
+export function runKey(args: readonly string[], o: RunKeyOptions): string {
+  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''}`;
+}
+
+/** The content of a stage's or image's filesystem in keys: its layers' diffIDs (`empty` for none). */
+export function layersKey(diffIds: readonly string[]): string {
+  return diffIds.join(',') || 'empty';
+}
+
+/**
+ * A mount as it enters the step's key, given its source's content when it is a bind mount (`content`: the digest
+ * of the context files it selects, or layersKey of the source stage or image; reading them is the executor's).
+ */
+export function mountMaterial(m: RunMount, content?: string): MountMaterial {
+  const options: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
+  const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}` : undefined;
+  return {
+    type: m.type,
+    target: m.target ?? '',
+    ...(source !== undefined ? { source } : {}),
+    ...(m.id !== undefined ? { id: m.id } : {}),
+    ...(Object.keys(options).length ? { options } : {}),
+  };
+}
+
+/** A file ADD downloaded: its name and digest enter the key. */
+export interface DownloadMaterial {
+  readonly name: string;
+  readonly digest: string;
+}
+
+/**
+ * COPY/ADD's instruction text in the key: flags, sources, heredoc names, destination and working dir; then the
+ * source stage's layers (`src=`, for `--from`) and the heredoc bodies' and downloads' digests (`heredocs=`).
+ */
+export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from: { readonly name: string; readonly layers: string } | undefined, downloads: readonly DownloadMaterial[]): string {
+  const heredocs: readonly SourceContent[] = ins.sourceContents;
+  const heredocKey = [...heredocs.map((h) => `${h.path}:${digestOf(h.data)}`), ...downloads.map((d) => `${d.name}:${d.digest}`)].join(',');
+  const flags = [
+    ins.chown ? `--chown=${ins.chown}` : '', ins.chmod ? `--chmod=${ins.chmod}` : '', ins.link ? '--link' : '',
+    ...ins.exclude.map((e) => `--exclude=${e}`), from ? `--from=${from.name}` : '',
+    ins.kind === 'copy' && ins.parents ? '--parents' : '',
+  ].filter(Boolean);
+  const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
+  return `${instruction} src=${from ? from.layers : ''} heredocs=${heredocKey}`;
+}
