@@ -18,7 +18,7 @@ import { StatCache } from '../../cache/index.js';
 import { parseDockerfile, toStages, resolveStageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
-import { reclaimStaleScratch, scratchName } from './recover.js';
+import { reclaimStaleScratch } from './recover.js';
 import { checkEntitlements } from './entitlements.js';
 import { stagePlatform } from './base-platform.js';
 import { settleBackground, type BuildCtx, type StageState } from './context.js';
@@ -71,19 +71,19 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   checkEntitlements(graph, o.allow ?? []);
 
   const root = o.store.root;
-  await reclaimStaleScratch(join(root, 'tmp'), o.logger ?? noopLogger);
+  await reclaimStaleScratch(o.store.layout, o.logger ?? noopLogger);
   // Taken before anything is read or written, so everything this build writes is covered by it (lease.ts).
   const lease = o.lease ?? (await Lease.acquire(root, o.signal ? { signal: o.signal } : {}));
-  const tmp = join(root, 'tmp', scratchName('build', randomUUID()));
+  const tmp = o.store.layout.scratchPath('build', randomUUID());
   await mkdir(tmp, { recursive: true });
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o, root, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir,
+    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir,
     results: new Map(), steps: [],
-    statCache: o.cache ? await StatCache.open(join(root, 'cache', 'stat'), { name: contextDir }) : undefined,
+    statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),
     records: new Map(),
     cacheMountsUsed: new Map(),

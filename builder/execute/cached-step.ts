@@ -42,11 +42,6 @@ export function stepInputs(call: StepCall, instruction: string, withEnv = false)
 /** How long a step waits for another builder of the same key (a live holder: its step is still running). */
 const STEP_LOCK_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
-/** Returns the O_EXCL lock file that serialises builders of one cache key: `<root>/cache/locks/<key hex>.lock`. */
-function stepLockPath(root: string, key: Digest): string {
-  return join(root, 'cache', 'locks', `${key.slice('sha256:'.length)}.lock`);
-}
-
 /**
  * Runs a layer-producing step through the cache (the protocol above): on a hit the recorded layer is reused; on
  * a miss `produce` runs and its result is recorded. Emits step.cached / step.miss and reports the step.
@@ -140,8 +135,8 @@ export async function cachedStep(call: StepCall, inputs: StepInputs, produce: ()
   }
   // Step dedupe across processes (and stages): one builder per key at a time. Whoever gets the lock second finds
   // the record the first one wrote and takes the hit; a lock whose holder died is broken (lock.ts).
-  const lockFile = stepLockPath(ctx.root, key);
-  mkdirSync(join(lockFile, '..'), { recursive: true });
+  const lockFile = ctx.layout.stepLockPath(key);
+  mkdirSync(ctx.layout.cacheLocksDir, { recursive: true });
   if (lstatSync(lockFile, { throwIfNoEntry: false }) !== undefined) ctx.events({ type: 'info', message: `${name}: waiting for another build running the same step` });
   // The lock is held until the record is written (a second builder of this key then finds it and takes the
   // hit), but the step returns as soon as its result is usable.

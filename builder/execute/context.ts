@@ -2,7 +2,7 @@
  * The state a build carries: the build context (one per build, shared by every stage), the state of one stage
  * (its config, layers and key chain), and the per-step call every step function takes. Nothing here does I/O.
  */
-import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage } from '../../layer-store/index.js';
+import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
 import type { ShellRunner } from '../../runtime-exec/index.js';
 import type { CacheRecord, StatCache } from '../../cache/index.js';
 import type { DockerfileAst, InstructionLocation, ResolvedStage, StageGraph, StageScope } from '../frontend/index.js';
@@ -72,8 +72,8 @@ export interface StageState {
 export interface BuildCtx {
   /** The caller's options (store, runtime, cache, secrets, …), as given. */
   readonly o: BuildOptions;
-  /** The store's root (`--root`): cache locks, cache mounts and scratch dirs live below it. */
-  readonly root: string;
+  /** Where everything under the store's root (`--root`) is: scratch dirs, cache locks, cache mounts (layer-store's StoreLayout). */
+  readonly layout: StoreLayout;
   /** This build's scratch dir below `<root>/tmp`; removed when the build ends. */
   readonly tmp: string;
   readonly events: EventSink;

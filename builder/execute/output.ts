@@ -66,7 +66,7 @@ export async function writeOutput(store: LayerStore, manifest: Descriptor, names
       await flatten(store, manifest, out.dest);
       return;
     case 'tar': {
-      const tmp = await mkdtemp(join(store.root, 'tmp', 'out-'));
+      const tmp = await mkdtemp(store.layout.outputTempPrefix);
       try {
         await flatten(store, manifest, tmp);
         await mkdir(dirname(out.dest), { recursive: true });

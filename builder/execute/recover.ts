@@ -6,17 +6,11 @@
  * stale dir, or that runc's state names as this root's with a dead owner, are killed and deleted, those mounts
  * are lazily unmounted, the dirs removed.
  */
-import { dirname } from 'node:path';
-import { reclaimLeftoverContainers, reclaimStaleScratch as reclaim, type Logger } from '../../layer-store/index.js';
+import { reclaimLeftoverContainers, reclaimStaleScratch as reclaim, type Logger, type StoreLayout } from '../../layer-store/index.js';
 
-/** The scratch dir name for this process: stale-detection reads the pid back. */
-export function scratchName(prefix: string, id: string): string {
-  return `${prefix}-${process.pid}-${id}`;
-}
-
-/** Reclaims stale scratch dirs under `tmpRoot` (see the module comment). Never throws; logs what it did. */
-export async function reclaimStaleScratch(tmpRoot: string, log: Logger): Promise<void> {
+/** Reclaims stale scratch dirs of the store at `layout` (see the module comment). Never throws; logs what it did. */
+export async function reclaimStaleScratch(layout: StoreLayout, log: Logger): Promise<void> {
   // Containers first (they hold the mounts): those whose supervisor died with their build (layer-store containers.ts).
-  await reclaimLeftoverContainers(dirname(tmpRoot), log);
-  await reclaim(tmpRoot, log);
+  await reclaimLeftoverContainers(layout.root, log);
+  await reclaim(layout.tmpDir, log);
 }

@@ -5,7 +5,6 @@ import type { Writable } from 'node:stream';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
-import { scratchName } from './recover.js';
 
 export interface RunImageOptions {
   readonly store: LayerStore;
@@ -55,7 +54,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     return { type: 'bind', source: resolve(host), target: ctr, readonly: mode === 'ro' };
   });
   const user = await resolveUser(lower, o.user ?? c.User ?? '');
-  const dir = join(o.store.root, 'tmp', scratchName('run', randomUUID()));
+  const dir = o.store.layout.scratchPath('run', randomUUID());
   await mkdir(join(dir, 'upper'), { recursive: true });
   await mkdir(join(dir, 'work'), { recursive: true });
   const ac = new AbortController();

@@ -69,8 +69,8 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
         break;
       case 'cache': {
         const cid = m.id ?? target!;
-        const dir = join(ctx.root, 'cache-mounts', cacheMountDirName(cid));
-        await ctx.lease.add({ paths: [`cache-mounts/${cacheMountDirName(cid)}`] });
+        const dir = ctx.layout.cacheMountPath(cid);
+        await ctx.lease.add({ paths: [ctx.layout.cacheMountLeasePath(cid)] });
         ctx.cacheMountsUsed.set(cid, dir);
         if (!(await exists(dir))) {
           await mkdir(dir, { recursive: true });
