@@ -28,9 +28,16 @@ export async function ingestTar(store: LayerStore, input: Readable, o: IngestOpt
   const { head, stream } = await peek(input);
   const sig = o.signal ? { signal: o.signal } : {};
   if (detectCompression(head) === 'gzip') {
-    const checked = tarChecked('gzip');
-    stream.on('error', (e) => checked.destroy(e));
-    const descriptor = await store.putBlob(stream.pipe(checked), { mediaType: MediaTypes.ociLayerGzip }, o);
+    const out = new PassThrough();
+    const feeding = pipeline([stream, tarChecked('gzip'), out], sig);
+    const storing = store.putBlob(out, { mediaType: MediaTypes.ociLayerGzip }, o).catch((e: unknown) => {
+      out.destroy(e as Error);
+      throw e;
+    });
+    const [fed, stored] = await Promise.allSettled([feeding, storing]);
+    if (fed.status === 'rejected') throw fed.reason;
+    if (stored.status === 'rejected') throw stored.reason;
+    const descriptor = stored.value;
     const h = hashStream();
     await pipeline([store.openBlob(descriptor, o), decompressor('gzip'), h], sig);
     const { digest } = await h.result;
