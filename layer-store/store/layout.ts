@@ -2,7 +2,7 @@
  * The one map of the store root (`--root`): every path under it is asked of a StoreLayout, never joined by hand.
  * Pure: no getter or method does I/O, creates a directory or checks that a path exists.
  *
- * The whole layout (the README's "Store layout (--root)" section copies this tree; keep the two in sync).
+ * The whole layout (layer-store/README.md's "Store layout" section copies this tree; keep the two in sync).
  * Owner: the module that writes the place. gc = LayerStore.gc (`tsbuild prune`), prune = `prune --cache`
  * (CacheStore.prune and the cache-mount sweep), fsck = LayerStore.fsck (`tsbuild fsck [--repair]`).
  *
