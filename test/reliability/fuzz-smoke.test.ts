@@ -1,4 +1,4 @@
-// Runs the fuzz harness (bench/fuzz.ts) briefly on every target so CI exercises it: the generators, the
+// Runs the fuzz harness (test/fuzz/) briefly on every target so CI exercises it: the generators, the
 // worker + watchdog, and the properties (only TsbuildErrors, per-input time bound, nothing written outside
 // the tar target). The full run is `npm run fuzz` (100,000 inputs per target).
 import assert from 'node:assert/strict';
@@ -6,7 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fuzzTarget, summarize, TARGETS } from '../../bench/fuzz.js';
+import { TARGETS } from '../fuzz/harness.js';
+import { summarize } from '../fuzz/summary.js';
+import { fuzzTarget } from '../fuzz/watchdog.js';
 
 const RUNS: Readonly<Record<string, number>> = { parser: 2000, reference: 2000, tar: 1000, names: 300 }; // tar applies into a real directory: ~100 inputs/s here
 const runsOf = (t: string): number => RUNS[t] ?? 2000;

@@ -1,5 +1,5 @@
 /**
- * The `names` fuzz target (bench/fuzz.ts): file names are bytes. Each input is a small tree whose names are
+ * The `names` fuzz target: file names are bytes. Each input is a small tree whose names are
  * arbitrary bytes (Latin-1, stray continuation bytes, truncated and overlong sequences, UTF-8-encoded
  * surrogates, code points over U+10FFFF, a real U+FFFD, valid multi-byte UTF-8, whiteout prefixes) and whose
  * symlink targets are too. Properties, each a PropertyFailure('roundtrip') when broken:
@@ -15,16 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { ContextMatcher, walkContext } from '../builder/index.js';
-import { applyLayer, compareNameBytes, decodeName, encodeName, isPlainName, packLayer, TarReader } from '../layer-store/index.js';
-
-/** A property that does not hold (bench/fuzz.ts reports it as a finding of this kind). */
-export class NamesPropertyFailure extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NamesPropertyFailure';
-  }
-}
+import { ContextMatcher, walkContext } from '../../../builder/index.js';
+import { applyLayer, compareNameBytes, decodeName, encodeName, isPlainName, packLayer, TarReader } from '../../../layer-store/index.js';
+import { PropertyFailure } from '../harness.js';
 
 const INTERESTING: readonly number[][] = [
   [0xe9], [0xff], [0xfe], [0x80], [0xbf], [0xc3], [0xc3, 0xa9], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf],
@@ -75,7 +68,7 @@ function byteTree(dir: Buffer, rel: Buffer | undefined, out: Map<string, string>
 }
 
 function fail(what: string, detail: unknown): never {
-  throw new NamesPropertyFailure(`${what}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
+  throw new PropertyFailure('roundtrip', `${what}: ${typeof detail === 'string' ? detail : JSON.stringify(detail)}`);
 }
 
 function checkCodec(names: readonly Buffer[]): void {
