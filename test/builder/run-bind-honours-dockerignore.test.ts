@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { busyboxTar, makeBuildEnv, mountPoints, type BuildEnv } from '../helpers/build-env.js';
+import { busyboxTar, layerFile, makeBuildEnv, mountPoints, type BuildEnv } from '../helpers/build-env.js';
 
 const run = promisify(execFile);
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
@@ -29,19 +29,13 @@ after(async () => {
   if (ctx) await rm(ctx, { recursive: true, force: true });
 });
 
-async function fileOf(image: string, path: string): Promise<string> {
-  const img = await env.store.image(image);
-  const top = img.manifest.layers[img.manifest.layers.length - 1]!;
-  const { stdout } = await run('tar', ['-xzOf', env.store.blobPath(top.digest), path]);
-  return stdout;
-}
 
 test('a bind mount of the context shows only what .dockerignore keeps', async () => {
   await writeFile(join(ctx, 'Dockerfile'), "FROM busybox:latest\nRUN --mount=type=bind,target=/c sh -c 'cd /c && find . | sort > /list; cat /c/secret.txt > /leak 2>/dev/null; true'\n");
   await env.build({ context: ctx, tags: ['ign:1'] });
-  const list = (await fileOf('ign:1', 'list')).trim().split('\n');
+  const list = (await layerFile(env, 'ign:1', 'list')).trim().split('\n');
   assert.deepEqual(list, ['.', './.dockerignore', './Dockerfile', './logs', './logs/keep.log', './src', './src/main.c']);
-  assert.equal(await fileOf('ign:1', 'leak'), '');
+  assert.equal(await layerFile(env, 'ign:1', 'leak'), '');
   assert.deepEqual(await mountPoints(env.root), []);
 });
 
@@ -65,5 +59,5 @@ test('the bound files count in the step key: an edit reruns the step, an ignored
   const edited = await env.build({ context: ctx, tags: ['key:2'] });
   const runStep = edited.steps.find((s) => s.name.includes('RUN'))!;
   assert.equal(runStep.cached, false, 'the bound file changed: the step reruns');
-  assert.equal(await fileOf('key:2', 'copy'), 'int main(){return 1;}\n');
+  assert.equal(await layerFile(env, 'key:2', 'copy'), 'int main(){return 1;}\n');
 });

@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { busyboxTar, makeBuildEnv, mountPoints, scratchLeft, type BuildEnv } from '../helpers/build-env.js';
+import { busyboxTar, layerFile, makeBuildEnv, mountPoints, scratchLeft, type BuildEnv } from '../helpers/build-env.js';
 import { treePrint } from '../helpers/tree-print.js';
 
 const run = promisify(execFile);
@@ -38,12 +38,6 @@ async function makeContext(name: string, dockerfile: string, dockerignore?: stri
   return ctx;
 }
 
-async function fileOf(image: string, path: string): Promise<string> {
-  const img = await env.store.image(image);
-  const top = img.manifest.layers[img.manifest.layers.length - 1]!;
-  const { stdout } = await run('tar', ['-xzOf', env.store.blobPath(top.digest), path]);
-  return stdout;
-}
 
 // Creates, changes (content, mode, through a symlink) and deletes files, and records what the step saw.
 const WRITER = [
@@ -65,7 +59,7 @@ for (const filtered of [false, true]) {
     await env.build({ context: ctx, tags: [`bindrw:${filtered}`] });
     assert.deepEqual(treePrint(ctx), before, 'the context directory is byte-for-byte as it was');
     // The step saw its own writes while it ran.
-    const seen = await fileOf(`bindrw:${filtered}`, 'seen');
+    const seen = await layerFile(env, `bindrw:${filtered}`, 'seen');
     assert.match(seen, /new\.txt/);
     assert.match(seen, /made/);
     assert.doesNotMatch(seen, /gone\.txt/);
@@ -97,7 +91,7 @@ test('a writable bind of one context file or a subdirectory leaves the source un
   const before = treePrint(ctx);
   await env.build({ context: ctx, tags: ['bindsub:1'] });
   assert.deepEqual(treePrint(ctx), before);
-  assert.equal(await fileOf('bindsub:1', 'r2'), 'other\n');
+  assert.equal(await layerFile(env, 'bindsub:1', 'r2'), 'other\n');
 });
 
 test('a writable bind of another stage discards its writes too', async () => {
@@ -110,5 +104,5 @@ test('a writable bind of another stage discards its writes too', async () => {
     '',
   ].join('\n'));
   await env.build({ context: ctx, tags: ['bindstage:1'] });
-  assert.equal(await fileOf('bindstage:1', 'after/k'), 'keep\n');
+  assert.equal(await layerFile(env, 'bindstage:1', 'after/k'), 'keep\n');
 });

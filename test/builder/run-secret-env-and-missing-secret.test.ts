@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { busyboxTar, makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
+import { busyboxTar, layerFile, makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { runCli } from '../helpers/cli.js';
 
 const run = promisify(execFile);
@@ -24,12 +24,6 @@ after(async () => {
   if (ctx) await rm(ctx, { recursive: true, force: true });
 });
 
-async function fileOf(image: string, path: string): Promise<string> {
-  const img = await env.store.image(image);
-  const top = img.manifest.layers[img.manifest.layers.length - 1]!;
-  const { stdout } = await run('tar', ['-xzOf', env.store.blobPath(top.digest), path]);
-  return stdout;
-}
 
 test('RUN --mount=type=secret,env=VAR sets VAR in the step and mounts no file', async () => {
   await writeFile(join(ctx, 'Dockerfile'), [
@@ -45,7 +39,7 @@ test('RUN --mount=type=secret,env=VAR sets VAR in the step and mounts no file', 
   assert.equal((await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[1]!.digest), 'len'])).stdout.trim(), '12');
   assert.match((await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[1]!.digest), 'files'])).stdout, /No such file|can't open|not found/i);
   assert.equal((await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[2]!.digest), 'both'])).stdout, 'file-secret');
-  assert.equal(await fileOf('senv:1', 'after'), '[]\n', 'the variable is the step\'s only');
+  assert.equal(await layerFile(env, 'senv:1', 'after'), '[]\n', 'the variable is the step\'s only');
   assert.ok(!JSON.stringify(img.config).includes('file-secret'), 'not in the config or history');
 });
 
@@ -57,7 +51,7 @@ test('a secret given from the environment reaches the step; an unset variable fa
   } finally {
     delete process.env.TSBUILD_TEST_API_KEY;
   }
-  assert.equal(await fileOf('senv:2', 'k'), 'from-env\n');
+  assert.equal(await layerFile(env, 'senv:2', 'k'), 'from-env\n');
   const t0 = Date.now();
   await assert.rejects(env.build({ context: ctx, tags: ['senv:3'], secrets: [{ id: 'api', env: 'TSBUILD_TEST_API_KEY' }] }),
     (e: Error) => /--secret id=api,env=TSBUILD_TEST_API_KEY: environment variable TSBUILD_TEST_API_KEY is not set/.test(e.message));
@@ -86,5 +80,5 @@ test('secrets work with a relative --root', async () => {
   const rel = relative(cwd, env.root);
   const r = runCli(['--root', rel, 'build', '--progress', 'plain', '--secret', `id=tok,src=${join(ctx, 'tok.txt')}`, '-t', 'srel:1', ctx], { cwd });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(await fileOf('srel:1', 'got'), 'file-secret');
+  assert.equal(await layerFile(env, 'srel:1', 'got'), 'file-secret');
 });

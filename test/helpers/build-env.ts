@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type BuildOptions, type BuildResult } from '../../builder/index.js';
@@ -55,4 +57,12 @@ export function mountPoints(root: string): Promise<string[]> {
 /** Returns the entries of `<root>/tmp` (scratch dirs a build must remove). */
 export async function scratchLeft(root: string): Promise<string[]> {
   return readdir(join(root, 'tmp')).catch(() => []);
+}
+
+/** Returns the content of `path` in layer `index` (default: the top one) of `image` in `env`'s store, read with GNU tar. */
+export async function layerFile(env: BuildEnv, image: string, path: string, index?: number): Promise<string> {
+  const img = await env.store.image(image);
+  const layer = img.manifest.layers[index ?? img.manifest.layers.length - 1]!;
+  const { stdout } = await promisify(execFile)('tar', ['-xzOf', env.store.blobPath(layer.digest), path]);
+  return stdout;
 }
