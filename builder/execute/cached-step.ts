@@ -9,7 +9,8 @@
  *   miss   → step.miss with the reason (explainMiss against the nearest previous record of this step id, which
  *          is also kept in ctx.previous for segment and file reuse); `produce` runs the step.
  *   record the record is written once the layer's blob is compressed (behind the next step); the lock is held
- *          until then. Without a cache (or with --no-cache) the record is only remembered for the build result.
+ *          until then. With --no-cache the step always runs, and its record is written all the same (BuildKit's
+ *          --no-cache ignores the cache but feeds it); without a cache it is only remembered for the build result.
  *
  * The stage state (key, parentKind, time) is advanced on a hit or after `produce`; the step returns as soon as
  * its layer is usable. Left on failure: a failing `produce` leaves no record and releases the lock; a record
@@ -80,8 +81,15 @@ export async function cachedStep(call: StepCall, inputs: StepInputs, produce: ()
   };
   let reason: MissReason;
   if (!cache) reason = { kind: 'no-cache', detail: 'cache disabled' };
-  else if (noCache) reason = { kind: 'no-cache', detail: '--no-cache' };
-  else {
+  else if (noCache) {
+    // --no-cache (or --no-cache-filter) ignores the records but still writes this step's, as BuildKit does: the
+    // next ordinary build hits. The key is leased for that write, and the previous build of the step is still
+    // found, for its layer's segments and files.
+    await ctx.lease.add({ cacheKeys: [key] });
+    const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
+    if (before) ctx.previous.set(id, before);
+    reason = { kind: 'no-cache', detail: '--no-cache' };
+  } else {
     // The key is leased so `prune --cache` keeps the record this build reads or is about to write.
     await ctx.lease.add({ cacheKeys: [key] });
     const rec = await localHit(cache);

@@ -191,8 +191,8 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
       .option('label', listOption('label KEY=VALUE on the image'))
-      .option('no-cache', { type: 'boolean', default: false, describe: 'do not use the step cache' })
-      .option('no-cache-filter', listOption('do not use the cache for these stages'))
+      .option('no-cache', { type: 'boolean', default: false, describe: 'run every step (the cache is not read, but still written: the next build hits)' })
+      .option('no-cache-filter', listOption('run every step of these stages (their results are still cached)'))
       .option('pull', { type: 'boolean', default: false, describe: 'always pull base images' })
       .option('platform', { type: 'string', describe: 'target platform os/arch[/variant] (default: this machine)' })
       .option('secret', listOption('secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR'))
@@ -219,7 +219,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       // Every flag is parsed and checked now, before the store is opened or a step runs.
       const flags = await pipelineFlags(argv);
       const store = await openStore(argv.root, logger);
-      const [cache, runtime] = await Promise.all([argv['no-cache'] ? undefined : openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
+      const [cache, runtime] = await Promise.all([openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
       const r = await runBuildPipeline({
         ...flags, store, cache, runtime, registry: reg, events: renderer.sink, logger, signal: argv.signal ?? new AbortController().signal,
       });
