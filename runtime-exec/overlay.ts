@@ -27,8 +27,9 @@ function commonDir(paths: readonly string[]): string {
 }
 
 /**
- * Mounts an overlay of `lower` (top first) + `upper` + `work` at `target`. With no lower dirs, an empty
- * directory `emptyLower` (created here) is used, since overlayfs needs at least one lowerdir.
+ * Mounts an overlay of `lower` (top first; a repeated dir counts once, at its topmost place) + `upper` + `work`
+ * at `target`. With no lower dirs, an empty directory `emptyLower` (created here) is used, since overlayfs needs
+ * at least one lowerdir.
  *
  * The mount is `volatile` (Linux 5.10+) unless `o.volatile` is false: unmounting a normal overlay calls
  * syncfs on the upper dir's filesystem, which waits for every dirty page on that disk, other programs'
@@ -40,7 +41,10 @@ function commonDir(paths: readonly string[]): string {
 export async function mountOverlay(
   o: { lower: readonly string[]; upper: string; work: string; target: string; emptyLower: string; volatile?: boolean; commands?: CommandRunner | undefined },
 ): Promise<void> {
-  let lower = [...o.lower];
+  // The same layer twice in a chain (two identical COPY steps give one diffID, so one snapshot dir) is one lower
+  // dir: overlayfs refuses a repeated lowerdir. Keeping only its topmost place gives the same merged view, since
+  // that copy overrides, and its whiteouts and opaque dirs hide, everything below it, the lower copy included.
+  let lower = [...new Set(o.lower)];
   if (lower.length === 0) {
     await mkdir(o.emptyLower, { recursive: true });
     lower = [o.emptyLower];
