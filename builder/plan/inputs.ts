@@ -152,6 +152,8 @@ export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from
     ins.chown ? `--chown=${ins.chown}` : '', ins.chmod ? `--chmod=${ins.chmod}` : '', ins.link ? '--link' : '',
     ...ins.exclude.map((e) => `--exclude=${e}`), from ? `--from=${from.name}` : '',
     ins.kind === 'copy' && ins.parents ? '--parents' : '',
+    // Only when given, so the keys of every other COPY/ADD stay as they were.
+    ins.kind === 'add' && ins.unpack !== undefined ? `--unpack=${ins.unpack}` : '',
   ].filter(Boolean);
   const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
   return `${instruction} src=${from ? from.layers : ''} heredocs=${heredocKey}`;
