@@ -46,6 +46,8 @@ export interface ApplyOptions {
   readonly allowDevices?: boolean | undefined;
   /** lchown entries to their uid/gid. Default: true when running as root. */
   readonly chown?: boolean | undefined;
+  /** With chown: own every entry by this uid/gid instead of its own (ADD --chown of a local archive, as moby's ChownOpts). */
+  readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
   /** Set xattrs from the layer (needs setfattr from `attr`). Default true. */
   readonly xattrs?: boolean | undefined;
   /** Abort with InvalidLayerError when the uncompressed tar exceeds this many bytes. Default 64 GiB. */
@@ -159,7 +161,7 @@ class Applier {
   }
 
   async meta(p: string, h: TarHeader, isLink: boolean): Promise<void> {
-    if (this.#chown) await lchown(fsPath(p), h.uid, h.gid);
+    if (this.#chown) await lchown(fsPath(p), this.#o.owner?.uid ?? h.uid, this.#o.owner?.gid ?? h.gid);
     if (!isLink) await chmod(fsPath(p), h.mode & 0o7777);
     if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, checkedXattrs(h));
   }
@@ -202,7 +204,7 @@ class Applier {
           const fd = openSync(fsPath(dest), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             if (chunks.length > 0) writevSync(fd, chunks);
-            if (this.#chown) fchownSync(fd, h.uid, h.gid);
+            if (this.#chown) fchownSync(fd, this.#o.owner?.uid ?? h.uid, this.#o.owner?.gid ?? h.gid);
             fchmodSync(fd, h.mode & 0o7777);
             futimesSync(fd, h.mtime, h.mtime);
           } finally {

@@ -78,7 +78,8 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
     if (src.archive) {
       const kind = (await archiveKind(src.hostPath))!;
       const target = await mkdirAllScoped(merged, t.dest, owner ?? { uid: 0, gid: 0 });
-      await extractArchive(src.hostPath, kind, target, ctx.signal);
+      // --chown owns every extracted entry (moby's ChownOpts); without it the archive's owners are kept.
+      await extractArchive(src.hostPath, kind, target, ctx.signal, ins.chown ? owner : undefined);
       continue;
     }
     const destFor = src.sub ? posix.join(t.dest, src.sub) + '/' : t.dest;

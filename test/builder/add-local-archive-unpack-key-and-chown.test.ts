@@ -43,3 +43,16 @@ test('ADD --unpack=false after ADD of the same archive copies it instead of reus
   await env.build({ context: ctx, tags: ['unpack:true'] });
   assert.deepEqual(await topLayerNames('unpack:true'), ['foo']);
 });
+
+test('ADD --chown of a local archive owns every extracted entry; without --chown the archive owners stay', async () => {
+  await mkdir(join(ctx, 'tree', 'd'), { recursive: true });
+  await writeFile(join(ctx, 'tree', 'd', 'f'), 'f');
+  execFileSync('tar', ['-C', join(ctx, 'tree'), '--owner=7', '--group=8', '-czf', join(ctx, 'owned.tar.gz'), 'd']);
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nADD --chown=100:200 owned.tar.gz /out/\nADD owned.tar.gz /kept/\n');
+  await env.build({ context: ctx, tags: ['chown:1'] });
+  const img = await env.store.image('chown:1');
+  const owners = (i: number): string[] => execFileSync('tar', ['--numeric-owner', '-tvzf', env.store.blobPath(img.manifest.layers[i]!.digest)], { encoding: 'utf8' })
+    .trim().split('\n').map((l) => { const f = l.split(/\s+/); return `${f[5]} ${f[1]}`; }).sort();
+  assert.deepEqual(owners(1), ['out/ 100/200', 'out/d/ 100/200', 'out/d/f 100/200']);
+  assert.deepEqual(owners(2), ['kept/ 0/0', 'kept/d/ 7/8', 'kept/d/f 7/8']);
+});
