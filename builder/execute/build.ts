@@ -11,6 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
@@ -42,7 +43,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   if (!cst?.isDirectory()) {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }
-  const dockerfile = o.dockerfile ?? join(contextDir, 'Dockerfile');
+  const dockerfile = o.dockerfile ?? defaultDockerfile(contextDir);
   let bytes: Buffer;
   try {
     bytes = await readFile(dockerfile);
@@ -51,7 +52,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
     });
   }
-  const fileLabel = o.dockerfile ?? 'Dockerfile';
+  const fileLabel = o.dockerfile ?? basename(dockerfile);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
@@ -120,3 +121,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   }
 }
 
+/** `<context>/Dockerfile`, or a lowercase `<context>/dockerfile` when only that exists (as BuildKit's dockerui). */
+function defaultDockerfile(contextDir: string): string {
+  const upper = join(contextDir, 'Dockerfile');
+  const lower = join(contextDir, 'dockerfile');
+  return !existsSync(upper) && existsSync(lower) ? lower : upper;
+}
