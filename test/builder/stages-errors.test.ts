@@ -35,6 +35,14 @@ test('a stage that copies from itself, or a loop of stages, is a cycle', () => {
   fails(() => build(['FROM busybox AS a', 'RUN --mount=from=b,target=/b true', 'FROM a AS b']), 'DOCKERFILE_STAGE', /circular dependency/, 2);
 });
 
+test('COPY --from a stage defined later fails as in BuildKit (testOutOfOrderStage); unneeded stages are not checked', () => {
+  fails(() => build(['FROM busybox AS target', 'COPY --from=build / /out', 'FROM busybox AS build', 'COPY /Dockerfile /d2', 'FROM target']),
+    'DOCKERFILE_STAGE', /cannot copy from stage "build", it needs to be defined before current stage "target"/, 2, /move that stage above/);
+  fails(() => build(['FROM busybox AS a', 'COPY --from=1 /a /b', 'FROM busybox', 'FROM a']), 'DOCKERFILE_STAGE', /cannot copy from stage "1", it needs to be defined before current stage "a"/, 2);
+  const g = build(['FROM busybox AS early', 'COPY --from=late /a /b', 'FROM busybox AS late', 'FROM busybox AS final'], 'late');
+  assert.deepEqual(g.order.map((r) => r.index), [1]);
+});
+
 test('duplicate stage names and instructions before FROM', () => {
   fails(() => build(['FROM alpine AS a', 'FROM alpine AS A']), 'DOCKERFILE_STAGE', /duplicate stage name "a"/, 2, /line 1/);
   fails(() => build(['RUN true', 'FROM alpine']), 'DOCKERFILE_STAGE', /no build stage in current context/, 1, /start the Dockerfile with FROM/);

@@ -69,6 +69,7 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
   stages.forEach((s) => { if (s.name !== undefined) names.set(s.name, s.index); });
   const stageNames = [...names.keys()];
   const esc = o.escapeToken;
+  const forward: { stage: Stage; from: string; location: InstructionLocation }[] = [];
 
   const resolved: Omit<ResolvedStage, 'level'>[] = stages.map((s) => {
     const baseName = expandAt(s.base, metaScope, s.location, esc).value;
@@ -97,11 +98,13 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
             throw new DockerfileError('DOCKERFILE_STAGE', `invalid stage index ${i}`, {
               hint: `COPY --from=<index> counts FROM lines from 0; this file has stages 0 to ${stages.length - 1}`, location: c.location });
           }
+          if (i > s.index) forward.push({ stage: s, from: ref, location: c.location });
           edges.push({ via: 'copy', stage: i, location: c.location });
           continue;
         }
         const named = names.get(ref.toLowerCase());
         if (named !== undefined) {
+          if (named > s.index) forward.push({ stage: s, from: ref, location: c.location });
           edges.push({ via: 'copy', stage: named, location: c.location });
           continue;
         }
@@ -159,6 +162,7 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
   const order = [...levels.keys()]
     .sort((a, b) => levels.get(a)! - levels.get(b)! || a - b)
     .map((i) => ({ ...resolved[i]!, level: levels.get(i)! }));
+  laterStages(forward.filter((f) => levels.has(f.stage.index)));
   const waves: number[][] = [];
   for (const r of order) (waves[r.level] ??= []).push(r.index);
 
@@ -216,4 +220,15 @@ function checkImageRef(ref: string, loc: InstructionLocation, stageNames: readon
       : 'images look like name[:tag][@digest] in lower case',
     location: loc,
   });
+}
+
+/**
+ * BuildKit dispatches the needed stages in file order (after its cycle check), so `COPY --from` may name only a
+ * stage defined above the current one; a later one fails with BuildKit's words, at the first such line.
+ */
+function laterStages(forward: readonly { stage: Stage; from: string; location: InstructionLocation }[]): void {
+  const f = [...forward].sort((a, b) => a.location.line - b.location.line)[0];
+  if (!f) return;
+  throw new DockerfileError('DOCKERFILE_STAGE', `cannot copy from stage ${JSON.stringify(f.from)}, it needs to be defined before current stage ${JSON.stringify(f.stage.name ?? `stage-${f.stage.index}`)}`, {
+    hint: 'move that stage above this one in the Dockerfile', location: f.location });
 }
