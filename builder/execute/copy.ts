@@ -366,7 +366,7 @@ export function parseChmod(spec: string): (mode: number, isDir: boolean) => numb
   const ops: { who: number; op: string; perm: string }[] = [];
   for (const cl of clauses) {
     const m = /^([ugoa]*)([-+=])([rwxXst]*)$/.exec(cl);
-    if (!m) throw new TsbuildError('DOCKERFILE_BAD_FLAG', `invalid --chmod value ${JSON.stringify(spec)}`, { hint: 'use octal (e.g. 755) or symbolic (e.g. u+x,g-w) mode' });
+    if (!m) throw new TsbuildError('DOCKERFILE_BAD_FLAG', `invalid chmod parameter: '${spec}'. it should be octal string and between 0 and 07777`, { hint: 'use --chmod with an octal mode (e.g. 755) or a symbolic one (e.g. u+x,g-w)' });
     const who = m[1] ?? '';
     let mask = 0;
     for (const w of who === '' || who.includes('a') ? 'ugo' : who) mask |= w === 'u' ? 0o4700 : w === 'g' ? 0o2070 : 0o1007;

@@ -94,7 +94,7 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
         const sid = m.id ?? m.source ?? (target ? posix.basename(target) : '');
         const sec = (ctx.o.secrets ?? []).find((x) => x.id === sid);
         if (!sec) {
-          if (m.required) throw new BuildError(`secret ${sid} is required but was not given`, { hint: `pass --secret id=${sid},src=FILE` });
+          if (m.required) throw new BuildError(`secret ${sid}: not found (the mount is required and no --secret id=${sid} was given)`, { hint: `pass --secret id=${sid},src=FILE` });
           break;
         }
         const data = await readSecret(sec);

@@ -78,7 +78,7 @@ export function toStages(input: readonly InstructionNode[] | DockerfileAst, file
   flush();
   if (stages.length === 0) {
     const last = nodes[nodes.length - 1];
-    throw new DockerfileError('DOCKERFILE_STAGE', 'the Dockerfile has no FROM instruction', {
+    throw new DockerfileError('DOCKERFILE_STAGE', 'dockerfile contains no stages to build: the Dockerfile has no FROM instruction', {
       hint: 'add FROM <image> (or FROM scratch)',
       location: { file: fileName, line: last?.line ?? 1 },
     });
