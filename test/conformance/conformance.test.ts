@@ -1,0 +1,178 @@
+/**
+ * BuildKit's own integration tests as a conformance suite (data-driven). Each case under cases/<upstream file
+ * stem>/<TestFunction>[-n]/ holds a Dockerfile, an optional context/ directory and expect.json, which restates
+ * what the upstream test asserts: files of the result image (content, mode, owner, type, absence), config fields,
+ * or an error substring. Many upstream tests assert inside RUN (`[ "$(stat …)" = … ]`), so for those a build
+ * that succeeds is the assertion. Every case is built with the library in one store on one local busybox base.
+ *
+ * exceptions.json lists the cases that fail today, each with its diagnosed reason: a listed case must still fail
+ * (remove it when fixed), every other case must pass.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
+import { canonical, prepareContext } from '../equivalence/describe.js';
+import { imageTree, type TreeNode } from './image-tree.js';
+import { makeConformanceBase } from './base.js';
+
+interface FileExpect {
+  content?: string;
+  mode?: string;
+  uid?: number;
+  gid?: number;
+  type?: 'file' | 'dir' | 'symlink';
+  target?: string;
+  absent?: true;
+}
+
+interface CaseExpect {
+  upstream: string;
+  files?: Record<string, FileExpect>;
+  config?: Record<string, unknown>;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  /** Context file modes to set after copying (git keeps only the executable bit). */
+  contextModes?: Record<string, string>;
+  error?: string;
+}
+
+const DIR = join(repoRoot(), 'test', 'conformance');
+const CASES = join(DIR, 'cases');
+const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')) as Record<string, string>;
+
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+/** Lists case ids (`<file stem>/<case>`), sorted. */
+function listCases(): string[] {
+  const ids: string[] = [];
+  for (const file of readdirSync(CASES).sort()) {
+    if (!isDir(join(CASES, file))) continue;
+    for (const c of readdirSync(join(CASES, file)).sort()) {
+      if (existsSync(join(CASES, file, c, 'expect.json'))) ids.push(`${file}/${c}`);
+    }
+  }
+  return ids;
+}
+
+/** Returns the message of `e` and of every `cause` below it, with hints. */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, i = 0; cur !== undefined && cur !== null && i < 10; i++) {
+    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown };
+    parts.push(String(err.message ?? cur));
+    if (typeof err.hint === 'string') parts.push(err.hint);
+    if (typeof err.tail === 'string') parts.push(err.tail);
+    cur = err.cause;
+  }
+  return parts.join('\n');
+}
+
+function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): string[] {
+  if (want.absent) return got ? [`${path}: exists (${got.type}), expected absent`] : [];
+  if (!got) return [`${path}: missing`];
+  const out: string[] = [];
+  if (want.type !== undefined && got.type !== want.type) out.push(`${path}: type ${got.type}, expected ${want.type}`);
+  if (want.mode !== undefined && got.mode !== parseInt(want.mode, 8)) {
+    out.push(`${path}: mode ${got.mode.toString(8).padStart(4, '0')}, expected ${want.mode}`);
+  }
+  if (want.uid !== undefined && got.uid !== want.uid) out.push(`${path}: uid ${got.uid}, expected ${want.uid}`);
+  if (want.gid !== undefined && got.gid !== want.gid) out.push(`${path}: gid ${got.gid}, expected ${want.gid}`);
+  if (want.target !== undefined && got.linkTarget !== want.target) out.push(`${path}: link ${String(got.linkTarget)}, expected ${want.target}`);
+  if (want.content !== undefined) {
+    const text = got.content?.toString('utf8');
+    if (text !== want.content) out.push(`${path}: content ${JSON.stringify(text)}, expected ${JSON.stringify(want.content)}`);
+  }
+  return out;
+}
+
+/** Builds one case and returns what differs from its expectation (empty: the case passes). */
+async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
+  const dir = join(CASES, id);
+  const exp = JSON.parse(readFileSync(join(dir, 'expect.json'), 'utf8')) as CaseExpect;
+  const ctx = join(work, 'ctx', id.replace('/', '__'));
+  if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
+  else mkdirSync(ctx, { recursive: true });
+  for (const [p, m] of Object.entries(exp.contextModes ?? {})) chmodSync(join(ctx, p), parseInt(m, 8));
+  const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
+  let built = false;
+  try {
+    await env.build({
+      context: ctx, dockerfile: join(dir, 'Dockerfile'), tags: [tag],
+      ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
+    });
+    built = true;
+  } catch (e) {
+    if (exp.error === undefined) return [`build failed: ${errorText(e).split('\n').slice(0, 6).join(' | ')}`];
+    const text = errorText(e);
+    return text.includes(exp.error) ? [] : [`error does not contain ${JSON.stringify(exp.error)}: ${text.slice(0, 400)}`];
+  }
+  if (exp.error !== undefined) return [`build succeeded, expected error ${JSON.stringify(exp.error)}`];
+  assert.ok(built);
+  const out: string[] = [];
+  if (exp.files) {
+    const tree = await imageTree(env.store, tag);
+    for (const [p, want] of Object.entries(exp.files)) out.push(...checkFile(p, want, tree.get(p)));
+  }
+  if (exp.config) {
+    const img = await env.store.image(tag);
+    const cfg = (img.config.config ?? {}) as Record<string, unknown>;
+    for (const [k, want] of Object.entries(exp.config)) {
+      const got = JSON.stringify(canonical(cfg[k] ?? null));
+      if (got !== JSON.stringify(canonical(want))) out.push(`config.${k}: ${got}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  return out;
+}
+
+describe('conformance with BuildKit integration tests', () => {
+  const ids = listCases();
+  const tally = new Map<string, { cases: number; passed: number; exceptions: number }>();
+  let env: BuildEnv | undefined;
+  let cleanupBase: (() => Promise<void>) | undefined;
+  let work = '';
+  const started = Date.now();
+
+  before(async () => {
+    const base = await makeConformanceBase();
+    cleanupBase = base.cleanup;
+    env = await makeBuildEnv(base);
+    work = mkdtempSync(join(tmpdir(), 'tsbuild-conformance-'));
+  });
+
+  after(async () => {
+    const lines = [...tally].map(([f, t]) => `  ${f}: ${t.cases} cases, ${t.passed} passed, ${t.exceptions} known differences`);
+    console.log(`conformance (${((Date.now() - started) / 1000).toFixed(1)} s):\n${lines.join('\n')}`);
+    if (work) rmSync(work, { recursive: true, force: true });
+    await env?.cleanup();
+    await cleanupBase?.();
+  });
+
+  it('lists only existing cases as exceptions', () => {
+    assert.ok(ids.length > 0, 'no cases');
+    assert.deepEqual(Object.keys(EXCEPTIONS).filter((id) => !ids.includes(id)), [], 'exceptions.json names missing cases');
+  });
+
+  for (const id of ids) {
+    const file = id.split('/')[0]!;
+    const reason = EXCEPTIONS[id];
+    it(reason === undefined ? id : `${id} (known difference: ${reason})`, async () => {
+      const t = tally.get(file) ?? { cases: 0, passed: 0, exceptions: 0 };
+      tally.set(file, t);
+      t.cases++;
+      const problems = await runCase(env!, work, id);
+      if (problems.length === 0) t.passed++;
+      if (reason !== undefined) {
+        t.exceptions++;
+        assert.notDeepEqual(problems, [], `${id} passes now: remove it from exceptions.json`);
+      } else {
+        assert.deepEqual(problems, [], `${id}:\n  ${problems.join('\n  ')}`);
+      }
+    });
+  }
+});
