@@ -35,6 +35,8 @@ interface CaseExpect {
   config?: Record<string, unknown>;
   buildArgs?: Record<string, string>;
   target?: string;
+  /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
+  labels?: Record<string, string>;
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
   error?: string;
@@ -105,6 +107,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
     await env.build({
       context: ctx, dockerfile: join(dir, 'Dockerfile'), tags: [tag],
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
+      ...(exp.labels ? { labels: exp.labels } : {}),
     });
     built = true;
   } catch (e) {
