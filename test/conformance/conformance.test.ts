@@ -21,6 +21,8 @@ import { makeConformanceBase } from './base.js';
 
 interface FileExpect {
   content?: string;
+  /** A substring of the file's content. */
+  contains?: string;
   mode?: string;
   uid?: number;
   gid?: number;
@@ -39,7 +41,8 @@ interface CaseExpect {
   labels?: Record<string, string>;
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
-  error?: string;
+  /** Substrings the build error must contain (all of them). */
+  error?: string | string[];
 }
 
 const DIR = join(repoRoot(), 'test', 'conformance');
@@ -90,6 +93,9 @@ function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): s
     const text = got.content?.toString('utf8');
     if (text !== want.content) out.push(`${path}: content ${JSON.stringify(text)}, expected ${JSON.stringify(want.content)}`);
   }
+  if (want.contains !== undefined && !(got.content?.toString('utf8') ?? '').includes(want.contains)) {
+    out.push(`${path}: content does not contain ${JSON.stringify(want.contains)}`);
+  }
   return out;
 }
 
@@ -113,7 +119,8 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
   } catch (e) {
     if (exp.error === undefined) return [`build failed: ${errorText(e).split('\n').slice(0, 6).join(' | ')}`];
     const text = errorText(e);
-    return text.includes(exp.error) ? [] : [`error does not contain ${JSON.stringify(exp.error)}: ${text.slice(0, 400)}`];
+    const missing = [exp.error].flat().filter((w) => !text.includes(w));
+    return missing.length === 0 ? [] : [`error does not contain ${JSON.stringify(missing)}: ${text.slice(0, 400)}`];
   }
   if (exp.error !== undefined) return [`build succeeded, expected error ${JSON.stringify(exp.error)}`];
   assert.ok(built);
