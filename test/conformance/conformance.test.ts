@@ -23,6 +23,8 @@ interface FileExpect {
   content?: string;
   /** A substring of the file's content. */
   contains?: string;
+  /** A substring the file's content must not have. */
+  notContains?: string;
   mode?: string;
   uid?: number;
   gid?: number;
@@ -95,6 +97,9 @@ function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): s
   }
   if (want.contains !== undefined && !(got.content?.toString('utf8') ?? '').includes(want.contains)) {
     out.push(`${path}: content does not contain ${JSON.stringify(want.contains)}`);
+  }
+  if (want.notContains !== undefined && (got.content?.toString('utf8') ?? '').includes(want.notContains)) {
+    out.push(`${path}: content contains ${JSON.stringify(want.notContains)}`);
   }
   return out;
 }
