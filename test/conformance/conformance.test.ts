@@ -41,6 +41,13 @@ interface CaseExpect {
   target?: string;
   /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
   labels?: Record<string, string>;
+  /** The Dockerfile inside the context (e.g. `Dockerfile2`), for cases whose Dockerfile sits next to files it
+   * relies on (`<name>.dockerignore`); default: the case's own Dockerfile, outside the context. */
+  dockerfile?: string;
+  /** The number of layers of the result image. */
+  layers?: number;
+  /** The result's history, entry by entry: a substring of `created_by` and `empty_layer`. */
+  history?: Array<{ createdBy?: string; emptyLayer?: boolean }>;
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
   /** Substrings the build error must contain (all of them). */
@@ -116,7 +123,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
   let built = false;
   try {
     await env.build({
-      context: ctx, dockerfile: join(dir, 'Dockerfile'), tags: [tag],
+      context: ctx, dockerfile: exp.dockerfile === undefined ? join(dir, 'Dockerfile') : join(ctx, exp.dockerfile), tags: [tag],
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}),
     });
@@ -134,8 +141,24 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
     const tree = await imageTree(env.store, tag);
     for (const [p, want] of Object.entries(exp.files)) out.push(...checkFile(p, want, tree.get(p)));
   }
+  const img = await env.store.image(tag);
+  if (exp.layers !== undefined && img.manifest.layers.length !== exp.layers) {
+    out.push(`${img.manifest.layers.length} layers, expected ${exp.layers}`);
+  }
+  if (exp.history) {
+    const got = img.config.history ?? [];
+    if (got.length !== exp.history.length) out.push(`${got.length} history entries, expected ${exp.history.length}`);
+    exp.history.forEach((h, i) => {
+      const g = got[i];
+      if (h.createdBy !== undefined && !(g?.created_by ?? '').includes(h.createdBy)) {
+        out.push(`history[${i}].created_by ${JSON.stringify(g?.created_by)} does not contain ${JSON.stringify(h.createdBy)}`);
+      }
+      if (h.emptyLayer !== undefined && (g?.empty_layer ?? false) !== h.emptyLayer) {
+        out.push(`history[${i}].empty_layer ${String(g?.empty_layer)}, expected ${String(h.emptyLayer)}`);
+      }
+    });
+  }
   if (exp.config) {
-    const img = await env.store.image(tag);
     const cfg = (img.config.config ?? {}) as Record<string, unknown>;
     for (const [k, want] of Object.entries(exp.config)) {
       const got = JSON.stringify(canonical(cfg[k] ?? null));
