@@ -39,6 +39,10 @@ interface CaseExpect {
   config?: Record<string, unknown>;
   buildArgs?: Record<string, string>;
   target?: string;
+  /** The target platform (`os/arch[/variant]`, BuildKit's `platform` frontend attribute). */
+  platform?: string;
+  /** The image's `created` time (RFC 3339, whole seconds). */
+  created?: string;
   /** Secrets given to the build (id → value; BuildKit's session secrets provider). */
   secrets?: Record<string, string>;
   /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
@@ -77,6 +81,12 @@ function listCases(): string[] {
     }
   }
   return ids;
+}
+
+/** Returns the platform `os/arch[/variant]` names. */
+function parsePlatform(s: string): { os: string; architecture: string; variant?: string } {
+  const [os = '', architecture = '', variant] = s.split('/');
+  return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
 /** Returns the message of `e` and of every `cause` below it, with hints. */
@@ -139,6 +149,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
+      ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });
     built = true;
   } catch (e) {
@@ -172,6 +183,14 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
       if (h.emptyLayer !== undefined && (g?.empty_layer ?? false) !== h.emptyLayer) {
         out.push(`history[${i}].empty_layer ${String(g?.empty_layer)}, expected ${String(h.emptyLayer)}`);
       }
+    });
+  }
+  if (exp.created !== undefined) {
+    const got = img.config.created === undefined ? undefined : new Date(img.config.created).toISOString().replace('.000Z', 'Z');
+    if (got !== exp.created) out.push(`created ${String(got)}, expected ${exp.created}`);
+    history.forEach((h, i) => {
+      const c = h.created === undefined ? undefined : new Date(h.created).toISOString().replace('.000Z', 'Z');
+      if (c !== exp.created) out.push(`history[${i}].created ${String(c)}, expected ${exp.created}`);
     });
   }
   if (exp.config) {
