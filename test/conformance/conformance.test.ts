@@ -48,7 +48,8 @@ interface CaseExpect {
   /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
   labels?: Record<string, string>;
   /** The Dockerfile inside the context (e.g. `Dockerfile2`), for cases whose Dockerfile sits next to files it
-   * relies on (`<name>.dockerignore`); default: the case's own Dockerfile, outside the context. */
+   * relies on (`<name>.dockerignore`); `""`: none given, the library's default lookup; default: the case's own
+   * Dockerfile, outside the context. */
   dockerfile?: string;
   /** The number of layers of the result image. */
   layers?: number;
@@ -145,7 +146,8 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
   let built = false;
   try {
     await env.build({
-      context: ctx, dockerfile: exp.dockerfile === undefined ? join(dir, 'Dockerfile') : join(ctx, exp.dockerfile), tags: [tag],
+      context: ctx, tags: [tag],
+      ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? join(dir, 'Dockerfile') : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
