@@ -68,6 +68,20 @@ const DIR = join(repoRoot(), 'test', 'conformance');
 const CASES = join(DIR, 'cases');
 const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')) as Record<string, string>;
 
+/** upstream.json: per upstream file, its number of test functions and the ones not ported (name → why). */
+interface UpstreamLedger {
+  files: Record<string, { tests: number; notPortable: Record<string, string> }>;
+}
+const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
+
+/** Returns the upstream test function a case ports (`testXxx`, from its expect.json `upstream`). */
+function upstreamFunction(id: string): string {
+  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as { upstream?: string };
+  const m = /\.go (test\w+)/.exec(exp.upstream ?? '');
+  if (!m?.[1]) throw new Error(`${id}: expect.json "upstream" names no test function`);
+  return m[1];
+}
+
 function isDir(p: string): boolean {
   try { return statSync(p).isDirectory(); } catch { return false; }
 }
@@ -221,16 +235,44 @@ describe('conformance with BuildKit integration tests', () => {
   });
 
   after(async () => {
-    const lines = [...tally].map(([f, t]) => `  ${f}: ${t.cases} cases, ${t.passed} passed, ${t.exceptions} known differences`);
+    const lines = Object.entries(LEDGER.files).map(([f, e]) => {
+      const t = tally.get(f) ?? { cases: 0, passed: 0, exceptions: 0 };
+      return `  ${f}: ${e.tests} upstream tests, ${ported.get(f)?.size ?? 0} ported as ${t.cases} cases ` +
+        `(${t.passed} passed, ${t.exceptions} known differences), ${Object.keys(e.notPortable).length} not portable`;
+    });
+    const sum = (k: 'cases' | 'passed' | 'exceptions'): number => [...tally.values()].reduce((a, t) => a + t[k], 0);
+    lines.push(`  total: ${sum('cases')} cases, ${sum('passed')} passed, ${sum('exceptions')} known differences`);
     console.log(`conformance (${((Date.now() - started) / 1000).toFixed(1)} s):\n${lines.join('\n')}`);
     if (work) rmSync(work, { recursive: true, force: true });
     await env?.cleanup();
     await cleanupBase?.();
   });
 
+  /** Upstream functions with at least one case, per file. */
+  const ported = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const file = id.split('/')[0]!;
+    const set = ported.get(file) ?? new Set<string>();
+    set.add(upstreamFunction(id));
+    ported.set(file, set);
+  }
+
   it('lists only existing cases as exceptions', () => {
     assert.ok(ids.length > 0, 'no cases');
     assert.deepEqual(Object.keys(EXCEPTIONS).filter((id) => !ids.includes(id)), [], 'exceptions.json names missing cases');
+  });
+
+  it('accounts for every upstream test function (ported or not portable, never both)', () => {
+    for (const [file, fns] of ported) {
+      const entry = LEDGER.files[file];
+      assert.ok(entry, `upstream.json has no file ${file}`);
+      const both = [...fns].filter((fn) => fn in entry.notPortable);
+      assert.deepEqual(both, [], `${file}: ported functions still listed as not portable`);
+    }
+    for (const [file, entry] of Object.entries(LEDGER.files)) {
+      const n = (ported.get(file)?.size ?? 0) + Object.keys(entry.notPortable).length;
+      assert.equal(n, entry.tests, `${file}: ${n} functions ported or not portable, upstream has ${entry.tests}`);
+    }
   });
 
   for (const id of ids) {
