@@ -11,6 +11,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -31,6 +33,15 @@ interface FileExpect {
   type?: 'file' | 'dir' | 'symlink';
   target?: string;
   absent?: true;
+  /** Modification time, RFC 3339 (whole seconds). */
+  mtime?: string;
+}
+
+/** A response of the case's loopback HTTP server (for `ADD <url>`). */
+interface HttpResponse {
+  content: string;
+  /** The Last-Modified header, RFC 3339. */
+  lastModified?: string;
 }
 
 interface CaseExpect {
@@ -60,6 +71,8 @@ interface CaseExpect {
   historyLength?: number;
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
+  /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
+  http?: Record<string, HttpResponse>;
   /** Substrings the build error must contain (all of them). */
   error?: string | string[];
 }
@@ -128,6 +141,9 @@ function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): s
   if (want.uid !== undefined && got.uid !== want.uid) out.push(`${path}: uid ${got.uid}, expected ${want.uid}`);
   if (want.gid !== undefined && got.gid !== want.gid) out.push(`${path}: gid ${got.gid}, expected ${want.gid}`);
   if (want.target !== undefined && got.linkTarget !== want.target) out.push(`${path}: link ${String(got.linkTarget)}, expected ${want.target}`);
+  if (want.mtime !== undefined && got.mtime !== Date.parse(want.mtime) / 1000) {
+    out.push(`${path}: mtime ${new Date(got.mtime * 1000).toISOString()}, expected ${want.mtime}`);
+  }
   if (want.content !== undefined) {
     const text = got.content?.toString('utf8');
     if (text !== want.content) out.push(`${path}: content ${JSON.stringify(text)}, expected ${JSON.stringify(want.content)}`);
@@ -141,10 +157,35 @@ function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): s
   return out;
 }
 
+/** Starts a loopback HTTP server answering GET and HEAD for `routes`; returns its base URL and a close function. */
+async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const r = routes[req.url ?? ''];
+    if (!r) { res.writeHead(404).end(); return; }
+    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(r.content)), etag: `"${req.url ?? ''}"` };
+    if (r.lastModified) headers['last-modified'] = new Date(r.lastModified).toUTCString();
+    res.writeHead(200, headers);
+    res.end(req.method === 'HEAD' ? undefined : r.content);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
+  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
+  const server = await serveHttp(exp.http);
+  try {
+    return await buildAndCheck(env, work, id, exp, server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined): Promise<string[]> {
   const dir = join(CASES, id);
-  const exp = JSON.parse(readFileSync(join(dir, 'expect.json'), 'utf8')) as CaseExpect;
   const ctx = join(work, 'ctx', id.replace('/', '__'));
   if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
   else mkdirSync(ctx, { recursive: true });
@@ -156,12 +197,18 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
     writeFileSync(src, value, { mode: 0o600 });
     return { id: secretId, src };
   });
+  let caseDockerfile = join(dir, 'Dockerfile');
+  if (httpUrl !== undefined) {
+    caseDockerfile = join(work, 'dockerfiles', id.replace('/', '__'));
+    mkdirSync(join(work, 'dockerfiles'), { recursive: true });
+    writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
+  }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
   let built = false;
   try {
     await env.build({
       context: ctx, tags: [tag],
-      ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? join(dir, 'Dockerfile') : join(ctx, exp.dockerfile) }),
+      ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),

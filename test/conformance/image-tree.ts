@@ -14,6 +14,8 @@ export interface TreeNode {
   readonly mode: number;
   readonly uid: number;
   readonly gid: number;
+  /** Modification time, Unix seconds. */
+  readonly mtime: number;
   readonly linkTarget?: string;
   /** The bytes of a regular file (hardlinks share the node of their target). */
   readonly content?: Buffer;
@@ -41,6 +43,7 @@ async function layerEntries(bytes: Buffer): Promise<Array<{ path: string; node: 
         const type = KINDS[h.type ?? 'file'] ?? 'other';
         const node: TreeNode = {
           type, mode: (h.mode ?? 0) & 0o7777, uid: h.uid ?? 0, gid: h.gid ?? 0,
+          mtime: Math.floor((h.mtime?.getTime() ?? 0) / 1000),
           ...(type === 'symlink' ? { linkTarget: h.linkname ?? '' } : {}),
           ...(type === 'file' ? { content: Buffer.concat(chunks) } : {}),
         };
