@@ -12,7 +12,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, writeFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -69,6 +69,8 @@ interface CaseExpect {
   history?: Array<{ createdBy?: string; emptyLayer?: boolean }>;
   /** The length of the whole history (for scratch-based results). */
   historyLength?: number;
+  /** Unix sockets to create in the context (git cannot hold them); they stay open during the build. */
+  sockets?: string[];
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
   /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
@@ -191,6 +193,20 @@ async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseE
   if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
   else mkdirSync(ctx, { recursive: true });
   for (const [p, m] of Object.entries(exp.contextModes ?? {})) chmodSync(join(ctx, p), parseInt(m, 8));
+  const sockets = await Promise.all((exp.sockets ?? []).map(async (p) => {
+    const server = createNetServer();
+    await new Promise<void>((resolve) => server.listen(join(ctx, p), resolve));
+    return server;
+  }));
+  try {
+    return await buildInContext(env, work, id, exp, httpUrl, ctx);
+  } finally {
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string): Promise<string[]> {
+  const dir = join(CASES, id);
   const secretDir = join(work, 'secrets', id.replace('/', '__'));
   const secrets = Object.entries(exp.secrets ?? {}).map(([secretId, value]) => {
     mkdirSync(secretDir, { recursive: true });
