@@ -1,0 +1,356 @@
+/**
+ * BuildKit's own integration tests as a conformance suite (data-driven). Each case under cases/<upstream file
+ * stem>/<TestFunction>[-n]/ holds a Dockerfile, an optional context/ directory and expect.json, which restates
+ * what the upstream test asserts: files of the result image (content, mode, owner, type, absence), config fields,
+ * or an error substring. Many upstream tests assert inside RUN (`[ "$(stat …)" = … ]`), so for those a build
+ * that succeeds is the assertion. Every case is built with the library in one store on one local busybox base.
+ *
+ * exceptions.json lists the cases that fail today, each with its diagnosed reason: a listed case must still fail
+ * (remove it when fixed), every other case must pass.
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
+import { canonical, prepareContext } from '../equivalence/describe.js';
+import { imageTree, type TreeNode } from './image-tree.js';
+import { makeConformanceBase } from './base.js';
+
+interface FileExpect {
+  content?: string;
+  /** A substring of the file's content. */
+  contains?: string;
+  /** A substring the file's content must not have. */
+  notContains?: string;
+  mode?: string;
+  uid?: number;
+  gid?: number;
+  type?: 'file' | 'dir' | 'symlink';
+  target?: string;
+  absent?: true;
+  /** Modification time, RFC 3339 (whole seconds). */
+  mtime?: string;
+}
+
+/** A response of the case's loopback HTTP server (for `ADD <url>`). */
+interface HttpResponse {
+  content: string;
+  /** The Last-Modified header, RFC 3339. */
+  lastModified?: string;
+}
+
+interface CaseExpect {
+  upstream: string;
+  files?: Record<string, FileExpect>;
+  config?: Record<string, unknown>;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  /** The target platform (`os/arch[/variant]`, BuildKit's `platform` frontend attribute). */
+  platform?: string;
+  /** The image's `created` time (RFC 3339, whole seconds). */
+  created?: string;
+  /** Secrets given to the build (id → value; BuildKit's session secrets provider). */
+  secrets?: Record<string, string>;
+  /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
+  labels?: Record<string, string>;
+  /** The Dockerfile inside the context (e.g. `Dockerfile2`), for cases whose Dockerfile sits next to files it
+   * relies on (`<name>.dockerignore`); `""`: none given, the library's default lookup; default: the case's own
+   * Dockerfile, outside the context. */
+  dockerfile?: string;
+  /** The number of layers of the result image. */
+  layers?: number;
+  /** The last entries of the result's history, in order: a substring of `created_by` and `empty_layer` (the base
+   * image's own history differs from upstream's busybox, so only the tail is compared). */
+  history?: Array<{ createdBy?: string; emptyLayer?: boolean }>;
+  /** The length of the whole history (for scratch-based results). */
+  historyLength?: number;
+  /** Unix sockets to create in the context (git cannot hold them); they stay open during the build. */
+  sockets?: string[];
+  /** Context file modes to set after copying (git keeps only the executable bit). */
+  contextModes?: Record<string, string>;
+  /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
+  http?: Record<string, HttpResponse>;
+  /** Substrings the build error must contain (all of them). */
+  error?: string | string[];
+}
+
+const DIR = join(repoRoot(), 'test', 'conformance');
+const CASES = join(DIR, 'cases');
+const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')) as Record<string, string>;
+
+/** upstream.json: per upstream file, its number of test functions and the ones not ported (name → why). */
+interface UpstreamLedger {
+  files: Record<string, { tests: number; notPortable: Record<string, string> }>;
+}
+const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
+
+/** Returns the upstream test function a case ports (`testXxx`, from its expect.json `upstream`). */
+function upstreamFunction(id: string): string {
+  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as { upstream?: string };
+  const m = /\.go (test\w+)/.exec(exp.upstream ?? '');
+  if (!m?.[1]) throw new Error(`${id}: expect.json "upstream" names no test function`);
+  return m[1];
+}
+
+function isDir(p: string): boolean {
+  try { return statSync(p).isDirectory(); } catch { return false; }
+}
+
+/** Lists case ids (`<file stem>/<case>`), sorted. */
+function listCases(): string[] {
+  const ids: string[] = [];
+  for (const file of readdirSync(CASES).sort()) {
+    if (!isDir(join(CASES, file))) continue;
+    for (const c of readdirSync(join(CASES, file)).sort()) {
+      if (existsSync(join(CASES, file, c, 'expect.json'))) ids.push(`${file}/${c}`);
+    }
+  }
+  return ids;
+}
+
+/** Returns the platform `os/arch[/variant]` names. */
+function parsePlatform(s: string): { os: string; architecture: string; variant?: string } {
+  const [os = '', architecture = '', variant] = s.split('/');
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+/** Returns the message of `e` and of every `cause` below it, with hints. */
+function errorText(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, i = 0; cur !== undefined && cur !== null && i < 10; i++) {
+    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown };
+    parts.push(String(err.message ?? cur));
+    if (typeof err.hint === 'string') parts.push(err.hint);
+    if (typeof err.tail === 'string') parts.push(err.tail);
+    cur = err.cause;
+  }
+  return parts.join('\n');
+}
+
+function checkFile(path: string, want: FileExpect, got: TreeNode | undefined): string[] {
+  if (want.absent) return got ? [`${path}: exists (${got.type}), expected absent`] : [];
+  if (!got) return [`${path}: missing`];
+  const out: string[] = [];
+  if (want.type !== undefined && got.type !== want.type) out.push(`${path}: type ${got.type}, expected ${want.type}`);
+  if (want.mode !== undefined && got.mode !== parseInt(want.mode, 8)) {
+    out.push(`${path}: mode ${got.mode.toString(8).padStart(4, '0')}, expected ${want.mode}`);
+  }
+  if (want.uid !== undefined && got.uid !== want.uid) out.push(`${path}: uid ${got.uid}, expected ${want.uid}`);
+  if (want.gid !== undefined && got.gid !== want.gid) out.push(`${path}: gid ${got.gid}, expected ${want.gid}`);
+  if (want.target !== undefined && got.linkTarget !== want.target) out.push(`${path}: link ${String(got.linkTarget)}, expected ${want.target}`);
+  if (want.mtime !== undefined && got.mtime !== Date.parse(want.mtime) / 1000) {
+    out.push(`${path}: mtime ${new Date(got.mtime * 1000).toISOString()}, expected ${want.mtime}`);
+  }
+  if (want.content !== undefined) {
+    const text = got.content?.toString('utf8');
+    if (text !== want.content) out.push(`${path}: content ${JSON.stringify(text)}, expected ${JSON.stringify(want.content)}`);
+  }
+  if (want.contains !== undefined && !(got.content?.toString('utf8') ?? '').includes(want.contains)) {
+    out.push(`${path}: content does not contain ${JSON.stringify(want.contains)}`);
+  }
+  if (want.notContains !== undefined && (got.content?.toString('utf8') ?? '').includes(want.notContains)) {
+    out.push(`${path}: content contains ${JSON.stringify(want.notContains)}`);
+  }
+  return out;
+}
+
+/** Starts a loopback HTTP server answering GET and HEAD for `routes`; returns its base URL and a close function. */
+async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const r = routes[req.url ?? ''];
+    if (!r) { res.writeHead(404).end(); return; }
+    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(r.content)), etag: `"${req.url ?? ''}"` };
+    if (r.lastModified) headers['last-modified'] = new Date(r.lastModified).toUTCString();
+    res.writeHead(200, headers);
+    res.end(req.method === 'HEAD' ? undefined : r.content);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** Builds one case and returns what differs from its expectation (empty: the case passes). */
+async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
+  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
+  const server = await serveHttp(exp.http);
+  try {
+    return await buildAndCheck(env, work, id, exp, server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+/** Prepares the case's context, secrets and Dockerfile in `work`, builds it and compares the outcome with `exp`. */
+async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined): Promise<string[]> {
+  const dir = join(CASES, id);
+  const ctx = join(work, 'ctx', id.replace('/', '__'));
+  if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
+  else mkdirSync(ctx, { recursive: true });
+  for (const [p, m] of Object.entries(exp.contextModes ?? {})) chmodSync(join(ctx, p), parseInt(m, 8));
+  const sockets = await Promise.all((exp.sockets ?? []).map(async (p) => {
+    const server = createNetServer();
+    await new Promise<void>((resolve) => server.listen(join(ctx, p), resolve));
+    return server;
+  }));
+  try {
+    return await buildInContext(env, work, id, exp, httpUrl, ctx);
+  } finally {
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  }
+}
+
+async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string): Promise<string[]> {
+  const dir = join(CASES, id);
+  const secretDir = join(work, 'secrets', id.replace('/', '__'));
+  const secrets = Object.entries(exp.secrets ?? {}).map(([secretId, value]) => {
+    mkdirSync(secretDir, { recursive: true });
+    const src = join(secretDir, secretId.replace(/[^a-z0-9]+/gi, '-'));
+    writeFileSync(src, value, { mode: 0o600 });
+    return { id: secretId, src };
+  });
+  let caseDockerfile = join(dir, 'Dockerfile');
+  if (httpUrl !== undefined) {
+    caseDockerfile = join(work, 'dockerfiles', id.replace('/', '__'));
+    mkdirSync(join(work, 'dockerfiles'), { recursive: true });
+    writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
+  }
+  const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
+  try {
+    await env.build({
+      context: ctx, tags: [tag],
+      ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
+      ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
+      ...(exp.labels ? { labels: exp.labels } : {}),
+      ...(secrets.length > 0 ? { secrets } : {}),
+      ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
+    });
+  } catch (e) {
+    if (exp.error === undefined) return [`build failed: ${errorText(e).split('\n').slice(0, 6).join(' | ')}`];
+    const text = errorText(e);
+    const missing = [exp.error].flat().filter((w) => !text.includes(w));
+    return missing.length === 0 ? [] : [`error does not contain ${JSON.stringify(missing)}: ${text.slice(0, 400)}`];
+  }
+  if (exp.error !== undefined) return [`build succeeded, expected error ${JSON.stringify(exp.error)}`];
+  const out: string[] = [];
+  if (exp.files) {
+    const tree = await imageTree(env.store, tag);
+    for (const [p, want] of Object.entries(exp.files)) out.push(...checkFile(p, want, tree.get(p)));
+  }
+  const img = await env.store.image(tag);
+  if (exp.layers !== undefined && img.manifest.layers.length !== exp.layers) {
+    out.push(`${img.manifest.layers.length} layers, expected ${exp.layers}`);
+  }
+  const history = img.config.history ?? [];
+  if (exp.historyLength !== undefined && history.length !== exp.historyLength) {
+    out.push(`${history.length} history entries, expected ${exp.historyLength}`);
+  }
+  if (exp.history) {
+    const got = history.slice(-exp.history.length);
+    exp.history.forEach((h, i) => {
+      const g = got[i];
+      if (h.createdBy !== undefined && !(g?.created_by ?? '').includes(h.createdBy)) {
+        out.push(`history[${i}].created_by ${JSON.stringify(g?.created_by)} does not contain ${JSON.stringify(h.createdBy)}`);
+      }
+      if (h.emptyLayer !== undefined && (g?.empty_layer ?? false) !== h.emptyLayer) {
+        out.push(`history[${i}].empty_layer ${String(g?.empty_layer)}, expected ${String(h.emptyLayer)}`);
+      }
+    });
+  }
+  if (exp.created !== undefined) {
+    const got = img.config.created === undefined ? undefined : new Date(img.config.created).toISOString().replace('.000Z', 'Z');
+    if (got !== exp.created) out.push(`created ${String(got)}, expected ${exp.created}`);
+    history.forEach((h, i) => {
+      const c = h.created === undefined ? undefined : new Date(h.created).toISOString().replace('.000Z', 'Z');
+      if (c !== exp.created) out.push(`history[${i}].created ${String(c)}, expected ${exp.created}`);
+    });
+  }
+  if (exp.config) {
+    const cfg = (img.config.config ?? {}) as Record<string, unknown>;
+    for (const [k, want] of Object.entries(exp.config)) {
+      const got = JSON.stringify(canonical(cfg[k] ?? null));
+      if (got !== JSON.stringify(canonical(want))) out.push(`config.${k}: ${got}, expected ${JSON.stringify(want)}`);
+    }
+  }
+  return out;
+}
+
+describe('conformance with BuildKit integration tests', () => {
+  const ids = listCases();
+  const tally = new Map<string, { cases: number; passed: number; exceptions: number }>();
+  let env: BuildEnv | undefined;
+  let cleanupBase: (() => Promise<void>) | undefined;
+  let work = '';
+  const started = Date.now();
+
+  before(async () => {
+    const base = await makeConformanceBase();
+    cleanupBase = base.cleanup;
+    env = await makeBuildEnv(base);
+    work = mkdtempSync(join(tmpdir(), 'tsbuild-conformance-'));
+  });
+
+  after(async () => {
+    const lines = Object.entries(LEDGER.files).map(([f, e]) => {
+      const t = tally.get(f) ?? { cases: 0, passed: 0, exceptions: 0 };
+      return `  ${f}: ${e.tests} upstream tests, ${ported.get(f)?.size ?? 0} ported as ${t.cases} cases ` +
+        `(${t.passed} passed, ${t.exceptions} known differences), ${Object.keys(e.notPortable).length} not portable`;
+    });
+    const sum = (k: 'cases' | 'passed' | 'exceptions'): number => [...tally.values()].reduce((a, t) => a + t[k], 0);
+    lines.push(`  total: ${sum('cases')} cases, ${sum('passed')} passed, ${sum('exceptions')} known differences`);
+    console.log(`conformance (${((Date.now() - started) / 1000).toFixed(1)} s):\n${lines.join('\n')}`);
+    if (work) rmSync(work, { recursive: true, force: true });
+    await env?.cleanup();
+    await cleanupBase?.();
+  });
+
+  /** Upstream functions with at least one case, per file. */
+  const ported = new Map<string, Set<string>>();
+  for (const id of ids) {
+    const file = id.split('/')[0]!;
+    const set = ported.get(file) ?? new Set<string>();
+    set.add(upstreamFunction(id));
+    ported.set(file, set);
+  }
+
+  it('lists only existing cases as exceptions', () => {
+    assert.ok(ids.length > 0, 'no cases');
+    assert.deepEqual(Object.keys(EXCEPTIONS).filter((id) => !ids.includes(id)), [], 'exceptions.json names missing cases');
+  });
+
+  it('accounts for every upstream test function (ported or not portable, never both)', () => {
+    for (const [file, fns] of ported) {
+      const entry = LEDGER.files[file];
+      assert.ok(entry, `upstream.json has no file ${file}`);
+      const both = [...fns].filter((fn) => fn in entry.notPortable);
+      assert.deepEqual(both, [], `${file}: ported functions still listed as not portable`);
+    }
+    for (const [file, entry] of Object.entries(LEDGER.files)) {
+      const n = (ported.get(file)?.size ?? 0) + Object.keys(entry.notPortable).length;
+      assert.equal(n, entry.tests, `${file}: ${n} functions ported or not portable, upstream has ${entry.tests}`);
+    }
+  });
+
+  for (const id of ids) {
+    const file = id.split('/')[0]!;
+    const reason = EXCEPTIONS[id];
+    it(reason === undefined ? id : `${id} (known difference: ${reason})`, async () => {
+      const t = tally.get(file) ?? { cases: 0, passed: 0, exceptions: 0 };
+      tally.set(file, t);
+      t.cases++;
+      const problems = await runCase(env!, work, id);
+      if (problems.length === 0) t.passed++;
+      if (reason !== undefined) {
+        t.exceptions++;
+        assert.notDeepEqual(problems, [], `${id} passes now: remove it from exceptions.json`);
+      } else {
+        assert.deepEqual(problems, [], `${id}:\n  ${problems.join('\n  ')}`);
+      }
+    });
+  }
+});
