@@ -190,7 +190,7 @@ export class RuncRuntime implements Runtime {
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
     // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
-    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id] });
+    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id] });
     const child = sup.child;
     stack.push('close the supervisor tie', () => { child.stdin?.destroy(); });
     let exited = false;

@@ -9,9 +9,11 @@
  * so no other child holds it). A watcher subshell blocks reading that pipe. The read returns end-of-file only
  * when this process closes the pipe or dies; the watcher then sends `runc kill <id> KILL` until `runc run`
  * has exited (the container's pid-namespace init dies, so every process of the step dies with it, and
- * `runc run` deletes the container), then `runc delete --force <id>`. When `runc run` ends first, the
- * supervisor stops the watcher and exits with runc's status. The overlay mount and scratch of a killed build
- * stay for the next build or `tsbuild fsck --repair` to reclaim (layer-store/store/scratch.ts).
+ * `runc run` deletes the container), then `runc delete --force <id>`; when tsbuild itself is gone (not merely
+ * done with the tie), it also detaches the bundle's rootfs overlay (`umount -l`) and removes the bundle dir,
+ * which no one else would (the bundle is outside the store). When `runc run` ends first, the supervisor stops
+ * the watcher (or, when tsbuild is gone, waits for it to finish that cleanup) and exits with runc's status. The upper/work scratch dirs of a killed build stay below the store
+ * for the next build or `tsbuild fsck --repair` to reclaim (layer-store/store/scratch.ts).
  *
  * Cost: one small shell and one subshell per RUN step (~1 ms), beside runc's own processes.
  */
@@ -20,9 +22,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 /** `$0` of the supervisor shell: how `ps` (and the tests) tell it apart. */
 export const SUPERVISOR_NAME = 'tsbuild-runc-supervisor';
 
-// $1 container id, $2 runc --root ('' for runc's default), $3 runc binary, then the arguments of `runc run`.
-const SCRIPT = `id=$1 root=$2 runc=$3
-shift 3
+// $1 container id, $2 runc --root ('' for runc's default), $3 runc binary, $4 the bundle (its rootfs is tsbuild's
+// overlay mount), then the arguments of `runc run`.
+const SCRIPT = `id=$1 root=$2 runc=$3 bundle=$4
+shift 4
 rc() { if [ -n "$root" ]; then "$runc" --root "$root" "$@"; else "$runc" "$@"; fi; }
 exec 3<&0 </dev/null
 rc "$@" 3<&- &
@@ -31,12 +34,13 @@ r=$!
   read -r _ <&3
   while kill -0 "$r"; do rc kill "$id" KILL; sleep 0.1; done
   rc delete --force "$id"
+  if ! kill -0 "$PPID"; then umount -l "$bundle/rootfs" && rm -rf "$bundle"; fi
 } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 wait "$r"
 c=$?
-kill "$w" 2>/dev/null
+if kill -0 "$PPID" 2>/dev/null; then kill "$w" 2>/dev/null; else wait "$w"; fi
 exit "$c"`;
 
 export interface SupervisedRunc {
@@ -47,11 +51,11 @@ export interface SupervisedRunc {
 }
 
 /**
- * Starts `runc [--root root] <runArgs>` (a `run … <id>`) under the supervisor; its stdout and stderr are the
+ * Starts `runc [--root root] <runArgs>` (a `run … <id>` of `bundle`) under the supervisor; its stdout and stderr are the
  * child's. The tie holds while the returned child's stdin stays open: never end it before the child has exited.
  */
-export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; runArgs: readonly string[] }): SupervisedRunc {
-  const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, ...o.runArgs], {
+export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; bundle: string; runArgs: readonly string[] }): SupervisedRunc {
+  const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, o.bundle, ...o.runArgs], {
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
