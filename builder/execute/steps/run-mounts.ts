@@ -28,12 +28,13 @@ import { mountView, type Scratch } from '../workspace.js';
 /**
  * A mount as it enters the step's key (plan's mountMaterial). A bind mount's source counts by its content, as
  * BuildKit's does: the digest of the context files it selects (what .dockerignore keeps), or the source stage's
- * or image's layers.
+ * or image's layers. A context selection is kept in `selected` for runMounts.
  */
-export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount): Promise<MountKey> {
+export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, selected: Map<RunMount, SelectedSource>): Promise<MountKey> {
   if (m.type !== 'bind') return mountMaterial(m);
   if (m.from !== undefined) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)));
   const sel = await selectBindSource(ctx, m);
+  selected.set(m, sel); // runMounts mounts exactly what was keyed, without walking the context again
   return mountMaterial(m, ctx.statCache ? (await hashSources(ctx.contextDir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : 'context');
 }
 
@@ -57,7 +58,7 @@ export interface RunMountsResult {
 }
 
 /** Materialises `mounts` for one RUN (see the header); undoing it is pushed on `cleanups`. */
-export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<RunMountsResult> {
+export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], selected: ReadonlyMap<RunMount, SelectedSource>, user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<RunMountsResult> {
   const out: Mount[] = [];
   const env = new Map<string, string>();
   let n = 0;
@@ -115,7 +116,7 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
           out.push({ type: 'bind', source: src, target: target!, readonly: m.readOnly });
           break;
         }
-        const sel = await selectBindSource(ctx, m);
+        const sel = selected.get(m) ?? await selectBindSource(ctx, m);
         const dir = join(s.dir, `bind-${n++}`);
         await mkdir(dir);
         const view = await contextBindView(ctx.contextDir, sel, dir, cleanups, {

@@ -7,6 +7,7 @@ import { Writable } from 'node:stream';
 import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
+import type { SelectedSource } from '../../context/index.js';
 import { StepFailedError, commitHistory, runArgs, runCreatedBy, runKey } from '../../plan/index.js';
 import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
@@ -38,7 +39,8 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const user = st.config.config?.User ?? '';
   const cwd = st.config.config?.WorkingDir || '/';
   const mountKeys: MountKey[] = [];
-  for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m));
+  const selected = new Map<RunMount, SelectedSource>();
+  for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m, selected));
   const inputs: StepInputs = { ...stepInputs(call, runKey(args, { user, cwd, network, security }), true), mounts: mountKeys };
   const historyArgs = scope.historyArgs();
   const r = await cachedStep(call, inputs, async () => {
@@ -48,7 +50,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
     const runUser = user ? await resolveUser(lower, user) : { uid: 0, gid: 0, additionalGids: [] };
     const cleanups: (() => Promise<void>)[] = [];
     try {
-      const rtMounts = await runMounts(ctx, rs, mounts, runUser, s, cleanups);
+      const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
       // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
       const stepEnv = new Map([...env, ...rtMounts.env]);
       const tail: string[] = [];
