@@ -1,8 +1,8 @@
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip, constants as zc } from 'node:zlib';
-import { MediaTypes, hashStream, type Abortable, type Descriptor, type Digest, type Layer } from '../core/index.js';
-import { decompressor, detectCompression } from '../layer/index.js';
+import { MediaTypes, type Abortable, type Descriptor, type Digest, type Layer } from '../core/index.js';
+import { detectCompression } from '../layer/index.js';
 import type { LayerStore } from '../store/index.js';
 import { tarChecked } from './tar-check.js';
 
@@ -19,42 +19,27 @@ export interface IngestOptions extends Abortable {
 }
 
 /**
- * Returns the stored layer made from a tar stream: an uncompressed tar is hashed (diffID) and gzipped into
- * the store in one pass; an already-gzipped tar is stored as is and its diffID computed from the stored
- * blob. The bytes are read as a tar on the way in (tar-check.ts): input that is not a tar archive fails with
- * InvalidLayerError and nothing is stored. Nothing but the verified blob is left behind.
+ * Returns the stored layer made from a tar stream, in one pass: an uncompressed tar is gzipped into the store,
+ * an already-gzipped one is stored as is, and either way the bytes are read as a tar on the way in
+ * (tar-check.ts), which also gives the diffID. Input that is not a tar archive fails with InvalidLayerError and
+ * nothing is stored. Nothing but the verified blob is left behind.
  */
 export async function ingestTar(store: LayerStore, input: Readable, o: IngestOptions = {}): Promise<IngestedLayer> {
   const { head, stream } = await peek(input);
-  const sig = o.signal ? { signal: o.signal } : {};
-  if (detectCompression(head) === 'gzip') {
-    const out = new PassThrough();
-    const feeding = pipeline([stream, tarChecked('gzip'), out], sig);
-    const storing = store.putBlob(out, { mediaType: MediaTypes.ociLayerGzip }, o).catch((e: unknown) => {
-      out.destroy(e as Error);
-      throw e;
-    });
-    const [fed, stored] = await Promise.allSettled([feeding, storing]);
-    if (fed.status === 'rejected') throw fed.reason;
-    if (stored.status === 'rejected') throw stored.reason;
-    const descriptor = stored.value;
-    const h = hashStream();
-    await pipeline([store.openBlob(descriptor, o), decompressor('gzip'), h], sig);
-    const { digest } = await h.result;
-    return layerOf(descriptor, digest);
-  }
-  const diff = hashStream();
-  const gz = createGzip({ level: o.gzipLevel ?? zc.Z_DEFAULT_COMPRESSION });
+  const gzipped = detectCompression(head) === 'gzip';
+  const check = tarChecked(gzipped ? 'gzip' : 'none');
+  check.diffId.catch(() => undefined); // the pipeline reports the failure
   const out = new PassThrough();
-  const feeding = pipeline([stream, tarChecked('none'), diff, gz, out], sig);
+  const stages = gzipped ? [stream, check, out] : [stream, check, createGzip({ level: o.gzipLevel ?? zc.Z_DEFAULT_COMPRESSION }), out];
+  const feeding = pipeline(stages, o.signal ? { signal: o.signal } : {});
   const storing = store.putBlob(out, { mediaType: MediaTypes.ociLayerGzip }, o).catch((e: unknown) => {
     out.destroy(e as Error);
     throw e;
   });
-  const [r1, r2] = await Promise.allSettled([feeding, storing]);
-  if (r1.status === 'rejected') throw r1.reason;
-  if (r2.status === 'rejected') throw r2.reason;
-  return layerOf(r2.value, (await diff.result).digest);
+  const [fed, stored] = await Promise.allSettled([feeding, storing]);
+  if (fed.status === 'rejected') throw fed.reason;
+  if (stored.status === 'rejected') throw stored.reason;
+  return layerOf(stored.value, await check.diffId);
 }
 
 /** Returns the first bytes of `input` and a stream that replays them followed by the rest. */

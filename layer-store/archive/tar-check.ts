@@ -4,21 +4,27 @@
  * When the copy is not a tar (a bad header checksum, an unknown entry type, a truncated entry, no bytes at
  * all), the pass-through fails with that reason instead of ending, so a store write fed by it commits
  * nothing (putBlob leaves nothing behind when its input errors). The end is held back until the reader has
- * seen the end of the archive.
+ * seen the end of the archive, so `diffId` (the reader's hash of the whole uncompressed stream) is known by then.
  */
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import type { Digest } from '../core/index.js';
 import { InvalidLayerError, TarReader, decompressor, type StreamCompression } from '../layer/index.js';
 
+/** The checking pass-through, and the sha256 of the uncompressed tar (its diffID) once the stream has ended. */
+export type TarCheck = Transform & { readonly diffId: Promise<Digest> };
+
 /** Returns the checking pass-through; `compression` is how the stream is compressed ('none' for a plain tar). */
-export function tarChecked(compression: StreamCompression): Transform {
+export function tarChecked(compression: StreamCompression): TarCheck {
   const copy = new PassThrough();
   const plain = compression === 'none' ? copy : copy.pipe(decompressor(compression));
   if (plain !== copy) copy.on('error', (e) => plain.destroy(e));
   let bytes = 0;
-  const reading = (async (): Promise<void> => {
+  // The reader hashes every byte it reads, what follows the end-of-archive marker included: the diffID.
+  const reading = (async (): Promise<Digest> => {
     const reader = new TarReader(plain);
     try {
       while ((await reader.next()) !== null) { /* bodies are skipped by next() */ }
+      return reader.digest().digest;
     } finally {
       await reader.close();
     }
@@ -26,7 +32,7 @@ export function tarChecked(compression: StreamCompression): Transform {
   reading.catch(() => undefined);
   let failed: Error | undefined;
   reading.catch((e: unknown) => { failed = e as Error; });
-  return new Transform({
+  const check = new Transform({
     transform(chunk: Buffer, _enc, cb: TransformCallback): void {
       if (failed) return cb(failed);
       bytes += chunk.length;
@@ -43,4 +49,5 @@ export function tarChecked(compression: StreamCompression): Transform {
       cb(err);
     },
   });
+  return Object.assign(check, { diffId: reading });
 }
