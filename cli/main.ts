@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
-import { defaultRoot, installSignalHandlers, type GlobalArgs } from './context.js';
+import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 
 const EXIT_FAILURE = 1;
@@ -99,6 +99,7 @@ async function main(): Promise<void> {
   try {
     await cli(args, installSignalHandlers()).parseAsync();
   } catch (e) {
+    if (outputClosed()) return;
     process.stderr.write(`error: ${formatError(e)}\n`);
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     if (debug && e instanceof Error && e.cause instanceof Error && e.cause.stack) process.stderr.write(`caused by: ${e.cause.stack}\n`);
