@@ -20,6 +20,10 @@ function version(): string {
 /** Builds the yargs parser (exported for tests that check flags without spawning). */
 export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalArgs> {
   let y = yargs([...argv])
+    .middleware((a) => {
+      // A global flag given twice (a wrapper's default, then the user's) takes the last value, as docker's do.
+      for (const k of ['root', 'progress'] as const) if (Array.isArray(a[k])) (a as Record<string, unknown>)[k] = (a[k] as unknown[]).at(-1);
+    }, true)
     .middleware((a) => { (a as Record<string, unknown>).signal = signal; })
     .scriptName('tsbuild')
     .usage('$0 [command] [options]\n\nDaemonless OCI image builder and registry toolkit. `tsbuild -t NAME .` builds.')
