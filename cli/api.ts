@@ -23,6 +23,7 @@ export { runBuildPipeline } from '../builder/index.js';
 export { parseOutput, writeOutput } from '../builder/index.js';
 /** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
 export { parseCacheSpec } from '../builder/index.js';
+export { parseBuildContextSource, type BuildContextSource } from '../builder/index.js';
 /** The entitlements a build can be granted (`--allow`). */
 export { ENTITLEMENTS } from '../builder/index.js';
 /** Options and results of build, buildPlatforms and runBuildPipeline. */

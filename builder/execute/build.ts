@@ -64,6 +64,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     buildArgs,
     platform: { target: platform, build: hostPlatform() },
     escapeToken: ast.directives.escape,
+    ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
   });
   for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
@@ -82,7 +83,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir,
+    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
     results: new Map(), steps: [],
     statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),

@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import {
-  TsbuildError, formatError, formatPlatform,
+  Lease, TsbuildError, formatError, formatPlatform, hostPlatform,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -27,6 +27,7 @@ import { buildPlatforms } from '../execute/multi.js';
 import { writeOutput, type OutputSpec } from '../execute/output.js';
 import type { CacheSpec } from './cache-spec.js';
 import { pull, push } from './transfer.js';
+import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -54,6 +55,8 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly pullConcurrency?: number | undefined;
   /** Blobs uploaded at once by `push` (default: copyImage's, 4). */
   readonly pushConcurrency?: number | undefined;
+  /** `--build-context` NAME → source (parseBuildContextSource), resolved before the build (named-contexts.ts). */
+  readonly buildContexts?: Readonly<Record<string, BuildContextSource>> | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -141,7 +144,17 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   checkPipelineOptions(o, tags);
   const report = new Reporter(o.events);
   const imported = o.noCache ? [] : await importCaches(o, report);
-  let r = await buildTarget(o, tags, imported.map((i) => i.cache));
+  // What named contexts copy into the store is held until the result is tagged (the build's own lease).
+  const contextsLease = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {}) : undefined;
+  let r: Built;
+  try {
+    const namedContexts = contextsLease
+      ? await resolveNamedContexts(o.buildContexts!, { store: o.store, lease: contextsLease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], ...(o.signal ? { signal: o.signal } : {}) })
+      : undefined;
+    r = await buildTarget(namedContexts ? { ...o, namedContexts } : o, tags, imported.map((i) => i.cache));
+  } finally {
+    await contextsLease?.release();
+  }
   let inlineCacheRecords = 0;
   if (o.cacheTo?.some((c) => c.type === 'inline')) {
     const emb = await embedInline(o, r, report);
@@ -195,7 +208,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, ...own } = o;
   return own;
 }
 

@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, parseCacheSpec, parseOutput, runBuildPipeline,
-  type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type SecretSource,
+  ENTITLEMENTS, parseBuildContextSource, parseCacheSpec, parseOutput, runBuildPipeline,
+  type BuildContextSource, type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
@@ -24,6 +24,7 @@ interface BuildArgs extends RegistryFlags {
   tag: string[];
   file?: string;
   'build-arg': string[];
+  'build-context': string[];
   target?: string;
   label: string[];
   'no-cache': boolean;
@@ -124,7 +125,20 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     push: argv.push,
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
+    buildContexts: parseBuildContexts(argv['build-context']),
   };
+}
+
+/** Parses `--build-context NAME=SOURCE` (buildx's syntax; a name given twice keeps the last). */
+function parseBuildContexts(list: readonly string[]): Record<string, BuildContextSource> | undefined {
+  if (list.length === 0) return undefined;
+  const out: Record<string, BuildContextSource> = {};
+  for (const v of list) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new TsbuildError('USAGE', `--build-context ${v}: expected NAME=SOURCE`, { hint: 'e.g. --build-context base=docker-image://alpine:3.20 or --build-context src=../src' });
+    out[v.slice(0, i)] = parseBuildContextSource(v.slice(0, i), v.slice(i + 1));
+  }
+  return out;
 }
 
 /** Parses `--label K=V` (`--label K`: an empty value). */
@@ -207,6 +221,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
+      .option('build-context', listOption('named context NAME=SOURCE for FROM, COPY --from and RUN --mount from=: a directory, docker-image://REF, oci-layout://PATH[:TAG|@DIGEST] or target:STAGE'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
       .option('label', listOption('label KEY=VALUE on the image'))
       .option('no-cache', { type: 'boolean', default: false, describe: 'run every step (the cache is not read, but still written: the next build hits)' })

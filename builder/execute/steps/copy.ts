@@ -17,6 +17,7 @@ import { ContextMatcher, selectSources } from '../../context/index.js';
 import { BuildError, cc, commitHistory, copyCreatedBy, copyKey, layersKey } from '../../plan/index.js';
 import { fetchUrl, type Fetched } from '../add.js';
 import { sourceLayers } from '../base-image.js';
+import { sourceDir } from '../named-dirs.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import type { StepCall } from '../context.js';
 import { commitUpper, mountView, scratchDirs, withMerged } from '../workspace.js';
@@ -62,7 +63,14 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
     let srcRoot: string;
     let matcher: ContextMatcher;
     let sourceKey: string;
-    if (from) {
+    // A directory named context is read as the context is: its own .dockerignore, its files' digest in the key.
+    const dirSource = from !== undefined ? await sourceDir(ctx, from) : undefined;
+    const fromLayers = from !== undefined && !dirSource;
+    if (dirSource) {
+      srcRoot = dirSource.dir;
+      matcher = dirSource.ignore.matcher;
+      sourceKey = 'context';
+    } else if (from) {
       // The key names the source stage's layers; its files are looked at only when the step runs (a cache hit
       // mounts nothing of the source stage).
       const layers = await sourceLayers(ctx, rs, from, ins.location);
@@ -75,19 +83,19 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       sourceKey = 'context';
     }
     const select = async (): Promise<Awaited<ReturnType<typeof selectSources>>> => {
-      if (!from) return localSources.length > 0 ? selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
-      srcRoot = await mountView(ctx, await sourceLayers(ctx, rs, from), cleanups);
+      if (!fromLayers) return localSources.length > 0 ? selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+      srcRoot = await mountView(ctx, await sourceLayers(ctx, rs, from!), cleanups);
       try {
         return localSources.length > 0 ? await selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
       } catch (e) {
         // Name the stage, not the temporary mount the files were looked for in.
         if (TsbuildError.is(e) && e.code === 'CONTEXT') {
-          throw new BuildError(`${e.message.replace('in the build context', `in ${/^\d+$/.test(from) ? `stage ${from}` : from}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
+          throw new BuildError(`${e.message.replace('in the build context', `in ${/^\d+$/.test(from!) ? `stage ${from}` : from}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
         }
         throw e;
       }
     };
-    const contextSelection = from ? undefined : await select();
+    const contextSelection = fromLayers ? undefined : await select();
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
     if (contextSelection && ctx.statCache) {
@@ -98,8 +106,8 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       sourcesDigest = sourceKey;
     }
     const inputs: StepInputs = {
-      ...stepInputs(call, copyKey(ins, cwd, from ? { name: from, layers: sourceKey } : undefined, downloads)),
-      ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
+      ...stepInputs(call, copyKey(ins, cwd, fromLayers ? { name: from!, layers: sourceKey } : undefined, downloads)),
+      ...(fromLayers ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
     const r = await cachedStep(call, inputs, async () => {
       const s = await scratchDirs(ctx, 'copy');
