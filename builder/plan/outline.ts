@@ -10,13 +10,14 @@
  * the global ARGs their defaults read), and every ARG a reachable stage declares; a stage ARG without a default
  * and without a build arg that inherits a global one shows the global declaration. Secrets and SSH ids come from
  * `RUN --mount=type=secret|ssh` of the reachable stages, ids expanded. Stages the target does not need are left
- * out. Not modelled (no image is read): a base image's `Env` (a stage ARG default reading it expands to empty) and
- * ONBUILD triggers.
+ * out. A stage base's ONBUILD triggers count, at the FROM line. Not modelled (no image is read): a base image's
+ * `Env` (a stage ARG default reading it expands to empty) and its ONBUILD triggers, nor stages only an ONBUILD
+ * trigger reads.
  */
 import { posix } from 'node:path';
 import {
   expandWord, platformArgs, resolveStageGraph, StageScope, toStages,
-  type ArgInstruction, type DockerfileAst, type EscapeToken, type InstructionLocation, type PlatformOptions, type Stage,
+  type ArgInstruction, type DockerfileAst, type EscapeToken, type Instruction, type InstructionLocation, type PlatformOptions,
 } from '../frontend/index.js';
 import { expandRunMounts, stageExpander } from './run-mounts.js';
 
@@ -201,7 +202,11 @@ export function outlineDockerfile(ast: DockerfileAst, o: OutlineOptions = {}): O
   const stageVars = new Map<number, Map<string, string>>();
   for (const r of graph.order) {
     const baseVars = r.base.kind === 'stage' ? stageVars.get(r.base.index) : undefined;
-    stageVars.set(r.index, dispatch(r.stage, captures[r.index]!, {
+    // A stage base's ONBUILD triggers run first, at the FROM line (as the build runs them).
+    const triggers = r.base.kind === 'stage'
+      ? stages[r.base.index]!.commands.flatMap((c) => (c.kind === 'onbuild' ? [{ ...c.trigger, location: r.stage.location }] : []))
+      : [];
+    stageVars.set(r.index, dispatch([...triggers, ...r.stage.commands], captures[r.index]!, {
       metaScope: graph.metaScope, globals: meta.scope, buildArgs, esc, comments,
       ...(baseVars ? { baseEnv: [...baseVars].map(([k, v]) => `${k}=${v}`) } : {}),
     }));
@@ -288,12 +293,12 @@ interface DispatchOptions {
   readonly baseEnv?: readonly string[];
 }
 
-/** Records one stage's ARG declarations and secret/SSH mounts in `c`; returns the stage's variables at its end. */
-function dispatch(stage: Stage, c: Capture, o: DispatchOptions): Map<string, string> {
+/** Records a stage's ARG declarations and secret/SSH mounts in `c`; returns the stage's variables at its end. */
+function dispatch(commands: readonly Instruction[], c: Capture, o: DispatchOptions): Map<string, string> {
   const scope = new StageScope({
     metaScope: o.metaScope, buildArgs: o.buildArgs, escapeToken: o.esc, ...(o.baseEnv ? { baseEnv: o.baseEnv } : {}),
   });
-  for (const ins of stage.commands) {
+  for (const ins of commands) {
     if (ins.kind === 'run') {
       expandRunMounts(ins, stageExpander(scope.vars(), o.esc)).forEach((m, pos) => {
         if (m.type === 'secret') {

@@ -117,3 +117,19 @@ test('targets: every stage in order, the last is the default, base and platform 
     sources: [],
   });
 });
+
+test('a stage base\'s ONBUILD triggers count for the stage built on it, at its FROM line, not for the base itself', () => {
+  const src = [
+    'FROM busybox AS base',
+    'ONBUILD ARG FLAVOUR=plain',
+    'ONBUILD RUN --mount=type=secret,id=onbuild-token true',
+    'FROM base AS app',
+    '',
+  ].join('\n');
+  const o = outline(src);
+  assert.deepEqual(o.args, [{ name: 'FLAVOUR', value: 'plain', location: line(4) }]);
+  assert.deepEqual(o.secrets, [{ name: 'onbuild-token', location: line(4) }]);
+  const b = outline(src, { target: 'base' });
+  assert.equal(b.args, undefined);
+  assert.equal(b.secrets, undefined);
+});
