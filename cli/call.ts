@@ -7,14 +7,19 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, SUBREQUESTS,
-  type Outline, type PlatformOptions, type Subrequest, type TargetList,
+  type Outline, type Subrequest, type TargetList,
 } from '../builder/index.js';
-import { TsbuildError } from '../layer-store/index.js';
+import { TsbuildError, type Platform } from '../layer-store/index.js';
 import { goJson, tabwrite } from './go-format.js';
 
 /** The `--call` functions this build answers without building (buildx's names). */
 export const CALL_FUNCTIONS = ['outline', 'targets', 'subrequests.describe'] as const;
 export type CallName = (typeof CALL_FUNCTIONS)[number];
+
+/** True when `name` is a call answered by answerCall. */
+export function isAnswerableCall(name: string | undefined): name is CallName {
+  return (CALL_FUNCTIONS as readonly (string | undefined)[]).includes(name);
+}
 
 /** A parsed `--call` value (buildx's CallFunc); `name` undefined: an ordinary build. */
 export interface CallFunc {
@@ -51,8 +56,8 @@ export function parseCall(value: string): CallFunc {
     } else throw bad(`unknown field ${JSON.stringify(k)}`);
   }
   if (name === undefined || name === 'build') return { format };
-  if (!(CALL_FUNCTIONS as readonly string[]).includes(name)) throw bad(`unknown function ${JSON.stringify(name)}`);
-  return { name: name as CallName, format };
+  if (!isAnswerableCall(name)) throw bad(`unknown function ${JSON.stringify(name)}`);
+  return { name, format };
 }
 
 /** Returns BuildKit's text form of an outline (subrequests/outline PrintOutline). */
@@ -95,14 +100,15 @@ export interface CallOptions {
   readonly dockerfile?: string;
   readonly buildArgs: Readonly<Record<string, string | undefined>>;
   readonly target?: string;
-  readonly platform?: PlatformOptions;
+  /** The target platform (default: this machine's). */
+  readonly platform?: Platform;
 }
 
 /**
  * Answers `call` for the Dockerfile of `o` and returns what buildx prints on stdout (JSON: BuildKit's result.json
  * and a newline). Throws DOCKERFILE_NOT_FOUND for an unreadable Dockerfile and the front end's DockerfileError.
  */
-export async function answerCall(call: CallFunc & { name: CallName }, o: CallOptions): Promise<string> {
+export async function answerCall(call: { readonly name: CallName; readonly format: 'text' | 'json' }, o: CallOptions): Promise<string> {
   if (call.name === 'subrequests.describe') return call.format === 'json' ? `${goJson(SUBREQUESTS)}\n` : printDescribe(SUBREQUESTS);
   const path = o.dockerfile ?? defaultDockerfile(resolve(o.context));
   let bytes: Buffer;
@@ -120,7 +126,7 @@ export async function answerCall(call: CallFunc & { name: CallName }, o: CallOpt
   }
   const outline = outlineDockerfile(ast, {
     source: bytes, buildArgs: o.buildArgs,
-    ...(o.target !== undefined ? { target: o.target } : {}), ...(o.platform ? { platform: o.platform } : {}),
+    ...(o.target !== undefined ? { target: o.target } : {}), ...(o.platform ? { platform: { target: o.platform } } : {}),
   });
   return call.format === 'json' ? `${goJson(outline)}\n` : printOutline(outline);
 }

@@ -188,7 +188,7 @@ async function callFlag(argv: BuildArgs): Promise<boolean> {
     return {
       context: argv.context, ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
       buildArgs: parseBuildArgs(argv['build-arg']), ...(argv.target !== undefined ? { target: argv.target } : {}),
-      ...(target ? { platform: { target } } : {}),
+      ...(target ? { platform: target } : {}),
     };
   });
 }
