@@ -7,6 +7,7 @@ import {
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
+import { runCallFlag } from '../call.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { loggerFor } from '../context.js';
@@ -42,6 +43,7 @@ interface BuildArgs extends RegistryFlags {
   'pids-limit'?: number;
   runtime?: string;
   compression: 'gzip' | 'zstd';
+  call: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -211,6 +213,18 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   }
 }
 
+/** `--call=outline|targets|…`: answers it (nothing is built) and returns true; false for `--call=build`. */
+async function callFlag(argv: BuildArgs): Promise<boolean> {
+  return runCallFlag(argv.call, () => {
+    const target = checkBuildPlatforms(argv.platform)[0];
+    return {
+      context: argv.context, ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
+      buildArgs: parseBuildArgs(argv['build-arg']), ...(argv.target !== undefined ? { target: argv.target } : {}),
+      ...(target ? { platform: target } : {}),
+    };
+  });
+}
+
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
@@ -243,8 +257,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
       .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
-      .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
+      .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
+      .option('call', { type: 'string', default: 'build', describe: 'what to evaluate: build, or (nothing is built) outline (build args, secrets, ssh of the target), targets (the stages) or subrequests.describe; add ,format=json for JSON' }) as never,
   handler: async (argv) => {
+    if (await callFlag(argv)) return;
     const logger = loggerFor(argv);
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);

@@ -20,6 +20,7 @@ import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
+import { checkSubrequestCase, isSubrequestCase, type SubrequestExpect } from './subrequests.js';
 
 interface FileExpect {
   content?: string;
@@ -77,6 +78,10 @@ interface CaseExpect {
   http?: Record<string, HttpResponse>;
   /** Substrings the build error must contain (all of them). */
   error?: string | string[];
+  /** Outline / targets / subrequests.describe cases (nothing is built): subrequests.ts. */
+  outline?: unknown;
+  targets?: unknown;
+  subrequests?: string[];
 }
 
 const DIR = join(repoRoot(), 'test', 'conformance');
@@ -177,6 +182,7 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (isSubrequestCase(exp as SubrequestExpect)) return checkSubrequestCase(exp as SubrequestExpect, join(CASES, id, 'Dockerfile'));
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
