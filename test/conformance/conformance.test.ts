@@ -76,6 +76,8 @@ interface CaseExpect {
   sockets?: string[];
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
+  /** The network mode of RUN steps (`--network`). */
+  network?: 'none' | 'host' | 'default';
   /** Context file owners (`[uid, gid]`) to set after copying (git keeps none). */
   contextOwners?: Record<string, [number, number]>;
   /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
@@ -231,7 +233,7 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       context: ctx, tags: [tag],
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
-      ...(exp.labels ? { labels: exp.labels } : {}),
+      ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
       ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });
