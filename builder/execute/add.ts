@@ -73,7 +73,8 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
 /** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it). */
 export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal, owner?: { uid: number; gid: number }): Promise<void> {
   try {
-    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
+    // The archive's root entry (`./`) leaves the destination as it is (moby's Unpack skips it).
+    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, rootEntry: 'skip', ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
   } catch (e) {
     // ADD keeps its error type: the tool that is missing, and the archive it was needed for.
     if (e instanceof LayerToolError) {
