@@ -13,7 +13,7 @@ import { join, posix } from 'node:path';
 import { TsbuildError, type Digest } from '../../../layer-store/index.js';
 import { hashSources, type StepInputs } from '../../../cache/index.js';
 import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
-import { ContextMatcher, MissingSourceError, selectParentsSources, selectSources, type ContextEntry, type SourceSelection } from '../../context/index.js';
+import { ContextError, ContextMatcher, MissingSourceError, selectParentsSources, selectSources, type ContextEntry, type SourceSelection } from '../../context/index.js';
 import { BuildError, cc, commitHistory, copyCreatedBy, copyKey, layersKey } from '../../plan/index.js';
 import { fetchUrl, type Fetched } from '../add.js';
 import { sourceLayers } from '../base-image.js';
@@ -97,7 +97,9 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
         // BuildKit's words for a missing source (`"/path": not found`); a --from source names the stage, not the
         // temporary mount the files were looked for in.
         if (e instanceof MissingSourceError) {
-          throw new BuildError(`${ins.kind.toUpperCase()} source ${JSON.stringify(e.path)}: not found in ${where}`, { hint: from ? `check the path in the filesystem of --from=${from}` : e.hint ?? 'check the path' });
+          const message = `${ins.kind.toUpperCase()} source ${JSON.stringify(e.path)}: not found in ${where}`;
+          if (!from) throw new ContextError(message, { hint: e.hint ?? 'check the path in the build context' });
+          throw new BuildError(message, { hint: `check the path in the filesystem of --from=${from}` });
         }
         if (from && TsbuildError.is(e) && e.code === 'CONTEXT') {
           throw new BuildError(`${e.message.replace('in the build context', `in ${where}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
