@@ -150,13 +150,13 @@ export interface DownloadMaterial {
  * `special-files`: the context holds sockets, fifos or devices (`specials`: their kinds); a socket becomes an
  * empty regular file (it was left out).
  * `archive-root`: an archive ADD extracts leaves the destination's owner, mode and times alone (its `./` entry
- * set them).
+ * set them); with --unpack=true a downloaded archive is extracted too (it was copied).
  */
 function copyRevisions(ins: CopyInstruction | AddInstruction, specials: string): string {
   const revs = [
     ins.chmod !== undefined && /^[0-7]+$/.test(ins.chmod) ? 'chmod-dirs' : '',
     ins.kind === 'copy' && ins.parents ? 'parents-pivot' : '',
-    ins.kind === 'add' && ins.unpack !== false && ins.sources.some((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) ? 'archive-root' : '',
+    ins.kind === 'add' && (ins.unpack === true || (ins.unpack === undefined && ins.sources.some((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)))) ? 'archive-root' : '',
     specials ? `special-files:${specials}` : '',
   ].filter(Boolean);
   return revs.length > 0 ? ` rev=${revs.join(',')}` : '';

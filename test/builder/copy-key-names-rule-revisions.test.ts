@@ -25,6 +25,7 @@ test('copyKey names the copy-rule revisions that apply, and nothing else', () =>
   assert.equal(rev(copyKey(ins('copy', ['a', '/b'], ['--chmod=750']), '/', undefined, [])), 'chmod-dirs');
   assert.equal(rev(copyKey(ins('copy', ['a/./b', '/c/'], ['--parents']), '/', undefined, [])), 'parents-pivot');
   assert.equal(rev(copyKey(ins('add', ['a.tar', '/b']), '/', undefined, [])), 'archive-root');
+  assert.equal(rev(copyKey(ins('add', ['http://h/x.tgz', '/b'], ['--unpack=true']), '/', undefined, [])), 'archive-root');
   assert.equal(rev(copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'socket:s')), 'special-files:socket:s');
   assert.notEqual(copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'socket:s'), copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'fifo:s'));
 });

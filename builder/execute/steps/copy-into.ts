@@ -72,7 +72,11 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
     // COPY --parents (selectParents): the base's contents, only the selected paths, keep their path below it.
     sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(parents ? { filtered: true } : {}) });
   }
-  for (const d of sel.downloads) sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '' });
+  // A download is extracted only with an explicit --unpack=true (BuildKit's AttemptUnpack for http sources).
+  for (const d of sel.downloads) {
+    const archive = ins.kind === 'add' && ins.unpack === true && (await archiveKind(d.path)) !== undefined;
+    sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '', archive });
+  }
   const heredocDir = join(s.dir, 'heredocs');
   for (const h of heredocs) {
     await mkdir(heredocDir, { recursive: true });
