@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { readlinkName, type Abortable } from '../../layer-store/index.js';
 import { ContextMatcher, goClean } from './dockerignore.js';
 import { MissingSourceError } from './errors.js';
-import { hasWildcards } from './gomatch.js';
+import { compileGoMatch, hasWildcards } from './gomatch.js';
 import { expandWildcard, resolveInContext, tryLstat, type SelectedSource, type SourceSelection } from './select.js';
 import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
 
@@ -111,10 +111,12 @@ async function includedBelow(root: string, dir: string, pattern: string, ignore:
   }
   const include = comps.length === 0 ? undefined : new ContextMatcher([pattern]);
   const prefix = dir === '.' ? '' : `${dir}/`;
+  const mayHold = include ? mayHoldMatches(comps, include) : undefined;
   const dirs = new Map<string, ContextEntry>();
   const picked = new Set<string>();
   const out: ContextEntry[] = [];
-  for await (const e of walkContext(root, ignore, { under: cur, ...(o.signal ? { signal: o.signal } : {}) })) {
+  const descend = mayHold ? (d: string): boolean => mayHold(d.slice(prefix.length)) : undefined;
+  for await (const e of walkContext(root, ignore, { under: cur, descend, ...(o.signal ? { signal: o.signal } : {}) })) {
     if (e.type === 'dir') dirs.set(e.relPath, e);
     if (include && !include.isExcluded(e.relPath.slice(prefix.length))) continue;
     // The directories between the walk's start and this entry, each once, before it.
@@ -131,6 +133,28 @@ async function includedBelow(root: string, dir: string, pattern: string, ignore:
     out.push(e);
   }
   return out.length === 0 ? [] : [...above, ...out];
+}
+
+/**
+ * Returns whether a directory (relative to the base) can hold something the pattern `comps` includes: it is
+ * included itself, or each of its components matches the pattern's component at that depth. Conservative: a
+ * component with `**` or a class (`[…]`, whose syntax patternmatcher and filepath.Match spell differently) may
+ * hold anything. So the walk skips only trees that cannot match, such as a package's node_modules when the
+ * pattern names package manifests.
+ */
+function mayHoldMatches(comps: readonly string[], include: ContextMatcher): (dirRel: string) => boolean {
+  const res = comps.map((c) => (c.includes('**') || c.includes('[') ? undefined : compileGoMatch(c)));
+  return (dirRel) => {
+    if (include.isExcluded(dirRel)) return true;
+    const parts = dirRel.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      if (i >= comps.length) return false;
+      const re = res[i];
+      if (re === undefined) return true;
+      if (!re.test(parts[i]!)) return false;
+    }
+    return true;
+  };
 }
 
 function parentOf(rel: string): string {
