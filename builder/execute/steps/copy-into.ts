@@ -11,7 +11,8 @@ import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
 import { ContextMatcher, type SelectedSource } from '../../context/index.js';
 import { archiveKind, extractArchive, type Fetched } from '../add.js';
 import type { StageState, StepCall } from '../context.js';
-import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from '../copy.js';
+import { createdDirMode, parseChmod } from '../chmod.js';
+import { copyIntoRootfs, mkdirAllScoped, type CopySource, type Owner } from '../copy.js';
 import { lowerDirs, previousTree, type Scratch } from '../workspace.js';
 
 /** The sources a COPY/ADD step copies, as copyStep chose them. */
@@ -55,7 +56,7 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
   const chmodFn = ins.chmod ? parseChmod(ins.chmod) : undefined;
   // fsutil's copy creates the destination and its missing parents with an octal --chmod's permission bits (a
   // symbolic one leaves them 0755), owned as --chown says.
-  const dirMode = ins.chmod !== undefined && /^[0-7]+$/.test(ins.chmod) ? parseInt(ins.chmod, 8) & 0o777 : 0o755;
+  const dirMode = createdDirMode(ins.chmod);
   const parents = ins.kind === 'copy' && ins.parents;
   const excludeMatcher = ins.exclude.length > 0 ? new ContextMatcher(ins.exclude) : undefined;
   const sources: Source[] = [];
