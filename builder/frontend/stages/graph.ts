@@ -1,6 +1,7 @@
 /** The stage graph: FROM lines resolved with the global args, the target, and the stages it needs in order. */
 import { DockerfileError, suggest } from '../errors.js';
 import type { ArgInstruction, InstructionLocation } from '../instructions/index.js';
+import type { EscapeToken } from '../parser/index.js';
 import { expandAt, isPredefinedArg, resolveMetaArgs, type ResolveOptions } from './args.js';
 import type { Stage } from './stages.js';
 
@@ -64,7 +65,8 @@ export interface StageGraph {
  * image name, and dependency cycles.
  */
 export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly ArgInstruction[], o: ResolveOptions): StageGraph {
-  const metaScope = resolveMetaArgs(metaArgs, o);
+  // TARGETSTAGE: --target as given, else the last stage's name (BuildKit's toDispatchState).
+  const metaScope = resolveMetaArgs(metaArgs, { ...o, targetStage: o.target || stages[stages.length - 1]?.name || '' });
   const names = new Map<string, number>();
   stages.forEach((s) => { if (s.name !== undefined) names.set(s.name, s.index); });
   const stageNames = [...names.keys()];
@@ -89,38 +91,42 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
     const edges: StageEdge[] = [];
     if (base.kind === 'stage') edges.push({ via: 'from', stage: base.index, location: s.location });
     const images: ImageUse[] = [];
-    for (const c of s.commands) {
+    // The stage's own instructions, then the ONBUILD triggers of a stage it is FROM, which run in it (stage.ts)
+    // and may read other stages (BuildKit's initOnBuildTriggers); those report the FROM line, as BuildKit does.
+    const triggers = base.kind === 'stage' ? stages[base.index]!.commands.flatMap((c) => (c.kind === 'onbuild' ? [c.trigger] : [])) : [];
+    const scanned = [...s.commands.map((c) => ({ c, at: c.location })), ...triggers.map((c) => ({ c, at: s.location }))];
+    for (const { c, at } of scanned) {
       if (c.kind === 'copy' && c.from !== undefined && c.from !== '') {
         const ref = c.from;
+        noExpansionInFrom(ref, at, esc);
         if (/^[+-]?\d+$/.test(ref)) {
           const i = Number(ref);
           if (i < 0 || i >= stages.length) {
             throw new DockerfileError('DOCKERFILE_STAGE', `invalid stage index ${i}`, {
-              hint: `COPY --from=<index> counts FROM lines from 0; this file has stages 0 to ${stages.length - 1}`, location: c.location });
+              hint: `COPY --from=<index> counts FROM lines from 0; this file has stages 0 to ${stages.length - 1}`, location: at });
           }
-          if (i > s.index) forward.push({ stage: s, from: ref, location: c.location });
-          edges.push({ via: 'copy', stage: i, location: c.location });
+          if (i > s.index) forward.push({ stage: s, from: ref, location: at });
+          edges.push({ via: 'copy', stage: i, location: at });
           continue;
         }
         const named = names.get(ref.toLowerCase());
         if (named !== undefined) {
-          if (named > s.index) forward.push({ stage: s, from: ref, location: c.location });
-          edges.push({ via: 'copy', stage: named, location: c.location });
+          if (named > s.index) forward.push({ stage: s, from: ref, location: at });
+          edges.push({ via: 'copy', stage: named, location: at });
           continue;
         }
-        const img = expandAt(ref, metaScope, c.location, esc).value;
-        checkImageRef(img, c.location, stageNames, 'COPY --from');
-        images.push({ via: 'copy', ref: img, location: c.location });
+        checkImageRef(ref, at, stageNames, 'COPY --from');
+        images.push({ via: 'copy', ref, location: at });
       } else if (c.kind === 'run') {
         for (const m of c.mounts) {
           if (m.from === undefined || m.from === '') continue;
           const named = names.get(m.from.toLowerCase());
           if (named !== undefined) {
-            edges.push({ via: 'mount', stage: named, location: c.location });
+            edges.push({ via: 'mount', stage: named, location: at });
             continue;
           }
-          checkImageRef(m.from, c.location, stageNames, 'RUN --mount from');
-          images.push({ via: 'mount', ref: m.from, location: c.location });
+          checkImageRef(m.from, at, stageNames, 'RUN --mount from');
+          images.push({ via: 'mount', ref: m.from, location: at });
         }
       }
     }
@@ -140,8 +146,9 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
     if (t === undefined) {
       const s = suggest(o.target, stageNames);
       const first = stages[0]!;
-      throw new DockerfileError('DOCKERFILE_STAGE', `target stage ${JSON.stringify(o.target)} could not be found`, {
-        hint: s !== undefined ? `did you mean "${s}"?` : stageNames.length > 0 ? `stages: ${stageNames.join(', ')}` : 'this Dockerfile has no named stages (use FROM image AS name)',
+      // BuildKit's words, its suggestion inside the message (util/suggest): `… could not be found (did you mean build?)`.
+      throw new DockerfileError('DOCKERFILE_STAGE', `target stage ${JSON.stringify(o.target)} could not be found${s !== undefined ? ` (did you mean ${s}?)` : ''}`, {
+        hint: stageNames.length > 0 ? `stages: ${stageNames.join(', ')}` : 'this Dockerfile has no named stages (use FROM image AS name)',
         location: { file: first.location.file, line: first.location.line },
       });
     }
@@ -199,6 +206,16 @@ function detectCycles(resolved: readonly Omit<ResolvedStage, 'level'>[]): void {
     state.set(i, 'done');
   };
   for (const r of resolved) if (!state.has(r.index)) visit(r.index, []);
+}
+
+/**
+ * BuildKit expands `COPY --from` with no variables at all and rejects the word when that changes it (a variable,
+ * quotes or escapes), with its own words (dockerfile2llb toCommand).
+ */
+export function noExpansionInFrom(from: string, loc: InstructionLocation, escapeToken?: EscapeToken): void {
+  if (expandAt(from, new Map(), loc, escapeToken).value === from) return;
+  throw new DockerfileError('DOCKERFILE_STAGE', 'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround', {
+    hint: `ARG NAME=image before the first FROM, then FROM \${NAME} AS src, and COPY --from=src (got --from=${from})`, location: loc });
 }
 
 const REF_RE = new RegExp(
