@@ -83,6 +83,8 @@ test('FROM scratch, FROM --platform expansion with predefined platform args', ()
   assert.equal(g.metaScope.get('TARGETPLATFORM'), 'linux/arm/v7');
   assert.equal(g.metaScope.get('TARGETVARIANT'), 'v7');
   assert.equal(g.metaScope.get('BUILDARCH'), 'amd64');
+  assert.equal(g.metaScope.get('TARGETOSVERSION'), '', 'defined (empty), as BuildKit defines it');
+  assert.equal(g.metaScope.get('BUILDOSVERSION'), '');
 });
 
 test('meta ARG defaults see earlier meta ARGs and platform args; an ARG without value is unset', () => {

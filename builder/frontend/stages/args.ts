@@ -7,7 +7,7 @@ import { expandWord, type ShellEnv } from '../shell/index.js';
 
 
 /** Platform args BuildKit defines in the global scope (usable in FROM; redeclare with ARG to use in a stage). */
-export const PLATFORM_ARGS = ['TARGETPLATFORM', 'TARGETOS', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDARCH', 'BUILDVARIANT'] as const;
+export const PLATFORM_ARGS = ['TARGETPLATFORM', 'TARGETOS', 'TARGETOSVERSION', 'TARGETARCH', 'TARGETVARIANT', 'BUILDPLATFORM', 'BUILDOS', 'BUILDOSVERSION', 'BUILDARCH', 'BUILDVARIANT'] as const;
 
 /** The target stage's name (`--target` as given, else the last stage's name, else `default`), a global arg like the platform args. */
 export const TARGET_STAGE_ARG = 'TARGETSTAGE';
@@ -50,14 +50,14 @@ export interface PlatformOptions {
   readonly build?: Platform;
 }
 
-/** The values of the predefined platform args. */
+/** The values of the predefined platform args (the OS versions are empty unless the platform has one). */
 export function platformArgs(p: PlatformOptions = {}): Map<string, string> {
   const build = p.build ?? hostPlatform();
   const target = p.target ?? build;
   return new Map([
-    ['TARGETPLATFORM', formatPlatform(target)], ['TARGETOS', target.os], ['TARGETARCH', target.architecture],
+    ['TARGETPLATFORM', formatPlatform(target)], ['TARGETOS', target.os], ['TARGETOSVERSION', target['os.version'] ?? ''], ['TARGETARCH', target.architecture],
     ['TARGETVARIANT', target.variant ?? ''],
-    ['BUILDPLATFORM', formatPlatform(build)], ['BUILDOS', build.os], ['BUILDARCH', build.architecture],
+    ['BUILDPLATFORM', formatPlatform(build)], ['BUILDOS', build.os], ['BUILDOSVERSION', build['os.version'] ?? ''], ['BUILDARCH', build.architecture],
     ['BUILDVARIANT', build.variant ?? ''],
   ]);
 }
