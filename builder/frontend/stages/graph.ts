@@ -60,7 +60,8 @@ export interface StageGraph {
 /**
  * Resolves FROM lines with the global args, finds the target, and returns the stages it needs in dependency
  * order. FROM <name> refers to an earlier stage; `COPY --from` and `RUN --mount=from=` refer to any stage by
- * name (or, for COPY, by index) and otherwise to an image, as in BuildKit. Throws DockerfileError
+ * name (or, for COPY, by index) and otherwise to an image, as in BuildKit, also in the ONBUILD triggers a stage
+ * inherits from the stage it is FROM (an image's triggers are known only when it is loaded). Throws DockerfileError
  * DOCKERFILE_STAGE for an unknown target, a bad stage index, a reference that is neither a stage nor a valid
  * image name, and dependency cycles.
  */
