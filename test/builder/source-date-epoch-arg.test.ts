@@ -48,5 +48,6 @@ test('a stage name: FROM scratch, ARGs and one remote ADD give its URL; anything
   fails(() => source(['ARG SOURCE_DATE_EPOCH=s', 'FROM scratch AS s', 'ADD http://h/a http://h/b /']), 'exactly one remote ADD source', 3);
   fails(() => source(['ARG SOURCE_DATE_EPOCH=s', 'FROM scratch AS s', 'ADD http://h/a /', 'ADD http://h/b /']), 'exactly one remote ADD', 4);
   fails(() => source(['ARG SOURCE_DATE_EPOCH=s', 'FROM scratch AS s', 'ADD local.tar /']), 'must be a single HTTP(S) or Git ADD', 3);
+  fails(() => source(['ARG SOURCE_DATE_EPOCH=s', 'FROM scratch AS s', 'ADD https://github.com/o/r.git#v1 /']), 'from a git source (https://github.com/o/r.git#v1) is not supported by tsbuild', 3);
   fails(() => source(['ARG SOURCE_DATE_EPOCH=s', 'FROM scratch AS s']), 'must contain exactly one remote ADD', 2);
 });

@@ -74,11 +74,9 @@ function stageSource(stage: Stage, o: EpochOptions): EpochSource {
       if (c.sourceContents.length !== 0 || c.sources.length !== 1) fail(`${SOURCE_DATE_EPOCH} stage must contain exactly one remote ADD source`, c.location);
       add = c;
       url = expandAt(c.sources[0]!, env, c.location, o.escapeToken).value;
-      if (!/^https?:\/\//i.test(url)) {
-        fail(/^(git@|git:\/\/|ssh:\/\/)|\.git(#|$)/.test(url)
-          ? `${SOURCE_DATE_EPOCH} from a git source (${url}) is not supported by tsbuild`
-          : `${SOURCE_DATE_EPOCH} stage source must be a single HTTP(S) or Git ADD`, c.location);
-      }
+      // As BuildKit's isHTTPSource: an http(s) URL that is not a git repository (ending .git, or .git#ref).
+      if (/^(git@|git:\/\/|ssh:\/\/)/.test(url) || /\.git(#|$)/.test(url)) fail(`${SOURCE_DATE_EPOCH} from a git source (${url}) is not supported by tsbuild`, c.location);
+      if (!/^https?:\/\//.test(url)) fail(`${SOURCE_DATE_EPOCH} stage source must be a single HTTP(S) or Git ADD`, c.location);
     } else {
       fail(`${SOURCE_DATE_EPOCH} stage does not meet source-only requirements: unsupported ${c.kind} instruction`, c.location);
     }
