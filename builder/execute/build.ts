@@ -27,6 +27,7 @@ import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
+import { resolveEpoch, withEpochArg } from './epoch.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -58,14 +59,17 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
   const { stages, metaArgs } = toStages(ast, fileLabel);
   const platform = o.platform ?? hostPlatform();
-  const buildArgs = o.buildArgs ?? {};
-  const graph = resolveStageGraph(stages, metaArgs, {
+  const given = withEpochArg(o.buildArgs ?? {}, o.sourceDateEpoch);
+  const resolved = resolveStageGraph(stages, metaArgs, {
     ...(o.target !== undefined ? { target: o.target } : {}),
-    buildArgs,
+    buildArgs: given,
     platform: { target: platform, build: hostPlatform() },
     escapeToken: ast.directives.escape,
     ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
   });
+  // SOURCE_DATE_EPOCH (epoch.ts): the build arg, the option or the Dockerfile's global ARG; the steps see it in ctx.o.
+  const { epoch, buildArgs, graph } = await resolveEpoch({ stages, metaArgs, graph: resolved, buildArgs: given, escapeToken: ast.directives.escape, ...(o.signal ? { signal: o.signal } : {}) });
+  const opts: BuildOptions = { ...o, buildArgs, sourceDateEpoch: epoch };
   for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
@@ -81,9 +85,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
+  const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
+    o: opts, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
     results: new Map(), steps: [],
     statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),
