@@ -21,7 +21,8 @@ import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
 import { checkSubrequestCase, isSubrequestCase, type SubrequestExpect } from './subrequests.js';
-import { parsePlatform } from '../../layer-store/index.js';
+import { Lease, hostPlatform, parsePlatform } from '../../layer-store/index.js';
+import { parseBuildContextSource, resolveNamedContexts } from '../../builder/index.js';
 
 interface FileExpect {
   content?: string;
@@ -85,6 +86,8 @@ interface CaseExpect {
   contextOwners?: Record<string, [number, number]>;
   /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
   http?: Record<string, HttpResponse>;
+  /** `--build-context` NAME → SOURCE (BuildKit's `context:NAME` attributes); a directory is relative to the case. */
+  buildContexts?: Record<string, string>;
   /** Substrings the build error must contain (all of them). */
   error?: string | string[];
   /** Outline / targets / subrequests.describe cases (nothing is built): subrequests.ts. */
@@ -237,9 +240,14 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
   }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
+  const contextsLease = exp.buildContexts ? await Lease.acquire(env.store.root) : undefined;
   try {
+    const namedContexts = exp.buildContexts && contextsLease ? await resolveNamedContexts(
+      Object.fromEntries(Object.entries(exp.buildContexts).map(([k, v]) => [k, parseBuildContextSource(k, v, dir)])),
+      { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()] },
+    ) : undefined;
     await env.build({
-      context: ctx, tags: [tag],
+      context: ctx, tags: [tag], ...(namedContexts ? { namedContexts } : {}),
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}),
@@ -247,11 +255,13 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });
   } catch (e) {
+    await contextsLease?.release();
     if (exp.error === undefined) return [`build failed: ${errorText(e).split('\n').slice(0, 6).join(' | ')}`];
     const text = errorText(e);
     const missing = [exp.error].flat().filter((w) => !text.includes(w));
     return missing.length === 0 ? [] : [`error does not contain ${JSON.stringify(missing)}: ${text.slice(0, 400)}`];
   }
+  await contextsLease?.release();
   if (exp.error !== undefined) return [`build succeeded, expected error ${JSON.stringify(exp.error)}`];
   const out: string[] = [];
   if (exp.files) {
