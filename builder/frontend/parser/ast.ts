@@ -36,6 +36,12 @@ export interface InstructionNode {
   readonly endLine: number;
   /** For ONBUILD: the wrapped instruction. */
   readonly next?: InstructionNode;
+  /**
+   * The comment lines right before the instruction (text after `#`, trimmed; BuildKit's PrevComment), when any:
+   * collected since the previous instruction, reset by a bare `#`, parser directives left out. Build checks
+   * read `# check=…` and description comments from them.
+   */
+  readonly comments?: readonly string[];
 }
 
 export interface ParserDirectives {

@@ -113,10 +113,11 @@ function canContainHeredoc(n: BareNode): boolean {
   return HEREDOC_INSTRUCTIONS.has(target.cmd) && !target.json;
 }
 
-function finish(n: BareNode, line: number, endLine: number, heredocs: readonly Heredoc[]): InstructionNode {
-  if (n.next === undefined) return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine };
-  const next = finish(n.next, line, endLine, heredocs);
-  return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, next };
+function finish(n: BareNode, line: number, endLine: number, heredocs: readonly Heredoc[], comments: readonly string[]): InstructionNode {
+  const c = comments.length > 0 ? { comments } : {};
+  if (n.next === undefined) return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, ...c };
+  const next = finish(n.next, line, endLine, heredocs, comments);
+  return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, next, ...c };
 }
 
 const NO_HEREDOCS: readonly Heredoc[] = Object.freeze([]);
@@ -145,15 +146,18 @@ export function parseText(text: string, file: string): DockerfileAst {
   }
 
   /** processLine: trims the newline (and leading space on first lines), checks directives, drops comments. */
+  let wasDirective = false;
   const processLine = (raw: string, lineNo: number, stripLeft: boolean): string => {
     let token = trimNewline(raw);
     if (stripLeft) token = trimLeadingSpace(token);
+    wasDirective = false;
     if (!directivesDone) {
       const m = DIRECTIVE.exec(token);
       const key = m?.[1]?.toLowerCase();
       if (m === null || key === undefined || !KNOWN_DIRECTIVES.has(key)) {
         directivesDone = true;
       } else {
+        wasDirective = true;
         if (seen.has(key)) {
           throw new DockerfileError('DOCKERFILE_SYNTAX', `only one ${key} parser directive can be used`, {
             hint: `remove the repeated "# ${key}=" line; a parser directive may appear once, at the top of the file`,
@@ -184,10 +188,17 @@ export function parseText(text: string, file: string): DockerfileAst {
   const children: InstructionNode[] = [];
   const warnings: ParseWarning[] = [];
   let current = 0; // lines consumed so far (1-based number of the last line read)
+  // BuildKit's PrevComment: comment lines read as first lines since the last instruction; a bare `#` resets them.
+  let comments: string[] = [];
 
   while (current < total) {
     const raw = lines[current]!;
     const first = processLine(raw, current + 1, true);
+    if (isComment(raw) && !wasDirective) {
+      const text = trimNewline(raw).trim().slice(1).trim();
+      if (text === '') comments = [];
+      else comments.push(text);
+    }
     current++;
     const startLine = current;
     const esc = ctx.escape.charCodeAt(0);
@@ -283,7 +294,8 @@ export function parseText(text: string, file: string): DockerfileAst {
         heredocs = docs;
       }
     }
-    children.push(finish(bare, startLine, current, heredocs));
+    children.push(finish(bare, startLine, current, heredocs, comments));
+    comments = [];
   }
 
   if (children.length === 0) {
