@@ -38,6 +38,11 @@ const SECRET_FILE = /(?:^|\/)(?:id_(?:rsa|dsa|ecdsa|ed25519)|\.env|\.netrc|\.git
 /** Values that are secrets by their shape (well-known token formats, private keys). */
 const SECRET_VALUE = /AKIA[0-9A-Z]{16}|\bgh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAIza[0-9A-Za-z_-]{35}\b|\bsk_live_[0-9A-Za-z]{16,}|\bnpm_[A-Za-z0-9]{36}\b|\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/;
 
+/** True for a context path named like a key or credential file (id_rsa, *.pem, .env, …). */
+export function looksLikeSecretFile(path: string): boolean {
+  return SECRET_FILE.test(path);
+}
+
 function runText(ins: Instruction): string | undefined {
   if (ins.kind !== 'run') return undefined;
   return [...ins.cmdLine, ...ins.heredocs.map((h) => h.content)].join(' ');

@@ -21,6 +21,7 @@ export { ALL_RULES, RULES, type Rule, type RuleName } from './rules.js';
 export { parseCheckOptions, isEnabled, type CheckConfig } from './config.js';
 export { formatShort, type CheckWarning } from './report.js';
 export { isSecretName } from './stage-rules.js';
+export { looksLikeSecretFile } from './cache-rules.js';
 
 /** What the checks know of a base image. */
 export interface BaseImageInfo {
@@ -151,7 +152,7 @@ function dispatchAll(stages: readonly CheckedStage[], o: CheckInput, fc: FromCon
       start = { env: [], shell: false, workdirSet: false, user: '' };
     } else {
       const info = o.bases?.get(baseName);
-      start = { env: info?.env ?? [], shell: info?.shell ?? false, workdirSet: false, user: info?.user ?? '' };
+      start = { env: info?.env ?? [], shell: info?.shell ?? false, workdirSet: false, user: info?.user ?? '', envKnown: info !== undefined || o.bases === undefined };
       if (isBuilt && info?.platform) {
         let want = platform;
         const p = s.from.platform;

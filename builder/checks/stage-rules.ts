@@ -24,6 +24,8 @@ export interface StageStart {
   readonly workdirSet: boolean;
   /** The base's user ('' for root by default). */
   readonly user: string;
+  /** False when the base image's env is unknown (not in the store): UndefinedVar is then not reported. */
+  readonly envKnown?: boolean;
 }
 
 /** What a stage ends with: the start of stages built FROM it, and what tsbuild's own rules read. */
@@ -61,17 +63,19 @@ export function dispatchStage(s: CheckedStage, start: StageStart, c: DispatchCon
   let workdirSet = start.workdirSet;
   let user = start.user;
   const once: Partial<Record<'cmd' | 'entrypoint' | 'healthcheck', Where>> = {};
-  const end = (): StageEnd => ({ env: [...scope.vars()].map(([k, v]) => `${k}=${v}`), shell, workdirSet, user, argsDeclared: scope.declared() });
+  const envKnown = start.envKnown !== false;
+  const end = (): StageEnd => ({ env: [...scope.vars()].map(([k, v]) => `${k}=${v}`), shell, workdirSet, user, envKnown, argsDeclared: scope.declared() });
+  const r = envKnown ? rep : undefined;
   for (const cmd of s.commands) {
     const { cfg } = cmd;
     const at = where(cmd.node);
     let ins: Instruction;
     try {
       if (cmd.ins.kind === 'arg') {
-        dispatchArgs(cmd, scope, c, rep);
+        dispatchArgs(cmd, scope, c, rep, r);
         continue;
       }
-      ins = expandReporting(cmd, scope, c, rep);
+      ins = expandReporting(cmd, scope, c, r);
       scope.apply(cmd.ins);
     } catch (e) {
       return { end: end(), failure: e };
@@ -126,7 +130,7 @@ export function dispatchStage(s: CheckedStage, start: StageStart, c: DispatchCon
 }
 
 /** Expands `cmd` with the stage's variables as dispatch does, reporting each unset variable (UndefinedVar). */
-function expandReporting(cmd: CheckedCommand, scope: StageScope, c: DispatchContext, rep: Reporter): Instruction {
+function expandReporting(cmd: CheckedCommand, scope: StageScope, c: DispatchContext, rep: Reporter | undefined): Instruction {
   if (!supportsExpansion(cmd.ins.kind) || cmd.ins.kind === 'run') return cmd.ins;
   const vars = scope.vars();
   const declared = scope.declared();
@@ -140,7 +144,8 @@ function expandReporting(cmd: CheckedCommand, scope: StageScope, c: DispatchCont
   });
 }
 
-function undefinedVars(unset: ReadonlySet<string>, vars: ReadonlyMap<string, string>, declared: ReadonlySet<string>, cmd: CheckedCommand, rep: Reporter): void {
+function undefinedVars(unset: ReadonlySet<string>, vars: ReadonlyMap<string, string>, declared: ReadonlySet<string>, cmd: CheckedCommand, rep: Reporter | undefined): void {
+  if (!rep) return;
   for (const v of unset) {
     if (declared.has(v) || NON_ENV_ARGS.has(v)) continue;
     rep.report(cmd.cfg, RULES.UndefinedVar, where(cmd.node), FORMAT.UndefinedVar(v, searchName(v, [...vars.keys()])));
@@ -148,14 +153,14 @@ function undefinedVars(unset: ReadonlySet<string>, vars: ReadonlyMap<string, str
 }
 
 /** ARG, one declaration at a time: SecretsUsedInArgOrEnv, and UndefinedVar in a default that is used. */
-function dispatchArgs(cmd: CheckedCommand, scope: StageScope, c: DispatchContext, rep: Reporter): void {
+function dispatchArgs(cmd: CheckedCommand, scope: StageScope, c: DispatchContext, rep: Reporter, undefRep: Reporter | undefined): void {
   if (cmd.ins.kind !== 'arg') return;
   for (const a of cmd.ins.args) {
     if (isSecretName(a.key)) rep.report(cmd.cfg, RULES.SecretsUsedInArgOrEnv, where(cmd.node), FORMAT.SecretsUsedInArgOrEnv('ARG', a.key));
     const given = Object.hasOwn(c.buildArgs, a.key) && c.buildArgs[a.key] !== undefined;
     if (!given && a.value !== undefined) {
       const vars = scope.vars();
-      undefinedVars(expandWord(a.value, vars, c.lex).unset, vars, scope.declared(), cmd, rep);
+      undefinedVars(expandWord(a.value, vars, c.lex).unset, vars, scope.declared(), cmd, undefRep);
     }
     scope.apply({ ...cmd.ins, args: [a] });
   }

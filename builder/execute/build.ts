@@ -16,7 +16,7 @@ import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
-import { parseDockerfile, toStages, resolveStageGraph } from '../frontend/index.js';
+import { parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
@@ -27,6 +27,7 @@ import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
+import { buildChecks, checksBeforeFailure } from './checks.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -56,16 +57,22 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
-  const { stages, metaArgs } = toStages(ast, fileLabel);
   const platform = o.platform ?? hostPlatform();
   const buildArgs = o.buildArgs ?? {};
-  const graph = resolveStageGraph(stages, metaArgs, {
-    ...(o.target !== undefined ? { target: o.target } : {}),
-    buildArgs,
-    platform: { target: platform, build: hostPlatform() },
-    escapeToken: ast.directives.escape,
-  });
-  for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
+  let graph: StageGraph;
+  try {
+    const { stages, metaArgs } = toStages(ast, fileLabel);
+    graph = resolveStageGraph(stages, metaArgs, {
+      ...(o.target !== undefined ? { target: o.target } : {}),
+      buildArgs,
+      platform: { target: platform, build: hostPlatform() },
+      escapeToken: ast.directives.escape,
+    });
+    for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
+  } catch (e) {
+    checksBeforeFailure(ast, o, platform, events); // BuildKit reports the warnings found before the error
+    throw e;
+  }
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
@@ -94,6 +101,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     commands: new ShellRunner({ dir: tmp }),
   };
   try {
+    const checks = o.checks === false ? [] : (await buildChecks(ctx)).warnings;
     for (const rs of graph.order) {
       const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
       const p = Promise.all(deps).then(() => runStage(ctx, rs));
@@ -110,7 +118,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
-    return await commitImage(ctx, final);
+    return { ...(await commitImage(ctx, final)), checks };
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
     await Promise.allSettled(ctx.background);

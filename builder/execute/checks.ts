@@ -1,0 +1,95 @@
+/**
+ * The build checks of a build (builder/checks), with what only the build knows: the stages it builds, its
+ * base images' configs (so UndefinedVar knows their Env), the .dockerignore and the context's key-like files.
+ * They run before any step: warnings go to `events` (type `warning` with its `rule`) and into the result, and
+ * with `error=true` a warning fails the build here (`lint violation found for rules: …`).
+ */
+import { walkContext } from '../context/index.js';
+import { runChecks, looksLikeSecretFile, type BaseImageInfo, type CheckReport, type CheckWarning } from '../checks/index.js';
+import type { DockerfileAst } from '../frontend/index.js';
+import { expandWord } from '../frontend/index.js';
+import type { EventSink, Platform } from '../../layer-store/index.js';
+import { TsbuildError, hostPlatform } from '../../layer-store/index.js';
+import { loadBase } from './base-image.js';
+import { stagePlatform } from './base-platform.js';
+import type { BuildCtx } from './context.js';
+import type { BuildOptions } from './options.js';
+
+/** Sends each warning to `events` as a `warning` event carrying its rule. */
+export function emitCheckWarnings(events: EventSink, warnings: readonly CheckWarning[]): void {
+  for (const w of warnings) {
+    events({
+      type: 'warning', message: w.detail, location: { file: w.location.file, line: w.location.line },
+      rule: { name: w.ruleName, description: w.description, ...(w.url !== undefined ? { url: w.url } : {}) },
+    });
+  }
+}
+
+/**
+ * The checks that need nothing but the Dockerfile, for a build whose front end failed (an unknown instruction,
+ * a bad stage): BuildKit still reports the warnings found before the error. Emits them; returns nothing.
+ */
+export function checksBeforeFailure(ast: DockerfileAst, o: BuildOptions, platform: Platform, events: EventSink): void {
+  if (o.checks === false) return;
+  const r = runChecks({ ast, buildArgs: o.buildArgs, target: o.target, platform, buildPlatform: hostPlatform() });
+  emitCheckWarnings(events, r.warnings);
+}
+
+/** Most context entries walked for key-like file names (a larger context is not searched further). */
+const MAX_CONTEXT_ENTRIES = 50_000;
+
+/** Runs the checks for the stages `ctx.graph` builds; returns the report (its warnings already emitted). */
+export async function buildChecks(ctx: BuildCtx): Promise<CheckReport> {
+  const o = ctx.o;
+  const bases = new Map<string, BaseImageInfo>();
+  for (const rs of ctx.graph.order) {
+    if (rs.base.kind !== 'image') continue;
+    const key = expandWord(rs.stage.base, ctx.graph.metaScope, { escapeToken: ctx.ast.directives.escape }).value;
+    const info = await baseInfo(ctx, rs.base.ref, stagePlatform(rs, ctx.platform), rs.stage.location);
+    if (info) bases.set(key, info);
+  }
+  const report = runChecks({
+    ast: ctx.ast, buildArgs: o.buildArgs, target: o.target, platform: ctx.platform, buildPlatform: hostPlatform(),
+    stages: new Set(ctx.graph.order.map((rs) => rs.index)), ignore: ctx.ignore.file ? ctx.ignore.matcher : undefined, bases,
+    contextFiles: await secretLookingFiles(ctx),
+  });
+  emitCheckWarnings(ctx.events, report.warnings);
+  // A bad check option fails the build (as BuildKit: "failed to parse check options"); any other failure is the
+  // build's own to report, with its own message, when it gets there.
+  if (TsbuildError.is(report.failure) && report.failure.code === 'DOCKERFILE_CHECK') throw report.failure;
+  if (report.violation) throw report.violation;
+  return report;
+}
+
+/**
+ * The base image's Env, SHELL, USER and platform: from the store, pulled when missing (the stage would pull it
+ * next anyway); with `pull`, only what the store already holds (it is pulled once, by the stage). Undefined when
+ * unknown: the stage's own run reports why.
+ */
+async function baseInfo(ctx: BuildCtx, ref: string, platform: Platform, location: BuildCtx['graph']['order'][number]['stage']['location']): Promise<BaseImageInfo | undefined> {
+  try {
+    const img = ctx.o.pull ? await ctx.o.store.image(ref, { platform }) : await loadBase(ctx, ref, platform, location);
+    const c = img.config.config ?? {};
+    return { env: c.Env ?? [], shell: (c.Shell?.length ?? 0) > 0, user: c.User ?? '', platform: ctx.o.store.platformOf(img) };
+  } catch (e) {
+    if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
+    return undefined;
+  }
+}
+
+/** Context files named like keys (only when some COPY/ADD reads the context; .dockerignore applied). */
+async function secretLookingFiles(ctx: BuildCtx): Promise<string[] | undefined> {
+  const copiesContext = ctx.graph.order.some((rs) => rs.stage.commands.some((c) => (c.kind === 'copy' && c.from === undefined) || c.kind === 'add'));
+  if (!copiesContext) return undefined;
+  const out: string[] = [];
+  let n = 0;
+  try {
+    for await (const e of walkContext(ctx.contextDir, ctx.ignore.matcher, { signal: ctx.signal })) {
+      if (++n > MAX_CONTEXT_ENTRIES) break;
+      if (e.type === 'file' && looksLikeSecretFile(e.relPath)) out.push(e.relPath);
+    }
+  } catch {
+    return undefined; // an unreadable context fails the COPY that reads it, with its own message
+  }
+  return out;
+}
