@@ -70,6 +70,7 @@ function plainRenderer(out: NodeJS.WritableStream): Renderer {
         if (e.done) out.write(`${e.op} ${e.id}: done\n`);
         break;
       case 'warning':
+        if (e.rule) break; // build checks: printed together at the end
         out.write(`WARNING: ${e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ''}\n`);
         break;
       case 'info':
@@ -115,7 +116,7 @@ function ttyRenderer(): Renderer {
       case 'step.miss': { const s = steps.get(e.id); if (s) s.reason = e.reason.detail; break; }
       case 'step.log': { const s = steps.get(e.id); if (s) { s.tail.push(...e.data.replace(/\n$/, '').split('\n')); s.tail.splice(0, Math.max(0, s.tail.length - 20)); } break; }
       case 'step.done': { const s = steps.get(e.id); if (s && s.status !== 'cached') { s.status = e.error ? 'error' : 'done'; s.ended = Date.now(); } break; }
-      case 'warning': warnings.push(e.message); break;
+      case 'warning': if (!e.rule) warnings.push(e.message); break; // build checks: printed at the end
       default: break;
     }
   };

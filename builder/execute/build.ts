@@ -130,7 +130,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 }
 
 /** `<context>/Dockerfile`, or a lowercase `<context>/dockerfile` when only that exists (as BuildKit's dockerui). */
-function defaultDockerfile(contextDir: string): string {
+export function defaultDockerfile(contextDir: string): string {
   const upper = join(contextDir, 'Dockerfile');
   const lower = join(contextDir, 'dockerfile');
   return !existsSync(upper) && existsSync(lower) ? lower : upper;
