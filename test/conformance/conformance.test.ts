@@ -20,6 +20,8 @@ import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
+import { checkExpectations, tagCheckBases, type CheckExpect } from './checks-expect.js';
+import type { BuildEvent } from '../../layer-store/index.js';
 
 interface FileExpect {
   content?: string;
@@ -44,7 +46,7 @@ interface HttpResponse {
   lastModified?: string;
 }
 
-interface CaseExpect {
+interface CaseExpect extends CheckExpect {
   upstream: string;
   files?: Record<string, FileExpect>;
   config?: Record<string, unknown>;
@@ -87,6 +89,8 @@ const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')
 interface UpstreamLedger {
   files: Record<string, { tests: number; notPortable: Record<string, string> }>;
 }
+/** Each case's build events (the check warnings a build reports), by case id. */
+const caseEvents = new Map<string, BuildEvent[]>();
 const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
 
 /** Returns the upstream test function a case ports (`testXxx`, from its expect.json `upstream`). */
@@ -177,6 +181,13 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (exp.warnings !== undefined) {
+    // build checks: the build's warnings and a check's (checks-expect.ts), after the usual build expectations
+    const problems = await buildAndCheck(env, work, id, exp, undefined);
+    const ctx = join(work, 'ctx', id.replace('/', '__'));
+    const df = exp.dockerfile === '' ? undefined : exp.dockerfile === undefined ? join(CASES, id, 'Dockerfile') : join(ctx, exp.dockerfile);
+    return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df))];
+  }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
@@ -221,8 +232,11 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
   }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
+  const events: BuildEvent[] = [];
+  caseEvents.set(id, events);
   try {
     await env.build({
+      events: (e) => events.push(e),
       context: ctx, tags: [tag],
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
@@ -292,6 +306,7 @@ describe('conformance with BuildKit integration tests', () => {
     const base = await makeConformanceBase();
     cleanupBase = base.cleanup;
     env = await makeBuildEnv(base);
+    await tagCheckBases(env.store);
     work = mkdtempSync(join(tmpdir(), 'tsbuild-conformance-'));
   });
 
