@@ -30,7 +30,7 @@ const INSTALLERS: readonly { re: RegExp; manifests: string }[] = [
 ];
 
 /** Shell text that makes a RUN's output differ on every run. */
-const VOLATILE_RUN = /\$\(\s*date\b|`\s*date\b|\bdate\s+\+|\$RANDOM\b|\$\{RANDOM\}|\/dev\/u?random\b|\buuidgen\b|\/proc\/sys\/kernel\/random\/uuid/;
+const VOLATILE_RUN = /(?:^|[;&|(]\s*)date\b|\$\(\s*date\b|`\s*date\b|\bdate\s+\+|\$RANDOM\b|\$\{RANDOM\}|\/dev\/u?random\b|\buuidgen\b|\/proc\/sys\/kernel\/random\/uuid/;
 
 /** Context files that are keys or credentials by their name. */
 const SECRET_FILE = /(?:^|\/)(?:id_(?:rsa|dsa|ecdsa|ed25519)|\.env|\.netrc|\.git-credentials|\.pgpass|credentials(?:\.json)?|[^/]*\.(?:pem|key|p12|pfx|jks|kdbx|ppk))$/i;
