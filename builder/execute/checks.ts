@@ -9,7 +9,7 @@ import { runChecks, looksLikeSecretFile, type BaseImageInfo, type CheckReport, t
 import type { DockerfileAst } from '../frontend/index.js';
 import { expandWord } from '../frontend/index.js';
 import type { EventSink, Platform } from '../../layer-store/index.js';
-import { TsbuildError, hostPlatform } from '../../layer-store/index.js';
+import { TsbuildError, hostPlatform, platformMatches } from '../../layer-store/index.js';
 import { loadBase } from './base-image.js';
 import { stagePlatform } from './base-platform.js';
 import type { BuildCtx } from './context.js';
@@ -42,18 +42,26 @@ const MAX_CONTEXT_ENTRIES = 50_000;
 export async function buildChecks(ctx: BuildCtx): Promise<CheckReport> {
   const o = ctx.o;
   const bases = new Map<string, BaseImageInfo>();
-  for (const rs of ctx.graph.order) {
-    if (rs.base.kind !== 'image') continue;
+  let baseError: unknown;
+  // Loaded concurrently, as the stages would. Every stage of graph.order is built: a base that cannot be had
+  // fails the build now (after the warnings), with the error the stage would give, rather than pulled again.
+  await Promise.all(ctx.graph.order.map(async (rs) => {
+    if (rs.base.kind !== 'image') return;
     const key = expandWord(rs.stage.base, ctx.graph.metaScope, { escapeToken: ctx.ast.directives.escape }).value;
-    const info = await baseInfo(ctx, rs.base.ref, stagePlatform(rs, ctx.platform), rs.stage.location);
-    if (info) bases.set(key, info);
-  }
+    try {
+      const info = await baseInfo(ctx, rs.base.ref, stagePlatform(rs, ctx.platform), rs.stage.location);
+      if (info) bases.set(key, info);
+    } catch (e) {
+      baseError ??= e;
+    }
+  }));
   const report = runChecks({
     ast: ctx.ast, buildArgs: o.buildArgs, target: o.target, platform: ctx.platform, buildPlatform: hostPlatform(),
     stages: new Set(ctx.graph.order.map((rs) => rs.index)), ignore: ctx.ignore.file ? ctx.ignore.matcher : undefined, bases,
     contextFiles: await secretLookingFiles(ctx),
   });
   emitCheckWarnings(ctx.events, report.warnings);
+  if (baseError !== undefined) throw baseError;
   // A bad check option fails the build (as BuildKit: "failed to parse check options"); any other failure is the
   // build's own to report, with its own message, when it gets there.
   if (TsbuildError.is(report.failure) && report.failure.code === 'DOCKERFILE_CHECK') throw report.failure;
@@ -63,18 +71,14 @@ export async function buildChecks(ctx: BuildCtx): Promise<CheckReport> {
 
 /**
  * The base image's Env, SHELL, USER and platform: from the store, pulled when missing (the stage would pull it
- * next anyway); with `pull`, only what the store already holds (it is pulled once, by the stage). Undefined when
- * unknown: the stage's own run reports why.
+ * next anyway; loadBase's errors are the stage's). With `pull`, only what the store already holds (the stage
+ * pulls it, once): undefined when it holds nothing, and UndefinedVar is then not reported for that stage.
  */
 async function baseInfo(ctx: BuildCtx, ref: string, platform: Platform, location: BuildCtx['graph']['order'][number]['stage']['location']): Promise<BaseImageInfo | undefined> {
-  try {
-    const img = ctx.o.pull ? await ctx.o.store.image(ref, { platform }) : await loadBase(ctx, ref, platform, location);
-    const c = img.config.config ?? {};
-    return { env: c.Env ?? [], shell: (c.Shell?.length ?? 0) > 0, user: c.User ?? '', platform: ctx.o.store.platformOf(img) };
-  } catch (e) {
-    if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
-    return undefined;
-  }
+  const img = ctx.o.pull ? await ctx.o.store.image(ref, { platform }).catch(() => undefined) : await loadBase(ctx, ref, platform, location);
+  if (!img || !platformMatches(platform, ctx.o.store.platformOf(img))) return undefined;
+  const c = img.config.config ?? {};
+  return { env: c.Env ?? [], shell: (c.Shell?.length ?? 0) > 0, user: c.User ?? '', platform: ctx.o.store.platformOf(img) };
 }
 
 /** Context files named like keys (only when some COPY/ADD reads the context; .dockerignore applied). */
