@@ -128,7 +128,7 @@ export function lintResultsText(r: CheckDockerfileResult): string {
 
 /**
  * Prints a check result to stdout (text or JSON) and returns the exit status buildx gives it: 1 when there are
- * warnings (unless ignorestatus); a build error is thrown (after its source lines), as buildx returns it.
+ * warnings (unless ignorestatus); a build error is thrown (after the report and, as text, its source lines).
  */
 export function printCheckResult(r: CheckDockerfileResult, call: CallSpec, out: NodeJS.WritableStream = process.stdout): number {
   if (call.format === 'json') {
@@ -141,7 +141,7 @@ export function printCheckResult(r: CheckDockerfileResult, call: CallSpec, out: 
       const l = TsbuildError.is(r.error) && r.error.location && 'line' in r.error.location ? r.error.location : undefined;
       out.write(`${r.warnings.length > 0 ? '\n' : ''}${r.error.message}\n${l ? sourceSnippet(l.file, r.source, l.line, l.endLine ?? l.line) : ''}`);
     }
-    if (!call.ignoreStatus) throw r.error;
+    throw r.error; // buildx returns the build error whatever ignorestatus says
   }
   return r.warnings.length > 0 && !call.ignoreStatus ? 1 : 0;
 }
