@@ -22,7 +22,7 @@ import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
 import { checkEntitlements } from './entitlements.js';
 import { stagePlatform } from './base-platform.js';
-import { settleBackground, type BuildCtx, type StageState } from './context.js';
+import { inBackground, settleBackground, type BuildCtx, type StageState } from './context.js';
 import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
@@ -101,7 +101,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     commands: new ShellRunner({ dir: tmp }),
   };
   try {
-    const checks = o.checks === false ? [] : (await buildChecks(ctx)).warnings;
+    const checks = o.checks === false ? undefined : await buildChecks(ctx);
+    if (checks) inBackground(ctx, checks.later); // settled before build() returns, on failure too
     for (const rs of graph.order) {
       const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
       const p = Promise.all(deps).then(() => runStage(ctx, rs));
@@ -118,7 +119,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
-    return { ...(await commitImage(ctx, final)), checks };
+    const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
+    return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
     await Promise.allSettled(ctx.background);

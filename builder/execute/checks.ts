@@ -4,8 +4,9 @@
  * They run before any step: warnings go to `events` (type `warning` with its `rule`) and into the result, and
  * with `error=true` a warning fails the build here (`lint violation found for rules: …`).
  */
-import { walkContext } from '../context/index.js';
-import { runChecks, looksLikeSecretFile, type BaseImageInfo, type CheckReport, type CheckWarning } from '../checks/index.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runChecks, looksLikeSecretFile, type BaseImageInfo, type CheckInput, type CheckWarning } from '../checks/index.js';
 import type { DockerfileAst } from '../frontend/index.js';
 import { expandWord } from '../frontend/index.js';
 import type { EventSink, Platform } from '../../layer-store/index.js';
@@ -35,11 +36,25 @@ export function checksBeforeFailure(ast: DockerfileAst, o: BuildOptions, platfor
   emitCheckWarnings(events, r.warnings);
 }
 
-/** Most context entries walked for key-like file names (a larger context is not searched further). */
+/** Most context entries looked at for key-like file names (a larger context is not searched further). */
 const MAX_CONTEXT_ENTRIES = 50_000;
 
-/** Runs the checks for the stages `ctx.graph` builds; returns the report (its warnings already emitted). */
-export async function buildChecks(ctx: BuildCtx): Promise<CheckReport> {
+/** The checks of a build: the warnings found before any step, and those of the context scan, found meanwhile. */
+export interface BuildChecks {
+  readonly warnings: readonly CheckWarning[];
+  /**
+   * SecretInLayer warnings for key-like files inside copied context directories: the context is scanned (names
+   * only) while the build runs, not before it, and these are emitted when the scan ends. Never rejects.
+   */
+  readonly later: Promise<readonly CheckWarning[]>;
+}
+
+/**
+ * Runs the checks for the stages `ctx.graph` builds and emits their warnings. Throws a bad check option, the
+ * error of a base image that cannot be had, or, with `error=true` and a warning, the lint violation (then the
+ * context scan ran first, so its warnings count too).
+ */
+export async function buildChecks(ctx: BuildCtx): Promise<BuildChecks> {
   const o = ctx.o;
   const bases = new Map<string, BaseImageInfo>();
   let baseError: unknown;
@@ -55,18 +70,31 @@ export async function buildChecks(ctx: BuildCtx): Promise<CheckReport> {
       baseError ??= e;
     }
   }));
-  const report = runChecks({
+  const input: CheckInput = {
     ast: ctx.ast, buildArgs: o.buildArgs, target: o.target, platform: ctx.platform, buildPlatform: hostPlatform(),
     stages: new Set(ctx.graph.order.map((rs) => rs.index)), ignore: ctx.ignore.file ? ctx.ignore.matcher : undefined, bases,
-    contextFiles: await secretLookingFiles(ctx),
-  });
+  };
+  let report = runChecks(input);
+  const scan = report.config.error ? undefined : secretLookingFiles(ctx);
+  if (report.config.error) {
+    const files = await secretLookingFiles(ctx);
+    if (files) report = runChecks({ ...input, contextFiles: files });
+  }
   emitCheckWarnings(ctx.events, report.warnings);
   if (baseError !== undefined) throw baseError;
   // A bad check option fails the build (as BuildKit: "failed to parse check options"); any other failure is the
   // build's own to report, with its own message, when it gets there.
   if (TsbuildError.is(report.failure) && report.failure.code === 'DOCKERFILE_CHECK') throw report.failure;
   if (report.violation) throw report.violation;
-  return report;
+  const first = report.warnings;
+  const later = (scan ?? Promise.resolve(undefined)).then((files) => {
+    if (!files || files.length === 0) return [];
+    const seen = new Set(first.map((w) => `${w.location.line}\0${w.ruleName}\0${w.detail}`));
+    const more = runChecks({ ...input, contextFiles: files }).warnings.filter((w) => !seen.has(`${w.location.line}\0${w.ruleName}\0${w.detail}`));
+    emitCheckWarnings(ctx.events, more);
+    return more;
+  }, () => []);
+  return { warnings: first, later };
 }
 
 /**
@@ -81,19 +109,34 @@ async function baseInfo(ctx: BuildCtx, ref: string, platform: Platform, location
   return { env: c.Env ?? [], shell: (c.Shell?.length ?? 0) > 0, user: c.User ?? '', platform: ctx.o.store.platformOf(img) };
 }
 
-/** Context files named like keys (only when some COPY/ADD reads the context; .dockerignore applied). */
+/**
+ * Context files named like keys, by name only (no stat; .dockerignore applied), when some COPY/ADD of a built
+ * stage reads the context; undefined when none does, the build is aborted, or the context cannot be read.
+ */
 async function secretLookingFiles(ctx: BuildCtx): Promise<string[] | undefined> {
   const copiesContext = ctx.graph.order.some((rs) => rs.stage.commands.some((c) => (c.kind === 'copy' && c.from === undefined) || c.kind === 'add'));
   if (!copiesContext) return undefined;
+  const m = ctx.ignore.matcher;
   const out: string[] = [];
   let n = 0;
-  try {
-    for await (const e of walkContext(ctx.contextDir, ctx.ignore.matcher, { signal: ctx.signal })) {
-      if (++n > MAX_CONTEXT_ENTRIES) break;
-      if (e.type === 'file' && looksLikeSecretFile(e.relPath)) out.push(e.relPath);
+  const visit = async (abs: string, rel: string): Promise<boolean> => {
+    if (ctx.signal.aborted) return false;
+    for (const d of await readdir(abs, { withFileTypes: true })) {
+      if (++n > MAX_CONTEXT_ENTRIES) return false;
+      const r = rel === '' ? d.name : `${rel}/${d.name}`;
+      const excluded = m.isExcluded(r);
+      if (d.isDirectory()) {
+        if ((!excluded || m.mayReincludeUnder(r)) && !(await visit(join(abs, d.name), r))) return false;
+      } else if (!excluded && looksLikeSecretFile(r)) {
+        out.push(r);
+      }
     }
+    return true;
+  };
+  try {
+    await visit(ctx.contextDir, '');
   } catch {
     return undefined; // an unreadable context fails the COPY that reads it, with its own message
   }
-  return out;
+  return ctx.signal.aborted ? undefined : out;
 }

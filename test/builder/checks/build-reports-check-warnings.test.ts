@@ -81,3 +81,13 @@ test('checkDockerfile checks every stage without building, and names the build e
   const t = await checkDockerfile({ context: dir, store: env.store, target: 'nosuch' });
   assert.match(String(t.error?.message), /nosuch/);
 });
+
+test("a build scans the context for key-like files a COPY writes into a layer (SecretInLayer), .dockerignore applied", async () => {
+  const dir = await ctx('keys', 'FROM scratch\nCOPY . /app\n', { 'server.pem': 'k', 'main.c': 'int main;' });
+  const r = await env.build({ context: dir });
+  assert.deepEqual(r.checks?.map((w) => `${w.location.line} ${w.ruleName} ${w.detail.slice(0, 28)}`), ['2 SecretInLayer COPY writes "server.pem", na']);
+  assert.deepEqual(ruleEvents(r.events), ['2 SecretInLayer']);
+  await writeFile(join(dir, '.dockerignore'), '*.pem\n');
+  const ignored = await env.build({ context: dir });
+  assert.deepEqual(ignored.checks, []);
+});
