@@ -190,4 +190,3 @@ function parsePlatformLoose(v: string): Platform | undefined {
   return { os, architecture, ...(variant ? { variant } : {}) };
 }
 
-export { RULES as CHECK_RULES };

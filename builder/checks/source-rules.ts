@@ -61,7 +61,7 @@ export function checkSource(ast: DockerfileAst, rep: Reporter, base: CheckConfig
     } catch (e) {
       return { stages, metaArgs, failure: e };
     }
-    if (ins.kind === 'from' && ins.stageName !== undefined) definitionDescription('FROM', [node.args[2] ?? ins.stageName], node, cfg, rep);
+    if (ins.kind === 'from' && ins.stageName !== undefined) definitionDescription('FROM', [ins.stageName], node, cfg, rep);
     if (ins.kind === 'arg') definitionDescription('ARG', ins.args.map((a) => a.key), node, cfg, rep);
     if (ins.kind === 'from') {
       stages.push({ index: stages.length, from: ins, node, cfg, keyword, commands: [] });

@@ -8,7 +8,6 @@ import type { ContextMatcher } from '../context/index.js';
 import { expandInstruction, supportsExpansion, type Instruction } from '../frontend/instructions/index.js';
 import { expandWord, type LexOptions } from '../frontend/shell/index.js';
 import { StageScope } from '../frontend/stages/index.js';
-import type { CheckConfig } from './config.js';
 import type { Reporter, Where } from './report.js';
 import { FORMAT, RULES } from './rules.js';
 import { where, type CheckedCommand, type CheckedStage } from './source-rules.js';
@@ -210,4 +209,3 @@ function ignoredSource(src: string, verb: 'Copy' | 'Add', ignore: ContextMatcher
   if (ignored) rep.report(cmd.cfg, RULES.CopyIgnoredFile, where(cmd.node), FORMAT.CopyIgnoredFile(verb, clean));
 }
 
-export type { CheckConfig };

@@ -67,6 +67,7 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
   let metaScope: ReadonlyMap<string, string> | undefined;
   let stageNames: string[] = [];
   let bases: string[] = [];
+  let built: Set<number> | undefined;
   try {
     const { stages, metaArgs } = toStages(ast, file);
     stageNames = stages.flatMap((s) => (s.name !== undefined ? [s.name] : []));
@@ -74,6 +75,7 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
       ...(o.target !== undefined ? { target: o.target } : {}), buildArgs, platform: { target: platform, build: hostPlatform() }, escapeToken: ast.directives.escape,
     });
     metaScope = graph.metaScope;
+    if (o.target !== undefined) built = new Set(graph.order.map((rs) => rs.index));
     for (const rs of graph.order) stagePlatform(rs, platform);
     const lex = { escapeToken: ast.directives.escape };
     bases = (o.target !== undefined ? graph.order.map((rs) => rs.stage) : stages).map((s) => {
@@ -89,7 +91,7 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   const infos = o.store && metaScope ? await baseInfos(o, bases.filter((b) => isImageReference(b) && b !== 'scratch' && !stageNames.includes(b.toLowerCase())), platform) : undefined;
   const report = runChecks({
-    ast, buildArgs, target: o.target, allStages: o.target === undefined, platform, buildPlatform: hostPlatform(),
+    ast, buildArgs, target: o.target, allStages: o.target === undefined, stages: built, platform, buildPlatform: hostPlatform(),
     ignore: ignore.file ? ignore.matcher : undefined, ...(infos ? { bases: infos } : {}),
   });
   const error = report.failure ?? frontEndError ?? report.violation;
