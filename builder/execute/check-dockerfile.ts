@@ -22,7 +22,7 @@ export interface CheckDockerfileOptions {
   /** Check this stage and the stages it needs; default: every stage. */
   readonly target?: string | undefined;
   readonly platform?: Platform | undefined;
-  /** Where base images are looked up (their Env makes UndefinedVar exact); none: bases are unknown. */
+  /** Where base images are looked up (their Env makes UndefinedVar exact); none: bases are unknown and UndefinedVar is not reported for stages FROM an image. */
   readonly store?: LayerStore | undefined;
   /** Puts a base image missing from `store` there (as BuildOptions.pullImage); none: not pulled. */
   readonly pullImage?: ((ref: string, platform: Platform, signal?: AbortSignal) => Promise<void>) | undefined;
@@ -89,10 +89,11 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
     frontEndError = e;
   }
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
-  const infos = o.store && metaScope ? await baseInfos(o, bases.filter((b) => isImageReference(b) && b !== 'scratch' && !stageNames.includes(b.toLowerCase())), platform) : undefined;
+  // Without a store every base image is unknown (an empty map): UndefinedVar then says nothing about its stages.
+  const infos = o.store && metaScope ? await baseInfos(o, bases.filter((b) => isImageReference(b) && b !== 'scratch' && !stageNames.includes(b.toLowerCase())), platform) : new Map<string, BaseImageInfo>();
   const report = runChecks({
     ast, buildArgs, target: o.target, allStages: o.target === undefined, stages: built, platform, buildPlatform: hostPlatform(),
-    ignore: ignore.file ? ignore.matcher : undefined, ...(infos ? { bases: infos } : {}),
+    ignore: ignore.file ? ignore.matcher : undefined, bases: infos,
   });
   const error = report.failure ?? frontEndError ?? report.violation;
   return { file, source, warnings: report.warnings, ...(error !== undefined ? { error: error as Error } : {}) };

@@ -43,11 +43,11 @@ function compare(what: string, got: WarningExpect[], want: WarningExpect[]): str
 }
 
 /** Returns what differs from the case's check expectations (empty: none). `events` are the build's. */
-export async function checkExpectations(exp: CheckExpect, events: readonly BuildEvent[], context: string, dockerfile: string | undefined): Promise<string[]> {
+export async function checkExpectations(exp: CheckExpect, events: readonly BuildEvent[], context: string, dockerfile: string | undefined, store: LayerStore): Promise<string[]> {
   if (exp.warnings === undefined) return [];
   const built = events.flatMap((e) => (e.type === 'warning' && e.rule ? [{ ruleName: e.rule.name, line: e.location?.line ?? 0, detail: e.message }] : []));
   const out = compare('build warnings', built, exp.warnings);
-  const r = await checkDockerfile({ context, dockerfile, buildArgs: exp.buildArgs, target: exp.target });
+  const r = await checkDockerfile({ context, dockerfile, buildArgs: exp.buildArgs, target: exp.target, store });
   out.push(...compare('check warnings', r.warnings.map((w) => ({ ruleName: w.ruleName, line: w.location.line, detail: w.detail })), exp.checkWarnings ?? exp.warnings));
   const text = r.error ? `${r.error.message}\n${(r.error as { hint?: string }).hint ?? ''}` : undefined;
   if (exp.checkError === undefined) {

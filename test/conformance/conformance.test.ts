@@ -186,7 +186,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
     const problems = await buildAndCheck(env, work, id, exp, undefined);
     const ctx = join(work, 'ctx', id.replace('/', '__'));
     const df = exp.dockerfile === '' ? undefined : exp.dockerfile === undefined ? join(CASES, id, 'Dockerfile') : join(ctx, exp.dockerfile);
-    return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df))];
+    return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df, env.store))];
   }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
