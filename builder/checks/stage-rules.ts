@@ -130,9 +130,16 @@ export function dispatchStage(s: CheckedStage, start: StageStart, c: DispatchCon
 
 /** Expands `cmd` with the stage's variables as dispatch does, reporting each unset variable (UndefinedVar). */
 function expandReporting(cmd: CheckedCommand, scope: StageScope, c: DispatchContext, rep: Reporter | undefined): Instruction {
-  if (!supportsExpansion(cmd.ins.kind) || cmd.ins.kind === 'run') return cmd.ins;
+  if (!supportsExpansion(cmd.ins.kind)) return cmd.ins;
   const vars = scope.vars();
   const declared = scope.declared();
+  if (cmd.ins.kind === 'run') {
+    // RUN expands only its --mount values, every key=value field (instructions/commands_runmount.go parseMount)
+    for (const m of cmd.ins.mounts) {
+      for (const f of m.fields) if (f.value !== undefined) undefinedVars(expandWord(f.value, vars, c.lex).unset, vars, declared, cmd, rep);
+    }
+    return cmd.ins;
+  }
   return expandInstruction(cmd.ins, {
     word: (w) => {
       const r = expandWord(w, vars, c.lex);

@@ -12,6 +12,12 @@ test('UndefinedVar: unset variables in expanded fields, with a suggestion; ARG w
   ]);
 });
 
+test('UndefinedVar: RUN reports only its --mount values', () => {
+  assert.deepEqual(of('UndefinedVar', 'FROM scratch\nARG CACHE=/c\nRUN --mount=type=cache,target=$CACHE,id=$CACHE_ID echo $UNSEEN\n'), [
+    "3 UndefinedVar: Usage of undefined variable '$CACHE_ID'",
+  ]);
+});
+
 test('UndefinedVar: a build only reports the stages it builds; a check without a target reports all', () => {
   const src = 'FROM scratch AS first\nCOPY $foo .\nFROM scratch AS second\nCOPY $bar .\n';
   assert.deepEqual(of('UndefinedVar', src, { allStages: false }), ["4 UndefinedVar: Usage of undefined variable '$bar'"]);
