@@ -16,18 +16,19 @@ import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
-import { parseDockerfile, toStages, resolveStageGraph } from '../frontend/index.js';
+import { parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
 import { checkEntitlements } from './entitlements.js';
 import { stagePlatform } from './base-platform.js';
-import { settleBackground, type BuildCtx, type StageState } from './context.js';
+import { inBackground, settleBackground, type BuildCtx, type StageState } from './context.js';
 import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
 import { resolveEpoch, withEpochArg } from './epoch.js';
+import { buildChecks, checksBeforeFailure } from './checks.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -57,20 +58,28 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
-  const { stages, metaArgs } = toStages(ast, fileLabel);
   const platform = o.platform ?? hostPlatform();
   const given = withEpochArg(o.buildArgs ?? {}, o.sourceDateEpoch);
-  const resolved = resolveStageGraph(stages, metaArgs, {
-    ...(o.target !== undefined ? { target: o.target } : {}),
-    buildArgs: given,
-    platform: { target: platform, build: hostPlatform() },
-    escapeToken: ast.directives.escape,
-    ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
-  });
-  // SOURCE_DATE_EPOCH (epoch.ts): the build arg, the option or the Dockerfile's global ARG; the steps see it in ctx.o.
-  const { epoch, buildArgs, graph } = await resolveEpoch({ stages, metaArgs, graph: resolved, buildArgs: given, escapeToken: ast.directives.escape, ...(o.signal ? { signal: o.signal } : {}) });
+  let graph: StageGraph;
+  let buildArgs: Readonly<Record<string, string | undefined>>;
+  let epoch: number | undefined;
+  try {
+    const { stages, metaArgs } = toStages(ast, fileLabel);
+    const resolved = resolveStageGraph(stages, metaArgs, {
+      ...(o.target !== undefined ? { target: o.target } : {}),
+      buildArgs: given,
+      platform: { target: platform, build: hostPlatform() },
+      escapeToken: ast.directives.escape,
+      ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
+    });
+    // SOURCE_DATE_EPOCH (epoch.ts): the build arg, the option or the Dockerfile's global ARG; the steps see it in ctx.o.
+    ({ epoch, buildArgs, graph } = await resolveEpoch({ stages, metaArgs, graph: resolved, buildArgs: given, escapeToken: ast.directives.escape, ...(o.signal ? { signal: o.signal } : {}) }));
+    for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
+  } catch (e) {
+    checksBeforeFailure(ast, o, platform, events); // BuildKit reports the warnings found before the error
+    throw e;
+  }
   const opts: BuildOptions = { ...o, buildArgs, sourceDateEpoch: epoch };
-  for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
   const ignore = await loadDockerignore(contextDir, o.dockerfile);
   if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
@@ -99,6 +108,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     commands: new ShellRunner({ dir: tmp }),
   };
   try {
+    const checks = o.checks === false ? undefined : await buildChecks(ctx);
+    if (checks) inBackground(ctx, checks.later); // settled before build() returns, on failure too
     for (const rs of graph.order) {
       const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
       const p = Promise.all(deps).then(() => runStage(ctx, rs));
@@ -115,7 +126,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
-    return await commitImage(ctx, final);
+    const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
+    return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
     await Promise.allSettled(ctx.background);

@@ -26,6 +26,7 @@ import { build, type BuildOptions, type BuildResult, type StepReport } from '../
 import { buildPlatforms } from '../execute/multi.js';
 import { writeOutput, type OutputSpec } from '../execute/output.js';
 import type { CacheSpec } from './cache-spec.js';
+import type { CheckWarning } from '../checks/index.js';
 import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 
@@ -101,6 +102,8 @@ export interface BuildPipelineResult {
   readonly pushed: readonly PushedTag[];
   /** The warnings also sent to `events` (unusable caches, inline cache on several platforms). */
   readonly warnings: readonly string[];
+  /** The build-check warnings (builder/checks; for several platforms, the first platform's, as BuildKit). */
+  readonly checks: readonly CheckWarning[];
 }
 
 /** What the build step produced, in the shape the steps after it need (one image or an index). */
@@ -114,6 +117,7 @@ interface Built {
   readonly allRecords: BuildResult['allRecords'];
   readonly cacheMounts: BuildResult['cacheMounts'];
   readonly platforms: readonly (BuildResult & { readonly platform: Platform })[];
+  readonly checks?: readonly CheckWarning[] | undefined;
 }
 
 /** Reports progress and collects warnings for the result. */
@@ -169,7 +173,7 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   return {
     manifest: r.manifest, imageDigest: r.imageDigest, configDigest: r.configDigest, tags: r.tags, steps: r.steps,
     platforms: r.platforms, importedCaches: imported.map((i) => i.info), inlineCacheRecords, exportedCaches, pushed,
-    warnings: report.warnings,
+    warnings: report.warnings, checks: r.checks ?? r.platforms[0]?.checks ?? [],
   };
 }
 

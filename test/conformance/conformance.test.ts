@@ -23,6 +23,8 @@ import { makeConformanceBase } from './base.js';
 import { checkSubrequestCase, isSubrequestCase, type SubrequestExpect } from './subrequests.js';
 import { Lease, hostPlatform, parsePlatform } from '../../layer-store/index.js';
 import { parseBuildContextSource, resolveNamedContexts } from '../../builder/index.js';
+import { checkExpectations, tagCheckBases, type CheckExpect } from './checks-expect.js';
+import type { BuildEvent } from '../../layer-store/index.js';
 
 interface FileExpect {
   content?: string;
@@ -49,7 +51,7 @@ interface HttpResponse {
   base64?: boolean;
 }
 
-interface CaseExpect {
+interface CaseExpect extends CheckExpect {
   upstream: string;
   files?: Record<string, FileExpect>;
   config?: Record<string, unknown>;
@@ -105,6 +107,8 @@ const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')
 interface UpstreamLedger {
   files: Record<string, { tests: number; notPortable: Record<string, string>; repo?: string; commit?: string }>;
 }
+/** Each case's build events (the check warnings a build reports), by case id. */
+const caseEvents = new Map<string, BuildEvent[]>();
 const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
 
 /** Returns the upstream test function a case ports (`testXxx`, or moby/moby's `TestXxx`, from its expect.json
@@ -195,6 +199,13 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
   if (isSubrequestCase(exp as SubrequestExpect)) return checkSubrequestCase(exp as SubrequestExpect, join(CASES, id, 'Dockerfile'));
+  if (exp.warnings !== undefined) {
+    // build checks: the build's warnings and a check's (checks-expect.ts), after the usual build expectations
+    const problems = await buildAndCheck(env, work, id, exp, undefined);
+    const ctx = join(work, 'ctx', id.replace('/', '__'));
+    const df = exp.dockerfile === '' ? undefined : exp.dockerfile === undefined ? join(CASES, id, 'Dockerfile') : join(ctx, exp.dockerfile);
+    return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df, env.store))];
+  }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
@@ -241,12 +252,15 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
   }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
   const contextsLease = exp.buildContexts ? await Lease.acquire(env.store.root) : undefined;
+  const events: BuildEvent[] = [];
+  caseEvents.set(id, events);
   try {
     const namedContexts = exp.buildContexts && contextsLease ? await resolveNamedContexts(
       Object.fromEntries(Object.entries(exp.buildContexts).map(([k, v]) => [k, parseBuildContextSource(k, v, dir)])),
       { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()] },
     ) : undefined;
     await env.build({
+      events: (e) => events.push(e),
       context: ctx, tags: [tag], ...(namedContexts ? { namedContexts } : {}),
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
@@ -322,6 +336,7 @@ describe('conformance with BuildKit integration tests', () => {
     const base = await makeConformanceBase();
     cleanupBase = base.cleanup;
     env = await makeBuildEnv(base);
+    await tagCheckBases(env.store);
     work = mkdtempSync(join(tmpdir(), 'tsbuild-conformance-'));
   });
 
