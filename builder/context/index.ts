@@ -7,3 +7,6 @@ export { ContextMatcher, goClean, loadDockerignore, parseDockerignore, type Dock
 export { compareNames, walkContext, type ContextEntry, type ContextEntryType, type WalkOptions } from './walk.js';
 export { selectSources, type SelectedSource, type SourceSelection } from './select.js';
 export { compileGoMatch, goMatch, hasWildcards } from './gomatch.js';
+export { isGitRef, parseGitRef, redactRemote, showGitRef, type GitRef } from './git-ref.js';
+export { fetchGitRef, GitError, type GitCheckout, type GitFetchOptions } from './remote-git.js';
+export { downloadContext, isHttpContext, type DownloadedContext } from './remote-tar.js';

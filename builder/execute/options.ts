@@ -3,6 +3,7 @@ import type { Descriptor, Digest, EventSink, ImageConfig, Lease, LayerStore, Log
 import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
 import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
 import type { Entitlement } from './entitlements.js';
+import type { SshAgents, SshSource } from './ssh-agent.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -32,6 +33,10 @@ export interface BuildOptions {
   /** Entitlements granted (`--allow`): `security.insecure` lets `RUN --security=insecure` run (entitlements.ts). */
   readonly allow?: readonly Entitlement[] | undefined;
   readonly secrets?: readonly SecretSource[] | undefined;
+  /** `--ssh`: SSH agents for `RUN --mount=type=ssh` (ssh-agent.ts); started for the build and stopped after it. */
+  readonly ssh?: readonly SshSource[] | undefined;
+  /** Agents already started (by runBuildPipeline, which also fetches git over SSH with them): used instead of `ssh`; the caller closes them. */
+  readonly sshAgents?: SshAgents | undefined;
   readonly limits?: Limits | undefined;
   /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
   readonly sourceDateEpoch?: number | undefined;

@@ -27,6 +27,7 @@ import { buildPlatforms } from '../execute/multi.js';
 import { writeOutput, type OutputSpec } from '../execute/output.js';
 import type { CacheSpec } from './cache-spec.js';
 import { pull, push } from './transfer.js';
+import { withRemoteInputs } from './remote-context.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -54,6 +55,8 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly pullConcurrency?: number | undefined;
   /** Blobs uploaded at once by `push` (default: copyImage's, 4). */
   readonly pushConcurrency?: number | undefined;
+  /** Keep the `.git` directory of a git context (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR; default false). */
+  readonly keepGitDir?: boolean | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -141,7 +144,8 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   checkPipelineOptions(o, tags);
   const report = new Reporter(o.events);
   const imported = o.noCache ? [] : await importCaches(o, report);
-  let r = await buildTarget(o, tags, imported.map((i) => i.cache));
+  // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
+  let r = await withRemoteInputs(o, (lo) => buildTarget(lo, tags, imported.map((i) => i.cache)));
   let inlineCacheRecords = 0;
   if (o.cacheTo?.some((c) => c.type === 'inline')) {
     const emb = await embedInline(o, r, report);
@@ -195,7 +199,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, ...own } = o;
+  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, ...own } = o;
   return own;
 }
 
