@@ -10,3 +10,5 @@ export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';
+export { parseSshSpec, SshAgents, type SshSource } from './execute/ssh-agent.js';
+export { isRemoteContext } from './pipeline/remote-context.js';
