@@ -85,11 +85,22 @@ function git(args: readonly string[], cwd: string, o: Pick<GitFetchOptions, 'ssh
         return reject(new GitError(`cannot run git to ${what}: git is not installed`, '', { ref, hint: 'install git (apt-get install git)', cause: err }));
       }
       if (o.signal?.aborted) return reject(o.signal.reason instanceof Error ? o.signal.reason : err);
-      const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^(hint:|Cloning|remote: (Counting|Compressing|Enumerating|Total))/.test(l));
-      const last = lines.find((l) => /^(fatal|error):/.test(l)) ?? lines[lines.length - 1] ?? (err.message.split('\n')[0] ?? '');
-      reject(new GitError(`${what}: ${last.replace(/^(fatal|error): /, '')}`, stderr, { ref, cause: err }));
+      reject(new GitError(`${what}: ${gitReason(stderr) ?? err.message.split('\n')[0] ?? ''}`, stderr, { ref, cause: err }));
     });
   });
+}
+
+/**
+ * Returns git's reason in one line: its first `fatal:`/`error:` line, after the line before it when that one
+ * says why (ssh's `Permission denied (publickey).` comes before git's `Could not read from remote repository.`).
+ */
+function gitReason(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim())
+    .filter((l) => l && !/^(hint:|Cloning|warning:|Please make sure|and the repository exists|remote: (Counting|Compressing|Enumerating|Total))/.test(l));
+  const i = lines.findIndex((l) => /^(fatal|error):/i.test(l));
+  if (i < 0) return lines[lines.length - 1];
+  const main = lines[i]!.replace(/^(fatal|error): /i, '');
+  return i > 0 ? `${lines[i - 1]!.replace(/^(fatal|error): /i, '')} (${main.replace(/\.$/, '')})` : main;
 }
 
 /** The commit a reference points at, and the remote ref to fetch it by. */
