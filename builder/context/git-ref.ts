@@ -9,8 +9,8 @@
  *  - Fragment `#ref[:subdir]`: ref is a branch, a tag or a commit; subdir is cleaned (`/a/../b/` → `b`).
  *  - Query (BuildKit ≥ 0.24): `ref=`, `tag=` (→ `refs/tags/…`), `branch=` (→ `refs/heads/…`), `subdir=`,
  *    `checksum=`/`commit=` (a hex commit prefix the resolved commit must have), `keep-git-dir[=bool]`,
- *    `submodules[=bool]`; a conflict with the fragment, a repeated key, a key without a value or an unknown key
- *    is an error, as BuildKit's. `mtime=` and `fetch-by-commit` are BuildKit options tsbuild refuses by name.
+ *    `submodules[=bool]`, `fetch-by-commit[=bool]`, `mtime=checkout`; a conflict with the fragment, a repeated
+ *    key, a key without a value or an unknown key is an error, as BuildKit's. `mtime=commit` is refused by name.
  */
 import { posix } from 'node:path';
 import { ContextError } from './errors.js';
@@ -33,6 +33,8 @@ export interface GitRef {
   readonly keepGitDir?: boolean;
   /** Check out submodules (default true; query `submodules=false` skips them). */
   readonly submodules?: boolean;
+  /** Trust `checksum` (a full commit) as the commit: fetch it without asking the remote what the ref points at. */
+  readonly fetchByCommit?: boolean;
 }
 
 const SCP_FORM = /^([a-zA-Z0-9-_]+)@([a-zA-Z0-9-.]+):(.*?)(?:\?(.*?))?(?:#(.*))?$/;
@@ -105,7 +107,7 @@ export function parseGitRef(s: string, o: { bareGithub?: boolean } = {}): GitRef
 
 /** `path.Join("/", p)` without the leading slash: `a/../b/` → `b`, `` → ``. */
 function cleanSubdir(p: string): string {
-  return posix.join('/', p).replace(/^\/+/, '');
+  return posix.join('/', p).replace(/^\/+/, '').replace(/\/+$/, '');
 }
 
 /** Applies BuildKit's query keys (dfgitutil loadQuery) to `r`; errors name the reference. */
@@ -142,8 +144,13 @@ function loadQuery(r: { -readonly [K in keyof GitRef]: GitRef[K] }, query: reado
       case 'checksum': case 'commit': r.checksum = v; break;
       case 'keep-git-dir': r.keepGitDir = flag(k, v); break;
       case 'submodules': r.submodules = flag(k, v); break;
-      case 'mtime': case 'fetch-by-commit':
-        throw new ContextError(`git reference ${s}: query ${JSON.stringify(k)} is not supported by tsbuild`, { location: { ref: s }, hint: `remove ${k} from the URL` });
+      case 'mtime':
+        if (v !== 'checkout' && v !== 'commit') throw bad(`invalid mtime value: ${JSON.stringify(v)} (must be "checkout" or "commit")`);
+        if (v === 'commit') throw new ContextError(`git reference ${s}: mtime=commit is not supported by tsbuild`, { location: { ref: s }, hint: 'remove mtime=commit (files get the checkout time, mtime=checkout)' });
+        break;
+      case 'fetch-by-commit':
+        if (flag(k, v)) r.fetchByCommit = true;
+        break;
       default: throw bad(`unexpected query ${JSON.stringify(k)}`);
     }
   }

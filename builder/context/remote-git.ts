@@ -116,6 +116,12 @@ interface Resolved {
 /** Returns what `g.ref` (default: the remote's HEAD branch) points at on the remote (step 1 of the header). */
 export async function resolveCommit(g: GitRef, o: Pick<GitFetchOptions, 'sshAuthSock' | 'signal'>, cwd: string): Promise<Resolved> {
   const shown = showGitRef(g);
+  if (g.fetchByCommit) {
+    if (g.checksum === undefined || !COMMIT.test(g.checksum)) {
+      throw new ContextError(`${shown}: fetch-by-commit requires a full commit SHA checksum${g.checksum ? `, got ${JSON.stringify(g.checksum)}` : ''}`, { location: { ref: shown }, hint: 'add checksum=<40-hex commit> to the URL' });
+    }
+    return { commit: g.checksum, fetchRef: g.checksum, kind: 'commit' };
+  }
   if (g.ref !== undefined && COMMIT.test(g.ref)) {
     if (g.checksum !== undefined && !g.ref.startsWith(g.checksum)) throw checksumError(g, g.ref);
     return { commit: g.ref, fetchRef: g.ref, kind: 'commit' };
