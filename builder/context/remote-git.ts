@@ -156,7 +156,7 @@ export async function resolveCommit(g: GitRef, o: Pick<GitFetchOptions, 'sshAuth
     r = { ...r, commit: found.get(`${r.fetchRef}^{}`) ?? r.commit };
   }
   if (!r) {
-    throw new GitError(`repository ${redactRemote(g.remote)} has no branch, tag or ref named ${ref}`, out, {
+    throw new GitError(`repository ${redactRemote(g.remote)} does not contain ref ${ref} (no such branch, tag or ref)`, out, {
       ref: shown, hint: 'check the ref after # in the URL (a commit must be the full hash)',
     });
   }
@@ -208,15 +208,20 @@ export async function fetchGitRef(g: GitRef, o: GitFetchOptions): Promise<GitChe
 async function checkout(g: GitRef, r: Resolved, dir: string, o: GitFetchOptions): Promise<void> {
   const shown = showGitRef(g);
   const run = (args: readonly string[], what: string): Promise<string> => git(args, dir, o, what, shown);
-  await run(['init', '-q', '--template=', '.'], 'cannot create a git repository');
+  await run(['init', '-q', '--template=', `--object-format=${r.commit.length === 64 ? 'sha256' : 'sha1'}`, '.'], 'cannot create a git repository');
   await run(['remote', 'add', 'origin', g.remote], 'cannot add the remote');
   const what = `cannot fetch ${redactRemote(g.remote)} ${r.fetchRef}`;
   try {
     await run(['fetch', '-q', '--depth=1', '--no-tags', 'origin', r.fetchRef], what);
   } catch (e) {
-    if (r.kind !== 'commit') throw e;
-    // Some servers refuse a commit that is not a ref tip in a shallow fetch: fetch every branch and tag.
-    await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'], what);
+    if (r.kind !== 'commit') {
+      // The dumb HTTP protocol cannot fetch shallow (as BuildKit, retry without --depth).
+      if (!/shallow|depth/i.test((e as GitError).stderr ?? '')) throw e;
+      await run(['fetch', '-q', '--no-tags', 'origin', r.fetchRef], what);
+    } else {
+      // A commit that is not a ref tip may be refused in a shallow fetch: fetch every branch and tag.
+      await run(['fetch', '-q', '--tags', 'origin', '+refs/heads/*:refs/remotes/origin/*'], what);
+    }
   }
   await run(['checkout', '-q', '--detach', r.kind === 'commit' ? r.commit : 'FETCH_HEAD'], `cannot check out ${r.commit}`);
   const head = (await run(['rev-parse', 'HEAD'], 'cannot read HEAD')).trim();

@@ -42,7 +42,7 @@ export async function fetchAddGit(ctx: BuildCtx, ins: AddInstruction, src: strin
   }
   const checksum = g.checksum ?? ins.checksum;
   if (checksum !== undefined && !/^[0-9a-fA-F]+$/.test(checksum)) {
-    throw new BuildError(`ADD ${src}: invalid checksum ${checksum} for a git source, expected a hex commit hash`, { hint: 'pass --checksum=<commit>' });
+    throw new BuildError(`ADD ${src}: invalid checksum ${checksum} for Git URL, expected hex commit hash`, { hint: 'pass --checksum=<commit>' });
   }
   g = { ...g, ...(ins.keepGitDir ? { keepGitDir: true } : {}), ...(checksum !== undefined ? { checksum: checksum.toLowerCase() } : {}) };
   try {

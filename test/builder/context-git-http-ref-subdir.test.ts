@@ -71,7 +71,7 @@ test('the query form ?ref=&subdir= and no ref (the default branch) work as Build
 
 test('a wrong ref, a missing subdir and an unreachable server each fail with one line naming the reference', async () => {
   const cases: [string, RegExp][] = [
-    [`${server.url}/app.git#nosuchbranch`, /has no branch, tag or ref named nosuchbranch/],
+    [`${server.url}/app.git#nosuchbranch`, /does not contain ref nosuchbranch/],
     [`${server.url}/app.git#feature:nodir`, /no directory nodir in commit [0-9a-f]{40}/],
     [`http://127.0.0.1:${await freePort()}/app.git#main`, /cannot list the refs of http:\/\/127\.0\.0\.1:\d+\/app\.git: .*(refused|connect)/i],
   ];
