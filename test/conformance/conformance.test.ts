@@ -20,6 +20,8 @@ import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
+import { prepareGitCase, type GitCase, type GitCaseSpec } from './git-case.js';
+import { runBuildPipeline } from '../../builder/index.js';
 
 interface FileExpect {
   content?: string;
@@ -44,7 +46,7 @@ interface HttpResponse {
   lastModified?: string;
 }
 
-interface CaseExpect {
+interface CaseExpect extends GitCaseSpec {
   upstream: string;
   files?: Record<string, FileExpect>;
   config?: Record<string, unknown>;
@@ -177,6 +179,15 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (exp.git || exp.ssh || exp.contextUrl) {
+    // A git server, --ssh keys or a remote context (git-case.ts).
+    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), exp.contextUrl ?? '']);
+    try {
+      return await buildAndCheck(env, work, id, exp, undefined, gc);
+    } finally {
+      await gc.close();
+    }
+  }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
@@ -187,7 +198,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
 }
 
 /** Prepares the case's context, secrets and Dockerfile in `work`, builds it and compares the outcome with `exp`. */
-async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined): Promise<string[]> {
+async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, gc?: GitCase): Promise<string[]> {
   const dir = join(CASES, id);
   const ctx = join(work, 'ctx', id.replace('/', '__'));
   if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
@@ -199,13 +210,13 @@ async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseE
     return server;
   }));
   try {
-    return await buildInContext(env, work, id, exp, httpUrl, ctx);
+    return await buildInContext(env, work, id, exp, httpUrl, ctx, gc);
   } finally {
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
 
-async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string): Promise<string[]> {
+async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string, gc?: GitCase): Promise<string[]> {
   const dir = join(CASES, id);
   const secretDir = join(work, 'secrets', id.replace('/', '__'));
   const secrets = Object.entries(exp.secrets ?? {}).map(([secretId, value]) => {
@@ -220,9 +231,22 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     mkdirSync(join(work, 'dockerfiles'), { recursive: true });
     writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
   }
+  if (gc) {
+    caseDockerfile = join(work, 'dockerfiles', id.replace('/', '__'));
+    mkdirSync(join(work, 'dockerfiles'), { recursive: true });
+    writeFileSync(caseDockerfile, gc.subst(readFileSync(join(dir, 'Dockerfile'), 'utf8')));
+  }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
   try {
-    await env.build({
+    if (exp.contextUrl !== undefined) {
+      // The context is the URL; the Dockerfile is the one in it (or exp.dockerfile inside it).
+      await runBuildPipeline({
+        context: gc!.subst(exp.contextUrl), tags: [tag], store: env.store, cache: env.cache, runtime: env.runtime, ssh: gc!.ssh,
+        ...(exp.dockerfile ? { dockerfile: exp.dockerfile } : {}), ...(exp.target ? { target: exp.target } : {}),
+        ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}),
+      });
+    } else await env.build({
+      ...(gc && gc.ssh.length > 0 ? { ssh: gc.ssh } : {}),
       context: ctx, tags: [tag],
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
