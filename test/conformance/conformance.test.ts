@@ -42,6 +42,8 @@ interface FileExpect {
 /** A response of the case's loopback HTTP server (for `ADD <url>`). */
 interface HttpResponse {
   content: string;
+  /** Binary content (base64), served instead of `content` (a tar archive for a context URL). */
+  base64?: string;
   /** The Last-Modified header, RFC 3339. */
   lastModified?: string;
 }
@@ -166,10 +168,11 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
   const server = createServer((req, res) => {
     const r = routes[req.url ?? ''];
     if (!r) { res.writeHead(404).end(); return; }
-    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(r.content)), etag: `"${req.url ?? ''}"` };
+    const body = r.base64 !== undefined ? Buffer.from(r.base64, 'base64') : Buffer.from(r.content);
+    const headers: Record<string, string> = { 'content-length': String(body.length), etag: `"${req.url ?? ''}"` };
     if (r.lastModified) headers['last-modified'] = new Date(r.lastModified).toUTCString();
     res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : r.content);
+    res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -180,12 +183,14 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
   if (exp.git || exp.ssh || exp.contextUrl) {
-    // A git server, --ssh keys or a remote context (git-case.ts).
-    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), exp.contextUrl ?? '']);
+    // A git server, --ssh keys or a remote context (git-case.ts), and the case's HTTP server if it has one.
+    const server = exp.http ? await serveHttp(exp.http) : undefined;
+    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), exp.contextUrl ?? ''], server?.url);
     try {
       return await buildAndCheck(env, work, id, exp, undefined, gc);
     } finally {
       await gc.close();
+      await server?.close();
     }
   }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);

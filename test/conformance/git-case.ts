@@ -6,7 +6,8 @@
  *    loopback static file server, as upstream's `httptest.NewServer(http.FileServer(...))` (git's dumb HTTP
  *    protocol). In the Dockerfile and `contextUrl`, `{{GIT}}` is that server's URL and `{{REV:<rev>}}` is
  *    `git rev-parse <rev>` (a commit hash, or a prefix with `{{REV:<rev>:<n>}}`).
- *  - `contextUrl`: the build context is this URL (a git or http URL), built with runBuildPipeline.
+ *  - `contextUrl`: the build context is this URL (a git or http URL; `{{HTTP}}` is the case's `http` server),
+ *    built with runBuildPipeline.
  *  - `ssh`: ids to give `--ssh ID=KEYFILE` with a freshly generated RSA key each (upstream's sshprovider with a key).
  */
 import { execFile } from 'node:child_process';
@@ -61,7 +62,7 @@ async function serveDir(dir: string): Promise<{ url: string; close(): Promise<vo
 }
 
 /** Prepares the case's repository, server and keys below `work` (see the header); `texts` are where `{{REV:…}}` may appear. */
-export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: readonly string[]): Promise<GitCase> {
+export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: readonly string[], httpUrl?: string): Promise<GitCase> {
   const closers: (() => Promise<void>)[] = [];
   const revs = new Map<string, string>();
   let url = '';
@@ -94,7 +95,7 @@ export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: rea
     }
     return {
       ssh,
-      subst: (s) => s.replaceAll('{{GIT}}', url).replace(/\{\{REV:([^:}]+)(?::(\d+))?\}\}/g, (_a, r: string, n?: string) => (n ? revs.get(r)!.slice(0, Number(n)) : revs.get(r)!)),
+      subst: (s) => s.replaceAll('{{GIT}}', url).replaceAll('{{HTTP}}', httpUrl ?? '').replace(/\{\{REV:([^:}]+)(?::(\d+))?\}\}/g, (_a, r: string, n?: string) => (n ? revs.get(r)!.slice(0, Number(n)) : revs.get(r)!)),
       close: async () => { for (const c of closers.reverse()) await c().catch(() => undefined); },
     };
   } catch (e) {
