@@ -229,12 +229,15 @@ async function checkout(g: GitRef, r: Resolved, dir: string, o: GitFetchOptions)
     throw new ContextError(`${shown}: fetched commit ${head}, but the remote said ${r.commit}`, { location: { ref: shown }, hint: 'the ref moved while it was fetched: build again' });
   }
   if (g.submodules !== false && (await stat(join(dir, '.gitmodules')).catch(() => undefined))) {
-    await run(['submodule', 'update', '--init', '--recursive', '--depth=1'], 'cannot check out the submodules');
+    await run(['submodule', 'update', '--init', '--recursive', '--depth=1'], 'cannot check out the submodules').catch(async (e: GitError) => {
+      if (!/shallow|depth/i.test(e.stderr ?? '')) throw e;
+      await run(['submodule', 'update', '--init', '--recursive'], 'cannot check out the submodules'); // dumb HTTP
+    });
   }
   if (g.keepGitDir) {
-    // As BuildKit keeps it: the ref as a local branch (or tag), the remote's URL without credentials, no FETCH_HEAD.
-    if (r.kind === 'branch' && r.name) await run(['checkout', '-q', '-B', r.name], 'cannot name the branch');
-    if (r.kind === 'tag' && r.name) await run(['tag', '-f', r.name, r.commit], 'cannot name the tag');
+    // As BuildKit keeps it: HEAD detached at the commit, the ref fetched kept under its own name (a branch or a
+    // tag), the remote's URL without credentials, no reflog, no FETCH_HEAD.
+    if (r.kind !== 'commit') await run(['update-ref', r.fetchRef, 'FETCH_HEAD'], 'cannot keep the ref');
     await run(['remote', 'set-url', 'origin', redactRemote(g.remote)], 'cannot set the remote');
     await run(['reflog', 'expire', '--all', '--expire=now'], 'cannot expire the reflog');
     await rm(join(dir, '.git', 'FETCH_HEAD'), { force: true });
