@@ -156,7 +156,7 @@ export async function resolveCommit(g: GitRef, o: Pick<GitFetchOptions, 'sshAuth
     r = { ...r, commit: found.get(`${r.fetchRef}^{}`) ?? r.commit };
   }
   if (!r) {
-    throw new GitError(`repository ${redactRemote(g.remote)} does not contain ref ${ref} (no such branch, tag or ref)`, out, {
+    throw new GitError(`${redactRemote(g.remote)}: repository does not contain ref ${ref} (no such branch, tag or ref)`, out, {
       ref: shown, hint: 'check the ref after # in the URL (a commit must be the full hash)',
     });
   }

@@ -8,7 +8,7 @@
  * is a hit. An `ssh://` or `user@host:` remote is fetched with the `--ssh default` agent.
  */
 import { join } from 'node:path';
-import { fetchGitRef, parseGitRef, showGitRef, type GitRef } from '../context/index.js';
+import { fetchGitRef, parseGitRef, redactRemote, showGitRef, type GitRef } from '../context/index.js';
 import type { AddInstruction, CopyInstruction } from '../frontend/index.js';
 import { BuildError } from '../plan/index.js';
 import type { Fetched } from './add.js';
@@ -53,7 +53,9 @@ export async function fetchAddGit(ctx: BuildCtx, ins: AddInstruction, src: strin
   } catch (e) {
     if (ctx.signal.aborted) throw e;
     const msg = (e as Error).message;
-    throw new BuildError(msg.includes(showGitRef(g)) || msg.startsWith('ADD ') ? `ADD ${msg}` : `ADD ${showGitRef(g)}: ${msg}`, {
+    const remote = redactRemote(g.remote);
+    const what = msg.includes(showGitRef(g)) ? msg : msg.startsWith(`${remote}: `) ? `${showGitRef(g)}${msg.slice(remote.length)}` : `${showGitRef(g)}: ${msg}`;
+    throw new BuildError(`ADD ${what}`, {
       hint: (e as { hint?: string }).hint ?? 'check the URL, the ref and that the server is reachable', cause: e,
     });
   }

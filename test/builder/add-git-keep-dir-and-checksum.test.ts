@@ -84,6 +84,6 @@ test('COPY of a git reference and a wrong ref are errors naming the source', asy
   const e1 = await buildWith(`FROM busybox\nCOPY ${server.url}/lib.git#main /x\n`, 'addgit:copy').then(() => undefined, (x: unknown) => x);
   assert.match(formatError(e1), /COPY/);
   const e2 = await buildWith(`FROM busybox\nADD ${server.url}/lib.git#nope /x\n`, 'addgit:nope').then(() => undefined, (x: unknown) => x);
-  assert.match(formatError(e2), /ADD git:\/\/127\.0\.0\.1:\d+\/lib\.git#nope: repository .* does not contain ref nope/);
+  assert.match(formatError(e2), /ADD git:\/\/127\.0\.0\.1:\d+\/lib\.git#nope: repository does not contain ref nope/);
   assert.match(formatError(e2), /Dockerfile:2/);
 });

@@ -55,5 +55,5 @@ test('--ssh with a missing key file and a wrong ref are one error line each', as
   assert.match(onlyErrorLine(r1), /--ssh deploy=\/nonexistent\/id: \/nonexistent\/id: no such file/);
   const r2 = await runCliAsync(['--root', root, 'build', `${server.url}/site.git#nobranch`]);
   assert.equal(r2.code, 1);
-  assert.match(onlyErrorLine(r2), /error: repository http:\/\/127\.0\.0\.1:\d+\/site\.git does not contain ref nobranch/);
+  assert.match(onlyErrorLine(r2), /error: http:\/\/127\.0\.0\.1:\d+\/site\.git: repository does not contain ref nobranch/);
 });

@@ -181,12 +181,13 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
-  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  let exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
   if (exp.git || exp.ssh || exp.contextUrl) {
     // A git server, --ssh keys or a remote context (git-case.ts), and the case's HTTP server if it has one.
     const server = exp.http ? await serveHttp(exp.http) : undefined;
-    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), exp.contextUrl ?? ''], server?.url);
+    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), JSON.stringify(exp)], server?.url);
     try {
+      exp = JSON.parse(gc.subst(JSON.stringify(exp))) as CaseExpect; // {{REV:…}} in expected contents
       return await buildAndCheck(env, work, id, exp, undefined, gc);
     } finally {
       await gc.close();

@@ -5,7 +5,8 @@
  *    `git init` (as the upstream test's runShell), then `git update-server-info`; the tree is served by a
  *    loopback static file server, as upstream's `httptest.NewServer(http.FileServer(...))` (git's dumb HTTP
  *    protocol). In the Dockerfile and `contextUrl`, `{{GIT}}` is that server's URL and `{{REV:<rev>}}` is
- *    `git rev-parse <rev>` (a commit hash, or a prefix with `{{REV:<rev>:<n>}}`).
+ *    `git rev-parse <rev>` (a commit hash, or a prefix with `{{REV:<rev>:<n>}}`). `submodule`: commands that
+ *    make a second repository, served first, whose URL is `{{GITSUB}}` in `commands`.
  *  - `contextUrl`: the build context is this URL (a git or http URL; `{{HTTP}}` is the case's `http` server),
  *    built with runBuildPipeline.
  *  - `ssh`: ids to give `--ssh ID=KEYFILE` with a freshly generated RSA key each (upstream's sshprovider with a key).
@@ -25,7 +26,7 @@ const GIT_ENV = {
 };
 
 export interface GitCaseSpec {
-  readonly git?: { readonly commands: readonly string[]; readonly objectFormat?: 'sha1' | 'sha256' };
+  readonly git?: { readonly commands: readonly string[]; readonly objectFormat?: 'sha1' | 'sha256'; readonly submodule?: readonly string[] };
   readonly contextUrl?: string;
   readonly ssh?: readonly string[];
 }
@@ -69,15 +70,19 @@ export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: rea
   let repoDir: string | undefined;
   try {
     if (spec.git) {
-      repoDir = join(work, 'repo');
-      await mkdir(repoDir, { recursive: true });
       const sh = async (cmd: string, cwd: string): Promise<void> => { await run('sh', ['-ec', cmd], { cwd, env: GIT_ENV }); };
-      await sh(`git init -q${spec.git.objectFormat === 'sha256' ? ' --object-format=sha256' : ''} && git config --local user.email test && git config --local user.name test && git config --local protocol.file.allow always`, repoDir);
-      for (const c of spec.git.commands) await sh(c, repoDir);
-      await sh('git update-server-info', repoDir);
-      const srv = await serveDir(repoDir);
-      closers.push(srv.close);
-      url = srv.url;
+      const makeRepo = async (dir: string, commands: readonly string[], subst: (c: string) => string): Promise<string> => {
+        await mkdir(dir, { recursive: true });
+        await sh(`git init -q${spec.git!.objectFormat === 'sha256' ? ' --object-format=sha256' : ''} && git config --local user.email test && git config --local user.name test`, dir);
+        for (const c of commands) await sh(subst(c), dir);
+        await sh('git update-server-info', dir);
+        const srv = await serveDir(dir);
+        closers.push(srv.close);
+        return srv.url;
+      };
+      const subUrl = spec.git.submodule ? await makeRepo(join(work, 'submodule'), spec.git.submodule, (c) => c) : '';
+      repoDir = join(work, 'repo');
+      url = await makeRepo(repoDir, spec.git.commands, (c) => c.replaceAll('{{GITSUB}}', subUrl));
     }
     const ssh: { id: string; paths: string[] }[] = [];
     for (const id of spec.ssh ?? []) {
