@@ -69,11 +69,14 @@ test('a wrong --checksum fails naming the expected and the actual commit, in one
   assert.deepEqual(await scratchLeft(env.root), []);
 });
 
-test('the step key names the commit: unchanged is a hit, a moved branch runs the step again', async () => {
+test('the step key names the commit: unchanged (with or without --checksum) is a hit, a moved branch runs the step again', async () => {
   const df = `FROM busybox\nADD ${server.url}/lib.git#main:src /lib/\n`;
   await buildWith(df, 'addgit:k1');
   const hit = await buildWith(df, 'addgit:k1');
   assert.ok(hit.steps.every((s) => s.cached), 'same commit: a hit');
+  // Adding --checksum of the same commit keeps the key (BuildKit's testAddGitChecksumCache).
+  const withChecksum = await buildWith(df.replace('ADD ', `ADD --checksum=${await repo.git('rev-parse', 'HEAD')} `), 'addgit:k1');
+  assert.ok(withChecksum.steps.every((s) => s.cached), '--checksum of the same commit: still a hit');
   await repo.commit({ 'src/lib.txt': 'v2\n' });
   const moved = await buildWith(df, 'addgit:k2');
   assert.ok(!moved.steps[0]!.cached, 'moved branch: the ADD runs');
