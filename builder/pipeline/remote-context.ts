@@ -7,8 +7,8 @@
  *    under `<root>/cache/git/<commit>` (a rebuild of the same commit fetches nothing); any other http(s) URL
  *    is downloaded, and extracted when it is an archive, else used as the Dockerfile of an empty context.
  * The Dockerfile (`dockerfile`, default `Dockerfile`) is then a path inside the remote context, as buildx takes
- * `-f` with a URL context; an absolute path is used as is. `keepGitDir` keeps the context's `.git` (BuildKit's
- * `BUILDKIT_CONTEXT_KEEP_GIT_DIR`). Left behind: the git cache entry; a download's scratch dir is removed.
+ * `-f` with a URL context; an absolute path is used as is. `keepGitDir`, or the build argument
+ * `BUILDKIT_CONTEXT_KEEP_GIT_DIR` set to a true value (as BuildKit reads it), keeps the context's `.git`. Left behind: the git cache entry; a download's scratch dir is removed.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
@@ -18,10 +18,16 @@ import { SshAgents } from '../execute/ssh-agent.js';
 import type { BuildOptions } from '../execute/options.js';
 
 /** Options this step reads. */
-type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal'> & {
+type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs'> & {
   /** Keep the `.git` directory of a git context (default false). */
   readonly keepGitDir?: boolean | undefined;
 };
+
+/** Whether the git context keeps its `.git`: `keepGitDir`, else BUILDKIT_CONTEXT_KEEP_GIT_DIR parsed as Go's ParseBool. */
+function keepGitDir(o: RemoteInputs): boolean {
+  if (o.keepGitDir !== undefined) return o.keepGitDir;
+  return /^(1|t|true|TRUE|True)$/.test(o.buildArgs?.BUILDKIT_CONTEXT_KEEP_GIT_DIR ?? '');
+}
 
 /** Returns `<root>/cache/git`, where git checkouts are cached by commit. */
 export function gitCacheDir(o: Pick<BuildOptions, 'store'>): string {
@@ -45,7 +51,7 @@ export async function withRemoteInputs<O extends RemoteInputs, T>(o: O, fn: (o: 
     const g = parseGitRef(o.context, { bareGithub: true });
     const inContext = (dir: string): string => (o.dockerfile !== undefined && isAbsolute(o.dockerfile) ? o.dockerfile : join(dir, o.dockerfile ?? 'Dockerfile'));
     if (g) {
-      const co = await fetchGitRef(o.keepGitDir ? { ...g, keepGitDir: true } : g, {
+      const co = await fetchGitRef(keepGitDir(o) ? { ...g, keepGitDir: true } : g, {
         cacheDir: gitCacheDir(o), sshAuthSock: agents?.socket('default'), signal: o.signal,
         log: (line) => o.events?.({ type: 'info', message: line.trimEnd() }),
       });

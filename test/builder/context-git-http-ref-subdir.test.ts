@@ -3,7 +3,8 @@
 // is fetched again, and a wrong ref or an unreachable server fails with one line naming the reference.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatError, TsbuildError } from '../../layer-store/index.js';
 import { runBuildPipeline } from '../../builder/index.js';
@@ -67,6 +68,24 @@ test('the query form ?ref=&subdir= and no ref (the default branch) work as Build
   assert.match(await layerFile(env, 'gitctx:q', 'svc/hello.txt'), /^hello/);
   await pipeline(`${server.url}/app.git`, ['gitctx:main']);
   assert.equal(await layerFile(env, 'gitctx:main', 'README'), 'root\n');
+});
+
+test('BUILDKIT_CONTEXT_KEEP_GIT_DIR=1 keeps the context\'s .git (HEAD detached at the commit); an absolute -f is used as is', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tsbuild-keepgit-'));
+  try {
+    await writeFile(join(dir, 'Dockerfile'), 'FROM busybox\nCOPY .git/HEAD /head\n');
+    const main = (await repo.git('rev-parse', 'main')).trim();
+    await runBuildPipeline({
+      context: `${server.url}/app.git#main`, dockerfile: join(dir, 'Dockerfile'), tags: ['gitctx:keep'], buildArgs: { BUILDKIT_CONTEXT_KEEP_GIT_DIR: '1' },
+      store: env.store, cache: env.cache, runtime: env.runtime,
+    });
+    assert.equal(await layerFile(env, 'gitctx:keep', 'head'), `${main}\n`);
+    const e = await runBuildPipeline({ context: `${server.url}/app.git#main`, dockerfile: join(dir, 'Dockerfile'), store: env.store, cache: env.cache, runtime: env.runtime })
+      .then(() => undefined, (x: unknown) => x);
+    assert.match(formatError(e), /\.git\/HEAD/, 'without it there is no .git');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a wrong ref, a missing subdir and an unreachable server each fail with one line naming the reference', async () => {
