@@ -20,7 +20,7 @@ import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
-import { prepareGitCase, type GitCase, type GitCaseSpec } from './git-case.js';
+import { closeGitCases, prepareGitCase, type GitCase, type GitCaseSpec } from './git-case.js';
 import { runBuildPipeline } from '../../builder/index.js';
 
 interface FileExpect {
@@ -185,7 +185,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
   if (exp.git || exp.ssh || exp.contextUrl) {
     // A git server, --ssh keys or a remote context (git-case.ts), and the case's HTTP server if it has one.
     const server = exp.http ? await serveHttp(exp.http) : undefined;
-    const gc = await prepareGitCase(exp, join(work, 'git', id.replace('/', '__')), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), JSON.stringify(exp)], server?.url);
+    const gc = await prepareGitCase(exp, join(work, 'git'), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), JSON.stringify(exp)], server?.url);
     try {
       exp = JSON.parse(gc.subst(JSON.stringify(exp))) as CaseExpect; // {{REV:…}} in expected contents
       return await buildAndCheck(env, work, id, exp, undefined, gc);
@@ -334,6 +334,7 @@ describe('conformance with BuildKit integration tests', () => {
     const sum = (k: 'cases' | 'passed' | 'exceptions'): number => [...tally.values()].reduce((a, t) => a + t[k], 0);
     lines.push(`  total: ${sum('cases')} cases, ${sum('passed')} passed, ${sum('exceptions')} known differences`);
     console.log(`conformance (${((Date.now() - started) / 1000).toFixed(1)} s):\n${lines.join('\n')}`);
+    await closeGitCases();
     if (work) rmSync(work, { recursive: true, force: true });
     await env?.cleanup();
     await cleanupBase?.();

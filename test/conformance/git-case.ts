@@ -13,7 +13,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
@@ -62,7 +62,43 @@ async function serveDir(dir: string): Promise<{ url: string; close(): Promise<vo
   return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
 }
 
-/** Prepares the case's repository, server and keys below `work` (see the header); `texts` are where `{{REV:…}}` may appear. */
+/** A served repository (and its submodule's), shared by every case with the same `git` spec in one run. */
+interface SharedRepo {
+  readonly url: string;
+  readonly dir: string;
+}
+
+/** Repositories by their spec (JSON), made once per run: dozens of cases read the same one. */
+const shared = new Map<string, Promise<SharedRepo>>();
+/** The servers of the shared repositories: stopped by closeGitCases(). */
+const sharedClosers: (() => Promise<void>)[] = [];
+
+/** Stops the servers of every shared repository (call once, after the last case). */
+export async function closeGitCases(): Promise<void> {
+  for (const c of sharedClosers.splice(0).reverse()) await c().catch(() => undefined);
+  shared.clear();
+}
+
+/** Makes the repository `spec` describes below `work` (with one `git init`, one shell for all its commands) and serves it. */
+async function makeSharedRepo(spec: NonNullable<GitCaseSpec['git']>, work: string): Promise<SharedRepo> {
+  const sh = async (cmd: string, cwd: string): Promise<void> => { await run('sh', ['-ec', cmd], { cwd, env: GIT_ENV, maxBuffer: 16 << 20 }); };
+  const makeRepo = async (dir: string, commands: readonly string[]): Promise<string> => {
+    await mkdir(dir, { recursive: true });
+    const init = `git init -q${spec.objectFormat === 'sha256' ? ' --object-format=sha256' : ''}\ngit config --local user.email test\ngit config --local user.name test`;
+    await sh([init, ...commands, 'git update-server-info'].join('\n'), dir);
+    const srv = await serveDir(dir);
+    sharedClosers.push(srv.close);
+    return srv.url;
+  };
+  const subUrl = spec.submodule ? await makeRepo(join(work, 'submodule'), spec.submodule) : '';
+  const dir = join(work, 'repo');
+  return { url: await makeRepo(dir, spec.commands.map((c) => c.replaceAll('{{GITSUB}}', subUrl))), dir };
+}
+
+/**
+ * Prepares the case's repository (shared by cases with the same spec), server and keys below `work` (see the
+ * header); `texts` are where `{{REV:…}}` may appear.
+ */
 export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: readonly string[], httpUrl?: string): Promise<GitCase> {
   const closers: (() => Promise<void>)[] = [];
   const revs = new Map<string, string>();
@@ -70,23 +106,17 @@ export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: rea
   let repoDir: string | undefined;
   try {
     if (spec.git) {
-      const sh = async (cmd: string, cwd: string): Promise<void> => { await run('sh', ['-ec', cmd], { cwd, env: GIT_ENV }); };
-      const makeRepo = async (dir: string, commands: readonly string[], subst: (c: string) => string): Promise<string> => {
-        await mkdir(dir, { recursive: true });
-        await sh(`git init -q${spec.git!.objectFormat === 'sha256' ? ' --object-format=sha256' : ''} && git config --local user.email test && git config --local user.name test`, dir);
-        for (const c of commands) await sh(subst(c), dir);
-        await sh('git update-server-info', dir);
-        const srv = await serveDir(dir);
-        closers.push(srv.close);
-        return srv.url;
-      };
-      const subUrl = spec.git.submodule ? await makeRepo(join(work, 'submodule'), spec.git.submodule, (c) => c) : '';
-      repoDir = join(work, 'repo');
-      url = await makeRepo(repoDir, spec.git.commands, (c) => c.replaceAll('{{GITSUB}}', subUrl));
+      const key = JSON.stringify(spec.git);
+      let p = shared.get(key);
+      if (!p) {
+        p = makeSharedRepo(spec.git, join(work, 'repos', String(shared.size)));
+        shared.set(key, p);
+      }
+      ({ url, dir: repoDir } = await p);
     }
     const ssh: { id: string; paths: string[] }[] = [];
     for (const id of spec.ssh ?? []) {
-      const keyDir = join(work, 'ssh');
+      const keyDir = join(work, 'ssh', String(Math.random()).slice(2));
       await mkdir(keyDir, { recursive: true });
       const key = join(keyDir, `${id}.key`);
       await run('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-m', 'PEM', '-N', '', '-f', key]);
@@ -105,7 +135,6 @@ export async function prepareGitCase(spec: GitCaseSpec, work: string, texts: rea
     };
   } catch (e) {
     for (const c of closers.reverse()) await c().catch(() => undefined);
-    if (repoDir) await rm(repoDir, { recursive: true, force: true });
     throw e;
   }
 }
