@@ -53,7 +53,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
     });
   }
-  const fileLabel = o.dockerfile ?? basename(dockerfile);
+  const fileLabel = o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });

@@ -17,6 +17,8 @@ export interface BuildOptions {
   readonly context: string;
   /** The Dockerfile path; default `<context>/Dockerfile`. */
   readonly dockerfile?: string | undefined;
+  /** How messages name the Dockerfile (default: `dockerfile` as given, else its base name); a remote context's is its path in the context. */
+  readonly dockerfileLabel?: string | undefined;
   /** Names to tag the result with (normalised by the store). */
   readonly tags?: readonly string[] | undefined;
   /** `--build-arg`; undefined values mean "declared without a value". */

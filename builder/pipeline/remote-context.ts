@@ -18,7 +18,7 @@ import { SshAgents } from '../execute/ssh-agent.js';
 import type { BuildOptions } from '../execute/options.js';
 
 /** Options this step reads. */
-type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs'> & {
+type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs'> & {
   /** Keep the `.git` directory of a git context (default false). */
   readonly keepGitDir?: boolean | undefined;
 };
@@ -47,7 +47,9 @@ export async function withRemoteInputs<O extends RemoteInputs, T>(o: O, fn: (o: 
   const agents = !o.sshAgents && o.ssh?.length ? await SshAgents.open(o.ssh, o.signal ? { signal: o.signal } : {}) : o.sshAgents;
   let scratch: string | undefined;
   try {
-    let local: Pick<BuildOptions, 'context' | 'dockerfile'> = { context: o.context, dockerfile: o.dockerfile };
+    let local: Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel'> = { context: o.context, dockerfile: o.dockerfile };
+    // Messages name the Dockerfile by its path in the remote context, as BuildKit does, not by the cache path.
+    const label = o.dockerfile !== undefined && isAbsolute(o.dockerfile) ? o.dockerfile : o.dockerfile ?? 'Dockerfile';
     const g = parseGitRef(o.context, { bareGithub: true });
     const inContext = (dir: string): string => (o.dockerfile !== undefined && isAbsolute(o.dockerfile) ? o.dockerfile : join(dir, o.dockerfile ?? 'Dockerfile'));
     if (g) {
@@ -55,13 +57,13 @@ export async function withRemoteInputs<O extends RemoteInputs, T>(o: O, fn: (o: 
         cacheDir: gitCacheDir(o), sshAuthSock: agents?.socket('default'), signal: o.signal,
         log: (line) => o.events?.({ type: 'info', message: line.trimEnd() }),
       });
-      local = { context: co.dir, dockerfile: inContext(co.dir) };
+      local = { context: co.dir, dockerfile: inContext(co.dir), dockerfileLabel: label };
     } else if (isHttpContext(o.context)) {
       scratch = o.store.layout.scratchPath('context', randomUUID());
       await mkdir(scratch, { recursive: true });
       o.events?.({ type: 'info', message: `downloading build context ${o.context}` });
       const d = await downloadContext(o.context, scratch, o.signal);
-      local = { context: d.dir, dockerfile: d.dockerfile ?? inContext(d.dir) };
+      local = { context: d.dir, dockerfile: d.dockerfile ?? inContext(d.dir), dockerfileLabel: d.dockerfile ? 'Dockerfile' : label };
     }
     return await fn({ ...o, ...local, ...(agents ? { sshAgents: agents } : {}) });
   } finally {

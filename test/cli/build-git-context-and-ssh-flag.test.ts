@@ -53,6 +53,9 @@ test('--ssh with a missing key file and a wrong ref are one error line each', as
   const r1 = await runCliAsync(['--root', root, 'build', '--ssh', 'deploy=/nonexistent/id', `${server.url}/site.git#main`]);
   assert.notEqual(r1.code, 0);
   assert.match(onlyErrorLine(r1), /--ssh deploy=\/nonexistent\/id: \/nonexistent\/id: no such file/);
+  // A failing step names the Dockerfile by its path in the repository, not the checkout's path in the cache.
+  const r3 = await runCliAsync(['--root', root, '--progress', 'quiet', 'build', '--no-cache', '-f', 'docker/build.Dockerfile', `${server.url}/site.git#main`]);
+  assert.match(onlyErrorLine(r3), /id=deploy: no SSH agent given for id deploy .*\(docker\/build\.Dockerfile:3\)/);
   const r2 = await runCliAsync(['--root', root, 'build', `${server.url}/site.git#nobranch`]);
   assert.equal(r2.code, 1);
   assert.match(onlyErrorLine(r2), /error: http:\/\/127\.0\.0\.1:\d+\/site\.git: repository does not contain ref nobranch/);
