@@ -103,4 +103,5 @@ test('a wrong ref, a missing subdir and an unreachable server each fail with one
     assert.ok(line.includes(url.replace(/#.*/, '')) || line.includes('127.0.0.1'), `names the reference: ${line}`);
   }
   assert.deepEqual(await scratchLeft(env.root), []);
+  assert.deepEqual((await readdir(join(env.root, 'cache', 'git'))).filter((n) => n.startsWith('.fetch-')), [], 'no fetch left half-done');
 });
