@@ -18,3 +18,5 @@ export {
   listTargets, outlineDockerfile, SUBREQUESTS,
   type Outline, type OutlineArg, type OutlineMount, type OutlineOptions, type SourceLocation, type Target, type TargetList, type Subrequest,
 } from './plan/index.js';
+export { parseSshSpec, SshAgents, type SshSource } from './execute/ssh-agent.js';
+export { isRemoteContext } from './pipeline/remote-context.js';

@@ -34,6 +34,10 @@ export { parseOutput, writeOutput } from '../builder/index.js';
 /** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
 export { parseCacheSpec } from '../builder/index.js';
 export { parseBuildContextSource, type BuildContextSource } from '../builder/index.js';
+/** Parses `--ssh default|ID=SOCKET|ID=KEYFILE[,KEYFILE]`; SshAgents starts and stops them for a build. */
+export { parseSshSpec, SshAgents, type SshSource } from '../builder/index.js';
+/** Git references as BuildKit reads them (`https://host/repo.git#ref:subdir`, `git@host:repo.git`), and whether a context is remote. */
+export { parseGitRef, isGitRef, isRemoteContext, type GitRef } from '../builder/index.js';
 /** The entitlements a build can be granted (`--allow`). */
 export { ENTITLEMENTS } from '../builder/index.js';
 /** Options and results of build, buildPlatforms and runBuildPipeline. */

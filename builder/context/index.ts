@@ -8,3 +8,6 @@ export { compareNames, walkContext, type ContextEntry, type ContextEntryType, ty
 export { selectSources, type SelectedSource, type SourceSelection } from './select.js';
 export { compileGoMatch, goMatch, hasWildcards } from './gomatch.js';
 export { selectParents, selectParentsSources, splitPivot, type ParentsSource } from './parents.js';
+export { isGitRef, parseGitRef, redactRemote, showGitRef, type GitRef } from './git-ref.js';
+export { fetchGitRef, GitError, type GitCheckout, type GitFetchOptions } from './remote-git.js';
+export { downloadContext, isHttpContext, type DownloadedContext } from './remote-tar.js';

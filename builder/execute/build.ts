@@ -29,6 +29,7 @@ import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
 import { resolveEpoch, withEpochArg } from './epoch.js';
 import { buildChecks, checksBeforeFailure } from './checks.js';
+import { SshAgents } from './ssh-agent.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -54,7 +55,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
     });
   }
-  const fileLabel = o.dockerfile ?? basename(dockerfile);
+  const fileLabel = o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
@@ -85,12 +86,21 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
   checkEntitlements(graph, o.allow ?? []);
 
+  // Agents first: a bad --ssh fails before any work. Private ones (ID=KEYFILE) live as long as the build (ssh-agent.ts).
+  const ownAgents = !o.sshAgents && o.ssh?.length ? await SshAgents.open(o.ssh, o.signal ? { signal: o.signal } : {}) : undefined;
   const root = o.store.root;
-  await reclaimStaleScratch(o.store.layout, o.logger ?? noopLogger);
-  // Taken before anything is read or written, so everything this build writes is covered by it (lease.ts).
-  const lease = o.lease ?? (await Lease.acquire(root, o.signal ? { signal: o.signal } : {}));
-  const tmp = o.store.layout.scratchPath('build', randomUUID());
-  await mkdir(tmp, { recursive: true });
+  let lease: Lease;
+  let tmp: string;
+  try {
+    await reclaimStaleScratch(o.store.layout, o.logger ?? noopLogger);
+    // Taken before anything is read or written, so everything this build writes is covered by it (lease.ts).
+    lease = o.lease ?? (await Lease.acquire(root, o.signal ? { signal: o.signal } : {}));
+    tmp = o.store.layout.scratchPath('build', randomUUID());
+    await mkdir(tmp, { recursive: true });
+  } catch (e) {
+    await ownAgents?.close();
+    throw e;
+  }
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
@@ -106,6 +116,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     background: [],
     previous: new Map(),
     commands: new ShellRunner({ dir: tmp }),
+    ssh: o.sshAgents ?? ownAgents,
   };
   try {
     const checks = o.checks === false ? undefined : await buildChecks(ctx);
@@ -135,6 +146,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     if (!o.lease) await lease.release();
+    await ownAgents?.close();
   }
 }
 

@@ -8,6 +8,7 @@ import type { CacheRecord, StatCache } from '../../cache/index.js';
 import type { DockerfileAst, InstructionLocation, ResolvedStage, StageGraph, StageScope } from '../frontend/index.js';
 import type { DockerignoreInfo } from '../context/index.js';
 import type { StepReport, BuildOptions } from './options.js';
+import type { SshAgents } from './ssh-agent.js';
 
 /**
  * A layer this build just made whose blob is still being compressed (workspace.ts commitUpper): its diffID and
@@ -113,6 +114,8 @@ export interface BuildCtx {
   readonly previous: Map<string, CacheRecord>;
   /** Forks the helper commands of the steps (mount, umount, getfattr, cp): one small shell, not this process. */
   readonly commands: ShellRunner;
+  /** The `--ssh` agents (RUN --mount=type=ssh), when any were given. */
+  readonly ssh: SshAgents | undefined;
 }
 
 /** A directory a build reads files from (its context, or a directory named context), with its .dockerignore. */

@@ -5,6 +5,7 @@ import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
 import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
 import type { Entitlement } from './entitlements.js';
 import type { CheckWarning } from '../checks/index.js';
+import type { SshAgents, SshSource } from './ssh-agent.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -18,6 +19,8 @@ export interface BuildOptions {
   readonly context: string;
   /** The Dockerfile path; default `<context>/Dockerfile`. */
   readonly dockerfile?: string | undefined;
+  /** How messages name the Dockerfile (default: `dockerfile` as given, else its base name); a remote context's is its path in the context. */
+  readonly dockerfileLabel?: string | undefined;
   /** Names to tag the result with (normalised by the store). */
   readonly tags?: readonly string[] | undefined;
   /** `--build-arg`; undefined values mean "declared without a value". */
@@ -39,6 +42,10 @@ export interface BuildOptions {
   /** Entitlements granted (`--allow`): `security.insecure` lets `RUN --security=insecure` run (entitlements.ts). */
   readonly allow?: readonly Entitlement[] | undefined;
   readonly secrets?: readonly SecretSource[] | undefined;
+  /** `--ssh`: SSH agents for `RUN --mount=type=ssh` (ssh-agent.ts); started for the build and stopped after it. */
+  readonly ssh?: readonly SshSource[] | undefined;
+  /** Agents already started (by runBuildPipeline, which also fetches git over SSH with them): used instead of `ssh`; the caller closes them. */
+  readonly sshAgents?: SshAgents | undefined;
   readonly limits?: Limits | undefined;
   /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
   readonly sourceDateEpoch?: number | undefined;

@@ -29,6 +29,7 @@ import type { CacheSpec } from './cache-spec.js';
 import type { CheckWarning } from '../checks/index.js';
 import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
+import { withRemoteInputs } from './remote-context.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -58,6 +59,8 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly pushConcurrency?: number | undefined;
   /** `--build-context` NAME → source (parseBuildContextSource), resolved before the build (named-contexts.ts). */
   readonly buildContexts?: Readonly<Record<string, BuildContextSource>> | undefined;
+  /** Keep the `.git` directory of a git context (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR; default false). */
+  readonly keepGitDir?: boolean | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -155,7 +158,8 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     const namedContexts = contextsLease
       ? await resolveNamedContexts(o.buildContexts!, { store: o.store, lease: contextsLease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], ...(o.signal ? { signal: o.signal } : {}) })
       : undefined;
-    r = await buildTarget(namedContexts ? { ...o, namedContexts } : o, tags, imported.map((i) => i.cache));
+    // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
+    r = await withRemoteInputs(namedContexts ? { ...o, namedContexts } : o, (lo) => buildTarget(lo, tags, imported.map((i) => i.cache)));
   } finally {
     await contextsLease?.release();
   }
@@ -212,7 +216,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, ...own } = o;
   return own;
 }
 

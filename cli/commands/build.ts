@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, parseBuildContextSource, parseCacheSpec, parseOutput, pull, runBuildPipeline,
+  ENTITLEMENTS, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
@@ -35,6 +35,7 @@ interface BuildArgs extends RegistryFlags {
   pull: boolean;
   platform?: string;
   secret: string[];
+  ssh: string[];
   network: 'default' | 'host' | 'none';
   allow: string[];
   iidfile?: string;
@@ -121,6 +122,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     network: argv.network,
     allow,
     secrets: argv.secret.map(parseSecret),
+    ssh: argv.ssh.map(parseSshSpec),
     limits: Object.keys(limits).length ? limits : undefined,
     sourceDateEpoch: epoch,
     compression: argv.compression,
@@ -254,7 +256,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
     registryFlags(y)
-      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (https://host/repo.git#ref:subdir, git@host:repo.git#ref) or an http(s) tarball URL' })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
@@ -266,6 +268,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('pull', { type: 'boolean', default: false, describe: 'always pull base images' })
       .option('platform', { type: 'string', describe: 'target platform os/arch[/variant] (default: this machine)' })
       .option('secret', listOption('secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR'))
+      .option('ssh', listOption('SSH agent for RUN --mount=type=ssh and git over SSH: default ($SSH_AUTH_SOCK), ID=SOCKET or ID=KEYFILE[,KEYFILE] (a private ssh-agent for the build)'))
       .option('network', { choices: ['default', 'host', 'none'] as const, default: 'default' as const, describe: 'network for RUN steps (default = host network, see README)' })
       .option('allow', listOption('grant an entitlement: security.insecure (lets RUN --security=insecure run with every capability and no seccomp) or network.host (accepted, as buildx; tsbuild\'s default network is the host\'s)'))
       .option('iidfile', { type: 'string', describe: 'write the image ID (config digest) to this file' })

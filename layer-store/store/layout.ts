@@ -39,6 +39,8 @@
  *   │   │   └── gzindex/<blob hex>.json           .segments                        gzip segment index of a layer a step made
  *   │   ├── stat/statcache-<16 hex>.json          cacheStatDir,      cache         context stat cache (StatCache), one file per context dir
  *   │   │                                         statCachePath                    (16 hex of sha256 of its path); nothing prunes it
+ *   │   ├── git/<commit>[-git][-nosub]/           cacheDir + git     builder       git checkouts of contexts and ADD, by commit (builder/context/
+ *   │   │                                                                          remote-git.ts); kept between builds; nothing prunes them yet
  *   │   └── locks/<key hex>.lock                  stepLockPath       builder       two builds of one step key build it once; removed by the
  *   │                                                                              holder, a dead holder's broken by the next taker
  *   ├── cache-mounts/<32 hex of sha256(id)>       cacheMountPath     builder       RUN --mount=type=cache dirs, kept between builds; leased as

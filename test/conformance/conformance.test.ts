@@ -25,6 +25,8 @@ import { Lease, hostPlatform, parsePlatform } from '../../layer-store/index.js';
 import { parseBuildContextSource, resolveNamedContexts } from '../../builder/index.js';
 import { checkExpectations, tagCheckBases, type CheckExpect } from './checks-expect.js';
 import type { BuildEvent } from '../../layer-store/index.js';
+import { runBuildPipeline } from '../../builder/index.js';
+import { closeGitCases, prepareGitCase, type GitCase, type GitCaseSpec } from './git-case.js';
 
 interface FileExpect {
   content?: string;
@@ -45,13 +47,13 @@ interface FileExpect {
 /** A response of the case's loopback HTTP server (for `ADD <url>`). */
 interface HttpResponse {
   content: string;
+  /** Binary content (base64), served instead of `content` (a tar archive for a context URL); `true`: `content` is base64. */
+  base64?: string | boolean;
   /** The Last-Modified header, RFC 3339. */
   lastModified?: string;
-  /** `content` is base64 (binary bodies: archives). */
-  base64?: boolean;
 }
 
-interface CaseExpect extends CheckExpect {
+interface CaseExpect extends CheckExpect, GitCaseSpec {
   upstream: string;
   files?: Record<string, FileExpect>;
   config?: Record<string, unknown>;
@@ -184,7 +186,7 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
   const server = createServer((req, res) => {
     const r = routes[req.url ?? ''];
     if (!r) { res.writeHead(404).end(); return; }
-    const body = Buffer.from(r.content, r.base64 ? 'base64' : 'utf8');
+    const body = typeof r.base64 === 'string' ? Buffer.from(r.base64, 'base64') : Buffer.from(r.content, r.base64 ? 'base64' : 'utf8');
     const headers: Record<string, string> = { 'content-length': String(body.length), etag: `"${req.url ?? ''}"` };
     if (r.lastModified) headers['last-modified'] = new Date(r.lastModified).toUTCString();
     res.writeHead(200, headers);
@@ -197,7 +199,7 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
-  const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  let exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
   if (isSubrequestCase(exp as SubrequestExpect)) return checkSubrequestCase(exp as SubrequestExpect, join(CASES, id, 'Dockerfile'));
   if (exp.warnings !== undefined) {
     // build checks: the build's warnings and a check's (checks-expect.ts), after the usual build expectations
@@ -205,6 +207,18 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
     const ctx = join(work, 'ctx', id.replace('/', '__'));
     const df = exp.dockerfile === '' ? undefined : exp.dockerfile === undefined ? join(CASES, id, 'Dockerfile') : join(ctx, exp.dockerfile);
     return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df, env.store))];
+  }
+  if (exp.git || exp.ssh || exp.contextUrl) {
+    // A git server, --ssh keys or a remote context (git-case.ts), and the case's HTTP server if it has one.
+    const server = exp.http ? await serveHttp(exp.http) : undefined;
+    const gc = await prepareGitCase(exp, join(work, 'git'), [readFileSync(join(CASES, id, 'Dockerfile'), 'utf8'), JSON.stringify(exp)], server?.url);
+    try {
+      exp = JSON.parse(gc.subst(JSON.stringify(exp))) as CaseExpect; // {{REV:…}} in expected contents
+      return await buildAndCheck(env, work, id, exp, undefined, gc);
+    } finally {
+      await gc.close();
+      await server?.close();
+    }
   }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
@@ -216,7 +230,7 @@ async function runCase(env: BuildEnv, work: string, id: string): Promise<string[
 }
 
 /** Prepares the case's context, secrets and Dockerfile in `work`, builds it and compares the outcome with `exp`. */
-async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined): Promise<string[]> {
+async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, gc?: GitCase): Promise<string[]> {
   const dir = join(CASES, id);
   const ctx = join(work, 'ctx', id.replace('/', '__'));
   if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
@@ -229,13 +243,13 @@ async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseE
     return server;
   }));
   try {
-    return await buildInContext(env, work, id, exp, httpUrl, ctx);
+    return await buildInContext(env, work, id, exp, httpUrl, ctx, gc);
   } finally {
     await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   }
 }
 
-async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string): Promise<string[]> {
+async function buildInContext(env: BuildEnv, work: string, id: string, exp: CaseExpect, httpUrl: string | undefined, ctx: string, gc?: GitCase): Promise<string[]> {
   const dir = join(CASES, id);
   const secretDir = join(work, 'secrets', id.replace('/', '__'));
   const secrets = Object.entries(exp.secrets ?? {}).map(([secretId, value]) => {
@@ -250,6 +264,11 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     mkdirSync(join(work, 'dockerfiles'), { recursive: true });
     writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
   }
+  if (gc) {
+    caseDockerfile = join(work, 'dockerfiles', id.replace('/', '__'));
+    mkdirSync(join(work, 'dockerfiles'), { recursive: true });
+    writeFileSync(caseDockerfile, gc.subst(readFileSync(join(dir, 'Dockerfile'), 'utf8')));
+  }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
   const contextsLease = exp.buildContexts ? await Lease.acquire(env.store.root) : undefined;
   const events: BuildEvent[] = [];
@@ -259,8 +278,16 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       Object.fromEntries(Object.entries(exp.buildContexts).map(([k, v]) => [k, parseBuildContextSource(k, v, dir)])),
       { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()] },
     ) : undefined;
-    await env.build({
+    if (exp.contextUrl !== undefined) {
+      // The context is the URL; the Dockerfile is the one in it (or exp.dockerfile inside it).
+      await runBuildPipeline({
+        context: gc!.subst(exp.contextUrl), tags: [tag], store: env.store, cache: env.cache, runtime: env.runtime, ssh: gc!.ssh,
+        ...(exp.dockerfile ? { dockerfile: exp.dockerfile } : {}), ...(exp.target ? { target: exp.target } : {}),
+        ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}),
+      });
+    } else await env.build({
       events: (e) => events.push(e),
+      ...(gc && gc.ssh.length > 0 ? { ssh: gc.ssh } : {}),
       context: ctx, tags: [tag], ...(namedContexts ? { namedContexts } : {}),
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
@@ -349,6 +376,7 @@ describe('conformance with BuildKit integration tests', () => {
     const sum = (k: 'cases' | 'passed' | 'exceptions'): number => [...tally.values()].reduce((a, t) => a + t[k], 0);
     lines.push(`  total: ${sum('cases')} cases, ${sum('passed')} passed, ${sum('exceptions')} known differences`);
     console.log(`conformance (${((Date.now() - started) / 1000).toFixed(1)} s):\n${lines.join('\n')}`);
+    await closeGitCases();
     if (work) rmSync(work, { recursive: true, force: true });
     await env?.cleanup();
     await cleanupBase?.();

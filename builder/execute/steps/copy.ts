@@ -16,6 +16,7 @@ import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
 import { ContextError, ContextMatcher, MissingSourceError, selectParentsSources, selectSources, type ContextEntry, type SourceSelection } from '../../context/index.js';
 import { BuildError, cc, commitHistory, copyCreatedBy, copyKey, layersKey } from '../../plan/index.js';
 import { fetchUrl, type Fetched } from '../add.js';
+import { checkGitSources, fetchAddGit, gitSource } from '../add-git.js';
 import { sourceLayers } from '../base-image.js';
 import { sourceDir } from '../named-dirs.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
@@ -27,11 +28,10 @@ const isUrl = (src: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(src);
 
 /** Rejects what COPY/ADD cannot take: URLs for COPY, git sources, non-http(s) URLs. */
 function checkSources(ins: CopyInstruction | AddInstruction): void {
+  checkGitSources(ins);
   for (const src of ins.sources) {
     if (ins.kind === 'copy' && isUrl(src)) throw new BuildError(`COPY does not download URLs (${src})`, { hint: 'use ADD for URLs' });
-    if (/^git@/.test(src) || (isUrl(src) && /\.git(#|$)/.test(src))) {
-      throw new BuildError(`ADD from a git repository (${src}) is not supported`, { hint: 'clone the repository into the build context and COPY it' });
-    }
+    if (gitSource(src)) continue; // ADD of a git repository: add-git.ts
     if (isUrl(src) && !/^https?:\/\//i.test(src)) throw new BuildError(`ADD ${src}: only http and https URLs can be downloaded`, { hint: 'put the file into the build context' });
   }
 }
@@ -54,8 +54,9 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
   const destIsDirSyntax = ins.dest.endsWith('/') || ins.dest === '.' || ins.dest.endsWith('/.');
   const dest = posix.isAbsolute(ins.dest) ? ins.dest : posix.join(cwd, ins.dest);
   checkSources(ins);
-  const urlSources = ins.sources.filter(isUrl);
-  const localSources = ins.sources.filter((x) => !isUrl(x));
+  const gitSources = ins.kind === 'add' ? ins.sources.filter((x) => gitSource(x)) : [];
+  const urlSources = ins.sources.filter((x) => isUrl(x) && !gitSources.includes(x));
+  const localSources = ins.sources.filter((x) => !isUrl(x) && !gitSources.includes(x));
   const cleanups: (() => Promise<void>)[] = [];
   try {
     const downloads: Fetched[] = [];
@@ -68,6 +69,8 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
         downloads.push(await fetchUrl(u, dl, ins.kind === 'add' ? ins.checksum : undefined, ctx.signal));
       }
     }
+    // A git source is checked out in the git cache and copied as a directory; its key names the commit.
+    for (const g of gitSources) downloads.push(await fetchAddGit(ctx, ins as AddInstruction, g, (data) => ctx.events({ type: 'step.log', id, stream: 'stderr', data })));
     // Resolve the sources: from the context (with .dockerignore), or from a stage / image filesystem.
     let srcRoot: string;
     let matcher: ContextMatcher;

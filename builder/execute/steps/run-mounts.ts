@@ -60,13 +60,17 @@ async function selectBindSource(src: SourceDir, m: RunMount, signal: AbortSignal
 export interface RunMountsResult {
   readonly mounts: Mount[];
   readonly env: Map<string, string>;
+  /** Variables set only when the step's env lacks them: SSH_AUTH_SOCK (the first ssh mount's target). */
+  readonly defaults: Map<string, string>;
 }
 
 /** Materialises `mounts` for one RUN (see the header); undoing it is pushed on `cleanups`. */
 export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readonly RunMount[], selected: ReadonlyMap<RunMount, SelectedSource>, user: { uid: number; gid: number }, s: Scratch, cleanups: (() => Promise<void>)[]): Promise<RunMountsResult> {
   const out: Mount[] = [];
   const env = new Map<string, string>();
+  const defaults = new Map<string, string>();
   let n = 0;
+  let sshIndex = 0;
   for (const m of mounts) {
     const target = m.target;
     switch (m.type) {
@@ -131,11 +135,36 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
         out.push({ type: 'bind', source: view.path, target: target!, readonly: m.readOnly });
         break;
       }
-      case 'ssh':
-        throw new BuildError('RUN --mount=type=ssh is not supported yet', { hint: 'remove the ssh mount; tsbuild has no SSH agent forwarding' });
+      case 'ssh': {
+        const m2 = await sshMount(ctx, m, sshIndex++, cleanups);
+        if (m2) {
+          out.push(m2);
+          if (!defaults.has('SSH_AUTH_SOCK')) defaults.set('SSH_AUTH_SOCK', m2.target);
+        }
+        break;
+      }
     }
   }
-  return { mounts: out, env };
+  return { mounts: out, env, defaults };
+}
+
+/**
+ * An ssh mount (BuildKit's dispatchSSH and llb's AddSSHSocket): a proxy socket to the `--ssh` agent of the
+ * mount's id (default `default`) at `target` (default `/run/buildkit/ssh_agent.<n>`, n counting the step's ssh
+ * mounts), owned uid:gid (default 0:0) with `mode` (default 0600). No agent for the id: an error when the mount
+ * is `required`, else no mount (as BuildKit's optional ssh mount).
+ */
+async function sshMount(ctx: BuildCtx, m: RunMount, index: number, cleanups: (() => Promise<void>)[]): Promise<Mount | undefined> {
+  const id = m.id ?? 'default';
+  if (!ctx.ssh?.socket(id)) {
+    if (m.required) {
+      throw new BuildError(`RUN --mount=type=ssh,id=${id}: no SSH agent given for id ${id} (the mount is required)`, { hint: `pass --ssh ${id === 'default' ? 'default' : `${id}=SOCKET_OR_KEYFILE`}` });
+    }
+    return undefined;
+  }
+  const proxy = await ctx.ssh.proxy(id, { uid: m.uid ?? 0, gid: m.gid ?? 0, mode: m.mode ?? 0o600 });
+  cleanups.push(proxy.close);
+  return { type: 'bind', source: proxy.path, target: m.target ?? `/run/buildkit/ssh_agent.${index}`, readonly: false };
 }
 
 /**

@@ -52,7 +52,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
     try {
       const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
       // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
-      const stepEnv = new Map([...env, ...rtMounts.env]);
+      const stepEnv = new Map([...rtMounts.defaults, ...env, ...rtMounts.env]);
       const tail: string[] = [];
       const sink = (stream: 'stdout' | 'stderr'): Writable => new Writable({
         write(chunk: Buffer, _e, cb) {
