@@ -62,6 +62,15 @@ export function mountTargets(spec: RunSpec): string[] {
   ];
 }
 
+/**
+ * Returns the supplementary gids a process gets: `additionalGids` with the primary gid first unless already there,
+ * as containerd's and BuildKit's ensureAdditionalGids do (so `id` lists the primary group among the groups).
+ */
+export function withPrimaryGid(user: RunSpec['user']): number[] {
+  const extra = [...(user.additionalGids ?? [])];
+  return extra.includes(user.gid) ? extra : [user.gid, ...extra];
+}
+
 interface OciMount {
   destination: string;
   type: string;
@@ -129,7 +138,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: [...(spec.user.additionalGids ?? [])] },
+      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: withPrimaryGid(spec.user) },
       args: [...spec.args],
       env: [...spec.env],
       cwd: spec.cwd,

@@ -106,11 +106,19 @@ export interface RunKeyOptions {
   readonly cwd: string;
   readonly network: string;
   readonly security: 'sandbox' | 'insecure';
+  /** The shebang heredoc the step runs as a file (plan's runCommand), when it does. */
+  readonly script?: string;
+  /** The sandbox hostname, when not the default (BUILDKIT_SANDBOX_HOSTNAME). */
+  readonly hostname?: string;
 }
 
-/** RUN's instruction text in the key: its argv (JSON), user, working dir, network, and `security=insecure` when set. */
+/**
+ * RUN's instruction text in the key: its argv (JSON), user, working dir, network, and when set `security=insecure`,
+ * the script file's content and the hostname (each part of BuildKit's exec op too).
+ */
 export function runKey(args: readonly string[], o: RunKeyOptions): string {
-  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''}`;
+  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''}` +
+    (o.script !== undefined ? ` script=${JSON.stringify(o.script)}` : '') + (o.hostname !== undefined ? ` hostname=${o.hostname}` : '');
 }
 
 /** The content of a stage's or image's filesystem in keys: its layers' diffIDs (`empty` for none). */

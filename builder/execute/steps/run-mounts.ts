@@ -51,6 +51,17 @@ async function selectBindSource(ctx: BuildCtx, m: RunMount): Promise<SelectedSou
   }
 }
 
+/**
+ * Returns the identity of a cache mount's directory, as BuildKit keys it (getRefCacheDir: the id, then `:` and
+ * the base the cache starts from): the id (default the target, cleaned), plus, when uid, gid or mode is given,
+ * the owner and mode of the fresh directory, so each owner/mode gets its own cache.
+ */
+export function cacheMountId(m: RunMount): string {
+  const id = m.id ?? (posix.normalize(m.target ?? '/').replace(/(.)\/+$/, '$1'));
+  if (m.uid === undefined && m.gid === undefined && m.mode === undefined) return id;
+  return `${id}:mkdir uid=${m.uid ?? 0} gid=${m.gid ?? 0} mode=${(m.mode ?? 0o755).toString(8)}`;
+}
+
 /** What a RUN step's mounts give the runtime: the mounts, and the variables secrets with `env=` set. */
 export interface RunMountsResult {
   readonly mounts: Mount[];
@@ -69,7 +80,7 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
         out.push({ type: 'tmpfs', target: target!, ...(m.size !== undefined ? { size: m.size } : {}) });
         break;
       case 'cache': {
-        const cid = m.id ?? target!;
+        const cid = cacheMountId(m);
         const dir = ctx.layout.cacheMountPath(cid);
         await ctx.lease.add({ paths: [ctx.layout.cacheMountLeasePath(cid)] });
         ctx.cacheMountsUsed.set(cid, dir);
