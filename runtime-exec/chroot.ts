@@ -49,6 +49,9 @@ export class ChrootRuntime implements Runtime {
     validateSpec(spec);
     if (spec.platform) await checkBinfmt(spec.platform);
     if (spec.limits) this.#log.warn('chroot isolation: cgroup limits are not applied', { limits: spec.limits });
+    if (spec.cgroupParent !== undefined || spec.shmSize !== undefined || spec.ulimits?.length) {
+      this.#log.warn('chroot isolation: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
+    }
     if (spec.user.additionalGids?.length) this.#log.warn('chroot isolation: supplementary groups are not applied');
     const stack = new CleanupStack();
     let result: { exitCode: number } | undefined;

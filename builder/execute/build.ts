@@ -27,6 +27,7 @@ import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
+import { checkRunSettings } from './steps/run-spec.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -37,6 +38,7 @@ export type { BuildOptions, BuildResult, SecretSource, StepReport } from './opti
  */
 export async function build(o: BuildOptions): Promise<BuildResult> {
   validateSecrets(o.secrets ?? []);
+  checkRunSettings(o);
   for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
   const cst = await stat(contextDir).catch(() => undefined);

@@ -110,15 +110,26 @@ export interface RunKeyOptions {
   readonly script?: string;
   /** The sandbox hostname, when not the default (BUILDKIT_SANDBOX_HOSTNAME). */
   readonly hostname?: string;
+  /** `--add-host` names (their IPs stay out of the key, as BuildKit's). */
+  readonly hosts?: readonly string[];
+  /** `--ulimit` values, `name=soft:hard`. */
+  readonly ulimits?: readonly string[];
+  /** `--shm-size` in bytes. */
+  readonly shmSize?: number;
+  /** `--cgroup-parent`. */
+  readonly cgroupParent?: string;
 }
 
 /**
  * RUN's instruction text in the key: its argv (JSON), user, working dir, network, and when set `security=insecure`,
- * the script file's content and the hostname (each part of BuildKit's exec op too).
+ * the script file's content, the hostname, --add-host names, --ulimit, --shm-size and --cgroup-parent (each part of
+ * BuildKit's exec op cache map too).
  */
 export function runKey(args: readonly string[], o: RunKeyOptions): string {
   return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''}` +
-    (o.script !== undefined ? ` script=${JSON.stringify(o.script)}` : '') + (o.hostname !== undefined ? ` hostname=${o.hostname}` : '');
+    (o.script !== undefined ? ` script=${JSON.stringify(o.script)}` : '') + (o.hostname !== undefined ? ` hostname=${o.hostname}` : '') +
+    (o.hosts?.length ? ` add-host=${o.hosts.join(',')}` : '') + (o.ulimits?.length ? ` ulimit=${o.ulimits.join(',')}` : '') +
+    (o.shmSize !== undefined ? ` shm-size=${o.shmSize}` : '') + (o.cgroupParent !== undefined ? ` cgroup-parent=${o.cgroupParent}` : '');
 }
 
 /** The content of a stage's or image's filesystem in keys: its layers' diffIDs (`empty` for none). */

@@ -13,8 +13,10 @@ import { loggerFor } from '../context.js';
 import { createRenderer } from '../progress.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
+import { withDockerProxyArgs } from '../docker-proxy.js';
+import { parseRunFlags, runFlags, type RunFlagArgs } from '../run-flags.js';
 
-interface BuildArgs extends RegistryFlags {
+interface BuildArgs extends RegistryFlags, RunFlagArgs {
   push: boolean;
   output: string[];
   explain: boolean;
@@ -105,7 +107,8 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     context: argv.context,
     dockerfile: argv.file,
     tags,
-    buildArgs: parseBuildArgs(argv['build-arg']),
+    buildArgs: await withDockerProxyArgs(parseBuildArgs(argv['build-arg'])),
+    ...parseRunFlags(argv),
     target: argv.target,
     labels: parseLabels(argv.label),
     noCache: argv['no-cache'],
@@ -184,7 +187,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
-    registryFlags(y)
+    runFlags(registryFlags(y))
       .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })

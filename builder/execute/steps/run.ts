@@ -14,7 +14,7 @@ import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
 import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
 import { mountKey, runMounts } from './run-mounts.js';
-import { runScriptMount, sandboxHostname } from './run-spec.js';
+import { buildRunSpec, runScriptMount, runSpecKey } from './run-spec.js';
 
 /** Lines of output a failing RUN's error repeats. */
 const TAIL_LINES = 20;
@@ -42,8 +42,8 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const mountKeys: MountKey[] = [];
   const selected = new Map<RunMount, SelectedSource>();
   for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m, selected));
-  const hostname = sandboxHostname(ctx.o);
-  const key = runKey(args, { user, cwd, network, security, ...(script ? { script: script.data } : {}), ...(hostname ? { hostname } : {}) });
+  const settings = buildRunSpec(ctx.o);
+  const key = runKey(args, { user, cwd, network, security, ...(script ? { script: script.data } : {}), ...runSpecKey(settings) });
   const inputs: StepInputs = { ...stepInputs(call, key, true), mounts: mountKeys };
   const historyArgs = scope.historyArgs();
   const r = await cachedStep(call, inputs, async () => {
@@ -78,7 +78,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         security,
         mounts: rtMounts.mounts,
         ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
-        ...(hostname ? { hostname } : {}),
+        ...settings,
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
       if (exitCode !== 0) {
