@@ -52,9 +52,9 @@ export async function runScriptMount(s: Scratch, script: RunScript): Promise<Mou
 /** The IP `--add-host NAME:host-gateway` stands for: RUN shares the host's network, so the host is its loopback. */
 export const HOST_GATEWAY_IP = '127.0.0.1';
 
-/** Returns `extraHosts` with `host-gateway` replaced by HOST_GATEWAY_IP and names lower-cased (as BuildKit does). */
+/** Returns `extraHosts` with `host-gateway` replaced by HOST_GATEWAY_IP, lower-cased (BuildKit lower-cases each entry). */
 function resolvedHosts(hosts: readonly ExtraHost[] | undefined): ExtraHost[] {
-  return (hosts ?? []).map((h) => ({ host: h.host.toLowerCase(), ip: h.ip === 'host-gateway' ? HOST_GATEWAY_IP : h.ip }));
+  return (hosts ?? []).map((h) => ({ host: h.host.toLowerCase(), ip: h.ip === 'host-gateway' ? HOST_GATEWAY_IP : h.ip.toLowerCase() }));
 }
 
 /** Throws the first USAGE error of the run settings in `o` (sandbox hostname, hosts, ulimits, shm size, cgroup parent). */
