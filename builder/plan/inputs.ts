@@ -144,7 +144,8 @@ export function layersKey(diffIds: readonly string[]): string {
 export function mountMaterial(m: RunMount, content?: string): MountMaterial {
   const options: Record<string, string> = {};
   for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
-  const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}` : undefined;
+  const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}`
+    : m.type === 'cache' && (m.from !== undefined || m.source !== undefined) ? `${m.from ?? ''}:${m.source ?? '/'}@${content ?? ''}` : undefined;
   return {
     type: m.type,
     target: m.target ?? '',
