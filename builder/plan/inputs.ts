@@ -138,8 +138,9 @@ export function layersKey(diffIds: readonly string[]): string {
 }
 
 /**
- * A mount as it enters the step's key, given its source's content when it is a bind mount (`content`: the digest
- * of the context files it selects, or layersKey of the source stage or image; reading them is the executor's).
+ * A mount as it enters the step's key, given its source's content when it is a bind mount or a cache mount with
+ * `from=` (`content`: the digest of the context files it selects, or layersKey of the source stage or image;
+ * reading them is the executor's).
  */
 export function mountMaterial(m: RunMount, content?: string): MountMaterial {
   const options: Record<string, string> = {};
