@@ -3,11 +3,14 @@
 // copy of a stage; source= mounts a directory of the cache, resolved inside it (a symlink cannot lead out).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxTar, makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 
+const run = promisify(execFile);
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let env: BuildEnv;
 let ctx: string;
@@ -40,4 +43,21 @@ test('uid/gid/mode get their own cache dir; from= seeds it; source= mounts a dir
   await env.build({ context: ctx, tags: ['cachemount:1'] });
   await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest\nRUN --mount=type=cache,id=shared,source=out,target=/y cat /y/hostname\n');
   await assert.rejects(env.build({ context: ctx, tags: ['cachemount:2'] }), /cache mount shared: source "out" is not a directory in the cache/);
+});
+
+test('sharing=private gives steps that run at once their own instance; sharing=locked makes them take turns', async () => {
+  const step = (s: string, sharing: string) => `RUN --mount=type=cache,id=${sharing}-c,sharing=${sharing},target=/c touch /c/${s} && sleep 2 && ls /c | tr '\\n' ' ' > /seen`;
+  await writeFile(join(ctx, 'Dockerfile'), [
+    'FROM busybox:latest AS a', step('a', 'private'),
+    'FROM busybox:latest AS b', step('b', 'private'),
+    'FROM busybox:latest AS c', step('c', 'locked'),
+    'FROM busybox:latest AS d', step('d', 'locked'),
+    'FROM scratch', 'COPY --from=a /seen /a', 'COPY --from=b /seen /b', 'COPY --from=c /seen /c', 'COPY --from=d /seen /d', '',
+  ].join('\n'));
+  await env.build({ context: ctx, tags: ['cachemount:3'] });
+  const img = await env.store.image('cachemount:3');
+  const seen = async (i: number) => (await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[i]!.digest)])).stdout.trim();
+  assert.deepEqual([await seen(0), await seen(1)], ['a', 'b'], 'each private step saw only its own file');
+  const locked = [await seen(2), await seen(3)].sort((x, y) => x.length - y.length);
+  assert.ok(['c', 'd'].includes(locked[0]!) && locked[1] === 'c d', `the locked steps ran one after the other on one cache: ${locked.join(' / ')}`);
 });

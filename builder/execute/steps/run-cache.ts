@@ -1,7 +1,8 @@
 /**
  * RUN --mount=type=cache: the directory below `<root>/cache-mounts` a cache mount gets, kept between builds, keyed
  * as BuildKit keys it (mounts/mount.go getRefCacheDir: the id, then the base the cache starts from), made on
- * first use, leased, and with `sharing=locked|private` serialised in this process.
+ * first use, leased; `sharing=locked` waits for the step holding it, `sharing=private` takes a free instance of its
+ * own (a new one when every instance is held), within this process.
  *
  * The base (dockerfile2llb dispatchRunMounts): empty; or with `from=` a copy of that stage's or image's files; and
  * without `source=`, when uid, gid or mode is given, a fresh directory with that owner and mode (`/cache` in the
@@ -67,6 +68,21 @@ async function createCacheDir(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, dir
   }
 }
 
+/**
+ * Returns the id of a `sharing=private` cache instance this step may use alone, as BuildKit does: the first of `id`,
+ * `id#2`, `id#3`, … that no running step of this build holds (each a cache of its own, reused when free). Held
+ * until `cleanups` run.
+ */
+function privateInstance(ctx: BuildCtx, id: string, cleanups: (() => Promise<void>)[]): string {
+  let n = 1;
+  const name = (): string => (n === 1 ? id : `${id}#${n}`);
+  while (ctx.cacheMountLocks.has(`private:${name()}`)) n++;
+  const held = `private:${name()}`;
+  ctx.cacheMountLocks.set(held, Promise.resolve());
+  cleanups.push(async () => { ctx.cacheMountLocks.delete(held); });
+  return name();
+}
+
 async function run(commands: CommandRunner, cmd: string, args: string[]): Promise<void> {
   const r = await commands.run(cmd, args);
   if (r.code !== 0) throw new BuildError(`${cmd} failed while preparing a cache mount: ${r.stderr.trim()}`, { hint: 'check the free space and permissions of the store root' });
@@ -75,12 +91,13 @@ async function run(commands: CommandRunner, cmd: string, args: string[]): Promis
 /** Returns the mount of a cache mount `m` at `target` (see the header); a lock it takes is released by `cleanups`. */
 export async function cacheMount(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, target: string, cleanups: (() => Promise<void>)[]): Promise<Mount> {
   const from = m.from !== undefined ? layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)) : undefined;
-  const cid = cacheMountId(m, from);
+  let cid = cacheMountId(m, from);
+  if (m.sharing === 'private') cid = privateInstance(ctx, cid, cleanups);
   const dir = ctx.layout.cacheMountPath(cid);
   await ctx.lease.add({ paths: [ctx.layout.cacheMountLeasePath(cid)] });
   ctx.cacheMountsUsed.set(cid, dir);
   if (!(await exists(dir))) await createCacheDir(ctx, rs, m, dir, cleanups);
-  if (m.sharing === 'locked' || m.sharing === 'private') {
+  if (m.sharing === 'locked') {
     const prev = ctx.cacheMountLocks.get(dir) ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
