@@ -144,14 +144,17 @@ export function layersKey(diffIds: readonly string[]): string {
  */
 export function mountMaterial(m: RunMount, content?: string): MountMaterial {
   const options: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
+  // BuildKit's ExecOp.CacheMap clears a cache mount's id and sharing (checkShouldClearCacheOpts): which cache a
+  // step uses does not change its key.
+  const cache = m.type === 'cache';
+  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && !(cache && k === 'sharing') && v !== undefined) options[k] = String(v);
   const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}`
     : m.type === 'cache' && (m.from !== undefined || m.source !== undefined) ? `${m.from ?? ''}:${m.source ?? '/'}@${content ?? ''}` : undefined;
   return {
     type: m.type,
     target: m.target ?? '',
     ...(source !== undefined ? { source } : {}),
-    ...(m.id !== undefined ? { id: m.id } : {}),
+    ...(m.id !== undefined && !cache ? { id: m.id } : {}),
     ...(Object.keys(options).length ? { options } : {}),
   };
 }

@@ -61,3 +61,13 @@ test('sharing=private gives steps that run at once their own instance; sharing=l
   const locked = [await seen(2), await seen(3)].sort((x, y) => x.length - y.length);
   assert.ok(['c', 'd'].includes(locked[0]!) && locked[1] === 'c d', `the locked steps ran one after the other on one cache: ${locked.join(' / ')}`);
 });
+
+test('a cache mount\'s id and sharing stay out of the step key (BuildKit clears them); its owner does not', async () => {
+  const build = async (opts: string, tag: string) => {
+    await writeFile(join(ctx, 'Dockerfile'), `FROM busybox:latest\nRUN --mount=type=cache,target=/k${opts} echo keyed\n`);
+    return (await env.build({ context: ctx, tags: [tag] })).steps.at(-1)!.cached;
+  };
+  assert.equal(await build(',id=k1', 'ck:1'), false);
+  assert.equal(await build(',id=k2,sharing=locked', 'ck:2'), true, 'another id and sharing: the same step');
+  assert.equal(await build(',id=k2,uid=7', 'ck:3'), false, 'uid is part of the mount');
+});
