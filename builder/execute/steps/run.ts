@@ -1,7 +1,8 @@
 /**
  * RUN: the command in a container (ctx.o.runtime) over an overlay of the stage's layers, its mounts
  * materialised (run-mounts.ts), its output streamed as step.log events; the upper dir becomes the layer.
- * Keyed by plan's runKey (argv, user, cwd, network, security), the stage env and the mounts' key material.
+ * Keyed by plan's runKey (argv, user, cwd, network, security, a shebang script, the build's RUN settings:
+ * run-spec.ts), the stage env and the mounts' key material.
  */
 import { Writable } from 'node:stream';
 import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
