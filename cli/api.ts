@@ -53,6 +53,10 @@ export { runImage, type RunImageOptions } from '../builder/index.js';
 export { findRuntime, type FindRuntimeOptions } from '../runtime-exec/index.js';
 /** The runtime interface, and the limits and network a RUN step or container gets. */
 export type { Runtime, Limits, NetworkMode } from '../runtime-exec/index.js';
+/** An `--add-host` entry and an `--ulimit` value (BuildOptions `extraHosts`, `ulimits`). */
+export type { ExtraHost, Ulimit } from '../runtime-exec/index.js';
+/** Returns build args plus the proxies of Docker's config.json, as `tsbuild build` and the docker CLI add them. */
+export { withDockerProxyArgs, type DockerProxyOptions } from './docker-proxy.js';
 
 // ── Registry verbs ──────────────────────────────────────────────────────────────────────────────────────────
 /** Pulls an image (one platform, or the whole index) from a registry into the store and names it. */

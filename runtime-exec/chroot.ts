@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, type Logger, noopLogger } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
@@ -49,6 +50,9 @@ export class ChrootRuntime implements Runtime {
     validateSpec(spec);
     if (spec.platform) await checkBinfmt(spec.platform);
     if (spec.limits) this.#log.warn('chroot isolation: cgroup limits are not applied', { limits: spec.limits });
+    if (spec.cgroupParent !== undefined || spec.shmSize !== undefined || spec.ulimits?.length) {
+      this.#log.warn('chroot isolation: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
+    }
     if (spec.user.additionalGids?.length) this.#log.warn('chroot isolation: supplementary groups are not applied');
     const stack = new CleanupStack();
     let result: { exitCode: number } | undefined;
@@ -65,6 +69,13 @@ export class ChrootRuntime implements Runtime {
   }
 
   async #run(spec: RunSpec, io: RunIO, signal: AbortSignal, stack: CleanupStack): Promise<{ exitCode: number }> {
+    // /dev is the host's here: a missing mountpoint below it (a RUN <<EOF script's /dev/pipes) would be made on the host.
+    const inDev = spec.mounts.find((m) => posix.normalize(m.target).startsWith('/dev/') && !existsSync(posix.normalize(m.target)));
+    if (inDev) {
+      throw new ContainerStartError(`chroot isolation cannot mount ${inDev.target}: /dev is the host's`, {
+        hint: 'install runc (apt-get install -y runc) to run this step, or mount outside /dev',
+      });
+    }
     const bundle = await mkdtemp(join(this.#o.tmpDir ?? tmpdir(), 'tsbuild-run-'));
     stack.push(`remove ${bundle}`, () => rm(bundle, { recursive: true, force: true }));
     const root = join(bundle, 'rootfs');

@@ -13,6 +13,7 @@ import { execCapture, signalNumber } from './exec.js';
 import { mountOverlay, unmount } from './overlay.js';
 import { loadDefaultSeccompProfile, resolveSeccomp, type LinuxSeccomp, type SeccompProfile } from './seccomp.js';
 import { mountTargets, nofileLimit, ociConfig, stepCapabilities, validateSpec } from './spec.js';
+import { cgroupsPathFor, ociConfigText } from './run-settings.js';
 import { MountStubs } from './stubs.js';
 import { superviseRunc } from './supervisor.js';
 import type { RunIO, RunSpec, Runtime } from './types.js';
@@ -156,14 +157,14 @@ export class RuncRuntime implements Runtime {
     try {
       const etc = await writeEtcFiles(bundle, spec);
       id = newContainerId();
-      cgroupsPath = `/${id}`;
+      cgroupsPath = cgroupsPathFor(id, spec.cgroupParent);
       const seccomp = spec.security === 'insecure' ? undefined : this.#seccompFor(stepCapabilities(spec));
       const config = ociConfig(spec, etc, cgroupsPath, {
         nofile: await nofileLimit(),
         ...(seccomp ? { seccomp } : {}),
         ...(this.#o.owner !== undefined ? { annotations: { [OWNER_ANNOTATION]: this.#o.owner } } : {}),
       });
-      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config), { mode: 0o600 });
+      writeFileSync(join(bundle, 'config.json'), ociConfigText(config), { mode: 0o600 });
     } catch (e) {
       await mounting.then(() => unmount(rootfs, spec.commands), () => undefined).catch(() => undefined);
       throw e;

@@ -3,6 +3,7 @@ import type { EtcFiles } from './etc-files.js';
 import { DEFAULT_HOSTNAME } from './etc-files.js';
 import { ContainerStartError } from './errors.js';
 import type { LinuxSeccomp } from './seccomp.js';
+import { stepRlimits } from './run-settings.js';
 import type { Limits, RunSpec } from './types.js';
 
 /** Docker's default capability set (moby `oci/caps/defaults.go`). */
@@ -62,6 +63,15 @@ export function mountTargets(spec: RunSpec): string[] {
   ];
 }
 
+/**
+ * Returns the supplementary gids a process gets: `additionalGids` with the primary gid first unless already there,
+ * as containerd's and BuildKit's ensureAdditionalGids do (so `id` lists the primary group among the groups).
+ */
+export function withPrimaryGid(user: RunSpec['user']): number[] {
+  const extra = [...(user.additionalGids ?? [])];
+  return extra.includes(user.gid) ? extra : [user.gid, ...extra];
+}
+
 interface OciMount {
   destination: string;
   type: string;
@@ -81,7 +91,7 @@ function resources(l: Limits | undefined): Record<string, unknown> | undefined {
 }
 
 export interface OciConfigOptions {
-  /** RLIMIT_NOFILE (soft = hard); default NOFILE_LIMIT. */
+  /** RLIMIT_NOFILE (soft = hard) unless `spec.ulimits` sets nofile; default NOFILE_LIMIT. */
   readonly nofile?: number;
   /** `linux.seccomp` (resolveSeccomp); none when absent. Ignored under `security: 'insecure'`. */
   readonly seccomp?: LinuxSeccomp;
@@ -108,7 +118,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', spec.shmSize !== undefined ? `size=${spec.shmSize}` : 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', insecure ? 'rw' : 'ro'] },
     { destination: '/etc/hosts', type: 'bind', source: etc.hosts, options: ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] },
@@ -129,7 +139,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
     ociVersion: '1.0.2',
     process: {
       terminal: false,
-      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: [...(spec.user.additionalGids ?? [])] },
+      user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: withPrimaryGid(spec.user) },
       args: [...spec.args],
       env: [...spec.env],
       cwd: spec.cwd,
@@ -140,7 +150,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
         inheritable: [],
         ambient: [],
       },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }],
+      rlimits: stepRlimits(spec.ulimits, nofile),
       noNewPrivileges: !insecure,
     },
     root: { path: 'rootfs', readonly: false },

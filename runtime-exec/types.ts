@@ -33,6 +33,19 @@ export interface Limits {
   readonly pidsLimit?: number;
 }
 
+/** A resource limit (`--ulimit NAME=SOFT:HARD`): `name` as Docker spells it (`nofile`, `nproc`, …); −1 is unlimited. */
+export interface Ulimit {
+  readonly name: string;
+  readonly soft: number;
+  readonly hard: number;
+}
+
+/** An /etc/hosts entry (`--add-host host:ip`). */
+export interface ExtraHost {
+  readonly host: string;
+  readonly ip: string;
+}
+
 export interface RunUser {
   readonly uid: number;
   readonly gid: number;
@@ -73,7 +86,13 @@ export interface RunSpec {
   /** Hostname inside the container (default `tsbuild`). */
   readonly hostname?: string;
   /** Extra /etc/hosts entries: `{ host, ip }`. */
-  readonly extraHosts?: readonly { readonly host: string; readonly ip: string }[];
+  readonly extraHosts?: readonly ExtraHost[];
+  /** Resource limits of the process (run-settings.ts checkUlimit); RLIMIT_NOFILE defaults to NOFILE_LIMIT. */
+  readonly ulimits?: readonly Ulimit[];
+  /** Size of /dev/shm in bytes (default 64 MiB). */
+  readonly shmSize?: number;
+  /** The cgroup the container's cgroup is created under (`<parent>/tsbuild/<id>`; default: `/<id>`). */
+  readonly cgroupParent?: string;
   /**
    * `sandbox` (default): Docker's default capabilities and seccomp profile, masked /proc paths, no_new_privs.
    * `insecure` (RUN --security=insecure, which the builder allows only with the security.insecure entitlement):

@@ -60,10 +60,12 @@ const NUMERIC = /^[0-9]+$/;
  * resolved through the image's own etc/passwd and etc/group found in `rootfsDirs` (top first; the top-most
  * dir holding the file wins; whiteouts hide lower files), as Docker does: a numeric uid not in passwd gets
  * gid 0; supplementary groups come from etc/group memberships of the user's name, unless a group is given.
+ * No user (`''`) is uid 0. The primary gid is not among `additionalGids` (the runtime adds it: withPrimaryGid).
  * Rejects with UserNotFoundError when a name does not exist.
  */
 export async function resolveUser(rootfsDirs: readonly string[], user: string): Promise<Required<RunUser>> {
-  const spec = user.trim() === '' ? 'root' : user.trim();
+  // BuildKit (executor/oci GetUser): no user is uid 0, looked up like any other (supplementary groups included).
+  const spec = user.trim() === '' ? '0' : user.trim();
   const colon = spec.indexOf(':');
   const u = colon < 0 ? spec : spec.slice(0, colon);
   const g = colon < 0 ? undefined : spec.slice(colon + 1);

@@ -30,6 +30,7 @@ import { validateSecrets } from './steps/run-mounts.js';
 import { resolveEpoch, withEpochArg } from './epoch.js';
 import { buildChecks, checksBeforeFailure } from './checks.js';
 import { SshAgents } from './ssh-agent.js';
+import { checkRunSettings } from './steps/run-spec.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -40,6 +41,7 @@ export type { BuildOptions, BuildResult, SecretSource, StepReport } from './opti
  */
 export async function build(o: BuildOptions): Promise<BuildResult> {
   validateSecrets(o.secrets ?? []);
+  checkRunSettings(o);
   for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
   const cst = await stat(contextDir).catch(() => undefined);

@@ -100,7 +100,7 @@ export interface BuildCtx {
   readonly steps: StepReport[];
   /** Context file stats for hashing sources; only when a cache is used. */
   readonly statCache: StatCache | undefined;
-  /** In-process serialisation of `sharing=locked|private` cache mounts, by directory. */
+  /** In-process serialisation of `sharing=locked` cache mounts (by directory) and the `sharing=private` instances held (`private:<id>`). */
   readonly cacheMountLocks: Map<string, Promise<void>>;
   /** Records used or created, per stage index. */
   readonly records: Map<number, CacheRecord[]>;

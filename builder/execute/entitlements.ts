@@ -15,7 +15,7 @@ export const ENTITLEMENTS: readonly Entitlement[] = ['security.insecure', 'netwo
 
 /** Returns the error for a `RUN --security=insecure` at `location` that the build was not allowed. */
 export function insecureNotAllowed(location: InstructionLocation): BuildError {
-  return new BuildError('RUN --security=insecure needs the security.insecure entitlement', {
+  return new BuildError('RUN --security=insecure: entitlement security.insecure is not allowed', {
     location: { file: location.file, line: location.line },
     hint: 'pass --allow security.insecure to tsbuild build if you trust this Dockerfile, or remove --security=insecure',
   });

@@ -1,7 +1,7 @@
 /** The build's options and results: what `build()` takes and returns (public through builder/index.ts). */
 import type { NamedContextUse } from '../frontend/index.js';
 import type { Descriptor, Digest, EventSink, ImageConfig, Lease, LayerStore, Logger, MissReason, Platform } from '../../layer-store/index.js';
-import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
+import type { ExtraHost, Limits, NetworkMode, Runtime, Ulimit } from '../../runtime-exec/index.js';
 import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
 import type { Entitlement } from './entitlements.js';
 import type { CheckWarning } from '../checks/index.js';
@@ -47,6 +47,14 @@ export interface BuildOptions {
   /** Agents already started (by runBuildPipeline, which also fetches git over SSH with them): used instead of `ssh`; the caller closes them. */
   readonly sshAgents?: SshAgents | undefined;
   readonly limits?: Limits | undefined;
+  /** `--add-host`: /etc/hosts entries of every RUN; the IP `host-gateway` is the host (127.0.0.1, builder/README). */
+  readonly extraHosts?: readonly ExtraHost[] | undefined;
+  /** `--ulimit`: resource limits of every RUN (−1: unlimited). */
+  readonly ulimits?: readonly Ulimit[] | undefined;
+  /** `--shm-size`: the size of RUN's /dev/shm in bytes (default 64 MiB). */
+  readonly shmSize?: number | undefined;
+  /** `--cgroup-parent`: the cgroup RUN containers are created under (`<parent>/tsbuild/<id>`). */
+  readonly cgroupParent?: string | undefined;
   /** Unix seconds: created times and layer mtimes are clamped to it (reproducible builds). */
   readonly sourceDateEpoch?: number | undefined;
   readonly compression?: 'gzip' | 'zstd' | undefined;

@@ -8,7 +8,7 @@ export { DEFAULT_PATH, addEnv, cc, cloneConfig, commitHistory, emptyConfig, expo
 export { HISTORY_COMMENT, copyCreatedBy, goList, goQuote, goQuoteList, runCreatedBy } from './history.js';
 export { BuildError, StepFailedError } from './errors.js';
 export { applyMetadata, applyWorkdir, type MetadataInstruction, type MetadataOptions } from './metadata.js';
-export { runArgs, withShell } from './argv.js';
+export { SCRIPT_DIR, runArgs, runCommand, withShell, type RunCommand, type RunScript } from './argv.js';
 export {
   CACHE_RECORD_VERSION, baseInputs, copyKey, keyEnv, layersKey, mountMaterial, runKey, stepIdOf, workdirKey,
   type DownloadMaterial, type MountMaterial, type RunKeyOptions, type SourcesMaterial, type StepMaterial, type StepOrigin,

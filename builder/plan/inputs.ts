@@ -108,15 +108,31 @@ export interface RunKeyOptions {
   readonly cwd: string;
   readonly network: string;
   readonly security: 'sandbox' | 'insecure';
+  /** The shebang heredoc the step runs as a file (plan's runCommand), when it does. */
+  readonly script?: string;
+  /** The sandbox hostname, when not the default (BUILDKIT_SANDBOX_HOSTNAME). */
+  readonly hostname?: string;
+  /** `--add-host` names (their IPs stay out of the key, as BuildKit's). */
+  readonly hosts?: readonly string[];
+  /** `--ulimit` values, `name=soft:hard`. */
+  readonly ulimits?: readonly string[];
+  /** `--shm-size` in bytes. */
+  readonly shmSize?: number;
+  /** `--cgroup-parent`. */
+  readonly cgroupParent?: string;
 }
 
 /**
- * RUN's instruction text in the key: its argv (JSON), user, working dir, network, and `security=insecure` when
- * set. `empty-diff=layer` marks records made since a RUN that changes nothing gets an (empty) layer, as in
- * BuildKit; records of older builds, which have none, are not reused.
+ * RUN's instruction text in the key: its argv (JSON), user, working dir, network, and when set `security=insecure`,
+ * the script file's content, the hostname, --add-host names, --ulimit, --shm-size and --cgroup-parent (each part of
+ * BuildKit's exec op cache map too). `empty-diff=layer` marks records made since a RUN that changes nothing gets an
+ * (empty) layer, as in BuildKit; records of older builds, which have none, are not reused.
  */
 export function runKey(args: readonly string[], o: RunKeyOptions): string {
-  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''} empty-diff=layer`;
+  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''} empty-diff=layer` +
+    (o.script !== undefined ? ` script=${JSON.stringify(o.script)}` : '') + (o.hostname !== undefined ? ` hostname=${o.hostname}` : '') +
+    (o.hosts?.length ? ` add-host=${o.hosts.join(',')}` : '') + (o.ulimits?.length ? ` ulimit=${o.ulimits.join(',')}` : '') +
+    (o.shmSize !== undefined ? ` shm-size=${o.shmSize}` : '') + (o.cgroupParent !== undefined ? ` cgroup-parent=${o.cgroupParent}` : '');
 }
 
 /** The content of a stage's or image's filesystem in keys: its layers' diffIDs (`empty` for none). */
@@ -125,18 +141,23 @@ export function layersKey(diffIds: readonly string[]): string {
 }
 
 /**
- * A mount as it enters the step's key, given its source's content when it is a bind mount (`content`: the digest
- * of the context files it selects, or layersKey of the source stage or image; reading them is the executor's).
+ * A mount as it enters the step's key, given its source's content when it is a bind mount or a cache mount with
+ * `from=` (`content`: the digest of the context files it selects, or layersKey of the source stage or image;
+ * reading them is the executor's).
  */
 export function mountMaterial(m: RunMount, content?: string): MountMaterial {
   const options: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && v !== undefined) options[k] = String(v);
-  const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}` : undefined;
+  // BuildKit's ExecOp.CacheMap clears a cache mount's id and sharing (checkShouldClearCacheOpts): which cache a
+  // step uses does not change its key.
+  const cache = m.type === 'cache';
+  for (const [k, v] of Object.entries(m)) if (!['type', 'target', 'source', 'from', 'id'].includes(k) && !(cache && k === 'sharing') && v !== undefined) options[k] = String(v);
+  const source = m.type === 'bind' ? `${m.from ?? 'context'}:${m.source ?? '/'}@${content ?? ''}`
+    : m.type === 'cache' && (m.from !== undefined || m.source !== undefined) ? `${m.from ?? ''}:${m.source ?? '/'}@${content ?? ''}` : undefined;
   return {
     type: m.type,
     target: m.target ?? '',
     ...(source !== undefined ? { source } : {}),
-    ...(m.id !== undefined ? { id: m.id } : {}),
+    ...(m.id !== undefined && !cache ? { id: m.id } : {}),
     ...(Object.keys(options).length ? { options } : {}),
   };
 }

@@ -16,8 +16,10 @@ import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 import { checkWarningOf, formatBuildWarnings, parseCall, runCall, type CallSpec } from './build-call.js';
+import { withDockerProxyArgs } from '../docker-proxy.js';
+import { parseRunFlags, runFlags, type RunFlagArgs } from '../run-flags.js';
 
-interface BuildArgs extends RegistryFlags {
+interface BuildArgs extends RegistryFlags, RunFlagArgs {
   push: boolean;
   output: string[];
   explain: boolean;
@@ -112,7 +114,8 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     context: argv.context,
     dockerfile: argv.file,
     tags,
-    buildArgs: parseBuildArgs(argv['build-arg']),
+    buildArgs: await withDockerProxyArgs(parseBuildArgs(argv['build-arg'])),
+    ...parseRunFlags(argv),
     target: argv.target,
     labels: parseLabels(argv.label),
     noCache: argv['no-cache'],
@@ -255,7 +258,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
-    registryFlags(y)
+    runFlags(registryFlags(y))
       .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (https://host/repo.git#ref:subdir, git@host:repo.git#ref) or an http(s) tarball URL' })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })

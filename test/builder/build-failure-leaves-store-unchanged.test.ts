@@ -43,7 +43,7 @@ async function expectFailure(dockerfile: string, code: string, line: number, mes
 }
 
 test('a failing RUN gives its exit code, output and line, and moves no tag', async () => {
-  await expectFailure('FROM busybox:latest\nRUN echo about to fail && exit 3\n', 'RUN_FAILED', 2, /exit code 3.*about to fail/);
+  await expectFailure('FROM busybox:latest\nRUN echo about to fail && exit 3\n', 'RUN_FAILED', 2, /did not complete successfully: exit code: 3.*about to fail/);
 });
 
 test('a COPY source that does not exist names the source and line', async () => {

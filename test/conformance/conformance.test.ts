@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
+import type { BuildOptions } from '../../builder/index.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
@@ -69,6 +70,8 @@ interface CaseExpect extends CheckExpect, GitCaseSpec {
   secrets?: Record<string, string>;
   /** Image labels given to the build (BuildKit's `label:<key>` frontend attributes). */
   labels?: Record<string, string>;
+  /** RUN container settings (BuildKit's `shm-size`, `ulimit`, `add-hosts`, `cgroup-parent` frontend attributes). */
+  runOptions?: Pick<BuildOptions, 'shmSize' | 'ulimits' | 'extraHosts' | 'cgroupParent'>;
   /** The Dockerfile inside the context (e.g. `Dockerfile2`), for cases whose Dockerfile sits next to files it
    * relies on (`<name>.dockerignore`); `""`: none given, the library's default lookup; default: the case's own
    * Dockerfile, outside the context. */
@@ -291,7 +294,7 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       context: ctx, tags: [tag], ...(namedContexts ? { namedContexts } : {}),
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
-      ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}),
+      ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}), ...(exp.runOptions ?? {}),
       ...(secrets.length > 0 ? { secrets } : {}),
       ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });

@@ -3,7 +3,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { AbortedError, type Logger } from '../../layer-store/core/index.js';
-import { findRuntime, RuntimeMissingError } from '../../runtime-exec/index.js';
+import { ContainerStartError, findRuntime, RuntimeMissingError } from '../../runtime-exec/index.js';
 import { makeBusyboxRootfs, type BusyboxRootfs } from '../helpers/rootfs.js';
 import { collector, leaks, NO_LEAKS, PATH_ENV, runCollect, scratch, snapshot, specFor } from './harness.js';
 
@@ -50,4 +50,16 @@ test('aborting a chroot-isolated step kills it and cleans up', async (t) => {
 
 test('findRuntime names what to install when the asked runtime is missing', async () => {
   await assert.rejects(findRuntime({ runtime: '/nonexistent/runc' }), (e: unknown) => e instanceof RuntimeMissingError && /apt-get install -y runc/.test(e.hint ?? ''));
+});
+
+test('the chroot fallback refuses a mount below the host\'s /dev that is missing (a RUN <<EOF script\'s /dev/pipes)', async (t) => {
+  const s = await scratch();
+  t.after(() => s.cleanup());
+  const rt = await findRuntime({ runtime: 'chroot', tmpDir: s.tmp, logger: { debug: () => undefined, info: () => undefined, warn: () => undefined } });
+  const target = `/dev/tsbuild-test-${process.pid}`;
+  const snap = await snapshot(s);
+  await assert.rejects(runCollect(rt, specFor([rootfs.dir], s, ['true'], { mounts: [{ type: 'bind', source: s.tmp, target, readonly: true }] })),
+    (e: Error) => e instanceof ContainerStartError && e.message.includes(`cannot mount ${target}: /dev is the host's`));
+  await assert.rejects(lstat(target), 'nothing was made in the host\'s /dev');
+  assert.deepEqual(leaks(snap, await snapshot(s)), NO_LEAKS);
 });

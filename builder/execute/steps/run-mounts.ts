@@ -1,6 +1,6 @@
 /**
  * RUN --mount materialisation: what each (expanded) mount gives the runtime, and how it enters the step's key.
- * cache: a directory below `<root>/cache-mounts` (leased; `sharing=locked|private` serialised in this process);
+ * cache: a directory below `<root>/cache-mounts` (run-cache.ts);
  * secret: a file in the step's scratch dir (mode 0400 by default) and/or a variable, never in keys, config or
  * history; bind: a view of the context (context-view.ts) or an overlay view of a stage or image; tmpfs: as is.
  *
@@ -9,9 +9,9 @@
  */
 import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile, chmod as fsChmod, lchown } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, lchown } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { TsbuildError, exists } from '../../../layer-store/index.js';
+import { TsbuildError } from '../../../layer-store/index.js';
 import type { Mount } from '../../../runtime-exec/index.js';
 import { hashSources, cacheMountDirName, type MountKey } from '../../../cache/index.js';
 import type { RunMount } from '../../frontend/index.js';
@@ -25,6 +25,7 @@ import { sourceDir, type SourceDir } from '../named-dirs.js';
 import { contextBindView } from '../context-view.js';
 import { scopedPath } from '../scoped-path.js';
 import { mountView, type Scratch } from '../workspace.js';
+import { cacheMount } from './run-cache.js';
 
 /**
  * A mount as it enters the step's key (plan's mountMaterial). A bind mount's source counts by its content, as
@@ -32,6 +33,7 @@ import { mountView, type Scratch } from '../workspace.js';
  * or image's layers. A context selection is kept in `selected` for runMounts.
  */
 export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, selected: Map<RunMount, SelectedSource>): Promise<MountKey> {
+  if (m.from !== undefined && (m.type === 'bind' || m.type === 'cache')) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)));
   if (m.type !== 'bind') return mountMaterial(m);
   const src = await sourceDir(ctx, m.from);
   if (!src) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from!)).map((l) => l.diffId)));
@@ -77,27 +79,9 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
       case 'tmpfs':
         out.push({ type: 'tmpfs', target: target!, ...(m.size !== undefined ? { size: m.size } : {}) });
         break;
-      case 'cache': {
-        const cid = m.id ?? target!;
-        const dir = ctx.layout.cacheMountPath(cid);
-        await ctx.lease.add({ paths: [ctx.layout.cacheMountLeasePath(cid)] });
-        ctx.cacheMountsUsed.set(cid, dir);
-        if (!(await exists(dir))) {
-          await mkdir(dir, { recursive: true });
-          await fsChmod(dir, m.mode ?? 0o755);
-          await lchown(dir, m.uid ?? 0, m.gid ?? 0);
-        }
-        if (m.sharing === 'locked' || m.sharing === 'private') {
-          const prev = ctx.cacheMountLocks.get(dir) ?? Promise.resolve();
-          let release!: () => void;
-          const mine = new Promise<void>((r) => (release = r));
-          ctx.cacheMountLocks.set(dir, prev.then(() => mine));
-          await prev;
-          cleanups.push(async () => release());
-        }
-        out.push({ type: 'bind', source: dir, target: target!, readonly: m.readOnly });
+      case 'cache':
+        out.push(await cacheMount(ctx, rs, m, target!, cleanups));
         break;
-      }
       case 'secret': {
         // BuildKit (dispatchSecret): the id is id= or source=, else the target's base name; the default target
         // is /run/secrets/ID; with env= and no target the secret is a variable only, with both it is both.

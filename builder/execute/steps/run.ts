@@ -1,19 +1,21 @@
 /**
  * RUN: the command in a container (ctx.o.runtime) over an overlay of the stage's layers, its mounts
  * materialised (run-mounts.ts), its output streamed as step.log events; the upper dir becomes the layer.
- * Keyed by plan's runKey (argv, user, cwd, network, security), the stage env and the mounts' key material.
+ * Keyed by plan's runKey (argv, user, cwd, network, security, a shebang script, the build's RUN settings:
+ * run-spec.ts), the stage env and the mounts' key material.
  */
 import { Writable } from 'node:stream';
 import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
 import type { SelectedSource } from '../../context/index.js';
-import { StepFailedError, commitHistory, runArgs, runCreatedBy, runKey } from '../../plan/index.js';
+import { StepFailedError, commitHistory, runCommand, runCreatedBy, runKey } from '../../plan/index.js';
 import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
 import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
 import { mountKey, runMounts } from './run-mounts.js';
+import { buildRunSpec, runScriptMount, runSpecKey } from './run-spec.js';
 
 /** Lines of output a failing RUN's error repeats. */
 const TAIL_LINES = 20;
@@ -26,7 +28,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const { ctx, stage: rs, state: st, scope, id } = call;
   const security = ins.security ?? 'sandbox';
   if (security === 'insecure' && !ctx.o.allow?.includes('security.insecure')) throw insecureNotAllowed(ins.location);
-  const args = runArgs(st.config, ins);
+  const { args, script } = runCommand(st.config, ins);
   const runEnv = scope.runEnv();
   const env = new Map<string, string>();
   for (const e of st.config.config?.Env ?? []) {
@@ -41,16 +43,19 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const mountKeys: MountKey[] = [];
   const selected = new Map<RunMount, SelectedSource>();
   for (const m of mounts) mountKeys.push(await mountKey(ctx, rs, m, selected));
-  const inputs: StepInputs = { ...stepInputs(call, runKey(args, { user, cwd, network, security }), true), mounts: mountKeys };
+  const settings = buildRunSpec(ctx.o);
+  const key = runKey(args, { user, cwd, network, security, ...(script ? { script: script.data } : {}), ...runSpecKey(settings) });
+  const inputs: StepInputs = { ...stepInputs(call, key, true), mounts: mountKeys };
   const historyArgs = scope.historyArgs();
   const r = await cachedStep(call, inputs, async () => {
     if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
     const s = await scratchDirs(ctx, 'run');
     const lower = await lowerDirs(ctx, st.layers);
-    const runUser = user ? await resolveUser(lower, user) : { uid: 0, gid: 0, additionalGids: [] };
+    const runUser = await resolveUser(lower, user);
     const cleanups: (() => Promise<void>)[] = [];
     try {
       const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
+      if (script) rtMounts.mounts.push(await runScriptMount(s, script));
       // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
       const stepEnv = new Map([...rtMounts.defaults, ...env, ...rtMounts.env]);
       const tail: string[] = [];
@@ -74,10 +79,11 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         security,
         mounts: rtMounts.mounts,
         ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
+        ...settings,
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
       if (exitCode !== 0) {
-        throw new StepFailedError(`RUN ${ins.cmdLine.join(' ')}`, exitCode, tail, { location: loc(ins.location) });
+        throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location) });
       }
       const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
       return layer ? { layer } : {};

@@ -43,6 +43,11 @@ export interface Expander {
   word(w: string): string;
   /** Expands one word to several (shell.processWords with the stage env); used by EXPOSE. */
   words(w: string): string[];
+  /**
+   * Expands an unquoted heredoc body (BuildKit's ExpandRaw: escape `\` whatever the directive, quotes kept as
+   * ordinary characters); default `word`.
+   */
+  raw?(w: string): string;
 }
 
 /**
@@ -58,6 +63,7 @@ function expandAny(ins: Instruction, ex: Expander): Instruction {
   const loc = ins.location;
   const w = (s: string): string => withLoc(() => ex.word(s), loc);
   const wo = (s: string | undefined): string | undefined => (s === undefined ? undefined : w(s));
+  const raw = (s: string): string => withLoc(() => (ex.raw ? ex.raw(s) : ex.word(s)), loc);
   switch (ins.kind) {
     case 'env':
     case 'label':
@@ -69,7 +75,7 @@ function expandAny(ins: Instruction, ex: Expander): Instruction {
       return {
         ...c, sources: c.sources.map(w), dest: w(c.dest), exclude: c.exclude.map(w),
         ...opt('from', wo(c.from)), ...opt('chown', wo(c.chown)), ...opt('chmod', wo(c.chmod)),
-        sourceContents: c.sourceContents.map((s) => (s.expand ? { ...s, data: w(s.data) } : s)),
+        sourceContents: c.sourceContents.map((s) => (s.expand ? { ...s, data: raw(s.data) } : s)),
       };
     }
     case 'add': {
@@ -77,7 +83,7 @@ function expandAny(ins: Instruction, ex: Expander): Instruction {
       return {
         ...a, sources: a.sources.map(w), dest: w(a.dest), exclude: a.exclude.map(w),
         ...opt('chown', wo(a.chown)), ...opt('chmod', wo(a.chmod)), ...opt('checksum', wo(a.checksum)),
-        sourceContents: a.sourceContents.map((s) => (s.expand ? { ...s, data: w(s.data) } : s)),
+        sourceContents: a.sourceContents.map((s) => (s.expand ? { ...s, data: raw(s.data) } : s)),
       };
     }
     case 'expose':

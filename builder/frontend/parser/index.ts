@@ -10,7 +10,7 @@ import { parseText } from './scan.js';
 
 export type * from './ast.js';
 export { goQuote } from './quote.js';
-export { chompHeredocContent } from './heredoc.js';
+export { chompHeredocContent, parseHeredocWord } from './heredoc.js';
 export { MAX_LINE_BYTES } from './scan.js';
 
 export interface ParseOptions {

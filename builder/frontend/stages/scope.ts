@@ -6,6 +6,8 @@ import { expandWord } from '../shell/index.js';
 import { proxyEnv } from './args.js';
 import type { Stage } from './stages.js';
 
+/** How a heredoc body is expanded (BuildKit's ExpandRaw lexer): escape `\\`, quotes are ordinary characters. */
+const RAW_LEX = { skipProcessQuotes: true } as const;
 
 export interface ScopeOptions {
   /** The global args (StageGraph.metaScope). */
@@ -112,6 +114,7 @@ export class StageScope {
     const expanded = expandInstruction(ins, {
       word: (w) => expandWord(w, vars, lex).value,
       words: (w) => [...expandWord(w, vars, lex).words],
+      raw: (w) => expandWord(w, vars, RAW_LEX).value,
     });
     if (expanded.kind === 'env') {
       for (const p of expanded.pairs) {
