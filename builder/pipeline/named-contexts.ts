@@ -4,26 +4,37 @@
  * - a directory (relative to the working directory), read with its own .dockerignore;
  * - `docker-image://REF` (pulled when missing, like a FROM image), `docker-image://scratch` for an empty one;
  * - `oci-layout://PATH[:TAG|@DIGEST]`, copied into the store (verified, unnamed, held by the build's lease);
- * - `target:STAGE`, another stage of the same Dockerfile.
+ * - `target:STAGE`, another stage of the same Dockerfile;
+ * - a git repository (`https://host/repo.git#ref:subdir`, `git@host:repo.git#ref`, as the build context), checked
+ *   out into the git cache by commit;
+ * - any other http(s) URL, downloaded as one file named `context` (BuildKit's llb.HTTP with that file name: an
+ *   archive is not extracted).
  * A name that is no valid reference, a source of another kind, a missing directory or layout entry fail here,
  * before any step runs, naming the flag's value.
  */
-import { stat } from 'node:fs/promises';
-import { resolve as resolvePath } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   TsbuildError, copyImage, isDigest, leaseDestination, ociLayoutSource,
   type Abortable, type Digest, type LayerStore, type Lease, type Platform,
 } from '../../layer-store/index.js';
 import { contextKey, type NamedContextUse } from '../frontend/index.js';
+import { fetchGitRef, isGitRef, isHttpContext, parseGitRef } from '../context/index.js';
 
 /** A parsed `--build-context` value. */
 export type BuildContextSource =
   | { readonly kind: 'dir'; readonly path: string }
   | { readonly kind: 'image'; readonly ref: string }
   | { readonly kind: 'oci-layout'; readonly path: string; readonly tag?: string; readonly digest?: Digest }
-  | { readonly kind: 'stage'; readonly name: string };
+  | { readonly kind: 'stage'; readonly name: string }
+  | { readonly kind: 'git'; readonly url: string }
+  | { readonly kind: 'url'; readonly url: string };
 
-const HINT = 'write NAME=DIR, NAME=docker-image://REF, NAME=oci-layout://PATH[:TAG|@DIGEST] or NAME=target:STAGE';
+const HINT = 'write NAME=DIR, NAME=docker-image://REF, NAME=oci-layout://PATH[:TAG|@DIGEST], NAME=target:STAGE, a git URL or an https URL';
 
 /** Parses one `--build-context` value's source (what follows `NAME=`). */
 export function parseBuildContextSource(name: string, value: string, cwd = process.cwd()): BuildContextSource {
@@ -47,9 +58,12 @@ export function parseBuildContextSource(name: string, value: string, cwd = proce
     return { kind: 'oci-layout', path: resolvePath(cwd, spec) };
   }
   if (value.startsWith('target:')) return { kind: 'stage', name: value.slice('target:'.length) };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('git@')) {
-    throw usage(`remote named contexts (git repositories, tarball URLs) are not supported`, 'clone or download it into a directory and pass NAME=DIR');
+  if (isGitRef(value)) {
+    parseGitRef(value); // a bad query fails now
+    return { kind: 'git', url: value };
   }
+  if (isHttpContext(value)) return { kind: 'url', url: value };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) throw usage(`unsupported source ${value.slice(0, value.indexOf(':'))}://`);
   if (value === '') throw usage('no source given');
   return { kind: 'dir', path: resolvePath(cwd, value) };
 }
@@ -60,6 +74,10 @@ export interface ResolveNamedContextsOptions extends Abortable {
   readonly lease: Lease;
   /** The build's platforms (an OCI layout index is copied whole when there are several). */
   readonly platforms: readonly Platform[];
+  /** The `--ssh` agent socket git uses for `ssh://` and `user@host:` repositories. */
+  readonly sshAuthSock?: string | undefined;
+  /** Undone when the build is over (downloads' scratch dirs); the caller runs them. */
+  readonly cleanups: (() => Promise<void>)[];
 }
 
 /** Resolves each `--build-context` (NAME → source) into the use the stage graph makes of it, keyed by contextKey. */
@@ -88,6 +106,17 @@ async function resolveOne(name: string, src: BuildContextSource, o: ResolveNamed
       }
       return { kind: 'dir', path: src.path };
     }
+    case 'git': {
+      const co = await fetchGitRef(parseGitRef(src.url)!, { cacheDir: join(o.store.layout.cacheDir, 'git'), sshAuthSock: o.sshAuthSock, signal: o.signal });
+      return { kind: 'dir', path: co.dir };
+    }
+    case 'url': {
+      const dir = o.store.layout.scratchPath('context', randomUUID());
+      o.cleanups.push(() => rm(dir, { recursive: true, force: true }));
+      await mkdir(dir, { recursive: true });
+      await download(name, src.url, join(dir, 'context'), o.signal);
+      return { kind: 'dir', path: dir };
+    }
     case 'oci-layout': {
       const source = await ociLayoutSource(src.path, { tag: src.tag, digest: src.digest });
       // Copied unnamed (nothing is tagged in the store): the lease keeps it until the build's result is tagged.
@@ -98,4 +127,16 @@ async function resolveOne(name: string, src: BuildContextSource, o: ResolveNamed
       return { kind: 'image', ref: top.digest };
     }
   }
+}
+
+/** Downloads `url` to `file` (redirects followed by fetch); an HTTP error status fails naming the context. */
+async function download(name: string, url: string, file: string, signal: AbortSignal | undefined): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
+  } catch (e) {
+    throw new TsbuildError('IO', `--build-context ${name}=${url}: ${(e as Error).message}`, { hint: 'check the URL and that its server answers', cause: e });
+  }
+  if (!res.ok || !res.body) throw new TsbuildError('IO', `--build-context ${name}=${url}: HTTP ${res.status}`, { hint: 'check the URL' });
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file));
 }

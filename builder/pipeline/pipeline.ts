@@ -153,14 +153,19 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   const imported = o.noCache ? [] : await importCaches(o, report);
   // What named contexts copy into the store is held until the result is tagged (the build's own lease).
   const contextsLease = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {}) : undefined;
+  const cleanups: (() => Promise<void>)[] = [];
   let r: Built;
   try {
-    const namedContexts = contextsLease
-      ? await resolveNamedContexts(o.buildContexts!, { store: o.store, lease: contextsLease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], ...(o.signal ? { signal: o.signal } : {}) })
-      : undefined;
     // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
-    r = await withRemoteInputs(namedContexts ? { ...o, namedContexts } : o, (lo) => buildTarget(lo, tags, imported.map((i) => i.cache)));
+    r = await withRemoteInputs(o, async (lo) => {
+      const namedContexts = contextsLease ? await resolveNamedContexts(o.buildContexts!, {
+        store: o.store, lease: contextsLease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,
+        sshAuthSock: lo.sshAgents?.socket('default'), ...(o.signal ? { signal: o.signal } : {}),
+      }) : undefined;
+      return buildTarget(namedContexts ? { ...lo, namedContexts } : lo, tags, imported.map((i) => i.cache));
+    });
   } finally {
+    for (const c of cleanups) await c().catch(() => undefined);
     await contextsLease?.release();
   }
   let inlineCacheRecords = 0;

@@ -1,6 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,8 +137,52 @@ test('bad --build-context values fail before the build, naming the value', async
   await fails({ base: 'no-such-dir' }, /--build-context base=.*no-such-dir: no such directory/);
   await fails({ Base: 'basedir' }, /--build-context Base: invalid context name/);
   await fails({ base: 'oci-layout://layout:nope' }, /no image nope in the OCI layout/);
-  await fails({ base: 'https://example.invalid/repo.git' }, /remote named contexts .* not supported/);
+  await fails({ base: 'ftp://example.invalid/x' }, /unsupported source ftp:\/\//);
   await fails({ base: 'docker-image://Bad' }, /not a valid image reference/);
   await fails({ busybox: 'target:missing' }, /named context target:missing: no stage missing/);
   assert.equal((await env.store.listImages()).filter((e) => e.names.includes('docker.io/library/named:bad')).length, 0);
+});
+
+test('a git repository and an https URL as named contexts (a URL is one file named context, as BuildKit)', async () => {
+  // A real git daemon on loopback serves a repository with two commits; the context names the first by its ref.
+  const repos = join(work, 'repos');
+  const repo = join(repos, 'lib.git');
+  await mkdir(repo, { recursive: true });
+  const git = (...args: string[]): Promise<{ stdout: string }> => run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args]);
+  await git('init', '-q', '-b', 'main');
+  await writeFile(join(repo, 'lib.txt'), 'v1\n');
+  await git('add', '.');
+  await git('commit', '-q', '-m', 'one');
+  await git('tag', 'v1');
+  await writeFile(join(repo, 'lib.txt'), 'v2\n');
+  await git('commit', '-q', '-am', 'two');
+  await writeFile(join(repo, '.git', 'git-daemon-export-ok'), '');
+  // A free loopback port for the daemon (it cannot report one it picked itself).
+  const port = await new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const daemon = spawn('git', ['daemon', '--reuseaddr', `--base-path=${repos}`, '--export-all', '--listen=127.0.0.1', `--port=${port}`, repos], { stdio: 'ignore' });
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1', () => { c.end(); resolve(true); }).on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 100) throw new Error('git daemon did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const http = createServer((req, res) => { res.writeHead(req.url === '/file.txt' ? 200 : 404).end(req.url === '/file.txt' ? 'downloaded\n' : ''); });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
+  try {
+    const ctx = await dockerfile('remote', 'FROM scratch\nCOPY --from=lib /lib.txt /lib.txt\nCOPY --from=web /context /web.txt\n');
+    await buildWith(ctx, 'named:remote', { lib: `git://127.0.0.1:${port}/lib.git#v1`, web: `http://127.0.0.1:${(http.address() as AddressInfo).port}/file.txt` });
+    const files = await filesOf('named:remote');
+    assert.equal(files.get('/lib.txt'), 'v1\n');
+    assert.equal(files.get('/web.txt'), 'downloaded\n');
+  } finally {
+    daemon.kill();
+    await new Promise<void>((r) => http.close(() => r()));
+  }
 });

@@ -279,7 +279,7 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
   try {
     const namedContexts = exp.buildContexts && contextsLease ? await resolveNamedContexts(
       Object.fromEntries(Object.entries(exp.buildContexts).map(([k, v]) => [k, parseBuildContextSource(k, v, dir)])),
-      { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()] },
+      { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()], cleanups: [] },
     ) : undefined;
     if (exp.contextUrl !== undefined) {
       // The context is the URL; the Dockerfile is the one in it (or exp.dockerfile inside it).
