@@ -157,8 +157,9 @@ export interface DownloadMaterial {
  * empty regular file (it was left out).
  * `archive-root`: an archive ADD extracts leaves the destination's owner, mode and times alone (its `./` entry
  * set them); with --unpack=true a downloaded archive is extracted too (it was copied).
- * `tar-end`: an archive ADD extracts ends as Go's archive/tar reads it (a truncated end-of-archive marker fails
- * the step; it used to end at the first zero block), under the same condition as `archive-root`.
+ * `tar-end`: ADD reads archives as Go's archive/tar: a file is one when its first block is a header with a valid
+ * checksum (V7 too; it needed the ustar magic), and a truncated end-of-archive marker fails the step (it used to
+ * end at the first zero block); under the same condition as `archive-root`.
  */
 function copyRevisions(ins: CopyInstruction | AddInstruction, specials: string): string {
   const revs = [
