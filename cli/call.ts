@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
-  defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, SUBREQUESTS,
+  assertDockerfileNotEmpty, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, SUBREQUESTS,
   type Outline, type Subrequest, type TargetList,
 } from '../builder/index.js';
 import { TsbuildError, type Platform } from '../layer-store/index.js';
@@ -80,6 +80,7 @@ export async function answerCall(call: { readonly name: CallName; readonly forma
       location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
     });
   }
+  if (call.name !== 'targets') assertDockerfileNotEmpty(bytes, o.dockerfile ?? 'Dockerfile');
   const ast = parseDockerfile(bytes, { file: o.dockerfile ?? 'Dockerfile' });
   if (call.name === 'targets') {
     const l = listTargets(ast, { source: bytes });

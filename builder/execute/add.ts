@@ -8,7 +8,7 @@ import { open, utimes, chmod } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { LayerToolError, applyLayer, decompressor, fsPath, showName, sniffCompression } from '../../layer-store/index.js';
+import { InvalidLayerError, LayerToolError, applyLayer, decompressor, fsPath, showName, sniffCompression } from '../../layer-store/index.js';
 import { BuildError } from '../plan/index.js';
 
 /** A local archive ADD extracts: a bare tar, or a tar compressed as layer-store's sniffCompression recognises. */
@@ -16,8 +16,24 @@ export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 const MAX_REDIRECTS = 10;
 
+/**
+ * True when `h` starts with a tar header as Go's archive/tar recognises one (BuildKit's isArchivePath): a whole
+ * block whose checksum field matches its bytes (summed unsigned or signed, the field counted as spaces), in any
+ * format (V7, ustar, PAX, GNU); a zero block is the end of an archive, not a header.
+ */
 function isTarHeader(h: Buffer): boolean {
-  return h.length >= 263 && h.toString('latin1', 257, 262) === 'ustar';
+  if (h.length < 512 || h.subarray(0, 512).every((b) => b === 0)) return false;
+  const field = h.toString('latin1', 148, 156).replace(/^[ \0]+|[ \0]+$/g, '');
+  if (!/^[0-7]+$/.test(field)) return false;
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < 512; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  const want = parseInt(field, 8);
+  return want === unsigned || want === signed;
 }
 
 /** Returns the archive kind of a file starting with `head`: a compression layer-store detects, a bare tar, else undefined. */
@@ -70,15 +86,21 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
   return isTarHeader(Buffer.concat(chunks)) ? kind : undefined;
 }
 
-/** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it). */
-export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal, owner?: { uid: number; gid: number }): Promise<void> {
+/** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it); `name` (the source as ADD names it) is for errors. */
+export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal, owner?: { uid: number; gid: number }, name = basename(file)): Promise<void> {
   try {
     // The archive's root entry (`./`) leaves the destination as it is (moby's Unpack skips it).
-    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, rootEntry: 'skip', ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
+    // It ends as Go's archive/tar says (BuildKit's untar): a truncated end-of-archive marker fails the ADD.
+    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, rootEntry: 'skip', end: 'go', ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
   } catch (e) {
     // ADD keeps its error type: the tool that is missing, and the archive it was needed for.
     if (e instanceof LayerToolError) {
-      throw new BuildError(`cannot run ${e.tool} to extract ${showName(basename(file))}: ${e.message.slice(e.tool.length + 2)}`, { hint: e.hint ?? `install ${e.tool}`, cause: e });
+      throw new BuildError(`cannot run ${e.tool} to extract ${showName(name)}: ${e.message.slice(e.tool.length + 2)}`, { hint: e.hint ?? `install ${e.tool}`, cause: e });
+    }
+    if (e instanceof InvalidLayerError) {
+      throw new BuildError(`cannot extract ${showName(name)}: ${e.message.replace(/^invalid layer: /, '')}`, {
+        hint: 'the archive is truncated or corrupt: re-create it, or COPY it to add the file without extracting', cause: e,
+      });
     }
     throw e;
   }

@@ -16,7 +16,7 @@ import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
-import { parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
+import { assertDockerfileNotEmpty, parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
@@ -58,6 +58,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     });
   }
   const fileLabel = o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
+  assertDockerfileNotEmpty(bytes, fileLabel);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });

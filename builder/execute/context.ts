@@ -5,7 +5,7 @@
 import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
 import type { ShellRunner } from '../../runtime-exec/index.js';
 import type { CacheRecord, StatCache } from '../../cache/index.js';
-import type { DockerfileAst, InstructionLocation, ResolvedStage, StageGraph, StageScope } from '../frontend/index.js';
+import type { DockerfileAst, InstructionLocation, ResolvedStage, ScopeSnapshot, StageGraph, StageScope } from '../frontend/index.js';
 import type { DockerignoreInfo } from '../context/index.js';
 import type { StepReport, BuildOptions } from './options.js';
 import type { SshAgents } from './ssh-agent.js';
@@ -67,6 +67,8 @@ export interface StageState {
    * reproduces the same config and image digest. With SOURCE_DATE_EPOCH it is always the epoch.
    */
   time: string;
+  /** The stage's ARG/ENV scope at its end, set when the stage is done: a stage FROM it starts there. */
+  scope?: ScopeSnapshot;
 }
 
 /** Everything one build shares across its stages and steps. Created by build(), read by every step. */

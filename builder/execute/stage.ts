@@ -36,10 +36,12 @@ export async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageS
   ctx.events({ type: 'step.start', id: fromId, name: `${prefix(1)} FROM ${baseName}`, ...(stageLabel ? { stage: stageLabel } : {}), index: 1, total });
   ctx.events({ type: 'step.done', id: fromId });
 
+  const parentScope = rs.base.kind === 'stage' ? (await ctx.results.get(rs.base.index)!).scope : undefined;
   const scope = new StageScope({
     metaScope: ctx.graph.metaScope,
     buildArgs: ctx.o.buildArgs ?? {},
     baseEnv: st.config.config?.Env ?? [],
+    ...(parentScope ? { inherit: parentScope } : {}),
     escapeToken: ctx.ast.directives.escape,
   });
   const noCache = ctx.o.noCache === true || (rs.stage.name !== undefined && (ctx.o.noCacheFilter ?? []).includes(rs.stage.name));
@@ -65,6 +67,7 @@ export async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageS
       throw e;
     }
   }
+  st.scope = scope.snapshot();
   return st;
 }
 

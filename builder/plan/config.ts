@@ -8,13 +8,13 @@ import { HISTORY_COMMENT } from './history.js';
 /** BuildKit's default PATH for Linux (system.DefaultPathEnv). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** The config of `FROM scratch` (BuildKit's emptyImage): only PATH in Env. */
+/** The config of `FROM scratch` (BuildKit's emptyImage): PATH in Env and WorkingDir `/`. */
 export function emptyConfig(p: Platform): ImageConfig {
   return {
     architecture: p.architecture,
     os: p.os,
     ...(p.variant ? { variant: p.variant } : {}),
-    config: { Env: [`PATH=${DEFAULT_PATH}`] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`], WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };

@@ -178,12 +178,15 @@ export interface DownloadMaterial {
  * empty regular file (it was left out).
  * `archive-root`: an archive ADD extracts leaves the destination's owner, mode and times alone (its `./` entry
  * set them); with --unpack=true a downloaded archive is extracted too (it was copied).
+ * `tar-end`: ADD reads archives as Go's archive/tar: a file is one when its first block is a header with a valid
+ * checksum (V7 too; it needed the ustar magic), and a truncated end-of-archive marker fails the step (it used to
+ * end at the first zero block); under the same condition as `archive-root`.
  */
 function copyRevisions(ins: CopyInstruction | AddInstruction, specials: string): string {
   const revs = [
     ins.chmod !== undefined && /^[0-7]+$/.test(ins.chmod) ? 'chmod-dirs' : '',
     ins.kind === 'copy' && ins.parents ? 'parents-pivot' : '',
-    ins.kind === 'add' && (ins.unpack === true || (ins.unpack === undefined && ins.sources.some((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)))) ? 'archive-root' : '',
+    ins.kind === 'add' && (ins.unpack === true || (ins.unpack === undefined && ins.sources.some((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)))) ? 'archive-root,tar-end' : '',
     specials ? `special-files:${specials}` : '',
   ].filter(Boolean);
   return revs.length > 0 ? ` rev=${revs.join(',')}` : '';

@@ -8,7 +8,7 @@
  * Errors are BuildError without a location; the executor adds the instruction's location on the way up.
  */
 import { posix } from 'node:path';
-import type { ImageConfig } from '../../layer-store/core/index.js';
+import type { ContainerConfig, ImageConfig } from '../../layer-store/core/index.js';
 import type { Instruction } from '../frontend/index.js';
 import { addEnv, cc, commitHistory, exposedPortKeys, goDuration, isValidSignal } from './config.js';
 import { BuildError } from './errors.js';
@@ -67,15 +67,17 @@ export function applyMetadata(config: ImageConfig, ins: MetadataInstruction, o: 
       return;
     case 'cmd': {
       const args = ins.prependShell ? withShell(config, ins.cmdLine) : [...ins.cmdLine];
-      c.Cmd = args;
+      // BuildKit keeps `CMD []` as an empty list, which the config's omitempty leaves out: no Cmd at all.
+      setList(c, 'Cmd', args);
       c.ArgsEscaped = true;
       hist(`CMD ${goQuoteList(args)}`);
       return;
     }
     case 'entrypoint': {
       const args = ins.prependShell ? withShell(config, ins.cmdLine) : [...ins.cmdLine];
-      c.Entrypoint = args;
-      if (!o.cmdSet) c.Cmd = null;
+      // `ENTRYPOINT []` is the parser's nil list (omitted from the config); an inherited CMD goes with any ENTRYPOINT.
+      setList(c, 'Entrypoint', args);
+      if (!o.cmdSet) delete c.Cmd;
       hist(`ENTRYPOINT ${goQuoteList(args)}`);
       return;
     }
@@ -106,15 +108,31 @@ export function applyMetadata(config: ImageConfig, ins: MetadataInstruction, o: 
   }
 }
 
+/** Sets a Cmd/Entrypoint list, or leaves it out when empty (Go's omitempty on the image config). */
+function setList(c: ContainerConfig, k: 'Cmd' | 'Entrypoint', args: string[]): void {
+  if (args.length > 0) c[k] = args;
+  else delete c[k];
+}
+
 /**
  * WORKDIR's config part: sets `WorkingDir` in `config` (in place) to `path` resolved against the current one,
- * and returns it (absolute, normalised). Creating the directory is the executor's (execute/steps/workdir.ts).
+ * and returns it, as BuildKit's system.NormalizeWorkdir on Linux: an absolute path is kept as written, a relative
+ * one is joined to the current dir (`/` when unset) and cleaned as Go's path.Join does (no trailing slash).
+ * Creating the directory is the executor's (execute/steps/workdir.ts).
  */
 export function applyWorkdir(config: ImageConfig, path: string): string {
   const c = cc(config);
-  const wd = posix.isAbsolute(path) ? posix.normalize(path) : posix.join(c.WorkingDir || '/', path);
+  const cur = c.WorkingDir || '/';
+  const parent = posix.isAbsolute(cur) ? cur : goJoin('/', cur);
+  const wd = path === '' ? parent : posix.isAbsolute(path) ? path : goJoin(parent, path);
   c.WorkingDir = wd;
   return wd;
+}
+
+/** Go's path.Join: joined and cleaned, with no trailing slash but on `/` itself. */
+function goJoin(a: string, b: string): string {
+  const j = posix.join(a, b);
+  return j.length > 1 && j.endsWith('/') ? j.slice(0, -1) : j;
 }
 
 function assertNever(x: never): never {

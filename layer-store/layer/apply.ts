@@ -53,6 +53,8 @@ export interface ApplyOptions {
    * moby's archive.Unpack does (ADD's archive extraction: the destination directory keeps its own metadata).
    */
   readonly rootEntry?: 'apply' | 'skip' | undefined;
+  /** How the archive may end (TarReader's `end`): 'lenient' (default) or 'go', as Go's archive/tar (ADD's extraction). */
+  readonly end?: 'lenient' | 'go' | undefined;
   /** Set xattrs from the layer (needs setfattr from `attr`). Default true. */
   readonly xattrs?: boolean | undefined;
   /** Abort with InvalidLayerError when the uncompressed tar exceeds this many bytes. Default 64 GiB. */
@@ -368,7 +370,7 @@ export async function applyLayer(tar: Readable, target: string, o: ApplyOptions 
   throwIfAborted(o.signal);
   const st = await lstat(target);
   if (!st.isDirectory()) throw new InvalidLayerError(`apply target ${target} is not a directory`);
-  const reader = new TarReader(decompressed(tar, o.signal), { maxBytes: o.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED });
+  const reader = new TarReader(decompressed(tar, o.signal), { maxBytes: o.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED, end: o.end });
   const a = new Applier(target, o);
   let entries = 0;
   try {

@@ -167,9 +167,17 @@ export class TarReader {
   #padAfter = 0;     // padding after the current entry's body
   #global = new Map<string, Buffer>();
   #done = false;
+  readonly #goEnd: boolean;
 
-  constructor(src: AsyncIterable<Buffer | Uint8Array | string>, o: { maxBytes?: number | undefined } = {}) {
+  /**
+   * `end`: 'lenient' (default) ends the archive at the first zero block. 'go' follows Go's archive/tar (what
+   * BuildKit's ADD extraction reads with): the end is a clean EOF where a header or an entry's padding would
+   * start, one zero block then EOF, or two zero blocks; a partial block after a zero block is a truncated
+   * archive, and a zero block followed by a non-zero one is an invalid header.
+   */
+  constructor(src: AsyncIterable<Buffer | Uint8Array | string>, o: { maxBytes?: number | undefined; end?: 'lenient' | 'go' | undefined } = {}) {
     this.#src = new ByteSource(src, o.maxBytes ?? Number.MAX_SAFE_INTEGER);
+    this.#goEnd = o.end === 'go';
   }
 
   /** The sha256 and size of every byte read so far (the diffID once the archive is exhausted). */
@@ -189,12 +197,28 @@ export class TarReader {
     yield* this.#src.stream(n);
   }
 
+  /** Marks the archive done after hashing whatever follows the end. */
+  async #end(): Promise<null> {
+    this.#done = true;
+    await this.#src.drain();
+    return null;
+  }
+
   /** Returns the next entry, or null after the end-of-archive marker (or a clean EOF at a header boundary). */
   async next(): Promise<TarHeader | null> {
     if (this.#done) return null;
-    await this.#src.skip(this.#pending + this.#padAfter);
-    this.#pending = 0;
-    this.#padAfter = 0;
+    if (this.#goEnd) {
+      // Go reads the padding with tryReadFull: none of it at EOF is a clean end, part of it a truncated archive.
+      await this.#src.skip(this.#pending);
+      const pad = this.#padAfter;
+      this.#pending = 0;
+      this.#padAfter = 0;
+      if (pad > 0 && (await this.#src.readExact(pad)) === null) return this.#end();
+    } else {
+      await this.#src.skip(this.#pending + this.#padAfter);
+      this.#pending = 0;
+      this.#padAfter = 0;
+    }
     const local = new Map<string, Buffer>();
     let longName: string | undefined;
     let longLink: string | undefined;
@@ -204,9 +228,13 @@ export class TarReader {
       const block = await this.#src.readExact(BLOCK);
       if (block === null || block.every((x) => x === 0)) {
         if (pendingExtended) throw new InvalidLayerError(`archive ends at byte ${at} after an extended header, before the entry it describes`);
-        this.#done = true;
-        await this.#src.drain();
-        return null;
+        if (block !== null && this.#goEnd) {
+          const second = await this.#src.readExact(BLOCK); // throws when only part of a block is left
+          if (second !== null && !second.every((x) => x === 0)) {
+            throw new InvalidLayerError(`invalid tar header at byte ${at + BLOCK}: a zero block is followed by a non-zero block`);
+          }
+        }
+        return this.#end();
       }
       verifyChecksum(block, at);
       const tf = block[156]!;

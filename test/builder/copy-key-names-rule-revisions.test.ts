@@ -1,5 +1,5 @@
 // What a COPY/ADD produces changed for some instructions (created dirs of an octal --chmod, --parents, archives'
-// root entry, context sockets): their keys name the revision, so no record made before the change can be hit,
+// root entry and end-of-archive reading, context sockets): their keys name the revision, so no record made before the change can be hit,
 // while every other COPY/ADD keeps its key. And ADD names a download after its URL as written (__unnamed__).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,8 +24,8 @@ test('copyKey names the copy-rule revisions that apply, and nothing else', () =>
   assert.equal(rev(copyKey(ins('add', ['a.tar', '/b'], ['--unpack=false']), '/', undefined, [])), '');
   assert.equal(rev(copyKey(ins('copy', ['a', '/b'], ['--chmod=750']), '/', undefined, [])), 'chmod-dirs');
   assert.equal(rev(copyKey(ins('copy', ['a/./b', '/c/'], ['--parents']), '/', undefined, [])), 'parents-pivot');
-  assert.equal(rev(copyKey(ins('add', ['a.tar', '/b']), '/', undefined, [])), 'archive-root');
-  assert.equal(rev(copyKey(ins('add', ['http://h/x.tgz', '/b'], ['--unpack=true']), '/', undefined, [])), 'archive-root');
+  assert.equal(rev(copyKey(ins('add', ['a.tar', '/b']), '/', undefined, [])), 'archive-root,tar-end');
+  assert.equal(rev(copyKey(ins('add', ['http://h/x.tgz', '/b'], ['--unpack=true']), '/', undefined, [])), 'archive-root,tar-end');
   assert.equal(rev(copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'socket:s')), 'special-files:socket:s');
   assert.notEqual(copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'socket:s'), copyKey(ins('copy', ['.', '/b']), '/', undefined, [], 'fifo:s'));
 });

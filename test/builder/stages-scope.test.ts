@@ -75,3 +75,24 @@ test('stageScope(upTo) gives the scope before a given command; an ARG with no va
   assert.equal(all.vars().has('NOVAL'), false);
   assert.ok(all.declared().has('NOVAL'));
 });
+
+test('a global ARG repeated without a value keeps the earlier value (BuildKit buildMetaArgs), a build arg still wins', () => {
+  const { g } = setup(['ARG A=1', 'ARG A', 'ARG TARGETOS', 'FROM alpine:${A}']);
+  assert.equal(g.metaScope.get('A'), '1');
+  assert.equal(g.metaScope.get('TARGETOS'), 'linux', 'a redeclared platform arg keeps its value');
+  assert.equal(g.order[0]!.base.kind === 'image' && g.order[0]!.base.ref, 'alpine:1');
+  assert.equal(setup(['ARG A=1', 'ARG A', 'FROM alpine'], { A: '2' }).g.metaScope.get('A'), '2');
+});
+
+test('a stage FROM another stage inherits its ARG values and declarations; the config Env is set again over them', () => {
+  const { stages, opts } = setup(['FROM alpine AS base', 'ARG X=1', 'ARG Y=argy', 'ENV Y=envy', 'ARG Y=argy2', 'FROM base', 'RUN echo $X']);
+  const parent = stageScope(stages[0]!, opts);
+  const child = new StageScope({ ...opts, baseEnv: ['Y=envy'], inherit: parent.snapshot() });
+  const run = child.apply(stages[1]!.commands[0]!);
+  assert.ok(run.kind === 'run');
+  assert.equal(child.vars().get('X'), '1');
+  assert.equal(child.vars().get('Y'), 'envy', 'the ENV value set again over the ARG');
+  assert.deepEqual([...child.vars().keys()], ['X', 'Y']);
+  assert.deepEqual(child.historyArgs(), [['X', '1'], ['Y', 'envy']]);
+  assert.deepEqual([...child.imageEnv()], [['Y', 'envy']]);
+});

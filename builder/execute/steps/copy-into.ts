@@ -92,7 +92,7 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
       const kind = (await archiveKind(src.hostPath))!;
       const target = await mkdirAllScoped(merged, t.dest, owner ?? { uid: 0, gid: 0 });
       // --chown owns every extracted entry (moby's ChownOpts); without it the archive's owners are kept.
-      await extractArchive(src.hostPath, kind, target, ctx.signal, ins.chown ? owner : undefined);
+      await extractArchive(src.hostPath, kind, target, ctx.signal, ins.chown ? owner : undefined, src.name);
       continue;
     }
     const needsFilter = !src.wholeTree || excludeMatcher !== undefined;

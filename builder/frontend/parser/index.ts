@@ -83,6 +83,17 @@ export function parseDockerfile(input: string | Uint8Array, o: ParseOptions = {}
   return parseText(text, file);
 }
 
+/**
+ * Throws DockerfileError when the Dockerfile has zero bytes, as BuildKit's dockerfile2llb does before parsing
+ * (builds, outline, lint): "the Dockerfile cannot be empty". A blank or comment-only file passes here and fails
+ * in the parser with "file with no instructions"; `targets` (ListTargets) only parses, so it keeps that message.
+ */
+export function assertDockerfileNotEmpty(input: string | Uint8Array, file = 'Dockerfile'): void {
+  if (input.length === 0) {
+    throw new DockerfileError('DOCKERFILE_SYNTAX', 'the Dockerfile cannot be empty', { hint: 'add at least a FROM instruction', location: { file, line: 1 } });
+  }
+}
+
 function dumpNode(n: InstructionNode): string {
   let s = n.cmd;
   if (n.flags.length > 0) s += ` [${n.flags.map(goQuote).join(' ')}]`;

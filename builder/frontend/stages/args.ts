@@ -78,7 +78,7 @@ export interface ResolveOptions {
  * The global scope: platform args and TARGETSTAGE (`targetStage`, else `default`), each overridable by a build
  * arg, then each meta ARG in order, its default
  * expanded with what came before and replaced by a build arg when one is given. A meta ARG with neither a
- * default nor a build arg is declared but unset.
+ * default nor a build arg keeps the value the scope has (else it is declared but unset).
  */
 export function resolveMetaArgs(metaArgs: readonly ArgInstruction[], o: ResolveOptions & { readonly targetStage?: string }): Map<string, string> {
   const scope = platformArgs(o.platform);
@@ -90,9 +90,10 @@ export function resolveMetaArgs(metaArgs: readonly ArgInstruction[], o: ResolveO
   for (const ins of metaArgs) {
     for (const a of ins.args) {
       const b = Object.hasOwn(o.buildArgs, a.key) ? o.buildArgs[a.key] : undefined;
+      // BuildKit's buildMetaArgs: a declaration without a value keeps what the scope holds (an earlier ARG's
+      // value, a platform arg's), so `ARG A=1` then `ARG A` leaves A=1.
       if (b !== undefined) scope.set(a.key, b);
       else if (a.value !== undefined) scope.set(a.key, expandAt(a.value, scope, ins.location, o.escapeToken).value);
-      else scope.delete(a.key);
     }
   }
   return scope;

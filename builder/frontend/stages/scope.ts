@@ -13,9 +13,19 @@ export interface ScopeOptions {
   /** The global args (StageGraph.metaScope). */
   readonly metaScope: ReadonlyMap<string, string>;
   readonly buildArgs: Readonly<Record<string, string | undefined>>;
-  /** The base image's `Env` (`NAME=value`), or the parent stage's env for FROM <stage>. */
+  /** The base image's `Env` (`NAME=value`), or the parent stage's config Env for FROM <stage>. */
   readonly baseEnv?: readonly string[];
+  /** For FROM <stage>: the parent stage's scope at its end (its ARG values stay visible, as in BuildKit). */
+  readonly inherit?: ScopeSnapshot;
   readonly escapeToken?: EscapeToken;
+}
+
+/** What a stage's scope holds at its end, for a stage built FROM it (StageScope.snapshot). */
+export interface ScopeSnapshot {
+  /** Every variable (ENV and ARG values), in order. */
+  readonly vars: readonly (readonly [string, string])[];
+  /** The ARG declarations, in order (they prefix RUN history). */
+  readonly declared: readonly { readonly key: string; readonly value?: string }[];
 }
 
 /**
@@ -31,15 +41,28 @@ export class StageScope {
   readonly #o: ScopeOptions;
   readonly usedBuildArgs = new Set<string>();
 
+  /**
+   * A stage FROM another stage starts where that one ended, as BuildKit's dispatchState.init copies the base's
+   * state and build args: its variables (ARG values too) and ARG declarations, then the config Env set again over
+   * them (BuildKit adds the image's Env to the state of every stage: a name moves to the end, an ENV value wins).
+   */
   constructor(o: ScopeOptions) {
     this.#o = o;
+    for (const [k, v] of o.inherit?.vars ?? []) this.#vars.set(k, v);
+    for (const d of o.inherit?.declared ?? []) this.#declared.push({ ...d });
     for (const kv of o.baseEnv ?? []) {
       const i = kv.indexOf('=');
       const k = i < 0 ? kv : kv.slice(0, i);
       const v = i < 0 ? '' : kv.slice(i + 1);
+      this.#vars.delete(k);
       this.#vars.set(k, v);
       this.#imageEnv.set(k, v);
     }
+  }
+
+  /** The scope as it is now, for a stage built FROM this one (ScopeOptions.inherit). */
+  snapshot(): ScopeSnapshot {
+    return { vars: [...this.#vars], declared: this.#declared.map((d) => ({ ...d })) };
   }
 
   /** What `$NAME` expands to right now (base env, then ENV and ARG values in file order). */
