@@ -5,7 +5,9 @@ export { build, type BuildOptions, type BuildResult, type StepReport, type Secre
 export { BuildError, StepFailedError } from './plan/index.js';
 export { ENTITLEMENTS, type Entitlement } from './execute/entitlements.js';
 export { runImage, type RunImageOptions } from './execute/run-image.js';
-export { parseOutput, writeOutput, type OutputSpec } from './execute/output.js';
+export { parseOutput, writeOutput, checkOneStdout, type OutputSpec, type ImageOutputFormat, type ParseOutputOptions } from './execute/output.js';
+export { parseAnnotation, ANNOTATION_TYPES, type Annotation, type AnnotationType } from './execute/annotations.js';
+export { formatImage, checkImageFormat, type ImageFormat, type FormatImageOptions } from './execute/image-format.js';
 export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';

@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, parseCacheSpec, parseOutput, runBuildPipeline,
-  type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type SecretSource,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseCacheSpec, parseOutput, runBuildPipeline,
+  type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
@@ -41,6 +41,10 @@ interface BuildArgs extends RegistryFlags {
   'pids-limit'?: number;
   runtime?: string;
   compression: 'gzip' | 'zstd';
+  load: boolean;
+  quiet: boolean;
+  annotation: string[];
+  builder?: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -93,18 +97,19 @@ type PipelineFlags = Omit<BuildPipelineOptions, 'store' | 'cache' | 'runtime' | 
 /** Returns the pipeline options of `tsbuild build`'s flags; throws the first bad value as a USAGE error. */
 async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
   const allow = parseAllow(argv.allow);
-  const outputs = argv.output.map(parseOutput);
+  const outputs = parseOutputs(argv);
   const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
   const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
   const platforms = checkBuildPlatforms(argv.platform);
-  const tags = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
-  if (argv.push && tags.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
+  const names = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
+  if (argv.push && names.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
   const limits = parseLimits(argv);
   const epoch = sourceDateEpoch();
   return {
     context: argv.context,
     dockerfile: argv.file,
-    tags,
+    tags: argv.tag,
+    annotations: argv.annotation.flatMap(parseAnnotation),
     buildArgs: parseBuildArgs(argv['build-arg']),
     target: argv.target,
     labels: parseLabels(argv.label),
@@ -125,6 +130,20 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
   };
+}
+
+/**
+ * Returns the `--output` values parsed, `dest=-` meaning this process's stdout; refuses a terminal (as buildx),
+ * two outputs on stdout, and stdout shared with what else writes there (`--progress json`, `-q`).
+ */
+function parseOutputs(argv: BuildArgs): OutputSpec[] {
+  const o = { stdout: process.stdout, stdoutIsTerminal: process.stdout.isTTY === true };
+  const outputs = argv.output.map((spec) => parseOutput(spec, o));
+  if (checkOneStdout(outputs, process.stdout) > 0) {
+    const other = argv.quiet || argv.progress === 'quiet' ? '-q (the image ID)' : argv.progress === 'json' ? '--progress json (the events)' : undefined;
+    if (other) throw new TsbuildError('USAGE', `--output to stdout cannot share it with ${other}`, { hint: 'write the output to a file (dest=FILE), or drop the other' });
+  }
+  return outputs;
 }
 
 /** Parses `--label K=V` (`--label K`: an empty value). */
@@ -172,7 +191,7 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   if (argv.explain) {
     for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
   }
-  if (argv.progress === 'quiet') {
+  if (argv.quiet || argv.progress === 'quiet') {
     process.stdout.write(`${r.configDigest}\n`);
   } else if (argv.progress !== 'json') {
     process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
@@ -207,13 +226,17 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
-      .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
+      .option('output', listOption('also write the result: type=oci|docker|tar[,dest=FILE|-], type=local,dest=DIR, DIR, - (a tar on stdout), type=image[,name=N][,push=true], type=registry (pushes); oci-mediatypes=false: Docker media types; platform-split=false merges platforms', 'o'))
+      .option('load', { type: 'boolean', default: false, describe: 'accepted (buildx): the image is always loaded into tsbuild\'s store (for Docker: -o type=docker,dest=FILE, then docker load)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (sha256:…) on stdout, nothing else' })
+      .option('annotation', listOption('add an annotation [TYPE[,TYPE…]:]KEY=VALUE; TYPE: manifest (default), index, manifest-descriptor, index-descriptor, optionally TYPE[os/arch]'))
+      .option('builder', { type: 'string', describe: 'accepted (buildx): tsbuild has one builder, this process on --root; the name is not used' })
       .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
-    const renderer = createRenderer(argv.progress);
+    const renderer = createRenderer(argv.quiet ? 'quiet' : argv.progress);
     const reg = client(argv);
     try {
       // Every flag is parsed and checked now, before the store is opened or a step runs.
