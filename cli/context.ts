@@ -30,6 +30,15 @@ export function loggerFor(args: Pick<GlobalArgs, 'debug'>): Logger {
   return args.debug ? stderrLogger() : noopLogger;
 }
 
+/** The exit status of a command whose output pipe closed (128 + SIGPIPE, as a process killed by it). */
+export const EXIT_BROKEN_PIPE = 141;
+let brokenPipe = false;
+
+/** Whether stdout or stderr was closed by its reader during this command (then nothing more is written). */
+export function outputClosed(): boolean {
+  return brokenPipe;
+}
+
 /**
  * Returns an AbortSignal that fires on the first SIGINT or SIGTERM of this process; a second one exits at once
  * (130). Installed by main.ts before any command runs, so an early Ctrl-C still cleans up.
@@ -44,5 +53,15 @@ export function installSignalHandlers(proc: NodeJS.Process = process): AbortSign
   };
   proc.on('SIGINT', onSignal);
   proc.on('SIGTERM', onSignal);
+  // A reader that went away (`tsbuild … | head`): stop the command as an interrupt would (steps end, mounts are
+  // released, the store stays consistent) and leave without a stack trace or another write to the closed pipe.
+  const onPipeError = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') throw e;
+    brokenPipe = true;
+    proc.exitCode = EXIT_BROKEN_PIPE;
+    if (!ac.signal.aborted) ac.abort(new Error('output closed by its reader (broken pipe)'));
+  };
+  proc.stdout.on('error', onPipeError);
+  proc.stderr.on('error', onPipeError);
   return ac.signal;
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
-import { defaultRoot, installSignalHandlers, type GlobalArgs } from './context.js';
+import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 
 const EXIT_FAILURE = 1;
@@ -20,6 +20,10 @@ function version(): string {
 /** Builds the yargs parser (exported for tests that check flags without spawning). */
 export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalArgs> {
   let y = yargs([...argv])
+    .middleware((a) => {
+      // A global flag given twice (a wrapper's default, then the user's) takes the last value, as docker's do.
+      for (const k of ['root', 'progress'] as const) if (Array.isArray(a[k])) (a as Record<string, unknown>)[k] = (a[k] as unknown[]).at(-1);
+    }, true)
     .middleware((a) => { (a as Record<string, unknown>).signal = signal; })
     .scriptName('tsbuild')
     .usage('$0 [command] [options]\n\nDaemonless OCI image builder and registry toolkit. `tsbuild -t NAME .` builds.')
@@ -99,6 +103,7 @@ async function main(): Promise<void> {
   try {
     await cli(args, installSignalHandlers()).parseAsync();
   } catch (e) {
+    if (outputClosed()) return;
     process.stderr.write(`error: ${formatError(e)}\n`);
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     if (debug && e instanceof Error && e.cause instanceof Error && e.cause.stack) process.stderr.write(`caused by: ${e.cause.stack}\n`);

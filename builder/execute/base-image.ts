@@ -4,7 +4,7 @@
  * blobs are checked, so a concurrent prune either ran before (then it is pulled again) or keeps it.
  */
 import { TsbuildError, formatPlatform, platformMatches, type Digest, type Platform, type StoredImage } from '../../layer-store/index.js';
-import type { InstructionLocation, ResolvedStage } from '../frontend/index.js';
+import { suggest, type InstructionLocation, type ResolvedStage } from '../frontend/index.js';
 import { BuildError, DEFAULT_PATH, cc, cloneConfig, emptyConfig } from '../plan/index.js';
 import { missingPlatformError, namesRegistry, otherLocalPlatforms, stagePlatform } from './base-platform.js';
 import { baseLayers, loc, type BuildCtx, type StageLayer, type StageState } from './context.js';
@@ -75,6 +75,7 @@ export async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, l
       await ctx.o.pullImage(ref, platform, ctx.signal, ctx.lease);
     } catch (e) {
       if (others && !ctx.signal.aborted) throw missingPlatformError(ref, platform, others, loc(location), e);
+      if (!ctx.signal.aborted) throw await resolvesNowhere(ctx, ref, location, e);
       throw e;
     }
     img = await leased(await tryLocal());
@@ -90,13 +91,35 @@ export async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, l
   return img;
 }
 
+/**
+ * The error for a name that is no stage of this Dockerfile, no local image and could not be pulled: the first
+ * news is that nothing local has that name (with the closest stage or local image name), then why the pull failed.
+ */
+async function resolvesNowhere(ctx: BuildCtx, ref: string, location: InstructionLocation, pullFailure: unknown): Promise<BuildError> {
+  // Every stage of the Dockerfile, needed by the target or not (a typo names no needed stage).
+  const stages = ctx.ast.children.filter((n) => n.cmd === 'from' && n.args.length === 3 && n.args[1]!.toLowerCase() === 'as').map((n) => n.args[2]!);
+  const local = (await ctx.o.store.listImages()).flatMap((e) => e.names).map(shortName);
+  const near = suggest(ref, stages) ?? suggest(shortName(ref), local);
+  const why = pullFailure instanceof Error ? pullFailure.message : String(pullFailure);
+  return new BuildError(`no stage or local image named ${ref}${near ? `; did you mean ${near}?` : ''} (pulling it failed: ${why})`, {
+    location: loc(location),
+    hint: near ? `write ${near}, or pull or import ${ref} first` : `check the name, define a stage named ${ref}, or pull or import the image first (tsbuild pull ${ref})`,
+    cause: pullFailure,
+  });
+}
+
+/** `docker.io/library/app:1` → `app:1`, as users write local names. */
+function shortName(n: string): string {
+  return n.replace(/^docker\.io\/(library\/)?/, '');
+}
+
 /** The layers of `from`: a stage (by name or index) of this build, or an image reference. */
-export async function sourceLayers(ctx: BuildCtx, rs: ResolvedStage, from: string): Promise<readonly StageLayer[]> {
+export async function sourceLayers(ctx: BuildCtx, rs: ResolvedStage, from: string, location: InstructionLocation = rs.stage.location): Promise<readonly StageLayer[]> {
   const edge = rs.edges.find((e) => e.via !== 'from' && stageMatches(ctx, e.stage, from));
   if (edge) return (await ctx.results.get(edge.stage)!).layers;
   const idx = ctx.graph.order.find((x) => x.stage.name === from.toLowerCase() || String(x.index) === from);
   if (idx) return (await ctx.results.get(idx.index)!).layers;
-  const img = await loadBase(ctx, from, ctx.platform, rs.stage.location);
+  const img = await loadBase(ctx, from, ctx.platform, location);
   return baseLayers(img);
 }
 

@@ -10,7 +10,7 @@ import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { loggerFor } from '../context.js';
-import { createRenderer } from '../progress.js';
+import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 
@@ -186,6 +186,22 @@ async function writeBuildFiles(argv: BuildArgs, r: BuildPipelineResult): Promise
   }
 }
 
+/** The last `--progress json` event: what the build made and where it went. */
+function resultEvent(argv: BuildArgs, r: BuildPipelineResult): { type: 'result'; [k: string]: unknown } {
+  return {
+    type: 'result',
+    imageId: r.configDigest,
+    manifestDigest: r.imageDigest,
+    mediaType: r.manifest.mediaType,
+    tags: r.tags,
+    outputs: argv.output,
+    pushed: r.pushed.map((p) => ({ ref: p.ref, digest: p.digest })),
+    steps: r.steps.length,
+    cached: r.steps.filter((s) => s.cached).length,
+    warnings: r.warnings,
+  };
+}
+
 /** Prints `--explain` (every step, CACHED or why it ran) on stderr, then the result line (the ID alone when quiet). */
 function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   if (argv.explain) {
@@ -193,7 +209,9 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   }
   if (argv.quiet || argv.progress === 'quiet') {
     process.stdout.write(`${r.configDigest}\n`);
-  } else if (argv.progress !== 'json') {
+  } else if (argv.progress === 'json') {
+    process.stdout.write(jsonLine(resultEvent(argv, r)));
+  } else {
     process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
   }
 }

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { copy, pull, push } from '../../builder/index.js';
 import { parsePlatform, formatPlatform } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
-import { createRenderer } from '../progress.js';
+import { createRenderer } from '../progress/index.js';
 import { openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 

@@ -65,7 +65,7 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
     if (from) {
       // The key names the source stage's layers; its files are looked at only when the step runs (a cache hit
       // mounts nothing of the source stage).
-      const layers = await sourceLayers(ctx, rs, from);
+      const layers = await sourceLayers(ctx, rs, from, ins.location);
       srcRoot = '';
       matcher = ContextMatcher.none;
       sourceKey = layersKey(layers.map((l) => l.diffId));

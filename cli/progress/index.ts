@@ -1,0 +1,41 @@
+/**
+ * The CLI's progress display of library events: a live view on a terminal (buildx's), plain lines (BuildKit's
+ * `--progress plain`), JSON events with timestamps (one per line, on stdout), or nothing.
+ */
+import type { BuildEvent, EventSink } from '../../layer-store/core/index.js';
+import type { ProgressMode } from '../context.js';
+import { plainRenderer } from './plain.js';
+import { ttyRenderer } from './tty.js';
+
+export interface Renderer {
+  readonly sink: EventSink;
+  /** Flushes and stops any live display. Safe to call more than once: what it prints is printed once. */
+  close(): void;
+}
+
+/** Picks `tty` on a terminal and `plain` otherwise, as BuildKit's progressui does for `auto`. */
+export function resolveMode(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Exclude<ProgressMode, 'auto'> {
+  if (mode !== 'auto') return mode;
+  // A terminal that reports no size (some CI pseudo-terminals) cannot host a live view.
+  return stream.isTTY && (stream.columns ?? 0) > 0 ? 'tty' : 'plain';
+}
+
+/** One JSON line per event: `time` (RFC 3339 with milliseconds) first, then the event's own fields. */
+export function jsonLine(e: BuildEvent | { readonly type: string; readonly [k: string]: unknown }, now = new Date()): string {
+  return JSON.stringify({ time: now.toISOString(), ...e }) + '\n';
+}
+
+/** Returns a renderer writing to stderr (json goes to stdout, one event per line). */
+export function createRenderer(mode: ProgressMode): Renderer {
+  const m = resolveMode(mode);
+  switch (m) {
+    case 'quiet':
+      return { sink: () => undefined, close: () => undefined };
+    case 'json':
+      return { sink: (e) => process.stdout.write(jsonLine(e)), close: () => undefined };
+    case 'plain':
+      return plainRenderer(process.stderr);
+    case 'tty':
+      return ttyRenderer();
+  }
+}
