@@ -211,7 +211,7 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
     process.stdout.write(`${r.configDigest}\n`);
   } else if (argv.progress === 'json') {
     process.stdout.write(jsonLine(resultEvent(argv, r)));
-  } else {
+  } else if (argv.progress !== 'rawjson' && argv.progress !== 'none') {
     process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
   }
 }
