@@ -16,6 +16,11 @@ export interface BuildOptions {
   readonly context: string;
   /** The Dockerfile path; default `<context>/Dockerfile`. */
   readonly dockerfile?: string | undefined;
+  /**
+   * The Dockerfile itself (`-f -`: read from stdin), instead of reading `dockerfile`; errors name it
+   * `Dockerfile`, and the context's own `.dockerignore` applies.
+   */
+  readonly dockerfileContent?: string | Uint8Array | undefined;
   /** Names to tag the result with (normalised by the store). */
   readonly tags?: readonly string[] | undefined;
   /** `--build-arg`; undefined values mean "declared without a value". */

@@ -17,6 +17,7 @@
  * the whole pipeline, so what the build made stays safe from a concurrent prune until it is named or written.
  */
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   Lease, TsbuildError, formatError, formatPlatform,
   type Descriptor, type Digest, type EventSink, type Platform,
@@ -32,6 +33,7 @@ import type { Annotation } from '../execute/annotations.js';
 import { formatImage, formatKey, type ImageFormat } from '../execute/image-format.js';
 import type { CacheSpec } from './cache-spec.js';
 import { allNames, checkTargets, formatOf, imageTargets, isPlainFormat, namesOf, type ImageTarget } from './image-targets.js';
+import { contextFromStream } from './stdin-context.js';
 import { pull, push } from './transfer.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
@@ -45,6 +47,12 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
    * `tags` when there are any, as buildx) and pushes it with `push`. Default: the store only.
    */
   readonly outputs?: readonly OutputSpec[] | undefined;
+  /**
+   * The context as a stream (docker's `-`: stdin): a tar (plain, gzip, bzip2, xz, zstd), unpacked under the
+   * store for the build and removed after it, or a Dockerfile built with an empty context (stdin-context.ts).
+   * When set, `context` is ignored and a relative `dockerfile` is a path inside the tar.
+   */
+  readonly contextStream?: Readable | undefined;
   /** `--annotation`: added to every image the outputs write (image-format.ts says where each type goes). */
   readonly annotations?: readonly Annotation[] | undefined;
   /** Caches to import before the build (`--cache-from`); skipped with `noCache`. */
@@ -148,6 +156,18 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   const targets = imageTargets(o);
   const tags = allNames(targets);
   checkPipelineOptions(o, targets);
+  if (o.contextStream) {
+    const sc = await contextFromStream(o.store, o.contextStream, { dockerfile: o.dockerfile, dockerfileContent: o.dockerfileContent, signal: o.signal });
+    try {
+      const { contextStream: _s, ...rest } = o;
+      return await runBuildPipeline({
+        ...rest, context: sc.dir,
+        ...(sc.dockerfileContent ? { dockerfileContent: sc.dockerfileContent } : o.dockerfile !== undefined ? { dockerfile: join(sc.dir, o.dockerfile) } : {}),
+      });
+    } finally {
+      await sc.cleanup();
+    }
+  }
   const report = new Reporter(o.events);
   const lease = o.lease ?? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
   try {
@@ -243,7 +263,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, annotations: _a, ...own } = o;
+  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, annotations: _a, contextStream: _cs, ...own } = o;
   return own;
 }
 

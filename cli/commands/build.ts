@@ -9,6 +9,7 @@ import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
+import { stdinInputs } from '../stdin-inputs.js';
 import { loggerFor } from '../context.js';
 import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
@@ -20,7 +21,7 @@ interface BuildArgs extends RegistryFlags {
   explain: boolean;
   'cache-from': string[];
   'cache-to': string[];
-  context: string;
+  context?: string;
   tag: string[];
   file?: string;
   'build-arg': string[];
@@ -106,8 +107,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
   const limits = parseLimits(argv);
   const epoch = sourceDateEpoch();
   return {
-    context: argv.context,
-    dockerfile: argv.file,
+    ...(await stdinInputs(argv.context ?? '.', argv.file)),
     tags: argv.tag,
     annotations: argv.annotation.flatMap(parseAnnotation),
     buildArgs: parseBuildArgs(argv['build-arg']),
@@ -222,9 +222,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
     registryFlags(y)
-      .positional('context', { type: 'string', default: '.', describe: 'build context directory' })
+      // No type or default: yargs reads a bare `-` as `true` and would drop it with either (stdin-inputs.ts).
+      .positional('context', { describe: 'build context directory (default .), or - (stdin: a tar of the context, plain or gzip/bzip2/xz/zstd, or a Dockerfile with no context)', coerce: (v: unknown) => (v === true ? '-' : String(v)) })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
-      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile; - reads it from stdin; with context -, a path inside the tar)' })
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
       .option('label', listOption('label KEY=VALUE on the image'))
