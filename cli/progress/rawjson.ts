@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BuildEvent } from '../../layer-store/core/index.js';
-import type { Renderer } from './index.js';
+import type { BuildEvent, EventSink } from '../../layer-store/core/index.js';
 
 /**
  * buildx's `--progress rawjson`: one BuildKit `SolveStatus` per line (client/graph.go: `vertexes`, `statuses`,
@@ -10,7 +9,7 @@ import type { Renderer } from './index.js';
  * log (stream 1 stdout, 2 stderr); a transfer is a status; a warning a warning (level 1); an info message a
  * vertex started and completed at once, as BuildKit's one-off vertices ("exporting manifest …").
  */
-export function rawJsonRenderer(out: NodeJS.WritableStream): Renderer {
+export function rawJsonRenderer(out: NodeJS.WritableStream): { readonly sink: EventSink; close(): void } {
   const vertexes = new Map<string, { digest: string; name: string; started: string }>();
   const transfers = new Map<string, string>();
   const digestOf = (s: string): string => `sha256:${createHash('sha256').update(s).digest('hex')}`;
