@@ -107,12 +107,11 @@ function stdoutDest(type: string, o: ParseOutputOptions, where: string): Writabl
 export function parseOutput(spec: string, o: ParseOutputOptions = {}): OutputSpec {
   const where = `--output ${spec}`;
   const fields = splitCsv(spec, where);
+  // buildx: one field that is not `type=…` is a directory (even with a `=` in it), `-` a tar on stdout.
   if (fields.length === 1 && fields[0] === spec && !spec.startsWith('type=')) {
     if (spec === '-') return { type: 'tar', dest: stdoutDest('tar', o, where) };
-    if (!spec.includes('=')) {
-      if (spec === '') throw new TsbuildError('USAGE', 'empty --output', { hint: HINT });
-      return { type: 'local', dest: resolve(spec) };
-    }
+    if (spec === '') throw new TsbuildError('USAGE', 'empty --output', { hint: HINT });
+    return { type: 'local', dest: resolve(spec) };
   }
   const attrs = new Map<string, string>();
   const annotations: Annotation[] = [];

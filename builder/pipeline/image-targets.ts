@@ -62,11 +62,15 @@ export function isPlainFormat(f: ImageFormat): boolean {
 /**
  * Throws, before any work, what would fail only after the build: a push without a name ("tag is needed when
  * pushing to registry"), a name to push that is no registry reference, one name given two different formats,
- * and formats BuildKit refuses for these platforms (image-format.ts checkImageFormat), zstd with Docker types.
+ * a docker archive of several platforms, formats BuildKit refuses for these platforms (image-format.ts
+ * checkImageFormat), zstd with Docker types.
  */
 export function checkTargets(i: TargetInputs, targets: readonly ImageTarget[]): void {
   const built = i.platforms?.length ? i.platforms : [hostPlatform()];
   const isIndex = (i.platforms?.length ?? 0) > 1;
+  if (isIndex && (i.outputs ?? []).some((x) => x.type === 'docker')) {
+    throw new TsbuildError('USAGE', 'docker exporter does not support exporting manifest lists, use the oci exporter instead', { location: { ref: '--output type=docker' }, hint: 'write -o type=oci,dest=FILE, or build one --platform' });
+  }
   const formats = [...targets.map((t) => t.format)];
   for (const x of i.outputs ?? []) if (x.type === 'oci' || x.type === 'docker') formats.push(formatOf(i, x));
   for (const f of formats) {

@@ -107,6 +107,9 @@ test('oci-mediatypes=false on several platforms pushes a Docker manifest list; a
   const { stdout: cfg } = await run('skopeo', ['inspect', '--config', `oci-archive:${file}`]);
   assert.equal(JSON.parse(cfg).rootfs.diff_ids.length, 1, 'skopeo reads the archive');
 
+  const list2 = tsbuild(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=docker,dest=${join(work, 'never.tar')}`, scratchCtx]);
+  assert.equal(list2.code, 2, 'a docker archive holds one platform (BuildKit refuses a list), before any work');
+  assert.match(onlyErrorLine(list2), /docker exporter does not support exporting manifest lists/);
   const zstd = tsbuild(['build', '--compression', 'zstd', '-o', 'type=image,name=z:1,oci-mediatypes=false', scratchCtx]);
   assert.equal(zstd.code, 2);
   assert.match(onlyErrorLine(zstd), /compression=zstd" conflicts with "oci-mediatypes=false"/);
