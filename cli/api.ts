@@ -19,8 +19,10 @@ export { build } from '../builder/index.js';
 export { buildPlatforms } from '../builder/index.js';
 /** Runs what `tsbuild build` does: import caches → build → inline cache → outputs → export caches → push. */
 export { runBuildPipeline } from '../builder/index.js';
-/** Parses `--output` (`type=oci|docker|tar|local,dest=PATH`) and writes a built image there. */
+/** Parses `--output` (buildx's types and attributes; `dest=-` to a given stream) and writes a built image there. */
 export { parseOutput, writeOutput } from '../builder/index.js';
+/** Parses `--annotation [TYPE[,TYPE]:]KEY=VALUE`; rewrites an image's media types and annotations (BuildKit's rules). */
+export { parseAnnotation, formatImage } from '../builder/index.js';
 /** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
 export { parseCacheSpec } from '../builder/index.js';
 /** The entitlements a build can be granted (`--allow`). */
@@ -28,6 +30,7 @@ export { ENTITLEMENTS } from '../builder/index.js';
 /** Options and results of build, buildPlatforms and runBuildPipeline. */
 export type {
   BuildOptions, BuildResult, MultiBuildResult, StepReport, SecretSource, Entitlement, OutputSpec, CacheSpec,
+  ImageOutputFormat, ParseOutputOptions, Annotation, AnnotationType, ImageFormat,
   BuildPipelineOptions, BuildPipelineResult, ImportedCache, ExportedCache, PushedTag,
 } from '../builder/index.js';
 
