@@ -155,6 +155,28 @@ test('type=local keeps platform-split: true puts one platform in DEST/<os>_<arch
   assert.ok(existsSync(join(dest, 'linux_amd64', 'b.txt')));
 });
 
+test('several platforms: local and tar split per platform by default; platform-split=false merges and refuses a path both write', async () => {
+  const sctx = join(work, 'scratch');
+  await mkdir(sctx, { recursive: true });
+  await writeFile(join(sctx, 'a.txt'), 'A\n');
+  // No RUN: builds for any platform without emulation. ARG TARGETARCH names a file only that platform writes.
+  await writeFile(join(sctx, 'Dockerfile'), 'FROM scratch\nARG TARGETARCH\nCOPY a.txt /only-$TARGETARCH\n');
+  const dest = join(work, 'multi');
+  const tarFile = join(work, 'multi.tar');
+  ok(tsbuild(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=local,dest=${dest}`, '-o', `type=tar,dest=${tarFile}`, sctx]));
+  assert.deepEqual((await readdir(dest)).sort(), ['linux_amd64', 'linux_arm64']);
+  const { stdout } = await run('tar', ['-tf', tarFile]);
+  assert.ok(stdout.includes('./linux_arm64/only-arm64') && stdout.includes('./linux_amd64/only-amd64'), 'one tar, a directory per platform (BuildKit)');
+  const merged = join(work, 'merged');
+  ok(tsbuild(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=local,dest=${merged},platform-split=false`, sctx]));
+  assert.deepEqual((await readdir(merged)).sort(), ['only-amd64', 'only-arm64']);
+  await writeFile(join(sctx, 'Dockerfile'), 'FROM scratch\nCOPY a.txt /a.txt\n');
+  const clash = tsbuild(['build', '--platform', 'linux/amd64,linux/arm64', '-o', `type=local,dest=${join(work, 'clash')},platform-split=false`, sctx]);
+  assert.equal(clash.code, 2);
+  // Found only once both platforms are built: the last line of stderr, after the steps.
+  assert.match(clash.stderr.trim().split('\n').at(-1)!, /^error: cannot overwrite a\.txt from linux\/amd64 with linux\/arm64 when split option is disabled/);
+});
+
 test('an output type or attribute tsbuild cannot honour is a usage error naming it', async () => {
   const cases: [string, RegExp][] = [
     ['type=image,name=x:1,push-by-digest=true', /attribute "push-by-digest" is not supported/],
