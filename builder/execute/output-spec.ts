@@ -53,6 +53,14 @@ const ATTRIBUTES: Readonly<Record<(typeof TYPES)[number], readonly string[]>> = 
   cacheonly: [],
 };
 
+/** What to use instead of an exporter attribute tsbuild has as a flag of its own. */
+const INSTEAD: Readonly<Record<string, string>> = {
+  compression: 'layers are compressed as the build flag --compression gzip|zstd says',
+  'compression-level': 'layers are compressed at the default level of --compression',
+  'force-compression': 'base layers keep their compression; --compression applies to the layers the build makes',
+  insecure: 'give --insecure-registry HOST[:PORT] (loopback registries are always plain HTTP)',
+};
+
 /** Returns the fields of one CSV record (RFC 4180 quoting, as Go's encoding/csv reads it). */
 export function splitCsv(s: string, where: string): string[] {
   const out: string[] = [];
@@ -137,8 +145,9 @@ export function parseOutput(spec: string, o: ParseOutputOptions = {}): OutputSpe
   const t = type as (typeof TYPES)[number];
   for (const k of attrs.keys()) {
     if (!ATTRIBUTES[t].includes(k)) {
+      const instead = INSTEAD[k] ? `${INSTEAD[k]}; ` : '';
       throw new TsbuildError('USAGE', `--output type=${t} attribute ${JSON.stringify(k)} is not supported by tsbuild`, {
-        location: { ref: where }, hint: ATTRIBUTES[t].length ? `its attributes here: ${['dest', ...ATTRIBUTES[t]].join(', ')}` : 'remove it',
+        location: { ref: where }, hint: `${instead}${ATTRIBUTES[t].length ? `its attributes here: ${['dest', ...ATTRIBUTES[t]].join(', ')}` : 'remove it'}`,
       });
     }
   }
