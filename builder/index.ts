@@ -2,6 +2,7 @@
 export * from './frontend/index.js';
 export * from './context/index.js';
 export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
+export { defaultDockerfile } from './execute/build.js';
 export { BuildError, StepFailedError } from './plan/index.js';
 export { ENTITLEMENTS, type Entitlement } from './execute/entitlements.js';
 export { runImage, type RunImageOptions } from './execute/run-image.js';
@@ -12,3 +13,8 @@ export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';
+export { parseBuildContextSource, resolveNamedContexts, type BuildContextSource } from './pipeline/named-contexts.js';
+export {
+  listTargets, outlineDockerfile, SUBREQUESTS,
+  type Outline, type OutlineArg, type OutlineMount, type OutlineOptions, type SourceLocation, type Target, type TargetList, type Subrequest,
+} from './plan/index.js';

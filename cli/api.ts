@@ -12,6 +12,14 @@ export { parseDockerfile } from '../builder/index.js';
 /** The parsed Dockerfile: instruction nodes in file order, with locations, flags and heredocs. */
 export type { DockerfileAst, InstructionNode, Heredoc, ParseOptions } from '../builder/index.js';
 
+/**
+ * BuildKit's outline (build args, secrets and SSH sockets a target uses) and targets list (the stages) of a parsed
+ * Dockerfile, in BuildKit's subrequest JSON shape (`tsbuild build --call=outline|targets`), and the subrequests
+ * the frontend answers (`--call=subrequests.describe`). Pure.
+ */
+export { outlineDockerfile, listTargets, SUBREQUESTS } from '../builder/index.js';
+export type { Outline, OutlineArg, OutlineMount, OutlineOptions, SourceLocation, Target, TargetList, Subrequest } from '../builder/index.js';
+
 // ── Build ───────────────────────────────────────────────────────────────────────────────────────────────────
 /** Builds one image from a context and Dockerfile into the store; returns digests, tags and step reports. */
 export { build } from '../builder/index.js';
@@ -25,6 +33,7 @@ export { parseOutput, writeOutput } from '../builder/index.js';
 export { parseAnnotation, formatImage } from '../builder/index.js';
 /** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
 export { parseCacheSpec } from '../builder/index.js';
+export { parseBuildContextSource, type BuildContextSource } from '../builder/index.js';
 /** The entitlements a build can be granted (`--allow`). */
 export { ENTITLEMENTS } from '../builder/index.js';
 /** Options and results of build, buildPlatforms and runBuildPipeline. */

@@ -7,3 +7,11 @@ export class ContextError extends TsbuildError {
     this.name = 'ContextError';
   }
 }
+
+/** A literal COPY/ADD source that does not exist; `path` is its cleaned absolute form (`/dir/file`), as BuildKit names it. */
+export class MissingSourceError extends ContextError {
+  constructor(message: string, readonly path: string, o: TsbuildErrorOptions = {}) {
+    super(message, o);
+    this.name = 'MissingSourceError';
+  }
+}

@@ -2,8 +2,9 @@
  * builder/context: the build context as Docker sees it: .dockerignore (exact moby semantics),
  * a sorted walk that never follows symlinks, and COPY/ADD source selection.
  */
-export { ContextError } from './errors.js';
+export { ContextError, MissingSourceError } from './errors.js';
 export { ContextMatcher, goClean, loadDockerignore, parseDockerignore, type DockerignoreInfo } from './dockerignore.js';
 export { compareNames, walkContext, type ContextEntry, type ContextEntryType, type WalkOptions } from './walk.js';
 export { selectSources, type SelectedSource, type SourceSelection } from './select.js';
 export { compileGoMatch, goMatch, hasWildcards } from './gomatch.js';
+export { selectParents, selectParentsSources, splitPivot, type ParentsSource } from './parents.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Stats } from 'node:fs';
 import { fsPath, readdirNames, readlinkName, showName, type Abortable } from '../../layer-store/index.js';
 import { goClean, type ContextMatcher } from './dockerignore.js';
-import { ContextError } from './errors.js';
+import { ContextError, MissingSourceError } from './errors.js';
 import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
 import { compileGoMatch, hasWildcards } from './gomatch.js';
 
@@ -30,7 +30,7 @@ export interface SourceSelection {
 
 const MAX_LINKS = 255;
 
-async function tryLstat(abs: string): Promise<Stats | undefined> {
+export async function tryLstat(abs: string): Promise<Stats | undefined> {
   try {
     return await lstat(fsPath(abs));
   } catch (e) {
@@ -41,7 +41,7 @@ async function tryLstat(abs: string): Promise<Stats | undefined> {
 }
 
 /** Resolves symlinks in `rel` as if the context root were `/` (never leaving it); returns the final context-relative path. */
-async function resolveInContext(root: string, rel: string): Promise<string> {
+export async function resolveInContext(root: string, rel: string): Promise<string> {
   let todo = rel === '.' ? [] : rel.split('/');
   const done: string[] = [];
   let hops = 0;
@@ -67,7 +67,7 @@ async function resolveInContext(root: string, rel: string): Promise<string> {
 }
 
 /** Returns the context paths matching a wildcard source, component by component (Go filepath.Match per component). */
-async function expandWildcard(root: string, cleaned: string, matcher: ContextMatcher): Promise<string[]> {
+export async function expandWildcard(root: string, cleaned: string, matcher: ContextMatcher): Promise<string[]> {
   let cur: string[] = ['.'];
   for (const comp of cleaned.split('/')) {
     const next: string[] = [];
@@ -120,7 +120,7 @@ export async function selectSources(
       const resolvedPath = await resolveInContext(contextDir, relPath);
       const st = resolvedPath === '.' ? await lstat(contextDir) : await tryLstat(join(contextDir, resolvedPath));
       if (st === undefined) {
-        throw new ContextError(`COPY source ${JSON.stringify(source)} not found in the build context`, {
+        throw new MissingSourceError(`COPY source ${JSON.stringify(source)} not found in the build context`, '/' + (relPath === '.' ? '' : relPath), {
           hint: `paths are relative to the context directory ${contextDir}; check the spelling, or pass the right context`,
         });
       }

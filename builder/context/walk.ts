@@ -19,6 +19,8 @@ export interface ContextEntry {
 export interface WalkOptions extends Abortable {
   /** Walk only beneath this context-relative directory (its own entry is not reported). Default: the whole context. */
   readonly under?: string;
+  /** False for a directory the walk must not enter (its own entry is still reported). Default: every directory. */
+  readonly descend?: ((dirRel: string) => boolean) | undefined;
 }
 
 /** Orders names as Go's filepath.Walk does: by their bytes (code point order for UTF-8, not UTF-16 order). */
@@ -78,13 +80,13 @@ export async function* walkContext(contextDir: string, matcher: ContextMatcher, 
       if (!matcher.isExcluded(e.relPath)) {
         for (; emitted < pending.length; emitted++) yield pending[emitted]!;
         yield e;
-        if (e.type === 'dir') {
+        if (e.type === 'dir' && (o.descend?.(e.relPath) ?? true)) {
           const saved = { pending: pending.length, emitted };
           yield* visit(e.relPath);
           pending.length = saved.pending;
           emitted = saved.emitted;
         }
-      } else if (e.type === 'dir' && matcher.mayReincludeUnder(e.relPath)) {
+      } else if (e.type === 'dir' && matcher.mayReincludeUnder(e.relPath) && (o.descend?.(e.relPath) ?? true)) {
         pending.push(e);
         const depth = pending.length;
         yield* visit(e.relPath);

@@ -73,7 +73,8 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
 /** Extracts the archive into `targetDir` (hostile-safe: nothing lands outside it). */
 export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string, signal?: AbortSignal, owner?: { uid: number; gid: number }): Promise<void> {
   try {
-    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
+    // The archive's root entry (`./`) leaves the destination as it is (moby's Unpack skips it).
+    await applyLayer(decompress(file, kind, signal), targetDir, { whiteouts: 'apply', xattrs: false, rootEntry: 'skip', ...(owner ? { owner } : {}), ...(signal ? { signal } : {}) });
   } catch (e) {
     // ADD keeps its error type: the tool that is missing, and the archive it was needed for.
     if (e instanceof LayerToolError) {
@@ -83,9 +84,24 @@ export async function extractArchive(file: string, kind: ArchiveKind, targetDir:
   }
 }
 
+/**
+ * Returns the file name ADD gives a download: the last component of the URL's path as written (percent-decoded,
+ * redirects do not change it), or `__unnamed__` when the path has none (`http://host/`), as BuildKit names it.
+ */
+export function downloadName(url: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return '__unnamed__';
+  }
+  const base = posix.basename(path);
+  return base === '' || base === '.' || base === '..' ? '__unnamed__' : base;
+}
+
 export interface Fetched {
   readonly path: string;
-  /** The file name ADD gives it (last URL path component). */
+  /** The file name ADD gives it (downloadName). */
   readonly name: string;
   readonly digest: string;
 }
@@ -112,7 +128,7 @@ export async function fetchUrl(url: string, dir: string, checksum: string | unde
   if (!res || res.status >= 300) {
     throw new BuildError(`ADD ${url}: download failed with HTTP ${res?.status ?? 'redirect loop'}`, { hint: 'check the URL; ADD needs a 200 answer' });
   }
-  const name = posix.basename(current.pathname) || 'index.html';
+  const name = downloadName(url);
   const path = join(dir, `url-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`);
   const h = createHash('sha256');
   const body = Readable.fromWeb(res.body as never);

@@ -4,7 +4,7 @@
  * blobs are checked, so a concurrent prune either ran before (then it is pulled again) or keeps it.
  */
 import { TsbuildError, formatPlatform, platformMatches, type Digest, type Platform, type StoredImage } from '../../layer-store/index.js';
-import { suggest, type InstructionLocation, type ResolvedStage } from '../frontend/index.js';
+import { namedContextFor, suggest, type InstructionLocation, type ResolvedStage } from '../frontend/index.js';
 import { BuildError, DEFAULT_PATH, cc, cloneConfig, emptyConfig } from '../plan/index.js';
 import { missingPlatformError, namesRegistry, otherLocalPlatforms, stagePlatform } from './base-platform.js';
 import { baseLayers, loc, type BuildCtx, type StageLayer, type StageState } from './context.js';
@@ -119,6 +119,10 @@ export async function sourceLayers(ctx: BuildCtx, rs: ResolvedStage, from: strin
   if (edge) return (await ctx.results.get(edge.stage)!).layers;
   const idx = ctx.graph.order.find((x) => x.stage.name === from.toLowerCase() || String(x.index) === from);
   if (idx) return (await ctx.results.get(idx.index)!).layers;
+  const use = namedContextFor(ctx.o.namedContexts, from);
+  if (use?.kind === 'stage') return sourceLayers(ctx, rs, use.name, location);
+  if (use?.kind === 'image') return use.ref === 'scratch' ? [] : baseLayers(await loadBase(ctx, use.ref, ctx.platform, location));
+  if (use?.kind === 'dir') throw new BuildError(`internal: the directory context ${from} has no layers`, { location: loc(location) });
   const img = await loadBase(ctx, from, ctx.platform, location);
   return baseLayers(img);
 }

@@ -64,6 +64,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     buildArgs,
     platform: { target: platform, build: hostPlatform() },
     escapeToken: ast.directives.escape,
+    ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
   });
   for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
   const ignore = await loadDockerignore(contextDir, o.dockerfileContent !== undefined ? undefined : o.dockerfile);
@@ -82,7 +83,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir,
+    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
     results: new Map(), steps: [],
     statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),
@@ -122,7 +123,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 }
 
 /** `<context>/Dockerfile`, or a lowercase `<context>/dockerfile` when only that exists (as BuildKit's dockerui). */
-function defaultDockerfile(contextDir: string): string {
+export function defaultDockerfile(contextDir: string): string {
   const upper = join(contextDir, 'Dockerfile');
   const lower = join(contextDir, 'dockerfile');
   return !existsSync(upper) && existsSync(lower) ? lower : upper;

@@ -2,6 +2,7 @@
  * The state a build carries: the build context (one per build, shared by every stage), the state of one stage
  * (its config, layers and key chain), and the per-step call every step function takes. Nothing here does I/O.
  */
+import type { SourceDir } from './named-dirs.js';
 import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
 import type { ShellRunner } from '../../runtime-exec/index.js';
 import type { CacheRecord, StatCache } from '../../cache/index.js';
@@ -91,6 +92,8 @@ export interface BuildCtx {
   readonly ignore: DockerignoreInfo;
   /** The build context directory, absolute. */
   readonly contextDir: string;
+  /** Directory named contexts' .dockerignore, read once per build, by directory (named-dirs.ts). */
+  readonly namedDirs: Map<string, Promise<SourceDir>>;
   /** Each scheduled stage's result, by stage index. */
   readonly results: Map<number, Promise<StageState>>;
   /** Step reports in the order steps were decided (hit or miss). */

@@ -1,5 +1,5 @@
 import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
-import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -21,6 +21,8 @@ export interface CopyIntoOptions {
   readonly owner?: Owner | undefined;
   /** Default owner for directories this copy creates when `owner` is undefined (0:0). */
   readonly createdDirOwner?: Owner;
+  /** Permission bits of the destination directories this copy creates (0755; an octal --chmod's bits in BuildKit). */
+  readonly dirMode?: number | undefined;
   /** Returns the mode bits (07777) for a copied entry; undefined keeps the source mode. */
   readonly chmod?: ((mode: number, isDir: boolean) => number) | undefined;
   /** Returns true for a source-relative path that must be skipped (COPY --exclude). */
@@ -58,20 +60,21 @@ export interface CopySource {
  */
 export async function copyIntoRootfs(root: string, sources: readonly CopySource[], dest: string, destIsDir: boolean, o: CopyIntoOptions): Promise<number> {
   const dirOwner = o.owner ?? o.createdDirOwner ?? { uid: 0, gid: 0 };
+  const dirMode = o.dirMode ?? 0o755;
   const counter = newState();
   const single = sources.length === 1 ? sources[0] : undefined;
   if (single && !single.stat.isDirectory() && !destIsDir) {
     let target = await scopedPath(root, dest, true);
     const st = await lstat(fsPath(target)).catch(() => undefined);
     if (st?.isDirectory()) target = join(target, single.name);
-    await mkdirAllScoped(root, posix.dirname(ctrOf(root, target)), dirOwner);
+    await mkdirAllScoped(root, posix.dirname(ctrOf(root, target)), dirOwner, dirMode);
     await copyEntry(root, single.hostPath, single.stat, target, '', o, counter);
     return counter.n;
   }
   const destPath = await scopedPath(root, dest, true);
   const existedBefore = await isNonEmptyDir(destPath);
   const createdHere = lstatSync(fsPath(destPath), { throwIfNoEntry: false }) === undefined;
-  const destDir = await mkdirAllScoped(root, dest, dirOwner);
+  const destDir = await mkdirAllScoped(root, dest, dirOwner, dirMode);
   for (const s of sources) {
     // cp takes its paths as arguments, which are strings written as UTF-8: a path that is not UTF-8 is copied here.
     if (s.stat.isDirectory() && s.wholeTree && !existedBefore && sources.length === 1 && !o.chmod && !o.exclude && isPlainName(s.hostPath) && isPlainName(destDir)) {
@@ -213,23 +216,23 @@ function ctrOf(root: string, hostPath: string): string {
   return rel === '' ? '/' : rel;
 }
 
-/** Creates the container directory `ctrDir` and its missing parents inside `root` (0755, `owner`); returns its host path. */
-export async function mkdirAllScoped(root: string, ctrDir: string, owner: Owner): Promise<string> {
+/** Creates the container directory `ctrDir` and its missing parents inside `root` (`mode`, default 0755, `owner`); returns its host path. */
+export async function mkdirAllScoped(root: string, ctrDir: string, owner: Owner, mode = 0o755): Promise<string> {
   const parts = posix.normalize('/' + ctrDir).split('/').filter(Boolean);
   let cur = root;
   for (const p of parts) {
     const next = join(cur, p);
     const st = await lstat(fsPath(next)).catch(() => undefined);
     if (st === undefined) {
-      await mkdir(fsPath(next), { mode: 0o755 });
-      await chmod(fsPath(next), 0o755);
+      await mkdir(fsPath(next), { mode });
+      await chmod(fsPath(next), mode);
       await lchown(fsPath(next), owner.uid, owner.gid);
       cur = next;
     } else if (st.isSymbolicLink()) {
       cur = await scopedPath(root, ctrOf(root, next), true);
       const st2 = await lstat(fsPath(cur)).catch(() => undefined);
       if (!st2) {
-        await mkdirAllScoped(root, ctrOf(root, cur), owner);
+        await mkdirAllScoped(root, ctrOf(root, cur), owner, mode);
       } else if (!st2.isDirectory()) {
         throw new TsbuildError('BUILD', `cannot copy to ${ctrDir}: ${ctrOf(root, next)} is not a directory`, { hint: 'choose a destination whose parents are directories' });
       }
@@ -330,8 +333,14 @@ async function copyNode(root: string, src: string, st: Stats, dst: string, uid: 
     lutimesSync(to, st.atime, st.mtime);
     return;
   }
-  if (st.isFile()) {
+  if (st.isSocket()) {
+    // BuildKit sends the context with the socket type bit cleared and fsutil's copy makes the same stub: an empty
+    // regular file with the socket's permissions.
+    writeFileSync(to, '', { flag: 'wx' });
+  } else if (st.isFile()) {
     copyFileSync(fsPath(src), to, constants.COPYFILE_FICLONE);
+  }
+  if (st.isFile() || st.isSocket()) {
     lchownSync(to, uid, gid);
     chmodSync(to, perm);
     utimesSync(to, st.atime, st.mtime);
@@ -345,50 +354,10 @@ async function copyNode(root: string, src: string, st: Stats, dst: string, uid: 
     const minor = (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00);
     await execFileP('mknod', [made, st.isCharacterDevice() ? 'c' : 'b', String(major), String(minor)]);
   } else {
-    throw new TsbuildError('BUILD', `cannot copy ${showName(posix.basename(src))}: unsupported file type`, { hint: 'sockets cannot be copied into an image' });
+    throw new TsbuildError('BUILD', `cannot copy ${showName(posix.basename(src))}: unsupported file type`, { hint: 'remove it from the source, or exclude it with --exclude or .dockerignore' });
   }
   if (made !== dst) await rename(made, to);
   await lchown(to, uid, gid);
   await chmod(to, perm);
   await utimes(to, st.atime, st.mtime);
-}
-
-/**
- * Returns a chmod function for `--chmod` (octal like `755`, or symbolic like `u+x,g-w`), as BuildKit accepts.
- * Throws a DOCKERFILE-level TsbuildError for an invalid value.
- */
-export function parseChmod(spec: string): (mode: number, isDir: boolean) => number {
-  if (/^[0-7]{1,4}$/.test(spec)) {
-    const m = parseInt(spec, 8);
-    return () => m;
-  }
-  const clauses = spec.split(',');
-  const ops: { who: number; op: string; perm: string }[] = [];
-  for (const cl of clauses) {
-    const m = /^([ugoa]*)([-+=])([rwxXst]*)$/.exec(cl);
-    if (!m) throw new TsbuildError('DOCKERFILE_BAD_FLAG', `invalid chmod parameter: '${spec}'. it should be octal string and between 0 and 07777`, { hint: 'use --chmod with an octal mode (e.g. 755) or a symbolic one (e.g. u+x,g-w)' });
-    const who = m[1] ?? '';
-    let mask = 0;
-    for (const w of who === '' || who.includes('a') ? 'ugo' : who) mask |= w === 'u' ? 0o4700 : w === 'g' ? 0o2070 : 0o1007;
-    ops.push({ who: mask, op: m[2]!, perm: m[3] ?? '' });
-  }
-  return (mode, isDir) => {
-    let cur = mode;
-    for (const { who, op, perm } of ops) {
-      let bits = 0;
-      for (const p of perm) {
-        if (p === 'r') bits |= 0o444;
-        else if (p === 'w') bits |= 0o222;
-        else if (p === 'x') bits |= 0o111;
-        else if (p === 'X') { if (isDir || (cur & 0o111) !== 0) bits |= 0o111; }
-        else if (p === 's') bits |= 0o6000;
-        else if (p === 't') bits |= 0o1000;
-      }
-      bits &= who;
-      if (op === '+') cur |= bits;
-      else if (op === '-') cur &= ~bits;
-      else cur = (cur & ~who) | bits;
-    }
-    return cur & 0o7777;
-  };
 }

@@ -1,4 +1,5 @@
 /** The build's options and results: what `build()` takes and returns (public through builder/index.ts). */
+import type { NamedContextUse } from '../frontend/index.js';
 import type { Descriptor, Digest, EventSink, ImageConfig, Lease, LayerStore, Logger, MissReason, Platform } from '../../layer-store/index.js';
 import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
 import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
@@ -26,6 +27,11 @@ export interface BuildOptions {
   /** `--build-arg`; undefined values mean "declared without a value". */
   readonly buildArgs?: Readonly<Record<string, string | undefined>> | undefined;
   readonly target?: string | undefined;
+  /**
+   * `--build-context` names (builder/frontend contextKey form) and what each stands for once resolved
+   * (builder/pipeline resolveNamedContexts: images in the store, stages, directories).
+   */
+  readonly namedContexts?: ReadonlyMap<string, NamedContextUse> | undefined;
   /** `--label` values applied to the final image. */
   readonly labels?: Readonly<Record<string, string>> | undefined;
   readonly noCache?: boolean | undefined;

@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  Lease, TsbuildError, formatError, formatPlatform,
+  Lease, TsbuildError, formatError, formatPlatform, hostPlatform,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -35,6 +35,7 @@ import type { CacheSpec } from './cache-spec.js';
 import { allNames, checkTargets, formatOf, imageTargets, isPlainFormat, namesOf, type ImageTarget } from './image-targets.js';
 import { contextFromStream } from './stdin-context.js';
 import { pull, push } from './transfer.js';
+import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -70,6 +71,8 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly pullConcurrency?: number | undefined;
   /** Blobs uploaded at once by `push` (default: copyImage's, 4). */
   readonly pushConcurrency?: number | undefined;
+  /** `--build-context` NAME → source (parseBuildContextSource), resolved before the build (named-contexts.ts). */
+  readonly buildContexts?: Readonly<Record<string, BuildContextSource>> | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -174,7 +177,11 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     const imported = o.noCache ? [] : await importCaches(o, report);
     // The build names its result itself unless some name needs another format: then nameImages does, later.
     const direct = targets.every((t) => isPlainFormat(t.format));
-    let r = await buildTarget({ ...o, lease, ...(direct ? {} : { recordUntagged: false }) }, direct ? tags : [], imported.map((i) => i.cache));
+    // What named contexts copy into the store is held by the pipeline's lease until the result is named.
+    const namedContexts = o.buildContexts && Object.keys(o.buildContexts).length > 0
+      ? await resolveNamedContexts(o.buildContexts, { store: o.store, lease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], ...(o.signal ? { signal: o.signal } : {}) })
+      : undefined;
+    let r = await buildTarget({ ...o, lease, ...(namedContexts ? { namedContexts } : {}), ...(direct ? {} : { recordUntagged: false }) }, direct ? tags : [], imported.map((i) => i.cache));
     let inlineCacheRecords = 0;
     if (o.cacheTo?.some((c) => c.type === 'inline')) {
       const emb = await embedInline(o, r, report);
@@ -263,7 +270,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, annotations: _a, contextStream: _cs, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, annotations: _a, contextStream: _cs, ...own } = o;
   return own;
 }
 

@@ -14,3 +14,8 @@ export {
   type DownloadMaterial, type MountMaterial, type RunKeyOptions, type SourcesMaterial, type StepMaterial, type StepOrigin,
 } from './inputs.js';
 export { expandRunMounts, stageExpander } from './run-mounts.js';
+export {
+  docComment, listTargets, outlineDockerfile,
+  type Outline, type OutlineArg, type OutlineMount, type OutlineOptions, type SourceLocation, type Target, type TargetList,
+} from './outline.js';
+export { SUBREQUESTS, type Subrequest, type SubrequestNamed } from './subrequests.js';

@@ -142,10 +142,33 @@ export interface DownloadMaterial {
 }
 
 /**
- * COPY/ADD's instruction text in the key: flags, sources, heredoc names, destination and working dir; then the
- * source stage's layers (`src=`, for `--from`) and the heredoc bodies' and downloads' digests (`heredocs=`).
+ * Revisions of what a COPY/ADD produces, named in its key only where they apply, so that a step whose result
+ * changed cannot hit a record made before the change while every other key stays as it was.
+ * `chmod-dirs`: directories a COPY --chmod=<octal> creates get that mode (they were 0755).
+ * `parents-pivot`: COPY --parents honours the `/./` pivot, creates the destination for an empty match and gives
+ * the directories above a match their source's metadata.
+ * `special-files`: the context holds sockets, fifos or devices (`specials`: their kinds); a socket becomes an
+ * empty regular file (it was left out).
+ * `archive-root`: an archive ADD extracts leaves the destination's owner, mode and times alone (its `./` entry
+ * set them); with --unpack=true a downloaded archive is extracted too (it was copied).
  */
-export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from: { readonly name: string; readonly layers: string } | undefined, downloads: readonly DownloadMaterial[]): string {
+function copyRevisions(ins: CopyInstruction | AddInstruction, specials: string): string {
+  const revs = [
+    ins.chmod !== undefined && /^[0-7]+$/.test(ins.chmod) ? 'chmod-dirs' : '',
+    ins.kind === 'copy' && ins.parents ? 'parents-pivot' : '',
+    ins.kind === 'add' && (ins.unpack === true || (ins.unpack === undefined && ins.sources.some((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s)))) ? 'archive-root' : '',
+    specials ? `special-files:${specials}` : '',
+  ].filter(Boolean);
+  return revs.length > 0 ? ` rev=${revs.join(',')}` : '';
+}
+
+/**
+ * COPY/ADD's instruction text in the key: flags, sources, heredoc names, destination and working dir; then the
+ * source stage's layers (`src=`, for `--from`) and the heredoc bodies' and downloads' digests (`heredocs=`), and
+ * the revisions of the copy rules that apply (copyRevisions; `specials`: the kinds of the non-regular,
+ * non-directory, non-symlink context files it selects, e.g. `socket:a.sock`, empty for none).
+ */
+export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from: { readonly name: string; readonly layers: string } | undefined, downloads: readonly DownloadMaterial[], specials = ''): string {
   const heredocs: readonly SourceContent[] = ins.sourceContents;
   const heredocKey = [...heredocs.map((h) => `${h.path}:${digestOf(h.data)}`), ...downloads.map((d) => `${d.name}:${d.digest}`)].join(',');
   const flags = [
@@ -156,5 +179,5 @@ export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from
     ins.kind === 'add' && ins.unpack !== undefined ? `--unpack=${ins.unpack}` : '',
   ].filter(Boolean);
   const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
-  return `${instruction} src=${from ? from.layers : ''} heredocs=${heredocKey}`;
+  return `${instruction} src=${from ? from.layers : ''} heredocs=${heredocKey}${copyRevisions(ins, specials)}`;
 }

@@ -2,11 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseCacheSpec, parseOutput, runBuildPipeline,
-  type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, runBuildPipeline,
+  type BuildContextSource, type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
+import { runCallFlag } from '../call.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { stdinInputs } from '../stdin-inputs.js';
@@ -25,6 +26,7 @@ interface BuildArgs extends RegistryFlags {
   tag: string[];
   file?: string;
   'build-arg': string[];
+  'build-context': string[];
   target?: string;
   label: string[];
   'no-cache': boolean;
@@ -46,6 +48,7 @@ interface BuildArgs extends RegistryFlags {
   quiet: boolean;
   annotation: string[];
   builder?: string;
+  call: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -129,6 +132,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     push: argv.push,
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
+    buildContexts: parseBuildContexts(argv['build-context']),
   };
 }
 
@@ -144,6 +148,18 @@ function parseOutputs(argv: BuildArgs): OutputSpec[] {
     if (other) throw new TsbuildError('USAGE', `--output to stdout cannot share it with ${other}`, { hint: 'write the output to a file (dest=FILE), or drop the other' });
   }
   return outputs;
+}
+
+/** Parses `--build-context NAME=SOURCE` (buildx's syntax; a name given twice keeps the last). */
+function parseBuildContexts(list: readonly string[]): Record<string, BuildContextSource> | undefined {
+  if (list.length === 0) return undefined;
+  const out: Record<string, BuildContextSource> = {};
+  for (const v of list) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new TsbuildError('USAGE', `--build-context ${v}: expected NAME=SOURCE`, { hint: 'e.g. --build-context base=docker-image://alpine:3.20 or --build-context src=../src' });
+    out[v.slice(0, i)] = parseBuildContextSource(v.slice(0, i), v.slice(i + 1));
+  }
+  return out;
 }
 
 /** Parses `--label K=V` (`--label K`: an empty value). */
@@ -216,6 +232,18 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   }
 }
 
+/** `--call=outline|targets|…`: answers it (nothing is built) and returns true; false for `--call=build`. */
+async function callFlag(argv: BuildArgs): Promise<boolean> {
+  return runCallFlag(argv.call, () => {
+    const target = checkBuildPlatforms(argv.platform)[0];
+    return {
+      context: argv.context ?? '.', ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
+      buildArgs: parseBuildArgs(argv['build-arg']), ...(argv.target !== undefined ? { target: argv.target } : {}),
+      ...(target ? { platform: target } : {}),
+    };
+  });
+}
+
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
 export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   command: ['build [context]', '$0 [context]'],
@@ -227,6 +255,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile; - reads it from stdin; with context -, a path inside the tar)' })
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
+      .option('build-context', listOption('named context NAME=SOURCE for FROM, COPY --from and RUN --mount from=: a directory, docker-image://REF, oci-layout://PATH[:TAG|@DIGEST] or target:STAGE'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
       .option('label', listOption('label KEY=VALUE on the image'))
       .option('no-cache', { type: 'boolean', default: false, describe: 'run every step (the cache is not read, but still written: the next build hits)' })
@@ -252,8 +281,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('builder', { type: 'string', describe: 'accepted (buildx): tsbuild has one builder, this process on --root; the name is not used' })
       .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
-      .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' }) as never,
+      .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
+      .option('call', { type: 'string', default: 'build', describe: 'what to evaluate: build, or (nothing is built) outline (build args, secrets, ssh of the target), targets (the stages) or subrequests.describe; add ,format=json for JSON' }) as never,
   handler: async (argv) => {
+    if (await callFlag(argv)) return;
     const logger = loggerFor(argv);
     const renderer = createRenderer(argv.quiet ? 'quiet' : argv.progress);
     const reg = client(argv);

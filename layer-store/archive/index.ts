@@ -4,3 +4,4 @@ export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from
 export { importRootfs, type ImportOptions, type ImportResult } from './import.js';
 export { ingestTar, type IngestedLayer, type IngestOptions } from './ingest.js';
 export { ArchivePathError } from './paths.js';
+export { ociLayoutSource, type OciLayoutRef } from './oci-layout.js';

@@ -48,6 +48,11 @@ export interface ApplyOptions {
   readonly chown?: boolean | undefined;
   /** With chown: own every entry by this uid/gid instead of its own (ADD --chown of a local archive, as moby's ChownOpts). */
   readonly owner?: { readonly uid: number; readonly gid: number } | undefined;
+  /**
+   * 'apply' (default): a root entry (`./`) gives `target` its owner, mode and times. 'skip': it is ignored, as
+   * moby's archive.Unpack does (ADD's archive extraction: the destination directory keeps its own metadata).
+   */
+  readonly rootEntry?: 'apply' | 'skip' | undefined;
   /** Set xattrs from the layer (needs setfattr from `attr`). Default true. */
   readonly xattrs?: boolean | undefined;
   /** Abort with InvalidLayerError when the uncompressed tar exceeds this many bytes. Default 64 GiB. */
@@ -170,7 +175,7 @@ class Applier {
     const parts = entryParts(h.name);
     if (parts.length === 0) {
       // the root itself ("./"): take its metadata only
-      if (h.type === 'dir') {
+      if (h.type === 'dir' && this.#o.rootEntry !== 'skip') {
         await this.meta(this.#target, h, false);
         this.#dirTimes.push([this.#target, h.mtime]);
       }

@@ -21,7 +21,7 @@ test('COPY --from a missing path names the stage and leaves no mount; a present 
   });
   await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest AS a\nRUN echo hi > /x\nFROM busybox:latest\nCOPY --from=a /nope /y\n');
   await assert.rejects(env.build({ context: ctx, tags: ['from:bad'] }), (e: Error) => {
-    assert.match(e.message, /COPY source "\/nope" not found in a\b/);
+    assert.match(e.message, /COPY source "\/nope": not found in a\b/);
     assert.doesNotMatch(e.message, /merged|view-/);
     return true;
   });

@@ -10,7 +10,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, writeFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ import { makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
 import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
+import { checkSubrequestCase, isSubrequestCase, type SubrequestExpect } from './subrequests.js';
+import { parsePlatform } from '../../layer-store/index.js';
 
 interface FileExpect {
   content?: string;
@@ -52,6 +54,8 @@ interface CaseExpect {
   target?: string;
   /** The target platform (`os/arch[/variant]`, BuildKit's `platform` frontend attribute). */
   platform?: string;
+  /** The image config's `author` (MAINTAINER). */
+  author?: string;
   /** The image's `created` time (RFC 3339, whole seconds). */
   created?: string;
   /** Secrets given to the build (id → value; BuildKit's session secrets provider). */
@@ -73,28 +77,40 @@ interface CaseExpect {
   sockets?: string[];
   /** Context file modes to set after copying (git keeps only the executable bit). */
   contextModes?: Record<string, string>;
+  /** The network mode of RUN steps (`--network`). */
+  network?: 'none' | 'host' | 'default';
+  /** Context file owners (`[uid, gid]`) to set after copying (git keeps none). */
+  contextOwners?: Record<string, [number, number]>;
   /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
   http?: Record<string, HttpResponse>;
   /** Substrings the build error must contain (all of them). */
   error?: string | string[];
+  /** Outline / targets / subrequests.describe cases (nothing is built): subrequests.ts. */
+  outline?: unknown;
+  targets?: unknown;
+  subrequests?: string[];
 }
 
 const DIR = join(repoRoot(), 'test', 'conformance');
 const CASES = join(DIR, 'cases');
 const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')) as Record<string, string>;
 
-/** upstream.json: per upstream file, its number of test functions and the ones not ported (name → why). */
+/** upstream.json: per upstream file, its number of test functions and the ones not ported (name → why); `repo` and
+ * `commit` name the upstream snapshot when it is not moby/buildkit's `upstreamCommit` (moby/moby's builder tests). */
 interface UpstreamLedger {
-  files: Record<string, { tests: number; notPortable: Record<string, string> }>;
+  files: Record<string, { tests: number; notPortable: Record<string, string>; repo?: string; commit?: string }>;
 }
 const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
 
-/** Returns the upstream test function a case ports (`testXxx`, from its expect.json `upstream`). */
+/** Returns the upstream test function a case ports (`testXxx`, or moby/moby's `TestXxx`, from its expect.json
+ * `upstream`, whose repository must be its file's in upstream.json). */
 function upstreamFunction(id: string): string {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as { upstream?: string };
-  const m = /\.go (test\w+)/.exec(exp.upstream ?? '');
-  if (!m?.[1]) throw new Error(`${id}: expect.json "upstream" names no test function`);
-  return m[1];
+  const m = /^(\S+) \S+\.go ([Tt]est\w+)/.exec(exp.upstream ?? '');
+  if (!m?.[2]) throw new Error(`${id}: expect.json "upstream" names no test function`);
+  const repo = LEDGER.files[id.split('/')[0]!]?.repo ?? 'moby/buildkit';
+  if (m[1] !== repo) throw new Error(`${id}: expect.json "upstream" names ${m[1]}, upstream.json says ${repo}`);
+  return m[2];
 }
 
 function isDir(p: string): boolean {
@@ -113,18 +129,13 @@ function listCases(): string[] {
   return ids;
 }
 
-/** Returns the platform `os/arch[/variant]` names. */
-function parsePlatform(s: string): { os: string; architecture: string; variant?: string } {
-  const [os = '', architecture = '', variant] = s.split('/');
-  return { os, architecture, ...(variant ? { variant } : {}) };
-}
-
-/** Returns the message of `e` and of every `cause` below it, with hints. */
+/** Returns the message of `e` and of every `cause` below it, with hints and Dockerfile lines (`line N`). */
 function errorText(e: unknown): string {
   const parts: string[] = [];
   for (let cur: unknown = e, i = 0; cur !== undefined && cur !== null && i < 10; i++) {
-    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown };
+    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown; location?: { line?: unknown } };
     parts.push(String(err.message ?? cur));
+    if (typeof err.location?.line === 'number') parts.push(`line ${err.location.line}`);
     if (typeof err.hint === 'string') parts.push(err.hint);
     if (typeof err.tail === 'string') parts.push(err.tail);
     cur = err.cause;
@@ -177,6 +188,7 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 /** Builds one case and returns what differs from its expectation (empty: the case passes). */
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
+  if (isSubrequestCase(exp as SubrequestExpect)) return checkSubrequestCase(exp as SubrequestExpect, join(CASES, id, 'Dockerfile'));
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
@@ -193,6 +205,7 @@ async function buildAndCheck(env: BuildEnv, work: string, id: string, exp: CaseE
   if (isDir(join(dir, 'context'))) prepareContext(join(dir, 'context'), ctx);
   else mkdirSync(ctx, { recursive: true });
   for (const [p, m] of Object.entries(exp.contextModes ?? {})) chmodSync(join(ctx, p), parseInt(m, 8));
+  for (const [p, [uid, gid]] of Object.entries(exp.contextOwners ?? {})) chownSync(join(ctx, p), uid, gid);
   const sockets = await Promise.all((exp.sockets ?? []).map(async (p) => {
     const server = createNetServer();
     await new Promise<void>((resolve) => server.listen(join(ctx, p), resolve));
@@ -226,7 +239,7 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       context: ctx, tags: [tag],
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
-      ...(exp.labels ? { labels: exp.labels } : {}),
+      ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}),
       ...(secrets.length > 0 ? { secrets } : {}),
       ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });
@@ -261,6 +274,9 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
         out.push(`history[${i}].empty_layer ${String(g?.empty_layer)}, expected ${String(h.emptyLayer)}`);
       }
     });
+  }
+  if (exp.author !== undefined && img.config.author !== exp.author) {
+    out.push(`author ${JSON.stringify(img.config.author)}, expected ${JSON.stringify(exp.author)}`);
   }
   if (exp.created !== undefined) {
     const got = img.config.created === undefined ? undefined : new Date(img.config.created).toISOString().replace('.000Z', 'Z');

@@ -4,14 +4,15 @@
  * extraction, and, for a whole unchanged context directory, hard links from the previous build's layer.
  */
 import { lstat, mkdir, writeFile } from 'node:fs/promises';
-import { basename, join, posix } from 'node:path';
+import { basename, join } from 'node:path';
 import { fsPath } from '../../../layer-store/index.js';
 import { resolveUser } from '../../../runtime-exec/index.js';
 import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
 import { ContextMatcher, type SelectedSource } from '../../context/index.js';
 import { archiveKind, extractArchive, type Fetched } from '../add.js';
 import type { StageState, StepCall } from '../context.js';
-import { copyIntoRootfs, mkdirAllScoped, parseChmod, type CopySource, type Owner } from '../copy.js';
+import { createdDirMode, parseChmod } from '../chmod.js';
+import { copyIntoRootfs, mkdirAllScoped, type CopySource, type Owner } from '../copy.js';
 import { lowerDirs, previousTree, type Scratch } from '../workspace.js';
 
 /** The sources a COPY/ADD step copies, as copyStep chose them. */
@@ -34,7 +35,11 @@ export interface CopyTarget {
   readonly instruction: string;
 }
 
-type Source = CopySource & { keep?: Set<string>; base: string; archive?: boolean; sub?: string };
+/**
+ * `keep`: the selected paths (context-relative); `filtered`: only they are copied even from a stage (COPY
+ * --parents); `base`: the source's path in its root.
+ */
+type Source = CopySource & { keep?: Set<string>; filtered?: boolean; base: string; archive?: boolean };
 
 /** Copies `sel` into `merged` (the stage's overlay, upper dir `s.upper`) as `ins` says. */
 export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruction, merged: string, s: Scratch, sel: Selection, t: CopyTarget): Promise<void> {
@@ -49,6 +54,10 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
     owner = { uid: 0, gid: 0 };
   }
   const chmodFn = ins.chmod ? parseChmod(ins.chmod) : undefined;
+  // fsutil's copy creates the destination and its missing parents with an octal --chmod's permission bits (a
+  // symbolic one leaves them 0755), owned as --chown says.
+  const dirMode = createdDirMode(ins.chmod);
+  const parents = ins.kind === 'copy' && ins.parents;
   const excludeMatcher = ins.exclude.length > 0 ? new ContextMatcher(ins.exclude) : undefined;
   const sources: Source[] = [];
   for (const one of sel.sources) {
@@ -57,14 +66,18 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
     const keep = new Set(one.entries.map((e) => e.relPath));
     const name = basename(one.relPath === '.' ? sel.root : one.relPath);
     const archive = ins.kind === 'add' && ins.unpack !== false && stt.isFile() && (await archiveKind(hostPath)) !== undefined;
-    // COPY --parents keeps each source's path below the context root (BuildKit's labs flag).
-    // A directory keeps its own path (its contents land below it); a file lands in its parent's path.
-    const parentDir = ins.kind === 'copy' && ins.parents ? (stt.isDirectory() ? one.relPath : posix.dirname(one.relPath)) : '.';
-    // Nothing below is excluded (no .dockerignore patterns, no --exclude): the fast whole-tree copy may be used.
-    const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && (from !== undefined || ctx.ignore.patterns.length === 0);
-    sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(parentDir !== '.' ? { sub: parentDir } : {}) });
+    // Nothing below is excluded (no .dockerignore patterns, no --exclude, not a COPY --parents selection) and no
+    // socket needs turning into a file: the fast whole-tree copy may be used.
+    const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && !parents && (from !== undefined || ctx.ignore.patterns.length === 0)
+      && !one.entries.some((e) => e.type === 'other' && e.stat.isSocket());
+    // COPY --parents (selectParents): the base's contents, only the selected paths, keep their path below it.
+    sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(parents ? { filtered: true } : {}) });
   }
-  for (const d of sel.downloads) sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '' });
+  // A download is extracted only with an explicit --unpack=true (BuildKit's AttemptUnpack for http sources).
+  for (const d of sel.downloads) {
+    const archive = ins.kind === 'add' && ins.unpack === true && (await archiveKind(d.path)) !== undefined;
+    sources.push({ hostPath: d.path, name: d.name, stat: await lstat(d.path), base: '', archive });
+  }
   const heredocDir = join(s.dir, 'heredocs');
   for (const h of heredocs) {
     await mkdir(heredocDir, { recursive: true });
@@ -82,22 +95,23 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
       await extractArchive(src.hostPath, kind, target, ctx.signal, ins.chown ? owner : undefined);
       continue;
     }
-    const destFor = src.sub ? posix.join(t.dest, src.sub) + '/' : t.dest;
     const needsFilter = !src.wholeTree || excludeMatcher !== undefined;
-    await copyIntoRootfs(merged, [src], destFor, t.destIsDirSyntax || multiple || src.sub !== undefined, {
+    await copyIntoRootfs(merged, [src], t.dest, t.destIsDirSyntax || multiple || parents, {
       owner,
+      dirMode,
       commands: ctx.commands,
       previous: src.wholeTree && !from ? await previousTree(ctx, id, t.instruction, sel.files, base, s) : undefined,
       chmod: chmodFn,
       exclude: !needsFilter ? undefined : (rel) => {
         const full = base && base !== '.' ? `${base}/${rel}` : rel;
-        if (keep && !from && !keep.has(full)) return true;
+        if (keep && (!from || src.filtered) && !keep.has(full)) return true;
         if (excludeMatcher && excludeMatcher.isExcluded(rel)) return true;
         return false;
       },
     });
   }
   // A wildcard that matches nothing copies nothing (BuildKit allows it); a missing plain source already failed.
+  // COPY --parents whose pattern matches nothing still made the destination (the base was copied, empty).
 }
 
 /** `--chown=user[:group]`: numeric ids as given (group defaults to the uid), names from the stage's /etc/passwd and /etc/group. */

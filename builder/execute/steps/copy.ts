@@ -13,10 +13,11 @@ import { join, posix } from 'node:path';
 import { TsbuildError, type Digest } from '../../../layer-store/index.js';
 import { hashSources, type StepInputs } from '../../../cache/index.js';
 import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
-import { ContextMatcher, selectSources } from '../../context/index.js';
+import { ContextError, ContextMatcher, MissingSourceError, selectParentsSources, selectSources, type ContextEntry, type SourceSelection } from '../../context/index.js';
 import { BuildError, cc, commitHistory, copyCreatedBy, copyKey, layersKey } from '../../plan/index.js';
 import { fetchUrl, type Fetched } from '../add.js';
 import { sourceLayers } from '../base-image.js';
+import { sourceDir } from '../named-dirs.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import type { StepCall } from '../context.js';
 import { commitUpper, mountView, scratchDirs, withMerged } from '../workspace.js';
@@ -33,6 +34,15 @@ function checkSources(ins: CopyInstruction | AddInstruction): void {
     }
     if (isUrl(src) && !/^https?:\/\//i.test(src)) throw new BuildError(`ADD ${src}: only http and https URLs can be downloaded`, { hint: 'put the file into the build context' });
   }
+}
+
+/** The kinds of the sockets, fifos and devices a context selection holds, for the key (copyKey's `specials`). */
+function specialsOf(sel: SourceSelection | undefined): string {
+  const kind = (e: ContextEntry): string => (e.stat.isSocket() ? 'socket' : e.stat.isFIFO() ? 'fifo'
+    : `${e.stat.isCharacterDevice() ? 'char' : 'block'}${e.stat.rdev}`);
+  const out = new Set<string>();
+  for (const s of sel?.sources ?? []) for (const e of s.entries) if (e.type === 'other') out.add(`${kind(e)}:${e.relPath}`);
+  return [...out].sort().join(',');
 }
 
 /** Runs one COPY or ADD step through the cache; appends its layer and its history entry. */
@@ -62,7 +72,14 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
     let srcRoot: string;
     let matcher: ContextMatcher;
     let sourceKey: string;
-    if (from) {
+    // A directory named context is read as the context is: its own .dockerignore, its files' digest in the key.
+    const dirSource = from !== undefined ? await sourceDir(ctx, from) : undefined;
+    const fromLayers = from !== undefined && !dirSource;
+    if (dirSource) {
+      srcRoot = dirSource.dir;
+      matcher = dirSource.ignore.matcher;
+      sourceKey = 'context';
+    } else if (from) {
       // The key names the source stage's layers; its files are looked at only when the step runs (a cache hit
       // mounts nothing of the source stage).
       const layers = await sourceLayers(ctx, rs, from, ins.location);
@@ -74,20 +91,31 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       matcher = ctx.ignore.matcher;
       sourceKey = 'context';
     }
-    const select = async (): Promise<Awaited<ReturnType<typeof selectSources>>> => {
-      if (!from) return localSources.length > 0 ? selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
-      srcRoot = await mountView(ctx, await sourceLayers(ctx, rs, from), cleanups);
+    const parents = ins.kind === 'copy' && ins.parents;
+    const selectIn = (root: string): Promise<SourceSelection> => localSources.length === 0
+      ? Promise.resolve({ sources: [], paths: [] })
+      : (parents ? selectParentsSources : selectSources)(root, localSources, matcher, { signal: ctx.signal });
+    const where = from ? (/^\d+$/.test(from) ? `stage ${from}` : from) : 'the build context';
+    const select = async (): Promise<SourceSelection> => {
       try {
-        return localSources.length > 0 ? await selectSources(srcRoot, localSources, matcher, { signal: ctx.signal }) : { sources: [], paths: [] };
+        if (!fromLayers) return await selectIn(srcRoot);
+        srcRoot = await mountView(ctx, await sourceLayers(ctx, rs, from!), cleanups);
+        return await selectIn(srcRoot);
       } catch (e) {
-        // Name the stage, not the temporary mount the files were looked for in.
-        if (TsbuildError.is(e) && e.code === 'CONTEXT') {
-          throw new BuildError(`${e.message.replace('in the build context', `in ${/^\d+$/.test(from) ? `stage ${from}` : from}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
+        // BuildKit's words for a missing source (`"/path": not found`); a --from source names the stage, not the
+        // temporary mount the files were looked for in.
+        if (e instanceof MissingSourceError) {
+          const message = `${ins.kind.toUpperCase()} source ${JSON.stringify(e.path)}: not found in ${where}`;
+          if (!fromLayers) throw new ContextError(message, { hint: e.hint ?? 'check the path in the build context' });
+          throw new BuildError(message, { hint: `check the path in the filesystem of --from=${from}` });
+        }
+        if (fromLayers && TsbuildError.is(e) && e.code === 'CONTEXT') {
+          throw new BuildError(`${e.message.replace('in the build context', `in ${where}`)}`, { hint: `check the path in the filesystem of --from=${from}` });
         }
         throw e;
       }
     };
-    const contextSelection = from ? undefined : await select();
+    const contextSelection = fromLayers ? undefined : await select();
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
     if (contextSelection && ctx.statCache) {
@@ -98,8 +126,8 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       sourcesDigest = sourceKey;
     }
     const inputs: StepInputs = {
-      ...stepInputs(call, copyKey(ins, cwd, from ? { name: from, layers: sourceKey } : undefined, downloads)),
-      ...(from ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
+      ...stepInputs(call, copyKey(ins, cwd, fromLayers ? { name: from!, layers: sourceKey } : undefined, downloads, specialsOf(contextSelection))),
+      ...(fromLayers ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
     const r = await cachedStep(call, inputs, async () => {
       const s = await scratchDirs(ctx, 'copy');

@@ -21,6 +21,7 @@ import type { SecretSource } from '../options.js';
 import type { BuildCtx } from '../context.js';
 import type { ResolvedStage } from '../../frontend/index.js';
 import { sourceLayers } from '../base-image.js';
+import { sourceDir, type SourceDir } from '../named-dirs.js';
 import { contextBindView } from '../context-view.js';
 import { scopedPath } from '../scoped-path.js';
 import { mountView, type Scratch } from '../workspace.js';
@@ -32,16 +33,20 @@ import { mountView, type Scratch } from '../workspace.js';
  */
 export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, selected: Map<RunMount, SelectedSource>): Promise<MountKey> {
   if (m.type !== 'bind') return mountMaterial(m);
-  if (m.from !== undefined) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)));
-  const sel = await selectBindSource(ctx, m);
+  const src = await sourceDir(ctx, m.from);
+  if (!src) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from!)).map((l) => l.diffId)));
+  const sel = await selectBindSource(src, m, ctx.signal);
   selected.set(m, sel); // runMounts mounts exactly what was keyed, without walking the context again
-  return mountMaterial(m, ctx.statCache ? (await hashSources(ctx.contextDir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : 'context');
+  return mountMaterial(m, ctx.statCache ? (await hashSources(src.dir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal })).digest : `context:${src.dir}`);
 }
 
-/** The context path a bind mount without `from` selects, .dockerignore applied; a missing or ignored one is an error naming it. */
-async function selectBindSource(ctx: BuildCtx, m: RunMount): Promise<SelectedSource> {
+/**
+ * The path a bind mount of the context (or of a directory named context) selects, .dockerignore applied; a
+ * missing or ignored one is an error naming it.
+ */
+async function selectBindSource(src: SourceDir, m: RunMount, signal: AbortSignal): Promise<SelectedSource> {
   try {
-    const sel = await selectSources(ctx.contextDir, [m.source ?? '.'], ctx.ignore.matcher, { signal: ctx.signal });
+    const sel = await selectSources(src.dir, [m.source ?? '.'], src.ignore.matcher, { signal });
     return sel.sources[0]!;
   } catch (e) {
     if (TsbuildError.is(e) && e.code === 'CONTEXT') {
@@ -109,18 +114,19 @@ export async function runMounts(ctx: BuildCtx, rs: ResolvedStage, mounts: readon
         break;
       }
       case 'bind': {
-        if (m.from) {
+        const src = await sourceDir(ctx, m.from);
+        if (!src) {
           // A stage or image: an overlay with a throwaway upper, so `rw` writes are discarded too.
-          const view = await mountView(ctx, await sourceLayers(ctx, rs, m.from), cleanups);
+          const view = await mountView(ctx, await sourceLayers(ctx, rs, m.from!), cleanups);
           const src = await scopedPath(view, m.source ?? '/', true);
           out.push({ type: 'bind', source: src, target: target!, readonly: m.readOnly });
           break;
         }
-        const sel = selected.get(m) ?? await selectBindSource(ctx, m);
+        const sel = selected.get(m) ?? await selectBindSource(src, m, ctx.signal);
         const dir = join(s.dir, `bind-${n++}`);
         await mkdir(dir);
-        const view = await contextBindView(ctx.contextDir, sel, dir, cleanups, {
-          writable: !m.readOnly, filtered: ctx.ignore.patterns.length > 0, commands: ctx.commands, signal: ctx.signal,
+        const view = await contextBindView(src.dir, sel, dir, cleanups, {
+          writable: !m.readOnly, filtered: src.ignore.patterns.length > 0, commands: ctx.commands, signal: ctx.signal,
         });
         out.push({ type: 'bind', source: view.path, target: target!, readonly: m.readOnly });
         break;

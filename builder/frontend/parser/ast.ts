@@ -36,6 +36,11 @@ export interface InstructionNode {
   readonly endLine: number;
   /** For ONBUILD: the wrapped instruction. */
   readonly next?: InstructionNode;
+  /**
+   * The comment lines right above the instruction (BuildKit's PrevComment), `#` and surrounding space removed,
+   * in order; a bare `#` line clears them, blank lines do not, parser directives are not comments. Absent when none.
+   */
+  readonly comments?: readonly string[];
 }
 
 export interface ParserDirectives {

@@ -35,6 +35,15 @@ function isComment(s: string): boolean {
   return s.charCodeAt(i) === 0x23;
 }
 
+/** Go strings.TrimSpace: strips leading and trailing Unicode white space. */
+function goTrimSpace(s: string): string {
+  let i = 0;
+  let j = s.length;
+  while (i < j && isUnicodeSpace(s.charCodeAt(i))) i++;
+  while (j > i && isUnicodeSpace(s.charCodeAt(j - 1))) j--;
+  return s.slice(i, j);
+}
+
 function isBlank(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (!isUnicodeSpace(s.charCodeAt(i))) return false;
   return true;
@@ -185,9 +194,15 @@ export function parseText(text: string, file: string): DockerfileAst {
   const warnings: ParseWarning[] = [];
   let current = 0; // lines consumed so far (1-based number of the last line read)
 
+  let comments: string[] = []; // BuildKit's PrevComment of the next instruction
   while (current < total) {
     const raw = lines[current]!;
+    const directivesBefore = seen.size;
     const first = processLine(raw, current + 1, true);
+    if (isComment(raw) && seen.size === directivesBefore) {
+      const c = goTrimSpace(raw.slice(1)); // as BuildKit: the line's first character dropped, then trimmed
+      comments = c === '' ? [] : [...comments, c];
+    }
     current++;
     const startLine = current;
     const esc = ctx.escape.charCodeAt(0);
@@ -283,7 +298,9 @@ export function parseText(text: string, file: string): DockerfileAst {
         heredocs = docs;
       }
     }
-    children.push(finish(bare, startLine, current, heredocs));
+    const node = finish(bare, startLine, current, heredocs);
+    children.push(comments.length > 0 ? { ...node, comments } : node);
+    comments = [];
   }
 
   if (children.length === 0) {

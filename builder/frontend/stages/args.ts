@@ -1,4 +1,5 @@
 /** Args: the predefined platform and proxy args, and the global scope the meta ARGs make. */
+import type { NamedContextUse } from './named.js';
 import { formatPlatform, hostPlatform, type Platform } from '../../../layer-store/core/index.js';
 import type { EscapeToken } from '../parser/index.js';
 import { DockerfileError } from '../errors.js';
@@ -44,6 +45,8 @@ export interface ResolveOptions {
   readonly buildArgs: Readonly<Record<string, string | undefined>>;
   readonly platform?: PlatformOptions;
   readonly escapeToken?: EscapeToken;
+  /** `--build-context` names (contextKey form) and what each stands for. */
+  readonly namedContexts?: ReadonlyMap<string, NamedContextUse>;
 }
 
 /**

@@ -3,6 +3,7 @@ import { DockerfileError, suggest } from '../errors.js';
 import type { ArgInstruction, InstructionLocation } from '../instructions/index.js';
 import { expandAt, isPredefinedArg, resolveMetaArgs, type ResolveOptions } from './args.js';
 import type { Stage } from './stages.js';
+import { copyFromContext, namedContextFor, type NamedContextUse } from './named.js';
 
 
 export type StageBase =
@@ -71,15 +72,23 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
   const esc = o.escapeToken;
   const forward: { stage: Stage; from: string; location: InstructionLocation }[] = [];
 
-  const resolved: Omit<ResolvedStage, 'level'>[] = stages.map((s) => {
+  const resolved: Omit<ResolvedStage, 'level'>[] = stages.map((written) => {
+    let s = written;
     const baseName = expandAt(s.base, metaScope, s.location, esc).value;
     if (baseName === '') {
       throw new DockerfileError('DOCKERFILE_STAGE', `base name (${s.base}) should not be blank`, {
         hint: 'give the FROM image a value (check the ARG it uses, or pass --build-arg)', location: s.location });
     }
     let base: StageBase;
+    // A named context of the stage's own name replaces the whole stage; one of the base's name, the base.
+    const replacing = s.name !== undefined ? namedContextFor(o.namedContexts, s.name) : undefined;
     const earlier = names.get(baseName.toLowerCase());
-    if (earlier !== undefined && earlier < s.index) base = { kind: 'stage', index: earlier };
+    const named = replacing ?? (earlier !== undefined && earlier < s.index ? undefined : namedContextFor(o.namedContexts, baseName));
+    if (named) {
+      base = contextBase(named, names, s);
+      const fill = named.kind === 'dir' ? [copyFromContext(replacing ? s.name! : baseName, s.location)] : [];
+      s = { ...s, commands: replacing ? fill : [...fill, ...s.commands] };
+    } else if (earlier !== undefined && earlier < s.index) base = { kind: 'stage', index: earlier };
     else if (baseName === 'scratch') base = { kind: 'scratch' };
     else {
       checkImageRef(baseName, s.location, stageNames, 'FROM');
@@ -102,6 +111,13 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
           edges.push({ via: 'copy', stage: i, location: c.location });
           continue;
         }
+        const use = namedContextFor(o.namedContexts, ref);
+        if (use) {
+          // A directory is read by the step itself; an image or a stage is a dependency like any other.
+          if (use.kind === 'image') images.push({ via: 'copy', ref: use.ref, location: c.location });
+          if (use.kind === 'stage') edges.push({ via: 'copy', stage: contextStage(use, names, c.location), location: c.location });
+          continue;
+        }
         const named = names.get(ref.toLowerCase());
         if (named !== undefined) {
           if (named > s.index) forward.push({ stage: s, from: ref, location: c.location });
@@ -114,6 +130,12 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
       } else if (c.kind === 'run') {
         for (const m of c.mounts) {
           if (m.from === undefined || m.from === '') continue;
+          const use = namedContextFor(o.namedContexts, m.from);
+          if (use) {
+            if (use.kind === 'image') images.push({ via: 'mount', ref: use.ref, location: c.location });
+            if (use.kind === 'stage') edges.push({ via: 'mount', stage: contextStage(use, names, c.location), location: c.location });
+            continue;
+          }
           const named = names.get(m.from.toLowerCase());
           if (named !== undefined) {
             edges.push({ via: 'mount', stage: named, location: c.location });
@@ -209,6 +231,30 @@ const REF_RE = new RegExp(
 /** True when `s` is a valid image reference (docker/distribution reference grammar). */
 export function isImageReference(s: string): boolean {
   return s.length <= 255 + 200 && REF_RE.test(s);
+}
+
+/** The base a named context gives a stage: its image, the stage it names, or scratch (a directory is copied in). */
+function contextBase(use: NamedContextUse, names: ReadonlyMap<string, number>, s: Stage): StageBase {
+  if (use.kind === 'stage') {
+    const index = contextStage(use, names, s.location);
+    if (index === s.index) {
+      throw new DockerfileError('DOCKERFILE_STAGE', `named context target:${use.name} replaces stage ${use.name} with itself`, {
+        hint: 'point the build context at another stage, an image or a directory', location: s.location });
+    }
+    return { kind: 'stage', index };
+  }
+  if (use.kind === 'image' && use.ref !== 'scratch') return { kind: 'image', ref: use.ref };
+  return { kind: 'scratch' };
+}
+
+/** The index of the stage a `target:STAGE` named context names. */
+function contextStage(use: { readonly name: string }, names: ReadonlyMap<string, number>, location: InstructionLocation): number {
+  const i = names.get(use.name.toLowerCase());
+  if (i === undefined) {
+    throw new DockerfileError('DOCKERFILE_STAGE', `named context target:${use.name}: no stage ${use.name} in this Dockerfile`, {
+      hint: `stages are ${[...names.keys()].join(', ') || '(none named)'}`, location });
+  }
+  return i;
 }
 
 function checkImageRef(ref: string, loc: InstructionLocation, stageNames: readonly string[], what: string): void {

@@ -1,0 +1,144 @@
+/**
+ * `tsbuild build --call=outline|targets|subrequests.describe[,format=json]`: buildx's `--call` for BuildKit's
+ * Dockerfile subrequests. Nothing is built: the Dockerfile is read and parsed, and the answer printed on stdout,
+ * as text (BuildKit's printers, Go tabwriter columns) or with `format=json` as BuildKit's result.json.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, SUBREQUESTS,
+  type Outline, type Subrequest, type TargetList,
+} from '../builder/index.js';
+import { TsbuildError, type Platform } from '../layer-store/index.js';
+import { goJson, tabwrite } from './go-format.js';
+
+/** The `--call` functions this build answers without building (buildx's names). */
+export const CALL_FUNCTIONS = ['outline', 'targets', 'subrequests.describe'] as const;
+export type CallName = (typeof CALL_FUNCTIONS)[number];
+
+/** True when `name` is a call answered by answerCall. */
+export function isAnswerableCall(name: string | undefined): name is CallName {
+  return (CALL_FUNCTIONS as readonly (string | undefined)[]).includes(name);
+}
+
+/** A parsed `--call` value (buildx's CallFunc); `name` undefined: an ordinary build. */
+export interface CallFunc {
+  readonly name?: CallName;
+  readonly format: 'text' | 'json';
+}
+
+const CALL_HINT = `write --call=build or --call=${CALL_FUNCTIONS.join('|')}[,format=json]`;
+
+/**
+ * Parses a `--call` value as buildx's ParseCallFunc does (CSV: one name, `format=`, `ignorestatus=`): `build` (or
+ * nothing) is an ordinary build. Throws a USAGE error naming the value for an unknown function, field or format.
+ */
+export function parseCall(value: string): CallFunc {
+  let name: string | undefined;
+  let format: 'text' | 'json' = 'text';
+  const bad = (what: string): TsbuildError => new TsbuildError('USAGE', `invalid --call ${JSON.stringify(value)}: ${what}`, { hint: CALL_HINT });
+  for (const field of value.split(',').map((f) => f.trim()).filter((f) => f !== '')) {
+    const eq = field.indexOf('=');
+    if (eq < 0) {
+      if (name !== undefined) throw bad(`more than one function (${name}, ${field})`);
+      name = field;
+      continue;
+    }
+    const [k, v] = [field.slice(0, eq), field.slice(eq + 1)];
+    if (k === 'format') {
+      if (v !== 'json' && v !== 'text') throw bad(`unknown format ${JSON.stringify(v)} (json or text)`);
+      format = v;
+    } else if (k === 'ignorestatus') {
+      // Go strconv.ParseBool's words; these calls have no status to ignore
+      if (!['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) {
+        throw bad(`invalid ignorestatus value ${JSON.stringify(v)}`);
+      }
+    } else throw bad(`unknown field ${JSON.stringify(k)}`);
+  }
+  if (name === undefined || name === 'build') return { format };
+  if (!isAnswerableCall(name)) throw bad(`unknown function ${JSON.stringify(name)}`);
+  return { name, format };
+}
+
+/** Returns BuildKit's text form of an outline (subrequests/outline PrintOutline). */
+export function printOutline(o: Outline): string {
+  let out = '';
+  if (o.name || o.description) {
+    out += tabwrite(`TARGET:\t${o.name || '(default)'}\n${o.description ? `DESCRIPTION:\t${o.description}\n` : ''}`, { padding: 1 });
+    out += '\n';
+  }
+  if (o.args?.length) {
+    out += tabwrite(`BUILD ARG\tVALUE\tDESCRIPTION\n${o.args.map((a) => `${a.name}\t${a.value ?? ''}\t${a.description ?? ''}\n`).join('')}`, { padding: 3 });
+    out += '\n';
+  }
+  for (const [title, list] of [['SECRET', o.secrets], ['SSH', o.ssh]] as const) {
+    if (!list?.length) continue;
+    out += tabwrite(`${title}\tREQUIRED\n${list.map((s) => `${s.name}\t${s.required ? 'true' : ''}\n`).join('')}`, { padding: 3 });
+    out += '\n';
+  }
+  return out;
+}
+
+/** Returns BuildKit's text form of a targets list (subrequests/targets PrintTargets). */
+export function printTargets(l: TargetList): string {
+  const rows = l.targets.map((t) => {
+    const name = !t.name && t.default ? '(default)' : t.default ? `${t.name ?? ''} (default)` : t.name ?? '';
+    return `${name}\t${t.description ?? ''}\n`;
+  });
+  return tabwrite(`TARGET\tDESCRIPTION\n${rows.join('')}`, { padding: 1 });
+}
+
+/** Returns BuildKit's text form of the subrequest list (subrequests PrintDescribe). */
+export function printDescribe(list: readonly Subrequest[]): string {
+  const rows = list.map((r) => `${r.name.replace(/^frontend\./, '')}\t${r.version}\t${r.description}\n`);
+  return tabwrite(`NAME\tVERSION\tDESCRIPTION\n${rows.join('')}`, { padding: 1 });
+}
+
+export interface CallOptions {
+  readonly context: string;
+  /** Default: CONTEXT/Dockerfile (or a lowercase `dockerfile` when only that exists). */
+  readonly dockerfile?: string;
+  readonly buildArgs: Readonly<Record<string, string | undefined>>;
+  readonly target?: string;
+  /** The target platform (default: this machine's). */
+  readonly platform?: Platform;
+}
+
+/**
+ * Answers `call` for the Dockerfile of `o` and returns what buildx prints on stdout (JSON: BuildKit's result.json
+ * and a newline). Throws DOCKERFILE_NOT_FOUND for an unreadable Dockerfile and the front end's DockerfileError.
+ */
+export async function answerCall(call: { readonly name: CallName; readonly format: 'text' | 'json' }, o: CallOptions): Promise<string> {
+  if (call.name === 'subrequests.describe') return call.format === 'json' ? `${goJson(SUBREQUESTS)}\n` : printDescribe(SUBREQUESTS);
+  const path = o.dockerfile ?? defaultDockerfile(resolve(o.context));
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
+    });
+  }
+  const ast = parseDockerfile(bytes, { file: o.dockerfile ?? 'Dockerfile' });
+  if (call.name === 'targets') {
+    const l = listTargets(ast, { source: bytes });
+    return call.format === 'json' ? `${goJson(l)}\n` : printTargets(l);
+  }
+  const outline = outlineDockerfile(ast, {
+    source: bytes, buildArgs: o.buildArgs,
+    ...(o.target !== undefined ? { target: o.target } : {}), ...(o.platform ? { platform: { target: o.platform } } : {}),
+  });
+  return call.format === 'json' ? `${goJson(outline)}\n` : printOutline(outline);
+}
+
+/**
+ * `tsbuild build --call=…`: when `value` names a call function, answers it from the build flags (`options`, read
+ * only then), writes the answer on stdout and returns true; returns false for an ordinary build (`build`). A bad
+ * value is a USAGE error.
+ */
+export async function runCallFlag(value: string, options: () => CallOptions): Promise<boolean> {
+  const call = parseCall(value);
+  if (call.name === undefined) return false;
+  process.stdout.write(await answerCall({ ...call, name: call.name }, options()));
+  return true;
+}
