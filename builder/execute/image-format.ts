@@ -83,6 +83,11 @@ function rewriteManifest(m: ImageManifest, f: ImageFormat, platform: Platform | 
 /** Options of formatImage: the lease the new documents are recorded in before they are written. */
 export interface FormatImageOptions extends Abortable {
   readonly lease?: Lease | undefined;
+  /**
+   * The platform a single image was built for (`manifest[PLATFORM]` annotations match it, as checkImageFormat
+   * checks them); default: the platform its config records. An index's children carry their own.
+   */
+  readonly platform?: Platform | undefined;
 }
 
 /** Stores `doc` as a blob (leased first, lease.ts's protocol); returns its descriptor. */
@@ -104,7 +109,7 @@ export async function formatImage(store: LayerStore, desc: Descriptor, f: ImageF
   if (f.ociMediaTypes && f.annotations.length === 0 && !desc.mediaType.startsWith('application/vnd.docker.')) return desc;
   const obj = await store.load(desc);
   if (obj.kind === 'image') {
-    const platform = desc.platform ?? { os: obj.config.os, architecture: obj.config.architecture, ...(obj.config.variant ? { variant: obj.config.variant } : {}) };
+    const platform = desc.platform ?? o.platform ?? { os: obj.config.os, architecture: obj.config.architecture, ...(obj.config.variant ? { variant: obj.config.variant } : {}) };
     const m = rewriteManifest(obj.manifest, f, platform);
     const d = await put(store, m, m.mediaType!, o);
     const da = pick(f.annotations, 'manifest-descriptor', platform);
@@ -113,7 +118,8 @@ export async function formatImage(store: LayerStore, desc: Descriptor, f: ImageF
   const children: Descriptor[] = [];
   for (const child of obj.index.manifests) {
     if (!isIndexType(child.mediaType) && !child.mediaType.includes('manifest')) { children.push(child); continue; }
-    const c = await formatImage(store, child, { ...f, annotations: f.annotations.filter((a) => a.type === 'manifest' || a.type === 'manifest-descriptor') }, o);
+    const { platform: _p, ...co } = o;
+    const c = await formatImage(store, child, { ...f, annotations: f.annotations.filter((a) => a.type === 'manifest' || a.type === 'manifest-descriptor') }, co);
     children.push(c);
   }
   const ia = pick(f.annotations, 'index');

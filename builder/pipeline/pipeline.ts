@@ -220,7 +220,7 @@ async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly I
     const k = formatKey(f);
     let d = memo.get(k);
     if (!d) {
-      d = formatImage(o.store, r.manifest, f, { lease, ...(o.signal ? { signal: o.signal } : {}) });
+      d = formatImage(o.store, r.manifest, f, { lease, platform: o.platforms?.[0] ?? hostPlatform(), ...(o.signal ? { signal: o.signal } : {}) });
       memo.set(k, d);
     }
     return d;

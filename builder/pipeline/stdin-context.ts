@@ -77,10 +77,11 @@ function rejoin(head: Buffer, it: AsyncIterator<Buffer>, ended: boolean): Readab
 /**
  * Returns the context `stream` holds (see the header), unpacked under the store's scratch area (reclaimed by a
  * later build if this process dies). `dockerfile` is the `-f` value: a path inside the tar when the stream is an
- * archive; with a Dockerfile on the stream it is refused. Throws BuildError-like USAGE errors for an empty stream,
- * an ambiguous Dockerfile, or a Dockerfile over 16 MiB; InvalidLayerError and friends for a hostile or corrupt tar.
+ * archive; with a Dockerfile on the stream it is refused. Throws USAGE errors for an empty stream, an ambiguous
+ * Dockerfile or a Dockerfile over 16 MiB; applyLayer's errors (InvalidLayerError, UnsafeLayerEntryError) for a
+ * corrupt or hostile tar. Nothing is left under the store on failure.
  */
-export async function contextFromStream(store: LayerStore, stream: Readable, o: { dockerfile?: string | undefined; dockerfileContent?: unknown; signal?: AbortSignal | undefined } = {}): Promise<StreamContext> {
+export async function contextFromStream(store: LayerStore, stream: Readable, o: { dockerfile?: string | undefined; dockerfileContent?: string | Uint8Array | undefined; signal?: AbortSignal | undefined } = {}): Promise<StreamContext> {
   const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const { head, ended } = await peek(it, PEEK);
   if (head.length === 0) {
