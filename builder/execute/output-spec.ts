@@ -28,7 +28,8 @@ export interface ImageOutputFormat {
 export type OutputSpec =
   /** `names`: the `name=` values (buildx: replaced by the -t names when there are any). */
   | ({ readonly type: 'image'; readonly names: readonly string[]; readonly push?: boolean | undefined } & ImageOutputFormat)
-  | ({ readonly type: 'oci' | 'docker'; readonly dest: string | Writable; readonly names?: readonly string[] | undefined } & ImageOutputFormat)
+  /** `tar: false` (oci only): `dest` is an OCI layout directory, not an archive. */
+  | ({ readonly type: 'oci' | 'docker'; readonly dest: string | Writable; readonly names?: readonly string[] | undefined; readonly tar?: boolean | undefined } & ImageOutputFormat)
   | { readonly type: 'tar'; readonly dest: string | Writable; readonly platformSplit?: boolean | undefined }
   | { readonly type: 'local'; readonly dest: string; readonly platformSplit?: boolean | undefined };
 
@@ -108,7 +109,7 @@ function stdoutDest(type: string, o: ParseOutputOptions, where: string): Writabl
 
 /**
  * Returns the output an `--output` value describes. Throws a USAGE error naming the type or attribute for
- * anything tsbuild cannot honour (an unknown type, `push-by-digest`, `compression`, `tar=false`,
+ * anything tsbuild cannot honour (an unknown type, `push-by-digest`, `compression`, `docker` with `tar=false`,
  * `mode=delete`, `store=false`, …), for a missing `dest` where one is needed, and for `dest=-` when there is no
  * stdout or it is a terminal.
  */
@@ -177,7 +178,11 @@ export function parseOutput(spec: string, o: ParseOutputOptions = {}): OutputSpe
     }
     case 'oci':
     case 'docker': {
-      if (get('tar') !== undefined && !bool(get('tar')!, 'tar', where)) refuse('tar', get('tar')!, 'an OCI layout directory is not written; omit tar= for an archive');
+      if (get('tar') !== undefined && !bool(get('tar')!, 'tar', where)) {
+        if (t === 'docker') refuse('tar', get('tar')!, 'a Docker image is written as an archive only; use type=oci,tar=false for a layout directory');
+        if (dest === undefined || dest === '' || dest === '-') throw new TsbuildError('USAGE', `dest is required for oci exporter with tar=false, and cannot be stdout`, { location: { ref: where }, hint: 'write --output type=oci,tar=false,dest=DIR' });
+        return { type: t, dest: resolve(dest), tar: false, ...(names.length ? { names } : {}), ...fmt };
+      }
       // buildx: the docker exporter without dest loads the image into the daemon: for tsbuild, into its store.
       if (dest === undefined && t === 'docker') return { type: 'image', names, push: false, ...fmt };
       const to = dest === undefined || dest === '-' ? stdoutDest(t, o, where) : resolve(dest);

@@ -1,6 +1,7 @@
 /**
  * `--output`: where a finished build goes besides the store (the values are read by output-spec.ts). `image`
- * only names it in the store (the pipeline pushes it); `oci`/`docker` write an archive; `local` writes the
+ * only names it in the store (the pipeline pushes it); `oci`/`docker` write an archive (`oci` with `tar: false`:
+ * an OCI layout directory); `local` writes the
  * flattened root filesystem to a directory; `tar` writes that filesystem as one tar. A file or directory target
  * or a stream (stdout) alike. Several platforms: one `<os>_<arch>[_<variant>]` directory per platform (in the
  * directory, or in the one tar) unless `platformSplit: false`, which merges them and refuses a path that two
@@ -15,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import {
-  TsbuildError, applyLayer, isIndexType, writeArchive,
+  TsbuildError, applyLayer, isIndexType, writeArchive, writeLayoutDir,
   type Descriptor, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import type { OutputSpec } from './output-spec.js';
@@ -46,6 +47,7 @@ export async function writeOutput(store: LayerStore, manifest: Descriptor, names
         });
       }
       const entries = [{ descriptor: manifest, names }];
+      if (out.tar === false && typeof out.dest === 'string') return writeLayoutDir(store, entries, out.dest, o.signal ? { signal: o.signal } : {});
       const fmt = { format: out.type, ...(o.signal ? { signal: o.signal } : {}) } as const;
       if (typeof out.dest !== 'string') return writeArchive(store, entries, out.dest, { ...fmt, end: false });
       await toFile(out.dest, (w) => writeArchive(store, entries, w, { ...fmt, scratchDir: dirname(out.dest as string) }));

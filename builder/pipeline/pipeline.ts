@@ -19,7 +19,7 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  Lease, TsbuildError, formatError, formatPlatform, hostPlatform,
+  Lease, TsbuildError, formatError, formatPlatform, hostPlatform, normalizeTagName,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -193,7 +193,9 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     const named = await nameImages(o, r, targets, lease, direct);
     for (const out of o.outputs ?? []) {
       const image = out.type === 'oci' || out.type === 'docker' ? await named.variant(formatOf(o, out)) : r.manifest;
-      await writeOutput(o.store, image, out.type === 'oci' || out.type === 'docker' ? namesOf(o, out.names) : [], out, o.signal ? { signal: o.signal } : {});
+      // Archives carry full names (docker.io/library/app:1), as the store and BuildKit's exporters name images.
+      const names = out.type === 'oci' || out.type === 'docker' ? namesOf(o, out.names).map((n) => normalizeTagName(n)) : [];
+      await writeOutput(o.store, image, names, out, o.signal ? { signal: o.signal } : {});
     }
     const exportedCaches = await exportCaches(o, r, report);
     const pushed = await pushTargets(o, named.targets, report);

@@ -177,12 +177,30 @@ test('several platforms: local and tar split per platform by default; platform-s
   assert.match(clash.stderr.trim().split('\n').at(-1)!, /^error: cannot overwrite a\.txt from linux\/amd64 with linux\/arm64 when split option is disabled/);
 });
 
+test('type=oci,tar=false writes an OCI layout directory skopeo reads; a second build replaces its name there', async () => {
+  const layout = join(work, 'layout');
+  ok(tsbuild(['build', '-t', 'layout:1', '-o', `type=oci,tar=false,dest=${layout}`, ctx]));
+  const ref = `oci:${layout}:docker.io/library/layout:1`;
+  const { stdout: first } = await run('skopeo', ['inspect', '--config', ref]);
+  await writeFile(join(ctx, 'a.txt'), 'A2\n');
+  try {
+    ok(tsbuild(['build', '-t', 'layout:1', '-o', `type=oci,tar=false,dest=${layout}`, ctx]));
+  } finally {
+    await writeFile(join(ctx, 'a.txt'), 'A\n');
+  }
+  const { stdout: second } = await run('skopeo', ['inspect', '--config', ref]);
+  assert.notDeepEqual(JSON.parse(second).rootfs, JSON.parse(first).rootfs, 'the name points at the new image');
+  const { stdout: index } = await run('cat', [join(layout, 'index.json')]);
+  assert.equal((JSON.parse(index) as { manifests: unknown[] }).manifests.length, 1, 'one entry per name');
+});
+
 test('an output type or attribute tsbuild cannot honour is a usage error naming it', async () => {
   const cases: [string, RegExp][] = [
     ['type=image,name=x:1,push-by-digest=true', /attribute "push-by-digest" is not supported/],
     ['type=registry,name=x:1,compression=zstd', /attribute "compression" is not supported/],
     ['type=local,dest=out,mode=delete', /mode=delete is not supported/],
-    ['type=oci,dest=x,tar=false', /tar=false is not supported/],
+    ['type=docker,dest=x,tar=false', /tar=false is not supported/],
+    ['type=oci,tar=false', /dest is required for oci exporter with tar=false/],
     ['type=image,name=x:1,store=false', /store=false is not supported/],
     ['type=s3,dest=x', /unknown --output type "s3"/],
     ['type=tar,dest=x,oci-mediatypes=false', /attribute "oci-mediatypes" is not supported/],
