@@ -33,6 +33,10 @@ module.exports = {
     { name: 'plan-has-no-effects', severity: 'error',
       comment: 'of the node: builtins, builder/plan may use only node:path (string functions)',
       from: { path: '^builder/plan/' }, to: { dependencyTypes: ['core'], pathNot: '^(node:)?path$' } },
+    { name: 'checks-are-pure', severity: 'error',
+      comment: 'builder/checks reads a parsed Dockerfile and what its caller knows: it imports builder/frontend, layer-store/core and (types only) builder/context, and no node: builtin',
+      from: { path: '^builder/checks/' },
+      to: { path: '^(cache|registry-client|runtime-exec|cli)/|^layer-store/(?!core/)|^builder/(?!(frontend|checks|context)/)|^(node:)?(fs|child_process|net|http|https)' } },
     { name: 'builder-not-cli', severity: 'error', from: { path: '^builder/' }, to: { path: '^cli/' } },
   ],
   options: {

@@ -10,6 +10,8 @@ export { parseOutput, writeOutput, checkOneStdout, type OutputSpec, type ImageOu
 export { parseAnnotation, ANNOTATION_TYPES, type Annotation, type AnnotationType } from './execute/annotations.js';
 export { formatImage, checkImageFormat, type ImageFormat, type FormatImageOptions } from './execute/image-format.js';
 export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';
+export { checkDockerfile, type CheckDockerfileOptions, type CheckDockerfileResult } from './execute/check-dockerfile.js';
+export { runChecks, parseCheckOptions, formatShort, ALL_RULES, RULES, type CheckInput, type CheckReport, type CheckWarning, type Rule } from './checks/index.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';

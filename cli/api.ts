@@ -25,6 +25,8 @@ export type { Outline, OutlineArg, OutlineMount, OutlineOptions, SourceLocation,
 export { build } from '../builder/index.js';
 /** Builds one image per platform and commits an index naming them. */
 export { buildPlatforms } from '../builder/index.js';
+/** Build checks (BuildKit's rules and tsbuild's): `checkDockerfile` is `tsbuild build --check`; `runChecks` the pure engine. */
+export { checkDockerfile, runChecks, ALL_RULES, type CheckDockerfileOptions, type CheckDockerfileResult, type CheckWarning, type Rule } from '../builder/index.js';
 /** Runs what `tsbuild build` does: import caches → build → inline cache → outputs → export caches → push. */
 export { runBuildPipeline } from '../builder/index.js';
 /** Parses `--output` (buildx's types and attributes; `dest=-` to a given stream) and writes a built image there. */

@@ -21,45 +21,6 @@ export function isAnswerableCall(name: string | undefined): name is CallName {
   return (CALL_FUNCTIONS as readonly (string | undefined)[]).includes(name);
 }
 
-/** A parsed `--call` value (buildx's CallFunc); `name` undefined: an ordinary build. */
-export interface CallFunc {
-  readonly name?: CallName;
-  readonly format: 'text' | 'json';
-}
-
-const CALL_HINT = `write --call=build or --call=${CALL_FUNCTIONS.join('|')}[,format=json]`;
-
-/**
- * Parses a `--call` value as buildx's ParseCallFunc does (CSV: one name, `format=`, `ignorestatus=`): `build` (or
- * nothing) is an ordinary build. Throws a USAGE error naming the value for an unknown function, field or format.
- */
-export function parseCall(value: string): CallFunc {
-  let name: string | undefined;
-  let format: 'text' | 'json' = 'text';
-  const bad = (what: string): TsbuildError => new TsbuildError('USAGE', `invalid --call ${JSON.stringify(value)}: ${what}`, { hint: CALL_HINT });
-  for (const field of value.split(',').map((f) => f.trim()).filter((f) => f !== '')) {
-    const eq = field.indexOf('=');
-    if (eq < 0) {
-      if (name !== undefined) throw bad(`more than one function (${name}, ${field})`);
-      name = field;
-      continue;
-    }
-    const [k, v] = [field.slice(0, eq), field.slice(eq + 1)];
-    if (k === 'format') {
-      if (v !== 'json' && v !== 'text') throw bad(`unknown format ${JSON.stringify(v)} (json or text)`);
-      format = v;
-    } else if (k === 'ignorestatus') {
-      // Go strconv.ParseBool's words; these calls have no status to ignore
-      if (!['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) {
-        throw bad(`invalid ignorestatus value ${JSON.stringify(v)}`);
-      }
-    } else throw bad(`unknown field ${JSON.stringify(k)}`);
-  }
-  if (name === undefined || name === 'build') return { format };
-  if (!isAnswerableCall(name)) throw bad(`unknown function ${JSON.stringify(name)}`);
-  return { name, format };
-}
-
 /** Returns BuildKit's text form of an outline (subrequests/outline PrintOutline). */
 export function printOutline(o: Outline): string {
   let out = '';
@@ -129,16 +90,4 @@ export async function answerCall(call: { readonly name: CallName; readonly forma
     ...(o.target !== undefined ? { target: o.target } : {}), ...(o.platform ? { platform: { target: o.platform } } : {}),
   });
   return call.format === 'json' ? `${goJson(outline)}\n` : printOutline(outline);
-}
-
-/**
- * `tsbuild build --call=…`: when `value` names a call function, answers it from the build flags (`options`, read
- * only then), writes the answer on stdout and returns true; returns false for an ordinary build (`build`). A bad
- * value is a USAGE error.
- */
-export async function runCallFlag(value: string, options: () => CallOptions): Promise<boolean> {
-  const call = parseCall(value);
-  if (call.name === undefined) return false;
-  process.stdout.write(await answerCall({ ...call, name: call.name }, options()));
-  return true;
 }

@@ -13,6 +13,14 @@ type Where = { readonly file: string; readonly line: number; readonly endLine: n
 
 /** Returns the stage's platform: its `FROM --platform=` value parsed (errors carry the FROM line), else `dflt`. */
 export function stagePlatform(rs: ResolvedStage, dflt: Platform): Platform {
+  if (rs.platform === '' && rs.stage.platform !== undefined) {
+    // BuildKit's words: a --platform that expands to nothing is an error, not the default platform.
+    const l = rs.stage.location;
+    throw new BuildError(`empty platform value from expression ${rs.stage.platform}`, {
+      location: { file: l.file, line: l.line, endLine: l.endLine },
+      hint: 'declare the ARG it uses before the first FROM (or pass it with --build-arg), or drop --platform',
+    });
+  }
   if (!rs.platform) return dflt;
   try {
     return parsePlatform(rs.platform);

@@ -16,17 +16,19 @@ import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
-import { parseDockerfile, toStages, resolveStageGraph } from '../frontend/index.js';
+import { parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
 import { checkEntitlements } from './entitlements.js';
 import { stagePlatform } from './base-platform.js';
-import { settleBackground, type BuildCtx, type StageState } from './context.js';
+import { inBackground, settleBackground, type BuildCtx, type StageState } from './context.js';
 import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
 import { validateSecrets } from './steps/run-mounts.js';
+import { resolveEpoch, withEpochArg } from './epoch.js';
+import { buildChecks, checksBeforeFailure } from './checks.js';
 
 export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
@@ -56,17 +58,28 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
-  const { stages, metaArgs } = toStages(ast, fileLabel);
   const platform = o.platform ?? hostPlatform();
-  const buildArgs = o.buildArgs ?? {};
-  const graph = resolveStageGraph(stages, metaArgs, {
-    ...(o.target !== undefined ? { target: o.target } : {}),
-    buildArgs,
-    platform: { target: platform, build: hostPlatform() },
-    escapeToken: ast.directives.escape,
-    ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
-  });
-  for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
+  const given = withEpochArg(o.buildArgs ?? {}, o.sourceDateEpoch);
+  let graph: StageGraph;
+  let buildArgs: Readonly<Record<string, string | undefined>>;
+  let epoch: number | undefined;
+  try {
+    const { stages, metaArgs } = toStages(ast, fileLabel);
+    const resolved = resolveStageGraph(stages, metaArgs, {
+      ...(o.target !== undefined ? { target: o.target } : {}),
+      buildArgs: given,
+      platform: { target: platform, build: hostPlatform() },
+      escapeToken: ast.directives.escape,
+      ...(o.namedContexts ? { namedContexts: o.namedContexts } : {}),
+    });
+    // SOURCE_DATE_EPOCH (epoch.ts): the build arg, the option or the Dockerfile's global ARG; the steps see it in ctx.o.
+    ({ epoch, buildArgs, graph } = await resolveEpoch({ stages, metaArgs, graph: resolved, buildArgs: given, escapeToken: ast.directives.escape, ...(o.signal ? { signal: o.signal } : {}) }));
+    for (const rs of graph.order) stagePlatform(rs, platform); // a bad FROM --platform fails before any work
+  } catch (e) {
+    checksBeforeFailure(ast, o, platform, events); // BuildKit reports the warnings found before the error
+    throw e;
+  }
+  const opts: BuildOptions = { ...o, buildArgs, sourceDateEpoch: epoch };
   const ignore = await loadDockerignore(contextDir, o.dockerfileContent !== undefined ? undefined : o.dockerfile);
   if (ignore.excludesDockerfile && o.dockerfileContent === undefined) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
@@ -81,9 +94,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  const created = o.sourceDateEpoch !== undefined ? new Date(o.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
+  const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
+    o: opts, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
     results: new Map(), steps: [],
     statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),
@@ -95,6 +108,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     commands: new ShellRunner({ dir: tmp }),
   };
   try {
+    const checks = o.checks === false ? undefined : await buildChecks(ctx);
+    if (checks) inBackground(ctx, checks.later); // settled before build() returns, on failure too
     for (const rs of graph.order) {
       const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
       const p = Promise.all(deps).then(() => runStage(ctx, rs));
@@ -111,7 +126,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
-    return await commitImage(ctx, final);
+    const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
+    return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.
     await Promise.allSettled(ctx.background);

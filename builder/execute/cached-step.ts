@@ -36,7 +36,7 @@ export function stepInputs(call: StepCall, instruction: string, withEnv = false)
   const { ctx, state: st, stage: rs } = call;
   return baseInputs({
     parent: st.key, parentKind: st.parentKind, parentName: st.parentName, platform: st.platform,
-    stepId: stepIdOf(ctx.contextDir, ctx.ast.file, rs.stage.name ?? rs.index, call.id),
+    stepId: stepIdOf(ctx.contextDir, ctx.ast.file, rs.stage.name ?? rs.index, call.id), epoch: ctx.o.sourceDateEpoch,
   }, instruction, withEnv ? keyEnv(call.scope.runEnv({ includeProxy: false })) : []);
 }
 

@@ -2,7 +2,6 @@
  * The state a build carries: the build context (one per build, shared by every stage), the state of one stage
  * (its config, layers and key chain), and the per-step call every step function takes. Nothing here does I/O.
  */
-import type { SourceDir } from './named-dirs.js';
 import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
 import type { ShellRunner } from '../../runtime-exec/index.js';
 import type { CacheRecord, StatCache } from '../../cache/index.js';
@@ -114,6 +113,12 @@ export interface BuildCtx {
   readonly previous: Map<string, CacheRecord>;
   /** Forks the helper commands of the steps (mount, umount, getfattr, cp): one small shell, not this process. */
   readonly commands: ShellRunner;
+}
+
+/** A directory a build reads files from (its context, or a directory named context), with its .dockerignore. */
+export interface SourceDir {
+  readonly dir: string;
+  readonly ignore: DockerignoreInfo;
 }
 
 /** What every step function gets besides its instruction: `(call, ins)`. */

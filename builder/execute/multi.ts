@@ -38,6 +38,7 @@ async function buildAll(o: BuildOptions & { readonly platforms: readonly Platfor
       tags: [],
       recordUntagged: false,
       lease,
+      checks: o.checks !== false && platform === o.platforms[0], // once, as BuildKit warns for the first platform only
       ...(events ? {
         events: (e) => {
           if ('id' in e && typeof e.id === 'string') {

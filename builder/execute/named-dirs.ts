@@ -3,14 +3,11 @@
  * NAME=DIR`, or a git checkout or tarball fetched for the build). Each comes with its own .dockerignore, read
  * once per build, as BuildKit's local named contexts do.
  */
-import { loadDockerignore, type DockerignoreInfo } from '../context/index.js';
+import { loadDockerignore } from '../context/index.js';
 import { namedContextFor } from '../frontend/index.js';
-import type { BuildCtx } from './context.js';
+import type { BuildCtx, SourceDir } from './context.js';
 
-export interface SourceDir {
-  readonly dir: string;
-  readonly ignore: DockerignoreInfo;
-}
+export type { SourceDir } from './context.js';
 
 /**
  * The directory `from` (a `COPY --from` / `RUN --mount from=` value) reads: the build context when `from` is

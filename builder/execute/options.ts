@@ -4,6 +4,7 @@ import type { Descriptor, Digest, EventSink, ImageConfig, Lease, LayerStore, Log
 import type { Limits, NetworkMode, Runtime } from '../../runtime-exec/index.js';
 import type { CacheRecord, CacheStore, RemoteCache } from '../../cache/index.js';
 import type { Entitlement } from './entitlements.js';
+import type { CheckWarning } from '../checks/index.js';
 
 /** A secret given with `--secret id=ID,src=FILE` or `--secret id=ID,env=VAR`. */
 export interface SecretSource {
@@ -70,6 +71,8 @@ export interface BuildOptions {
    * the result is tagged later, e.g. by a multi-platform index.
    */
   readonly lease?: Lease | undefined;
+  /** Run the build checks (builder/checks; default true): warnings go to `events` and `BuildResult.checks`. */
+  readonly checks?: boolean | undefined;
 }
 
 export interface StepReport {
@@ -95,5 +98,7 @@ export interface BuildResult {
   readonly allRecords: readonly CacheRecord[];
   /** The cache mounts RUN steps used: `{id, dir}`, for exporting their contents with `mode=max`. */
   readonly cacheMounts: readonly { readonly id: string; readonly dir: string }[];
+  /** The build-check warnings (builder/checks), in the order found; empty with `checks: false`. */
+  readonly checks?: readonly CheckWarning[];
 }
 

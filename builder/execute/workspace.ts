@@ -85,12 +85,13 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
 
 /**
  * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
- * snapshot. Returns undefined when the step changed nothing (BuildKit drops empty layers). The layer is
+ * snapshot. Returns undefined when the step changed nothing, unless `keepEmpty` (RUN: BuildKit's exec gives
+ * every RUN a layer, an empty one when nothing changed). The layer is
  * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES was
  * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
  */
-export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string): Promise<PendingLayer | undefined> {
-  if (readdirSync(s.upper).length === 0) return undefined;
+export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean } = {}): Promise<PendingLayer | undefined> {
+  if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
   let deferred;

@@ -34,6 +34,7 @@ import { formatImage, formatKey, type ImageFormat } from '../execute/image-forma
 import type { CacheSpec } from './cache-spec.js';
 import { allNames, checkTargets, formatOf, imageTargets, isPlainFormat, namesOf, type ImageTarget } from './image-targets.js';
 import { contextFromStream } from './stdin-context.js';
+import type { CheckWarning } from '../checks/index.js';
 import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 
@@ -117,6 +118,8 @@ export interface BuildPipelineResult {
   readonly pushed: readonly PushedTag[];
   /** The warnings also sent to `events` (unusable caches, inline cache on several platforms). */
   readonly warnings: readonly string[];
+  /** The build-check warnings (builder/checks; for several platforms, the first platform's, as BuildKit). */
+  readonly checks: readonly CheckWarning[];
 }
 
 /** What the build step produced, in the shape the steps after it need (one image or an index). */
@@ -130,6 +133,7 @@ interface Built {
   readonly allRecords: BuildResult['allRecords'];
   readonly cacheMounts: BuildResult['cacheMounts'];
   readonly platforms: readonly (BuildResult & { readonly platform: Platform })[];
+  readonly checks?: readonly CheckWarning[] | undefined;
 }
 
 /** Reports progress and collects warnings for the result. */
@@ -203,7 +207,7 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     return {
       manifest: top, imageDigest: top.digest, configDigest: r.platforms.length ? top.digest : r.configDigest, tags, steps: r.steps,
       platforms: r.platforms, importedCaches: imported.map((i) => i.info), inlineCacheRecords, exportedCaches, pushed,
-      warnings: report.warnings,
+      warnings: report.warnings, checks: r.checks ?? r.platforms[0]?.checks ?? [],
     };
   } finally {
     if (!o.lease) await lease.release();

@@ -66,6 +66,8 @@ export interface StepOrigin {
   readonly platform: Platform;
   /** See stepIdOf. */
   readonly stepId: string;
+  /** SOURCE_DATE_EPOCH (Unix seconds) when set: layers' mtimes are clamped to it, so it is in every step's key. */
+  readonly epoch?: number | undefined;
 }
 
 /** A step's position across builds: `<context dir>|<Dockerfile>|<stage name or index>|<step id>`. */
@@ -81,7 +83,7 @@ export function baseInputs(origin: StepOrigin, instruction: string, env: readonl
   return {
     v: 1,
     parent: origin.parent,
-    instruction: `${CACHE_RECORD_VERSION} ${instruction}`,
+    instruction: `${CACHE_RECORD_VERSION} ${instruction}${origin.epoch !== undefined ? ` epoch=${origin.epoch}` : ''}`,
     platform: formatPlatform(origin.platform),
     env,
     mounts: [],
@@ -96,9 +98,9 @@ export function keyEnv(runEnv: ReadonlyMap<string, string>): [string, string][] 
   return [...runEnv].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-/** WORKDIR's instruction text in the key: the directory and the user that will own it. */
+/** WORKDIR's instruction text in the key: the directory and the user that will own it (`empty-diff=layer`: as runKey). */
 export function workdirKey(dir: string, user: string): string {
-  return `WORKDIR ${dir} user=${user}`;
+  return `WORKDIR ${dir} user=${user} empty-diff=layer`;
 }
 
 export interface RunKeyOptions {
@@ -108,9 +110,13 @@ export interface RunKeyOptions {
   readonly security: 'sandbox' | 'insecure';
 }
 
-/** RUN's instruction text in the key: its argv (JSON), user, working dir, network, and `security=insecure` when set. */
+/**
+ * RUN's instruction text in the key: its argv (JSON), user, working dir, network, and `security=insecure` when
+ * set. `empty-diff=layer` marks records made since a RUN that changes nothing gets an (empty) layer, as in
+ * BuildKit; records of older builds, which have none, are not reused.
+ */
 export function runKey(args: readonly string[], o: RunKeyOptions): string {
-  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''}`;
+  return `RUN ${JSON.stringify(args)} user=${o.user} cwd=${o.cwd} network=${o.network}${o.security === 'insecure' ? ' security=insecure' : ''} empty-diff=layer`;
 }
 
 /** The content of a stage's or image's filesystem in keys: its layers' diffIDs (`empty` for none). */

@@ -49,7 +49,8 @@ export function applyMetadata(config: ImageConfig, ins: MetadataInstruction, o: 
       c.ExposedPorts ??= {};
       const keys = ins.ports.flatMap(exposedPortKeys);
       for (const k of keys) c.ExposedPorts[k] = {};
-      hist(`EXPOSE map[${[...keys].sort().map((k) => `${k}:{}`).join(' ')}]`);
+      // BuildKit prints its port list as Go's %v of a slice: in the instruction's (sorted) order, ranges expanded.
+      hist(`EXPOSE ${goList(keys)}`);
       return;
     }
     case 'volume':

@@ -1,13 +1,14 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, runBuildPipeline,
-  type BuildContextSource, type BuildPipelineOptions, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, pull, runBuildPipeline,
+  type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
+import type { EventSink } from '../../layer-store/core/index.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
-import { runCallFlag } from '../call.js';
+import { answerCall, isAnswerableCall } from '../call.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { stdinInputs } from '../stdin-inputs.js';
@@ -15,6 +16,7 @@ import { loggerFor } from '../context.js';
 import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
+import { checkWarningOf, formatBuildWarnings, parseCall, runCall, type CallSpec } from './build-call.js';
 
 interface BuildArgs extends RegistryFlags {
   push: boolean;
@@ -48,7 +50,8 @@ interface BuildArgs extends RegistryFlags {
   quiet: boolean;
   annotation: string[];
   builder?: string;
-  call: string;
+  check: boolean;
+  call?: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -232,16 +235,36 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   }
 }
 
-/** `--call=outline|targets|…`: answers it (nothing is built) and returns true; false for `--call=build`. */
-async function callFlag(argv: BuildArgs): Promise<boolean> {
-  return runCallFlag(argv.call, () => {
-    const target = checkBuildPlatforms(argv.platform)[0];
-    return {
+/** `--call`/`--check`: runs the call (no build) with the build's context, Dockerfile, args, target and platform. */
+async function runCallCommand(argv: BuildArgs, call: CallSpec): Promise<number> {
+  const platform = checkBuildPlatforms(argv.platform)[0];
+  if (isAnswerableCall(call.name)) {
+    // outline, targets, subrequests.describe read the Dockerfile only: no store is opened
+    process.stdout.write(await answerCall({ name: call.name, format: call.format }, {
       context: argv.context ?? '.', ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
       buildArgs: parseBuildArgs(argv['build-arg']), ...(argv.target !== undefined ? { target: argv.target } : {}),
-      ...(target ? { platform: target } : {}),
-    };
-  });
+      ...(platform ? { platform } : {}),
+    }));
+    return 0;
+  }
+  const reg = client(argv);
+  try {
+    const store = await openStore(argv.root, loggerFor(argv));
+    return await runCall(call, {
+      context: argv.context ?? '.', dockerfile: argv.file, buildArgs: parseBuildArgs(argv['build-arg']), target: argv.target, platform, store,
+      pullImage: (ref, p, signal) => pull({ store, registry: reg, ref, platform: p, ...(signal ? { signal } : {}) }).then(() => undefined),
+      signal: argv.signal,
+    });
+  } finally {
+    await reg.close();
+  }
+}
+
+/** The Dockerfile's text by the name warnings give it (for --debug's source lines); empty when unreadable. */
+async function dockerfileSources(argv: BuildArgs): Promise<Map<string, string>> {
+  const path = argv.file ?? resolve(argv.context ?? '.', 'Dockerfile');
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  return new Map(text === undefined ? [] : [[argv.file ?? 'Dockerfile', text]]);
 }
 
 /** `tsbuild build [OPTIONS] CONTEXT` (the default command, so `tsbuild -t app .` builds). */
@@ -282,19 +305,30 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
-      .option('call', { type: 'string', default: 'build', describe: 'what to evaluate: build, or (nothing is built) outline (build args, secrets, ssh of the target), targets (the stages) or subrequests.describe; add ,format=json for JSON' }) as never,
+      .option('call', { type: 'string', describe: 'what to do instead of building (buildx): check[,format=json][,ignorestatus=true], outline, targets (the stages) or subrequests.describe (nothing is built; add ,format=json for JSON); build (the default) builds' })
+      .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' }) as never,
   handler: async (argv) => {
-    if (await callFlag(argv)) return;
     const logger = loggerFor(argv);
+    const call = parseCall(argv.call, argv.check);
+    if (call) {
+      process.exitCode = await runCallCommand(argv, call);
+      return;
+    }
     const renderer = createRenderer(argv.quiet ? 'quiet' : argv.progress);
     const reg = client(argv);
+    const checks: CheckWarning[] = [];
+    const sink: EventSink = (e) => {
+      const w = checkWarningOf(e);
+      if (w) checks.push(w);
+      renderer.sink(e);
+    };
     try {
       // Every flag is parsed and checked now, before the store is opened or a step runs.
       const flags = await pipelineFlags(argv);
       const store = await openStore(argv.root, logger);
       const [cache, runtime] = await Promise.all([openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
       const r = await runBuildPipeline({
-        ...flags, store, cache, runtime, registry: reg, events: renderer.sink, logger, signal: argv.signal ?? new AbortController().signal,
+        ...flags, store, cache, runtime, registry: reg, events: sink, logger, signal: argv.signal ?? new AbortController().signal,
       });
       renderer.close();
       await writeBuildFiles(argv, r);
@@ -302,6 +336,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     } finally {
       renderer.close();
       await reg.close();
+      // As buildx, the check warnings come last, after a failure too (not in json or quiet mode).
+      if (checks.length > 0 && argv.progress !== 'json' && argv.progress !== 'quiet') {
+        process.stderr.write(formatBuildWarnings(checks, argv.debug, await dockerfileSources(argv)));
+      }
     }
   },
 };

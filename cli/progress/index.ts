@@ -2,17 +2,14 @@
  * The CLI's progress display of library events: a live view on a terminal (buildx's), plain lines (BuildKit's
  * `--progress plain`), JSON events with timestamps (one per line, on stdout), or nothing.
  */
-import type { BuildEvent, EventSink } from '../../layer-store/core/index.js';
+import type { BuildEvent } from '../../layer-store/core/index.js';
 import type { ProgressMode } from '../context.js';
 import { plainRenderer } from './plain.js';
 import { rawJsonRenderer } from './rawjson.js';
 import { ttyRenderer } from './tty.js';
+import type { Renderer } from './renderer.js';
 
-export interface Renderer {
-  readonly sink: EventSink;
-  /** Flushes and stops any live display. Safe to call more than once: what it prints is printed once. */
-  close(): void;
-}
+export type { Renderer } from './renderer.js';
 
 /** Picks `tty` on a terminal and `plain` otherwise, as BuildKit's progressui does for `auto`. */
 export function resolveMode(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Exclude<ProgressMode, 'auto'> {

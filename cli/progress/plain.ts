@@ -1,6 +1,6 @@
 import type { BuildEvent } from '../../layer-store/core/index.js';
 import { LogLines } from './lines.js';
-import type { Renderer } from './index.js';
+import type { Renderer } from './renderer.js';
 
 interface PlainStep { n: number; cached: boolean; started: number; log: LogLines }
 
@@ -50,6 +50,7 @@ export function plainRenderer(out: NodeJS.WritableStream): Renderer {
         if (e.done) out.write(`${e.op} ${e.id}: done\n`);
         break;
       case 'warning':
+        if (e.rule) break; // build checks: printed together at the end
         out.write(`WARNING: ${e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ''}\n`);
         break;
       case 'info':

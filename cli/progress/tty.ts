@@ -1,6 +1,6 @@
 import type { BuildEvent } from '../../layer-store/core/index.js';
 import { LogLines } from './lines.js';
-import type { Renderer } from './index.js';
+import type { Renderer } from './renderer.js';
 
 interface TtyStep { name: string; status: 'running' | 'cached' | 'done' | 'error'; started: number; ended?: number; log: LogLines; tail: string[]; reason?: string }
 
@@ -62,7 +62,8 @@ export function ttyRenderer(out: NodeJS.WriteStream = process.stderr): Renderer 
         if (s && s.status !== 'cached') { s.tail.push(...s.log.flush()); s.status = e.error ? 'error' : 'done'; s.ended = Date.now(); }
         break;
       }
-      case 'warning': warnings.push(`WARNING: ${e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ''}`); break;
+      case 'warning': if (e.rule) break; // build checks: printed at the end
+        warnings.push(`WARNING: ${e.message}${e.location ? ` (${e.location.file}:${e.location.line})` : ''}`); break;
       default: break;
     }
   };

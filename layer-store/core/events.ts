@@ -22,7 +22,9 @@ export type BuildEvent =
   | { readonly type: 'step.done'; readonly id: string; readonly error?: string; readonly durationMs?: number }
   | { readonly type: 'step.log'; readonly id: string; readonly stream: 'stdout' | 'stderr'; readonly data: string }
   | { readonly type: 'transfer'; readonly id: string; readonly op: 'push' | 'pull' | 'copy' | 'pack' | 'unpack'; readonly current: number; readonly total?: number; readonly done?: boolean }
-  | { readonly type: 'warning'; readonly message: string; readonly location?: { readonly file: string; readonly line: number } }
+  | { readonly type: 'warning'; readonly message: string; readonly location?: { readonly file: string; readonly line: number }
+      /** For a build-check warning: the rule (BuildKit's name, description and URL); `message` is its detail. */
+      readonly rule?: { readonly name: string; readonly description: string; readonly url?: string } }
   | { readonly type: 'info'; readonly message: string; readonly data?: Readonly<Record<string, unknown>> };
 
 export type EventSink = (e: BuildEvent) => void;

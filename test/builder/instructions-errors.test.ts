@@ -27,11 +27,11 @@ test('unknown instruction suggests the closest one', () => {
 });
 
 test('unknown flags and flags on the wrong instruction name the allowed flags', () => {
-  fails(node('copy', ['a', 'b'], { flags: ['--form=x'] }), 'DOCKERFILE_BAD_FLAG', /unknown flag for COPY: --form/, /did you mean --from\?/);
-  fails(node('add', ['a', 'b'], { flags: ['--from=x'] }), 'DOCKERFILE_BAD_FLAG', /unknown flag for ADD: --from/, /--from is a flag of COPY.*ADD accepts --exclude, --chown, --chmod, --link, --keep-git-dir, --checksum, --unpack/);
-  fails(node('run', ['x'], { flags: ['--platform=linux/amd64'] }), 'DOCKERFILE_BAD_FLAG', /unknown flag for RUN: --platform/, /flag of FROM/);
-  fails(node('workdir', ['/x'], { flags: ['--chown=1'] }), 'DOCKERFILE_BAD_FLAG', /WORKDIR/, /WORKDIR accepts no flags/);
-  fails(node('env', ['A', '1', '='], { flags: ['--x'] }), 'DOCKERFILE_BAD_FLAG', /ENV/);
+  fails(node('copy', ['a', 'b'], { flags: ['--form=x'] }), 'DOCKERFILE_BAD_FLAG', /^unknown flag: --form \(did you mean from\?\)$/, /COPY accepts --exclude/);
+  fails(node('add', ['a', 'b'], { flags: ['--from=x'] }), 'DOCKERFILE_BAD_FLAG', /^unknown flag: --from$/, /--from is a flag of COPY.*ADD accepts --exclude, --chown, --chmod, --link, --keep-git-dir, --checksum, --unpack/);
+  fails(node('run', ['x'], { flags: ['--platform=linux/amd64'] }), 'DOCKERFILE_BAD_FLAG', /^unknown flag: --platform$/, /flag of FROM/);
+  fails(node('workdir', ['/x'], { flags: ['--chown=1'] }), 'DOCKERFILE_BAD_FLAG', /^unknown flag: --chown$/, /WORKDIR accepts no flags/);
+  fails(node('env', ['A', '1', '='], { flags: ['--x'] }), 'DOCKERFILE_BAD_FLAG', /unknown flag: --x/, /ENV accepts no flags/);
 });
 
 test('flag values follow bflag rules: string needs =value, bool takes true/false, no duplicates', () => {
@@ -52,7 +52,7 @@ test('HEALTHCHECK durations and retries are validated', () => {
   fails(hc(['--timeout=1us']), 'DOCKERFILE_BAD_FLAG', /less than 1ms/);
   fails(hc(['--retries=-1']), 'DOCKERFILE_BAD_FLAG', /cannot be negative/);
   fails(hc(['--retries=two']), 'DOCKERFILE_BAD_FLAG', /invalid number/);
-  fails(hc(['--start-periodd=1s']), 'DOCKERFILE_BAD_FLAG', /unknown flag/, /did you mean --start-period\?/);
+  fails(hc(['--start-periodd=1s']), 'DOCKERFILE_BAD_FLAG', /unknown flag: --start-periodd \(did you mean start-period\?\)/);
   fails(node('healthcheck', ['CMD']), 'DOCKERFILE_BAD_ARGUMENT', /Missing command after HEALTHCHECK CMD/);
   fails(node('healthcheck', ['NONE', 'x']), 'DOCKERFILE_BAD_ARGUMENT', /NONE takes no arguments/);
   fails(node('healthcheck', ['RUN', 'x']), 'DOCKERFILE_BAD_ARGUMENT', /Unknown type "RUN" in HEALTHCHECK/);
@@ -82,5 +82,5 @@ test('ONBUILD forbids ONBUILD, FROM and MAINTAINER triggers', () => {
   fails(wrap(node('onbuild', [], { next: node('run', ['x']) })), 'DOCKERFILE_BAD_ARGUMENT', /Chaining ONBUILD/);
   fails(wrap(node('from', ['alpine'])), 'DOCKERFILE_BAD_ARGUMENT', /FROM isn't allowed as an ONBUILD trigger/);
   fails(wrap(node('maintainer', ['me'])), 'DOCKERFILE_BAD_ARGUMENT', /MAINTAINER isn't allowed/);
-  fails(wrap(node('copy', ['a', 'b'], { flags: ['--bad=1'] })), 'DOCKERFILE_BAD_FLAG', /unknown flag for COPY/);
+  fails(wrap(node('copy', ['a', 'b'], { flags: ['--bad=1'] })), 'DOCKERFILE_BAD_FLAG', /unknown flag: --bad/);
 });

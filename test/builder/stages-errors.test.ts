@@ -23,7 +23,7 @@ function fails(f: () => unknown, code: string, message: RegExp, line: number, hi
 }
 
 test('unknown target suggests the closest stage name', () => {
-  fails(() => build(['FROM alpine AS builder', 'FROM alpine AS runtime'], 'biulder'), 'DOCKERFILE_STAGE', /target stage "biulder" could not be found/, 1, /did you mean "builder"\?/);
+  fails(() => build(['FROM alpine AS builder', 'FROM alpine AS runtime'], 'biulder'), 'DOCKERFILE_STAGE', /target stage "biulder" could not be found \(did you mean builder\?\)$/, 1, /stages: builder, runtime/);
   fails(() => build(['FROM alpine AS builder'], 'zzz'), 'DOCKERFILE_STAGE', /could not be found/, 1, /stages: builder/);
 });
 
@@ -55,6 +55,14 @@ test('COPY --from: a stage index out of range, an unknown name that is not an im
   const g = build(['FROM alpine AS builder', 'FROM alpine', 'COPY --from=buildr /a /b']);
   assert.deepEqual(g.order.map((r) => r.index), [1]);
   assert.deepEqual(g.order[0]!.images.map((i) => i.ref), ['buildr']);
+});
+
+test('COPY --from with a variable, even a global ARG, fails with BuildKit\'s words (testDockerfileCopyFromArgs)', () => {
+  const words = /^variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround$/;
+  fails(() => build(['FROM scratch', 'COPY --from=$FOO . .']), 'DOCKERFILE_STAGE', words, 2);
+  fails(() => build(['ARG IMG=busybox', 'FROM scratch', 'COPY --from=${IMG} . .']), 'DOCKERFILE_STAGE', words, 3, /FROM \$\{NAME\} AS src/);
+  // checked in every stage, as BuildKit converts them all, needed by the target or not
+  fails(() => build(['FROM scratch AS a', 'COPY --from=$B . .', 'FROM scratch AS b'], 'b'), 'DOCKERFILE_STAGE', words, 2);
 });
 
 test('FROM with a blank base or ${VAR:?} unset fails at its line', () => {

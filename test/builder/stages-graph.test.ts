@@ -83,6 +83,8 @@ test('FROM scratch, FROM --platform expansion with predefined platform args', ()
   assert.equal(g.metaScope.get('TARGETPLATFORM'), 'linux/arm/v7');
   assert.equal(g.metaScope.get('TARGETVARIANT'), 'v7');
   assert.equal(g.metaScope.get('BUILDARCH'), 'amd64');
+  assert.equal(g.metaScope.get('TARGETOSVERSION'), '', 'defined (empty), as BuildKit defines it');
+  assert.equal(g.metaScope.get('BUILDOSVERSION'), '');
 });
 
 test('meta ARG defaults see earlier meta ARGs and platform args; an ARG without value is unset', () => {
@@ -90,4 +92,29 @@ test('meta ARG defaults see earlier meta ARGs and platform args; an ARG without 
   const g = resolveStageGraph(stages, metaArgs, { buildArgs: {}, platform: { build: { os: 'linux', architecture: 'arm64' } } });
   assert.deepEqual(g.order[0]!.base, { kind: 'image', ref: 'docker.io/library/alpine:3-arm64' });
   assert.equal(g.metaScope.has('EMPTY'), false);
+});
+
+test('TARGETSTAGE is the target as given, else the last stage\'s name, else default; a build arg overrides it', () => {
+  const named = toStages(df(['FROM alpine AS base', 'FROM scratch AS Foo', 'FROM scratch AS final']));
+  const stage = (o: { target?: string; buildArgs?: Record<string, string> }, s = named) =>
+    resolveStageGraph(s.stages, s.metaArgs, { buildArgs: o.buildArgs ?? {}, ...(o.target !== undefined ? { target: o.target } : {}) }).metaScope.get('TARGETSTAGE');
+  assert.equal(stage({ target: 'foo' }), 'foo');
+  assert.equal(stage({ target: 'FOO' }), 'FOO');
+  assert.equal(stage({}), 'final');
+  assert.equal(stage({}, toStages(df(['FROM alpine AS base', 'FROM scratch']))), 'default');
+  assert.equal(stage({ buildArgs: { TARGETSTAGE: 'x' } }), 'x');
+  // usable in FROM like the platform args, and never reported as an unused build arg
+  const g = resolveStageGraph(named.stages, named.metaArgs, { buildArgs: { TARGETSTAGE: 'x', http_Proxy: 'p', SOURCE_DATE_EPOCH: '1' } });
+  assert.deepEqual(g.unusedBuildArgs, []);
+});
+
+test('ONBUILD COPY --from of a stage that is FROM-ed makes the child need that stage (testOnBuildInheritedStageWithFrom)', () => {
+  const { stages, metaArgs } = toStages(df(['FROM busybox AS src', 'FROM busybox AS base', 'ONBUILD COPY --from=src /in /out',
+    'FROM base AS mid', 'RUN true', 'FROM scratch', 'COPY --from=mid /out /']));
+  const g = resolveStageGraph(stages, metaArgs, { buildArgs: {} });
+  assert.deepEqual(g.order.map((r) => r.index), [0, 1, 2, 3]);
+  const mid = g.order.find((r) => r.index === 2)!;
+  assert.deepEqual(mid.edges.map((e) => [e.via, e.stage, e.location.line]), [['from', 1, 4], ['copy', 0, 4]]);
+  // the stage that declares the trigger does not need src itself
+  assert.deepEqual(g.order.find((r) => r.index === 1)!.dependsOn, []);
 });

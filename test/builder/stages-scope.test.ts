@@ -51,6 +51,23 @@ test('platform args need ARG inside a stage; proxy args reach RUN without ARG an
   assert.equal(scope.runEnv({ includeProxy: false }).has('HTTP_PROXY'), false);
 });
 
+test('proxy build args in any letter case reach RUN in both spellings, override ENV, and stay out of the key env', () => {
+  const { stages, opts } = setup(['FROM alpine', 'ENV HTTP_PROXY=fromenv', 'ARG FOO', 'RUN echo'], { FOO: 'f', http_proxy: 'hp', No_Proxy: 'np', ALL_PROXY: '' });
+  const scope = stageScope(stages[0]!, opts);
+  const run = scope.runEnv();
+  assert.equal(run.get('HTTP_PROXY'), 'hp');
+  assert.equal(run.get('http_proxy'), 'hp');
+  assert.equal(run.get('NO_PROXY'), 'np');
+  assert.equal(run.get('no_proxy'), 'np');
+  assert.equal(run.has('No_Proxy'), false);
+  assert.equal(run.has('ALL_PROXY') || run.has('all_proxy'), false, 'an empty proxy value sets nothing');
+  assert.equal(run.get('FOO'), 'f');
+  const key = scope.runEnv({ includeProxy: false });
+  assert.equal(key.get('HTTP_PROXY'), 'fromenv', 'the ENV value, not the build arg');
+  assert.equal(key.has('http_proxy') || key.has('NO_PROXY'), false);
+  assert.deepEqual(scope.historyArgs(), [['FOO', 'f']]);
+});
+
 test('stageScope(upTo) gives the scope before a given command; an ARG with no value and no build arg is unset', () => {
   const { stages, opts } = setup(['FROM alpine', 'ARG NOVAL', 'ENV A=1', 'ENV B=2']);
   assert.deepEqual([...stageScope(stages[0]!, opts, 2).vars()], [['A', '1']]);

@@ -21,7 +21,10 @@ import { canonical, prepareContext } from '../equivalence/describe.js';
 import { imageTree, type TreeNode } from './image-tree.js';
 import { makeConformanceBase } from './base.js';
 import { checkSubrequestCase, isSubrequestCase, type SubrequestExpect } from './subrequests.js';
-import { parsePlatform } from '../../layer-store/index.js';
+import { Lease, hostPlatform, parsePlatform } from '../../layer-store/index.js';
+import { parseBuildContextSource, resolveNamedContexts } from '../../builder/index.js';
+import { checkExpectations, tagCheckBases, type CheckExpect } from './checks-expect.js';
+import type { BuildEvent } from '../../layer-store/index.js';
 
 interface FileExpect {
   content?: string;
@@ -44,9 +47,11 @@ interface HttpResponse {
   content: string;
   /** The Last-Modified header, RFC 3339. */
   lastModified?: string;
+  /** `content` is base64 (binary bodies: archives). */
+  base64?: boolean;
 }
 
-interface CaseExpect {
+interface CaseExpect extends CheckExpect {
   upstream: string;
   files?: Record<string, FileExpect>;
   config?: Record<string, unknown>;
@@ -56,7 +61,7 @@ interface CaseExpect {
   platform?: string;
   /** The image config's `author` (MAINTAINER). */
   author?: string;
-  /** The image's `created` time (RFC 3339, whole seconds). */
+  /** The image's `created` time (RFC 3339, whole seconds), also every history entry's (the base's may be earlier). */
   created?: string;
   /** Secrets given to the build (id → value; BuildKit's session secrets provider). */
   secrets?: Record<string, string>;
@@ -83,6 +88,8 @@ interface CaseExpect {
   contextOwners?: Record<string, [number, number]>;
   /** Paths served by a loopback HTTP server for this case; `{{HTTP}}` in the Dockerfile is its `http://127.0.0.1:PORT`. */
   http?: Record<string, HttpResponse>;
+  /** `--build-context` NAME → SOURCE (BuildKit's `context:NAME` attributes); a directory is relative to the case. */
+  buildContexts?: Record<string, string>;
   /** Substrings the build error must contain (all of them). */
   error?: string | string[];
   /** Outline / targets / subrequests.describe cases (nothing is built): subrequests.ts. */
@@ -100,6 +107,8 @@ const EXCEPTIONS = JSON.parse(readFileSync(join(DIR, 'exceptions.json'), 'utf8')
 interface UpstreamLedger {
   files: Record<string, { tests: number; notPortable: Record<string, string>; repo?: string; commit?: string }>;
 }
+/** Each case's build events (the check warnings a build reports), by case id. */
+const caseEvents = new Map<string, BuildEvent[]>();
 const LEDGER = JSON.parse(readFileSync(join(DIR, 'upstream.json'), 'utf8')) as UpstreamLedger;
 
 /** Returns the upstream test function a case ports (`testXxx`, or moby/moby's `TestXxx`, from its expect.json
@@ -175,10 +184,11 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
   const server = createServer((req, res) => {
     const r = routes[req.url ?? ''];
     if (!r) { res.writeHead(404).end(); return; }
-    const headers: Record<string, string> = { 'content-length': String(Buffer.byteLength(r.content)), etag: `"${req.url ?? ''}"` };
+    const body = Buffer.from(r.content, r.base64 ? 'base64' : 'utf8');
+    const headers: Record<string, string> = { 'content-length': String(body.length), etag: `"${req.url ?? ''}"` };
     if (r.lastModified) headers['last-modified'] = new Date(r.lastModified).toUTCString();
     res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : r.content);
+    res.end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -189,6 +199,13 @@ async function serveHttp(routes: Record<string, HttpResponse>): Promise<{ url: s
 async function runCase(env: BuildEnv, work: string, id: string): Promise<string[]> {
   const exp = JSON.parse(readFileSync(join(CASES, id, 'expect.json'), 'utf8')) as CaseExpect;
   if (isSubrequestCase(exp as SubrequestExpect)) return checkSubrequestCase(exp as SubrequestExpect, join(CASES, id, 'Dockerfile'));
+  if (exp.warnings !== undefined) {
+    // build checks: the build's warnings and a check's (checks-expect.ts), after the usual build expectations
+    const problems = await buildAndCheck(env, work, id, exp, undefined);
+    const ctx = join(work, 'ctx', id.replace('/', '__'));
+    const df = exp.dockerfile === '' ? undefined : exp.dockerfile === undefined ? join(CASES, id, 'Dockerfile') : join(ctx, exp.dockerfile);
+    return [...problems, ...(await checkExpectations(exp, caseEvents.get(id) ?? [], ctx, df, env.store))];
+  }
   if (!exp.http) return buildAndCheck(env, work, id, exp, undefined);
   const server = await serveHttp(exp.http);
   try {
@@ -234,9 +251,17 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     writeFileSync(caseDockerfile, readFileSync(join(dir, 'Dockerfile'), 'utf8').replaceAll('{{HTTP}}', httpUrl));
   }
   const tag = `conformance-${id.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}:latest`;
+  const contextsLease = exp.buildContexts ? await Lease.acquire(env.store.root) : undefined;
+  const events: BuildEvent[] = [];
+  caseEvents.set(id, events);
   try {
+    const namedContexts = exp.buildContexts && contextsLease ? await resolveNamedContexts(
+      Object.fromEntries(Object.entries(exp.buildContexts).map(([k, v]) => [k, parseBuildContextSource(k, v, dir)])),
+      { store: env.store, lease: contextsLease, platforms: [exp.platform ? parsePlatform(exp.platform) : hostPlatform()] },
+    ) : undefined;
     await env.build({
-      context: ctx, tags: [tag],
+      events: (e) => events.push(e),
+      context: ctx, tags: [tag], ...(namedContexts ? { namedContexts } : {}),
       ...(exp.dockerfile === '' ? {} : { dockerfile: exp.dockerfile === undefined ? caseDockerfile : join(ctx, exp.dockerfile) }),
       ...(exp.buildArgs ? { buildArgs: exp.buildArgs } : {}), ...(exp.target ? { target: exp.target } : {}),
       ...(exp.labels ? { labels: exp.labels } : {}), ...(exp.network ? { network: exp.network } : {}),
@@ -244,11 +269,13 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
       ...(exp.platform ? { platform: parsePlatform(exp.platform) } : {}),
     });
   } catch (e) {
+    await contextsLease?.release();
     if (exp.error === undefined) return [`build failed: ${errorText(e).split('\n').slice(0, 6).join(' | ')}`];
     const text = errorText(e);
     const missing = [exp.error].flat().filter((w) => !text.includes(w));
     return missing.length === 0 ? [] : [`error does not contain ${JSON.stringify(missing)}: ${text.slice(0, 400)}`];
   }
+  await contextsLease?.release();
   if (exp.error !== undefined) return [`build succeeded, expected error ${JSON.stringify(exp.error)}`];
   const out: string[] = [];
   if (exp.files) {
@@ -283,7 +310,8 @@ async function buildInContext(env: BuildEnv, work: string, id: string, exp: Case
     if (got !== exp.created) out.push(`created ${String(got)}, expected ${exp.created}`);
     history.forEach((h, i) => {
       const c = h.created === undefined ? undefined : new Date(h.created).toISOString().replace('.000Z', 'Z');
-      if (c !== exp.created) out.push(`history[${i}].created ${String(c)}, expected ${exp.created}`);
+      // An earlier time is the base image's own entry, which BuildKit keeps (its exporter clamps, patchImageConfig).
+      if (c !== exp.created && !(c !== undefined && c < exp.created!)) out.push(`history[${i}].created ${String(c)}, expected ${exp.created}`);
     });
   }
   if (exp.config) {
@@ -308,6 +336,7 @@ describe('conformance with BuildKit integration tests', () => {
     const base = await makeConformanceBase();
     cleanupBase = base.cleanup;
     env = await makeBuildEnv(base);
+    await tagCheckBases(env.store);
     work = mkdtempSync(join(tmpdir(), 'tsbuild-conformance-'));
   });
 

@@ -79,7 +79,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
       if (exitCode !== 0) {
         throw new StepFailedError(`RUN ${ins.cmdLine.join(' ')}`, exitCode, tail, { location: loc(ins.location) });
       }
-      const layer = await commitUpper(ctx, s, id);
+      const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
       return layer ? { layer } : {};
     } finally {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);

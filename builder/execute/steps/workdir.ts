@@ -7,7 +7,7 @@ import type { StepCall } from '../context.js';
 import { mkdirAllScoped } from '../copy.js';
 import { commitUpper, lowerDirs, scratchDirs, withMerged } from '../workspace.js';
 
-/** Runs WORKDIR: `/` changes only the config; any other dir is created (an empty layer when it exists already). */
+/** Runs WORKDIR: `/` changes only the config; any other dir is created (an empty layer when it exists already, as BuildKit's mkdir). */
 export async function workdirStep(call: StepCall, ins: WorkdirInstruction): Promise<void> {
   const { ctx, state: st, id } = call;
   const wd = applyWorkdir(st.config, ins.path);
@@ -22,7 +22,7 @@ export async function workdirStep(call: StepCall, ins: WorkdirInstruction): Prom
       const owner = user ? await resolveUser(await lowerDirs(ctx, st.layers), user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
       await mkdirAllScoped(merged, wd, { uid: owner.uid, gid: owner.gid });
     });
-    const layer = await commitUpper(ctx, s, id);
+    const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
     return layer ? { layer } : {};
   });
   if (r.layer) st.layers.push(r.layer);

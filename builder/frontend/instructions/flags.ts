@@ -117,9 +117,9 @@ export class FlagSet {
       .filter(([ins, fl]) => ins !== this.instruction && fl.includes(name))
       .map(([ins]) => ins.toUpperCase());
     let hint = this.#allowed();
-    if (close !== undefined) hint = `did you mean --${close}? ${hint}`;
-    else if (elsewhere.length > 0) hint = `--${name} is a flag of ${elsewhere.join(', ')}, not ${this.instruction.toUpperCase()}; ${hint}`;
-    return new DockerfileError('DOCKERFILE_BAD_FLAG', `unknown flag for ${this.instruction.toUpperCase()}: --${name}`, {
+    if (close === undefined && elsewhere.length > 0) hint = `--${name} is a flag of ${elsewhere.join(', ')}, not ${this.instruction.toUpperCase()}; ${hint}`;
+    // BuildKit's words (bflag.go, then util/suggest): `unknown flag: --mont (did you mean mount?)`.
+    return new DockerfileError('DOCKERFILE_BAD_FLAG', `unknown flag: --${name}${close !== undefined ? ` (did you mean ${close}?)` : ''}`, {
       hint,
       location: this.loc,
     });

@@ -150,7 +150,7 @@ export function interpretMount(p: Pick<ParsedMount, 'spec' | 'fields'>, loc: Fla
     let value = raw;
     if (expand !== undefined) value = expand(raw);
     else if (key === 'from' && /\$./su.test(raw)) {
-      throw bad(`'${key}' doesn't support variable expansion`, 'define an alias stage (FROM image AS name) and mount from it');
+      throw bad(`'${key}' doesn't support variable expansion, define alias stage instead`, 'add a stage (FROM image AS name, the image may use a global ARG) and mount from it');
     } else if (raw.includes('$')) {
       deferred = true; // interpreted at build time, after expansion
       continue;

@@ -38,7 +38,8 @@ export interface InstructionNode {
   readonly next?: InstructionNode;
   /**
    * The comment lines right above the instruction (BuildKit's PrevComment), `#` and surrounding space removed,
-   * in order; a bare `#` line clears them, blank lines do not, parser directives are not comments. Absent when none.
+   * in order; a bare `#` line clears them, blank lines do not, parser directives are not comments. Absent when none. Build checks read
+   * `# check=…` and description comments from them.
    */
   readonly comments?: readonly string[];
 }

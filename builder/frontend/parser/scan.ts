@@ -122,10 +122,11 @@ function canContainHeredoc(n: BareNode): boolean {
   return HEREDOC_INSTRUCTIONS.has(target.cmd) && !target.json;
 }
 
-function finish(n: BareNode, line: number, endLine: number, heredocs: readonly Heredoc[]): InstructionNode {
-  if (n.next === undefined) return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine };
-  const next = finish(n.next, line, endLine, heredocs);
-  return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, next };
+function finish(n: BareNode, line: number, endLine: number, heredocs: readonly Heredoc[], comments: readonly string[]): InstructionNode {
+  const c = comments.length > 0 ? { comments } : {};
+  if (n.next === undefined) return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, ...c };
+  const next = finish(n.next, line, endLine, heredocs, comments);
+  return { cmd: n.cmd, original: n.original, flags: n.flags, args: n.args, json: n.json, heredocs, line, endLine, next, ...c };
 }
 
 const NO_HEREDOCS: readonly Heredoc[] = Object.freeze([]);
@@ -193,8 +194,8 @@ export function parseText(text: string, file: string): DockerfileAst {
   const children: InstructionNode[] = [];
   const warnings: ParseWarning[] = [];
   let current = 0; // lines consumed so far (1-based number of the last line read)
-
-  let comments: string[] = []; // BuildKit's PrevComment of the next instruction
+  // BuildKit's PrevComment: comment lines read as first lines since the last instruction; a bare `#` resets them.
+  let comments: string[] = [];
   while (current < total) {
     const raw = lines[current]!;
     const directivesBefore = seen.size;
@@ -298,8 +299,7 @@ export function parseText(text: string, file: string): DockerfileAst {
         heredocs = docs;
       }
     }
-    const node = finish(bare, startLine, current, heredocs);
-    children.push(comments.length > 0 ? { ...node, comments } : node);
+    children.push(finish(bare, startLine, current, heredocs, comments));
     comments = [];
   }
 

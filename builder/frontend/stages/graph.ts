@@ -1,6 +1,7 @@
 /** The stage graph: FROM lines resolved with the global args, the target, and the stages it needs in order. */
 import { DockerfileError, suggest } from '../errors.js';
 import type { ArgInstruction, InstructionLocation } from '../instructions/index.js';
+import type { EscapeToken } from '../parser/index.js';
 import { expandAt, isPredefinedArg, resolveMetaArgs, type ResolveOptions } from './args.js';
 import type { Stage } from './stages.js';
 import { copyFromContext, namedContextFor, type NamedContextUse } from './named.js';
@@ -60,12 +61,14 @@ export interface StageGraph {
 /**
  * Resolves FROM lines with the global args, finds the target, and returns the stages it needs in dependency
  * order. FROM <name> refers to an earlier stage; `COPY --from` and `RUN --mount=from=` refer to any stage by
- * name (or, for COPY, by index) and otherwise to an image, as in BuildKit. Throws DockerfileError
+ * name (or, for COPY, by index) and otherwise to an image, as in BuildKit, also in the ONBUILD triggers a stage
+ * inherits from the stage it is FROM (an image's triggers are known only when it is loaded). Throws DockerfileError
  * DOCKERFILE_STAGE for an unknown target, a bad stage index, a reference that is neither a stage nor a valid
  * image name, and dependency cycles.
  */
 export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly ArgInstruction[], o: ResolveOptions): StageGraph {
-  const metaScope = resolveMetaArgs(metaArgs, o);
+  // TARGETSTAGE: --target as given, else the last stage's name (BuildKit's toDispatchState).
+  const metaScope = resolveMetaArgs(metaArgs, { ...o, targetStage: o.target || stages[stages.length - 1]?.name || '' });
   const names = new Map<string, number>();
   stages.forEach((s) => { if (s.name !== undefined) names.set(s.name, s.index); });
   const stageNames = [...names.keys()];
@@ -98,17 +101,22 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
     const edges: StageEdge[] = [];
     if (base.kind === 'stage') edges.push({ via: 'from', stage: base.index, location: s.location });
     const images: ImageUse[] = [];
-    for (const c of s.commands) {
+    // The stage's own instructions, then the ONBUILD triggers of a stage it is FROM, which run in it (stage.ts)
+    // and may read other stages (BuildKit's initOnBuildTriggers); those report the FROM line, as BuildKit does.
+    const triggers = base.kind === 'stage' ? stages[base.index]!.commands.flatMap((c) => (c.kind === 'onbuild' ? [c.trigger] : [])) : [];
+    const scanned = [...s.commands.map((c) => ({ c, at: c.location })), ...triggers.map((c) => ({ c, at: s.location }))];
+    for (const { c, at } of scanned) {
       if (c.kind === 'copy' && c.from !== undefined && c.from !== '') {
         const ref = c.from;
+        noExpansionInFrom(ref, at, esc);
         if (/^[+-]?\d+$/.test(ref)) {
           const i = Number(ref);
           if (i < 0 || i >= stages.length) {
             throw new DockerfileError('DOCKERFILE_STAGE', `invalid stage index ${i}`, {
-              hint: `COPY --from=<index> counts FROM lines from 0; this file has stages 0 to ${stages.length - 1}`, location: c.location });
+              hint: `COPY --from=<index> counts FROM lines from 0; this file has stages 0 to ${stages.length - 1}`, location: at });
           }
-          if (i > s.index) forward.push({ stage: s, from: ref, location: c.location });
-          edges.push({ via: 'copy', stage: i, location: c.location });
+          if (i > s.index) forward.push({ stage: s, from: ref, location: at });
+          edges.push({ via: 'copy', stage: i, location: at });
           continue;
         }
         const use = namedContextFor(o.namedContexts, ref);
@@ -120,13 +128,12 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
         }
         const named = names.get(ref.toLowerCase());
         if (named !== undefined) {
-          if (named > s.index) forward.push({ stage: s, from: ref, location: c.location });
-          edges.push({ via: 'copy', stage: named, location: c.location });
+          if (named > s.index) forward.push({ stage: s, from: ref, location: at });
+          edges.push({ via: 'copy', stage: named, location: at });
           continue;
         }
-        const img = expandAt(ref, metaScope, c.location, esc).value;
-        checkImageRef(img, c.location, stageNames, 'COPY --from');
-        images.push({ via: 'copy', ref: img, location: c.location });
+        checkImageRef(ref, at, stageNames, 'COPY --from');
+        images.push({ via: 'copy', ref, location: at });
       } else if (c.kind === 'run') {
         for (const m of c.mounts) {
           if (m.from === undefined || m.from === '') continue;
@@ -138,11 +145,11 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
           }
           const named = names.get(m.from.toLowerCase());
           if (named !== undefined) {
-            edges.push({ via: 'mount', stage: named, location: c.location });
+            edges.push({ via: 'mount', stage: named, location: at });
             continue;
           }
-          checkImageRef(m.from, c.location, stageNames, 'RUN --mount from');
-          images.push({ via: 'mount', ref: m.from, location: c.location });
+          checkImageRef(m.from, at, stageNames, 'RUN --mount from');
+          images.push({ via: 'mount', ref: m.from, location: at });
         }
       }
     }
@@ -162,8 +169,9 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
     if (t === undefined) {
       const s = suggest(o.target, stageNames);
       const first = stages[0]!;
-      throw new DockerfileError('DOCKERFILE_STAGE', `target stage ${JSON.stringify(o.target)} could not be found`, {
-        hint: s !== undefined ? `did you mean "${s}"?` : stageNames.length > 0 ? `stages: ${stageNames.join(', ')}` : 'this Dockerfile has no named stages (use FROM image AS name)',
+      // BuildKit's words, its suggestion inside the message (util/suggest): `… could not be found (did you mean build?)`.
+      throw new DockerfileError('DOCKERFILE_STAGE', `target stage ${JSON.stringify(o.target)} could not be found${s !== undefined ? ` (did you mean ${s}?)` : ''}`, {
+        hint: stageNames.length > 0 ? `stages: ${stageNames.join(', ')}` : 'this Dockerfile has no named stages (use FROM image AS name)',
         location: { file: first.location.file, line: first.location.line },
       });
     }
@@ -221,6 +229,16 @@ function detectCycles(resolved: readonly Omit<ResolvedStage, 'level'>[]): void {
     state.set(i, 'done');
   };
   for (const r of resolved) if (!state.has(r.index)) visit(r.index, []);
+}
+
+/**
+ * BuildKit expands `COPY --from` with no variables at all and rejects the word when that changes it (a variable,
+ * quotes or escapes), with its own words (dockerfile2llb toCommand).
+ */
+export function noExpansionInFrom(from: string, loc: InstructionLocation, escapeToken?: EscapeToken): void {
+  if (expandAt(from, new Map(), loc, escapeToken).value === from) return;
+  throw new DockerfileError('DOCKERFILE_STAGE', 'variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround', {
+    hint: `ARG NAME=image before the first FROM, then FROM \${NAME} AS src, and COPY --from=src (got --from=${from})`, location: loc });
 }
 
 const REF_RE = new RegExp(

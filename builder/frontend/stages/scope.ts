@@ -3,7 +3,7 @@ import type { EscapeToken } from '../parser/index.js';
 import { DockerfileError } from '../errors.js';
 import { expandInstruction, type Instruction, type InstructionLocation } from '../instructions/index.js';
 import { expandWord } from '../shell/index.js';
-import { PROXY_ARGS } from './args.js';
+import { proxyEnv } from './args.js';
 import type { Stage } from './stages.js';
 
 
@@ -53,15 +53,13 @@ export class StageScope {
     return new Map(this.#imageEnv);
   }
   /**
-   * The environment of a RUN: `vars()` plus, unless `includeProxy` is false, the proxy build args
-   * (HTTP_PROXY & co.), which need no ARG and must stay out of history and cache keys.
+   * The environment of a RUN: `vars()` plus, unless `includeProxy` is false, the proxy build args in both
+   * spellings (args.ts proxyEnv), which need no ARG and must stay out of history and cache keys. As in BuildKit,
+   * where they are appended to the step's env and the last value wins, they override an ENV or ARG of the same name.
    */
   runEnv(o: { includeProxy?: boolean } = {}): Map<string, string> {
-    const m = new Map<string, string>();
-    if (o.includeProxy !== false) {
-      for (const [k, v] of Object.entries(this.#o.buildArgs)) if (v !== undefined && PROXY_ARGS.includes(k)) m.set(k, v);
-    }
-    for (const [k, v] of this.#vars) m.set(k, v);
+    const m = new Map(this.#vars);
+    if (o.includeProxy !== false) for (const [k, v] of proxyEnv(this.#o.buildArgs)) m.set(k, v);
     return m;
   }
   /**
