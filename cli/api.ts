@@ -29,8 +29,10 @@ export { buildPlatforms } from '../builder/index.js';
 export { checkDockerfile, runChecks, ALL_RULES, type CheckDockerfileOptions, type CheckDockerfileResult, type CheckWarning, type Rule } from '../builder/index.js';
 /** Runs what `tsbuild build` does: import caches → build → inline cache → outputs → export caches → push. */
 export { runBuildPipeline } from '../builder/index.js';
-/** Parses `--output` (`type=oci|docker|tar|local,dest=PATH`) and writes a built image there. */
+/** Parses `--output` (buildx's types and attributes; `dest=-` to a given stream) and writes a built image there. */
 export { parseOutput, writeOutput } from '../builder/index.js';
+/** Parses `--annotation [TYPE[,TYPE]:]KEY=VALUE`; rewrites an image's media types and annotations (BuildKit's rules). */
+export { parseAnnotation, formatImage } from '../builder/index.js';
 /** Parses `--cache-from`/`--cache-to` (`type=registry,ref=REF`, `type=local,src|dest=DIR`, `type=inline`). */
 export { parseCacheSpec } from '../builder/index.js';
 export { parseBuildContextSource, type BuildContextSource } from '../builder/index.js';
@@ -43,6 +45,7 @@ export { ENTITLEMENTS } from '../builder/index.js';
 /** Options and results of build, buildPlatforms and runBuildPipeline. */
 export type {
   BuildOptions, BuildResult, MultiBuildResult, StepReport, SecretSource, Entitlement, OutputSpec, CacheSpec,
+  ImageOutputFormat, ParseOutputOptions, Annotation, AnnotationType, ImageFormat,
   BuildPipelineOptions, BuildPipelineResult, ImportedCache, ExportedCache, PushedTag,
 } from '../builder/index.js';
 

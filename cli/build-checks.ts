@@ -102,8 +102,9 @@ export async function checkBuildFlags(f: BuildFlagsToCheck): Promise<string[]> {
   const names: string[] = [];
   for (const t of f.tags) { checkTag(t, '-t ', f.push); names.push(t); }
   for (const o of f.outputs) {
-    if (o.type !== 'image') continue;
-    for (const n of o.names) { checkTag(n, '--output type=image,name=', f.push); names.push(n); }
+    if (o.type !== 'image' && o.type !== 'oci' && o.type !== 'docker') continue;
+    const push = o.type === 'image' && (f.push || o.push === true);
+    for (const n of o.names ?? []) { checkTag(n, `--output type=${o.type},name=`, push); if (o.type === 'image') names.push(n); }
   }
   for (const c of f.cacheFrom) if (c.type === 'registry') checkCacheRef(c.ref, '--cache-from');
   for (const c of f.cacheTo) if (c.type === 'registry') checkCacheRef(c.ref, '--cache-to');

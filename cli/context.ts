@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { noopLogger, stderrLogger, type Logger } from '../layer-store/core/index.js';
 
-export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet';
+/** `rawjson`: BuildKit's SolveStatus lines on stderr (buildx's); `none`: nothing at all, not even the ID. */
+export type ProgressMode = 'auto' | 'tty' | 'plain' | 'json' | 'quiet' | 'rawjson' | 'none';
 
 /** Options every command receives (yargs globals). */
 export interface GlobalArgs {

@@ -36,7 +36,7 @@ export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalA
     })
     .option('debug', { type: 'boolean', default: false, describe: 'debug logging and stack traces on errors', global: true })
     .option('progress', {
-      choices: ['auto', 'tty', 'plain', 'json', 'quiet'] as const,
+      choices: ['auto', 'tty', 'plain', 'json', 'quiet', 'rawjson', 'none'] as const,
       default: 'auto' as const,
       describe: 'progress output: live view on a tty, plain lines, JSON events (one per line) or nothing',
       global: true,

@@ -48,16 +48,16 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   if (!cst?.isDirectory()) {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }
-  const dockerfile = o.dockerfile ?? defaultDockerfile(contextDir);
+  const dockerfile = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfile ?? defaultDockerfile(contextDir);
   let bytes: Buffer;
   try {
-    bytes = await readFile(dockerfile);
+    bytes = o.dockerfileContent !== undefined ? Buffer.from(o.dockerfileContent) : await readFile(dockerfile);
   } catch (e) {
     throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${dockerfile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
       location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
     });
   }
-  const fileLabel = o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
+  const fileLabel = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
   assertDockerfileNotEmpty(bytes, fileLabel);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
@@ -84,8 +84,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     throw e;
   }
   const opts: BuildOptions = { ...o, buildArgs, sourceDateEpoch: epoch };
-  const ignore = await loadDockerignore(contextDir, o.dockerfile);
-  if (ignore.excludesDockerfile) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
+  const ignore = await loadDockerignore(contextDir, o.dockerfileContent !== undefined ? undefined : o.dockerfile);
+  if (ignore.excludesDockerfile && o.dockerfileContent === undefined) events({ type: 'warning', message: `.dockerignore excludes the Dockerfile (${basename(dockerfile)}); it is still used for the build but COPY cannot copy it` });
   for (const a of graph.unusedBuildArgs) events({ type: 'warning', message: `build argument ${a} was not consumed by any stage` });
   checkEntitlements(graph, o.allow ?? []);
 

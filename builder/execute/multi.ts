@@ -57,6 +57,6 @@ async function buildAll(o: BuildOptions & { readonly platforms: readonly Platfor
   await lease.add({ blobs: [digestOf(bytes)] });
   const d = await o.store.putBytes(bytes, { mediaType: MediaTypes.ociIndex });
   const desc: Descriptor = { mediaType: MediaTypes.ociIndex, digest: d.digest, size: d.size };
-  await o.store.tagMany(o.tags ?? [], desc);
+  if ((o.tags ?? []).length > 0 || o.recordUntagged !== false) await o.store.tagMany(o.tags ?? [], desc);
   return { index: desc, indexDigest: d.digest, platforms: results, tags: o.tags ?? [] };
 }

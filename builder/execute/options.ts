@@ -21,6 +21,11 @@ export interface BuildOptions {
   readonly dockerfile?: string | undefined;
   /** How messages name the Dockerfile (default: `dockerfile` as given, else its base name); a remote context's is its path in the context. */
   readonly dockerfileLabel?: string | undefined;
+  /**
+   * The Dockerfile itself (`-f -`: read from stdin), instead of reading `dockerfile`; errors name it
+   * `Dockerfile`, and the context's own `.dockerignore` applies.
+   */
+  readonly dockerfileContent?: string | Uint8Array | undefined;
   /** Names to tag the result with (normalised by the store). */
   readonly tags?: readonly string[] | undefined;
   /** `--build-arg`; undefined values mean "declared without a value". */

@@ -1,80 +1,143 @@
 /**
- * `--output`: where a finished build goes besides the store. `image` (default) only keeps it in the store;
- * `oci`/`docker` write an archive; `local` writes the flattened root filesystem to a directory; `tar` writes
- * that filesystem as one tar file.
+ * `--output`: where a finished build goes besides the store (the values are read by output-spec.ts). `image`
+ * only names it in the store (the pipeline pushes it); `oci`/`docker` write an archive (`oci` with `tar: false`:
+ * an OCI layout directory); `local` writes the
+ * flattened root filesystem to a directory; `tar` writes that filesystem as one tar. A file or directory target
+ * or a stream (stdout) alike. Several platforms: one `<os>_<arch>[_<variant>]` directory per platform (in the
+ * directory, or in the one tar) unless `platformSplit: false`, which merges them and refuses a path that two
+ * platforms both write, as BuildKit's local and tar exporters do.
  */
-import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { execFile, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { TsbuildError, applyLayer, isIndexType, saveImages, type Descriptor, type LayerStore } from '../../layer-store/index.js';
+import { randomUUID } from 'node:crypto';
+import {
+  TsbuildError, applyLayer, isIndexType, writeArchive, writeLayoutDir,
+  type Descriptor, type LayerStore, type Platform,
+} from '../../layer-store/index.js';
+import type { OutputSpec } from './output-spec.js';
+
+export { parseOutput, checkOneStdout, type OutputSpec, type ImageOutputFormat, type ParseOutputOptions } from './output-spec.js';
 
 const run = promisify(execFile);
 
-export type OutputSpec =
-  /** `names`: the `name=` values (buildx: more names for the image, as -t gives); checked by the caller. */
-  | { readonly type: 'image'; readonly names: readonly string[] }
-  | { readonly type: 'oci' | 'docker' | 'tar'; readonly dest: string }
-  | { readonly type: 'local'; readonly dest: string };
-
-/** Parses `type=TYPE,dest=PATH` (also the shorthand `PATH`, meaning type=local). */
-export function parseOutput(spec: string): OutputSpec {
-  if (!spec.includes('=')) return { type: 'local', dest: resolve(spec) };
-  const kv = new Map<string, string>();
-  const names: string[] = [];
-  for (const part of spec.split(',')) {
-    const i = part.indexOf('=');
-    if (i < 0) throw new TsbuildError('USAGE', `invalid --output ${JSON.stringify(spec)}`, { hint: 'write type=image|oci|docker|local|tar[,dest=PATH]' });
-    kv.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
-    if (part.slice(0, i).trim() === 'name') names.push(part.slice(i + 1).trim());
-  }
-  const type = kv.get('type') ?? 'local';
-  const dest = kv.get('dest');
-  if (type === 'image' || type === 'registry') return { type: 'image', names };
-  if (type !== 'oci' && type !== 'docker' && type !== 'tar' && type !== 'local') {
-    throw new TsbuildError('USAGE', `unknown --output type ${JSON.stringify(type)}`, { hint: 'use image, oci, docker, local or tar' });
-  }
-  if (!dest) throw new TsbuildError('USAGE', `--output type=${type} needs dest=PATH`, { hint: `write --output type=${type},dest=PATH` });
-  return { type, dest: resolve(dest) };
+/** Returns BuildKit's directory name of a platform: `linux_arm64`, `linux_arm_v7`. */
+function platformDir(p: Platform | undefined, digest: string): string {
+  return p ? [p.os, p.architecture, p.variant].filter(Boolean).join('_') : digest.slice(7, 19);
 }
 
-/** Writes the built image `manifest` (named `names` in the store) to `out`. */
-export async function writeOutput(store: LayerStore, manifest: Descriptor, names: readonly string[], out: OutputSpec): Promise<void> {
-  if (isIndexType(manifest.mediaType) && (out.type === 'local' || out.type === 'tar')) {
-    // One filesystem per platform, as BuildKit does: DEST/<os>_<arch>[_<variant>].
-    const idx = await store.resolve(manifest.digest);
-    if (idx.kind === 'index') {
-      for (const child of idx.index.manifests) {
-        const p = child.platform;
-        const sub = p ? [p.os, p.architecture, p.variant].filter(Boolean).join('_') : child.digest.slice(7, 19);
-        const dest = out.type === 'local' ? join(out.dest, sub) : out.dest.replace(/(\.tar)?$/, `-${sub}$1`);
-        await writeOutput(store, child, [], { type: out.type, dest });
-      }
-      return;
-    }
-  }
+/**
+ * Writes the built image `manifest` (a manifest, or the index of a multi-platform build) to `out`. For `oci` and
+ * `docker`, `manifest` is already in the output's format and `names` are the names the archive carries. A
+ * `docker` archive of an index is refused (BuildKit: the docker exporter exports one platform).
+ */
+export async function writeOutput(store: LayerStore, manifest: Descriptor, names: readonly string[], out: OutputSpec, o: { signal?: AbortSignal } = {}): Promise<void> {
   switch (out.type) {
     case 'image':
       return;
     case 'oci':
-    case 'docker':
-      await mkdir(dirname(out.dest), { recursive: true });
-      await saveImages(store, names.length > 0 ? names : [manifest.digest], out.dest, { format: out.type });
+    case 'docker': {
+      if (out.type === 'docker' && isIndexType(manifest.mediaType)) {
+        throw new TsbuildError('USAGE', 'docker exporter does not support exporting manifest lists, use the oci exporter instead', {
+          location: { ref: '--output type=docker' }, hint: 'write -o type=oci,dest=FILE, or build one --platform',
+        });
+      }
+      const entries = [{ descriptor: manifest, names }];
+      if (out.tar === false && typeof out.dest === 'string') return writeLayoutDir(store, entries, out.dest, o.signal ? { signal: o.signal } : {});
+      const fmt = { format: out.type, ...(o.signal ? { signal: o.signal } : {}) } as const;
+      if (typeof out.dest !== 'string') return writeArchive(store, entries, out.dest, { ...fmt, end: false });
+      await toFile(out.dest, (w) => writeArchive(store, entries, w, { ...fmt, scratchDir: dirname(out.dest as string) }));
       return;
+    }
     case 'local':
-      await mkdir(out.dest, { recursive: true });
-      await flatten(store, manifest, out.dest);
-      return;
     case 'tar': {
-      const tmp = await mkdtemp(store.layout.outputTempPrefix);
+      const tmp = out.type === 'tar' ? await mkdtemp(store.layout.outputTempPrefix) : undefined;
       try {
-        await flatten(store, manifest, tmp);
-        await mkdir(dirname(out.dest), { recursive: true });
-        await run('tar', ['--numeric-owner', '--xattrs', '-C', tmp, '-cf', out.dest, '.']);
+        const dir = tmp ?? out.dest as string;
+        await mkdir(dir, { recursive: true });
+        await writeFilesystems(store, manifest, dir, out.platformSplit);
+        if (tmp) await tarTo(tmp, out.dest as string | Writable);
       } finally {
-        await rm(tmp, { recursive: true, force: true });
+        if (tmp) await rm(tmp, { recursive: true, force: true });
       }
       return;
+    }
+  }
+}
+
+/** Runs `write` on a temp file beside `file`, then renames it into place (nothing is left on failure). */
+async function toFile(file: string, write: (w: Writable) => Promise<void>): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = join(dirname(file), `.${randomUUID()}.tmp`);
+  try {
+    await write(createWriteStream(tmp, { flags: 'wx' }));
+    await rename(tmp, file);
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Writes the directory `dir` as a tar (GNU tar, numeric owners, xattrs) to a file or a stream. */
+async function tarTo(dir: string, dest: string | Writable): Promise<void> {
+  const args = ['--numeric-owner', '--xattrs', '-C', dir, '-cf', '-', '.'];
+  if (typeof dest === 'string') {
+    await mkdir(dirname(dest), { recursive: true });
+    await run('tar', [...args.slice(0, -2), dest, '.']);
+    return;
+  }
+  const p = spawn('tar', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (c: Buffer) => { if (err.length < 2000) err += c.toString(); });
+  const exit = new Promise<number | null>((res, rej) => { p.on('error', rej); p.on('close', res); });
+  await pipeline(p.stdout, dest, { end: false });
+  const code = await exit;
+  if (code !== 0) throw new TsbuildError('IO', `tar exited ${code}: ${err.trim()}`, { hint: 'check that GNU tar is installed' });
+}
+
+/**
+ * Writes the root filesystem of `manifest` into `dir`: one image's directly; an index's one directory per
+ * platform when `split` (default), else merged, refusing a non-directory path that two platforms write.
+ */
+async function writeFilesystems(store: LayerStore, manifest: Descriptor, dir: string, split: boolean | undefined): Promise<void> {
+  if (!isIndexType(manifest.mediaType)) {
+    const img = await store.load(manifest);
+    const into = split === true && img.kind === 'image' ? join(dir, platformDir({ os: img.config.os, architecture: img.config.architecture, ...(img.config.variant ? { variant: img.config.variant } : {}) }, manifest.digest)) : dir;
+    await mkdir(into, { recursive: true });
+    await flatten(store, manifest, into);
+    return;
+  }
+  const idx = await store.load(manifest);
+  if (idx.kind !== 'index') return;
+  const seen = new Map<string, string>();
+  for (const child of idx.index.manifests) {
+    const name = platformDir(child.platform, child.digest);
+    if (split !== false) {
+      await mkdir(join(dir, name), { recursive: true });
+      await flatten(store, child, join(dir, name));
+      continue;
+    }
+    // Merged: flatten apart first, to find a file both platforms write before anything is overwritten.
+    const part = join(dir, `.${name}-${randomUUID().slice(0, 8)}`);
+    await mkdir(part);
+    try {
+      await flatten(store, child, part);
+      const { stdout } = await run('find', [part, '-mindepth', '1', '!', '-type', 'd', '-printf', '%P\\n'], { maxBuffer: 1 << 28 });
+      for (const p of stdout.split('\n').filter(Boolean)) {
+        const prev = seen.get(p);
+        if (prev !== undefined) {
+          throw new TsbuildError('USAGE', `cannot overwrite ${p} from ${prev} with ${name.replace(/_/g, '/')} when split option is disabled`, {
+            location: { ref: '--output platform-split=false' }, hint: 'drop platform-split=false (one directory per platform), or build one platform',
+          });
+        }
+        seen.set(p, name.replace(/_/g, '/'));
+      }
+      await run('cp', ['-a', `${part}/.`, dir]);
+    } finally {
+      await rm(part, { recursive: true, force: true });
     }
   }
 }

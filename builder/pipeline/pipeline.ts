@@ -7,15 +7,19 @@
  *      missing from the store is pulled with `registry`.
  *   3. embedInline (`cacheTo` type=inline): the final stage's records go into the image's config, and the tags
  *      move to that image. Not for multi-platform builds yet (a warning).
- *   4. writeOutputs: archives or directories besides the store.
+ *   4. nameImages and writeOutputs: the result in each image format the outputs ask for (image-targets.ts:
+ *      media types, annotations), named in the store; archives or directories besides.
  *   5. exportCaches (`cacheTo` type=registry|local): a failure is a warning, except an abort.
- *   6. pushTags (`push`): every tag, one after another, after everything above succeeded.
+ *   6. pushTargets (`push`, `type=registry`, `type=image,push=true`): every name, one after another, after
+ *      everything above succeeded.
  * Warnings and progress go to `events` (warnings are also listed in the result). A failure in steps 2-4 or 6 is
- * thrown; what the build committed stays in the store (its tags moved), and nothing later runs.
+ * thrown; what the build committed stays in the store (its tags moved), and nothing later runs. One lease covers
+ * the whole pipeline, so what the build made stays safe from a concurrent prune until it is named or written.
  */
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
-  Lease, TsbuildError, formatError, formatPlatform, hostPlatform,
+  Lease, TsbuildError, formatError, formatPlatform, hostPlatform, normalizeTagName,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -25,7 +29,11 @@ import {
 import { build, type BuildOptions, type BuildResult, type StepReport } from '../execute/build.js';
 import { buildPlatforms } from '../execute/multi.js';
 import { writeOutput, type OutputSpec } from '../execute/output.js';
+import type { Annotation } from '../execute/annotations.js';
+import { formatImage, formatKey, type ImageFormat } from '../execute/image-format.js';
 import type { CacheSpec } from './cache-spec.js';
+import { allNames, checkTargets, formatOf, imageTargets, isPlainFormat, namesOf, type ImageTarget } from './image-targets.js';
+import { contextFromStream } from './stdin-context.js';
 import type { CheckWarning } from '../checks/index.js';
 import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
@@ -38,15 +46,23 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
    */
   readonly platforms?: readonly Platform[] | undefined;
   /**
-   * Where the result also goes (`--output`). The `names` of `type: 'image'` outputs are added to `tags`.
-   * Default: the store only.
+   * Where the result also goes (`--output`). A `type: 'image'` output names the image (with its `names`, or
+   * `tags` when there are any, as buildx) and pushes it with `push`. Default: the store only.
    */
   readonly outputs?: readonly OutputSpec[] | undefined;
+  /**
+   * The context as a stream (docker's `-`: stdin): a tar (plain, gzip, bzip2, xz, zstd), unpacked under the
+   * store for the build and removed after it, or a Dockerfile built with an empty context (stdin-context.ts).
+   * When set, `context` is ignored and a relative `dockerfile` is a path inside the tar.
+   */
+  readonly contextStream?: Readable | undefined;
+  /** `--annotation`: added to every image the outputs write (image-format.ts says where each type goes). */
+  readonly annotations?: readonly Annotation[] | undefined;
   /** Caches to import before the build (`--cache-from`); skipped with `noCache`. */
   readonly cacheFrom?: readonly CacheSpec[] | undefined;
   /** Caches to export after the build (`--cache-to`), inline first. */
   readonly cacheTo?: readonly CacheSpec[] | undefined;
-  /** Push every tag to its registry after the build (`--push`); needs a tag and `registry`. */
+  /** Push every tag to its registry after the build (`--push`, an output `type=registry`); needs a tag and `registry`. */
   readonly push?: boolean | undefined;
   /**
    * The registry client for base images missing from the store (unless `pullImage` is given), registry caches
@@ -92,7 +108,7 @@ export interface BuildPipelineResult {
   readonly imageDigest: Digest;
   /** Digest of the config (Docker's image ID); for a multi-platform build, the index digest (as buildx's iidfile). */
   readonly configDigest: Digest;
-  /** The names the result carries in the store (`tags`, then the image outputs' names). */
+  /** The names the result carries in the store (`tags`, else the image outputs' names). */
   readonly tags: readonly string[];
   /** Every step, CACHED or with the reason it ran; for several platforms, each platform's in turn. */
   readonly steps: readonly StepReport[];
@@ -147,56 +163,108 @@ function targetOf(c: CacheSpec): string {
  * `registry`, and `push` without a tag, are refused before any work.
  */
 export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPipelineResult> {
-  const tags = [...new Set([...(o.tags ?? []), ...(o.outputs ?? []).flatMap((out) => (out.type === 'image' ? out.names : []))])];
-  checkPipelineOptions(o, tags);
-  const report = new Reporter(o.events);
-  const imported = o.noCache ? [] : await importCaches(o, report);
-  // What named contexts copy into the store is held until the result is tagged (the build's own lease).
-  const contextsLease = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {}) : undefined;
-  const cleanups: (() => Promise<void>)[] = [];
-  let r: Built;
-  try {
-    // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
-    r = await withRemoteInputs(o, async (lo) => {
-      const namedContexts = contextsLease ? await resolveNamedContexts(o.buildContexts!, {
-        store: o.store, lease: contextsLease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,
-        sshAuthSock: lo.sshAgents?.socket('default'), ...(o.signal ? { signal: o.signal } : {}),
-      }) : undefined;
-      return buildTarget(namedContexts ? { ...lo, namedContexts } : lo, tags, imported.map((i) => i.cache));
-    });
-  } finally {
-    for (const c of cleanups) await c().catch(() => undefined);
-    await contextsLease?.release();
-  }
-  let inlineCacheRecords = 0;
-  if (o.cacheTo?.some((c) => c.type === 'inline')) {
-    const emb = await embedInline(o, r, report);
-    if (emb) {
-      r = emb.built;
-      inlineCacheRecords = emb.records;
+  const targets = imageTargets(o);
+  const tags = allNames(targets);
+  checkPipelineOptions(o, targets);
+  if (o.contextStream) {
+    const sc = await contextFromStream(o.store, o.contextStream, { dockerfile: o.dockerfile, dockerfileContent: o.dockerfileContent, signal: o.signal });
+    try {
+      const { contextStream: _s, ...rest } = o;
+      return await runBuildPipeline({
+        ...rest, context: sc.dir,
+        ...(sc.dockerfileContent ? { dockerfileContent: sc.dockerfileContent } : o.dockerfile !== undefined ? { dockerfile: join(sc.dir, o.dockerfile) } : {}),
+      });
+    } finally {
+      await sc.cleanup();
     }
   }
-  for (const out of o.outputs ?? []) await writeOutput(o.store, r.manifest, r.tags, out);
-  const exportedCaches = await exportCaches(o, r, report);
-  const pushed = o.push ? await pushTags(o, r, report) : [];
-  return {
-    manifest: r.manifest, imageDigest: r.imageDigest, configDigest: r.configDigest, tags: r.tags, steps: r.steps,
-    platforms: r.platforms, importedCaches: imported.map((i) => i.info), inlineCacheRecords, exportedCaches, pushed,
-    warnings: report.warnings, checks: r.checks ?? r.platforms[0]?.checks ?? [],
+  const report = new Reporter(o.events);
+  const lease = o.lease ?? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
+  try {
+    const imported = o.noCache ? [] : await importCaches(o, report);
+    // The build names its result itself unless some name needs another format: then nameImages does, later.
+    const direct = targets.every((t) => isPlainFormat(t.format));
+    const cleanups: (() => Promise<void>)[] = [];
+    let r: Built;
+    try {
+      // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
+      r = await withRemoteInputs(o, async (lo) => {
+        // What named contexts copy into the store is held by the pipeline's lease until the result is named.
+        const namedContexts = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await resolveNamedContexts(o.buildContexts, {
+          store: o.store, lease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,
+          sshAuthSock: lo.sshAgents?.socket('default'), ...(o.signal ? { signal: o.signal } : {}),
+        }) : undefined;
+        return buildTarget({ ...lo, lease, ...(namedContexts ? { namedContexts } : {}), ...(direct ? {} : { recordUntagged: false }) }, direct ? tags : [], imported.map((i) => i.cache));
+      });
+    } finally {
+      for (const c of cleanups) await c().catch(() => undefined);
+    }
+    let inlineCacheRecords = 0;
+    if (o.cacheTo?.some((c) => c.type === 'inline')) {
+      const emb = await embedInline(o, r, report);
+      if (emb) {
+        r = emb.built;
+        inlineCacheRecords = emb.records;
+      }
+    }
+    const named = await nameImages(o, r, targets, lease, direct);
+    for (const out of o.outputs ?? []) {
+      const image = out.type === 'oci' || out.type === 'docker' ? await named.variant(formatOf(o, out)) : r.manifest;
+      // Archives carry full names (docker.io/library/app:1), as the store and BuildKit's exporters name images.
+      const names = out.type === 'oci' || out.type === 'docker' ? namesOf(o, out.names).map((n) => normalizeTagName(n)) : [];
+      await writeOutput(o.store, image, names, out, o.signal ? { signal: o.signal } : {});
+    }
+    const exportedCaches = await exportCaches(o, r, report);
+    const pushed = await pushTargets(o, named.targets, report);
+    const top = named.targets[0]!.descriptor;
+    return {
+      manifest: top, imageDigest: top.digest, configDigest: r.platforms.length ? top.digest : r.configDigest, tags, steps: r.steps,
+      platforms: r.platforms, importedCaches: imported.map((i) => i.info), inlineCacheRecords, exportedCaches, pushed,
+      warnings: report.warnings, checks: r.checks ?? r.platforms[0]?.checks ?? [],
+    };
+  } finally {
+    if (!o.lease) await lease.release();
+  }
+}
+
+/**
+ * Returns each target with the image it names (the build's result in the target's format) after naming it in
+ * the store, and `variant`, which returns the result in any format (each format rewritten once).
+ */
+async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly ImageTarget[], lease: Lease, direct: boolean): Promise<{
+  targets: (ImageTarget & { descriptor: Descriptor })[]; variant: (f: ImageFormat) => Promise<Descriptor>;
+}> {
+  const memo = new Map<string, Promise<Descriptor>>();
+  const variant = (f: ImageFormat): Promise<Descriptor> => {
+    const k = formatKey(f);
+    let d = memo.get(k);
+    if (!d) {
+      d = formatImage(o.store, r.manifest, f, { lease, platform: o.platforms?.[0] ?? hostPlatform(), ...(o.signal ? { signal: o.signal } : {}) });
+      memo.set(k, d);
+    }
+    return d;
   };
+  const out: (ImageTarget & { descriptor: Descriptor })[] = [];
+  for (const t of targets) {
+    const descriptor = await variant(t.format);
+    // `direct`: every target is plain, and the build named the result itself.
+    if (!direct) await o.store.tagMany(t.names, descriptor, o.signal ? { signal: o.signal } : {});
+    out.push({ ...t, descriptor });
+  }
+  return { targets: out, variant };
 }
 
 /**
  * Throws for options that could only fail after the build: a push without a tag or a registry (USAGE), a tag to
- * push or a cache reference that is not a valid reference (INVALID_REFERENCE), a registry cache without a registry.
+ * push or a cache reference that is not a valid reference (INVALID_REFERENCE), a registry cache without a
+ * registry, a name given two formats, an image format BuildKit refuses for these platforms (image-targets.ts).
  */
-function checkPipelineOptions(o: BuildPipelineOptions, tags: readonly string[]): void {
-  if (o.push && tags.length === 0) throw new TsbuildError('USAGE', 'push needs a name', { hint: 'add a tag REGISTRY/REPO:TAG' });
-  // A reference that cannot be parsed would fail only when it is used, after the build.
-  if (o.push) for (const t of tags) parseReference(t);
+function checkPipelineOptions(o: BuildPipelineOptions, targets: readonly ImageTarget[]): void {
+  checkTargets(o, targets);
   for (const c of [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])]) if (c.type === 'registry') parseReference(c.ref);
   if (o.registry) return;
-  if (o.push) throw new TsbuildError('USAGE', 'push needs a registry client', { hint: 'pass registry: new RegistryClient()' });
+  const p = targets.find((t) => t.push);
+  if (p) throw new TsbuildError('USAGE', `pushing ${p.names.join(', ')} needs a registry client`, { hint: 'pass registry: new RegistryClient()' });
   const c = [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])].find((s) => s.type === 'registry');
   if (c) throw new TsbuildError('USAGE', `cache type=registry,ref=${targetOf(c)} needs a registry client`, { hint: 'pass registry: new RegistryClient()' });
 }
@@ -221,7 +289,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, ...own } = o;
   return own;
 }
 
@@ -266,7 +334,7 @@ async function embedInline(o: BuildPipelineOptions, r: Built, report: Reporter):
   // The image carries the records of its own steps in its config; it replaces the one the build named.
   const ab = { signal: o.signal };
   const emb = await embedInlineCache(o.store, r.manifest, r.finalRecords, ab);
-  await o.store.tagMany(r.tags, emb.manifest, ab);
+  if (r.tags.length > 0) await o.store.tagMany(r.tags, emb.manifest, ab);
   report.info(`embedded ${emb.records} cache records in the image (inline cache)`);
   return { built: { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest }, records: emb.records };
 }
@@ -295,17 +363,23 @@ async function exportCaches(o: BuildPipelineOptions, r: Built, report: Reporter)
   return out;
 }
 
-/** Returns every tag pushed to its registry, in order; the first failure is thrown. */
-async function pushTags(o: BuildPipelineOptions, r: Built, report: Reporter): Promise<PushedTag[]> {
+/** Returns every name of the targets that push, pushed to its registry, in order; the first failure is thrown. */
+async function pushTargets(o: BuildPipelineOptions, targets: readonly (ImageTarget & { descriptor: Descriptor })[], report: Reporter): Promise<PushedTag[]> {
   const out: PushedTag[] = [];
-  for (const t of r.tags) {
-    const p = await push({
-      store: o.store, registry: o.registry!, name: t, signal: o.signal,
-      ...(o.pushConcurrency ? { concurrency: o.pushConcurrency } : {}),
-      ...(o.events ? { events: o.events } : {}),
-    });
-    out.push({ tag: t, ref: p.ref, digest: p.digest });
-    report.info(`pushed ${t}: ${p.digest}`);
+  const done = new Set<string>();
+  for (const t of targets) {
+    if (!t.push) continue;
+    for (const name of t.names) {
+      if (done.has(name)) continue;
+      done.add(name);
+      const p = await push({
+        store: o.store, registry: o.registry!, name, signal: o.signal,
+        ...(o.pushConcurrency ? { concurrency: o.pushConcurrency } : {}),
+        ...(o.events ? { events: o.events } : {}),
+      });
+      out.push({ tag: name, ref: p.ref, digest: p.digest });
+      report.info(`pushed ${name}: ${p.digest}`);
+    }
   }
   return out;
 }

@@ -2,8 +2,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
-  type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type SecretSource,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
+  type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
 import type { EventSink } from '../../layer-store/core/index.js';
@@ -11,6 +11,7 @@ import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import { answerCall, isAnswerableCall } from '../call.js';
 import type { GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
+import { stdinInputs } from '../stdin-inputs.js';
 import { loggerFor } from '../context.js';
 import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
@@ -25,7 +26,7 @@ interface BuildArgs extends RegistryFlags, RunFlagArgs {
   explain: boolean;
   'cache-from': string[];
   'cache-to': string[];
-  context: string;
+  context?: string;
   tag: string[];
   file?: string;
   'build-arg': string[];
@@ -48,6 +49,10 @@ interface BuildArgs extends RegistryFlags, RunFlagArgs {
   'pids-limit'?: number;
   runtime?: string;
   compression: 'gzip' | 'zstd';
+  load: boolean;
+  quiet: boolean;
+  annotation: string[];
+  builder?: string;
   check: boolean;
   call?: string;
 }
@@ -102,18 +107,18 @@ type PipelineFlags = Omit<BuildPipelineOptions, 'store' | 'cache' | 'runtime' | 
 /** Returns the pipeline options of `tsbuild build`'s flags; throws the first bad value as a USAGE error. */
 async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
   const allow = parseAllow(argv.allow);
-  const outputs = argv.output.map(parseOutput);
+  const outputs = parseOutputs(argv);
   const cacheFrom = argv['cache-from'].map((c) => parseCacheSpec(c, 'from'));
   const cacheTo = argv['cache-to'].map((c) => parseCacheSpec(c, 'to'));
   const platforms = checkBuildPlatforms(argv.platform);
-  const tags = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
-  if (argv.push && tags.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
+  const names = await checkBuildFlags({ tags: argv.tag, push: argv.push, outputs, cacheFrom, cacheTo, iidfile: argv.iidfile, metadataFile: argv['metadata-file'] });
+  if (argv.push && names.length === 0) throw new TsbuildError('USAGE', '--push needs a name', { hint: 'add -t REGISTRY/REPO:TAG' });
   const limits = parseLimits(argv);
   const epoch = sourceDateEpoch();
   return {
-    context: argv.context,
-    dockerfile: argv.file,
-    tags,
+    ...(await stdinInputs(argv.context ?? '.', argv.file)),
+    tags: argv.tag,
+    annotations: argv.annotation.flatMap(parseAnnotation),
     buildArgs: await withDockerProxyArgs(parseBuildArgs(argv['build-arg'])),
     ...parseRunFlags(argv),
     target: argv.target,
@@ -137,6 +142,20 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
   };
+}
+
+/**
+ * Returns the `--output` values parsed, `dest=-` meaning this process's stdout; refuses a terminal (as buildx),
+ * two outputs on stdout, and stdout shared with what else writes there (`--progress json`, `-q`).
+ */
+function parseOutputs(argv: BuildArgs): OutputSpec[] {
+  const o = { stdout: process.stdout, stdoutIsTerminal: process.stdout.isTTY === true };
+  const outputs = argv.output.map((spec) => parseOutput(spec, o));
+  if (checkOneStdout(outputs, process.stdout) > 0) {
+    const other = argv.quiet || argv.progress === 'quiet' ? '-q (the image ID)' : argv.progress === 'json' ? '--progress json (the events)' : undefined;
+    if (other) throw new TsbuildError('USAGE', `--output to stdout cannot share it with ${other}`, { hint: 'write the output to a file (dest=FILE), or drop the other' });
+  }
+  return outputs;
 }
 
 /** Parses `--build-context NAME=SOURCE` (buildx's syntax; a name given twice keeps the last). */
@@ -212,11 +231,11 @@ function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
   if (argv.explain) {
     for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
   }
-  if (argv.progress === 'quiet') {
+  if (argv.quiet || argv.progress === 'quiet') {
     process.stdout.write(`${r.configDigest}\n`);
   } else if (argv.progress === 'json') {
     process.stdout.write(jsonLine(resultEvent(argv, r)));
-  } else {
+  } else if (argv.progress !== 'rawjson' && argv.progress !== 'none') {
     process.stderr.write(`built ${r.configDigest}${r.tags.length ? ` as ${r.tags.join(', ')}` : ''} (manifest ${r.imageDigest}; ${r.steps.filter((s) => s.cached).length}/${r.steps.length} steps cached)\n`);
   }
 }
@@ -227,7 +246,7 @@ async function runCallCommand(argv: BuildArgs, call: CallSpec): Promise<number> 
   if (isAnswerableCall(call.name)) {
     // outline, targets, subrequests.describe read the Dockerfile only: no store is opened
     process.stdout.write(await answerCall({ name: call.name, format: call.format }, {
-      context: argv.context, ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
+      context: argv.context ?? '.', ...(argv.file !== undefined ? { dockerfile: argv.file } : {}),
       buildArgs: parseBuildArgs(argv['build-arg']), ...(argv.target !== undefined ? { target: argv.target } : {}),
       ...(platform ? { platform } : {}),
     }));
@@ -237,7 +256,7 @@ async function runCallCommand(argv: BuildArgs, call: CallSpec): Promise<number> 
   try {
     const store = await openStore(argv.root, loggerFor(argv));
     return await runCall(call, {
-      context: argv.context, dockerfile: argv.file, buildArgs: parseBuildArgs(argv['build-arg']), target: argv.target, platform, store,
+      context: argv.context ?? '.', dockerfile: argv.file, buildArgs: parseBuildArgs(argv['build-arg']), target: argv.target, platform, store,
       pullImage: (ref, p, signal) => pull({ store, registry: reg, ref, platform: p, ...(signal ? { signal } : {}) }).then(() => undefined),
       signal: argv.signal,
     });
@@ -248,7 +267,7 @@ async function runCallCommand(argv: BuildArgs, call: CallSpec): Promise<number> 
 
 /** The Dockerfile's text by the name warnings give it (for --debug's source lines); empty when unreadable. */
 async function dockerfileSources(argv: BuildArgs): Promise<Map<string, string>> {
-  const path = argv.file ?? resolve(argv.context, 'Dockerfile');
+  const path = argv.file ?? resolve(argv.context ?? '.', 'Dockerfile');
   const text = await readFile(path, 'utf8').catch(() => undefined);
   return new Map(text === undefined ? [] : [[argv.file ?? 'Dockerfile', text]]);
 }
@@ -259,9 +278,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
   describe: 'build an image from a Dockerfile',
   builder: (y) =>
     runFlags(registryFlags(y))
-      .positional('context', { type: 'string', default: '.', describe: 'build context: a directory, a git URL (https://host/repo.git#ref:subdir, git@host:repo.git#ref) or an http(s) tarball URL' })
+      // No type or default: yargs reads a bare `-` as `true` and would drop it with either (stdin-inputs.ts).
+      .positional('context', { describe: 'build context: a directory (default .), a git URL (https://host/repo.git#ref:subdir, git@host:repo.git#ref), an http(s) tarball URL, or - (stdin: a tar of the context, plain or gzip/bzip2/xz/zstd, or a Dockerfile with no context)', coerce: (v: unknown) => (v === true ? '-' : String(v)) })
       .option('tag', listOption('name and optionally a tag (name:tag); repeatable', 't'))
-      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile)' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile path (default: CONTEXT/Dockerfile; - reads it from stdin; with context -, a path inside the tar)' })
       .option('build-arg', listOption('build-time variable NAME=VALUE (NAME alone: from the environment)'))
       .option('build-context', listOption('named context NAME=SOURCE for FROM, COPY --from and RUN --mount from=: a directory, docker-image://REF, oci-layout://PATH[:TAG|@DIGEST] or target:STAGE'))
       .option('target', { type: 'string', describe: 'build this stage (default: the last)' })
@@ -283,7 +303,11 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
-      .option('output', listOption('also write the result: type=oci|docker|tar,dest=FILE or type=local,dest=DIR (type=image: the store only)', 'o'))
+      .option('output', listOption('also write the result: type=oci|docker|tar[,dest=FILE|-], type=local,dest=DIR, DIR, - (a tar on stdout), type=image[,name=N][,push=true], type=registry (pushes); oci-mediatypes=false: Docker media types; platform-split=false merges platforms', 'o'))
+      .option('load', { type: 'boolean', default: false, describe: 'accepted (buildx): the image is always loaded into tsbuild\'s store (for Docker: -o type=docker,dest=FILE, then docker load)' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (sha256:…) on stdout, nothing else' })
+      .option('annotation', listOption('add an annotation [TYPE[,TYPE…]:]KEY=VALUE; TYPE: manifest (default), index, manifest-descriptor, index-descriptor, optionally TYPE[os/arch]'))
+      .option('builder', { type: 'string', describe: 'accepted (buildx): tsbuild has one builder, this process on --root; the name is not used' })
       .option('cache-from', listOption('import build cache: type=registry,ref=REPO:TAG (a cache artifact, or an image built with --cache-to type=inline) or type=local,src=DIR (repeatable)'))
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
@@ -296,7 +320,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       process.exitCode = await runCallCommand(argv, call);
       return;
     }
-    const renderer = createRenderer(argv.progress);
+    const renderer = createRenderer(argv.quiet ? 'quiet' : argv.progress);
     const reg = client(argv);
     const checks: CheckWarning[] = [];
     const sink: EventSink = (e) => {

@@ -5,6 +5,7 @@
 import type { BuildEvent } from '../../layer-store/core/index.js';
 import type { ProgressMode } from '../context.js';
 import { plainRenderer } from './plain.js';
+import { rawJsonRenderer } from './rawjson.js';
 import { ttyRenderer } from './tty.js';
 import type { Renderer } from './renderer.js';
 
@@ -27,7 +28,10 @@ export function createRenderer(mode: ProgressMode): Renderer {
   const m = resolveMode(mode);
   switch (m) {
     case 'quiet':
+    case 'none':
       return { sink: () => undefined, close: () => undefined };
+    case 'rawjson':
+      return rawJsonRenderer(process.stderr);
     case 'json':
       return { sink: (e) => process.stdout.write(jsonLine(e)), close: () => undefined };
     case 'plain':

@@ -1,5 +1,6 @@
 /** Archives (OCI archive, docker-archive) and rootfs import. */
-export { saveImages, type SaveOptions } from './save.js';
+export { saveImages, writeArchive, type ArchiveEntry, type SaveOptions, type WriteArchiveOptions } from './save.js';
+export { writeLayoutDir } from './layout-dir.js';
 export { loadArchive, type LoadOptions, type LoadResult, type LoadedImage } from './load.js';
 export { importRootfs, type ImportOptions, type ImportResult } from './import.js';
 export { ingestTar, type IngestedLayer, type IngestOptions } from './ingest.js';

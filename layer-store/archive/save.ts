@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 
@@ -39,14 +41,43 @@ const EPOCH = new Date(0);
  */
 export async function saveImages(store: LayerStore, refs: readonly string[], file: string, o: SaveOptions = {}): Promise<void> {
   const abs = await checkOutputFile(file);
+  const entries: ArchiveEntry[] = [];
+  for (const ref of refs) {
+    const obj = await store.resolve(ref);
+    entries.push({ descriptor: obj.descriptor, names: namesFor(ref, obj) });
+  }
   const tmp = join(dirname(abs), `.${randomUUID()}.tmp`);
   try {
-    if (o.format === 'docker') await writeDockerArchive(store, refs, tmp, o);
-    else await writeOciArchive(store, refs, tmp, o);
+    await writeArchive(store, entries, createWriteStream(tmp, { flags: 'wx' }), { ...o, scratchDir: dirname(abs) });
     await rename(tmp, abs);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
+}
+
+/** One image (or index) of an archive: its descriptor (for OCI, as index.json lists it) and its names. */
+export interface ArchiveEntry {
+  /** The manifest or index, stored with everything it references; OCI keeps its annotations in index.json. */
+  readonly descriptor: Descriptor;
+  /** Full names (`docker.io/library/app:1`); none: listed by digest only (OCI) or untagged (docker). */
+  readonly names: readonly string[];
+}
+
+export interface WriteArchiveOptions extends SaveOptions {
+  /** Directory for the docker format's layer scratch files (default: the OS temp dir). */
+  readonly scratchDir?: string | undefined;
+  /** End `out` when the archive is complete (default true; false for a stream the caller keeps, e.g. stdout). */
+  readonly end?: boolean | undefined;
+}
+
+/**
+ * Writes `entries` as one archive to the stream `out` (format as saveImages). Streams: nothing is buffered but
+ * the documents; the docker format decompresses each layer to a scratch file first (its tar header needs the
+ * size). Rejects on the first read or write error; what was written to `out` by then stays written.
+ */
+export async function writeArchive(store: LayerStore, entries: readonly ArchiveEntry[], out: Writable, o: WriteArchiveOptions = {}): Promise<void> {
+  if (o.format === 'docker') await writeDockerArchive(store, entries, out, o);
+  else await writeOciArchive(store, entries, out, o);
 }
 
 /** Returns the names the archive should carry for `ref`: the name written, else every name of the image. */
@@ -61,19 +92,22 @@ function namesFor(ref: string, obj: StoredObject): string[] {
   return [...obj.names];
 }
 
-async function writeOciArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
+/** Returns pipeline's options for writing an archive to `out` (ended unless `o.end` is false). */
+function sinkOptions(o: WriteArchiveOptions): { end: boolean; signal?: AbortSignal } {
+  return { end: o.end !== false, ...(o.signal ? { signal: o.signal } : {}) };
+}
+
+async function writeOciArchive(store: LayerStore, items: readonly ArchiveEntry[], out: Writable, o: WriteArchiveOptions): Promise<void> {
   const entries: Descriptor[] = [];
   const blobs = new Set<Digest>();
-  for (const ref of refs) {
-    const obj = await store.resolve(ref);
-    const plain: Descriptor = { mediaType: obj.descriptor.mediaType, digest: obj.descriptor.digest, size: obj.descriptor.size };
-    const names = namesFor(ref, obj);
+  for (const { descriptor: d, names } of items) {
+    const plain: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(d.annotations ? { annotations: d.annotations } : {}) };
     if (names.length === 0) entries.push(plain);
-    for (const n of names) entries.push({ ...plain, annotations: { [REF_NAME_ANNOTATION]: n, [CONTAINERD_NAME_ANNOTATION]: n } });
-    for (const d of await store.references(obj.descriptor)) blobs.add(d);
+    for (const n of names) entries.push({ ...plain, annotations: { ...d.annotations, [REF_NAME_ANNOTATION]: n, [CONTAINERD_NAME_ANNOTATION]: n } });
+    for (const x of await store.references(d)) blobs.add(x);
   }
   const pack = (await tarStream()).pack();
-  const writing = pipeline(pack, createWriteStream(out, { flags: 'wx' }), o.signal ? { signal: o.signal } : {});
+  const writing = pipeline(pack, out, sinkOptions(o));
   const work = (async () => {
     const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
     await addBuffer(pack, { ...hdr, name: 'oci-layout', mode: 0o644 }, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
@@ -108,13 +142,13 @@ interface DockerItem {
   Layers: string[];
 }
 
-async function writeDockerArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
+async function writeDockerArchive(store: LayerStore, entries: readonly ArchiveEntry[], out: Writable, o: WriteArchiveOptions): Promise<void> {
   const items = new Map<Digest, DockerItem & { layers: Layer[] }>();
   const repositories: Record<string, Record<string, string>> = {};
-  for (const ref of refs) {
-    const obj = await store.resolve(ref);
+  for (const { descriptor, names } of entries) {
+    const obj = await store.load(descriptor);
     const img = obj.kind === 'image' ? obj : await store.image(obj.descriptor.digest, o.platform ? { platform: o.platform } : {});
-    const names = namesFor(ref, obj); // full names: docker load normalises them, podman keeps docker.io/library/…
+    // names are full: docker load normalises them, podman keeps docker.io/library/…
     let item = items.get(img.id);
     if (!item) {
       const diffIds = img.config.rootfs.diff_ids;
@@ -122,7 +156,7 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
         Config: `${digestHex(img.id)}.json`,
         RepoTags: [],
         Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`),
-        layers: imageLayers(img.manifest, img.config, ref),
+        layers: imageLayers(img.manifest, img.config, descriptor.digest),
       };
       items.set(img.id, item);
     }
@@ -133,9 +167,9 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
       (repositories[n.slice(0, colon)] ??= {})[n.slice(colon + 1)] = top ? digestHex(top.diffId) : '';
     }
   }
-  const scratch = await mkdtemp(join(dirname(out), '.tsbuild-save-'));
+  const scratch = await mkdtemp(join(o.scratchDir ?? tmpdir(), '.tsbuild-save-'));
   const pack = (await tarStream()).pack();
-  const writing = pipeline(pack, createWriteStream(out, { flags: 'wx' }), o.signal ? { signal: o.signal } : {});
+  const writing = pipeline(pack, out, sinkOptions(o));
   const work = (async () => {
     const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
     const written = new Set<string>();
