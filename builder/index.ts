@@ -10,6 +10,10 @@ export { parseOutput, writeOutput, type OutputSpec } from './execute/output.js';
 export { buildPlatforms, type MultiBuildResult } from './execute/multi.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';
+export {
+  copyBetween, parseImageLocation, openImageSource, openImageDestination, namesRegistryHost,
+  type ImageLocation, type TransportContext, type TransportCopyOptions, type TransportCopyResult, type OpenedDestination,
+} from './pipeline/transports.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';
 export { parseBuildContextSource, resolveNamedContexts, type BuildContextSource } from './pipeline/named-contexts.js';
 export {

@@ -55,6 +55,11 @@ export { pull, type PullOptions, type PullResult } from '../builder/index.js';
 export { push, type PushOptions, type PushResult } from '../builder/index.js';
 /** Copies an image between registry references, streaming (mounting blobs within one registry). */
 export { copy, type RegistryCopyOptions, type RegistryCopyResult } from '../builder/index.js';
+/**
+ * Copies an image between skopeo's transports (`docker://REF`, `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
+ * `docker-archive:FILE[:REF]`, `store:REF`, a bare name) through copyImage; `tsbuild copy`.
+ */
+export { copyBetween, parseImageLocation, openImageSource, openImageDestination, type ImageLocation, type TransportCopyOptions, type TransportCopyResult } from '../builder/index.js';
 
 // ── Store ───────────────────────────────────────────────────────────────────────────────────────────────────
 /** The OCI-layout image store under a root directory: blobs, images, snapshots, GC, fsck. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { mkdtemp, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -72,6 +73,33 @@ async function writeOciArchive(store: LayerStore, refs: readonly string[], out: 
     for (const n of names) entries.push({ ...plain, annotations: { [REF_NAME_ANNOTATION]: n, [CONTAINERD_NAME_ANNOTATION]: n } });
     for (const d of await store.references(obj.descriptor)) blobs.add(d);
   }
+  await writeOciLayoutTar(out, entries, blobs, storeBlobs(store), o);
+}
+
+/** Where archive writers read blobs from: the store, or an OCI layout directory (the archive transports). */
+export interface BlobReader {
+  /** Returns a verified stream of the blob. */
+  open(d: Descriptor, o?: Abortable): Readable;
+  /** Returns the blob's size in bytes. */
+  size(d: Digest): Promise<number>;
+  /** Returns the whole (small) blob, verified. */
+  read(d: Digest): Promise<Buffer>;
+}
+
+/** Returns the store as a BlobReader. */
+function storeBlobs(store: LayerStore): BlobReader {
+  return {
+    open: (d, o) => store.openBlob(d, o ?? {}),
+    size: async (d) => (await stat(store.blobPath(d))).size,
+    read: (d) => store.readBlob(d),
+  };
+}
+
+/**
+ * Writes an OCI image layout as a tar to the new file `out` (`oci-layout`, `index.json` listing `entries`,
+ * `blobs/sha256/*` for `blobs` in digest order), with fixed mtimes and owners so equal input gives equal bytes.
+ */
+export async function writeOciLayoutTar(out: string, entries: readonly Descriptor[], blobs: ReadonlySet<Digest>, from: BlobReader, o: Abortable = {}): Promise<void> {
   const pack = (await tarStream()).pack();
   const writing = pipeline(pack, createWriteStream(out, { flags: 'wx' }), o.signal ? { signal: o.signal } : {});
   const work = (async () => {
@@ -82,9 +110,9 @@ async function writeOciArchive(store: LayerStore, refs: readonly string[], out: 
     await addBuffer(pack, { ...hdr, name: 'blobs/sha256/', type: 'directory', mode: 0o755 }, Buffer.alloc(0));
     for (const d of [...blobs].sort()) {
       throwIfAborted(o.signal);
-      const size = (await stat(store.blobPath(d))).size;
+      const size = await from.size(d);
       const entry = pack.entry({ ...hdr, name: `blobs/sha256/${digestHex(d)}`, size, mode: 0o644 });
-      await pipeline([store.openBlob({ mediaType: '', digest: d, size }, o), entry]);
+      await pipeline([from.open({ mediaType: '', digest: d, size }, o), entry]);
     }
     pack.finalize();
   })().catch((e: unknown) => {
@@ -109,27 +137,42 @@ interface DockerItem {
 }
 
 async function writeDockerArchive(store: LayerStore, refs: readonly string[], out: string, o: SaveOptions): Promise<void> {
-  const items = new Map<Digest, DockerItem & { layers: Layer[] }>();
-  const repositories: Record<string, Record<string, string>> = {};
+  const items = new Map<Digest, { id: Digest; names: string[]; layers: Layer[] }>();
   for (const ref of refs) {
     const obj = await store.resolve(ref);
     const img = obj.kind === 'image' ? obj : await store.image(obj.descriptor.digest, o.platform ? { platform: o.platform } : {});
     const names = namesFor(ref, obj); // full names: docker load normalises them, podman keeps docker.io/library/…
     let item = items.get(img.id);
     if (!item) {
-      const diffIds = img.config.rootfs.diff_ids;
-      item = {
-        Config: `${digestHex(img.id)}.json`,
-        RepoTags: [],
-        Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`),
-        layers: imageLayers(img.manifest, img.config, ref),
-      };
+      item = { id: img.id, names: [], layers: imageLayers(img.manifest, img.config, ref) };
       items.set(img.id, item);
     }
-    for (const n of names) {
-      if (!item.RepoTags!.includes(n)) item.RepoTags!.push(n);
+    for (const n of names) if (!item.names.includes(n)) item.names.push(n);
+  }
+  await writeDockerArchiveTar(out, [...items.values()], storeBlobs(store), o);
+}
+
+/** One image of a docker-archive: its config (image id), names and layers base first. */
+export interface DockerArchiveItem {
+  readonly id: Digest;
+  readonly names: readonly string[];
+  readonly layers: readonly Layer[];
+}
+
+/**
+ * Writes a docker-archive (as `docker save` does: `<id hex>.json`, uncompressed `<diffID hex>/layer.tar`,
+ * `manifest.json`, `repositories`) to the new file `out`. Layers are decompressed to a scratch dir beside `out`
+ * (the tar header needs the size first) with their diffIDs verified; the scratch dir is removed in any case.
+ */
+export async function writeDockerArchiveTar(out: string, list: readonly DockerArchiveItem[], from: BlobReader, o: Abortable = {}): Promise<void> {
+  const repositories: Record<string, Record<string, string>> = {};
+  const items = new Map(list.map((i) => [i.id, {
+    Config: `${digestHex(i.id)}.json`, RepoTags: [...i.names], Layers: i.layers.map((l) => `${digestHex(l.diffId)}/layer.tar`), layers: i.layers,
+  }]));
+  for (const i of list) {
+    for (const n of i.names) {
       const colon = n.lastIndexOf(':');
-      const top = item.layers.at(-1);
+      const top = i.layers.at(-1);
       (repositories[n.slice(0, colon)] ??= {})[n.slice(colon + 1)] = top ? digestHex(top.diffId) : '';
     }
   }
@@ -142,7 +185,7 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
     for (const [id, item] of items) {
       if (!written.has(item.Config)) {
         written.add(item.Config);
-        await addBuffer(pack, { ...hdr, name: item.Config, mode: 0o644 }, await store.readBlob(id));
+        await addBuffer(pack, { ...hdr, name: item.Config, mode: 0o644 }, await from.read(id));
       }
       for (const l of item.layers) {
         const name = `${digestHex(l.diffId)}/layer.tar`;
@@ -151,7 +194,7 @@ async function writeDockerArchive(store: LayerStore, refs: readonly string[], ou
         throwIfAborted(o.signal);
         // The tar header needs the uncompressed size first: decompress (verifying the diffID) to scratch.
         const tmp = join(scratch, digestHex(l.diffId));
-        await pipeline([store.openBlob(layerDescriptor(l), o), decompressor(layerCompression(l.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
+        await pipeline([from.open(layerDescriptor(l), o), decompressor(layerCompression(l.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
         const size = (await stat(tmp)).size;
         await addBuffer(pack, { ...hdr, name: `${digestHex(l.diffId)}/`, type: 'directory', mode: 0o755 }, Buffer.alloc(0));
         await pipeline([createReadStream(tmp), pack.entry({ ...hdr, name, size, mode: 0o644 })]);
