@@ -14,6 +14,14 @@ export {
   copyBetween, parseImageLocation, openImageSource, openImageDestination, namesRegistryHost,
   type ImageLocation, type TransportContext, type TransportCopyOptions, type TransportCopyResult, type OpenedDestination,
 } from './pipeline/transports.js';
+export {
+  imageDigest, imageConfig, imageManifest, writeBlob, catalog, exportFilesystem, resolveImage, withSource,
+  type CraneReadOptions, type ResolvedImage,
+} from './pipeline/crane-read.js';
+export {
+  flattenImage, appendLayers, mutateImage, applyConfigChanges,
+  type CraneWriteOptions, type CraneWriteResult, type AppendOptions, type ConfigChanges,
+} from './pipeline/crane-write.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';
 export { parseBuildContextSource, resolveNamedContexts, type BuildContextSource } from './pipeline/named-contexts.js';
 export {

@@ -200,9 +200,8 @@ export async function exportFilesystem(o: CraneReadOptions & { readonly out: Wri
             continue;
           }
           seen.add(name);
-          const h = { ...entry.header, name: entry.header.type === 'directory' ? `${name}/` : name };
-          if (h.type === 'link' && h.linkname) h.linkname = cleanName(h.linkname);
-          await pipeline(entry, pack.entry(h));
+          // names are written as the layer has them (`./etc/a` stays so), as crane export does
+          await pipeline(entry, pack.entry({ ...entry.header }));
         }
         await reading;
         for (const d of layerDeleted) deleted.add(d);
