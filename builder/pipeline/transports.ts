@@ -9,7 +9,7 @@
  */
 import {
   Lease, TsbuildError, copyImage, dockerArchiveDestination, dockerArchiveSource, leaseDestination, normalizeTagName,
-  ociArchiveDestination, ociArchiveSource, ociLayoutDestination, ociLayoutSource,
+  ociArchiveDestination, ociArchiveSource, ociLayoutDestination, ociLayoutSource, parseManifest,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -146,6 +146,8 @@ export interface TransportCopyResult {
   readonly descriptor: Descriptor;
   readonly digest: Digest;
   readonly ref: string;
+  /** Into a docker-archive, which keeps no manifest: the image ID (config digest) it does keep. */
+  readonly imageId?: Digest | undefined;
 }
 
 /**
@@ -172,7 +174,13 @@ export async function copyBetween(o: TransportCopyOptions): Promise<TransportCop
         ...(o.events ? { events: o.events } : {}),
         ...(o.signal ? { signal: o.signal } : {}),
       });
-      return { descriptor: d, digest: d.digest, ref: dst.ref };
+      let imageId: Digest | undefined;
+      if (dstLoc.transport === 'docker-archive') {
+        const raw = await src.getManifest(d.digest, o);
+        const p = parseManifest(raw.bytes, raw.mediaType, src.ref);
+        if (p.kind === 'manifest') imageId = p.manifest.config.digest;
+      }
+      return { descriptor: d, digest: d.digest, ref: dst.ref, ...(imageId ? { imageId } : {}) };
     } finally {
       await dst.destination.close();
       await dst.release();

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { copyBetween, parseImageLocation, namesRegistryHost, type ImageLocation } from '../../builder/pipeline/transports.js';
+import { copyBetween, parseImageLocation, namesRegistryHost, type ImageLocation } from '../../builder/index.js';
 import { TsbuildError, hostPlatform, parsePlatform, type Platform } from '../../layer-store/index.js';
 import { Credential, dockerKeychain, parseReference, type Keychain, type RegistryClient } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
@@ -135,7 +135,7 @@ export const transportCopyCommand: CommandModule<GlobalArgs, CopyArgs> = {
         events: renderer.sink,
       });
       renderer.close();
-      process.stdout.write(`${r.ref}: ${r.digest}\n`);
+      process.stdout.write(r.imageId ? `${r.ref}: ${r.imageId} (image ID: a docker-archive keeps no manifest)\n` : `${r.ref}: ${r.digest}\n`);
     } finally {
       renderer.close();
       await close();

@@ -9,9 +9,9 @@ import { finished } from 'node:stream/promises';
 import type { Argv, CommandModule } from 'yargs';
 import {
   catalog, exportFilesystem, imageConfig, imageDigest, writeBlob,
-} from '../../builder/pipeline/crane-read.js';
-import { appendLayers, flattenImage, mutateImage, type CraneWriteResult } from '../../builder/pipeline/crane-write.js';
-import { parseImageLocation } from '../../builder/pipeline/transports.js';
+} from '../../builder/index.js';
+import { appendLayers, flattenImage, mutateImage, type CraneWriteResult } from '../../builder/index.js';
+import { parseImageLocation } from '../../builder/index.js';
 import { TsbuildError, type Platform } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { openStore } from '../services.js';

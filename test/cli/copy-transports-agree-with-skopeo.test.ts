@@ -74,8 +74,9 @@ test('oci-archive: both directions with skopeo, digests kept', async () => {
 
 test('docker-archive: the config (image ID) survives both ways; GNU tar and skopeo read what tsbuild wrote', async () => {
   const d = join(work, 'd.tar');
-  ok(ts('copy', 'app:1', `docker-archive:${d}:example.com/app:1`));
+  const printed = ok(ts('copy', 'app:1', `docker-archive:${d}:example.com/app:1`));
   const cfg = await configDigest(`oci:${join(work, 'lay')}:v1`);
+  assert.equal(printed, `docker-archive:${d}:example.com/app:1: ${cfg} (image ID: a docker-archive keeps no manifest)\n`);
   assert.equal(await configDigest(`docker-archive:${d}`), cfg);
   const { stdout: list } = await run('tar', ['-tf', d]);
   assert.match(list, new RegExp(`^${digestHex(cfg)}\\.json$`, 'm'));
