@@ -23,6 +23,7 @@ export type ImageLocation =
   | { readonly transport: 'bare'; readonly ref: string };
 
 const TRANSPORTS = ['docker', 'oci', 'oci-archive', 'docker-archive', 'store'] as const;
+const UNSUPPORTED = ['dir', 'docker-daemon', 'containers-storage', 'sif', 'ostree'];
 
 /** Returns `s` parsed as a transport reference (a bare name when it has no known `transport:` prefix). */
 export function parseImageLocation(s: string): ImageLocation {
@@ -44,9 +45,8 @@ export function parseImageLocation(s: string): ImageLocation {
     }
     return { transport: t, path, name };
   }
-  if (/^[a-z][a-z0-9-]*:(?!\d)/.test(s) && !s.includes('/') && ['dir', 'docker-daemon', 'containers-storage', 'sif', 'ostree'].includes(t)) {
-    throw usage(s, `transport ${t}: is not supported`);
-  }
+  // skopeo's other transports; `dir:1` stays the image `dir` tagged 1 (what follows is a valid tag)
+  if (UNSUPPORTED.includes(t) && !/^[\w][\w.-]{0,127}$/.test(s.slice(colon + 1))) throw usage(s, `transport ${t}: is not supported`);
   return { transport: 'bare', ref: s };
 }
 
