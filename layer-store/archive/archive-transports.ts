@@ -88,14 +88,14 @@ async function unpackArchive(file: string, dir: string, o: Abortable): Promise<M
   return links;
 }
 
-async function scratchDir(o: Abortable): Promise<string> {
-  void o;
+/** Returns a new temp dir for an archive's unpacked or assembled layout (removed by the end's close()). */
+function scratchDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'tsbuild-archive-'));
 }
 
 /** Returns the image `ref` names in the OCI archive `file` (its tag, else `latest` or the only entry). */
 export async function ociArchiveSource(file: string, ref: ArchiveRef = {}, o: Abortable = {}): Promise<ImageSource> {
-  const dir = await scratchDir(o);
+  const dir = await scratchDir();
   try {
     await unpackArchive(file, dir, o);
     const src = await ociLayoutSource(dir, { tag: ref.name });
@@ -113,7 +113,7 @@ export async function ociArchiveSource(file: string, ref: ArchiveRef = {}, o: Ab
  */
 export async function ociArchiveDestination(file: string, ref: ArchiveRef = {}): Promise<ImageDestination> {
   const abs = await checkOutputFile(file);
-  const dir = await scratchDir({});
+  const dir = await scratchDir();
   const inner = await ociLayoutDestination(dir, { tag: ref.name });
   return {
     ...inner,
@@ -160,7 +160,7 @@ interface DockerManifestItem {
  * its diffID. Every blob is verified as it is read.
  */
 export async function dockerArchiveSource(file: string, ref: ArchiveRef = {}, o: Abortable = {}): Promise<ImageSource> {
-  const dir = await scratchDir(o);
+  const dir = await scratchDir();
   try {
     const links = await unpackArchive(file, dir, o);
     const resolveLink = (n: string): string => {
@@ -236,7 +236,7 @@ export async function dockerArchiveDestination(file: string, ref: ArchiveRef = {
   const abs = await checkOutputFile(file);
   if (ref.index !== undefined) throw new TsbuildError('USAGE', `docker-archive:${file}:@${ref.index}: a position can only be read`, { hint: 'name the image instead: docker-archive:FILE:NAME[:TAG]' });
   const names = ref.name !== undefined ? [normalizeTagName(ref.name)] : [];
-  const dir = await scratchDir({});
+  const dir = await scratchDir();
   const inner = await ociLayoutDestination(dir);
   let last: RawManifest | undefined;
   return {
