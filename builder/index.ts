@@ -14,6 +14,18 @@ export { checkDockerfile, type CheckDockerfileOptions, type CheckDockerfileResul
 export { runChecks, parseCheckOptions, formatShort, ALL_RULES, RULES, type CheckInput, type CheckReport, type CheckWarning, type Rule } from './checks/index.js';
 export { runBuildPipeline, type BuildPipelineOptions, type BuildPipelineResult, type ImportedCache, type ExportedCache, type PushedTag } from './pipeline/pipeline.js';
 export { pull, push, copy, type PullOptions, type PullResult, type PushOptions, type PushResult, type RegistryCopyOptions, type RegistryCopyResult } from './pipeline/transfer.js';
+export {
+  copyBetween, parseImageLocation, openImageSource, openImageDestination, namesRegistryHost,
+  type ImageLocation, type TransportContext, type TransportCopyOptions, type TransportCopyResult, type OpenedDestination,
+} from './pipeline/transports.js';
+export {
+  imageDigest, imageConfig, imageManifest, writeBlob, catalog, exportFilesystem, resolveImage, withSource,
+  type CraneReadOptions, type ResolvedImage,
+} from './pipeline/crane-read.js';
+export {
+  flattenImage, appendLayers, mutateImage, applyConfigChanges,
+  type CraneWriteOptions, type CraneWriteResult, type AppendOptions, type ConfigChanges,
+} from './pipeline/crane-write.js';
 export { parseCacheSpec, type CacheSpec } from './pipeline/cache-spec.js';
 export { parseBuildContextSource, resolveNamedContexts, type BuildContextSource } from './pipeline/named-contexts.js';
 export {

@@ -68,6 +68,20 @@ export { pull, type PullOptions, type PullResult } from '../builder/index.js';
 export { push, type PushOptions, type PushResult } from '../builder/index.js';
 /** Copies an image between registry references, streaming (mounting blobs within one registry). */
 export { copy, type RegistryCopyOptions, type RegistryCopyResult } from '../builder/index.js';
+/**
+ * Copies an image between skopeo's transports (`docker://REF`, `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
+ * `docker-archive:FILE[:REF]`, `store:REF`, a bare name) through copyImage; `tsbuild copy`.
+ */
+export { copyBetween, parseImageLocation, openImageSource, openImageDestination, type ImageLocation, type TransportCopyOptions, type TransportCopyResult } from '../builder/index.js';
+/**
+ * crane's verbs over every transport (a bare name: the store's image when it has one, else the registry's):
+ * digest, config, manifest, blob, catalog, export (flattened filesystem tar), flatten, append, mutate.
+ */
+export {
+  imageDigest, imageConfig, imageManifest, writeBlob, catalog, exportFilesystem, resolveImage,
+  flattenImage, appendLayers, mutateImage, applyConfigChanges,
+  type CraneReadOptions, type CraneWriteOptions, type CraneWriteResult, type AppendOptions, type ConfigChanges, type ResolvedImage,
+} from '../builder/index.js';
 
 // ── Store ───────────────────────────────────────────────────────────────────────────────────────────────────
 /** The OCI-layout image store under a root directory: blobs, images, snapshots, GC, fsck. */

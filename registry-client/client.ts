@@ -1,6 +1,6 @@
 import {
   TsbuildError, noopEvents, noopLogger, parseDigest,
-  type Abortable, type Descriptor, type EventSink, type Logger,
+  type Abortable, type Descriptor, type Digest, type EventSink, type Logger,
 } from '../layer-store/core/index.js';
 import { RegistryError } from './errors.js';
 import { anonymousKeychain, type Keychain } from './keychain.js';
@@ -93,6 +93,43 @@ export class RegistryClient {
       const next = nextLink(headerValue(res.headers, 'link'));
       url = next ? new URL(next, url) : undefined;
     }
+  }
+
+  /**
+   * Yields the repositories of `registry` (GET /v2/_catalog), page by page (`n` per page when given), following the
+   * `Link` header as tags() does. Order is the registry's (distribution: lexical).
+   */
+  async *catalog(registry: string, o: Abortable & { pageSize?: number } = {}): AsyncGenerator<string> {
+    let url: URL | undefined = new URL('/v2/_catalog', this.transport.baseUrl(registry));
+    if (o.pageSize) url.searchParams.set('n', String(o.pageSize));
+    const seen = new Set<string>();
+    for (let pages = 0; url && pages < 10_000; pages++) {
+      const res = await this.transport.request({
+        method: 'GET', url, registry, scopes: ['registry:catalog:*'], expect: [200], what: 'list repositories', ref: registry, signal: o.signal,
+      });
+      const text = await readLimitedText(res, 16 * 1024 * 1024);
+      let j: { repositories?: string[] | null };
+      try {
+        j = JSON.parse(text) as typeof j;
+      } catch (e) {
+        throw new TsbuildError('REGISTRY', 'repository catalog is not JSON', { location: { ref: registry }, cause: e, hint: 'the registry or a proxy is misbehaving' });
+      }
+      for (const r of j.repositories ?? []) if (!seen.has(r)) { seen.add(r); yield r; }
+      const next = nextLink(headerValue(res.headers, 'link'));
+      url = next ? new URL(next, url) : undefined;
+    }
+  }
+
+  /** Returns the descriptor (size, media type) of the blob `digest` in `ref`'s repository, via HEAD; undefined when absent. */
+  async headBlob(ref: Reference | string, digest: Digest, o: Abortable = {}): Promise<Descriptor | undefined> {
+    const r = toRef(ref);
+    const res = await this.transport.request({
+      method: 'HEAD', url: repoUrl(this.transport, r, `blobs/${digest}`), registry: r.registry,
+      scopes: [`repository:${r.repository}:pull`], expect: [200, 404], what: 'check blob', ref: `${r.registry}/${r.repository}@${digest}`, signal: o.signal,
+    });
+    await res.body.dump().catch(() => undefined);
+    if (res.status === 404) return undefined;
+    return { mediaType: 'application/octet-stream', digest, size: Number(headerValue(res.headers, 'content-length') ?? 0) };
   }
 
   /** Returns every tag of the repository, sorted. */

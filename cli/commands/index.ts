@@ -5,11 +5,14 @@ import { parseCommand } from './parse.js';
 import { runCommand } from './run.js';
 import { storeCommands } from './store.js';
 import { registryCommands } from './registry.js';
-import { copyCommand, pullCommand, pushCommand } from './transfer.js';
+import { pullCommand, pushCommand } from './transfer.js';
+import { transportCopyCommand } from './copy.js';
+import { craneCommands } from './crane.js';
 
 type AnyCommand = CommandModule<never, never>;
 
 /** Every command, in help order: an explicit list, no side-effect registration. */
 export const commands: readonly AnyCommand[] = [buildCommand as unknown as AnyCommand, parseCommand as unknown as AnyCommand, runCommand as unknown as AnyCommand, ...(storeCommands as unknown as AnyCommand[]),
-  pullCommand as unknown as AnyCommand, pushCommand as unknown as AnyCommand, copyCommand as unknown as AnyCommand,
+  pullCommand as unknown as AnyCommand, pushCommand as unknown as AnyCommand, transportCopyCommand as unknown as AnyCommand,
+  ...(craneCommands as unknown as AnyCommand[]),
   ...(registryCommands as unknown as AnyCommand[]), fsckCommand as unknown as AnyCommand];

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { copy, pull, push } from '../../builder/index.js';
+import { pull, push } from '../../builder/index.js';
 import { parsePlatform, formatPlatform } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { createRenderer } from '../progress/index.js';
@@ -8,7 +8,6 @@ import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './re
 
 interface PullArgs extends RegistryFlags { ref: string; platform?: string; 'all-platforms': boolean }
 interface PushArgs extends RegistryFlags { name: string; dest?: string }
-interface CopyArgs extends RegistryFlags { src: string; dst: string; platform?: string; 'all-platforms': boolean }
 
 export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
   command: 'pull <ref>',
@@ -45,33 +44,6 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
     try {
       const store = await openStore(argv.root, loggerFor(argv));
       const r = await push({ store, registry: reg, name: argv.name, destination: argv.dest, events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
-      renderer.close();
-      process.stdout.write(`${r.ref}: ${r.digest}\n`);
-    } finally {
-      renderer.close();
-      await reg.close();
-    }
-  },
-};
-
-export const copyCommand: CommandModule<GlobalArgs, CopyArgs> = {
-  command: 'copy <src> <dst>',
-  describe: 'copy an image between registries, streaming (nothing is stored locally)',
-  builder: (y) => registryFlags(y
-    .positional('src', { type: 'string', demandOption: true })
-    .positional('dst', { type: 'string', demandOption: true })
-    .option('platform', { type: 'string', describe: 'copy only this platform of an index' })
-    .option('all-platforms', { type: 'boolean', default: true, describe: 'copy every platform and the index (default)' })) as never,
-  handler: async (argv) => {
-    const renderer = createRenderer(argv.progress);
-    const reg = client(argv);
-    try {
-      const r = await copy({
-        registry: reg, source: argv.src, destination: argv.dst,
-        ...(argv.platform ? { platform: parsePlatform(argv.platform) } : { allPlatforms: argv['all-platforms'] }),
-        concurrency: concurrencyFlag(Math.min(argv['max-concurrent-uploads'], argv['max-concurrent-downloads']), 'max-concurrent-uploads'),
-        events: renderer.sink,
-      });
       renderer.close();
       process.stdout.write(`${r.ref}: ${r.digest}\n`);
     } finally {

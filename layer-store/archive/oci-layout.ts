@@ -4,13 +4,17 @@
  * named contexts, skopeo's `oci:DIR[:REF]`. Every manifest and blob read is verified against its digest.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import {
-  DigestMismatchError, TsbuildError, digestHex, digestOf, isDigest, parseManifest, verifyStream,
-  type Descriptor, type Digest, type ImageSource, type RawManifest,
+  DigestMismatchError, MediaTypes, TsbuildError, digestHex, digestOf, isDigest, parseManifest, verifyStream,
+  type Abortable, type Descriptor, type Digest, type ImageDestination, type ImageSource, type RawManifest,
 } from '../core/index.js';
+import { writeFileAtomic } from '../store/atomic-write.js';
+import { putBlob } from '../store/blobs.js';
+import { StoreLayout } from '../store/layout.js';
+import type { BlobReader } from './save.js';
 import { ArchivePathError } from './paths.js';
 
 /** The OCI annotation a layout's index.json names an entry by. */
@@ -76,4 +80,74 @@ async function readBlobFile(dir: string, d: Digest): Promise<Buffer> {
   const got = digestOf(bytes);
   if (got !== d) throw new DigestMismatchError(d, got, bytes.length);
   return bytes;
+}
+
+export interface OciLayoutDestinationOptions {
+  /** The name (`org.opencontainers.image.ref.name`) commit gives the image when commit gets no tags. */
+  readonly tag?: string | undefined;
+}
+
+/**
+ * Returns an ImageDestination writing into the OCI layout at `dir` (created with `oci-layout` when missing), as
+ * skopeo's `oci:DIR[:REF]` does. Blobs and manifests go to `blobs/sha256` verified and atomically (the store's
+ * putBlob); commit replaces the index.json entry of each name (the entry without a name, when there is none) with
+ * the last manifest put, in one atomic write. Before commit the layout only gains unreferenced blobs.
+ */
+export async function ociLayoutDestination(dir: string, o: OciLayoutDestinationOptions = {}): Promise<ImageDestination & { readonly committed: Descriptor | undefined }> {
+  const layout = new StoreLayout(dir);
+  try {
+    await mkdir(layout.blobsDir, { recursive: true });
+    await writeFile(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }), { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  } catch (e) {
+    throw new ArchivePathError(dir, `cannot create an OCI layout (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'give a directory you can write, or a path whose parent exists', { cause: e });
+  }
+  let last: Descriptor | undefined;
+  let committed: Descriptor | undefined;
+  return {
+    ref: `oci:${dir}${o.tag ? `:${o.tag}` : ''}`,
+    get committed() {
+      return committed;
+    },
+    hasBlob: async (d: Descriptor) => (await stat(layout.blobPath(d.digest)).catch(() => undefined))?.size === d.size,
+    putBlob: (body: Readable, want: Descriptor, po?: Abortable) => putBlob(layout, body, want, po ?? {}),
+    putManifest: async (raw: RawManifest, po?: Abortable) => {
+      const p = parseManifest(raw.bytes, raw.mediaType, raw.digest);
+      const d = await putBlob(layout, Readable.from([Buffer.from(raw.bytes)]), { digest: raw.digest, size: raw.bytes.length, mediaType: p.mediaType }, po ?? {});
+      last = { mediaType: p.mediaType, digest: d.digest, size: d.size };
+    },
+    commit: async (tags: readonly string[]) => {
+      if (!last) throw new TsbuildError('USAGE', 'commit called before any manifest was put', { hint: 'call putManifest first (blobs → manifests → commit)' });
+      const names = tags.length > 0 ? tags : o.tag ? [o.tag] : [];
+      let index: { schemaVersion?: number; manifests?: Descriptor[] } = {};
+      try {
+        index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as typeof index;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ArchivePathError(dir, 'its index.json is not valid JSON', 'repair or remove it', { cause: e });
+      }
+      let entries = Array.isArray(index.manifests) ? index.manifests : [];
+      const top = last;
+      if (names.length === 0) {
+        entries = entries.filter((m) => m.annotations?.[REF_NAME] !== undefined || m.digest !== top.digest);
+        entries.push(top);
+      }
+      for (const n of names) {
+        entries = entries.filter((m) => m.annotations?.[REF_NAME] !== n);
+        entries.push({ ...top, annotations: { [REF_NAME]: n } });
+      }
+      await writeFileAtomic(join(dir, 'index.json'), JSON.stringify({ ...index, schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: entries }));
+      committed = top;
+    },
+    close: async () => undefined,
+  };
+}
+
+/** Returns the blobs of the OCI layout at `dir` as a BlobReader (every read verified). */
+export function layoutBlobs(dir: string): BlobReader {
+  return {
+    open: (d) => pipeline(createReadStream(blobFile(dir, d.digest)), verifyStream(d.size > 0 ? d : { digest: d.digest }), () => undefined),
+    size: async (d) => (await stat(blobFile(dir, d))).size,
+    read: (d) => readBlobFile(dir, d),
+  };
 }

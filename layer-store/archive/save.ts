@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rename, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type tar from 'tar-stream';
 
@@ -97,6 +97,30 @@ function sinkOptions(o: WriteArchiveOptions): { end: boolean; signal?: AbortSign
   return { end: o.end !== false, ...(o.signal ? { signal: o.signal } : {}) };
 }
 
+/** Where archive writers read blobs from: the store, or an OCI layout directory (the archive transports). */
+export interface BlobReader {
+  /** Returns a verified stream of the blob. */
+  open(d: Descriptor, o?: Abortable): Readable;
+  /** Returns the blob's size in bytes. */
+  size(d: Digest): Promise<number>;
+  /** Returns the whole (small) blob, verified. */
+  read(d: Digest): Promise<Buffer>;
+}
+
+/** Returns the store as a BlobReader. */
+export function storeBlobs(store: LayerStore): BlobReader {
+  return {
+    open: (d, o) => store.openBlob(d, o ?? {}),
+    size: async (d) => (await stat(store.blobPath(d))).size,
+    read: (d) => store.readBlob(d),
+  };
+}
+
+/** `out` as a stream: a path is a new file (`wx`: never an existing one). */
+function sink(out: string | Writable): Writable {
+  return typeof out === 'string' ? createWriteStream(out, { flags: 'wx' }) : out;
+}
+
 async function writeOciArchive(store: LayerStore, items: readonly ArchiveEntry[], out: Writable, o: WriteArchiveOptions): Promise<void> {
   const entries: Descriptor[] = [];
   const blobs = new Set<Digest>();
@@ -106,8 +130,17 @@ async function writeOciArchive(store: LayerStore, items: readonly ArchiveEntry[]
     for (const n of names) entries.push({ ...plain, annotations: { ...d.annotations, [REF_NAME_ANNOTATION]: n, [CONTAINERD_NAME_ANNOTATION]: n } });
     for (const x of await store.references(d)) blobs.add(x);
   }
+  await writeOciLayoutTar(out, entries, blobs, storeBlobs(store), o);
+}
+
+/**
+ * Writes an OCI image layout as a tar to `out` (a new file, or a stream: ended unless `o.end` is false):
+ * `oci-layout`, `index.json` listing `entries`, `blobs/sha256/*` for `blobs` in digest order, with fixed mtimes
+ * and owners so equal input gives equal bytes.
+ */
+export async function writeOciLayoutTar(out: string | Writable, entries: readonly Descriptor[], blobs: ReadonlySet<Digest>, from: BlobReader, o: WriteArchiveOptions = {}): Promise<void> {
   const pack = (await tarStream()).pack();
-  const writing = pipeline(pack, out, sinkOptions(o));
+  const writing = pipeline(pack, sink(out), sinkOptions(o));
   const work = (async () => {
     const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
     await addBuffer(pack, { ...hdr, name: 'oci-layout', mode: 0o644 }, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
@@ -116,9 +149,9 @@ async function writeOciArchive(store: LayerStore, items: readonly ArchiveEntry[]
     await addBuffer(pack, { ...hdr, name: 'blobs/sha256/', type: 'directory', mode: 0o755 }, Buffer.alloc(0));
     for (const d of [...blobs].sort()) {
       throwIfAborted(o.signal);
-      const size = (await stat(store.blobPath(d))).size;
+      const size = await from.size(d);
       const entry = pack.entry({ ...hdr, name: `blobs/sha256/${digestHex(d)}`, size, mode: 0o644 });
-      await pipeline([store.openBlob({ mediaType: '', digest: d, size }, o), entry]);
+      await pipeline([from.open({ mediaType: '', digest: d, size }, o), entry]);
     }
     pack.finalize();
   })().catch((e: unknown) => {
@@ -143,40 +176,56 @@ interface DockerItem {
 }
 
 async function writeDockerArchive(store: LayerStore, entries: readonly ArchiveEntry[], out: Writable, o: WriteArchiveOptions): Promise<void> {
-  const items = new Map<Digest, DockerItem & { layers: Layer[] }>();
-  const repositories: Record<string, Record<string, string>> = {};
+  const items = new Map<Digest, { id: Digest; names: string[]; layers: Layer[] }>();
   for (const { descriptor, names } of entries) {
     const obj = await store.load(descriptor);
     const img = obj.kind === 'image' ? obj : await store.image(obj.descriptor.digest, o.platform ? { platform: o.platform } : {});
     // names are full: docker load normalises them, podman keeps docker.io/library/…
     let item = items.get(img.id);
     if (!item) {
-      const diffIds = img.config.rootfs.diff_ids;
-      item = {
-        Config: `${digestHex(img.id)}.json`,
-        RepoTags: [],
-        Layers: diffIds.map((d) => `${digestHex(d)}/layer.tar`),
-        layers: imageLayers(img.manifest, img.config, descriptor.digest),
-      };
+      item = { id: img.id, names: [], layers: imageLayers(img.manifest, img.config, descriptor.digest) };
       items.set(img.id, item);
     }
-    for (const n of names) {
-      if (!item.RepoTags!.includes(n)) item.RepoTags!.push(n);
+    for (const n of names) if (!item.names.includes(n)) item.names.push(n);
+  }
+  await writeDockerArchiveTar(out, [...items.values()], storeBlobs(store), o);
+}
+
+/** One image of a docker-archive: its config (image id), names and layers base first. */
+export interface DockerArchiveItem {
+  readonly id: Digest;
+  readonly names: readonly string[];
+  readonly layers: readonly Layer[];
+}
+
+/**
+ * Writes a docker-archive (as `docker save` does: `<id hex>.json`, uncompressed `<diffID hex>/layer.tar`,
+ * `manifest.json`, `repositories`) to `out` (a new file, or a stream). Layers are decompressed to a scratch dir
+ * (`o.scratchDir`, else beside a file `out`, else the OS temp dir: the tar header needs the size first) with
+ * their diffIDs verified; the scratch dir is removed in any case.
+ */
+export async function writeDockerArchiveTar(out: string | Writable, list: readonly DockerArchiveItem[], from: BlobReader, o: WriteArchiveOptions = {}): Promise<void> {
+  const repositories: Record<string, Record<string, string>> = {};
+  const items = new Map(list.map((i) => [i.id, {
+    Config: `${digestHex(i.id)}.json`, RepoTags: [...i.names], Layers: i.layers.map((l) => `${digestHex(l.diffId)}/layer.tar`), layers: i.layers,
+  }]));
+  for (const i of list) {
+    for (const n of i.names) {
       const colon = n.lastIndexOf(':');
-      const top = item.layers.at(-1);
+      const top = i.layers.at(-1);
       (repositories[n.slice(0, colon)] ??= {})[n.slice(colon + 1)] = top ? digestHex(top.diffId) : '';
     }
   }
-  const scratch = await mkdtemp(join(o.scratchDir ?? tmpdir(), '.tsbuild-save-'));
+  const scratch = await mkdtemp(join(o.scratchDir ?? (typeof out === 'string' ? dirname(out) : tmpdir()), '.tsbuild-save-'));
   const pack = (await tarStream()).pack();
-  const writing = pipeline(pack, out, sinkOptions(o));
+  const writing = pipeline(pack, sink(out), sinkOptions(o));
   const work = (async () => {
     const hdr = { mtime: EPOCH, uid: 0, gid: 0, uname: '', gname: '' };
     const written = new Set<string>();
     for (const [id, item] of items) {
       if (!written.has(item.Config)) {
         written.add(item.Config);
-        await addBuffer(pack, { ...hdr, name: item.Config, mode: 0o644 }, await store.readBlob(id));
+        await addBuffer(pack, { ...hdr, name: item.Config, mode: 0o644 }, await from.read(id));
       }
       for (const l of item.layers) {
         const name = `${digestHex(l.diffId)}/layer.tar`;
@@ -185,14 +234,14 @@ async function writeDockerArchive(store: LayerStore, entries: readonly ArchiveEn
         throwIfAborted(o.signal);
         // The tar header needs the uncompressed size first: decompress (verifying the diffID) to scratch.
         const tmp = join(scratch, digestHex(l.diffId));
-        await pipeline([store.openBlob(layerDescriptor(l), o), decompressor(layerCompression(l.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
+        await pipeline([from.open(layerDescriptor(l), o), decompressor(layerCompression(l.mediaType)), verifyStream({ digest: l.diffId }), createWriteStream(tmp)], o.signal ? { signal: o.signal } : {});
         const size = (await stat(tmp)).size;
         await addBuffer(pack, { ...hdr, name: `${digestHex(l.diffId)}/`, type: 'directory', mode: 0o755 }, Buffer.alloc(0));
         await pipeline([createReadStream(tmp), pack.entry({ ...hdr, name, size, mode: 0o644 })]);
         await rm(tmp, { force: true });
       }
     }
-    const manifest: DockerItem[] = [...items.values()].map((i) => ({ Config: i.Config, RepoTags: i.RepoTags!.length ? i.RepoTags : null, Layers: i.Layers }));
+    const manifest: DockerItem[] = [...items.values()].map((i) => ({ Config: i.Config, RepoTags: i.RepoTags.length ? i.RepoTags : null, Layers: i.Layers }));
     await addBuffer(pack, { ...hdr, name: 'manifest.json', mode: 0o644 }, Buffer.from(JSON.stringify(manifest)));
     await addBuffer(pack, { ...hdr, name: 'repositories', mode: 0o644 }, Buffer.from(JSON.stringify(repositories)));
     pack.finalize();
