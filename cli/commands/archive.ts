@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CommandModule } from 'yargs';
 import {
-  LayerStore, TsbuildError, importRootfs, loadArchive, normalizeTagName, parseImageName, parsePlatform, saveImages,
+  LayerStore, TsbuildError, importRootfs, importRootfsStream, loadArchive, loadArchiveStream, normalizeTagName, parseImageName, parsePlatform, saveImages,
   type ContainerConfig,
 } from '../../layer-store/index.js';
 import { applyChanges } from '../docker-view/index.js';
@@ -79,7 +79,8 @@ export const loadCommand: CommandModule<GlobalArgs, LoadArgs> = {
       throw new TsbuildError('USAGE', 'requested load from stdin, but stdin is empty', { hint: 'redirect an archive in (tsbuild load < image.tar) or pass -i FILE' });
     }
     const store = await openStore(argv);
-    const r = await loadArchive(store, argv.input ?? '/dev/stdin', argv.signal ? { signal: argv.signal } : {});
+    const lo = argv.signal ? { signal: argv.signal } : {};
+    const r = argv.input !== undefined ? await loadArchive(store, argv.input, lo) : await loadArchiveStream(store, process.stdin, '-', lo);
     if (argv.quiet) return;
     for (const img of r.images) {
       if (img.names.length === 0) process.stdout.write(`Loaded image ID: ${img.descriptor.digest}\n`);
@@ -117,6 +118,8 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
       .example('tar -C rootfs -c . | $0 import -c "CMD [\\"/bin/sh\\"]" - base:1', 'from stdin, with a CMD')
       .example('$0 import https://example.com/rootfs.tar.gz base:2', 'from a URL') as never,
   handler: async (argv) => {
+    // yargs hands a lone `-` over as an empty string.
+    if (argv.file === '' && process.argv.includes('-')) argv.file = '-';
     if (argv.name !== undefined) parseImageName(argv.name);
     const config: ContainerConfig | undefined = argv.change.length > 0 ? applyChanges({}, argv.change) : undefined;
     const platform = argv.platform !== undefined ? parsePlatform(argv.platform) : undefined;
@@ -125,13 +128,15 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
       throw new TsbuildError('USAGE', 'import - reads the tar from stdin, but stdin is a terminal', { hint: 'redirect a tar in: tsbuild import - NAME < rootfs.tar' });
     }
     const store = await openStore(argv);
-    const run = (path: string) => importRootfs(store, path, argv.name !== undefined ? normalizeTagName(argv.name) : undefined, {
+    const name = argv.name !== undefined ? normalizeTagName(argv.name) : undefined;
+    const io = {
       source: isUrl ? argv.file : '-',
       ...(argv.message !== undefined ? { message: argv.message } : {}),
       ...(platform ? { platform } : {}),
       ...(config ? { config } : {}),
       ...(argv.signal ? { signal: argv.signal } : {}),
-    });
+    };
+    const run = (path: string) => importRootfs(store, path, name, io);
     let r;
     if (isUrl) {
       r = await withTempDir(async (dir) => {
@@ -147,7 +152,7 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
         });
       });
     } else {
-      r = await run(argv.file === '-' ? '/dev/stdin' : argv.file);
+      r = argv.file === '-' ? await importRootfsStream(store, process.stdin, '-', name, io) : await run(argv.file);
     }
     process.stdout.write(`${r.configDescriptor.digest}\n`);
   },

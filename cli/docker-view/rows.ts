@@ -4,6 +4,7 @@
  * strings, the same headers and default tables.
  */
 import { digestHex, familiarRepository, splitTagName, type HistoryRow, type ImageSummary } from '../../layer-store/index.js';
+import { goStruct } from '../go-template/index.js';
 import { goTimeString, humanSize, since } from './human.js';
 
 /** One row of `images`: docker's ImageContext fields. */
@@ -59,7 +60,7 @@ export function imageRows(images: readonly ImageSummary[], o: ImageRowsOptions &
       rows.push({ ...base, Digest: s.descriptor.digest, Repository: familiarRepository(repository), Tag: tag });
     }
   }
-  return sortRows(rows);
+  return sortRows(rows).map((r) => goStruct(r, [], { sortedJson: true }));
 }
 
 /** Docker's order: newest first, then by repository and tag. */
@@ -98,13 +99,13 @@ export function historyRows(id: string, rows: readonly HistoryRow[], o: { noTrun
     const by = r.createdBy.replace(/\t/g, ' ');
     const runes = [...by];
     const createdAt = r.created ? new Date(r.created).toISOString().replace(/\.\d+Z$/, 'Z') : '';
-    return {
+    return goStruct({
       ID: i === 0 ? (o.noTrunc ? id : digestHex(id as never).slice(0, 12)) : '<missing>',
       CreatedSince: human ? since(r.created, o.now) : createdAt,
       CreatedAt: createdAt,
       CreatedBy: o.noTrunc || runes.length <= 45 ? by : runes.slice(0, 44).join('') + '…',
       Size: human ? humanSize(r.layer?.size ?? 0) : String(r.layer?.size ?? 0),
       Comment: r.comment ?? '',
-    };
+    }, [], { sortedJson: true });
   });
 }

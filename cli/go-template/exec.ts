@@ -192,6 +192,7 @@ export function execute(tree: Tree, data: unknown, funcs: Readonly<Record<string
       if (v === null) return fail(node.pos, show(node), `nil pointer evaluating interface {}.${name}`);
       if (isGoMap(v)) v = Object.prototype.hasOwnProperty.call(v, name) ? v[name] : undefined;
       else if (isStruct(v) && Object.prototype.hasOwnProperty.call(v, name)) v = v[name];
+      else if (isStruct(v)) return fail(node.pos, show(node), `map has no entry for key ${JSON.stringify(name)}`);
       else return fail(node.pos, show(node), `can't evaluate field ${name} in type ${kindOf(v)}`);
     }
     return v;

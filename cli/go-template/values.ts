@@ -7,6 +7,7 @@
 const GO_MAP = Symbol.for('tsbuild.go-template.map');
 const GO_NIL = Symbol.for('tsbuild.go-template.nil');
 const GO_OMIT = Symbol.for('tsbuild.go-template.omitempty');
+const GO_SORTED = Symbol.for('tsbuild.go-template.sorted-json');
 
 /** Marks an empty array or map as Go's nil slice or map: printed `[]`/`map[]`, marshalled `null`; returns it. */
 export function goNil<T extends object>(v: T): T {
@@ -22,8 +23,10 @@ export function isGoNil(v: unknown): boolean {
  * Marks `obj` as a struct whose fields `keys` carry `json:",omitempty"`: json leaves them out when empty (nil,
  * "", 0, false, an empty slice or map), while templates still see them; returns it.
  */
-export function goStruct<T extends object>(obj: T, omitempty: readonly (keyof T & string)[]): T {
+export function goStruct<T extends object>(obj: T, omitempty: readonly (keyof T & string)[], o: { sortedJson?: boolean } = {}): T {
   Object.defineProperty(obj, GO_OMIT, { value: new Set(omitempty), enumerable: false, configurable: true });
+  // A struct with a MarshalJSON that writes a map (docker's formatter contexts): json sorts its keys.
+  if (o.sortedJson) Object.defineProperty(obj, GO_SORTED, { value: true, enumerable: false, configurable: true });
   return obj;
 }
 
@@ -145,7 +148,7 @@ export function marshalJson(v: unknown, o: MarshalOptions = {}, depth = 0): stri
   if (typeof v === 'object') {
     const rec = v as Record<string, unknown>;
     const omit = (v as Record<symbol, Set<string> | undefined>)[GO_OMIT];
-    const keys = isGoMap(v) ? Object.keys(v).sort() : Object.keys(v).filter((k) => rec[k] !== undefined && !(omit?.has(k) && isEmptyValue(rec[k])));
+    const keys = isGoMap(v) || GO_SORTED in v ? Object.keys(v).sort() : Object.keys(v).filter((k) => rec[k] !== undefined && !(omit?.has(k) && isEmptyValue(rec[k])));
     return open(keys.map((k) => `${jsonString(k, o.escapeHtml === true)}:${ind ? ' ' : ''}${marshalJson(rec[k], o, depth + 1)}`), '{', '}');
   }
   return 'null';

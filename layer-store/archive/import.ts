@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { MediaTypes, hostPlatform, type Abortable, type ContainerConfig, type Descriptor, type Digest, type Layer, type Platform } from '../core/index.js';
 import { buildConfig, buildManifest, encodeDocument } from '../image/index.js';
 import { normalizeTagName, type LayerStore } from '../store/index.js';
@@ -41,9 +42,19 @@ export interface ImportResult {
 export async function importRootfs(store: LayerStore, tarPath: string, name: string | undefined, o: ImportOptions = {}): Promise<ImportResult> {
   if (name !== undefined) normalizeTagName(name);
   await checkInputFile(tarPath, { verb: 'import', noun: 'rootfs tar', expect: 'import takes a root filesystem tar (plain or gzip), e.g. made with tar -C ROOTFS -cf rootfs.tar .' });
+  return importRootfsStream(store, createReadStream(tarPath), tarPath, name, o);
+}
+
+/**
+ * importRootfs reading the tar from a stream (e.g. stdin); `label` names the input in errors (`-` for stdin).
+ * A stream that is not a tar fails (ArchivePathError) with nothing but unreferenced blobs left for gc.
+ */
+export async function importRootfsStream(store: LayerStore, input: Readable, label: string, name: string | undefined, o: ImportOptions = {}): Promise<ImportResult> {
+  if (name !== undefined) normalizeTagName(name);
+  const tarPath = label;
   let layer: Layer;
   try {
-    layer = await ingestTar(store, createReadStream(tarPath), o);
+    layer = await ingestTar(store, input, o);
   } catch (e) {
     if (!(e instanceof InvalidLayerError) && (e as NodeJS.ErrnoException).code !== 'Z_DATA_ERROR' && (e as NodeJS.ErrnoException).code !== 'Z_BUF_ERROR') throw e;
     throw new ArchivePathError(tarPath, `not a tar archive: ${(e as Error).message}`,
