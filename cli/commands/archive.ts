@@ -16,6 +16,7 @@ import {
 } from '../../layer-store/index.js';
 import { applyChanges } from '../docker-view/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
+import { listOption } from '../options.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
   return LayerStore.open(argv.root, { logger: loggerFor(argv) });
@@ -112,7 +113,7 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'rootfs tar (plain or gzip): FILE, http(s)://URL or - for stdin' })
       .positional('name', { type: 'string', describe: 'REPOSITORY[:TAG] (default: none, the image is found by its ID)' })
-      .option('change', { alias: 'c', type: 'string', array: true, default: [] as string[], describe: 'Dockerfile instruction applied to the config: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR (repeatable)' })
+      .option('change', listOption('Dockerfile instruction applied to the config: CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR (repeatable)', 'c'))
       .option('message', { alias: 'm', type: 'string', describe: 'history comment (default "Imported from -" or "Imported from URL")' })
       .option('platform', { type: 'string', describe: 'os/arch[/variant] of the files (default: this machine)' })
       .example('tar -C rootfs -c . | $0 import -c "CMD [\\"/bin/sh\\"]" - base:1', 'from stdin, with a CMD')

@@ -13,6 +13,7 @@ import {
 } from '../docker-view/index.js';
 import { TemplateError, compileTemplate, formatRows, templateUsageError } from '../go-template/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
+import { listOption } from '../options.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
   return LayerStore.open(argv.root, { logger: loggerFor(argv) });
@@ -88,7 +89,7 @@ export const imagesCommand: CommandModule<GlobalArgs, ImagesArgs> = {
     y
       .positional('reference', { type: 'string', describe: 'REPOSITORY[:TAG] pattern (globs allowed), as --filter reference=' })
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'show all images (tsbuild keeps no intermediate images: every image is listed anyway)' })
-      .option('filter', { type: 'string', array: true, default: [] as string[], describe: 'dangling=true|false, reference=PATTERN, label=KEY[=VALUE] (repeatable, all must match)' })
+      .option('filter', listOption('dangling=true|false, reference=PATTERN, label=KEY[=VALUE] (repeatable, all must match)', 'f'))
       .option('digests', { type: 'boolean', default: false, describe: 'show manifest digests' })
       .option('format', { type: 'string', describe: 'Go template, "table [TEMPLATE]" or "json" (as docker)' })
       .option('no-trunc', { type: 'boolean', default: false, describe: 'full image IDs' })
