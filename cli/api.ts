@@ -97,6 +97,30 @@ export { copyImage, type CopyOptions } from '../layer-store/index.js';
 /** The source and destination views copyImage works on. */
 export type { ImageSource, ImageDestination } from '../layer-store/index.js';
 
+// ── Docker's views of images and Go templates ───────────────────────────────────────────────────────────────
+/**
+ * Go's text/template as docker's `--format` runs it (builtins plus docker's json, split, join, title, lower, upper,
+ * pad, truncate) and docker's list formats (`table [TEMPLATE]`, `json`); how JS values stand for Go's (goMap,
+ * goNil, goStruct) and Go's encoding/json (marshalJson). Pure.
+ */
+export {
+  compileTemplate, renderTemplate, formatRows, isTableFormat, TemplateError, goMap, goMapsDeep, goNil, goStruct, marshalJson, printValue, sprintf,
+  type GoTemplate, type TemplateOptions, type FormatRowsOptions, type TemplateFunc, type MarshalOptions,
+} from './go-template/index.js';
+/**
+ * Docker's `image inspect` object of a stored image, the rows of `images` and `history` (docker's field names,
+ * headers and default tables), go-units sizes and durations, and `import --change` applied to a config. Pure.
+ */
+export {
+  dockerImageInspect, formatInspectJson, familiarName, imageRows, historyRows, imagesTableFormat, IMAGE_HEADERS, HISTORY_HEADERS,
+  HISTORY_TABLE_FORMAT, humanSize, humanDuration, applyChanges, CHANGE_INSTRUCTIONS,
+  type DockerInspectOptions, type ImageRow, type ImageRowsOptions, type HistoryRowContext,
+} from './docker-view/index.js';
+/** Imports a rootfs tar or loads an archive from a stream (stdin) instead of a file. */
+export { importRootfsStream, loadArchiveStream } from '../layer-store/index.js';
+/** The rows of `tsbuild images` and `history` as the store computes them, before docker's shaping. */
+export { listImageSummaries, imageHistory, type ImageSummary, type HistoryRow, type StoredImage } from '../layer-store/index.js';
+
 // ── Registry client ─────────────────────────────────────────────────────────────────────────────────────────
 /** OCI distribution over HTTP(S): auth, retries, resumable uploads; `source(ref)` and `destination(ref)`. */
 export { RegistryClient, type RegistryClientOptions } from '../registry-client/index.js';

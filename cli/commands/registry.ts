@@ -6,11 +6,13 @@ import type { Argv, CommandModule } from 'yargs';
 import { TsbuildError, isIndexType } from '../../layer-store/index.js';
 import {
   Credential, DEFAULT_UPLOAD_CONCURRENCY, RegistryClient, dockerKeychain, formatReference, parseReference, removeDockerCredential, saveDockerCredential, staticKeychain,
-  type Keychain,
+  type Keychain, type Reference,
 } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption, parseSize } from '../options.js';
 import { createManifestList, pushManifestList, removeManifestList } from '../manifest-list.js';
+import { compileTemplate, goMapsDeep } from '../go-template/index.js';
+import { withTemplate } from './images.js';
 
 /** Transfer tuning flags (registry commands and `build`). */
 export interface TransferFlags {
@@ -126,7 +128,7 @@ async function prompt(question: string, hidden: boolean): Promise<string> {
   }
 }
 
-interface LoginArgs extends RegistryFlags { registry: string | undefined; username: string | undefined; 'password-stdin': boolean }
+interface LoginArgs extends RegistryFlags { registry: string | undefined; username: string | undefined; password: string | undefined; 'password-stdin': boolean }
 
 /** `tsbuild login [-u USER] [--password-stdin] [REGISTRY]`: checks the credentials, then saves them in config.json. */
 export const loginCommand: CommandModule<GlobalArgs, LoginArgs> = {
@@ -135,14 +137,23 @@ export const loginCommand: CommandModule<GlobalArgs, LoginArgs> = {
   builder: (y) => registryFlags(y)
     .positional('registry', { type: 'string', describe: 'registry host[:port] (default: docker.io)' })
     .option('username', { alias: 'u', type: 'string', describe: 'user name' })
-    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' }) as never,
+    .option('password', { alias: 'p', type: 'string', describe: 'password (insecure: it shows in the process list and shell history; use --password-stdin)' })
+    .option('password-stdin', { type: 'boolean', default: false, describe: 'read the password from stdin' })
+    .example('echo "$TOKEN" | $0 login -u me --password-stdin ghcr.io', 'a token from a variable') as never,
   handler: async (argv) => {
     const registry = normaliseRegistryArg(argv.registry);
+    // docker's verifyloginOptions: the warning first, then the conflicts.
+    if (argv.password !== undefined) {
+      process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+      if (argv['password-stdin']) throw new TsbuildError('USAGE', '--password and --password-stdin are mutually exclusive', { hint: 'pipe the password in with --password-stdin and drop -p' });
+    }
+    if (argv['password-stdin'] && !argv.username) throw new TsbuildError('USAGE', 'Must provide --username with --password-stdin', { hint: 'pass -u USER' });
     const interactive = process.stdin.isTTY === true;
     const username = argv.username ?? (interactive ? await prompt('Username: ', false) : undefined);
     if (!username) throw new TsbuildError('USAGE', 'no user name given', { hint: 'pass -u USER' });
     let password: string;
-    if (argv['password-stdin']) password = await readStdin();
+    if (argv.password !== undefined) password = argv.password;
+    else if (argv['password-stdin']) password = await readStdin();
     else if (interactive) password = await prompt('Password: ', true);
     else throw new TsbuildError('USAGE', 'no password given', { hint: 'pipe it in with --password-stdin' });
     if (!password) throw new TsbuildError('USAGE', 'empty password', { hint: 'pipe the password in with --password-stdin' });
@@ -192,7 +203,7 @@ export const tagsCommand: CommandModule<GlobalArgs, TagsArgs> = {
   },
 };
 
-interface InspectArgs extends RegistryFlags { ref: string; raw: boolean }
+interface InspectArgs extends RegistryFlags { ref: string; raw: boolean; format?: string }
 
 /** `tsbuild manifest inspect REF`: prints the manifest or index (verified) as JSON. */
 export const manifestInspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
@@ -200,19 +211,26 @@ export const manifestInspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
   describe: 'print the manifest or index a reference names (digest-verified)',
   builder: (y) => registryFlags(y)
     .positional('ref', { type: 'string', demandOption: true, describe: 'image reference' })
-    .option('raw', { type: 'boolean', default: false, describe: 'print the bytes exactly as the registry sent them' }) as never,
+    .option('raw', { type: 'boolean', default: false, describe: 'print the bytes exactly as the registry sent them' })
+    .option('format', { alias: 'f', type: 'string', describe: 'Go template run on the output object (ref, digest, mediaType, size, kind, manifest), or on the manifest itself with --raw' })
+    .example('$0 manifest inspect --format "{{.digest}}" localhost:5000/app:1', 'the digest a tag points at')
+    .example('$0 manifest inspect --raw --format "{{range .manifests}}{{.platform.architecture}} {{end}}" alpine', 'the platforms of an index') as never,
   handler: async (argv) => {
+    const tmpl = argv.format !== undefined ? withTemplate(argv.format, () => compileTemplate(argv.format!)) : undefined;
     const ref = parseReference(argv.ref);
     const c = client(argv);
     try {
       const m = await c.source(ref).getManifest();
       const text = Buffer.from(m.bytes).toString('utf8');
-      if (argv.raw) {
+      if (argv.raw && !tmpl) {
         process.stdout.write(text);
         return;
       }
       const body = JSON.parse(text) as object;
-      process.stdout.write(JSON.stringify({ ref: formatReference(ref), digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, kind: isIndexType(m.mediaType) ? 'index' : 'manifest', manifest: body }, null, 2) + '\n');
+      const doc = argv.raw ? body : { ref: formatReference(ref), digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, kind: isIndexType(m.mediaType) ? 'index' : 'manifest', manifest: body };
+      // Decoded JSON is a Go map[string]interface{} to the template: a missing key is <no value>, keys print sorted.
+      if (tmpl) process.stdout.write(withTemplate(argv.format!, () => tmpl.execute(goMapsDeep(doc))) + '\n');
+      else process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
     } finally {
       await c.close();
     }
@@ -223,7 +241,7 @@ export const manifestInspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
 interface CreateArgs extends RegistryFlags { list: string; refs: string[]; amend: boolean }
 interface PushListArgs extends RegistryFlags { list: string; purge: boolean }
 interface RmListArgs extends GlobalArgs { list: string }
-interface DeleteArgs extends RegistryFlags { ref: string }
+interface DeleteArgs extends RegistryFlags { ref: string; force: boolean }
 
 /** `tsbuild manifest create LIST REF…`: an index of images already in a registry (kept locally until pushed). */
 export const manifestCreateCommand: CommandModule<GlobalArgs, CreateArgs> = {
@@ -271,24 +289,49 @@ export const manifestRmCommand: CommandModule<GlobalArgs, RmListArgs> = {
   },
 };
 
-/** `tsbuild manifest delete REF`: deletes a manifest from a registry (by digest, or the digest a tag points at). */
+/**
+ * `tsbuild manifest delete REF`: deletes a manifest from a registry (by digest, or the digest a tag points at).
+ * Deleting a manifest removes every tag on it, so when other tags of the repository point at the same digest
+ * they are named and `--force` is required.
+ */
 export const manifestDeleteCommand: CommandModule<GlobalArgs, DeleteArgs> = {
   command: 'delete <ref>',
-  describe: 'delete a manifest from a registry that allows it',
-  builder: (y) => registryFlags(y.positional('ref', { type: 'string', demandOption: true })) as never,
+  describe: 'delete a manifest from a registry that allows it (and with it every tag on that digest)',
+  builder: (y) => registryFlags(y.positional('ref', { type: 'string', demandOption: true })
+    .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'delete even when other tags point at the same manifest (they go too)' })
+    .example('$0 manifest delete localhost:5000/app:old', 'delete a tag\'s manifest')) as never,
   handler: async (argv) => {
     const reg = client(argv);
     try {
       const ref = parseReference(argv.ref);
-      const d = ref.digest ? undefined : await reg.headManifest(ref);
-      if (!ref.digest && !d) throw new TsbuildError('IMAGE_NOT_FOUND', `${argv.ref} not found`, { location: { ref: argv.ref }, hint: 'check the name and tag' });
-      await reg.deleteManifest(ref.digest ? ref : { ...ref, digest: d!.digest });
-      process.stdout.write(`deleted ${argv.ref}\n`);
+      const d = ref.digest ?? (await reg.headManifest(ref))?.digest;
+      if (!d) throw new TsbuildError('IMAGE_NOT_FOUND', `${argv.ref} not found`, { location: { ref: argv.ref }, hint: 'check the name and tag' });
+      const others = await otherTagsOn(reg, ref, d);
+      if (others.length > 0 && !argv.force) {
+        throw new TsbuildError('CONFLICT', `${d} is also tagged ${others.join(', ')}: deleting the manifest deletes those tags too`, {
+          location: { ref: argv.ref },
+          hint: 'pass --force to delete it with every tag on it, or push another image to the tags you keep first',
+        });
+      }
+      await reg.deleteManifest({ ...ref, digest: d });
+      process.stdout.write(`deleted ${argv.ref} (${d})${others.length > 0 ? `, and with it the tags ${others.join(', ')}` : ''}\n`);
     } finally {
       await reg.close();
     }
   },
 };
+
+/** Returns the repository's tags (other than `ref`'s own) that point at `digest`, sorted. */
+async function otherTagsOn(reg: RegistryClient, ref: Reference, digest: string): Promise<string[]> {
+  const tags = await reg.listTags({ registry: ref.registry, repository: ref.repository });
+  const own = ref.digest ? undefined : ref.tag;
+  const out: string[] = [];
+  for (const t of tags) {
+    if (t === own) continue;
+    if ((await reg.headManifest({ registry: ref.registry, repository: ref.repository, tag: t }))?.digest === digest) out.push(t);
+  }
+  return out.sort();
+}
 
 export const manifestCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'manifest <command>',

@@ -1,14 +1,12 @@
 /**
- * Image commands over the store under --root: images, inspect, history, tag, rmi, prune, save, load, import.
- * Handlers only parse flags and print; the logic lives in layer-store.
+ * Image commands over the store under --root: tag, rmi, prune, du here; images, inspect and history in images.ts;
+ * save, load and import in archive.ts. Handlers only parse flags and print; the logic lives in layer-store.
  */
 import type { CommandModule } from 'yargs';
-import {
-  parsePlatform,
-  LayerStore, TsbuildError, familiarRepository, imageHistory, importRootfs, listImageSummaries, loadArchive,
-  normalizeTagName, parseImageName, saveImages, splitTagName, digestHex, withLeasesHeld,
-  type ImageSummary,
-} from '../../layer-store/index.js';
+import { LayerStore, TsbuildError, withLeasesHeld } from '../../layer-store/index.js';
+import { humanSize } from '../docker-view/index.js';
+import { historyCommand, imagesCommand, inspectCommand } from './images.js';
+import { importCommand, loadCommand, saveCommand } from './archive.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { readdir, rm, stat, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,168 +21,6 @@ function openStore(argv: GlobalArgs): Promise<LayerStore> {
 function out(s: string): void {
   process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 }
-
-function usage(msg: string, hint: string): TsbuildError {
-  return new TsbuildError('USAGE', msg, { hint });
-}
-
-/** Formats bytes the way docker does (kB/MB/GB, base 1000). */
-export function humanSize(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${i === 0 ? v : v.toPrecision(3)}${units[i]}`;
-}
-
-/** Formats an RFC 3339 time as "N units ago". */
-export function ago(created: string | undefined, now = Date.now()): string {
-  if (!created) return 'N/A';
-  const t = Date.parse(created);
-  if (Number.isNaN(t)) return 'N/A';
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  const steps: [number, string][] = [[60, 'second'], [60, 'minute'], [24, 'hour'], [7, 'day'], [4.35, 'week'], [12, 'month'], [Infinity, 'year']];
-  let v = s;
-  for (const [k, name] of steps) {
-    if (v < k) return v <= 1 && name === 'second' ? 'Less than a second ago' : `${Math.floor(v)} ${name}${Math.floor(v) === 1 ? '' : 's'} ago`;
-    v /= k;
-  }
-  return 'N/A';
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = [];
-  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('')).join('\n');
-}
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp('^' + glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-}
-
-/** Returns a predicate for one `--filter key=value`; throws TsbuildError on unknown keys. */
-export function imageFilter(f: string): (s: ImageSummary) => boolean {
-  const eq = f.indexOf('=');
-  if (eq <= 0) throw usage(`invalid filter ${JSON.stringify(f)}`, 'write --filter dangling=true|false, reference=PATTERN or label=KEY[=VALUE]');
-  const key = f.slice(0, eq);
-  const value = f.slice(eq + 1);
-  switch (key) {
-    case 'dangling': {
-      if (value !== 'true' && value !== 'false') throw usage(`invalid dangling filter ${JSON.stringify(value)}`, 'write dangling=true or dangling=false');
-      const want = value === 'true';
-      return (s) => (s.names.length === 0) === want;
-    }
-    case 'reference': {
-      const hasTag = value.includes(':') && value.lastIndexOf(':') > value.lastIndexOf('/');
-      const re = globToRegExp(value);
-      return (s) =>
-        s.names.some((n) => {
-          const { repository, tag } = splitTagName(n);
-          const fam = familiarRepository(repository);
-          const cands = hasTag ? [`${fam}:${tag}`, n] : [fam, repository];
-          return cands.some((c) => re.test(c));
-        });
-    }
-    case 'label': {
-      const e2 = value.indexOf('=');
-      const k = e2 < 0 ? value : value.slice(0, e2);
-      const v = e2 < 0 ? undefined : value.slice(e2 + 1);
-      return (s) => k in s.labels && (v === undefined || s.labels[k] === v);
-    }
-    default:
-      throw usage(`unknown filter ${JSON.stringify(key)}`, 'supported filters: dangling, reference, label');
-  }
-}
-
-interface ImagesArgs extends GlobalArgs { filter: string[]; digests: boolean; format: string; quiet: boolean }
-
-export const imagesCommand: CommandModule<GlobalArgs, ImagesArgs> = {
-  command: 'images',
-  describe: 'list images in the store',
-  builder: (y) =>
-    y
-      .option('filter', { type: 'string', array: true, default: [] as string[], describe: 'dangling=true|false, reference=PATTERN, label=KEY[=VALUE] (repeatable, all must match)' })
-      .option('digests', { type: 'boolean', default: false, describe: 'show manifest digests' })
-      .option('format', { type: 'string', default: 'table', choices: ['table', 'json'], describe: 'table or json' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'only image IDs' }) as never,
-  handler: async (argv) => {
-    const store = await openStore(argv);
-    const preds = argv.filter.map(imageFilter);
-    const rows = (await listImageSummaries(store)).filter((s) => preds.every((p) => p(s)));
-    if (argv.format === 'json') {
-      out(JSON.stringify(rows.map((s) => ({
-        id: s.id, names: s.names, digest: s.descriptor.digest, mediaType: s.descriptor.mediaType,
-        created: s.created ?? null, size: s.size, labels: s.labels, platforms: s.platforms, dangling: s.names.length === 0,
-      })), null, 2));
-      return;
-    }
-    if (argv.quiet) {
-      out([...new Set(rows.map((s) => digestHex(s.id).slice(0, 12)))].join('\n'));
-      return;
-    }
-    const head = ['REPOSITORY', 'TAG', ...(argv.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-    const body: string[][] = [];
-    for (const s of rows) {
-      const common = (repo: string, tag: string) => [repo, tag, ...(argv.digests ? [s.descriptor.digest] : []), digestHex(s.id).slice(0, 12), ago(s.created), humanSize(s.size)];
-      if (s.names.length === 0) body.push(common('<none>', '<none>'));
-      for (const n of s.names) {
-        const { repository, tag } = splitTagName(n);
-        body.push(common(familiarRepository(repository), tag));
-      }
-    }
-    out(table([head, ...body]));
-  },
-};
-
-interface RefArgs extends GlobalArgs { ref: string; platform?: string }
-
-export const inspectCommand: CommandModule<GlobalArgs, RefArgs> = {
-  command: 'inspect <ref>',
-  describe: 'print an image\'s descriptor, manifest and config (or an index) as JSON',
-  builder: (y) => y.positional('ref', { type: 'string', demandOption: true, describe: 'name, digest or image ID' }) as never,
-  handler: async (argv) => {
-    const store = await openStore(argv);
-    const obj = await store.resolve(argv.ref);
-    if (obj.kind === 'index') {
-      out(JSON.stringify({ Id: obj.id, Names: obj.names, Descriptor: obj.descriptor, Index: obj.index }, null, 2));
-      return;
-    }
-    out(JSON.stringify({
-      Id: obj.id, Names: obj.names, Descriptor: obj.descriptor, Created: obj.config.created ?? null,
-      Architecture: obj.config.architecture, Os: obj.config.os, ...(obj.config.variant ? { Variant: obj.config.variant } : {}),
-      Manifest: obj.manifest, Config: obj.config,
-    }, null, 2));
-  },
-};
-
-interface HistoryArgs extends RefArgs { noTrunc: boolean; format: string }
-
-export const historyCommand: CommandModule<GlobalArgs, HistoryArgs> = {
-  command: 'history <ref>',
-  describe: 'show the history of an image (newest first)',
-  builder: (y) =>
-    y
-      .positional('ref', { type: 'string', demandOption: true })
-      .option('no-trunc', { type: 'boolean', default: false, describe: 'do not truncate CREATED BY' })
-      .option('format', { type: 'string', default: 'table', choices: ['table', 'json'] }) as never,
-  handler: async (argv) => {
-    const store = await openStore(argv);
-    const img = await store.image(argv.ref);
-    const rows = imageHistory(img);
-    if (argv.format === 'json') {
-      out(JSON.stringify(rows, null, 2));
-      return;
-    }
-    const trunc = (s: string) => (argv.noTrunc || s.length <= 45 ? s : s.slice(0, 44) + '…');
-    out(table([
-      ['CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-      ...rows.map((r) => [ago(r.created), trunc(r.createdBy), r.layer ? humanSize(r.layer.size) : '0B', r.comment ?? '']),
-    ]));
-  },
-};
 
 interface TagArgs extends GlobalArgs { source: string; target: string }
 
@@ -221,13 +57,14 @@ export const rmiCommand: CommandModule<GlobalArgs, RmiArgs> = {
 interface PruneArgs extends GlobalArgs {
   cache: boolean;
   'keep-storage'?: string;
-  filter?: string; all: boolean }
+  filter?: string; all: boolean; force: boolean }
 
 export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   command: 'prune',
   describe: 'remove dangling images, unreferenced blobs and unused layer snapshots (with --cache: build cache too)',
   builder: (y) => y
     .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'also remove the snapshots of named images (re-created on demand)' })
+    .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'do not prompt (tsbuild never prompts: accepted for docker scripts)' })
     .option('cache', { type: 'boolean', default: false, describe: 'also prune build cache records and RUN --mount=type=cache dirs, least recently used first' })
     .option('keep-storage', { type: 'string', describe: 'with --cache: keep this much cache (e.g. 2g), dropping the least recently used' })
     .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' }) as never,
@@ -326,61 +163,6 @@ export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string
     out(`snapshots       ${String(rows.snapshots.count).padEnd(7)} ${humanSize(rows.snapshots.bytes)}`);
     out(`cache records   ${String(rows.cacheRecords.count).padEnd(7)} ${humanSize(rows.cacheRecords.bytes)} (+ ${rows.cacheRecords.layers} layers, ${humanSize(rows.cacheRecords.layerBytes)})`);
     out(`cache mounts    ${String(rows.cacheMounts.count).padEnd(7)} ${humanSize(rows.cacheMounts.bytes)}`);
-  },
-};
-
-interface SaveArgs extends GlobalArgs { refs: string[]; output: string; format: 'oci' | 'docker' }
-
-export const saveCommand: CommandModule<GlobalArgs, SaveArgs> = {
-  command: 'save <refs..>',
-  describe: 'write images to an OCI archive or a docker-archive (for docker/podman load)',
-  builder: (y) =>
-    y
-      .positional('refs', { type: 'string', array: true, demandOption: true })
-      .option('output', { alias: 'o', type: 'string', demandOption: true, describe: 'archive file to write' })
-      .option('format', { type: 'string', choices: ['oci', 'docker'] as const, default: 'oci' as const, describe: 'oci (oci-archive) or docker (docker-archive)' }) as never,
-  handler: async (argv) => {
-    if (!argv.output) throw usage('save needs -o FILE', 'write tsbuild save REF… -o FILE');
-    const store = await openStore(argv);
-    await saveImages(store, argv.refs, argv.output, { format: argv.format });
-  },
-};
-
-interface LoadArgs extends GlobalArgs { input: string }
-
-export const loadCommand: CommandModule<GlobalArgs, LoadArgs> = {
-  command: 'load',
-  describe: 'load images from an OCI archive or a docker-archive',
-  builder: (y) => y.option('input', { alias: 'i', type: 'string', demandOption: true, describe: 'archive file to read' }) as never,
-  handler: async (argv) => {
-    const store = await openStore(argv);
-    const r = await loadArchive(store, argv.input);
-    for (const img of r.images) {
-      if (img.names.length === 0) out(`Loaded image ID: ${img.descriptor.digest}`);
-      for (const n of img.names) out(`Loaded image: ${n}`);
-    }
-  },
-};
-
-interface ImportArgs extends GlobalArgs { file: string; name: string; message?: string; platform?: string }
-
-export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
-  command: 'import <file> <name>',
-  describe: 'make a one-layer image from a root filesystem tar (like docker import)',
-  builder: (y) =>
-    y
-      .positional('file', { type: 'string', demandOption: true, describe: 'rootfs tar (plain or gzip)' })
-      .positional('name', { type: 'string', demandOption: true, describe: 'NAME[:TAG]' })
-      .option('message', { alias: 'm', type: 'string', describe: 'history comment' })
-      .option('platform', { type: 'string', describe: 'os/arch[/variant] of the files (default: this machine)' }) as never,
-  handler: async (argv) => {
-    parseImageName(argv.name);
-    const store = await openStore(argv);
-    const r = await importRootfs(store, argv.file, normalizeTagName(argv.name), {
-      ...(argv.message !== undefined ? { message: argv.message } : {}),
-      ...(argv.platform !== undefined ? { platform: parsePlatform(argv.platform) } : {}),
-    });
-    out(r.configDescriptor.digest);
   },
 };
 

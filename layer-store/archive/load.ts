@@ -54,12 +54,21 @@ function archiveError(file: string, what: string, cause?: unknown): TsbuildError
  */
 export async function loadArchive(store: LayerStore, file: string, o: LoadOptions = {}): Promise<LoadResult> {
   await checkInputFile(file, { verb: 'load', noun: 'archive', expect: 'load takes an OCI archive or docker-archive written by tsbuild save, docker save or podman save' });
+  return loadArchiveStream(store, createReadStream(file), file, o);
+}
+
+/**
+ * loadArchive reading from a stream (e.g. stdin) instead of a file; `label` names the input in errors (`-` for
+ * stdin). The same single sequential pass, the same verification and commit order.
+ */
+export async function loadArchiveStream(store: LayerStore, input: Readable, label: string, o: LoadOptions = {}): Promise<LoadResult> {
+  const file = label;
   const docs = new Map<string, Buffer>();
   const layers = new Map<string, IngestedLayer>();
   const links = new Map<string, string>();
   const blobs = new Set<Digest>();
   const extract = (await tarStream()).extract();
-  const reading = pipeline(createReadStream(file), extract, o.signal ? { signal: o.signal } : {});
+  const reading = pipeline(input, extract, o.signal ? { signal: o.signal } : {});
   try {
     for await (const entry of extract) {
       const name = posix.normalize(entry.header.name).replace(/^(\.\/)+/, '').replace(/\/$/, '');

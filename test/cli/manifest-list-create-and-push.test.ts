@@ -51,8 +51,8 @@ test('manifest create + push assemble one tag from images in two repositories; p
 
   const fresh = join(work, 'fresh');
   ok(tsbuild(fresh, ['pull', '--platform', 'linux/arm64', list]));
-  const inspect = JSON.parse(tsbuild(fresh, ['inspect', list]).stdout) as { Architecture: string };
-  assert.equal(inspect.Architecture, 'arm64');
+  const [inspect] = JSON.parse(tsbuild(fresh, ['inspect', list]).stdout) as { Architecture: string }[];
+  assert.equal(inspect?.Architecture, 'arm64');
   const del = tsbuild(root, ['manifest', 'delete', list]);
   ok(del);
   const gone = await run('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${list}`]).then(() => 'present', () => 'gone');

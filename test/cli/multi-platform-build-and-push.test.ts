@@ -98,6 +98,6 @@ test('one command builds linux/amd64 and linux/arm64 (RUN under QEMU), shares th
   // pull --platform into a fresh root picks the child from the pushed index.
   const fresh = join(work, 'fresh');
   ok(tsbuild(fresh, ['pull', '--platform', 'linux/arm64', image]));
-  assert.equal(JSON.parse(tsbuild(fresh, ['inspect', image]).stdout).Architecture, 'arm64');
+  assert.equal(JSON.parse(tsbuild(fresh, ['inspect', image]).stdout)[0].Architecture, 'arm64');
   void t;
 });
