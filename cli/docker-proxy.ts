@@ -2,7 +2,8 @@
  * Proxy settings from Docker's config.json, passed to RUN as build args exactly as the docker CLI does
  * (docker/cli `ConfigFile.ParseProxyConfig`): the `proxies` entry of the daemon host, else `proxies.default`;
  * each of httpProxy, httpsProxy, noProxy, ftpProxy and allProxy that is set becomes HTTP_PROXY and http_proxy
- * (…), each only where `--build-arg` did not give that exact name. Proxy build args reach RUN steps only: they
+ * (…), each only where `--build-arg` did not give that proxy (in either spelling: then the user's value reaches
+ * RUN in both). Proxy build args reach RUN steps only: they
  * stay out of history and cache keys (builder/frontend PROXY_ARGS).
  */
 import { readFile } from 'node:fs/promises';
@@ -63,8 +64,11 @@ export async function withDockerProxyArgs(buildArgs: Readonly<Record<string, str
     const v: unknown = (entry as Record<string, unknown>)[field];
     if (v === undefined || v === '') continue;
     if (typeof v !== 'string') throw bad(`"proxies.${key}.${field}" is not a string`);
-    if (!Object.hasOwn(out, name)) out[name] = v;
-    if (!Object.hasOwn(out, name.toLowerCase())) out[name.toLowerCase()] = v;
+    // A proxy the user gives with --build-arg, in either spelling, wins in both: BuildKit reads one value per
+    // proxy whatever its letter case (a config value beside it would make which one wins arbitrary).
+    if (Object.keys(buildArgs).some((k) => k.toUpperCase() === name)) continue;
+    out[name] = v;
+    out[name.toLowerCase()] = v;
   }
   return out;
 }
