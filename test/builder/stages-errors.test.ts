@@ -44,7 +44,11 @@ test('COPY --from a stage defined later fails as in BuildKit (testOutOfOrderStag
 });
 
 test('duplicate stage names and instructions before FROM', () => {
-  fails(() => build(['FROM alpine AS a', 'FROM alpine AS A']), 'DOCKERFILE_STAGE', /duplicate stage name "a"/, 2, /line 1/);
+  // As BuildKit: a repeated name builds (DuplicateStageName is a check warning); the later stage takes the name,
+  // and FROM NAME reads the latest one above it.
+  const d = build(['FROM alpine AS a', 'FROM a AS A', 'FROM busybox AS final', 'COPY --from=a /x /x']);
+  assert.equal(d.order.find((r) => r.index === 1)!.base.kind, 'stage');
+  assert.deepEqual(d.order.find((r) => r.index === 2)!.dependsOn, [1]);
   fails(() => build(['RUN true', 'FROM alpine']), 'DOCKERFILE_STAGE', /no build stage in current context/, 1, /start the Dockerfile with FROM/);
 });
 

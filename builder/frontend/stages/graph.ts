@@ -85,7 +85,9 @@ export function resolveStageGraph(stages: readonly Stage[], metaArgs: readonly A
     let base: StageBase;
     // A named context of the stage's own name replaces the whole stage; one of the base's name, the base.
     const replacing = s.name !== undefined ? namedContextFor(o.namedContexts, s.name) : undefined;
-    const earlier = names.get(baseName.toLowerCase());
+    // FROM NAME is the latest stage of that name above this one (BuildKit adds states in order; a later stage of
+    // the same name takes the name only from then on).
+    const earlier = stages.filter((x) => x.index < s.index && x.name === baseName.toLowerCase()).at(-1)?.index;
     const named = replacing ?? (earlier !== undefined && earlier < s.index ? undefined : namedContextFor(o.namedContexts, baseName));
     if (named) {
       base = contextBase(named, names, s);

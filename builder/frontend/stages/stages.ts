@@ -27,7 +27,7 @@ export interface StagesResult {
 
 /**
  * Groups parse-tree nodes into stages. Throws DockerfileError with file:line for bad instructions,
- * instructions before the first FROM (other than ARG), and duplicate stage names.
+ * instructions before the first FROM (other than ARG). A repeated stage name is allowed (the later stage takes it).
  */
 export function toStages(input: readonly InstructionNode[] | DockerfileAst, file?: string): StagesResult {
   const nodes = isAst(input) ? input.children : input;
@@ -45,21 +45,12 @@ export function toStages(input: readonly InstructionNode[] | DockerfileAst, file
       from: f, commands: current.commands, location: f.location,
     });
   };
-  const byName = new Map<string, Stage | FromInstruction>();
   for (const n of nodes) {
     const ins = parseInstruction(n, fileName);
     if (ins.kind === 'from') {
       flush();
-      if (ins.stageName !== undefined) {
-        const prev = byName.get(ins.stageName);
-        if (prev !== undefined) {
-          throw new DockerfileError('DOCKERFILE_STAGE', `duplicate stage name ${JSON.stringify(ins.stageName)}`, {
-            hint: `stage names must be unique; "${ins.stageName}" is already defined on line ${prev.location.line}`,
-            location: ins.location,
-          });
-        }
-        byName.set(ins.stageName, ins);
-      }
+      // A repeated stage name is BuildKit's DuplicateStageName warning (builder/checks), not an error: the later
+      // stage takes the name, as dispatchStates.addState does (graph.ts).
       current = { from: ins, commands: [] };
       continue;
     }
