@@ -228,6 +228,13 @@ export class RuncRuntime implements Runtime {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     stack.push('stop watching the abort signal', () => signal.removeEventListener('abort', onAbort));
+    if (io.signals) {
+      // runc kill sends to the container's init (the process); one sent before runc has created it is lost, as in docker.
+      const stop = io.signals.subscribe((sig) => {
+        if (!exited) void execCapture(this.#o.path, this.#runc('kill', id, sig.replace(/^SIG/, ''))).catch(() => undefined);
+      });
+      stack.push('stop forwarding signals', stop);
+    }
     let exitCode: number;
     try {
       const [code] = await Promise.all([

@@ -114,6 +114,13 @@ export interface RunIO {
   readonly stderr: Writable;
   /** The process's stdin (default: empty). Read to its end or until the process exits. */
   readonly stdin?: Readable;
+  /** Signals to send to the process while it runs (`tsbuild run` forwards its SIGINT/SIGTERM as docker run does). */
+  readonly signals?: SignalSource;
+}
+
+/** Calls `send` with each signal to forward; returns the function that stops it. */
+export interface SignalSource {
+  subscribe(send: (sig: NodeJS.Signals) => void): () => void;
 }
 
 export interface Runtime {

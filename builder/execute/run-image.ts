@@ -3,7 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
-import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
+import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
 export interface RunImageOptions {
@@ -29,6 +29,8 @@ export interface RunImageOptions {
   readonly readOnly?: boolean | undefined;
   /** The process's stdin (`-i`); default: empty. */
   readonly stdin?: Readable | undefined;
+  /** Signals to forward to the process (the CLI's SIGINT/SIGTERM); `signal` still kills it outright. */
+  readonly signals?: SignalSource | undefined;
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly signal?: AbortSignal | undefined;
@@ -80,7 +82,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
       ...(o.name !== undefined ? { id: o.name } : {}),
       ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
       ...(o.readOnly ? { readonlyRootfs: true } : {}),
-    }, { stdout: o.stdout, stderr: o.stderr, ...(o.stdin ? { stdin: o.stdin } : {}) }, ac.signal);
+    }, { stdout: o.stdout, stderr: o.stderr, ...(o.stdin ? { stdin: o.stdin } : {}), ...(o.signals ? { signals: o.signals } : {}) }, ac.signal);
     return r.exitCode;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -62,6 +62,18 @@ export function separateRunCommand(args: readonly string[]): string[] {
   return [...args];
 }
 
+/** This process's SIGINT and SIGTERM, as a SignalSource. */
+const processSignals = {
+  subscribe(send: (sig: NodeJS.Signals) => void): () => void {
+    process.on('SIGINT', send);
+    process.on('SIGTERM', send);
+    return () => {
+      process.off('SIGINT', send);
+      process.off('SIGTERM', send);
+    };
+  },
+};
+
 /** Refuses a docker run option tsbuild cannot honour, naming what to use instead. */
 function refuse(flag: string, instead: string): never {
   throw new TsbuildError('USAGE', `tsbuild run does not support ${flag}`, { hint: instead });
@@ -101,7 +113,17 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
     const logger = loggerFor(argv);
     const store = await openStore(argv.root, logger);
     const runtime = await openRuntime(argv.runtime, logger, argv.root);
-    const ac = { signal: argv.signal ?? new AbortController().signal };
+    // As docker run does, SIGINT and SIGTERM go to the process (runc) and its exit status is ours; anything else
+    // that stops the command (a closed output pipe) kills it. A second signal exits at once (context.ts), the
+    // runc supervisor then removing the container. The chroot fallback cannot forward: a signal kills it there.
+    const forward = runtime.name === 'runc';
+    const ac = new AbortController();
+    const onAbort = (): void => {
+      const why = argv.signal?.reason as unknown;
+      if (!forward || !(why instanceof Error && why.message.startsWith('interrupted by'))) ac.abort(why);
+    };
+    if (argv.signal?.aborted) ac.abort(argv.signal.reason);
+    argv.signal?.addEventListener('abort', onAbort, { once: true });
     // `--` (put after IMAGE by separateRunCommand, or the user's own) leaves the command in `_`, after `run`.
     const cmd = [...argv.command, ...argv._.slice(1)].map(String);
     try {
@@ -113,8 +135,10 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
         name: argv.name, hostname: argv.hostname, readOnly: argv['read-only'],
         stdin: argv.interactive ? process.stdin : undefined,
         stdout: process.stdout, stderr: process.stderr, signal: ac.signal,
+        signals: forward ? processSignals : undefined,
       });
     } finally {
+      argv.signal?.removeEventListener('abort', onAbort);
       if (argv.interactive) process.stdin.destroy();
     }
   },
