@@ -11,6 +11,7 @@ interface RunArgs extends GlobalArgs {
   command: string[];
   _: (string | number)[];
   rm: boolean;
+  keep: boolean;
   volume: string[];
   env: string[];
   'env-file': string[];
@@ -35,10 +36,24 @@ const VALUE_OPTIONS = new Set([
   '--entrypoint', '--platform', '--runtime', '--publish', '-p', '--name', '--hostname',
 ]);
 
+/** Its options that take no value. */
+const FLAG_OPTIONS = new Set([
+  '--debug', '--help', '-h', '--rm', '--keep', '--interactive', '-i', '--tty', '-t', '--detach', '-d', '--read-only',
+]);
+
+/** Throws the usage error for `opt` (the part before any `=`) unless `tsbuild run` has that option. */
+function checkKnown(opt: string): void {
+  const name = opt.split('=')[0]!;
+  const known = (n: string): boolean => VALUE_OPTIONS.has(n) || FLAG_OPTIONS.has(n);
+  if (name.startsWith('--') ? known(name) : [...name.slice(1)].every((c, i) => known(`-${c}`) || (i > 0 && VALUE_OPTIONS.has(`-${name[i]}`)))) return;
+  throw new TsbuildError('USAGE', `tsbuild run has no option ${name}`, { hint: 'run `tsbuild run --help` for its options; put the command and its options after IMAGE' });
+}
+
 /**
  * Returns `args` (the CLI's arguments) with `--` put right after the IMAGE of a `run` command, so that everything
  * after IMAGE is the command, options included (`docker run [OPTIONS] IMAGE [COMMAND] [ARG…]`). Other commands,
- * and a `run` whose IMAGE is already followed by `--`, are returned unchanged.
+ * and a `run` whose IMAGE is already followed by `--`, are returned unchanged. An option before IMAGE that
+ * `tsbuild run` does not have is a usage error naming it.
  */
 export function separateRunCommand(args: readonly string[]): string[] {
   let i = 0;
@@ -47,6 +62,7 @@ export function separateRunCommand(args: readonly string[]): string[] {
     const a = args[i]!;
     if (a === '--') return [...args];
     if (a.startsWith('-') && a.length > 1) {
+      if (sawRun) checkKnown(a);
       if (!a.includes('=') && (VALUE_OPTIONS.has(a) || (sawRun && /^-[a-zA-Z]+$/.test(a) && VALUE_OPTIONS.has(`-${a.at(-1)}`)))) i++;
       continue;
     }
@@ -88,6 +104,7 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .positional('image', { type: 'string', demandOption: true, describe: 'image reference in the store' })
       .positional('command', { type: 'string', array: true, default: [], describe: 'command and arguments, options included (default: the image CMD)' })
       .option('rm', { type: 'boolean', default: true, describe: 'remove the container afterwards (always; tsbuild keeps no containers)' })
+      .option('keep', { type: 'boolean', default: false, describe: 'not supported: tsbuild keeps no containers' })
       .option('volume', listOption('bind mount HOST:CONTAINER[:ro]', 'v'))
       .option('env', listOption('environment variable K=V (K alone: from this environment)', 'e'))
       .option('env-file', listOption('file of K=V lines (docker --env-file)'))
@@ -103,10 +120,9 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('publish', listOption('not supported (no port mapping): use --network host, or docker/podman run -p', 'p'))
       .option('name', { type: 'string', describe: 'the container id (docker name syntax); default: a fresh one' })
       .option('hostname', { type: 'string', describe: 'hostname inside the container' })
-      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' })
-      .parserConfiguration({ 'unknown-options-as-args': true }) as never,
+      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' }) as never,
   handler: async (argv) => {
-    if (argv.rm === false) refuse('--rm=false', 'tsbuild keeps no containers: copy what you need out through a -v bind mount');
+    if (argv.rm === false || argv.keep) refuse(argv.keep ? '--keep' : '--rm=false', 'tsbuild keeps no containers: copy what you need out through a -v bind mount');
     if (argv.tty) refuse('-t/--tty (no pseudo-terminal)', 'use -i alone (stdin as a pipe), or docker run -it / podman run -it');
     if (argv.detach) refuse('-d/--detach', 'run it in the foreground (tsbuild run IMAGE … &), or use docker run -d / podman run -d');
     if (argv.publish.length > 0) refuse(`-p/--publish ${argv.publish[0]}`, 'with --network host (the default) the ports are the host\'s; or use docker run -p / podman run -p');

@@ -74,13 +74,16 @@ test('--env-file, -u, --entrypoint, --hostname, --read-only and --name apply', {
   assert.deepEqual(await mountPoints(env.root), []);
 });
 
-test('-t, -d, -p, --rm=false and a bad --name are one usage error naming the flag and what to use instead', { timeout: 60_000 }, () => {
+test('-t, -d, -p, --rm=false, --keep, a bad --name and an unknown option are one usage error naming the flag and what to use instead', { timeout: 60_000 }, () => {
   const cases = [
     [['-it', 'busybox', 'sh'], /does not support -t\/--tty .*use -i alone/],
     [['-d', 'busybox', 'true'], /does not support -d\/--detach: .*docker run -d \/ podman run -d/],
     [['-p', '8080:80', 'busybox', 'true'], /does not support -p\/--publish 8080:80: .*--network host/],
     [['--rm=false', 'busybox', 'true'], /does not support --rm=false/],
+    [['--keep', 'busybox', 'true'], /does not support --keep/],
     [['--name', 'no/slash', 'busybox', 'true'], /invalid container name "no\/slash"/],
+    [['--frobnicate', 'busybox', 'true'], /tsbuild run has no option --frobnicate/],
+    [['-ix', 'busybox', 'true'], /tsbuild run has no option -ix/],
   ] as const;
   for (const [args, want] of cases) {
     const r = run(...args);
