@@ -91,3 +91,14 @@ test('-t, -d, -p, --rm=false, --keep, a bad --name and an unknown option are one
     assert.match(onlyErrorLine(r), want);
   }
 });
+
+test('the chroot fallback refuses -i, --name and --read-only rather than ignoring them', { timeout: 60_000 }, () => {
+  for (const [args, want] of [[['-i'], /cannot apply stdin \(-i\)/], [['--read-only'], /cannot apply --read-only/], [['--name', 'chroot-run'], /cannot apply --name/]] as const) {
+    const r = run('--runtime', 'chroot', ...args, 'busybox', 'true');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(onlyErrorLine(r), want);
+  }
+  const ok = run('--runtime', 'chroot', 'busybox', 'echo', 'ok');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, 'ok\n');
+});
