@@ -8,6 +8,7 @@ import { hideBin } from 'yargs/helpers';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
+import { separateRunCommand } from './commands/run.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -19,7 +20,7 @@ function version(): string {
 
 /** Builds the yargs parser (exported for tests that check flags without spawning). */
 export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalArgs> {
-  let y = yargs([...argv])
+  let y = yargs(separateRunCommand(argv))
     .middleware((a) => {
       // A global flag given twice (a wrapper's default, then the user's) takes the last value, as docker's do.
       for (const k of ['root', 'progress'] as const) if (Array.isArray(a[k])) (a as Record<string, unknown>)[k] = (a[k] as unknown[]).at(-1);

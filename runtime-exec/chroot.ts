@@ -54,6 +54,9 @@ export class ChrootRuntime implements Runtime {
       this.#log.warn('chroot isolation: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
     }
     if (spec.user.additionalGids?.length) this.#log.warn('chroot isolation: supplementary groups are not applied');
+    if (io.stdin || spec.readonlyRootfs || spec.id !== undefined) {
+      throw new ContainerStartError(`the chroot runtime cannot apply ${io.stdin ? 'stdin (-i)' : spec.readonlyRootfs ? '--read-only' : '--name'}`, { hint: 'install runc (apt-get install -y runc)' });
+    }
     const stack = new CleanupStack();
     let result: { exitCode: number } | undefined;
     let failure: unknown;

@@ -11,7 +11,7 @@
  *
  * Receives directories, never store objects. Imports only layer-store/core.
  */
-export type { BindMount, ExtraHost, Limits, Mount, NetworkMode, RunIO, RunSpec, RunUser, Runtime, TmpfsMount, Ulimit } from './types.js';
+export type { BindMount, ExtraHost, Limits, Mount, NetworkMode, RunIO, RunSpec, RunUser, Runtime, SignalSource, TmpfsMount, Ulimit } from './types.js';
 export { ULIMIT_NAMES, checkCgroupParent, checkExtraHost, checkShmSize, checkUlimit, parseUlimit } from './run-settings.js';
 export { RunFailedError, RuntimeMissingError, ContainerStartError, UserNotFoundError, BinfmtMissingError } from './errors.js';
 export { findRuntime, type FindRuntimeOptions } from './find.js';

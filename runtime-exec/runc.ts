@@ -4,6 +4,7 @@ import { readdir, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import { AbortedError, exists, type Logger, noopLogger } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
 import { CleanupStack } from './cleanup.js';
@@ -156,7 +157,7 @@ export class RuncRuntime implements Runtime {
     let cgroupsPath: string;
     try {
       const etc = await writeEtcFiles(bundle, spec);
-      id = newContainerId();
+      id = spec.id ?? newContainerId();
       cgroupsPath = cgroupsPathFor(id, spec.cgroupParent);
       const seccomp = spec.security === 'insecure' ? undefined : this.#seccompFor(stepCapabilities(spec));
       const config = ociConfig(spec, etc, cgroupsPath, {
@@ -191,8 +192,15 @@ export class RuncRuntime implements Runtime {
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
     // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
-    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id] });
+    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id], stdin: io.stdin !== undefined });
     const child = sup.child;
+    if (io.stdin) {
+      // The process may exit before reading all of it: an EPIPE then is not an error of the run.
+      const into = child.stdio[4] as Writable;
+      into.on('error', () => undefined);
+      io.stdin.pipe(into);
+      stack.push('stop reading stdin', () => { io.stdin?.unpipe(into); into.destroy(); });
+    }
     stack.push('close the supervisor tie', () => { child.stdin?.destroy(); });
     let exited = false;
     const exit = new Promise<number>((resolve, reject) => {
@@ -220,6 +228,13 @@ export class RuncRuntime implements Runtime {
     };
     signal.addEventListener('abort', onAbort, { once: true });
     stack.push('stop watching the abort signal', () => signal.removeEventListener('abort', onAbort));
+    if (io.signals) {
+      // runc kill sends to the container's init (the process); one sent before runc has created it is lost, as in docker.
+      const stop = io.signals.subscribe((sig) => {
+        if (!exited) void execCapture(this.#o.path, this.#runc('kill', id, sig.replace(/^SIG/, ''))).catch(() => undefined);
+      });
+      stack.push('stop forwarding signals', stop);
+    }
     let exitCode: number;
     try {
       const [code] = await Promise.all([

@@ -153,7 +153,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
       rlimits: stepRlimits(spec.ulimits, nofile),
       noNewPrivileges: !insecure,
     },
-    root: { path: 'rootfs', readonly: false },
+    root: { path: 'rootfs', readonly: spec.readonlyRootfs === true },
     hostname: spec.hostname ?? DEFAULT_HOSTNAME,
     mounts,
     ...(o.annotations ? { annotations: { ...o.annotations } } : {}),

@@ -23,13 +23,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export const SUPERVISOR_NAME = 'tsbuild-runc-supervisor';
 
 // $1 container id, $2 runc --root ('' for runc's default), $3 runc binary, $4 the bundle (its rootfs is tsbuild's
-// overlay mount), then the arguments of `runc run`.
-const SCRIPT = `id=$1 root=$2 runc=$3 bundle=$4
-shift 4
+// overlay mount), $5 1 when fd 4 is the container's stdin (else it reads /dev/null), then the arguments of `runc run`.
+const SCRIPT = `id=$1 root=$2 runc=$3 bundle=$4 in=$5
+shift 5
 rc() { if [ -n "$root" ]; then "$runc" --root "$root" "$@"; else "$runc" "$@"; fi; }
 exec 3<&0 </dev/null
-rc "$@" 3<&- &
+if [ "$in" = 1 ]; then rc "$@" 3<&- <&4 4<&- & else rc "$@" 3<&- & fi
 r=$!
+[ "$in" = 1 ] && exec 4<&-
 {
   read -r _ <&3
   while kill -0 "$r"; do rc kill "$id" KILL; sleep 0.1; done
@@ -52,11 +53,11 @@ export interface SupervisedRunc {
 
 /**
  * Starts `runc [--root root] <runArgs>` (a `run … <id>` of `bundle`) under the supervisor; its stdout and stderr are the
- * child's. The tie holds while the returned child's stdin stays open: never end it before the child has exited.
+ * child's, and with `stdin` its stdin is the child's fd 4 (`child.stdio[4]`, a pipe to write to). The tie holds while the returned child's stdin stays open: never end it before the child has exited.
  */
-export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; bundle: string; runArgs: readonly string[] }): SupervisedRunc {
-  const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, o.bundle, ...o.runArgs], {
-    stdio: ['pipe', 'pipe', 'pipe'],
+export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; bundle: string; runArgs: readonly string[]; stdin?: boolean }): SupervisedRunc {
+  const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, o.bundle, o.stdin ? '1' : '0', ...o.runArgs], {
+    stdio: o.stdin ? ['pipe', 'pipe', 'pipe', 'ignore', 'pipe'] : ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
   // The watcher never writes back; an EPIPE on the tie (the shell gone) is not this process's error.

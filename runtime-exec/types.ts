@@ -1,5 +1,5 @@
 import type { CommandRunner } from '../layer-store/core/index.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Platform } from '../layer-store/core/index.js';
 
 /** A bind mount of a host path into the container (read-only when `readonly`). */
@@ -101,6 +101,10 @@ export interface RunSpec {
   readonly security?: 'sandbox' | 'insecure';
   /** Target platform: when foreign, a binfmt_misc handler must be registered (see checkBinfmt). */
   readonly platform?: Platform;
+  /** The container id (default: a fresh `tsbuild-<pid>-<hex>`); `tsbuild run --name`. */
+  readonly id?: string;
+  /** Mounts the container's root filesystem read-only (`tsbuild run --read-only`). */
+  readonly readonlyRootfs?: boolean;
 }
 
 export interface RunIO {
@@ -108,6 +112,15 @@ export interface RunIO {
   readonly stdout: Writable;
   /** Receives the process's stderr. Not ended by run(). */
   readonly stderr: Writable;
+  /** The process's stdin (default: empty). Read to its end or until the process exits. */
+  readonly stdin?: Readable;
+  /** Signals to send to the process while it runs (`tsbuild run` forwards its SIGINT/SIGTERM as docker run does). */
+  readonly signals?: SignalSource;
+}
+
+/** Calls `send` with each signal to forward; returns the function that stops it. */
+export interface SignalSource {
+  subscribe(send: (sig: NodeJS.Signals) => void): () => void;
 }
 
 export interface Runtime {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
-import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime } from '../../runtime-exec/index.js';
+import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
 export interface RunImageOptions {
@@ -21,6 +21,16 @@ export interface RunImageOptions {
   /** `HOST:CTR[:ro]` volume specs. */
   readonly volumes?: readonly string[] | undefined;
   readonly platform?: Platform | undefined;
+  /** Files of `K=V` lines (docker's --env-file: `#` comments and blank lines skipped, `K` alone from this environment when set there), before `env`. */
+  readonly envFiles?: readonly string[] | undefined;
+  /** The container id (docker's name syntax); default: a fresh one. */
+  readonly name?: string | undefined;
+  readonly hostname?: string | undefined;
+  readonly readOnly?: boolean | undefined;
+  /** The process's stdin (`-i`); default: empty. */
+  readonly stdin?: Readable | undefined;
+  /** Signals to forward to the process (the CLI's SIGINT/SIGTERM); `signal` still kills it outright. */
+  readonly signals?: SignalSource | undefined;
   readonly stdout: Writable;
   readonly stderr: Writable;
   readonly signal?: AbortSignal | undefined;
@@ -31,6 +41,10 @@ export interface RunImageOptions {
  * writable layer is always discarded (tsbuild keeps no containers), so `--rm` is the only behaviour.
  */
 export async function runImage(o: RunImageOptions): Promise<number> {
+  if (o.name !== undefined && !NAME.test(o.name)) {
+    throw new TsbuildError('USAGE', `invalid container name ${JSON.stringify(o.name)}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { hint: 'start the name with a letter or digit, e.g. --name my-test_1' });
+  }
+  const fileEnv = (await Promise.all((o.envFiles ?? []).map(readEnvFile))).flat();
   const img = await o.store.image(o.image, { platform: o.platform ?? hostPlatform() });
   const platform = o.store.platformOf(img);
   if (!isNativePlatform(platform)) await checkBinfmt(platform);
@@ -41,7 +55,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
   const args = [...entry, ...cmd];
   if (args.length === 0) throw new TsbuildError('USAGE', `image ${o.image} has no command`, { location: { ref: o.image }, hint: 'give a command: tsbuild run IMAGE CMD…' });
   const env = new Map<string, string>();
-  for (const e of [...(c.Env ?? []), ...(o.env ?? [])]) {
+  for (const e of [...(c.Env ?? []), ...fileEnv, ...(o.env ?? [])]) {
     const i = e.indexOf('=');
     env.set(i < 0 ? e : e.slice(0, i), i < 0 ? process.env[e] ?? '' : e.slice(i + 1));
   }
@@ -65,10 +79,38 @@ export async function runImage(o: RunImageOptions): Promise<number> {
       rootfs: { lower, upper: join(dir, 'upper'), work: join(dir, 'work') },
       args, env: [...env].map(([k, v]) => `${k}=${v}`), cwd: o.workdir ?? (c.WorkingDir || '/'), user,
       network: o.network ?? 'default', mounts, platform,
-    }, { stdout: o.stdout, stderr: o.stderr }, ac.signal);
+      ...(o.name !== undefined ? { id: o.name } : {}),
+      ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
+      ...(o.readOnly ? { readonlyRootfs: true } : {}),
+    }, { stdout: o.stdout, stderr: o.stderr, ...(o.stdin ? { stdin: o.stdin } : {}), ...(o.signals ? { signals: o.signals } : {}) }, ac.signal);
     return r.exitCode;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Docker's container name syntax (daemon/names: RestrictedNamePattern). */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** Reads a docker --env-file: `K=V` lines, `K` alone taken from this environment, `#` comments and blank lines skipped. */
+async function readEnvFile(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new TsbuildError('USAGE', `cannot read --env-file ${path}: ${(e as Error).message}`, { hint: 'give the path of a file of K=V lines' });
+  }
+  const out: string[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/^\s+/, '').replace(/\r$/, '');
+    if (line === '' || line.startsWith('#')) return;
+    const k = line.split('=')[0]!;
+    if (k === '' || /\s/.test(k)) {
+      throw new TsbuildError('USAGE', `invalid variable ${JSON.stringify(k)} in --env-file`, { location: { file: path, line: i + 1 }, hint: 'write one K=V per line' });
+    }
+    if (line.includes('=')) out.push(line);
+    else if (process.env[k] !== undefined) out.push(`${k}=${process.env[k]}`); // unset: left out, as docker does
+  });
+  return out;
 }
