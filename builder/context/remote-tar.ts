@@ -26,21 +26,23 @@ export function isHttpContext(s: string): boolean {
   return /^https?:\/\//i.test(s);
 }
 
-/** Downloads `url` below `dir` (an empty directory the caller owns) and returns the context it makes (see the header). */
-export async function downloadContext(url: string, dir: string, signal?: AbortSignal): Promise<DownloadedContext> {
-  const file = join(dir, 'context');
+/**
+ * Downloads `url` into the new file `file` (mode 0600), following http(s) redirects only; anything but a final
+ * 200 fails naming `what` (e.g. `build context URL`).
+ */
+export async function downloadFile(url: string, file: string, what: string, signal?: AbortSignal): Promise<void> {
   let current = new URL(url);
   let res: Response | undefined;
   for (let i = 0; i <= MAX_REDIRECTS; i++) {
     if (current.protocol !== 'http:' && current.protocol !== 'https:') {
-      throw new ContextError(`build context ${url}: refusing to follow a redirect to a ${current.protocol} URL`, { location: { ref: url }, hint: 'give an http or https URL of a tar archive or a Dockerfile' });
+      throw new ContextError(`${what}: refusing to follow a redirect to a ${current.protocol} URL`, { location: { ref: url }, hint: 'give an http or https URL of a tar archive or a Dockerfile' });
     }
     try {
       res = await fetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
     } catch (e) {
       if (signal?.aborted) throw e;
       const why = (e as { cause?: { code?: string; message?: string } }).cause;
-      throw new ContextError(`cannot download build context ${url}: ${why?.code ?? why?.message ?? String(e)}`, { location: { ref: url }, hint: 'check the URL and that the server is reachable', cause: e });
+      throw new ContextError(`cannot download ${what}: ${why?.code ?? why?.message ?? String(e)}`, { location: { ref: url }, hint: 'check the URL and that the server is reachable', cause: e });
     }
     const loc = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && loc) {
@@ -52,9 +54,15 @@ export async function downloadContext(url: string, dir: string, signal?: AbortSi
   }
   if (!res || res.status !== 200 || !res.body) {
     await res?.body?.cancel();
-    throw new ContextError(`cannot download build context ${url}: HTTP ${res?.status ?? 'redirect loop'}`, { location: { ref: url }, hint: 'check the URL; the server must answer 200' });
+    throw new ContextError(`cannot download ${what}: HTTP ${res?.status ?? 'redirect loop'}`, { location: { ref: url }, hint: 'check the URL; the server must answer 200' });
   }
   await pipeline(Readable.fromWeb(res.body as never), createWriteStream(file, { mode: 0o600 }), { ...(signal ? { signal } : {}) });
+}
+
+/** Downloads `url` below `dir` (an empty directory the caller owns) and returns the context it makes (see the header). */
+export async function downloadContext(url: string, dir: string, signal?: AbortSignal): Promise<DownloadedContext> {
+  const file = join(dir, 'context');
+  await downloadFile(url, file, `build context ${url}`, signal);
   const head = await readHead(file);
   const compression = sniffCompression(head);
   const isTar = head.length >= 263 && head.toString('latin1', 257, 262) === 'ustar';

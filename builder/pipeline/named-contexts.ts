@@ -13,17 +13,14 @@
  * before any step runs, naming the flag's value.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   TsbuildError, copyImage, isDigest, leaseDestination, ociLayoutSource,
   type Abortable, type Digest, type LayerStore, type Lease, type Platform,
 } from '../../layer-store/index.js';
 import { contextKey, type NamedContextUse } from '../frontend/index.js';
-import { fetchGitRef, isGitRef, isHttpContext, parseGitRef } from '../context/index.js';
+import { downloadFile, fetchGitRef, isGitRef, isHttpContext, parseGitRef } from '../context/index.js';
 
 /** A parsed `--build-context` value. */
 export type BuildContextSource =
@@ -114,7 +111,7 @@ async function resolveOne(name: string, src: BuildContextSource, o: ResolveNamed
       const dir = o.store.layout.scratchPath('context', randomUUID());
       o.cleanups.push(() => rm(dir, { recursive: true, force: true }));
       await mkdir(dir, { recursive: true });
-      await download(name, src.url, join(dir, 'context'), o.signal);
+      await downloadFile(src.url, join(dir, 'context'), `--build-context ${name}=${src.url}`, o.signal);
       return { kind: 'dir', path: dir };
     }
     case 'oci-layout': {
@@ -129,14 +126,3 @@ async function resolveOne(name: string, src: BuildContextSource, o: ResolveNamed
   }
 }
 
-/** Downloads `url` to `file` (redirects followed by fetch); an HTTP error status fails naming the context. */
-async function download(name: string, url: string, file: string, signal: AbortSignal | undefined): Promise<void> {
-  let res: Response;
-  try {
-    res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) });
-  } catch (e) {
-    throw new TsbuildError('IO', `--build-context ${name}=${url}: ${(e as Error).message}`, { hint: 'check the URL and that its server answers', cause: e });
-  }
-  if (!res.ok || !res.body) throw new TsbuildError('IO', `--build-context ${name}=${url}: HTTP ${res.status}`, { hint: 'check the URL' });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file));
-}
