@@ -3,7 +3,7 @@
  * when missing), and the layers a `COPY --from` / `RUN --mount=from=` names. A base image is leased before its
  * blobs are checked, so a concurrent prune either ran before (then it is pulled again) or keeps it.
  */
-import { TsbuildError, formatPlatform, platformMatches, type Digest, type Platform, type StoredImage } from '../../layer-store/index.js';
+import { TsbuildError, familiarTagName, formatPlatform, normalizeTagName, platformMatches, type Digest, type Platform, type StoredImage } from '../../layer-store/index.js';
 import { namedContextFor, suggest, type InstructionLocation, type ResolvedStage } from '../frontend/index.js';
 import { BuildError, DEFAULT_PATH, cc, cloneConfig, emptyConfig } from '../plan/index.js';
 import { missingPlatformError, namesRegistry, otherLocalPlatforms, stagePlatform } from './base-platform.js';
@@ -98,7 +98,7 @@ export async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, l
 async function resolvesNowhere(ctx: BuildCtx, ref: string, location: InstructionLocation, pullFailure: unknown): Promise<BuildError> {
   // Every stage of the Dockerfile, needed by the target or not (a typo names no needed stage).
   const stages = ctx.ast.children.filter((n) => n.cmd === 'from' && n.args.length === 3 && n.args[1]!.toLowerCase() === 'as').map((n) => n.args[2]!);
-  const local = (await ctx.o.store.listImages()).flatMap((e) => e.names).map(shortName);
+  const local = (await ctx.o.store.listImages()).flatMap((e) => e.names).map(familiarTagName);
   const near = suggest(ref, stages) ?? suggest(shortName(ref), local);
   const why = pullFailure instanceof Error ? pullFailure.message : String(pullFailure);
   return new BuildError(`no stage or local image named ${ref}${near ? `; did you mean ${near}?` : ''} (pulling it failed: ${why})`, {
@@ -108,9 +108,13 @@ async function resolvesNowhere(ctx: BuildCtx, ref: string, location: Instruction
   });
 }
 
-/** `docker.io/library/app:1` → `app:1`, as users write local names. */
-function shortName(n: string): string {
-  return n.replace(/^docker\.io\/(library\/)?/, '');
+/** `docker.io/library/app:1` → `app:1`, as users write names (`ref` as written when it is no valid tag name). */
+function shortName(ref: string): string {
+  try {
+    return familiarTagName(normalizeTagName(ref));
+  } catch {
+    return ref;
+  }
 }
 
 /** The layers of `from`: a stage (by name or index) of this build, or an image reference. */
