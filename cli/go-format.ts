@@ -3,6 +3,7 @@
  * aligned columns) and encoding/json's MarshalIndent (which escapes `<`, `>`, `&`, U+2028 and U+2029, and writes
  * control characters other than \b, \f, \n, \r and \t as \u00XX).
  */
+import { jsonString } from './go-template/values.js';
 
 /** Width of a cell as tabwriter counts it: runes (code points). */
 function runes(s: string): number {
@@ -48,30 +49,13 @@ export function tabwrite(text: string, o: { padding: number; minwidth?: number }
   return out;
 }
 
-function goString(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (ch === '\n') out += '\\n';
-    else if (ch === '\r') out += '\\r';
-    else if (ch === '\t') out += '\\t';
-    else if (ch === '\b') out += '\\b'; // Go ≥ 1.22
-    else if (ch === '\f') out += '\\f';
-    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) {
-      out += `\\u${c.toString(16).padStart(4, '0')}`;
-    } else out += ch;
-  }
-  return `${out}"`;
-}
-
 /**
  * Returns `v` as Go's `json.MarshalIndent(v, "", indent)` writes it, keys in the object's order (the struct's
  * field order when the object was built in it); undefined properties are left out, as `omitempty` does.
  */
 export function goJson(v: unknown, indent = '  ', depth = 0): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'string') return goString(v);
+  if (typeof v === 'string') return jsonString(v, true);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const pad = indent.repeat(depth + 1);
   const end = indent.repeat(depth);
@@ -81,5 +65,5 @@ export function goJson(v: unknown, indent = '  ', depth = 0): string {
   }
   const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
   if (entries.length === 0) return '{}';
-  return `{\n${entries.map(([k, x]) => `${pad}${goString(k)}: ${goJson(x, indent, depth + 1)}`).join(',\n')}\n${end}}`;
+  return `{\n${entries.map(([k, x]) => `${pad}${jsonString(k, true)}: ${goJson(x, indent, depth + 1)}`).join(',\n')}\n${end}}`;
 }

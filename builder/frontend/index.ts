@@ -4,4 +4,4 @@ export * from './parser/index.js';
 export * from './instructions/index.js';
 export * from './shell/index.js';
 export * from './stages/index.js';
-export { DockerfileError, suggest } from './errors.js';
+export { DockerfileError, editDistance, suggest } from './errors.js';

@@ -165,7 +165,8 @@ function formatJsonNumber(n: number): string {
   return String(n);
 }
 
-function jsonString(s: string, escapeHtml: boolean): string {
+/** A string as Go's encoding/json writes it (`escapeHtml`: `<`, `>`, `&` as \u escapes, json.Marshal's default). */
+export function jsonString(s: string, escapeHtml: boolean): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
