@@ -2,7 +2,7 @@
 export * from './frontend/index.js';
 export * from './context/index.js';
 export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
-export { defaultDockerfile } from './execute/build.js';
+export { defaultDockerfile, readDockerfile } from './execute/build.js';
 export { BuildError, StepFailedError } from './plan/index.js';
 export { ENTITLEMENTS, type Entitlement } from './execute/entitlements.js';
 export { runImage, type RunImageOptions } from './execute/run-image.js';

@@ -3,13 +3,12 @@
  * Dockerfile subrequests. Nothing is built: the Dockerfile is read and parsed, and the answer printed on stdout,
  * as text (BuildKit's printers, Go tabwriter columns) or with `format=json` as BuildKit's result.json.
  */
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
-  assertDockerfileNotEmpty, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, SUBREQUESTS,
+  assertDockerfileNotEmpty, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, readDockerfile, SUBREQUESTS,
   type Outline, type Subrequest, type TargetList,
 } from '../builder/index.js';
-import { TsbuildError, type Platform } from '../layer-store/index.js';
+import type { Platform } from '../layer-store/index.js';
 import { goJson, tabwrite } from './go-format.js';
 
 /** The `--call` functions this build answers without building (buildx's names). */
@@ -72,14 +71,7 @@ export interface CallOptions {
 export async function answerCall(call: { readonly name: CallName; readonly format: 'text' | 'json' }, o: CallOptions): Promise<string> {
   if (call.name === 'subrequests.describe') return call.format === 'json' ? `${goJson(SUBREQUESTS)}\n` : printDescribe(SUBREQUESTS);
   const path = o.dockerfile ?? defaultDockerfile(resolve(o.context));
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-      location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
-    });
-  }
+  const bytes = await readDockerfile(path);
   if (call.name !== 'targets') assertDockerfileNotEmpty(bytes, o.dockerfile ?? 'Dockerfile');
   const ast = parseDockerfile(bytes, { file: o.dockerfile ?? 'Dockerfile' });
   if (call.name === 'targets') {

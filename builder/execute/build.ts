@@ -49,14 +49,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }
   const dockerfile = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfile ?? defaultDockerfile(contextDir);
-  let bytes: Buffer;
-  try {
-    bytes = o.dockerfileContent !== undefined ? Buffer.from(o.dockerfileContent) : await readFile(dockerfile);
-  } catch (e) {
-    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${dockerfile}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-      location: { ref: dockerfile }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
-    });
-  }
+  const bytes = o.dockerfileContent !== undefined ? Buffer.from(o.dockerfileContent) : await readDockerfile(dockerfile);
   const fileLabel = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
   assertDockerfileNotEmpty(bytes, fileLabel);
   const ast = parseDockerfile(bytes, { file: fileLabel });
@@ -154,6 +147,17 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 }
 
 /** `<context>/Dockerfile`, or a lowercase `<context>/dockerfile` when only that exists (as BuildKit's dockerui). */
+/** Returns the Dockerfile's bytes; an unreadable one is DOCKERFILE_NOT_FOUND naming the path and the fix. */
+export async function readDockerfile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
+    });
+  }
+}
+
 export function defaultDockerfile(contextDir: string): string {
   const upper = join(contextDir, 'Dockerfile');
   const lower = join(contextDir, 'dockerfile');

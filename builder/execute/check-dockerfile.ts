@@ -5,14 +5,14 @@
  * subrequest), and also reports the error the build would fail with before running a step (BuildKit's
  * `buildError`). No step runs; nothing is written but what a pull writes.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, resolve as resolvePath } from 'node:path';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { runChecks, type BaseImageInfo, type CheckWarning } from '../checks/index.js';
 import { expandWord, isImageReference, parseDockerfile, resolveStageGraph, toStages, type DockerfileAst } from '../frontend/index.js';
 import { stagePlatform } from './base-platform.js';
-import { defaultDockerfile } from './build.js';
+import { defaultDockerfile, readDockerfile } from './build.js';
 
 export interface CheckDockerfileOptions {
   readonly context: string;
@@ -45,14 +45,7 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
     throw new TsbuildError('BUILD', `build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources' });
   }
   const path = o.dockerfile ?? defaultDockerfile(contextDir);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
-      location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,
-    });
-  }
+  const bytes = await readDockerfile(path);
   const file = o.dockerfile ?? basename(path);
   const source = bytes.toString('utf8');
   let ast: DockerfileAst;
