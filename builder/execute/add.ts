@@ -8,33 +8,13 @@ import { open, utimes, chmod } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidLayerError, LayerToolError, applyLayer, decompressor, fsPath, showName, sniffCompression } from '../../layer-store/index.js';
+import { InvalidLayerError, LayerToolError, applyLayer, decompressor, fsPath, isTarHeader, showName, sniffCompression } from '../../layer-store/index.js';
 import { BuildError } from '../plan/index.js';
 
 /** A local archive ADD extracts: a bare tar, or a tar compressed as layer-store's sniffCompression recognises. */
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 const MAX_REDIRECTS = 10;
-
-/**
- * True when `h` starts with a tar header as Go's archive/tar recognises one (BuildKit's isArchivePath): a whole
- * block whose checksum field matches its bytes (summed unsigned or signed, the field counted as spaces), in any
- * format (V7, ustar, PAX, GNU); a zero block is the end of an archive, not a header.
- */
-function isTarHeader(h: Buffer): boolean {
-  if (h.length < 512 || h.subarray(0, 512).every((b) => b === 0)) return false;
-  const field = h.toString('latin1', 148, 156).replace(/^[ \0]+|[ \0]+$/g, '');
-  if (!/^[0-7]+$/.test(field)) return false;
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < 512; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  const want = parseInt(field, 8);
-  return want === unsigned || want === signed;
-}
 
 /** Returns the archive kind of a file starting with `head`: a compression layer-store detects, a bare tar, else undefined. */
 function kindOfHead(head: Buffer): ArchiveKind | undefined {

@@ -11,7 +11,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  TsbuildError, applyLayer, decompressor, sniffCompression, type LayerStore,
+  TsbuildError, applyLayer, decompressor, isTarHeader, sniffCompression, type LayerStore,
 } from '../../layer-store/index.js';
 
 /** Bytes read before deciding (buildx and docker peek two tar blocks). */
@@ -26,25 +26,6 @@ export interface StreamContext {
   readonly dockerfileContent?: Buffer;
   /** Removes `dir`. */
   cleanup(): Promise<void>;
-}
-
-/**
- * True when `block` (one 512-byte tar header) has a valid checksum, as Go's archive/tar accepts a header: the
- * unsigned (or signed) byte sum with the checksum field read as spaces equals the octal number stored in it.
- */
-export function isTarHeader(block: Uint8Array): boolean {
-  if (block.length < 512 || block.every((b) => b === 0)) return false;
-  const field = Buffer.from(block.subarray(148, 156)).toString('latin1').replace(/[\0 ]+$/g, '').trim();
-  if (!/^[0-7]+$/.test(field)) return false;
-  const want = parseInt(field, 8);
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < 512; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  return want === unsigned || want === signed;
 }
 
 /** Reads up to `n` bytes from the start of `it`; returns them and whether the stream ended. */

@@ -16,7 +16,7 @@ export {
 export type { Compression, StreamCompression } from './compression.js';
 export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError, LayerWriteError } from './errors.js';
 export type { UnsafeReason } from './errors.js';
-export { encodeHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
+export { encodeHeader, isTarHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
 export { TarReader } from './tar-reader.js';
 export type { TarHeader, TarEntryType } from './tar-format.js';
 export { readdirEntries, readdirNames, readdirNamesSync, readlinkName, readlinkNameSync } from './fs-names.js';

@@ -156,3 +156,24 @@ export function padding(size: number): Buffer {
 
 /** End-of-archive marker: two zero blocks. */
 export const END_OF_ARCHIVE = Buffer.alloc(BLOCK * 2);
+
+/**
+ * True when `h` starts with a tar header as Go's archive/tar recognises one (BuildKit's isArchivePath, docker's
+ * context detection): a whole block whose checksum field, trimmed of spaces and NULs, matches its bytes (summed
+ * unsigned or signed, the field counted as spaces), in any format (V7, ustar, PAX, GNU); a zero block is the end
+ * of an archive, not a header.
+ */
+export function isTarHeader(h: Uint8Array): boolean {
+  if (h.length < BLOCK || h.subarray(0, BLOCK).every((b) => b === 0)) return false;
+  const field = Buffer.from(h.subarray(148, 156)).toString('latin1').replace(/^[ \0]+|[ \0]+$/g, '');
+  if (!/^[0-7]+$/.test(field)) return false;
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : h[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  const want = parseInt(field, 8);
+  return want === unsigned || want === signed;
+}
