@@ -58,6 +58,18 @@ if [ "$(id -u)" = 0 ]; then
   fi
 fi
 
+# A Debian base image (debootstrap from the mirror) and a few .deb files to `apt-get install` offline in RUN
+# steps: the rootless-equivalence and SBOM tests build on it (tests never reach the network).
+if [ "$(id -u)" = 0 ] && [ ! -f .tmp/debian/rootfs.tar ]; then
+  have debootstrap || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+  rm -rf .tmp/debian && mkdir -p .tmp/debian/debs
+  debootstrap --variant=minbase bookworm .tmp/debian/rootfs http://deb.debian.org/debian > .tmp/debian/debootstrap.log 2>&1 \
+    || { echo "setup: debootstrap failed, see .tmp/debian/debootstrap.log" >&2; exit 1; }
+  (cd .tmp/debian/debs && apt-get download -qq hello jq libjq1 libonig5 >/dev/null 2>&1)
+  tar -C .tmp/debian/rootfs --numeric-owner --sort=name -cf .tmp/debian/rootfs.tar.part . && mv .tmp/debian/rootfs.tar.part .tmp/debian/rootfs.tar
+  rm -rf .tmp/debian/rootfs
+fi
+
 # Debian's docker-registry package starts a service on :5000 with its own config; tests start their own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl stop docker-registry || true
