@@ -54,8 +54,9 @@ export class ChrootRuntime implements Runtime {
       this.#log.warn('chroot isolation: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
     }
     if (spec.user.additionalGids?.length) this.#log.warn('chroot isolation: supplementary groups are not applied');
-    if (io.stdin || spec.readonlyRootfs || spec.id !== undefined) {
-      throw new ContainerStartError(`the chroot runtime cannot apply ${io.stdin ? 'stdin (-i)' : spec.readonlyRootfs ? '--read-only' : '--name'}`, { hint: 'install runc (apt-get install -y runc)' });
+    if (io.stdin || spec.readonlyRootfs || spec.id !== undefined || spec.terminal || spec.capAdd?.length || spec.capDrop?.length) {
+      const what = io.stdin ? 'stdin (-i)' : spec.readonlyRootfs ? '--read-only' : spec.id !== undefined ? '--name' : spec.terminal ? 'a terminal (-t)' : '--cap-add/--cap-drop';
+      throw new ContainerStartError(`the chroot runtime cannot apply ${what}`, { hint: 'install runc (apt-get install -y runc)' });
     }
     const stack = new CleanupStack();
     let result: { exitCode: number } | undefined;

@@ -70,3 +70,21 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   }
   throw new RuntimeMissingError('no container runtime found: neither runc nor util-linux unshare is installed');
 }
+
+/** Where `docker run --init` puts its init in the container, and where tsbuild puts it. */
+export const INIT_PATH = '/sbin/docker-init';
+
+/**
+ * Returns the host's static init for `tsbuild run --init`, as dockerd looks for its `docker-init` (tini):
+ * `docker-init` on PATH, else Debian's `tini-static` (a static binary runs in any image, with or without a libc).
+ * Rejects with RuntimeMissingError when none is installed.
+ */
+export async function findInit(): Promise<string> {
+  for (const name of ['docker-init', 'tini-static', '/usr/libexec/docker/docker-init']) {
+    const p = await onPath(name);
+    if (p) return p;
+  }
+  throw new RuntimeMissingError('--init needs a static init (docker-init or tini-static), and none is installed', {
+    hint: 'apt-get install -y tini (it ships /usr/bin/tini-static), or drop --init',
+  });
+}

@@ -14,7 +14,7 @@
 export type { BindMount, ExtraHost, Limits, Mount, NetworkMode, RunIO, RunSpec, RunUser, Runtime, SignalSource, TmpfsMount, Ulimit } from './types.js';
 export { ULIMIT_NAMES, checkCgroupParent, checkExtraHost, checkShmSize, checkUlimit, parseUlimit } from './run-settings.js';
 export { RunFailedError, RuntimeMissingError, ContainerStartError, UserNotFoundError, BinfmtMissingError } from './errors.js';
-export { findRuntime, type FindRuntimeOptions } from './find.js';
+export { findRuntime, findInit, INIT_PATH, type FindRuntimeOptions } from './find.js';
 export { RuncRuntime, OWNER_ANNOTATION, type RuncOptions } from './runc.js';
 export { SUPERVISOR_NAME } from './supervisor.js';
 export { resolveSeccomp, loadDefaultSeccompProfile, hostSeccompArch, kernelAtLeast, type LinuxSeccomp, type SeccompProfile, type SeccompTarget } from './seccomp.js';
@@ -26,3 +26,4 @@ export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
 export { mountOverlay, unmount } from './overlay.js';
 export { ShellRunner } from './commands.js';
 export { directRunner } from './exec.js';
+export { normalizeCapability, tweakCapabilities } from './capabilities.js';

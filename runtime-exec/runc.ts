@@ -192,9 +192,15 @@ export class RuncRuntime implements Runtime {
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
     // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
-    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id], stdin: io.stdin !== undefined });
+    const terminal = spec.terminal === true;
+    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id], stdin: io.stdin !== undefined, terminal });
     const child = sup.child;
-    if (io.stdin) {
+    if (terminal) {
+      // runc is in the supervisor's session, not the terminal's: the terminal's size changes reach us only.
+      const onWinch = (): void => sup.signalGroup('SIGWINCH');
+      process.on('SIGWINCH', onWinch);
+      stack.push('stop following the terminal size', () => { process.off('SIGWINCH', onWinch); });
+    } else if (io.stdin) {
       // The process may exit before reading all of it: an EPIPE then is not an error of the run.
       const into = child.stdio[4] as Writable;
       into.on('error', () => undefined);
@@ -239,8 +245,8 @@ export class RuncRuntime implements Runtime {
     try {
       const [code] = await Promise.all([
         exit,
-        pipeline(child.stdout!, io.stdout, { end: false }),
-        pipeline(child.stderr!, io.stderr, { end: false }),
+        child.stdout ? pipeline(child.stdout, io.stdout, { end: false }) : undefined,
+        child.stderr ? pipeline(child.stderr, io.stderr, { end: false }) : undefined,
       ]);
       exitCode = code;
     } catch (e) {

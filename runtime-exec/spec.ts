@@ -4,6 +4,7 @@ import { DEFAULT_HOSTNAME } from './etc-files.js';
 import { ContainerStartError } from './errors.js';
 import type { LinuxSeccomp } from './seccomp.js';
 import { stepRlimits } from './run-settings.js';
+import { tweakCapabilities } from './capabilities.js';
 import type { Limits, RunSpec } from './types.js';
 
 /** Docker's default capability set (moby `oci/caps/defaults.go`). */
@@ -35,8 +36,11 @@ export const ALL_CAPABILITIES: readonly string[] = [
  * process may pass on (its own bounding set: inside a container tsbuild may lack some, and runc fails to
  * apply a capability it does not have).
  */
-export function stepCapabilities(spec: Pick<RunSpec, 'security'>): readonly string[] {
-  if (spec.security !== 'insecure') return DEFAULT_CAPABILITIES;
+export function stepCapabilities(spec: Pick<RunSpec, 'security' | 'capAdd' | 'capDrop'>): readonly string[] {
+  if (spec.security !== 'insecure') {
+    if (!spec.capAdd?.length && !spec.capDrop?.length) return DEFAULT_CAPABILITIES;
+    return tweakCapabilities(DEFAULT_CAPABILITIES, spec.capAdd ?? [], spec.capDrop ?? [], ALL_CAPABILITIES);
+  }
   let bounding: bigint;
   try {
     const hex = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
@@ -138,7 +142,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: spec.terminal === true,
       user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: withPrimaryGid(spec.user) },
       args: [...spec.args],
       env: [...spec.env],
@@ -186,4 +190,5 @@ export function validateSpec(spec: RunSpec): void {
   for (const m of spec.mounts) {
     if (!m.target.startsWith('/')) throw new ContainerStartError(`mount target ${JSON.stringify(m.target)} is not absolute`, { hint: 'use an absolute target path' });
   }
+  stepCapabilities(spec); // an unknown --cap-add/--cap-drop name fails here, before anything is mounted
 }

@@ -17,7 +17,7 @@
  *
  * Cost: one small shell and one subshell per RUN step (~1 ms), beside runc's own processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 
 /** `$0` of the supervisor shell: how `ps` (and the tests) tell it apart. */
 export const SUPERVISOR_NAME = 'tsbuild-runc-supervisor';
@@ -49,21 +49,35 @@ export interface SupervisedRunc {
   readonly child: ChildProcess;
   /** SIGKILLs the supervisor's process group: the shell, its watcher and `runc run` (the container is not in it). */
   killGroup(): void;
+  /** Sends `sig` to that group: SIGWINCH reaches `runc run` (which resizes the container's terminal); the shells ignore it. */
+  signalGroup(sig: NodeJS.Signals): void;
 }
 
 /**
  * Starts `runc [--root root] <runArgs>` (a `run … <id>` of `bundle`) under the supervisor; its stdout and stderr are the
  * child's, and with `stdin` its stdin is the child's fd 4 (`child.stdio[4]`, a pipe to write to). The tie holds while the returned child's stdin stays open: never end it before the child has exited.
  */
-export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; bundle: string; runArgs: readonly string[]; stdin?: boolean }): SupervisedRunc {
+export function superviseRunc(o: { runc: string; root?: string | undefined; id: string; bundle: string; runArgs: readonly string[]; stdin?: boolean; terminal?: boolean }): SupervisedRunc {
+  // With `terminal` (a container pseudo-terminal that runc connects to a terminal of ours), runc gets this
+  // process's own stdout and stderr, and its stdin (fd 0, as the child's fd 4) when `stdin` is set.
+  const stdio: StdioOptions = o.terminal
+    ? ['pipe', 'inherit', 'inherit', 'ignore', o.stdin ? 0 : 'ignore']
+    : o.stdin ? ['pipe', 'pipe', 'pipe', 'ignore', 'pipe'] : ['pipe', 'pipe', 'pipe'];
   const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, o.bundle, o.stdin ? '1' : '0', ...o.runArgs], {
-    stdio: o.stdin ? ['pipe', 'pipe', 'pipe', 'ignore', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    stdio,
     detached: true,
   });
   // The watcher never writes back; an EPIPE on the tie (the shell gone) is not this process's error.
   child.stdin?.on('error', () => undefined);
   return {
     child,
+    signalGroup: (sig) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    },
     killGroup: () => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

@@ -105,6 +105,18 @@ export interface RunSpec {
   readonly id?: string;
   /** Mounts the container's root filesystem read-only (`tsbuild run --read-only`). */
   readonly readonlyRootfs?: boolean;
+  /**
+   * Capabilities added to and dropped from the defaults (`docker run --cap-add/--cap-drop`: names with or
+   * without `CAP_`, any case, or `ALL`; capabilities.ts). Ignored under `security: 'insecure'`, which has them all.
+   */
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /**
+   * Gives the process a pseudo-terminal (`tsbuild run -t`) that runc itself connects to this process's own
+   * stdin/stdout/stderr, one of which must be a terminal: runc sets it raw, copies both ways and follows its
+   * size. `io.stdout`/`io.stderr` are then unused, and `io.stdin` only says whether input is forwarded (`-i`).
+   */
+  readonly terminal?: boolean;
 }
 
 export interface RunIO {

@@ -23,6 +23,8 @@ have unshare         || need+=(util-linux)
 have git             || need+=(git)
 have ssh-agent       || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/bin/tini-static ] || need+=(tini)
+have python3         || need+=(python3)
 [ -x /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 [ -d /usr/lib/binfmt.d ] && [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] || need+=(binfmt-support)
 

@@ -3,7 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
-import { resolveUser, checkBinfmt, isNativePlatform, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
+import { resolveUser, checkBinfmt, findInit, isNativePlatform, INIT_PATH, type Limits, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
 export interface RunImageOptions {
@@ -27,6 +27,17 @@ export interface RunImageOptions {
   readonly name?: string | undefined;
   readonly hostname?: string | undefined;
   readonly readOnly?: boolean | undefined;
+  /** More mounts (`--mount type=bind|tmpfs,…`), after the `volumes`. */
+  readonly mounts?: readonly Mount[] | undefined;
+  /** cgroup limits (`--memory`, `--cpus`, `--pids-limit`). */
+  readonly limits?: Limits | undefined;
+  /** `--cap-add` / `--cap-drop` (docker's names and `ALL`). */
+  readonly capAdd?: readonly string[] | undefined;
+  readonly capDrop?: readonly string[] | undefined;
+  /** `-t`: a pseudo-terminal connected to this process's own terminal (then `stdout`/`stderr` are unused). */
+  readonly tty?: boolean | undefined;
+  /** `--init`: the host's static init (tini) runs as pid 1, reaps zombies and forwards signals to the command. */
+  readonly init?: boolean | undefined;
   /** The process's stdin (`-i`); default: empty. */
   readonly stdin?: Readable | undefined;
   /** Signals to forward to the process (the CLI's SIGINT/SIGTERM); `signal` still kills it outright. */
@@ -67,6 +78,12 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     }
     return { type: 'bind', source: resolve(host), target: ctr, readonly: mode === 'ro' };
   });
+  if (o.init) {
+    // As dockerd: the init is bind-mounted read-only and runs the command after `--`.
+    mounts.push({ type: 'bind', source: await findInit(), target: INIT_PATH, readonly: true });
+    args.unshift(INIT_PATH, '--');
+  }
+  mounts.push(...(o.mounts ?? []));
   const user = await resolveUser(lower, o.user ?? c.User ?? '');
   const dir = o.store.layout.scratchPath('run', randomUUID());
   await mkdir(join(dir, 'upper'), { recursive: true });
@@ -82,6 +99,10 @@ export async function runImage(o: RunImageOptions): Promise<number> {
       ...(o.name !== undefined ? { id: o.name } : {}),
       ...(o.hostname !== undefined ? { hostname: o.hostname } : {}),
       ...(o.readOnly ? { readonlyRootfs: true } : {}),
+      ...(o.limits ? { limits: o.limits } : {}),
+      ...(o.capAdd?.length ? { capAdd: o.capAdd } : {}),
+      ...(o.capDrop?.length ? { capDrop: o.capDrop } : {}),
+      ...(o.tty ? { terminal: true } : {}),
     }, { stdout: o.stdout, stderr: o.stderr, ...(o.stdin ? { stdin: o.stdin } : {}), ...(o.signals ? { signals: o.signals } : {}) }, ac.signal);
     return r.exitCode;
   } finally {

@@ -3,7 +3,8 @@ import { runImage } from '../../builder/index.js';
 import { TsbuildError } from '../../layer-store/index.js';
 import { parsePlatform } from '../api.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
-import { listOption } from '../options.js';
+import { listOption, parseSize } from '../options.js';
+import { parseRunMount } from '../run-mounts.js';
 import { openRuntime, openStore } from '../services.js';
 
 interface RunArgs extends GlobalArgs {
@@ -28,17 +29,26 @@ interface RunArgs extends GlobalArgs {
   name?: string;
   hostname?: string;
   'read-only': boolean;
+  mount: string[];
+  memory?: string;
+  cpus?: number;
+  'pids-limit'?: number;
+  'cap-add': string[];
+  'cap-drop': string[];
+  init: boolean;
 }
 
 /** The options of `tsbuild run` (and the global ones) that take a value: the word after them is not IMAGE. */
 const VALUE_OPTIONS = new Set([
   '--root', '--progress', '--volume', '-v', '--env', '-e', '--env-file', '--workdir', '-w', '--user', '-u', '--network',
   '--entrypoint', '--platform', '--runtime', '--publish', '-p', '--name', '--hostname',
+  '--mount', '--memory', '-m', '--cpus', '--pids-limit', '--cap-add', '--cap-drop',
 ]);
 
 /** Its options that take no value. */
 const FLAG_OPTIONS = new Set([
   '--debug', '--help', '-h', '--rm', '--keep', '--interactive', '-i', '--tty', '-t', '--detach', '-d', '--read-only',
+  '--init',
 ]);
 
 /** Throws the usage error for `opt` (the part before any `=`) unless `tsbuild run` has that option. */
@@ -90,6 +100,31 @@ const processSignals = {
   },
 };
 
+/**
+ * `-t`: runc connects the container's pseudo-terminal to one of our stdio streams, so one must be a terminal;
+ * with `-i` stdin must be one, as docker requires ("the input device is not a TTY").
+ */
+function checkTerminal(interactive: boolean): void {
+  if (interactive && !process.stdin.isTTY) {
+    throw new TsbuildError('USAGE', 'the input device is not a TTY (-it with stdin redirected)', { hint: 'drop -t to pass stdin as a pipe (tsbuild run -i …), or run it from a terminal' });
+  }
+  if (!process.stdin.isTTY && !process.stdout.isTTY && !process.stderr.isTTY) {
+    throw new TsbuildError('USAGE', '-t needs a terminal: none of stdin, stdout and stderr is one', { hint: 'drop -t (output then comes through pipes), or run it from a terminal (or under `script -qc`)' });
+  }
+}
+
+/** The cgroup limits of `--memory`, `--cpus` and `--pids-limit` (undefined when none is given). */
+function runLimits(argv: RunArgs): { memoryBytes?: number; cpus?: number; pidsLimit?: number } | undefined {
+  if (argv.memory === undefined && argv.cpus === undefined && argv['pids-limit'] === undefined) return undefined;
+  if (argv.cpus !== undefined && !(argv.cpus > 0)) throw new TsbuildError('USAGE', `invalid --cpus ${argv.cpus}`, { hint: 'give a positive number, e.g. --cpus 1.5' });
+  if (argv['pids-limit'] !== undefined && !Number.isInteger(argv['pids-limit'])) throw new TsbuildError('USAGE', `invalid --pids-limit ${argv['pids-limit']}`, { hint: 'give a whole number, e.g. --pids-limit 100' });
+  return {
+    ...(argv.memory !== undefined ? { memoryBytes: parseSize(argv.memory) } : {}),
+    ...(argv.cpus !== undefined ? { cpus: argv.cpus } : {}),
+    ...(argv['pids-limit'] !== undefined ? { pidsLimit: argv['pids-limit'] } : {}),
+  };
+}
+
 /** Refuses a docker run option tsbuild cannot honour, naming what to use instead. */
 function refuse(flag: string, instead: string): never {
   throw new TsbuildError('USAGE', `tsbuild run does not support ${flag}`, { hint: instead });
@@ -115,15 +150,22 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('platform', { type: 'string', describe: 'platform of the image to run (foreign ones under QEMU)' })
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc)' })
       .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'pass stdin to the process' })
-      .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'not supported (no pseudo-terminal): use -i' })
+      .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pseudo-terminal (connected to this terminal, resized with it)' })
       .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'not supported: use docker run -d or podman run -d' })
       .option('publish', listOption('not supported (no port mapping): use --network host, or docker/podman run -p', 'p'))
       .option('name', { type: 'string', describe: 'the container id (docker name syntax); default: a fresh one' })
       .option('hostname', { type: 'string', describe: 'hostname inside the container' })
-      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' }) as never,
+      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' })
+      .option('mount', listOption('mount type=bind,source=DIR,target=PATH[,readonly] or type=tmpfs,target=PATH[,tmpfs-size=64m][,tmpfs-mode=1777]'))
+      .option('memory', { alias: 'm', type: 'string', describe: 'memory limit (e.g. 512m, 2g)' })
+      .option('cpus', { type: 'number', describe: 'number of CPUs (e.g. 1.5)' })
+      .option('pids-limit', { type: 'number', describe: 'maximum number of processes' })
+      .option('cap-add', listOption('add a Linux capability (NET_ADMIN, SYS_PTRACE, ALL)'))
+      .option('cap-drop', listOption('drop a Linux capability (NET_RAW, ALL)'))
+      .option('init', { type: 'boolean', default: false, describe: 'run an init (tini) as pid 1: it reaps zombies and forwards signals' }) as never,
   handler: async (argv) => {
     if (argv.rm === false || argv.keep) refuse(argv.keep ? '--keep' : '--rm=false', 'tsbuild keeps no containers: copy what you need out through a -v bind mount');
-    if (argv.tty) refuse('-t/--tty (no pseudo-terminal)', 'use -i alone (stdin as a pipe), or docker run -it / podman run -it');
+    if (argv.tty) checkTerminal(argv.interactive);
     if (argv.detach) refuse('-d/--detach', 'run it in the foreground (tsbuild run IMAGE … &), or use docker run -d / podman run -d');
     if (argv.publish.length > 0) refuse(`-p/--publish ${argv.publish[0]}`, 'with --network host (the default) the ports are the host\'s; or use docker run -p / podman run -p');
     const logger = loggerFor(argv);
@@ -149,13 +191,16 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
         env: argv.env, envFiles: argv['env-file'], workdir: argv.workdir, user: argv.user, network: argv.network, volumes: argv.volume,
         platform: argv.platform ? parsePlatform(argv.platform) : undefined,
         name: argv.name, hostname: argv.hostname, readOnly: argv['read-only'],
+        mounts: argv.mount.map(parseRunMount),
+        limits: runLimits(argv),
+        capAdd: argv['cap-add'], capDrop: argv['cap-drop'], init: argv.init, tty: argv.tty,
         stdin: argv.interactive ? process.stdin : undefined,
         stdout: process.stdout, stderr: process.stderr, signal: ac.signal,
         signals: forward ? processSignals : undefined,
       });
     } finally {
       argv.signal?.removeEventListener('abort', onAbort);
-      if (argv.interactive) process.stdin.destroy();
+      if (argv.interactive && !argv.tty) process.stdin.destroy();
     }
   },
 };

@@ -1,8 +1,8 @@
 /**
  * `tsbuild run [OPTIONS] IMAGE [COMMAND] [ARG…]` stands in for `docker run` in scripts that check an image: everything
  * after IMAGE is the command (its options included, `--` optional), the exit status is the process's, `-i` passes
- * stdin, docker's -e/--env-file/-w/-u/--entrypoint/--name/--hostname/--read-only apply, and -t/-d/-p/--rm=false are
- * one usage error each naming what to use instead. Against real runc with the busybox test image.
+ * stdin, docker's -e/--env-file/-w/-u/--entrypoint/--name/--hostname/--read-only apply, and -d/-p/--rm=false (and -t
+ * without a terminal) are one usage error each naming what to use instead. Against real runc with the busybox test image.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -74,9 +74,10 @@ test('--env-file, -u, --entrypoint, --hostname, --read-only and --name apply', {
   assert.deepEqual(await mountPoints(env.root), []);
 });
 
-test('-t, -d, -p, --rm=false, --keep, a bad --name and an unknown option are one usage error naming the flag and what to use instead', { timeout: 60_000 }, () => {
+test('-t without a terminal, -d, -p, --rm=false, --keep, a bad --name and an unknown option are one usage error naming the flag and what to use instead', { timeout: 60_000 }, () => {
   const cases = [
-    [['-it', 'busybox', 'sh'], /does not support -t\/--tty .*use -i alone/],
+    [['-it', 'busybox', 'sh'], /the input device is not a TTY .*drop -t/],
+    [['-t', 'busybox', 'sh'], /-t needs a terminal: none of stdin, stdout and stderr is one/],
     [['-d', 'busybox', 'true'], /does not support -d\/--detach: .*docker run -d \/ podman run -d/],
     [['-p', '8080:80', 'busybox', 'true'], /does not support -p\/--publish 8080:80: .*--network host/],
     [['--rm=false', 'busybox', 'true'], /does not support --rm=false/],
