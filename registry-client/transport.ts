@@ -61,6 +61,7 @@ export interface RequestSpec {
 
 interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
 interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken> }
+type Scheme = 'https' | 'http';
 
 export interface TransportOptions {
   readonly keychain: Keychain;
@@ -86,6 +87,10 @@ export class Transport {
   readonly o: TransportOptions;
   /** Created on the first request: loading undici costs ~100 ms, and most commands never talk to a registry. */
   #agent: Promise<Agent> | undefined;
+  /** For insecure registries' HTTPS: an Agent that does not verify certificates (skopeo's --tls-verify=false). */
+  #unverifiedAgent: Promise<Agent> | undefined;
+  /** The scheme each insecure registry answered on at its ping (HTTPS first, then plain HTTP). */
+  readonly #schemes = new Map<string, Scheme>();
   readonly #agentOptions: Agent.Options;
   readonly #auth = new Map<string, Promise<RegistryAuthState>>();
 
@@ -112,14 +117,37 @@ export class Transport {
     };
   }
 
-  /** Returns the base URL (`https://host` or `http://host`) for `registry`. */
+  /**
+   * Returns the base URL (`https://host` or `http://host`) for `registry`. Loopback registries speak plain
+   * HTTP. An insecure registry (`--insecure-registry`, `--tls-verify=false`) is what docker and skopeo make of
+   * it: HTTPS without certificate verification, or plain HTTP when its HTTPS ping fails (known after the ping;
+   * before it, `https`, and the first request is moved to the scheme the ping found).
+   */
   baseUrl(registry: string): string {
-    const plain = isLoopbackRegistry(registry) || this.o.insecure.includes(registry);
-    return `${plain ? 'http' : 'https'}://${apiHost(registry)}`;
+    if (isLoopbackRegistry(registry)) return `http://${apiHost(registry)}`;
+    return `${this.#schemes.get(registry) ?? 'https'}://${apiHost(registry)}`;
+  }
+
+  /** True when `registry` was named insecure and is not loopback (which is plain HTTP anyway). */
+  #insecure(registry: string): boolean {
+    return this.o.insecure.includes(registry) && !isLoopbackRegistry(registry);
+  }
+
+  /** The Agent for `url`: one that skips certificate checks for an insecure registry's own HTTPS host. */
+  #agentFor(url: URL, registry: string | undefined): Promise<Agent> {
+    if (url.protocol === 'https:' && registry !== undefined && this.#insecure(registry) && url.host === apiHost(registry)) {
+      this.#unverifiedAgent ??= import('undici').then((m) => {
+        const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
+        return new A({ ...this.#agentOptions, connect: { rejectUnauthorized: false } });
+      });
+      return this.#unverifiedAgent;
+    }
+    return this.#getAgent();
   }
 
   async close(): Promise<void> {
     if (this.#agent) await (await this.#agent).close();
+    if (this.#unverifiedAgent) await (await this.#unverifiedAgent).close();
   }
 
   #getAgent(): Promise<Agent> {
@@ -197,6 +225,12 @@ export class Transport {
 
   async #sendAuthorized(spec: RequestSpec): Promise<RegistryResponse> {
     const st = await this.#state(spec.registry, spec.signal);
+    if (this.#schemes.get(spec.registry) === 'http' && spec.url.protocol === 'https:' && spec.url.host === apiHost(spec.registry)) {
+      // Built before the ping found that this insecure registry speaks plain HTTP only.
+      const url = new URL(spec.url);
+      url.protocol = 'http:';
+      spec = { ...spec, url };
+    }
     let authz = await this.#authorization(st, spec);
     let res = await this.#send(spec, authz);
     if (res.status === 401 && st.challenge.scheme === 'bearer') {
@@ -218,7 +252,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(spec.headers ?? {}) };
       if (authorization && url.host === origin) headers.authorization = authorization;
-      const r = await (await this.#getAgent()).request({
+      const r = await (await this.#agentFor(url, spec.registry)).request({
         origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
         ...(body !== undefined ? { body } : {}),
         ...(spec.signal ? { signal: spec.signal } : {}),
@@ -246,15 +280,34 @@ export class Transport {
     return p;
   }
 
-  /** GET /v2/ without credentials: 200 means no auth, 401 carries the challenge (Basic or Bearer). */
+  /**
+   * GET /v2/ without credentials: 200 means no auth, 401 carries the challenge (Basic or Bearer). An insecure
+   * registry is tried once over HTTPS (certificates unchecked), then over plain HTTP when that fails to connect,
+   * as containers/image's detectProperties and dockerd do.
+   */
   async #ping(registry: string, signal: AbortSignal | undefined): Promise<RegistryAuthState> {
+    if (this.#insecure(registry) && !this.#schemes.has(registry)) {
+      try {
+        const st = await this.#pingAt(registry, signal, 1);
+        this.#schemes.set(registry, 'https');
+        return st;
+      } catch (e) {
+        if (signal?.aborted || !(e instanceof RegistryError) || e.status !== 0) throw e;
+        this.o.logger.debug('insecure registry: HTTPS failed, trying plain HTTP', { registry, error: e.message });
+        this.#schemes.set(registry, 'http');
+      }
+    }
+    return this.#pingAt(registry, signal, this.o.retry.maxAttempts);
+  }
+
+  async #pingAt(registry: string, signal: AbortSignal | undefined, maxAttempts: number): Promise<RegistryAuthState> {
     const url = new URL('/v2/', this.baseUrl(registry));
     const credential = await this.o.keychain.resolve(registry);
     const p = this.o.retry;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await (await this.#getAgent()).request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
+        const r = await (await this.#agentFor(url, registry)).request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
         await r.body.dump().catch(() => undefined);
         if (r.statusCode === 401 || r.statusCode < 300) {
           const challenge: Challenge = r.statusCode === 401 ? parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
@@ -263,13 +316,13 @@ export class Transport {
           this.o.events({ type: 'info', message: 'registry auth challenge', data: diag });
           return { challenge, credential, tokens: new Map() };
         }
-        if (!p.retryStatuses.includes(r.statusCode) || attempt >= p.maxAttempts) {
+        if (!p.retryStatuses.includes(r.statusCode) || attempt >= maxAttempts) {
           throw new RegistryError(`registry ${registry} is not a v2 registry`, { status: r.statusCode, code: '', method: 'GET', url, retryable: false });
         }
       } catch (e) {
         if (signal?.aborted) throw new AbortedError({ cause: e });
         if (TsbuildError.is(e)) throw e;
-        if (attempt >= p.maxAttempts || Date.now() - started > p.maxTotalMs) {
+        if (attempt >= maxAttempts || Date.now() - started > p.maxTotalMs) {
           // Already retried here: mark it final so request() does not multiply the attempts.
           const err = connectionError({ method: 'GET', url, what: `ping registry ${registry}` }, e);
           throw new RegistryError(`ping registry ${registry}`, { status: 0, code: err.registryCode, method: 'GET', url, retryable: false, cause: e, detail: (e as Error).message });

@@ -29,8 +29,8 @@ interface CopyArgs extends RegistryFlags, SideFlags {
 /** Adds skopeo's `--{src,dest}-{tls-verify,cert-dir,creds}` flags. */
 export function sideFlags<T>(y: Argv<T>): Argv<T & SideFlags> {
   return y
-    .option('src-tls-verify', { type: 'boolean', default: true, describe: 'verify TLS of the source registry (false: speak plain HTTP to it)' })
-    .option('dest-tls-verify', { type: 'boolean', default: true, describe: 'verify TLS of the destination registry (false: plain HTTP)' })
+    .option('src-tls-verify', { type: 'boolean', default: true, describe: 'verify TLS of the source registry (false: HTTPS without certificate checks, else plain HTTP, as skopeo)' })
+    .option('dest-tls-verify', { type: 'boolean', default: true, describe: 'verify TLS of the destination registry (false: HTTPS without certificate checks, else plain HTTP)' })
     .option('src-cert-dir', { type: 'string', describe: 'directory of *.crt CA certificates for the source registry' })
     .option('dest-cert-dir', { type: 'string', describe: 'directory of *.crt CA certificates for the destination registry' })
     .option('src-creds', { type: 'string', describe: 'USER[:PASSWORD] for the source registry' })

@@ -37,7 +37,7 @@ export const DEFAULT_CONCURRENT_DOWNLOADS = DEFAULT_UPLOAD_CONCURRENCY;
 
 export function registryFlags<T>(y: Argv<T>): Argv<T & { 'insecure-registry': string[]; 'ca-file': string | undefined } & TransferFlags> {
   return y
-    .option('insecure-registry', listOption('registry (host[:port]) to reach over plain HTTP; loopback always is'))
+    .option('insecure-registry', listOption('registry (host[:port]) reached as docker reaches an insecure registry: HTTPS without certificate checks, else plain HTTP (loopback is always plain HTTP)'))
     .option('ca-file', { type: 'string', default: process.env.SSL_CERT_FILE, defaultDescription: '$SSL_CERT_FILE', describe: 'PEM file of extra CA certificates' })
     .option('max-concurrent-uploads', { type: 'number', default: DEFAULT_CONCURRENT_UPLOADS, describe: 'blobs uploaded at once' })
     .option('max-concurrent-downloads', { type: 'number', default: DEFAULT_CONCURRENT_DOWNLOADS, describe: 'blobs downloaded at once' })
