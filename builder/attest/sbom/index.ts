@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
-import { fsPath, throwIfAborted } from '../../../layer-store/core/index.js';
+import { TsbuildError, fsPath, throwIfAborted } from '../../../layer-store/core/index.js';
 import { MergedTree } from './tree.js';
 import { readDistro, scanOsRelease } from './os-release.js';
 import { scanDpkg } from './dpkg.js';
@@ -50,7 +51,8 @@ const SCANNERS: readonly Scanner[] = [scanOsRelease, scanDpkg, scanApk, scanGo, 
  * (with `created` given) gives an equal document, namespace included. Reads only; leaves nothing behind.
  */
 export async function generateSbom(input: SbomInput, o: { signal?: AbortSignal } = {}): Promise<SpdxDocument> {
-  const tree = await MergedTree.open(input.layers.map((l) => resolve(l)), { signal: o.signal });
+  const layers = await checkLayers(input);
+  const tree = await MergedTree.open(layers, { signal: o.signal });
   const ctx: ScanContext = { tree, distro: await readDistro(tree), signal: o.signal };
   const packages: FoundPackage[] = [];
   for (const scan of SCANNERS) {
@@ -66,6 +68,22 @@ export async function generateSbom(input: SbomInput, o: { signal?: AbortSignal }
     name: input.name, kind: input.kind ?? 'image', platform: input.platform, created: input.created ?? new Date(),
     tool: `tsbuild-${toolVersion()}`, packages, files,
   });
+}
+
+/** Returns the layer dirs as absolute paths; a missing one, or none at all, is a TsbuildError naming it. */
+async function checkLayers(input: SbomInput): Promise<string[]> {
+  const location = { ref: input.name };
+  if (input.layers.length === 0) {
+    throw new TsbuildError('USAGE', `SBOM of ${input.name}: no layer directory given`, { location, hint: "pass the image's layer directories, lowest first, or one root directory" });
+  }
+  return Promise.all(input.layers.map(async (l) => {
+    const abs = resolve(l);
+    const st = await stat(fsPath(abs)).catch((e: unknown) => {
+      throw new TsbuildError('IO', `SBOM of ${input.name}: cannot read layer directory ${abs}: ${(e as Error).message}`, { location, cause: e, hint: 'pass directories that exist (LayerStore.snapshot returns them)' });
+    });
+    if (!st.isDirectory()) throw new TsbuildError('IO', `SBOM of ${input.name}: layer ${abs} is not a directory`, { location, hint: 'pass unpacked layer directories, not layer tars' });
+    return abs;
+  }));
 }
 
 async function checksums(abs: string, signal: AbortSignal | undefined): Promise<SpdxChecksum[]> {
