@@ -1,7 +1,8 @@
 /**
  * Debian packages: the dpkg database (/var/lib/dpkg/status) and distroless's one-file-per-package
  * /var/lib/dpkg/status.d/*. Licenses come from each package's machine-readable copyright file
- * (/usr/share/doc/PKG/copyright, `License:` lines), as Syft reads them.
+ * (/usr/share/doc/PKG/copyright, `License:` lines), as Syft reads them, and the files each installed from
+ * /var/lib/dpkg/info/PKG[:ARCH].list.
  */
 import { purl, distroQualifier } from './purl.js';
 import type { FoundPackage, ScanContext } from './model.js';
@@ -61,12 +62,16 @@ export async function scanDpkg(ctx: ScanContext): Promise<FoundPackage[]> {
       const arch = p.get('Architecture');
       const source = p.get('Source');
       const copyright = await tree.readFile(`usr/share/doc/${name}/copyright`, 4 * 1024 * 1024);
+      const list = src === STATUS
+        ? (await tree.readFile(`var/lib/dpkg/info/${name}:${arch ?? ''}.list`)) ?? (await tree.readFile(`var/lib/dpkg/info/${name}.list`))
+        : undefined;
       const upstream = source ? source.replace(/\s*\((.*)\)$/, '@$1') : undefined;
       out.push({
         ecosystem: 'deb', name, version,
         purl: purl('deb', ctx.distro?.id ?? 'debian', name, version, { arch, distro: distroQualifier(ctx.distro), upstream }),
         licenses: copyright ? copyrightLicenses(copyright.toString('utf8')) : [],
         evidence: [src],
+        owned: list ? list.toString('utf8').split('\n').map((l) => l.replace(/^\/+/, '')).filter((l) => l !== '' && l !== '.') : [],
         sourceInfo: `acquired package info from DPKG DB: /${src}`,
         supplier: p.get('Maintainer') ? `Person: ${p.get('Maintainer')!}` : undefined,
         homepage: p.get('Homepage'),

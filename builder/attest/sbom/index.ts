@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -47,7 +47,8 @@ const SCANNERS: readonly Scanner[] = [scanOsRelease, scanDpkg, scanApk, scanGo, 
 /**
  * Returns the SPDX 2.3 document of the files `input.layers` show when stacked (whiteouts applied), listing the
  * OS release, Debian and Alpine packages, Go modules in executables, npm packages and Python distributions,
- * each with its purl, its declared license (NOASSERTION when none) and the files that declared it. Equal input
+ * each with its purl, its declared license (NOASSERTION when none), the files that declared it and (dpkg, apk)
+ * the regular files it installed that are still there, each hashed (SHA1, SHA256). Equal input
  * (with `created` given) gives an equal document, namespace included. Reads only; leaves nothing behind.
  */
 export async function generateSbom(input: SbomInput, o: { signal?: AbortSignal } = {}): Promise<SpdxDocument> {
@@ -60,13 +61,26 @@ export async function generateSbom(input: SbomInput, o: { signal?: AbortSignal }
     packages.push(...(await scan(ctx)));
   }
   const files = new Map<string, SpdxChecksum[]>();
-  for (const path of new Set(packages.flatMap((p) => p.evidence))) {
+  const byAbs = new Map<string, SpdxChecksum[]>();
+  const hashed = async (path: string): Promise<boolean> => {
+    if (files.has(path)) return true;
     const e = await tree.resolve(path);
-    if (e?.type === 'file') files.set(path, await checksums(e.abs, o.signal));
+    if (e?.type !== 'file') return false;
+    let sums = byAbs.get(e.abs);
+    if (!sums) byAbs.set(e.abs, (sums = await checksums(e.abs, e.size, o.signal)));
+    files.set(path, sums);
+    return true;
+  };
+  const withFiles: FoundPackage[] = [];
+  for (const p of packages) {
+    for (const path of p.evidence) await hashed(path);
+    const owned: string[] = [];
+    for (const path of new Set(p.owned ?? [])) if (await hashed(path)) owned.push(path); // directories and deleted files drop out
+    withFiles.push({ ...p, owned });
   }
   return assembleDocument({
     name: input.name, kind: input.kind ?? 'image', platform: input.platform, created: input.created ?? new Date(),
-    tool: `tsbuild-${toolVersion()}`, packages, files,
+    tool: `tsbuild-${toolVersion()}`, packages: withFiles, files,
   });
 }
 
@@ -86,12 +100,20 @@ async function checkLayers(input: SbomInput): Promise<string[]> {
   }));
 }
 
-async function checksums(abs: string, signal: AbortSignal | undefined): Promise<SpdxChecksum[]> {
+/** Returns the SHA1 and SHA256 of the file `abs` (of `size` bytes: small files in one read, large ones streamed). */
+async function checksums(abs: string, size: number, signal: AbortSignal | undefined): Promise<SpdxChecksum[]> {
   const sha1 = createHash('sha1');
   const sha256 = createHash('sha256');
-  await pipeline(createReadStream(fsPath(abs)), new Writable({
-    write(chunk: Buffer, _enc, cb) { sha1.update(chunk); sha256.update(chunk); cb(); },
-  }), ...(signal ? [{ signal }] as const : []));
+  if (size <= 1024 * 1024) {
+    throwIfAborted(signal);
+    const b = await readFile(fsPath(abs));
+    sha1.update(b);
+    sha256.update(b);
+  } else {
+    await pipeline(createReadStream(fsPath(abs)), new Writable({
+      write(chunk: Buffer, _enc, cb) { sha1.update(chunk); sha256.update(chunk); cb(); },
+    }), ...(signal ? [{ signal }] as const : []));
+  }
   return [{ algorithm: 'SHA1', checksumValue: sha1.digest('hex') }, { algorithm: 'SHA256', checksumValue: sha256.digest('hex') }];
 }
 

@@ -14,6 +14,11 @@ export interface FoundPackage {
   readonly licenses: readonly string[];
   /** Tree paths (no leading slash) of the files that declared the package: the evident-by files. */
   readonly evidence: readonly string[];
+  /**
+   * Tree paths of the regular files the package installed, as its package manager records them (dpkg's
+   * info/*.list, apk's F:/R: lines): CONTAINS relationships, as Syft's. Empty for the other ecosystems.
+   */
+  readonly owned?: readonly string[] | undefined;
   /** Syft-style `sourceInfo`: which cataloger found it and where. */
   readonly sourceInfo: string;
   readonly purpose?: 'OPERATING_SYSTEM' | 'LIBRARY' | 'APPLICATION' | undefined;

@@ -1,9 +1,9 @@
 /**
  * The SPDX 2.3 JSON document, laid out as Syft (BuildKit's scanner, docker/buildkit-syft-scanner) writes it:
  * one root package for the scanned image or directory, DESCRIBES from the document to it, CONTAINS from it to
- * every package found, and from each package an OTHER relationship commented `evident-by: …` to each file
- * that declared it, those files listed in `files` (relative names, SHA1 and SHA256). Pure but for nothing:
- * the caller hashes the files.
+ * every package found, from each package an OTHER relationship commented `evident-by: …` to each file that
+ * declared it and CONTAINS to each file it installed (dpkg, apk), those files listed in `files` (relative names,
+ * SHA1 and SHA256, hashed by the caller). Pure.
  */
 import { createHash } from 'node:crypto';
 import { combine } from './license.js';
@@ -110,12 +110,13 @@ export function assembleDocument(input: AssembleInput): SpdxDocument {
   };
   const fileIds = new Map<string, string>();
   const files: SpdxFile[] = [];
-  for (const path of [...new Set(pkgs.flatMap((x) => x.evidence))].sort(cmp)) {
+  const evidence = new Set(pkgs.flatMap((x) => x.evidence));
+  const binaries = new Set(pkgs.filter((x) => x.ecosystem === 'go').flatMap((x) => x.evidence));
+  for (const path of [...new Set([...evidence, ...pkgs.flatMap((x) => x.owned ?? [])])].sort(cmp)) {
     const id = `SPDXRef-File-${idPart(path)}-${hash16('file', path)}`;
     fileIds.set(path, id);
-    const binary = pkgs.some((x) => x.ecosystem === 'go' && x.evidence.includes(path));
     files.push({
-      fileName: path, SPDXID: id, fileTypes: binary ? ['BINARY', 'APPLICATION'] : ['TEXT'],
+      fileName: path, SPDXID: id, fileTypes: binaries.has(path) ? ['BINARY', 'APPLICATION'] : evidence.has(path) ? ['TEXT'] : ['OTHER'],
       checksums: input.files.get(path) ?? [], licenseConcluded: 'NOASSERTION', licenseInfoInFiles: ['NOASSERTION'], copyrightText: 'NOASSERTION',
     });
   }
@@ -124,6 +125,7 @@ export function assembleDocument(input: AssembleInput): SpdxDocument {
   const packages: SpdxPackage[] = [];
   const contains: SpdxRelationship[] = [];
   const evident: SpdxRelationship[] = [];
+  const owns: SpdxRelationship[] = [];
   for (const x of pkgs) {
     let id = `SPDXRef-Package-${x.ecosystem}-${idPart(x.name)}-${hash16(x.ecosystem, x.name, x.version, x.purl ?? '', x.evidence.join('\n'))}`;
     for (let n = 2; used.has(id); n++) id = `${id.replace(/-\d+$/, '')}-${n}`;
@@ -141,12 +143,13 @@ export function assembleDocument(input: AssembleInput): SpdxDocument {
     });
     contains.push({ spdxElementId: rootId, relatedSpdxElement: id, relationshipType: 'CONTAINS' });
     for (const f of x.evidence) evident.push({ spdxElementId: id, relatedSpdxElement: fileIds.get(f)!, relationshipType: 'OTHER', comment: EVIDENT_BY });
+    for (const f of x.owned ?? []) owns.push({ spdxElementId: id, relatedSpdxElement: fileIds.get(f)!, relationshipType: 'CONTAINS' });
   }
   const body = {
     packages: [...packages, root],
     files,
     ...(refs.size > 0 ? { hasExtractedLicensingInfos: [...refs].sort(([a], [b]) => cmp(a, b)).map(([licenseId, text]) => ({ licenseId, extractedText: text, name: text })) } : {}),
-    relationships: [...evident, ...contains, { spdxElementId: 'SPDXRef-DOCUMENT', relatedSpdxElement: rootId, relationshipType: 'DESCRIBES' as const }],
+    relationships: [...owns, ...evident, ...contains, { spdxElementId: 'SPDXRef-DOCUMENT', relatedSpdxElement: rootId, relationshipType: 'DESCRIBES' as const }],
   };
   const created = spdxDate(input.created);
   const digest = createHash('sha256').update(JSON.stringify({ name: input.name, created, body })).digest('hex');

@@ -2,7 +2,8 @@
  * On the Debian base (debootstrap minbase) with `apt-get install` of offline .debs in one RUN step and
  * `dpkg --purge` of one of them in the next, both run by the real build with runc, the SBOM of the image's
  * layer snapshots lists as Debian packages exactly what `dpkg-query -W` prints inside the image (name,
- * version, architecture), each with a deb purl for debian-12, evident by /var/lib/dpkg/status; the OS release
+ * version, architecture), each with a deb purl for debian-12, evident by /var/lib/dpkg/status and CONTAINing
+ * the files its .list names (hashes equal to sha256sum's inside the image); the OS release
  * is the operating-system package; the document validates against SPDX 2.3.
  */
 import { test } from 'node:test';
@@ -50,6 +51,18 @@ test('the Debian packages of an image equal dpkg-query -W inside it', { skip: ba
     assert.deepEqual(p.files, ['var/lib/dpkg/status']);
   }
   assert.equal(debs.find((p) => p.name === 'jq')!.license, 'MIT AND CC-BY-3.0 AND GPL-2.0-or-later', 'jq\'s copyright: MIT, CC-BY-3.0, Expat (MIT), GPL-2.0+');
+  // CONTAINS: the files dpkg says jq installed, hashed as they are inside the image.
+  const jq = debs.find((p) => p.name === 'jq')!;
+  const fileOf = new Map(doc.files.map((f) => [f.SPDXID, f]));
+  const owned = doc.relationships.filter((r) => r.spdxElementId === jq.pkg.SPDXID && r.relationshipType === 'CONTAINS').map((r) => fileOf.get(r.relatedSpdxElement)!);
+  assert.ok(owned.some((f) => f.fileName === 'usr/bin/jq'), 'jq CONTAINS usr/bin/jq');
+  const listedFiles = (await env.run('sbom-debian:latest', ['sh', '-c', 'for f in $(cat /var/lib/dpkg/info/jq.list); do [ -f "$f" ] && echo "${f#/}"; done'])).trim().split('\n').sort();
+  assert.deepEqual(owned.map((f) => f.fileName).sort(), listedFiles);
+  const sums = await env.run('sbom-debian:latest', ['sha256sum', ...listedFiles.map((f) => `/${f}`)]);
+  for (const line of sums.trim().split('\n')) {
+    const [sum, path] = line.split(/\s+/);
+    assert.equal(owned.find((f) => `/${f.fileName}` === path)!.checksums.find((c) => c.algorithm === 'SHA256')!.checksumValue, sum, path);
+  }
   const os = listed(doc, 'os');
   assert.deepEqual(os.map((p) => [p.name, p.version, p.files]), [['debian', '12', ['etc/os-release']]]);
   const root = doc.packages.find((p) => p.SPDXID === 'SPDXRef-DocumentRoot-Image-sbom-debian-latest')!;

@@ -30,6 +30,8 @@ test('an Alpine image lists the packages of its apk database', async (t) => {
   writeFileSync(join(dir, 'lib/apk/db/installed'), INSTALLED);
   writeFileSync(join(dir, 'usr/lib/os-release'), 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.14.2\nPRETTY_NAME="Alpine Linux v3.14"\n');
   symlinkSync('../usr/lib/os-release', join(dir, 'etc/os-release'));
+  mkdirSync(join(dir, 'usr/bin'));
+  writeFileSync(join(dir, 'usr/bin/ldd'), '#!/bin/sh\nexec /lib/ld-musl-x86_64.so.1 --list "$@"\n');
 
   const doc = await generateSbom({ layers: [dir], name: 'alpine:3.14', created: new Date('2024-01-02T03:04:05Z') });
   assert.deepEqual(spdxProblems(doc), []);
@@ -41,6 +43,10 @@ test('an Alpine image lists the packages of its apk database', async (t) => {
   assert.deepEqual(doc.hasExtractedLicensingInfos, [{ licenseId: 'LicenseRef-MIT-BSD-GPL2', extractedText: 'MIT BSD GPL2+', name: 'MIT BSD GPL2+' }]);
   assert.equal(listed(doc, 'apk').find((p) => p.name === 'musl')!.pkg.supplier, 'Person: Timo Teräs (timo.teras@iki.fi)');
   assert.deepEqual(listed(doc, 'os').map((p) => [p.name, p.version, p.files]), [['alpine', '3.14.2', ['etc/os-release']]]);
+  const ids = new Map(doc.files.map((f) => [f.SPDXID, f.fileName]));
+  const contains = doc.relationships.filter((r) => r.relationshipType === 'CONTAINS' && r.spdxElementId.startsWith('SPDXRef-Package-'))
+    .map((r) => `${doc.packages.find((p) => p.SPDXID === r.spdxElementId)!.name} ${ids.get(r.relatedSpdxElement)}`);
+  assert.deepEqual(contains, ['musl-utils usr/bin/ldd'], 'R: files that exist (lib/libc.musl… and libtls.so.2 are not there)');
   assert.equal(doc.creationInfo.created, '2024-01-02T03:04:05Z');
   assert.match(doc.creationInfo.creators.find((c) => c.startsWith('Tool: '))!, /^Tool: tsbuild-\d+\.\d+\.\d+/);
 
