@@ -38,6 +38,10 @@ module.exports = {
       from: { path: '^builder/checks/' },
       to: { path: '^(cache|registry-client|runtime-exec|cli)/|^layer-store/(?!core/)|^builder/(?!(frontend|checks|context)/)|^(node:)?(fs|child_process|net|http|https)' } },
     { name: 'builder-not-cli', severity: 'error', from: { path: '^builder/' }, to: { path: '^cli/' } },
+    { name: 'sbom-only-scans', severity: 'error',
+      comment: 'builder/attest/sbom reads the directories it is given: it imports layer-store (byte-exact names, xattrs) and node: builtins, nothing that builds, runs or talks to a registry',
+      from: { path: '^builder/attest/sbom/' },
+      to: { path: '^(cache|registry-client|runtime-exec|cli)/|^builder/(?!attest/sbom/)' } },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
