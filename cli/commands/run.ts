@@ -120,7 +120,9 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('publish', listOption('not supported (no port mapping): use --network host, or docker/podman run -p', 'p'))
       .option('name', { type: 'string', describe: 'the container id (docker name syntax); default: a fresh one' })
       .option('hostname', { type: 'string', describe: 'hostname inside the container' })
-      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' }) as never,
+      .option('read-only', { type: 'boolean', default: false, describe: 'mount the root filesystem read-only' })
+      .example('$0 run --rm -e DEBUG=1 -v "$PWD:/src:ro" -w /src app:1 sh -c "ls -l"', 'check what an image sees')
+      .example('$0 run -i busybox sh < script.sh', 'feed a script on stdin') as never,
   handler: async (argv) => {
     if (argv.rm === false || argv.keep) refuse(argv.keep ? '--keep' : '--rm=false', 'tsbuild keeps no containers: copy what you need out through a -v bind mount');
     if (argv.tty) refuse('-t/--tty (no pseudo-terminal)', 'use -i alone (stdin as a pipe), or docker run -it / podman run -it');
