@@ -73,6 +73,9 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
     .example('$0 prune -f', 'dangling images, unreferenced blobs, unused snapshots')
     .example('$0 prune --cache --keep-storage 5g', 'build cache too, down to 5 GB') as never,
   handler: async (argv) => {
+    if (!argv.cache && (argv.filter !== undefined || argv['keep-storage'] !== undefined)) {
+      throw new TsbuildError('USAGE', `${argv.filter !== undefined ? '--filter' : '--keep-storage'} applies to the build cache only`, { hint: 'add --cache (tsbuild prune --cache …); images have no filter' });
+    }
     const store = await openStore(argv);
     const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });
     if (argv.cache) {
