@@ -45,8 +45,9 @@ export function parseImageLocation(s: string): ImageLocation {
     }
     return { transport: t, path, name };
   }
-  // skopeo's other transports; `dir:1` stays the image `dir` tagged 1 (what follows is a valid tag)
-  if (UNSUPPORTED.includes(t) && !/^[\w][\w.-]{0,127}$/.test(s.slice(colon + 1))) throw usage(s, `transport ${t}: is not supported`);
+  // skopeo's other transports; `dir:1` stays the image `dir` tagged 1 (what follows is a valid tag). The others
+  // are never read as an image name: `containers-storage:app` and `docker-daemon:app` mean skopeo's transports.
+  if (UNSUPPORTED.includes(t) && (t !== 'dir' || !/^[\w][\w.-]{0,127}$/.test(s.slice(colon + 1)))) throw usage(s, `transport ${t}: is not supported`);
   return { transport: 'bare', ref: s };
 }
 

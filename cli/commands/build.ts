@@ -312,7 +312,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
       .option('call', { type: 'string', describe: 'what to do instead of building (buildx): check[,format=json][,ignorestatus=true], outline, targets (the stages) or subrequests.describe (nothing is built; add ,format=json for JSON); build (the default) builds' })
-      .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' }) as never,
+      .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' })
+      .example('$0 build -t localhost:5000/app:1 --push .', 'build ./Dockerfile, push it')
+      .example('$0 build --platform linux/amd64,linux/arm64 --build-arg VERSION=2 -t app:2 -f docker/Dockerfile .', 'two platforms, one index') as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const call = parseCall(argv.call, argv.check);

@@ -37,7 +37,8 @@ export const fsckCommand: CommandModule<GlobalArgs, FsckArgs> = {
   builder: (y) =>
     y
       .option('repair', { type: 'boolean', default: false, describe: 'delete corrupt blobs, drop images with missing blobs from index.json, remove leftovers of killed processes' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' }) as never,
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+      .example('$0 fsck --repair', 'check, then fix what a crash left') as never,
   handler: async (argv) => {
     const store = await openStore(argv.root, loggerFor(argv));
     const r = await store.fsck({ repair: argv.repair, ...(argv.signal ? { signal: argv.signal } : {}) });

@@ -12,7 +12,8 @@ export const parseCommand: CommandModule<GlobalArgs, ParseArgs> = {
   builder: (y) =>
     y
       .option('file', { alias: 'f', type: 'string', default: 'Dockerfile', describe: 'the Dockerfile to parse ("-" for stdin)' })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON array of instructions' }) as never,
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON array of instructions' })
+      .example('$0 parse -f Dockerfile --json', 'the instructions as JSON, with their lines') as never,
   handler: async (argv) => {
     const ast = argv.file === '-' ? await parseStdin() : await parseDockerfileFile(argv.file);
     process.stdout.write(argv.json ? JSON.stringify(astToJson(ast), null, 2) + '\n' : dumpAst(ast));

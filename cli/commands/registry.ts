@@ -174,7 +174,8 @@ interface LogoutArgs extends GlobalArgs { registry: string | undefined }
 export const logoutCommand: CommandModule<GlobalArgs, LogoutArgs> = {
   command: 'logout [registry]',
   describe: 'remove saved credentials for a registry from Docker\'s config.json',
-  builder: (y) => y.positional('registry', { type: 'string', describe: 'registry host[:port] (default: docker.io)' }) as never,
+  builder: (y) => y.positional('registry', { type: 'string', describe: 'registry host[:port] (default: docker.io)' })
+    .example('$0 logout ghcr.io', 'forget the saved credentials') as never,
   handler: async (argv) => {
     const registry = normaliseRegistryArg(argv.registry);
     const removed = await removeDockerCredential(registry);
@@ -190,7 +191,8 @@ export const tagsCommand: CommandModule<GlobalArgs, TagsArgs> = {
   describe: 'list the tags of a repository (follows the registry\'s pagination)',
   builder: (y) => registryFlags(y)
     .positional('repo', { type: 'string', demandOption: true, describe: 'repository, e.g. alpine or localhost:5000/team/app' })
-    .option('n', { type: 'number', describe: 'page size to ask the registry for' }) as never,
+    .option('n', { type: 'number', describe: 'page size to ask the registry for' })
+    .example('$0 tags localhost:5000/team/app', 'one tag per line, sorted') as never,
   handler: async (argv) => {
     const ref = parseReference(argv.repo);
     const c = client(argv);
@@ -250,7 +252,8 @@ export const manifestCreateCommand: CommandModule<GlobalArgs, CreateArgs> = {
   builder: (y) => registryFlags(y
     .positional('list', { type: 'string', demandOption: true })
     .positional('refs', { type: 'string', array: true, demandOption: true })
-    .option('amend', { type: 'boolean', default: false, describe: 'add to an existing local list' })) as never,
+    .option('amend', { type: 'boolean', default: false, describe: 'add to an existing local list' })
+    .example('$0 manifest create localhost:5000/app:1 localhost:5000/app:1-amd64 localhost:5000/app:1-arm64', 'one list of two images')) as never,
   handler: async (argv) => {
     const reg = client(argv);
     try {
@@ -268,7 +271,8 @@ export const manifestPushCommand: CommandModule<GlobalArgs, PushListArgs> = {
   describe: 'push a manifest list created with `manifest create`',
   builder: (y) => registryFlags(y
     .positional('list', { type: 'string', demandOption: true })
-    .option('purge', { type: 'boolean', default: false, describe: 'remove the local list after pushing' })) as never,
+    .option('purge', { type: 'boolean', default: false, describe: 'remove the local list after pushing' })
+    .example('$0 manifest push --purge localhost:5000/app:1', 'push the list, then forget it')) as never,
   handler: async (argv) => {
     const reg = client(argv);
     try {
@@ -283,7 +287,8 @@ export const manifestPushCommand: CommandModule<GlobalArgs, PushListArgs> = {
 export const manifestRmCommand: CommandModule<GlobalArgs, RmListArgs> = {
   command: 'rm <list>',
   describe: 'remove a local manifest list',
-  builder: (y) => y.positional('list', { type: 'string', demandOption: true }) as never,
+  builder: (y) => y.positional('list', { type: 'string', demandOption: true })
+    .example('$0 manifest rm localhost:5000/app:1', 'forget an unpushed list') as never,
   handler: async (argv) => {
     if (!(await removeManifestList(argv.root, argv.list))) throw new TsbuildError('IMAGE_NOT_FOUND', `no manifest list ${argv.list}`, { location: { ref: argv.list }, hint: 'list names are as given to `manifest create`' });
   },
@@ -342,6 +347,7 @@ export const manifestCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     .command(manifestPushCommand as CommandModule<GlobalArgs, PushListArgs>)
     .command(manifestRmCommand as CommandModule<GlobalArgs, RmListArgs>)
     .command(manifestDeleteCommand as CommandModule<GlobalArgs, DeleteArgs>)
+    .example('$0 manifest inspect --raw localhost:5000/app:1', 'the manifest as the registry sent it')
     .demandCommand(1) as never,
   handler: () => undefined,
 };

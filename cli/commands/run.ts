@@ -162,7 +162,10 @@ export const runCommand: CommandModule<GlobalArgs, RunArgs> = {
       .option('pids-limit', { type: 'number', describe: 'maximum number of processes' })
       .option('cap-add', listOption('add a Linux capability (NET_ADMIN, SYS_PTRACE, ALL)'))
       .option('cap-drop', listOption('drop a Linux capability (NET_RAW, ALL)'))
-      .option('init', { type: 'boolean', default: false, describe: 'run an init (tini) as pid 1: it reaps zombies and forwards signals' }) as never,
+      .option('init', { type: 'boolean', default: false, describe: 'run an init (tini) as pid 1: it reaps zombies and forwards signals' })
+      .example('$0 run --rm -e DEBUG=1 -v "$PWD:/src:ro" -w /src app:1 sh -c "ls -l"', 'check what an image sees')
+      .example('$0 run -it --init --memory 512m debian:bookworm bash', 'an interactive shell with an init and a memory limit')
+      .example('$0 run -i busybox sh < script.sh', 'feed a script on stdin') as never,
   handler: async (argv) => {
     if (argv.rm === false || argv.keep) refuse(argv.keep ? '--keep' : '--rm=false', 'tsbuild keeps no containers: copy what you need out through a -v bind mount');
     if (argv.tty) checkTerminal(argv.interactive);

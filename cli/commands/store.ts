@@ -27,7 +27,8 @@ interface TagArgs extends GlobalArgs { source: string; target: string }
 export const tagCommand: CommandModule<GlobalArgs, TagArgs> = {
   command: 'tag <source> <target>',
   describe: 'give an image another name',
-  builder: (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true }) as never,
+  builder: (y) => y.positional('source', { type: 'string', demandOption: true }).positional('target', { type: 'string', demandOption: true })
+    .example('$0 tag app:1 localhost:5000/team/app:1', 'a registry name, ready for push') as never,
   handler: async (argv) => {
     const store = await openStore(argv);
     const obj = await store.resolve(argv.source);
@@ -43,7 +44,8 @@ export const rmiCommand: CommandModule<GlobalArgs, RmiArgs> = {
   builder: (y) =>
     y
       .positional('refs', { type: 'string', array: true, demandOption: true })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'remove an image ID that has several names' }) as never,
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'remove an image ID that has several names' })
+      .example('$0 rmi app:old && $0 prune -f', 'drop a name, then free its blobs') as never,
   handler: async (argv) => {
     const store = await openStore(argv);
     for (const ref of argv.refs) {
@@ -67,8 +69,13 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
     .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'do not prompt (tsbuild never prompts: accepted for docker scripts)' })
     .option('cache', { type: 'boolean', default: false, describe: 'also prune build cache records and RUN --mount=type=cache dirs, least recently used first' })
     .option('keep-storage', { type: 'string', describe: 'with --cache: keep this much cache (e.g. 2g), dropping the least recently used' })
-    .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' }) as never,
+    .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' })
+    .example('$0 prune -f', 'dangling images, unreferenced blobs, unused snapshots')
+    .example('$0 prune --cache --keep-storage 5g', 'build cache too, down to 5 GB') as never,
   handler: async (argv) => {
+    if (!argv.cache && (argv.filter !== undefined || argv['keep-storage'] !== undefined)) {
+      throw new TsbuildError('USAGE', `${argv.filter !== undefined ? '--filter' : '--keep-storage'} applies to the build cache only`, { hint: 'add --cache (tsbuild prune --cache …); images have no filter' });
+    }
     const store = await openStore(argv);
     const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });
     if (argv.cache) {
@@ -139,7 +146,8 @@ async function dirBytes(dir: string): Promise<{ bytes: number; entries: number }
 export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string }> = {
   command: 'du',
   describe: 'show disk usage of images, blobs, snapshots, build cache records and cache mounts',
-  builder: (y) => y.option('format', { choices: ['table', 'json'] as const, default: 'table', describe: 'output format' }) as never,
+  builder: (y) => y.option('format', { choices: ['table', 'json'] as const, default: 'table', describe: 'output format' })
+    .example('$0 du --format json', 'the figures as JSON') as never,
   handler: async (argv) => {
     const store = await openStore(argv);
     const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });

@@ -15,7 +15,8 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
   builder: (y) => registryFlags(y
     .positional('ref', { type: 'string', demandOption: true, describe: 'NAME[:TAG|@DIGEST]' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from an index (default: this machine)' })
-    .option('all-platforms', { type: 'boolean', default: false, describe: 'pull every platform and the index itself' })) as never,
+    .option('all-platforms', { type: 'boolean', default: false, describe: 'pull every platform and the index itself' })
+    .example('$0 pull --platform linux/arm64 localhost:5000/app:1', 'one platform of an index')) as never,
   handler: async (argv) => {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
@@ -37,7 +38,8 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
   describe: 'push an image or index from the store to a registry (blobs first, the manifest last)',
   builder: (y) => registryFlags(y
     .positional('name', { type: 'string', demandOption: true, describe: 'image in the store' })
-    .positional('dest', { type: 'string', describe: 'registry reference to push to (default: NAME)' })) as never,
+    .positional('dest', { type: 'string', describe: 'registry reference to push to (default: NAME)' })
+    .example('$0 push app:1 localhost:5000/team/app:1', 'push under another name')) as never,
   handler: async (argv) => {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);

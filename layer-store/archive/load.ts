@@ -87,7 +87,9 @@ export async function loadArchiveStream(store: LayerStore, input: Readable, labe
       if (m) {
         const digest = `sha256:${m[1]}`;
         if (!isDigest(digest)) throw archiveError(file, `bad blob name ${name}`);
-        await store.putBlob(Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
+        // A blob the store has is skipped by reading past it: putBlob would destroy the entry, and with it the tar.
+        if (await store.hasBlob(digest)) for await (const _ of entry) void _;
+        else await store.putBlob(Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
         blobs.add(digest);
       } else if (isSmallDocument(name)) {
         if ((entry.header.size ?? 0) > MAX_DOCUMENT_BYTES) throw archiveError(file, `${name} is too large`);

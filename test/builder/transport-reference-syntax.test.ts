@@ -20,6 +20,7 @@ test('malformed and unsupported transports are usage errors naming the reference
   for (const [s, msg] of [
     ['docker:alpine', /docker:\/\/REF/], ['oci:', /needs a path/], ['docker-archive:d.tar:@x', /bad image position/],
     ['dir:/tmp/x', /transport dir: is not supported/], ['docker-daemon:alpine:latest', /transport docker-daemon: is not supported/],
+    ['docker-daemon:alpine', /transport docker-daemon: is not supported/], ['containers-storage:app', /transport containers-storage: is not supported/],
   ] as const) {
     assert.throws(() => parseImageLocation(s), (e: unknown) => TsbuildError.is(e) && e.code === 'USAGE' && msg.test(e.message) && e.message.includes(s), s);
   }
