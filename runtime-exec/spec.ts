@@ -143,6 +143,7 @@ export function ociConfig(spec: RunSpec, etc: EtcFiles, cgroupsPath: string, o: 
     ociVersion: '1.0.2',
     process: {
       terminal: spec.terminal === true,
+      ...(spec.terminal && spec.consoleSize ? { consoleSize: { height: spec.consoleSize.rows, width: spec.consoleSize.columns } } : {}),
       user: { uid: spec.user.uid, gid: spec.user.gid, additionalGids: withPrimaryGid(spec.user) },
       args: [...spec.args],
       env: [...spec.env],

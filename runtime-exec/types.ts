@@ -117,6 +117,8 @@ export interface RunSpec {
    * size. `io.stdout`/`io.stderr` are then unused, and `io.stdin` only says whether input is forwarded (`-i`).
    */
   readonly terminal?: boolean;
+  /** The terminal's size when the process starts (runc follows later changes itself on SIGWINCH). */
+  readonly consoleSize?: { readonly rows: number; readonly columns: number };
 }
 
 export interface RunIO {

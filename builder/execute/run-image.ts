@@ -102,13 +102,21 @@ export async function runImage(o: RunImageOptions): Promise<number> {
       ...(o.limits ? { limits: o.limits } : {}),
       ...(o.capAdd?.length ? { capAdd: o.capAdd } : {}),
       ...(o.capDrop?.length ? { capDrop: o.capDrop } : {}),
-      ...(o.tty ? { terminal: true } : {}),
+      ...(o.tty ? { terminal: true, ...terminalSize() } : {}),
     }, { stdout: o.stdout, stderr: o.stderr, ...(o.stdin ? { stdin: o.stdin } : {}), ...(o.signals ? { signals: o.signals } : {}) }, ac.signal);
     return r.exitCode;
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The size of whichever of our stdio streams is a terminal (the process starts with it, as docker's consoleSize). */
+function terminalSize(): { consoleSize?: { rows: number; columns: number } } {
+  for (const s of [process.stdout, process.stderr]) {
+    if (s.isTTY && s.rows > 0 && s.columns > 0) return { consoleSize: { rows: s.rows, columns: s.columns } };
+  }
+  return {};
 }
 
 /** Docker's container name syntax (daemon/names: RestrictedNamePattern). */
