@@ -157,7 +157,7 @@ export function assembleDocument(input: AssembleInput): SpdxDocument {
   return {
     spdxVersion: 'SPDX-2.3', dataLicense: 'CC0-1.0', SPDXID: 'SPDXRef-DOCUMENT', name: input.name,
     documentNamespace: `https://spdx.org/spdxdocs/tsbuild-${idPart(input.name)}-${uuid}`,
-    creationInfo: { creators: ['Organization: tsbuild', `Tool: ${input.tool}`], created },
+    creationInfo: { creators: [`Tool: ${input.tool}`], created },
     ...body,
   };
 }

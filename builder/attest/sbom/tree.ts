@@ -5,7 +5,7 @@
  * Layers are walked top first. A whiteout hides the path in every lower layer: an overlay whiteout (a 0/0
  * character device, as LayerStore snapshots hold them) or an OCI `.wh.NAME` file (a layer unpacked as plain
  * files). An opaque directory hides the lower layers' children: `trusted.overlay.opaque=y` (read with one
- * `getfattr -R` per layer above the lowest) or a `.wh..wh..opq` file. A non-directory in an upper layer hides
+ * `getfattr -R` per layer above the lowest; `user.overlay.opaque` too) or a `.wh..wh..opq` file. A non-directory in an upper layer hides
  * whatever a lower layer has at that path, subtree included. Symlinks are never followed while walking;
  * `resolve` follows them inside the tree (an absolute target is relative to the tree's root, as in a chroot).
  */
@@ -35,11 +35,13 @@ const MAX_LINKS = 40; // as the kernel's MAXSYMLINKS
 export class MergedTree {
   readonly #entries: Map<string, TreeEntry>;
   readonly #children: Map<string, string[]>;
+  readonly #sorted: string[];
 
   private constructor(entries: Map<string, TreeEntry>) {
     this.#entries = entries;
     this.#children = new Map();
-    for (const p of [...entries.keys()].sort()) {
+    this.#sorted = [...entries.keys()].sort();
+    for (const p of this.#sorted) {
       if (p === '') continue;
       const parent = p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '';
       let c = this.#children.get(parent);
@@ -100,7 +102,7 @@ export class MergedTree {
 
   /** Returns every visible entry, sorted by path. */
   *entries(): IterableIterator<TreeEntry> {
-    for (const p of [...this.#entries.keys()].sort()) yield this.#entries.get(p)!;
+    for (const p of this.#sorted) yield this.#entries.get(p)!;
   }
 
   /** Returns the entries directly inside directory `path` (not resolved), sorted. */
@@ -151,11 +153,15 @@ function normalize(path: string): string {
   return path.replace(/^(\.?\/)+/, '').replace(/\/+$/, '');
 }
 
-/** Returns the absolute paths of the directories under `layer` marked `trusted.overlay.opaque=y`. */
+/**
+ * Returns the absolute paths of the directories under `layer` marked opaque: `trusted.overlay.opaque=y`, or
+ * `user.overlay.opaque=y` (overlays mounted with userxattr, as rootless ones are).
+ */
 async function opaqueDirs(layer: string, signal: AbortSignal | undefined): Promise<Set<string>> {
   const out = new Set<string>();
   for (const [p, attrs] of await readXattrTree(layer, signal)) {
-    if (attrs.get('trusted.overlay.opaque')?.toString() === 'y') out.add(p.replace(/\/+$/, ''));
+    const v = (attrs.get('trusted.overlay.opaque') ?? attrs.get('user.overlay.opaque'))?.toString();
+    if (v === 'y') out.add(p.replace(/\/+$/, ''));
   }
   return out;
 }
