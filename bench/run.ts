@@ -3,7 +3,7 @@
  * on the same deterministic workloads, in one run, tools interleaved run by run. Prints medians and the
  * ratio tsbuild/peer for every cell and writes JSON and Markdown to bench/results/.
  *
- *   npm run bench -- [--quick] [--install] [--only W1,W3] [--runs N] [--keep]
+ *   npm run bench -- [--quick] [--install] [--only W1,W3] [--peers buildkit,skopeo] [--runs N] [--keep]
  *
  * See bench/README.md for what each row measures.
  */
@@ -31,6 +31,8 @@ interface Options {
   /** Whether --runs was given (else heavy workloads run fewer times). */
   readonly runsGiven: boolean;
   readonly keep: boolean;
+  /** Peers to run (--peers buildkit,skopeo); default every installed one. */
+  readonly peers: readonly Peer[];
 }
 
 /** One cell of the results: a tool's runs of one phase of one workload. */
@@ -42,7 +44,7 @@ interface Cell {
 }
 
 function usage(msg: string): never {
-  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--runs N] [--keep]');
+  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--peers buildkit,buildah,skopeo] [--runs N] [--keep]');
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -51,6 +53,7 @@ function parseArgs(argv: readonly string[]): Options {
   let keep = false;
   let only: WorkloadName[] = [...WORKLOAD_NAMES];
   let runs: number | undefined;
+  let peers: Peer[] = [...PEERS];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -71,9 +74,14 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (a === '--runs' || a.startsWith('--runs=')) {
       runs = Number(value());
       if (!Number.isInteger(runs) || runs < 1) usage('--runs needs a positive integer');
+    } else if (a === '--peers' || a.startsWith('--peers=')) {
+      peers = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean).map((s) => {
+        if (!(PEERS as readonly string[]).includes(s)) usage(`unknown peer ${s} (known: ${PEERS.join(', ')})`);
+        return s as Peer;
+      });
     } else usage(`unknown flag ${a}`);
   }
-  return { quick, install, only, keep, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
+  return { quick, install, only, keep, peers, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
 }
 
 /** Runs of one workload: --runs when given; else the default, but at most 2 for the heavy W2 and W3 (full mode stays under 25 min). */
@@ -290,6 +298,7 @@ async function main(): Promise<number> {
   const results = new Results();
   const workloads: WorkloadInfo[] = [];
   const present: Record<Peer, boolean> = { buildkit: BuildkitTool.available(), buildah: BuildahTool.available(), skopeo: Skopeo.available() };
+  for (const p of PEERS) if (!o.peers.includes(p) && present[p]) { present[p] = false; log(`${p} left out (--peers)`); }
   try {
     // The base image, made locally from busybox-static, and imported into every tool.
     const baseTar = join(work, 'busybox.tar');
