@@ -14,13 +14,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun, type BuildTool, type Measured } from './peers.js';
+import { cacheRows, cacheTable, type CachePhase } from './rows-cache.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
 
 const BASE_IMAGE = 'busybox:latest';
 const PEERS = ['buildkit', 'buildah', 'skopeo'] as const;
 type Peer = (typeof PEERS)[number];
-type Phase = 'cold' | 'nochange' | 'edit' | 'push' | 'pull';
+type Phase = 'cold' | 'nochange' | 'edit' | 'push' | 'pull' | CachePhase;
 const BUILD_PHASES: readonly Phase[] = ['cold', 'nochange', 'edit'];
 
 interface Options {
@@ -239,6 +240,10 @@ function report(o: Options, workloads: readonly WorkloadInfo[], results: Results
   if (w2) check(`peak RSS, no-change rebuild of W2 (${w2.files} files) < 150 MB`, rssOf('W2', ['nochange']), 150, ' MB');
   if (workloads.some((w) => w.name === 'W3')) check('peak RSS of the build path on W3 < 300 MB', rssOf('W3', BUILD_PHASES as Phase[]), 300, ' MB');
 
+  for (const phase of ['after-nocache', 'cache-from'] as const) {
+    const cells = names.map((w) => results.get(w, phase, 'tsbuild')).filter((c): c is Cell => c !== undefined);
+    if (cells.length) targets.push(`- ${phase}: every step hit in ${cells.filter((c) => c.runs.every((r) => r.ok)).length} of ${cells.length} workloads — ${cells.every((c) => c.runs.every((r) => r.ok)) ? 'met' : 'NOT met'}`);
+  }
   const machine = `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`;
   const md = [
     `# tsbuild benchmark ${startedAt.toISOString()}`,
@@ -248,6 +253,13 @@ function report(o: Options, workloads: readonly WorkloadInfo[], results: Results
     ...workloads.map((w) => `- ${w.name}: ${w.description} (${w.files} context files, ${(w.bytes / 2 ** 20).toFixed(1)} MiB)`),
     '',
     ...rows,
+    '',
+    'Cache rows (bench/rows-cache.ts): `--no-cache` then an ordinary build that must hit every step; a cold build with `--cache-to type=registry` from one store, then `--cache-from` into an empty one (must hit every step), beside the cold build:',
+    '',
+    ...cacheTable(workloads.map((w) => w.name), (w, phase, tool) => {
+      const v = value(results.get(w as WorkloadName, phase as Phase, tool), tool === 'tsbuild' || present[tool as Peer]);
+      return v.kind === 'ok' ? { ok: true, median: v.median, rssMb: v.rssMb } : v.kind === 'none' ? undefined : { ok: false, why: fmt(v) };
+    }),
     '',
     'Targets:',
     ...targets,
@@ -364,6 +376,12 @@ async function main(): Promise<number> {
         }
       }
       await pushPull(o, name, tag, tsb, registry, work, results, present.skopeo, () => results.get(name, 'edit', 'tsbuild')?.runs.at(-1)?.ok === true);
+      if (results.get(name, 'edit', 'tsbuild')?.runs.at(-1)?.ok === true) {
+        await cacheRows({
+          workload: name, tag, tsb, buildkit: tools.find((t) => t.name === 'buildkit'), context: (t) => ctx.get(t)!,
+          registry: registry.host, runs: Math.min(runs, 2), add: (phase, tool, m) => results.add(name, phase, tool, m),
+        });
+      }
       // No per-workload forget(): pruning dockerd/buildah after W2 takes a minute or more; every store is
       // removed at the end, and the images of one full run fit easily on disk (a few GB).
       for (const t of tools) await mustRun('rm', ['-rf', ctx.get(t)!], 'removing a context copy');
