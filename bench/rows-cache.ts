@@ -57,9 +57,10 @@ async function measureChecked(cmd: string, args: readonly string[], check: (outp
 
 /** Fails when `--explain` listed a step that ran. */
 function everyStepHit(output: string): string | undefined {
-  const ran = output.split('\n').filter((l) => l.startsWith('RAN'));
-  if (!output.split('\n').some((l) => l.startsWith('CACHED'))) return `no --explain output:\n${output.trim().split('\n').slice(-6).join('\n')}`;
-  return ran.length === 0 ? undefined : `${ran.length} step(s) ran instead of hitting:\n${ran.slice(0, 4).join('\n')}`;
+  const lines = output.split('\n');
+  const ran = lines.filter((l) => l.startsWith('RAN'));
+  if (ran.length > 0) return `${ran.length} step(s) ran instead of hitting:\n${ran.slice(0, 4).join('\n')}`;
+  return lines.some((l) => l.startsWith('CACHED')) ? undefined : `no --explain output:\n${lines.slice(-6).join('\n')}`;
 }
 
 /** Measures the cache rows of one workload; leaves `tsb` on a fresh store holding the cache-from build. */
