@@ -4,8 +4,8 @@
  * - `nocache`: `build --no-cache` on a store that has the cache, then `after-nocache`: the same build without the
  *   flag, which must hit every step (tsbuild: checked with `--explain`; a step that ran makes the run FAILED).
  *   BuildKit: `docker build --no-cache`, then `docker build`.
- * - `cache-to`: a cold build in a fresh store that exports its cache (`--cache-to type=registry,ref=…` on the
- *   loopback registry), then `cache-from`: the same build in another fresh store (base image only) with
+ * - `cache-to`: a cold build in a fresh store that exports its cache (`--cache-to type=registry,ref=…,mode=max` on
+ *   the loopback registry: every stage's steps, so W4's builder stages hit too; mode=min exports the final stage's), then `cache-from`: the same build in another fresh store (base image only) with
  *   `--cache-from` the same ref, which must hit every step. Both are shown beside tsbuild's own cold build of
  *   the workload: Docker 20.10's `docker build` has no `--cache-to` (that needs buildx), so BuildKit has no cell.
  */
@@ -79,7 +79,7 @@ export async function cacheRows(i: CacheRowsInput): Promise<void> {
     // Registry cache round trip: export from one fresh store, import into another.
     const ref = `${i.registry}/cache-${i.workload.toLowerCase()}-${run}:latest`;
     await tsb.freshState();
-    i.add('cache-to', 'tsbuild', await measureChecked(tsb.cli, build(tsb.root, '--cache-to', `type=registry,ref=${ref}`), () => undefined));
+    i.add('cache-to', 'tsbuild', await measureChecked(tsb.cli, build(tsb.root, '--cache-to', `type=registry,ref=${ref},mode=max`), () => undefined));
     await tsb.freshState();
     i.add('cache-from', 'tsbuild', await measureChecked(tsb.cli, build(tsb.root, '--cache-from', `type=registry,ref=${ref}`, '--explain'), everyStepHit));
   }

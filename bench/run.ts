@@ -254,7 +254,7 @@ function report(o: Options, workloads: readonly WorkloadInfo[], results: Results
     '',
     ...rows,
     '',
-    'Cache rows (bench/rows-cache.ts): `--no-cache` then an ordinary build that must hit every step; a cold build with `--cache-to type=registry` from one store, then `--cache-from` into an empty one (must hit every step), beside the cold build:',
+    'Cache rows (bench/rows-cache.ts): `--no-cache` then an ordinary build that must hit every step; a cold build with `--cache-to type=registry,mode=max` from one store, then `--cache-from` into an empty one (must hit every step), beside the cold build:',
     '',
     ...cacheTable(workloads.map((w) => w.name), (w, phase, tool) => {
       const v = value(results.get(w as WorkloadName, phase as Phase, tool), tool === 'tsbuild' || present[tool as Peer]);
