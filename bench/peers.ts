@@ -154,7 +154,9 @@ export class TsbuildTool implements BuildTool {
     if (this.currentRoot !== undefined) await removeTree(this.currentRoot);
     const root = join(this.dir, `root-${++this.generation}`);
     await mkdir(root, { recursive: true });
-    await mustRun(this.cli, this.argv(root, 'import', this.baseTar, this.baseImage), 'tsbuild import of the base image');
+    // A fixed creation time: every fresh store gets the same base image (config digest), as a pull would give, so
+    // a cache exported from one store hits in another (rows-cache.ts).
+    await mustRun(this.cli, this.argv(root, 'import', this.baseTar, this.baseImage), 'tsbuild import of the base image', { env: { SOURCE_DATE_EPOCH: '1700000000' } });
     this.currentRoot = root;
   }
 

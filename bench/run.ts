@@ -3,7 +3,7 @@
  * on the same deterministic workloads, in one run, tools interleaved run by run. Prints medians and the
  * ratio tsbuild/peer for every cell and writes JSON and Markdown to bench/results/.
  *
- *   npm run bench -- [--quick] [--install] [--only W1,W3] [--runs N] [--keep]
+ *   npm run bench -- [--quick] [--install] [--only W1,W3] [--peers buildkit,skopeo] [--runs N] [--keep]
  *
  * See bench/README.md for what each row measures.
  */
@@ -14,13 +14,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun, type BuildTool, type Measured } from './peers.js';
+import { cacheRows, cacheTable, type CachePhase } from './rows-cache.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
 
 const BASE_IMAGE = 'busybox:latest';
 const PEERS = ['buildkit', 'buildah', 'skopeo'] as const;
 type Peer = (typeof PEERS)[number];
-type Phase = 'cold' | 'nochange' | 'edit' | 'push' | 'pull';
+type Phase = 'cold' | 'nochange' | 'edit' | 'push' | 'pull' | CachePhase;
 const BUILD_PHASES: readonly Phase[] = ['cold', 'nochange', 'edit'];
 
 interface Options {
@@ -31,6 +32,8 @@ interface Options {
   /** Whether --runs was given (else heavy workloads run fewer times). */
   readonly runsGiven: boolean;
   readonly keep: boolean;
+  /** Peers to run (--peers buildkit,skopeo); default every installed one. */
+  readonly peers: readonly Peer[];
 }
 
 /** One cell of the results: a tool's runs of one phase of one workload. */
@@ -42,7 +45,7 @@ interface Cell {
 }
 
 function usage(msg: string): never {
-  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--runs N] [--keep]');
+  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--peers buildkit,buildah,skopeo] [--runs N] [--keep]');
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -51,6 +54,7 @@ function parseArgs(argv: readonly string[]): Options {
   let keep = false;
   let only: WorkloadName[] = [...WORKLOAD_NAMES];
   let runs: number | undefined;
+  let peers: Peer[] = [...PEERS];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -71,9 +75,14 @@ function parseArgs(argv: readonly string[]): Options {
     } else if (a === '--runs' || a.startsWith('--runs=')) {
       runs = Number(value());
       if (!Number.isInteger(runs) || runs < 1) usage('--runs needs a positive integer');
+    } else if (a === '--peers' || a.startsWith('--peers=')) {
+      peers = value().split(',').map((s) => s.trim().toLowerCase()).filter(Boolean).map((s) => {
+        if (!(PEERS as readonly string[]).includes(s)) usage(`unknown peer ${s} (known: ${PEERS.join(', ')})`);
+        return s as Peer;
+      });
     } else usage(`unknown flag ${a}`);
   }
-  return { quick, install, only, keep, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
+  return { quick, install, only, keep, peers, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
 }
 
 /** Runs of one workload: --runs when given; else the default, but at most 2 for the heavy W2 and W3 (full mode stays under 25 min). */
@@ -231,6 +240,10 @@ function report(o: Options, workloads: readonly WorkloadInfo[], results: Results
   if (w2) check(`peak RSS, no-change rebuild of W2 (${w2.files} files) < 150 MB`, rssOf('W2', ['nochange']), 150, ' MB');
   if (workloads.some((w) => w.name === 'W3')) check('peak RSS of the build path on W3 < 300 MB', rssOf('W3', BUILD_PHASES as Phase[]), 300, ' MB');
 
+  for (const phase of ['after-nocache', 'cache-from'] as const) {
+    const cells = names.map((w) => results.get(w, phase, 'tsbuild')).filter((c): c is Cell => c !== undefined);
+    if (cells.length) targets.push(`- ${phase}: every step hit in ${cells.filter((c) => c.runs.every((r) => r.ok)).length} of ${cells.length} workloads — ${cells.every((c) => c.runs.every((r) => r.ok)) ? 'met' : 'NOT met'}`);
+  }
   const machine = `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`;
   const md = [
     `# tsbuild benchmark ${startedAt.toISOString()}`,
@@ -240,6 +253,13 @@ function report(o: Options, workloads: readonly WorkloadInfo[], results: Results
     ...workloads.map((w) => `- ${w.name}: ${w.description} (${w.files} context files, ${(w.bytes / 2 ** 20).toFixed(1)} MiB)`),
     '',
     ...rows,
+    '',
+    'Cache rows (bench/rows-cache.ts): `--no-cache` then an ordinary build that must hit every step; a cold build with `--cache-to type=registry,mode=max` from one store, then `--cache-from` into an empty one (must hit every step), beside the cold build:',
+    '',
+    ...cacheTable(workloads.map((w) => w.name), (w, phase, tool) => {
+      const v = value(results.get(w as WorkloadName, phase as Phase, tool), tool === 'tsbuild' || present[tool as Peer]);
+      return v.kind === 'ok' ? { ok: true, median: v.median, rssMb: v.rssMb } : v.kind === 'none' ? undefined : { ok: false, why: fmt(v) };
+    }),
     '',
     'Targets:',
     ...targets,
@@ -290,6 +310,7 @@ async function main(): Promise<number> {
   const results = new Results();
   const workloads: WorkloadInfo[] = [];
   const present: Record<Peer, boolean> = { buildkit: BuildkitTool.available(), buildah: BuildahTool.available(), skopeo: Skopeo.available() };
+  for (const p of PEERS) if (!o.peers.includes(p) && present[p]) { present[p] = false; log(`${p} left out (--peers)`); }
   try {
     // The base image, made locally from busybox-static, and imported into every tool.
     const baseTar = join(work, 'busybox.tar');
@@ -355,6 +376,12 @@ async function main(): Promise<number> {
         }
       }
       await pushPull(o, name, tag, tsb, registry, work, results, present.skopeo, () => results.get(name, 'edit', 'tsbuild')?.runs.at(-1)?.ok === true);
+      if (results.get(name, 'edit', 'tsbuild')?.runs.at(-1)?.ok === true) {
+        await cacheRows({
+          workload: name, tag, tsb, buildkit: tools.find((t) => t.name === 'buildkit'), context: (t) => ctx.get(t)!,
+          registry: registry.host, runs: Math.min(runs, 2), add: (phase, tool, m) => results.add(name, phase, tool, m),
+        });
+      }
       // No per-workload forget(): pruning dockerd/buildah after W2 takes a minute or more; every store is
       // removed at the end, and the images of one full run fit easily on disk (a few GB).
       for (const t of tools) await mustRun('rm', ['-rf', ctx.get(t)!], 'removing a context copy');

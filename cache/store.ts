@@ -139,7 +139,8 @@ export class CacheStore {
     if (typeof got !== 'object') return undefined;
     try {
       const x = JSON.parse(got.json) as SegmentIndex;
-      return x && x.v === 1 && Array.isArray(x.segments) ? x : undefined;
+      // Any version: layer-store reuses only the segments of the version it writes (an older index reuses nothing).
+      return x && typeof x.v === 'number' && Array.isArray(x.segments) ? x : undefined;
     } catch {
       return undefined;
     }

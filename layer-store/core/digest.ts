@@ -65,7 +65,21 @@ export function hashStream(): HashingStream {
   });
   t.on('error', (e) => reject(e));
   t.on('close', () => reject(new Error('stream closed before end')));
-  return Object.assign(t, { result });
+  const s = Object.assign(t, { result });
+  hashing.add(s);
+  return s;
+}
+
+/** Streams made by hashStream. */
+const hashing = new WeakSet<object>();
+
+/**
+ * Returns what `stream` hashes to when it is a hashStream (it hashes every byte it passes on, and `result`
+ * settles when it ends), so a consumer that stores those bytes need not hash them again; else undefined. Only for
+ * a stream handed over before anything read from it (as pack.ts hands its blob stream to the sink).
+ */
+export function hashingResult(stream: unknown): Promise<{ digest: Digest; size: number }> | undefined {
+  return typeof stream === 'object' && stream !== null && hashing.has(stream) ? (stream as HashingStream).result : undefined;
 }
 
 /**

@@ -5,14 +5,19 @@
  *
  * The framing is part of the blob format (changing it changes digests):
  *   gzip header (1f 8b 08 00, mtime 0, XFL as zlib writes it for the level, OS 03)
- *   + for each segment: deflateRaw(segment, level, finishFlush Z_SYNC_FLUSH): byte-aligned, non-final blocks
+ *   + for each segment: encodeSegment(segment, level) (deflate-runs.ts): deflateRaw(…, level, finishFlush
+ *     Z_SYNC_FLUSH) of its compressible runs and stored blocks for its random-looking 64 KiB blocks;
+ *     byte-aligned, non-final blocks ending in 00 00 ff ff
  *   + a final empty fixed-Huffman block (03 00)
  *   + CRC32 of the whole tar (LE) + tar length mod 2^32 (LE).
  * Each segment starts with an empty window, so its deflate bytes depend only on its own bytes, the level and
  * the zlib version: the same tar bytes give the same blob whether or not anything was reused.
+ * Index v1 deflated every segment whole; v2 stores random-looking blocks (deflate-runs.ts). A v1 index is never
+ * reused (its segments with random data are other bytes than v2 writes).
  */
 import zlib from 'node:zlib';
 import { throwIfAborted } from '../core/index.js';
+import { deflateBound, encodeSegment } from './deflate-runs.js';
 
 /** One segment of a segmented gzip blob. */
 export interface SegmentEntry {
@@ -26,7 +31,8 @@ export interface SegmentEntry {
 
 /** Where each segment of a segmented gzip blob lies; stored beside the blob so the next build can reuse it. */
 export interface SegmentIndex {
-  readonly v: 1;
+  /** 2: random-looking blocks stored (deflate-runs.ts); 1 (older builds, never reused): every segment deflated whole. */
+  readonly v: 2;
   /** process.versions.zlib of the process that compressed the blob (deflate output depends on it). */
   readonly zlib: string;
   readonly level: number;
@@ -89,6 +95,43 @@ function crc32Impl(): (data: Buffer, value: number) => number {
   };
 }
 
+/** Returns mat × vec over GF(2) (mat: 32 columns). */
+function gf2Times(mat: Uint32Array, vec: number): number {
+  let sum = 0;
+  for (let i = 0; vec !== 0; i++, vec >>>= 1) if (vec & 1) sum ^= mat[i]!;
+  return sum >>> 0;
+}
+
+function gf2Square(square: Uint32Array, mat: Uint32Array): void {
+  for (let n = 0; n < 32; n++) square[n] = gf2Times(mat, mat[n]!);
+}
+
+/**
+ * Returns the CRC-32 of A followed by B from crc(A), crc(B) and B's length (zlib's crc32_combine): the whole
+ * tar's CRC from the segments' without a second pass over the bytes.
+ */
+export function crc32Combine(crcA: number, crcB: number, lenB: number): number {
+  if (lenB <= 0) return crcA >>> 0;
+  const odd = new Uint32Array(32); // the operator for one zero bit
+  const even = new Uint32Array(32);
+  odd[0] = 0xedb88320;
+  for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
+  gf2Square(even, odd); // two zero bits
+  gf2Square(odd, even); // four zero bits
+  let crc = crcA >>> 0;
+  let len = lenB;
+  do {
+    gf2Square(even, odd); // first pass: one zero byte
+    if (len % 2 === 1) crc = gf2Times(even, crc);
+    len = Math.floor(len / 2);
+    if (len === 0) break;
+    gf2Square(odd, even);
+    if (len % 2 === 1) crc = gf2Times(odd, crc);
+    len = Math.floor(len / 2);
+  } while (len !== 0);
+  return (crc ^ crcB) >>> 0;
+}
+
 /** Returns the 10-byte gzip header zlib itself writes for `level` (mtime 0, OS Unix). */
 export function gzipHeader(level: number): Buffer {
   // zlib's deflate.c: XFL 2 for level 9, 4 for the fastest levels (< 2), else 0.
@@ -102,26 +145,6 @@ function gzipTrailer(crc: number, length: number): Buffer {
   b.writeUInt32LE(crc >>> 0, 0);
   b.writeUInt32LE(length % 2 ** 32, 4);
   return b;
-}
-
-/** Upper bound on the deflate output for `n` input bytes (deflate's worst case is ~0.03% expansion plus a few bytes). */
-function deflateBound(n: number): number {
-  return n + Math.ceil(n / 64) + 64;
-}
-
-/**
- * The output buffer of one zlib job: large enough for the whole segment, so a segment is compressed in one
- * thread-pool job instead of one job per 16 KiB (each of which would wait for the busy main thread to queue
- * the next). Deflate's output does not depend on it.
- */
-function chunkSizeFor(n: number): number {
-  return Math.max(64 * 1024, deflateBound(n));
-}
-
-function deflateSegment(seg: Buffer, level: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    zlib.deflateRaw(seg, { level, chunkSize: chunkSizeFor(seg.length), finishFlush: zlib.constants.Z_SYNC_FLUSH }, (e, out) => (e ? reject(e) : resolve(out)));
-  });
 }
 
 /** The empty stored block a Z_SYNC_FLUSH ends with: it leaves the stream byte-aligned. */
@@ -152,7 +175,7 @@ function plausibleClen(ulen: number, clen: number): boolean {
 /** Returns (ulen:crc → offset, clen) for a reuse index made with the same zlib and level, else undefined. */
 function reuseTable(reuse: SegmentReuse | undefined, level: number): Map<string, { offset: number; clen: number }> | undefined {
   const ix = reuse?.index as Partial<SegmentIndex> | undefined;
-  if (!ix || ix.v !== 1 || ix.zlib !== process.versions.zlib || ix.level !== level || !Array.isArray(ix.segments)) return undefined;
+  if (!ix || ix.v !== 2 || ix.zlib !== process.versions.zlib || ix.level !== level || !Array.isArray(ix.segments)) return undefined;
   const table = new Map<string, { offset: number; clen: number }>();
   let offset = GZIP_HEADER_SIZE;
   for (const s of ix.segments as readonly Partial<SegmentEntry>[]) {
@@ -212,7 +235,7 @@ export class SegmentedGzipEncoder {
         }
       }
       compressed++;
-      return deflateSegment(seg, level);
+      return encodeSegment(seg, level);
     };
 
     yield gzipHeader(level);
@@ -221,7 +244,7 @@ export class SegmentedGzipEncoder {
         if (seg.length === 0) continue;
         throwIfAborted(signal);
         const crc = crc32(seg, 0);
-        crcAll = crc32(seg, crcAll);
+        crcAll = crc32Combine(crcAll, crc, seg.length);
         total += seg.length;
         const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length } }));
         p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
@@ -243,7 +266,7 @@ export class SegmentedGzipEncoder {
     yield FINAL_BLOCK;
     yield gzipTrailer(crcAll, total);
     this.#result = {
-      index: { v: 1, zlib: process.versions.zlib, level, segments: entries },
+      index: { v: 2, zlib: process.versions.zlib, level, segments: entries },
       reused, compressedSegments: compressed,
     };
   }

@@ -17,7 +17,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  alreadyVerified, checkDocumentSize, digestOf, hashStream, verifyStream, DigestMismatchError, SizeMismatchError, MAX_DOCUMENT_BYTES,
+  alreadyVerified, checkDocumentSize, digestOf, hashingResult, hashStream, verifyStream, DigestMismatchError, SizeMismatchError, MAX_DOCUMENT_BYTES,
   type Abortable, type Descriptor, type Digest, type DocumentKind,
 } from '../core/index.js';
 import { DurableFileWriter } from './atomic-write.js';
@@ -61,11 +61,13 @@ export async function putBlob(layout: StoreLayout, body: Readable, want: Partial
     // With the digest and size known, verifyStream alone checks every byte (it errors instead of ending on a
     // mismatch); hashing a second time would only cost another pass over the blob.
     const known = want.digest !== undefined && want.size !== undefined;
-    const h = known ? undefined : hashStream();
+    // A body that is itself a hashStream (a layer being packed) has its digest computed on the way already.
+    const hashed = want.digest === undefined ? hashingResult(body) : undefined;
+    const h = known || hashed ? undefined : hashStream();
     // A body that is itself a verifying stream for this digest and size (a registry download) is not hashed again.
     const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined
       ? [...(alreadyVerified(body, want as Descriptor) ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
-      : [h!];
+      : h ? [h] : [];
     // The file is opened before streaming starts, so a stream that fails early can never create it after the
     // cleanup below has run. flush: fsync before close, so the renamed file is durable.
     const fh = await open(tmp, 'wx', 0o644);
@@ -74,7 +76,7 @@ export async function putBlob(layout: StoreLayout, body: Readable, want: Partial
     } finally {
       await fh.close();
     }
-    const got = h ? await h.result : { digest: want.digest!, size: want.size! };
+    const got = h ? await h.result : hashed ? await hashed : { digest: want.digest!, size: want.size! };
     if (want.size !== undefined && got.size !== want.size) throw new SizeMismatchError(want.size, got.size);
     if (want.digest !== undefined && got.digest !== want.digest) throw new DigestMismatchError(want.digest, got.digest, got.size);
     await rename(tmp, layout.blobPath(got.digest));

@@ -1,0 +1,120 @@
+/**
+ * One segment of a segmented gzip blob (gzip-segments.ts) → deflate bytes, with incompressible stretches stored
+ * instead of searched. Part of the blob format (segment index v2): changing a rule here changes layer digests.
+ *
+ * The segment is looked at in 64 KiB blocks (offsets from the segment's start). A block whose bytes look random
+ * (an order-0 entropy of at least 7.9 bits per byte over every 4th byte) is "raw"; every other block, and the
+ * tail shorter than a block, is "deflate". Each maximal run of deflate blocks is deflateRaw'd at the layer's level
+ * with a sync flush (from an empty window, as a whole segment was before); each run of raw blocks becomes stored
+ * blocks of at most 65,535 bytes; a segment that ends in a raw run gets an empty stored block, so that every
+ * segment ends byte-aligned with the sync marker 00 00 ff ff. A segment with no raw block is deflated whole: its
+ * bytes are those of segment index v1.
+ *
+ * Why: zlib at level 6 spends ~50 ms per MiB searching random data for matches it does not find, and then
+ * stores it anyway (stored blocks are what it writes for such data). Storing it directly gives a blob of the
+ * same size (5 bytes per 64 KiB) at memcpy speed; the text around it is deflated exactly as before. The
+ * decision depends only on the segment's bytes, so the same tar gives the same blob on any machine.
+ */
+import zlib from 'node:zlib';
+
+/** Bytes per block of the randomness test. */
+export const PROBE_BLOCK = 64 * 1024;
+/** A block is stored when its sampled order-0 entropy is at least this (bits per byte; random data: ~7.99). */
+const RAW_ENTROPY_BITS = 7.9;
+/** Every SAMPLE_STRIDE-th byte of a block is counted (16,384 samples a block). */
+const SAMPLE_STRIDE = 4;
+/** Largest stored block (its LEN field is 16 bits). */
+const MAX_STORED = 65_535;
+/** An empty, non-final stored block: ends a raw run byte-aligned with the sync marker 00 00 ff ff. */
+const EMPTY_STORED = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
+
+/** log2 of 0..16384, for the entropy sum (c·log2 c). */
+const LOG2 = (() => {
+  const t = new Float64Array(PROBE_BLOCK / SAMPLE_STRIDE + 1);
+  for (let i = 1; i < t.length; i++) t[i] = Math.log2(i);
+  return t;
+})();
+
+/** True if the full block `b[start, start + PROBE_BLOCK)` looks random (see the header). */
+function looksRandom(b: Buffer, start: number, counts: Uint32Array): boolean {
+  counts.fill(0);
+  const end = start + PROBE_BLOCK;
+  for (let i = start; i < end; i += SAMPLE_STRIDE) counts[b[i]!]!++;
+  const n = PROBE_BLOCK / SAMPLE_STRIDE;
+  let sum = 0;
+  for (let k = 0; k < 256; k++) sum += counts[k]! * LOG2[counts[k]!]!;
+  return Math.log2(n) - sum / n >= RAW_ENTROPY_BITS;
+}
+
+/** One run of a segment: [start, end) and whether it is stored. */
+export interface Run {
+  readonly start: number;
+  readonly end: number;
+  readonly raw: boolean;
+}
+
+/** Returns the runs of `seg` in order (one deflate run covering it all when nothing looks random). */
+export function segmentRuns(seg: Buffer): Run[] {
+  const runs: Run[] = [];
+  const counts = new Uint32Array(256);
+  let start = 0;
+  let raw = false;
+  for (let off = 0; off < seg.length; off += PROBE_BLOCK) {
+    const r = off + PROBE_BLOCK <= seg.length && looksRandom(seg, off, counts);
+    if (off === 0) raw = r;
+    else if (r !== raw) {
+      runs.push({ start, end: off, raw });
+      start = off;
+      raw = r;
+    }
+  }
+  runs.push({ start, end: seg.length, raw });
+  return runs;
+}
+
+/** Returns `data` as non-final stored blocks (each at most 65,535 bytes). */
+export function storedBlocks(data: Buffer): Buffer {
+  const blocks = Math.max(1, Math.ceil(data.length / MAX_STORED));
+  const out = Buffer.allocUnsafe(data.length + 5 * blocks);
+  let o = 0;
+  for (let i = 0; i < blocks; i++) {
+    const part = data.subarray(i * MAX_STORED, Math.min(data.length, (i + 1) * MAX_STORED));
+    out[o] = 0x00; // BFINAL 0, BTYPE 00, padding to the byte boundary
+    out.writeUInt16LE(part.length, o + 1);
+    out.writeUInt16LE(~part.length & 0xffff, o + 3);
+    part.copy(out, o + 5);
+    o += 5 + part.length;
+  }
+  return out;
+}
+
+/**
+ * The output buffer of one zlib job: large enough for the whole input, so a run is compressed in one thread-pool
+ * job instead of one job per 16 KiB. Deflate's output does not depend on it.
+ */
+function chunkSizeFor(n: number): number {
+  return Math.max(64 * 1024, deflateBound(n));
+}
+
+/** Upper bound on the deflate output for `n` input bytes (deflate's worst case is ~0.03% expansion plus a few bytes). */
+export function deflateBound(n: number): number {
+  return n + Math.ceil(n / 64) + 64;
+}
+
+function deflateRun(data: Buffer, level: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zlib.deflateRaw(data, { level, chunkSize: chunkSizeFor(data.length), finishFlush: zlib.constants.Z_SYNC_FLUSH }, (e, out) => (e ? reject(e) : resolve(out)));
+  });
+}
+
+/** Returns the deflate bytes of one segment (see the header): byte-aligned, non-final, ending in 00 00 ff ff. */
+export async function encodeSegment(seg: Buffer, level: number): Promise<Buffer> {
+  const runs = segmentRuns(seg);
+  if (runs.length === 1 && !runs[0]!.raw) return deflateRun(seg, level);
+  const parts = await Promise.all(runs.map((r) => {
+    const data = seg.subarray(r.start, r.end);
+    return r.raw ? storedBlocks(data) : deflateRun(data, level);
+  }));
+  if (runs[runs.length - 1]!.raw) parts.push(EMPTY_STORED);
+  return Buffer.concat(parts);
+}
