@@ -4,7 +4,7 @@
  * empty value is an empty password, as cosign), else a prompt on the terminal without echo, else an error.
  */
 import { constants } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { CommandModule } from 'yargs';
 import {
@@ -94,19 +94,26 @@ export const generateKeyPairCommand: CommandModule<GlobalArgs, KeyPairArgs> = {
     if (!prefix) throw new TsbuildError('USAGE', 'empty --output-key-prefix', { hint: 'give a path prefix, e.g. ./cosign' });
     const password = await keyPassword(`${prefix}.key`, true);
     const pair = generateKeyPair(password);
-    // O_EXCL: an existing key is never overwritten (cosign asks; there is no one to ask here).
-    for (const [file, text, mode] of [[`${prefix}.key`, pair.privatePem, 0o600], [`${prefix}.pub`, pair.publicPem, 0o644]] as const) {
-      let fh;
-      try {
-        fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-      } catch (e) {
-        const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
-        throw new TsbuildError('USAGE', exists ? 'key file exists' : `cannot write key file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { location: { ref: file }, hint: exists ? 'remove it or choose another --output-key-prefix' : 'choose a writable --output-key-prefix', cause: e });
+    // O_EXCL: an existing key is never overwritten (cosign asks; there is no one to ask here). Both files are
+    // created before either is written, and a failure removes what this command created.
+    const files = [[`${prefix}.key`, pair.privatePem, 0o600], [`${prefix}.pub`, pair.publicPem, 0o644]] as const;
+    const opened: { file: string; fh: Awaited<ReturnType<typeof open>> }[] = [];
+    let done = false;
+    try {
+      for (const [file, , mode] of files) {
+        try {
+          opened.push({ file, fh: await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode) });
+        } catch (e) {
+          const exists = (e as NodeJS.ErrnoException).code === 'EEXIST';
+          throw new TsbuildError('USAGE', exists ? 'key file exists' : `cannot write key file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { location: { ref: file }, hint: exists ? 'remove it or choose another --output-key-prefix' : 'choose a writable --output-key-prefix', cause: e });
+        }
       }
-      try {
-        await fh.writeFile(text);
-      } finally {
-        await fh.close();
+      for (const [i, o] of opened.entries()) await o.fh.writeFile(files[i]![1]);
+      done = true;
+    } finally {
+      for (const o of opened) {
+        await o.fh.close();
+        if (!done) await unlink(o.file).catch(() => undefined);
       }
     }
     process.stderr.write(`Private key written to ${prefix}.key\nPublic key written to ${prefix}.pub\n`);

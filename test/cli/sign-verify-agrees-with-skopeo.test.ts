@@ -78,6 +78,12 @@ test('a key pair is cosign\'s format: encrypted sigstore PEM (scrypt + nacl/secr
   const again = tsbuild(['generate-key-pair', '--output-key-prefix', prefix]);
   assert.equal(again.code, 2);
   assert.match(onlyErrorLine(again), /key file exists \(.*fmt\.key\)/);
+  // Half a pair is never written: with only P.pub in the way, no P.key is left behind either.
+  const half = join(work, 'half');
+  await writeFile(`${half}.pub`, 'someone else\'s\n');
+  const h = tsbuild(['generate-key-pair', '--output-key-prefix', half]);
+  assert.match(onlyErrorLine(h), /key file exists \(.*half\.pub\)/);
+  await assert.rejects(stat(`${half}.key`), { code: 'ENOENT' });
   // No password anywhere (no env, no terminal): one line saying where to put it.
   const none = runCli(['--root', root, 'generate-key-pair', '--output-key-prefix', join(work, 'nopw')], { env: { ...process.env, TSBUILD_PASSWORD: undefined, COSIGN_PASSWORD: undefined } });
   assert.notEqual(none.code, 0);
