@@ -24,21 +24,37 @@ export async function keyPassword(what: string, confirm = false, env: NodeJS.Pro
   if (process.stdin.isTTY !== true) {
     throw new TsbuildError('USAGE', `no password for ${what}`, { location: { ref: what }, hint: 'set TSBUILD_PASSWORD (or COSIGN_PASSWORD), or run on a terminal to be asked' });
   }
-  const first = await hiddenPrompt(`Enter password for ${what}: `);
-  if (confirm && (await hiddenPrompt('Enter password again: ')) !== first) {
+  const answers = await hiddenPrompts(confirm ? [`Enter password for ${what}: `, 'Enter password again: '] : [`Enter password for ${what}: `]);
+  if (confirm && answers[1] !== answers[0]) {
     throw new TsbuildError('USAGE', 'passwords do not match', { location: { ref: what }, hint: 'run again and type the same password twice' });
   }
-  return Buffer.from(first, 'utf8');
+  return Buffer.from(answers[0]!, 'utf8');
 }
 
-async function hiddenPrompt(question: string): Promise<string> {
+/**
+ * Asks each question on the terminal in turn, echoing nothing typed. Lines are queued as they come, so a line typed
+ * ahead of its question is kept; the end of input before an answer is an error.
+ */
+async function hiddenPrompts(questions: readonly string[]): Promise<string[]> {
   const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s: string) => { if (s.includes(question)) process.stderr.write(s); };
+  (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
+  const typed: string[] = [];
+  let waiting: ((line: string | undefined) => void) | undefined;
+  let closed = false;
+  rl.on('line', (l) => { if (waiting) { const w = waiting; waiting = undefined; w(l); } else typed.push(l); });
+  rl.on('close', () => { closed = true; waiting?.(undefined); });
+  const out: string[] = [];
   try {
-    return await new Promise<string>((res) => rl.question(question, res));
+    for (const q of questions) {
+      process.stderr.write(q);
+      const line = typed.shift() ?? (closed ? undefined : await new Promise<string | undefined>((res) => { waiting = res; }));
+      process.stderr.write('\n');
+      if (line === undefined) throw new TsbuildError('USAGE', 'no password typed', { hint: 'type it at the prompt, or set TSBUILD_PASSWORD' });
+      out.push(line);
+    }
+    return out;
   } finally {
     rl.close();
-    process.stderr.write('\n');
   }
 }
 

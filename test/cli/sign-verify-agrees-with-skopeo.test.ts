@@ -1,13 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { digestOf, type Digest } from '../../layer-store/index.js';
 import { RegistryClient } from '../../registry-client/index.js';
-import { onlyErrorLine, runCli, type CliResult } from '../helpers/cli.js';
+import { onlyErrorLine, runCli, TSBUILD_LAUNCHER, type CliResult } from '../helpers/cli.js';
+import { readPrivateKey } from '../../builder/index.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 
@@ -61,7 +62,7 @@ after(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-test('a key pair is cosign\'s format: encrypted sigstore PEM (scrypt + nacl/secretbox), mode 0600, and never overwritten', async () => {
+test('a key pair is cosign\'s format: encrypted sigstore PEM (scrypt + nacl/secretbox), mode 0600, never overwritten; the password comes from the environment or an unechoed prompt', async () => {
   const prefix = join(work, 'fmt');
   const g = tsbuild(['generate-key-pair', '--output-key-prefix', prefix]);
   assert.equal(g.code, 0, g.stderr);
@@ -84,6 +85,27 @@ test('a key pair is cosign\'s format: encrypted sigstore PEM (scrypt + nacl/secr
   const h = tsbuild(['generate-key-pair', '--output-key-prefix', half]);
   assert.match(onlyErrorLine(h), /key file exists \(.*half\.pub\)/);
   await assert.rejects(stat(`${half}.key`), { code: 'ENOENT' });
+  // On a terminal (util-linux `script` gives it one), the password is asked twice and never echoed.
+  const tty = join(work, 'tty');
+  const shown = await new Promise<string>((resolve, reject) => {
+    const cmd = [TSBUILD_LAUNCHER, '--root', root, 'generate-key-pair', '--output-key-prefix', tty].map((a) => `'${a}'`).join(' ');
+    const env = { ...process.env };
+    delete env.TSBUILD_PASSWORD;
+    delete env.COSIGN_PASSWORD;
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let typed = false;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      // Typed once the first question is up (the terminal is in raw mode then), both answers at once.
+      if (!typed && out.includes('Enter password for')) { typed = true; child.stdin.write('tty-secret\rtty-secret\r'); }
+    });
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`no key pair from the terminal:\n${out}`)); }, 20_000);
+    child.once('close', () => { clearTimeout(timer); resolve(out); });
+  });
+  assert.match(shown, /Enter password again: /);
+  assert.doesNotMatch(shown, /tty-secret/);
+  await readPrivateKey(await readFile(`${tty}.key`, 'utf8'), 'tty.key', async () => Buffer.from('tty-secret'));
   // No password anywhere (no env, no terminal): one line saying where to put it.
   const none = runCli(['--root', root, 'generate-key-pair', '--output-key-prefix', join(work, 'nopw')], { env: { ...process.env, TSBUILD_PASSWORD: undefined, COSIGN_PASSWORD: undefined } });
   assert.notEqual(none.code, 0);
