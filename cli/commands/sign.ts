@@ -104,7 +104,8 @@ interface VerifyArgs extends RegistryFlags { ref: string; key: string[]; policy?
 export const generateKeyPairCommand: CommandModule<GlobalArgs, KeyPairArgs> = {
   command: 'generate-key-pair',
   describe: 'write a cosign key pair (ECDSA P-256): cosign.key, encrypted with a password, and cosign.pub',
-  builder: (y) => y.option('output-key-prefix', { type: 'string', default: 'cosign', describe: 'write PREFIX.key and PREFIX.pub' }) as never,
+  builder: (y) => y.option('output-key-prefix', { type: 'string', default: 'cosign', describe: 'write PREFIX.key and PREFIX.pub' })
+    .example('TSBUILD_PASSWORD=… $0 generate-key-pair --output-key-prefix ci/cosign', 'write ci/cosign.key and ci/cosign.pub') as never,
   handler: async (argv) => {
     const prefix = argv['output-key-prefix'];
     if (!prefix) throw new TsbuildError('USAGE', 'empty --output-key-prefix', { hint: 'give a path prefix, e.g. ./cosign' });
@@ -142,7 +143,8 @@ export const signCommand: CommandModule<GlobalArgs, SignArgs> = {
   describe: 'sign an image in a registry with a cosign key (stored as cosign stores it: the sha256-<hex>.sig tag)',
   builder: (y) => registryFlags(y
     .positional('ref', { type: 'string', demandOption: true, describe: 'REGISTRY/REPO[:TAG|@DIGEST] (a local image: `tsbuild push --sign-by KEY`)' })
-    .option('key', { type: 'string', demandOption: true, describe: 'the cosign private key (cosign.key)' })) as never,
+    .option('key', { type: 'string', demandOption: true, describe: 'the cosign private key (cosign.key)' })
+    .example('$0 sign --key cosign.key ghcr.io/me/app:1', 'sign what the tag names now')) as never,
   handler: async (argv) => {
     if (!namesRegistryHost(argv.ref.replace(/^docker:\/\//, ''))) {
       throw new TsbuildError('USAGE', 'sign takes a registry reference (REGISTRY/REPO:TAG): signatures live next to the image in its registry', {
@@ -169,7 +171,9 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   builder: (y) => registryFlags(y
     .positional('ref', { type: 'string', demandOption: true, describe: 'REGISTRY/REPO[:TAG|@DIGEST]' })
     .option('key', listOption('cosign public key (cosign.pub); repeatable: any one may have signed'))
-    .option('policy', { type: 'string', describe: 'a containers policy.json (sigstoreSigned requirements) to check instead of, or besides, --key' })) as never,
+    .option('policy', { type: 'string', describe: 'a containers policy.json (sigstoreSigned requirements) to check instead of, or besides, --key' })
+    .example('$0 verify --key cosign.pub ghcr.io/me/app:1', 'exit 0 and the signed payloads, or one error line')
+    .example('$0 verify --policy /etc/containers/policy.json ghcr.io/me/app:1', 'as podman and skopeo would decide')) as never,
   handler: async (argv) => {
     if (argv.key.length === 0 && argv.policy === undefined) throw new TsbuildError('USAGE', 'verify needs --key PUB or --policy FILE', { hint: 'give the cosign.pub the image was signed with' });
     const reg = client(argv);

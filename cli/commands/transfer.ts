@@ -32,7 +32,7 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
       const ref = trusted ? formatReference({ ...parseReference(argv.ref), digest: trusted.digest }) : argv.ref;
       const r = await pull({ store, registry: reg, ref, platform, allPlatforms: argv['all-platforms'], events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads') });
       renderer.close();
-      process.stdout.write(`${r.ref}: ${r.digest}${platform ? ` (${formatPlatform(platform)})` : ''}\n`);
+      process.stdout.write(`${trusted ? formatReference(parseReference(argv.ref)) : r.ref}: ${r.digest}${platform ? ` (${formatPlatform(platform)})` : ''}\n`);
     } finally {
       renderer.close();
       await reg.close();
