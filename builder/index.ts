@@ -34,3 +34,4 @@ export {
 } from './plan/index.js';
 export { parseSshSpec, SshAgents, type SshSource } from './execute/ssh-agent.js';
 export { isRemoteContext } from './pipeline/remote-context.js';
+export * from './sign/index.js';

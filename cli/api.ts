@@ -69,6 +69,14 @@ export { push, type PushOptions, type PushResult } from '../builder/index.js';
 /** Copies an image between registry references, streaming (mounting blobs within one registry). */
 export { copy, type RegistryCopyOptions, type RegistryCopyResult } from '../builder/index.js';
 /**
+ * cosign-compatible signatures (builder/sign): key pairs in cosign's encrypted format, `signImage` (`tsbuild sign`),
+ * `verifyImage` (`tsbuild verify`), containers policy.json (`loadPolicy`, `checkPolicy`), `push({ signBy })`.
+ */
+export {
+  generateKeyPair, readPrivateKey, readPublicKey, signImage, verifyImage, loadPolicy, checkPolicy,
+  type SigningKey, type VerifyingKey, type SignImageOptions, type SignImageResult, type VerifyImageOptions, type VerifiedImage, type Policy,
+} from '../builder/index.js';
+/**
  * Copies an image between skopeo's transports (`docker://REF`, `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
  * `docker-archive:FILE[:REF]`, `store:REF`, a bare name) through copyImage; `tsbuild copy`.
  */

@@ -38,6 +38,7 @@ import type { CheckWarning } from '../checks/index.js';
 import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 import { withRemoteInputs } from './remote-context.js';
+import type { SigningKey } from '../sign/keys.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -77,6 +78,8 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly buildContexts?: Readonly<Record<string, BuildContextSource>> | undefined;
   /** Keep the `.git` directory of a git context (BuildKit's BUILDKIT_CONTEXT_KEEP_GIT_DIR; default false). */
   readonly keepGitDir?: boolean | undefined;
+  /** `--sign-by`: every pushed name is pushed by digest, signed (cosign's `.sig` tag), then tagged (builder/sign). */
+  readonly signBy?: SigningKey | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -261,6 +264,7 @@ async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly I
  */
 function checkPipelineOptions(o: BuildPipelineOptions, targets: readonly ImageTarget[]): void {
   checkTargets(o, targets);
+  if (o.signBy && !targets.some((t) => t.push)) throw new TsbuildError('USAGE', '--sign-by signs what is pushed, and nothing is pushed', { hint: 'add --push (or an output with push=true)' });
   for (const c of [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])]) if (c.type === 'registry') parseReference(c.ref);
   if (o.registry) return;
   const p = targets.find((t) => t.push);
@@ -289,7 +293,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, signBy: _sb, ...own } = o;
   return own;
 }
 
@@ -373,7 +377,7 @@ async function pushTargets(o: BuildPipelineOptions, targets: readonly (ImageTarg
       if (done.has(name)) continue;
       done.add(name);
       const p = await push({
-        store: o.store, registry: o.registry!, name, signal: o.signal,
+        store: o.store, registry: o.registry!, name, signal: o.signal, signBy: o.signBy,
         ...(o.pushConcurrency ? { concurrency: o.pushConcurrency } : {}),
         ...(o.events ? { events: o.events } : {}),
       });

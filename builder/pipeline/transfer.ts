@@ -9,6 +9,8 @@ import {
   type Abortable, type Descriptor, type Digest, type EventSink, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient } from '../../registry-client/index.js';
+import { pushSigned } from '../sign/push.js';
+import type { SigningKey } from '../sign/keys.js';
 
 export interface PullOptions extends Abortable {
   /** The store the image goes into. */
@@ -76,6 +78,8 @@ export interface PushOptions extends Abortable {
   /** Blobs uploaded at once (default: copyImage's, 4). */
   readonly concurrency?: number | undefined;
   readonly events?: EventSink | undefined;
+  /** Sign with this key before tagging (builder/sign/push.ts): by digest, then the signature, then the tag. */
+  readonly signBy?: SigningKey | undefined;
 }
 
 export interface PushResult {
@@ -92,6 +96,10 @@ export interface PushResult {
  */
 export async function push(o: PushOptions): Promise<PushResult> {
   const target = parseReference(o.destination ?? o.name);
+  if (o.signBy) {
+    const s = await pushSigned({ store: o.store, registry: o.registry, name: o.name, target, key: o.signBy, concurrency: o.concurrency, events: o.events, signal: o.signal });
+    return { descriptor: s.descriptor, digest: s.descriptor.digest, ref: formatReference(target) };
+  }
   const d = await copyImage(o.store.source(o.name), o.registry.destination(target), {
     allPlatforms: true,
     ...(o.concurrency ? { concurrency: o.concurrency } : {}),

@@ -19,9 +19,11 @@ import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './re
 import { checkWarningOf, formatBuildWarnings, parseCall, runCall, type CallSpec } from './build-call.js';
 import { withDockerProxyArgs } from '../docker-proxy.js';
 import { parseRunFlags, runFlags, type RunFlagArgs } from '../run-flags.js';
+import { loadSigningKey } from './sign.js';
 
 interface BuildArgs extends RegistryFlags, RunFlagArgs {
   push: boolean;
+  'sign-by'?: string;
   output: string[];
   explain: boolean;
   'cache-from': string[];
@@ -141,6 +143,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
+    ...(argv['sign-by'] !== undefined ? { signBy: await loadSigningKey(argv['sign-by']) } : {}),
   };
 }
 
@@ -303,6 +306,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
+      .option('sign-by', { type: 'string', describe: 'with --push: sign each pushed tag with this cosign private key (by digest, then the signature, then the tag)' })
       .option('output', listOption('also write the result: type=oci|docker|tar[,dest=FILE|-], type=local,dest=DIR, DIR, - (a tar on stdout), type=image[,name=N][,push=true], type=registry (pushes); oci-mediatypes=false: Docker media types; platform-split=false merges platforms', 'o'))
       .option('load', { type: 'boolean', default: false, describe: 'accepted (buildx): the image is always loaded into tsbuild\'s store (for Docker: -o type=docker,dest=FILE, then docker load)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'print only the image ID (sha256:…) on stdout, nothing else' })

@@ -8,6 +8,7 @@ import { registryCommands } from './registry.js';
 import { pullCommand, pushCommand } from './transfer.js';
 import { transportCopyCommand } from './copy.js';
 import { craneCommands } from './crane.js';
+import { signCommands } from './sign.js';
 
 type AnyCommand = CommandModule<never, never>;
 
@@ -15,4 +16,5 @@ type AnyCommand = CommandModule<never, never>;
 export const commands: readonly AnyCommand[] = [buildCommand as unknown as AnyCommand, parseCommand as unknown as AnyCommand, runCommand as unknown as AnyCommand, ...(storeCommands as unknown as AnyCommand[]),
   pullCommand as unknown as AnyCommand, pushCommand as unknown as AnyCommand, transportCopyCommand as unknown as AnyCommand,
   ...(craneCommands as unknown as AnyCommand[]),
-  ...(registryCommands as unknown as AnyCommand[]), fsckCommand as unknown as AnyCommand];
+  ...(registryCommands as unknown as AnyCommand[]), fsckCommand as unknown as AnyCommand,
+  ...(signCommands as unknown as AnyCommand[])];

@@ -5,9 +5,12 @@ import { loggerFor, type GlobalArgs } from '../context.js';
 import { createRenderer } from '../progress/index.js';
 import { openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
+import { formatReference, parseReference } from '../../registry-client/index.js';
+import { listOption } from '../options.js';
+import { checkImageTrust, loadSigningKey } from './sign.js';
 
-interface PullArgs extends RegistryFlags { ref: string; platform?: string; 'all-platforms': boolean }
-interface PushArgs extends RegistryFlags { name: string; dest?: string }
+interface PullArgs extends RegistryFlags { ref: string; platform?: string; 'all-platforms': boolean; 'verify-key': string[]; policy?: string }
+interface PushArgs extends RegistryFlags { name: string; dest?: string; 'sign-by'?: string }
 
 export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
   command: 'pull <ref>',
@@ -16,6 +19,8 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     .positional('ref', { type: 'string', demandOption: true, describe: 'NAME[:TAG|@DIGEST]' })
     .option('platform', { type: 'string', describe: 'os/arch[/variant] to pick from an index (default: this machine)' })
     .option('all-platforms', { type: 'boolean', default: false, describe: 'pull every platform and the index itself' })
+    .option('verify-key', listOption('refuse the image unless signed by this cosign public key (repeatable: any one)'))
+    .option('policy', { type: 'string', describe: 'refuse the image unless this containers policy.json accepts it (sigstoreSigned, reject, insecureAcceptAnything)' })
     .example('$0 pull --platform linux/arm64 localhost:5000/app:1', 'one platform of an index')) as never,
   handler: async (argv) => {
     const renderer = createRenderer(argv.progress);
@@ -23,9 +28,12 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     try {
       const store = await openStore(argv.root, loggerFor(argv));
       const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
-      const r = await pull({ store, registry: reg, ref: argv.ref, platform, allPlatforms: argv['all-platforms'], events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads') });
+      // Checked before anything is stored; then pulled by the digest that was checked, so nothing else is tagged.
+      const trusted = await checkImageTrust(reg, argv.ref, { keys: argv['verify-key'], policy: argv.policy, signal: argv.signal });
+      const ref = trusted ? formatReference({ ...parseReference(argv.ref), digest: trusted.digest }) : argv.ref;
+      const r = await pull({ store, registry: reg, ref, platform, allPlatforms: argv['all-platforms'], events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads') });
       renderer.close();
-      process.stdout.write(`${r.ref}: ${r.digest}${platform ? ` (${formatPlatform(platform)})` : ''}\n`);
+      process.stdout.write(`${trusted ? formatReference(parseReference(argv.ref)) : r.ref}: ${r.digest}${platform ? ` (${formatPlatform(platform)})` : ''}\n`);
     } finally {
       renderer.close();
       await reg.close();
@@ -39,13 +47,15 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
   builder: (y) => registryFlags(y
     .positional('name', { type: 'string', demandOption: true, describe: 'image in the store' })
     .positional('dest', { type: 'string', describe: 'registry reference to push to (default: NAME)' })
+    .option('sign-by', { type: 'string', describe: 'sign with this cosign private key: pushed by digest, signed, then tagged' })
     .example('$0 push app:1 localhost:5000/team/app:1', 'push under another name')) as never,
   handler: async (argv) => {
+    const signBy = argv['sign-by'] !== undefined ? await loadSigningKey(argv['sign-by']) : undefined;
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
       const store = await openStore(argv.root, loggerFor(argv));
-      const r = await push({ store, registry: reg, name: argv.name, destination: argv.dest, events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
+      const r = await push({ store, registry: reg, name: argv.name, destination: argv.dest, signBy, events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
       renderer.close();
       process.stdout.write(`${r.ref}: ${r.digest}\n`);
     } finally {

@@ -35,7 +35,8 @@ export type ErrorCode =
   | 'ABORTED'
   | 'USAGE'
   | 'CONFLICT'
-  | 'IO';
+  | 'IO'
+  | 'SIGNATURE';
 
 export type ErrorLocation =
   | { readonly file: string; readonly line: number; readonly endLine?: number }
