@@ -2,6 +2,8 @@ import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { type Logger, noopLogger } from '../layer-store/core/index.js';
 import { ChrootRuntime } from './chroot.js';
+import { ChrootIsolationRuntime } from './chroot-isolation.js';
+import type { Isolation } from './isolation.js';
 import { RuntimeMissingError } from './errors.js';
 import { RuncRuntime } from './runc.js';
 import type { Runtime } from './types.js';
@@ -16,6 +18,11 @@ export interface FindRuntimeOptions {
   readonly root?: string;
   /** The store root the containers belong to (RuncOptions.owner): lets `fsck` of that root find leftovers. */
   readonly owner?: string;
+  /**
+   * `oci` (default): runc over an overlay (or what `runtime` names). `chroot`: chroot isolation for locked-down
+   * containers (chroot-isolation.ts; never chosen by itself), which needs util-linux nsenter.
+   */
+  readonly isolation?: Isolation;
 }
 
 async function onPath(name: string): Promise<string | undefined> {
@@ -39,6 +46,12 @@ async function onPath(name: string): Promise<string | undefined> {
  */
 export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? noopLogger;
+  if (o.isolation === 'chroot') {
+    if (o.runtime !== undefined) throw new RuntimeMissingError(`--runtime ${o.runtime} and --isolation chroot exclude each other`, { hint: 'chroot isolation runs no OCI runtime: drop one of them' });
+    const nsenter = await onPath('nsenter');
+    if (!nsenter) throw new RuntimeMissingError('chroot isolation needs util-linux nsenter, which is not installed', { hint: 'apt-get install -y util-linux' });
+    return new ChrootIsolationRuntime({ nsenter, logger });
+  }
   const common = { logger, ...(o.tmpDir ? { tmpDir: o.tmpDir } : {}) };
   const chroot = async (): Promise<Runtime | undefined> => {
     const unshare = await onPath('unshare');

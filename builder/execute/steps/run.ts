@@ -5,7 +5,7 @@
  * run-spec.ts), the stage env and the mounts' key material.
  */
 import { Writable } from 'node:stream';
-import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
+import { CHROOT_ETC_FILES, checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
 import type { SelectedSource } from '../../context/index.js';
@@ -14,6 +14,8 @@ import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
 import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
+import { chrootIsolation, withPlainRootfs } from '../plain-workspace.js';
+import { refuseUnderChroot } from './run-chroot.js';
 import { mountKey, runMounts } from './run-mounts.js';
 import { buildRunSpec, runScriptMount, runSpecKey } from './run-spec.js';
 
@@ -38,6 +40,8 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   for (const [k, v] of runEnv) env.set(k, v);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
+  const chroot = chrootIsolation(ctx);
+  if (chroot) refuseUnderChroot(ins, mounts, network);
   const user = st.config.config?.User ?? '';
   const cwd = st.config.config?.WorkingDir || '/';
   const mountKeys: MountKey[] = [];
@@ -68,9 +72,9 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
           cb();
         },
       });
-      const { exitCode } = await ctx.o.runtime.run({
+      const run = (rootfs: { lower: readonly string[]; upper: string; work: string }) => ctx.o.runtime.run({
         commands: ctx.commands,
-        rootfs: { lower, upper: s.upper, work: s.work },
+        rootfs,
         args,
         env: [...stepEnv].map(([k, v]) => `${k}=${v}`),
         cwd,
@@ -82,6 +86,10 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         ...settings,
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
+      // Chroot isolation: the step writes a plain copy of the layers; the walk of it fills the upper dir.
+      const { exitCode } = chroot
+        ? await withPlainRootfs(ctx, lower, s, (root) => run({ lower: [], upper: root, work: s.work }), [...CHROOT_ETC_FILES, ...rtMounts.mounts.map((m) => m.target.replace(/^\/+/, ''))])
+        : await run({ lower, upper: s.upper, work: s.work });
       if (exitCode !== 0) {
         throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location) });
       }
