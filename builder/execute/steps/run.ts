@@ -4,6 +4,7 @@
  * Keyed by plan's runKey (argv, user, cwd, network, security, a shebang script, the build's RUN settings:
  * run-spec.ts), the stage env and the mounts' key material.
  */
+import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { CHROOT_ETC_FILES, checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
@@ -59,7 +60,11 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
     const cleanups: (() => Promise<void>)[] = [];
     try {
       const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
-      if (script) rtMounts.mounts.push(await runScriptMount(s, script));
+      if (script) {
+        const m = await runScriptMount(s, script);
+        // Chroot isolation copies files in, never directories: the script alone, at the same path.
+        rtMounts.mounts.push(chroot && m.type === 'bind' ? { ...m, source: join(m.source, script.name), target: posix.join(m.target, script.name) } : m);
+      }
       // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
       const stepEnv = new Map([...rtMounts.defaults, ...env, ...rtMounts.env]);
       const tail: string[] = [];
