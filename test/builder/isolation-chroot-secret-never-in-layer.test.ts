@@ -44,7 +44,8 @@ test('a secret reaches the step and never the layer', async () => {
   const img = await env.store.image('sec:1');
   const layers = img.manifest.layers.slice(1).map((l) => env.store.blobPath(l.digest));
   const list = async (blob: string): Promise<string[]> => (await run('tar', ['-tzf', blob])).stdout.trim().split('\n');
-  assert.deepEqual(await list(layers[0]!), ['hash', 'mode']);
+  // dev/, proc/ and sys/: the mountpoints runc makes on this base (which has none) are kept as runc leaves them.
+  assert.deepEqual(await list(layers[0]!), ['dev/', 'hash', 'mode', 'proc/', 'sys/']);
   assert.deepEqual(await list(layers[1]!), ['over']);
   assert.deepEqual(await list(layers[2]!), ['env']);
   const hash = (await run('tar', ['-xzOf', layers[0]!, 'hash'])).stdout.trim();
@@ -52,6 +53,6 @@ test('a secret reaches the step and never the layer', async () => {
   assert.equal((await run('tar', ['-xzOf', layers[0]!, 'mode'])).stdout.trim(), '400');
   for (const blob of layers) assert.ok(!gunzipSync(readFileSync(blob)).includes(SECRET), `the secret is in ${blob}`);
   // The image's /etc/passwd is the base's: the secret mounted over it was put back.
-  assert.match((await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[0]!.digest), 'etc/passwd'])).stdout, /^root:/);
+  assert.match((await run('tar', ['-xzOf', env.store.blobPath(img.manifest.layers[0]!.digest), '--wildcards', '*etc/passwd'])).stdout, /^root:/);
   assert.deepEqual(await scratchLeft(env.root), []);
 });
