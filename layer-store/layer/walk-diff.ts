@@ -18,7 +18,7 @@
  * The tree is consumed: files are moved out of it. Synchronous fs calls (as pack-tar.ts: far fewer thread-pool
  * round trips), with a turn of the event loop every 64 directories.
  */
-import { lchownSync, lstatSync, mkdirSync, renameSync, chmodSync, utimesSync, rmdirSync, type BigIntStats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmdirSync, symlinkSync, utimesSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fsPath, throwIfAborted, type CommandRunner } from '../core/index.js';
@@ -54,6 +54,11 @@ export interface WalkOptions {
    * which the step could not reach (chroot isolation's generated /etc files). Only for diffIntoUpper.
    */
   readonly ctimeExempt?: ReadonlySet<string> | undefined;
+  /**
+   * Copy what changed into the upper dir (clones where the filesystem can) instead of moving it, so the tree stays
+   * whole and can be the next step's root filesystem (its state is WalkDiffResult.state). Only for diffIntoUpper.
+   */
+  readonly keepTree?: boolean | undefined;
 }
 
 function relOf(root: string, abs: string): string {
@@ -112,6 +117,8 @@ export interface WalkDiffResult {
   readonly added: number;
   readonly whiteouts: number;
   readonly opaque: number;
+  /** The tree's state after the step: with keepTree, the state the next step on the same tree starts from. */
+  readonly state: TreeState;
 }
 
 /** Whether this process may set `trusted.*` xattrs in `dir` (CAP_SYS_ADMIN): tried once on a temp dir there. */
@@ -191,7 +198,8 @@ export async function diffIntoUpper(before: TreeState, upper: string, o: WalkOpt
     }
   }
   for (const rel of dirsToMake.keys()) mkdirSync(fsPath(join(upper, rel)), { mode: 0o700 });
-  for (const rel of moves) renameSync(fsPath(join(root, rel)), fsPath(join(upper, rel)));
+  if (o.keepTree) await copyInto(root, upper, moves, after);
+  else for (const rel of moves) renameSync(fsPath(join(root, rel)), fsPath(join(upper, rel)));
   for (const rel of gone) await mknod(join(upper, rel), 'c', 0, 0, 0, upper);
   const xattrs: [string, Map<string, Buffer>][] = [];
   for (const rel of dirsToMake.keys()) {
@@ -207,5 +215,39 @@ export async function diffIntoUpper(before: TreeState, upper: string, o: WalkOpt
     chmodSync(p, Number(a.st.mode & 0o7777n));
     utimesSync(p, Number(a.st.atimeNs) / 1e9, Number(a.st.mtimeNs) / 1e9);
   }
-  return { added: dirsToMake.size + moves.length, whiteouts: gone.length, opaque: trusted ? replaced.size : 0 };
+  return { added: dirsToMake.size + moves.length, whiteouts: gone.length, opaque: trusted ? replaced.size : 0, state: after };
+}
+
+/**
+ * Copies the non-directories `rels` from `root` to `upper` (their parents exist there) with mode, owner, times and
+ * xattrs; names of one inode among them stay hard links of each other. Sockets are left out (never in a layer).
+ */
+async function copyInto(root: string, upper: string, rels: readonly string[], after: TreeState): Promise<void> {
+  const first = new Map<string, string>(); // dev:ino → its first copy
+  const xattrs: [string, Map<string, Buffer>][] = [];
+  for (const rel of rels) {
+    const { st, link } = after.entries.get(rel)!;
+    const src = fsPath(join(root, rel));
+    const dst = join(upper, rel);
+    const key = `${st.dev}:${st.ino}`;
+    const linked = st.nlink > 1n ? first.get(key) : undefined;
+    if (linked !== undefined) {
+      linkSync(fsPath(linked), fsPath(dst));
+      continue;
+    }
+    if (st.isFile()) copyFileSync(src, fsPath(dst), constants.COPYFILE_FICLONE);
+    else if (st.isSymbolicLink()) symlinkSync(fsPath(link!), fsPath(dst));
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      const rdev = Number(st.rdev);
+      await mknod(dst, st.isCharacterDevice() ? 'c' : 'b', Math.floor(rdev / 256) & 0xfff, (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00), 0o600, upper);
+    } else if (st.isFIFO()) await mknod(dst, 'p', 0, 0, 0o600, upper);
+    else continue;
+    if (st.nlink > 1n) first.set(key, dst);
+    lchownSync(fsPath(dst), Number(st.uid), Number(st.gid));
+    if (!st.isSymbolicLink()) chmodSync(fsPath(dst), Number(st.mode & 0o7777n));
+    lutimesSync(fsPath(dst), Number(st.atimeNs) / 1e9, Number(st.mtimeNs) / 1e9);
+    const x = after.xattrs.get(rel);
+    if (x) xattrs.push([dst, new Map([...x].filter(([k]) => !k.startsWith('trusted.overlay.')))]);
+  }
+  await writeXattrs(xattrs);
 }
