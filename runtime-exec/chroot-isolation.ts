@@ -20,7 +20,7 @@
  * whose only write end is in tsbuild) when tsbuild dies, even by SIGKILL.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, lchownSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, unlinkSync, utimesSync, writeFileSync, type BigIntStats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AbortedError, type Logger, noopLogger } from '../layer-store/core/index.js';
@@ -96,7 +96,8 @@ interface Managed {
 /** A directory the setup adds entries to: its names and times before, to put the mtime back when they match again. */
 interface TouchedDir {
   readonly names: string;
-  readonly st: Stats;
+  /** Times in ns (put back with well under a microsecond of error: the tree walk's tolerance for directories). */
+  readonly st: BigIntStats;
   /** Made by the setup (removed again when empty). */
   readonly stub: boolean;
 }
@@ -158,9 +159,9 @@ export class ChrootIsolationRuntime implements Runtime {
       if (missing(dir)) {
         touch(join(dir, '..'));
         mkdirSync(dir, { mode: 0o755 });
-        touched.set(dir, { names: '', st: statSync(dir), stub: true });
+        touched.set(dir, { names: '', st: statSync(dir, { bigint: true }), stub: true });
       } else {
-        touched.set(dir, { names: readdirSync(dir).sort().join('\0'), st: statSync(dir), stub: false });
+        touched.set(dir, { names: readdirSync(dir).sort().join('\0'), st: statSync(dir, { bigint: true }), stub: false });
       }
     };
     const place = (rel: string, write: (p: string) => void, content?: Buffer): void => {
@@ -321,7 +322,7 @@ function tearDown(managed: readonly Managed[], touched: ReadonlyMap<string, Touc
         // the step put something there: it stays, as new
       }
     }
-    if (!t.stub && readdirSync(dir).sort().join('\0') === t.names) utimesSync(dir, t.st.atime, t.st.mtime);
+    if (!t.stub && readdirSync(dir).sort().join('\0') === t.names) utimesSync(dir, Number(t.st.atimeNs) / 1e9, Number(t.st.mtimeNs) / 1e9);
   }
   if (changed === undefined) return undefined;
   const etc = changed.lastIndexOf('/etc/');
