@@ -96,7 +96,7 @@ interface Managed {
 /** A directory the setup adds entries to: its names and times before, to put the mtime back when they match again. */
 interface TouchedDir {
   readonly names: string;
-  /** Times in ns (put back with well under a microsecond of error: the tree walk's tolerance for directories). */
+  /** Times in ns; utimes puts them back to the microsecond (libuv), within the tree walk's tolerance for directories. */
   readonly st: BigIntStats;
   /** Made by the setup (removed again when empty). */
   readonly stub: boolean;

@@ -59,8 +59,8 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   };
   if (o.runtime === 'chroot') {
     const r = await chroot();
-    if (!r) throw new RuntimeMissingError('chroot isolation needs util-linux unshare, which is not installed', { hint: 'apt-get install -y util-linux' });
-    logger.warn('using chroot isolation (unshare + chroot): weaker than an OCI runtime, no cgroup limits');
+    if (!r) throw new RuntimeMissingError('the unshare fallback (--runtime chroot) needs util-linux unshare, which is not installed', { hint: 'apt-get install -y util-linux' });
+    logger.warn('using the unshare fallback (unshare + chroot, not --isolation chroot): weaker than an OCI runtime, no cgroup limits');
     return r;
   }
   const want = o.runtime ?? 'runc';
@@ -78,7 +78,7 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   }
   const r = await chroot();
   if (r) {
-    logger.warn('runc not found: falling back to chroot isolation (unshare + chroot); install runc for full isolation and cgroup limits');
+    logger.warn('runc not found: using the unshare fallback (unshare + chroot); install runc for full isolation and cgroup limits');
     return r;
   }
   throw new RuntimeMissingError('no container runtime found: neither runc nor util-linux unshare is installed');

@@ -29,6 +29,8 @@ import { readXattrTree, writeXattrs, type XattrTable } from './xattr.js';
 
 const S_IFMT = 0o170000n;
 const S_IFDIR = 0o040000n;
+/** How far a directory's mtime may move without counting as a change (see changed()). */
+const DIR_MTIME_SLACK_NS = 5000n;
 
 /** What recordTree keeps of one path. */
 export interface TreeEntry {
@@ -105,8 +107,9 @@ function changed(rel: string, b: TreeEntry, a: TreeEntry, before: TreeState, aft
   const y = a.st;
   if (x.mode !== y.mode || x.uid !== y.uid || x.gid !== y.gid) return true;
   if (!sameXattrs(before.xattrs.get(rel), after.xattrs.get(rel))) return true;
-  // A directory's mtime put back by utimes (chroot isolation's set-up) is exact to well under a microsecond.
-  if ((y.mode & S_IFMT) === S_IFDIR) return (x.mtimeNs > y.mtimeNs ? x.mtimeNs - y.mtimeNs : y.mtimeNs - x.mtimeNs) >= 1000n;
+  // A directory's mtime put back by utimes (chroot isolation's set-up) is off by up to ~1.5 µs: libuv keeps whole
+  // microseconds of a double. Any real change moves it to the time of the step, far beyond that.
+  if ((y.mode & S_IFMT) === S_IFDIR) return (x.mtimeNs > y.mtimeNs ? x.mtimeNs - y.mtimeNs : y.mtimeNs - x.mtimeNs) >= DIR_MTIME_SLACK_NS;
   if (x.mtimeNs !== y.mtimeNs || x.size !== y.size || x.rdev !== y.rdev || b.link !== a.link) return true;
   return x.ctimeNs !== y.ctimeNs && !exempt?.has(rel);
 }
