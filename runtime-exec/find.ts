@@ -48,6 +48,9 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   const logger = o.logger ?? noopLogger;
   if (o.isolation === 'chroot') {
     if (o.runtime !== undefined) throw new RuntimeMissingError(`--runtime ${o.runtime} and --isolation chroot exclude each other`, { hint: 'chroot isolation runs no OCI runtime: drop one of them' });
+    if (process.getuid?.() !== 0) {
+      throw new RuntimeMissingError('chroot isolation needs root in the container: chroot(2), chown and mknod need CAP_SYS_CHROOT, CAP_CHOWN and CAP_MKNOD', { hint: 'run tsbuild as root in the container, as kaniko runs' });
+    }
     const nsenter = await onPath('nsenter');
     if (!nsenter) throw new RuntimeMissingError('chroot isolation needs util-linux nsenter, which is not installed', { hint: 'apt-get install -y util-linux' });
     return new ChrootIsolationRuntime({ nsenter, logger });
