@@ -54,6 +54,7 @@ export type {
 export { runImage, type RunImageOptions } from '../builder/index.js';
 /** Finds runc (or the given runtime), else the chroot fallback; RuntimeMissingError when neither works. */
 export { findRuntime, type FindRuntimeOptions } from '../runtime-exec/index.js';
+export { parseIsolation, type Isolation } from '../runtime-exec/index.js';
 /** The runtime interface, and the limits and network a RUN step or container gets. */
 export type { Runtime, Limits, NetworkMode } from '../runtime-exec/index.js';
 /** An `--add-host` entry and an `--ulimit` value (BuildOptions `extraHosts`, `ulimits`). */

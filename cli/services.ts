@@ -17,7 +17,7 @@ export function openCache(root: string, logger: Logger): Promise<CacheStore> {
 }
 
 /**
- * Finds runc (or `--runtime PATH`), falling back to chroot isolation as runtime-exec decides. The lookup
+ * Finds runc (or `--runtime PATH`), else the unshare fallback, as runtime-exec decides. The lookup
  * (a search of PATH; runc is not probed) happens on the first RUN, not before: a build whose steps all hit the
  * cache never pays for it. The name is that of the runtime found, `runc` until then. `root`: the store root,
  * recorded on each container as its owner.

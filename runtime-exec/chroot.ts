@@ -49,11 +49,11 @@ export class ChrootRuntime implements Runtime {
     if (signal.aborted) throw new AbortedError({ cause: signal.reason });
     validateSpec(spec);
     if (spec.platform) await checkBinfmt(spec.platform);
-    if (spec.limits) this.#log.warn('chroot isolation: cgroup limits are not applied', { limits: spec.limits });
+    if (spec.limits) this.#log.warn('unshare fallback: cgroup limits are not applied', { limits: spec.limits });
     if (spec.cgroupParent !== undefined || spec.shmSize !== undefined || spec.ulimits?.length) {
-      this.#log.warn('chroot isolation: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
+      this.#log.warn('unshare fallback: --cgroup-parent, --shm-size and --ulimit are not applied', { cgroupParent: spec.cgroupParent, shmSize: spec.shmSize, ulimits: spec.ulimits });
     }
-    if (spec.user.additionalGids?.length) this.#log.warn('chroot isolation: supplementary groups are not applied');
+    if (spec.user.additionalGids?.length) this.#log.warn('unshare fallback: supplementary groups are not applied');
     if (io.stdin || spec.readonlyRootfs || spec.id !== undefined || spec.terminal || spec.capAdd?.length || spec.capDrop?.length) {
       const what = io.stdin ? 'stdin (-i)' : spec.readonlyRootfs ? '--read-only' : spec.id !== undefined ? '--name' : spec.terminal ? 'a terminal (-t)' : '--cap-add/--cap-drop';
       throw new ContainerStartError(`the chroot runtime cannot apply ${what}`, { hint: 'install runc (apt-get install -y runc)' });
@@ -76,7 +76,7 @@ export class ChrootRuntime implements Runtime {
     // /dev is the host's here: a missing mountpoint below it (a RUN <<EOF script's /dev/pipes) would be made on the host.
     const inDev = spec.mounts.find((m) => posix.normalize(m.target).startsWith('/dev/') && !existsSync(posix.normalize(m.target)));
     if (inDev) {
-      throw new ContainerStartError(`chroot isolation cannot mount ${inDev.target}: /dev is the host's`, {
+      throw new ContainerStartError(`the unshare fallback cannot mount ${inDev.target}: /dev is the host's`, {
         hint: 'install runc (apt-get install -y runc) to run this step, or mount outside /dev',
       });
     }
@@ -153,7 +153,7 @@ export class ChrootRuntime implements Runtime {
       pipeline(child.stderr, io.stderr, { end: false }),
     ]);
     if (aborted) throw new AbortedError({ cause: signal.reason });
-    if (exitCode === SETUP_FAILED) throw new ContainerStartError('chroot isolation: setting up the container failed (see the output above)');
+    if (exitCode === SETUP_FAILED) throw new ContainerStartError('unshare fallback: setting up the container failed (see the output above)');
     return { exitCode };
   }
 }

@@ -2,6 +2,8 @@ import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { type Logger, noopLogger } from '../layer-store/core/index.js';
 import { ChrootRuntime } from './chroot.js';
+import { ChrootIsolationRuntime } from './chroot-isolation.js';
+import type { Isolation } from './isolation.js';
 import { RuntimeMissingError } from './errors.js';
 import { RuncRuntime } from './runc.js';
 import type { Runtime } from './types.js';
@@ -16,6 +18,11 @@ export interface FindRuntimeOptions {
   readonly root?: string;
   /** The store root the containers belong to (RuncOptions.owner): lets `fsck` of that root find leftovers. */
   readonly owner?: string;
+  /**
+   * `oci` (default): runc over an overlay (or what `runtime` names). `chroot`: chroot isolation for locked-down
+   * containers (chroot-isolation.ts; never chosen by itself), which needs util-linux nsenter.
+   */
+  readonly isolation?: Isolation;
 }
 
 async function onPath(name: string): Promise<string | undefined> {
@@ -39,6 +46,15 @@ async function onPath(name: string): Promise<string | undefined> {
  */
 export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> {
   const logger = o.logger ?? noopLogger;
+  if (o.isolation === 'chroot') {
+    if (o.runtime !== undefined) throw new RuntimeMissingError(`--runtime ${o.runtime} and --isolation chroot exclude each other`, { hint: 'chroot isolation runs no OCI runtime: drop one of them' });
+    if (process.getuid?.() !== 0) {
+      throw new RuntimeMissingError('chroot isolation needs root in the container: chroot(2), chown and mknod need CAP_SYS_CHROOT, CAP_CHOWN and CAP_MKNOD', { hint: 'run tsbuild as root in the container, as kaniko runs' });
+    }
+    const nsenter = await onPath('nsenter');
+    if (!nsenter) throw new RuntimeMissingError('chroot isolation needs util-linux nsenter, which is not installed', { hint: 'apt-get install -y util-linux' });
+    return new ChrootIsolationRuntime({ nsenter, logger });
+  }
   const common = { logger, ...(o.tmpDir ? { tmpDir: o.tmpDir } : {}) };
   const chroot = async (): Promise<Runtime | undefined> => {
     const unshare = await onPath('unshare');
@@ -46,8 +62,8 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   };
   if (o.runtime === 'chroot') {
     const r = await chroot();
-    if (!r) throw new RuntimeMissingError('chroot isolation needs util-linux unshare, which is not installed', { hint: 'apt-get install -y util-linux' });
-    logger.warn('using chroot isolation (unshare + chroot): weaker than an OCI runtime, no cgroup limits');
+    if (!r) throw new RuntimeMissingError('the unshare fallback (--runtime chroot) needs util-linux unshare, which is not installed', { hint: 'apt-get install -y util-linux' });
+    logger.warn('using the unshare fallback (unshare + chroot, not --isolation chroot): weaker than an OCI runtime, no cgroup limits');
     return r;
   }
   const want = o.runtime ?? 'runc';
@@ -65,7 +81,7 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
   }
   const r = await chroot();
   if (r) {
-    logger.warn('runc not found: falling back to chroot isolation (unshare + chroot); install runc for full isolation and cgroup limits');
+    logger.warn('runc not found: using the unshare fallback (unshare + chroot); install runc for full isolation and cgroup limits');
     return r;
   }
   throw new RuntimeMissingError('no container runtime found: neither runc nor util-linux unshare is installed');

@@ -19,6 +19,8 @@ export { RuncRuntime, OWNER_ANNOTATION, type RuncOptions } from './runc.js';
 export { SUPERVISOR_NAME } from './supervisor.js';
 export { resolveSeccomp, loadDefaultSeccompProfile, hostSeccompArch, kernelAtLeast, type LinuxSeccomp, type SeccompProfile, type SeccompTarget } from './seccomp.js';
 export { ChrootRuntime, type ChrootOptions } from './chroot.js';
+export { ChrootIsolationRuntime, CHROOT_ETC_FILES, CHROOT_SUPERVISOR_NAME, type ChrootIsolationOptions } from './chroot-isolation.js';
+export { parseIsolation, type Isolation } from './isolation.js';
 export { resolveUser } from './user.js';
 export { checkBinfmt, isNativePlatform } from './binfmt.js';
 export { ociConfig, stepCapabilities, DEFAULT_CAPABILITIES, ALL_CAPABILITIES, type OciConfigOptions } from './spec.js';

@@ -138,7 +138,8 @@ export interface SignalSource {
 }
 
 export interface Runtime {
-  readonly name: 'runc' | 'chroot';
+  /** `chroot` is the unshare fallback (chroot.ts); `chroot-isolation` runs in a plain dir by chroot alone (chroot-isolation.ts). */
+  readonly name: 'runc' | 'chroot' | 'chroot-isolation';
   /**
    * Returns the exit code of the process (128+N when killed by signal N). Settles only after every mount,
    * process, cgroup and temporary directory it created is gone, on success, failure or abort. On abort it

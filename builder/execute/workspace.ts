@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { diffToLayerDeferred, readXattrTree, type Layer, type SegmentReuse, type XattrTable } from '../../layer-store/index.js';
 import { mountOverlay, unmount } from '../../runtime-exec/index.js';
 import type { CopyIntoOptions } from './copy.js';
+import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
 import { descriptorOf, knownLayer, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
 
 /** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
@@ -49,6 +50,7 @@ export async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch
 /** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
 export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
   const lower = await lowerDirs(ctx, layers);
+  if (chrootIsolation(ctx)) return withPlainRootfs(ctx, lower, s, fn);
   await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty'), commands: ctx.commands });
   let done = false;
   try {
@@ -75,6 +77,10 @@ export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[]
 export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cleanups: (() => Promise<void>)[]): Promise<string> {
   const v = await scratchDirs(ctx, 'view');
   const lower = await lowerDirs(ctx, layers);
+  if (chrootIsolation(ctx)) {
+    cleanups.push(() => rm(v.dir, { recursive: true, force: true }));
+    return plainView(ctx, lower, v.merged, cleanups);
+  }
   await mountOverlay({ lower, upper: v.upper, work: v.work, target: v.merged, emptyLower: join(v.dir, 'empty'), commands: ctx.commands });
   cleanups.push(async () => {
     await unmount(v.merged, ctx.commands);
@@ -168,6 +174,7 @@ export async function previousTree(ctx: BuildCtx, id: string, instruction: strin
   const before = prev?.inputs.sources?.files;
   // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
   if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
+  if (chrootIsolation(ctx)) return undefined; // its links go into the upper dir, which the tree walk writes
   await ctx.lease.add({ snapshots: [layer.diffId] });
   const snapshot = await ctx.o.store.existingSnapshot(layer.diffId);
   if (!snapshot) return undefined;

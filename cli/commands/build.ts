@@ -5,7 +5,7 @@ import {
   ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
-import { TsbuildError, type Limits } from '../api.js';
+import { TsbuildError, findRuntime, parseIsolation, type Limits } from '../api.js';
 import type { EventSink } from '../../layer-store/core/index.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import { answerCall, isAnswerableCall } from '../call.js';
@@ -50,6 +50,7 @@ interface BuildArgs extends RegistryFlags, RunFlagArgs {
   cpus?: number;
   'pids-limit'?: number;
   runtime?: string;
+  isolation?: string;
   compression: 'gzip' | 'zstd';
   load: boolean;
   quiet: boolean;
@@ -304,6 +305,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cpus', { type: 'number', describe: 'number of CPUs for RUN steps (e.g. 1.5)' })
       .option('pids-limit', { type: 'number', describe: 'maximum number of processes in a RUN step' })
       .option('runtime', { type: 'string', describe: 'OCI runtime binary (default: runc on PATH)' })
+      .option('isolation', { type: 'string', describe: 'how RUN steps are isolated: oci (default: runc, namespaces, overlay) or chroot (locked-down containers: no namespaces, no mounts; see README "--isolation chroot")' })
       .option('compression', { choices: ['gzip', 'zstd'] as const, default: 'gzip' as const, describe: 'layer compression' })
       .option('push', { type: 'boolean', default: false, describe: 'push every tag to its registry after the build' })
       .option('sign-by', { type: 'string', describe: 'with --push: sign each pushed tag with this cosign private key (by digest, then the signature, then the tag)' })
@@ -336,9 +338,11 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     };
     try {
       // Every flag is parsed and checked now, before the store is opened or a step runs.
+      const isolation = parseIsolation(argv.isolation ?? 'oci');
+      if (isolation === 'chroot' && argv.runtime !== undefined) throw new TsbuildError('USAGE', '--runtime and --isolation chroot exclude each other', { hint: 'chroot isolation runs no OCI runtime: drop --runtime' });
       const flags = await pipelineFlags(argv);
       const store = await openStore(argv.root, logger);
-      const [cache, runtime] = await Promise.all([openCache(argv.root, logger), openRuntime(argv.runtime, logger, argv.root)]);
+      const [cache, runtime] = await Promise.all([openCache(argv.root, logger), isolation === 'chroot' ? findRuntime({ isolation, logger }) : openRuntime(argv.runtime, logger, argv.root)]);
       const r = await runBuildPipeline({
         ...flags, store, cache, runtime, registry: reg, events: sink, logger, signal: argv.signal ?? new AbortController().signal,
       });

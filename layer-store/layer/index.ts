@@ -20,3 +20,7 @@ export { encodeHeader, isTarHeader, padding, END_OF_ARCHIVE } from './tar-format
 export { TarReader } from './tar-reader.js';
 export type { TarHeader, TarEntryType } from './tar-format.js';
 export { readdirEntries, readdirNames, readdirNamesSync, readlinkName, readlinkNameSync } from './fs-names.js';
+export { recordTree, diffIntoUpper } from './walk-diff.js';
+export type { TreeState, TreeEntry, WalkOptions, WalkDiffResult } from './walk-diff.js';
+export { materialiseRootfs } from './plain-rootfs.js';
+export type { MaterialiseOptions, MaterialiseResult } from './plain-rootfs.js';

@@ -27,12 +27,13 @@ export async function busyboxTar(): Promise<BusyboxRootfs & { tar: string }> {
   return r as BusyboxRootfs & { tar: string };
 }
 
-export async function makeBuildEnv(busybox: { tar: string }): Promise<BuildEnv> {
+/** `isolation: 'chroot'`: RUN steps under chroot isolation (runtime-exec chroot-isolation.ts) instead of runc. */
+export async function makeBuildEnv(busybox: { tar: string }, o: { isolation?: 'oci' | 'chroot' } = {}): Promise<BuildEnv> {
   const root = await mkdtemp(join(tmpdir(), 'tsbuild-build-'));
   const store = await LayerStore.open(root);
   await importRootfs(store, busybox.tar, 'busybox:latest', { created: '1970-01-01T00:00:00.000Z' });
   const cache = await CacheStore.open(join(root, 'cache', 'steps'));
-  const runtime = await findRuntime({ runtime: 'runc' });
+  const runtime = await findRuntime(o.isolation === 'chroot' ? { isolation: 'chroot' } : { runtime: 'runc' });
   return {
     root, store, cache, runtime,
     async build(o) {

@@ -20,7 +20,7 @@ test('the chroot fallback isolates with unshare, is logged, and leaves nothing b
   const logger: Logger = { debug: () => undefined, info: () => undefined, warn: (m) => warnings.push(m) };
   const rt = await findRuntime({ runtime: 'chroot', tmpDir: s.tmp, logger });
   assert.equal(rt.name, 'chroot');
-  assert.match(warnings.join('\n'), /chroot isolation/);
+  assert.match(warnings.join('\n'), /unshare fallback/);
   const snap = await snapshot(s);
   const r = await runCollect(rt, specFor([rootfs.dir], s, ['sh', '-c', 'echo $$; id -u; pwd; echo "$V"; ls /sys/class/net; cat /etc/hostname; echo x > /data.txt; rm /bin/vi'], {
     env: [PATH_ENV, 'V=val'], cwd: '/w', user: { uid: 1000, gid: 1000 }, hostname: 'chrooted',

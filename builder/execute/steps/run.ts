@@ -4,8 +4,9 @@
  * Keyed by plan's runKey (argv, user, cwd, network, security, a shebang script, the build's RUN settings:
  * run-spec.ts), the stage env and the mounts' key material.
  */
+import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
-import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
+import { CHROOT_ETC_FILES, checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
 import type { SelectedSource } from '../../context/index.js';
@@ -14,6 +15,8 @@ import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
 import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
+import { chrootIsolation, withPlainRootfs } from '../plain-workspace.js';
+import { refuseUnderChroot } from './run-chroot.js';
 import { mountKey, runMounts } from './run-mounts.js';
 import { buildRunSpec, runScriptMount, runSpecKey } from './run-spec.js';
 
@@ -38,6 +41,8 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   for (const [k, v] of runEnv) env.set(k, v);
   if (!env.has('PATH')) env.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
   const network: NetworkMode = ins.network ?? ctx.o.network ?? 'default';
+  const chroot = chrootIsolation(ctx);
+  if (chroot) refuseUnderChroot(ins, mounts, network);
   const user = st.config.config?.User ?? '';
   const cwd = st.config.config?.WorkingDir || '/';
   const mountKeys: MountKey[] = [];
@@ -55,7 +60,11 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
     const cleanups: (() => Promise<void>)[] = [];
     try {
       const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
-      if (script) rtMounts.mounts.push(await runScriptMount(s, script));
+      if (script) {
+        const m = await runScriptMount(s, script);
+        // Chroot isolation copies files in, never directories: the script alone, at the same path.
+        rtMounts.mounts.push(chroot && m.type === 'bind' ? { ...m, source: join(m.source, script.name), target: posix.join(m.target, script.name) } : m);
+      }
       // Secrets exposed as variables: seen by the step only, never in the key, the config or the history.
       const stepEnv = new Map([...rtMounts.defaults, ...env, ...rtMounts.env]);
       const tail: string[] = [];
@@ -68,9 +77,9 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
           cb();
         },
       });
-      const { exitCode } = await ctx.o.runtime.run({
+      const run = (rootfs: { lower: readonly string[]; upper: string; work: string }) => ctx.o.runtime.run({
         commands: ctx.commands,
-        rootfs: { lower, upper: s.upper, work: s.work },
+        rootfs,
         args,
         env: [...stepEnv].map(([k, v]) => `${k}=${v}`),
         cwd,
@@ -82,6 +91,10 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         ...settings,
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
+      // Chroot isolation: the step writes a plain copy of the layers; the walk of it fills the upper dir.
+      const { exitCode } = chroot
+        ? await withPlainRootfs(ctx, lower, s, (root) => run({ lower: [], upper: root, work: s.work }), [...CHROOT_ETC_FILES, ...rtMounts.mounts.map((m) => m.target.replace(/^\/+/, ''))])
+        : await run({ lower, upper: s.upper, work: s.work });
       if (exitCode !== 0) {
         throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location) });
       }
