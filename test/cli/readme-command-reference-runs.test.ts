@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,19 @@ after(async () => {
   await bb?.cleanup();
 });
 
+/** Runs `script` under `bash -e -o pipefail` in the work dir, without blocking this process's event loop. */
+function bash(script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 test('every README block marked tested runs as written, and together they use every command', { timeout: 600_000 }, async () => {
   const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
   const blocks = testedBlocks(readme);
@@ -84,7 +97,8 @@ test('every README block marked tested runs as written, and together they use ev
   const outputs: string[] = [];
   for (const [i, block] of blocks.entries()) {
     const script = block.replaceAll('localhost:5000', reg.host);
-    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: work, env, encoding: 'utf8', maxBuffer: 1 << 26 });
+    // Not spawnSync: the loopback registry's log pipe must keep being read while the block runs (a full pipe blocks it).
+    const r = await bash(script);
     assert.equal(r.status, 0, `tested block ${i + 1} failed (exit ${r.status}):\n${block}\nstderr:\n${r.stderr.slice(-3000)}`);
     assert.doesNotMatch(r.stderr, /^error: /m, `block ${i + 1} printed an error`);
     outputs.push(r.stdout);
