@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,26 @@ import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import type { BusyboxRootfs } from '../helpers/rootfs.js';
 
 const PASSWORD = 'readme-example-password';
+
+/**
+ * Runs `script` with bash without blocking this process's event loop: the loopback registry's log pipe is read
+ * here, and a blocked loop would fill it and stall the registry.
+ */
+function bash(args: readonly string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    child.once('error', reject);
+    child.once('close', (status) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
 
 let bb: BusyboxRootfs & { tar: string };
 let reg: RegistryHandle;
@@ -84,7 +104,7 @@ test('every README block marked tested runs as written, and together they use ev
   const outputs: string[] = [];
   for (const [i, block] of blocks.entries()) {
     const script = block.replaceAll('localhost:5000', reg.host);
-    const r = spawnSync('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: work, env, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = await bash(['-e', '-o', 'pipefail', '-c', script], { cwd: work, env });
     assert.equal(r.status, 0, `tested block ${i + 1} failed (exit ${r.status}):\n${block}\nstderr:\n${r.stderr.slice(-3000)}`);
     assert.doesNotMatch(r.stderr, /^error: /m, `block ${i + 1} printed an error`);
     outputs.push(r.stdout);
