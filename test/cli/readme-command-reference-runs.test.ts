@@ -19,6 +19,26 @@ import type { BusyboxRootfs } from '../helpers/rootfs.js';
 
 const PASSWORD = 'readme-example-password';
 
+/**
+ * Runs `script` with bash without blocking this process's event loop: the loopback registry's log pipe is read
+ * here, and a blocked loop would fill it and stall the registry.
+ */
+function bash(args: readonly string[], o: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    child.once('error', reject);
+    child.once('close', (status) => {
+      if (timer) clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 let bb: BusyboxRootfs & { tar: string };
 let reg: RegistryHandle;
 let work: string;
@@ -69,19 +89,6 @@ after(async () => {
   await bb?.cleanup();
 });
 
-/** Runs `script` under `bash -e -o pipefail` in the work dir, without blocking this process's event loop. */
-function bash(script: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: work, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 test('every README block marked tested runs as written, and together they use every command', { timeout: 600_000 }, async () => {
   const readme = await readFile(join(repoRoot(), 'README.md'), 'utf8');
   const blocks = testedBlocks(readme);
@@ -97,8 +104,7 @@ test('every README block marked tested runs as written, and together they use ev
   const outputs: string[] = [];
   for (const [i, block] of blocks.entries()) {
     const script = block.replaceAll('localhost:5000', reg.host);
-    // Not spawnSync: the loopback registry's log pipe must keep being read while the block runs (a full pipe blocks it).
-    const r = await bash(script);
+    const r = await bash(['-e', '-o', 'pipefail', '-c', script], { cwd: work, env });
     assert.equal(r.status, 0, `tested block ${i + 1} failed (exit ${r.status}):\n${block}\nstderr:\n${r.stderr.slice(-3000)}`);
     assert.doesNotMatch(r.stderr, /^error: /m, `block ${i + 1} printed an error`);
     outputs.push(r.stdout);
