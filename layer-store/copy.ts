@@ -1,12 +1,13 @@
 /**
  * copyImage: the one generic copy (pull, push, save, load, store→store) over ImageSource/ImageDestination,
  * in the containers/image order: blobs (in parallel, skipping those the destination has), then manifests
- * children first, then commit. Nothing is visible at the destination before commit.
+ * children first, then commit. Nothing is visible at the destination before commit. Attestation manifests
+ * (attestation-storage.md) are children like any other: copied with the whole index, never picked as a platform.
  */
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
+  DigestMismatchError, MediaTypes, TsbuildError, digestOf, isAttestationManifest, formatPlatform, hostPlatform, isIndexType, isManifestType,
   platformMatches, throwIfAborted, vouchFor, parseManifest,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
@@ -37,7 +38,8 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, o: Copy
   let result: Descriptor;
   if (parsed.kind === 'index' && !o.allPlatforms) {
     const want = o.platform ?? hostPlatform();
-    const ms = parsed.index.manifests.filter((m) => isManifestType(m.mediaType) || isIndexType(m.mediaType));
+    // Attestation manifests (platform unknown/unknown) are never the image picked.
+    const ms = parsed.index.manifests.filter((m) => (isManifestType(m.mediaType) || isIndexType(m.mediaType)) && !isAttestationManifest(m));
     const child = ms.find((m) => platformMatches(want, m.platform)) ?? (ms.length === 1 && !ms[0]!.platform ? ms[0] : undefined);
     if (!child) {
       throw new TsbuildError('IMAGE_NOT_FOUND', `${src.ref} has no image for ${formatPlatform(want)}`, {
@@ -45,7 +47,12 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, o: Copy
         location: { ref: src.ref },
       });
     }
-    result = await copyTree(src, dst, child, o);
+    // An index of one image and its attestations (buildx's single-platform result) is copied whole: the chosen
+    // platform is all of it, and its digest and attestations stay as pushed.
+    const whole = !dst.singleImage && ms.length === 1 && parsed.index.manifests.length > 1 && parsed.index.manifests.every((m) => m === child || isAttestationManifest(m));
+    result = whole
+      ? await copyTree(src, dst, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length }, o, top)
+      : await copyTree(src, dst, child, o);
   } else {
     result = await copyTree(src, dst, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length }, o, top);
   }

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { formatPlatform, type Descriptor, type Digest, type HistoryEntry, type Platform } from '../core/index.js';
+import { formatPlatform, isAttestationManifest, type Descriptor, type Digest, type HistoryEntry, type Platform } from '../core/index.js';
 import { configPlatform } from '../image/index.js';
 import type { StoredImage } from './resolve.js';
 import type { LayerStore } from './store.js';
@@ -41,7 +41,7 @@ export async function listImageSummaries(store: LayerStore): Promise<ImageSummar
     } else {
       out.push({
         kind: 'index', id: obj.id, descriptor: e.descriptor, names: e.names, size, labels: {},
-        platforms: obj.index.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform as Platform)),
+        platforms: obj.index.manifests.filter((m) => m.platform && !isAttestationManifest(m)).map((m) => formatPlatform(m.platform as Platform)),
       });
     }
   }
