@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseAttestFlags, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, type Limits } from '../api.js';
@@ -55,6 +55,9 @@ interface BuildArgs extends RegistryFlags, RunFlagArgs {
   builder?: string;
   check: boolean;
   call?: string;
+  attest: string[];
+  provenance?: string;
+  sbom?: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -141,6 +144,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
+    attestations: parseAttestFlags({ attest: argv.attest, provenance: argv.provenance, sbom: argv.sbom, noDefaultAttestations: process.env.BUILDX_NO_DEFAULT_ATTESTATIONS }),
   };
 }
 
@@ -312,7 +316,10 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('cache-to', listOption('export build cache: type=registry,ref=REPO:TAG[,mode=min|max], type=local,dest=DIR[,mode=…] or type=inline (in the image; read back with --cache-from type=registry,ref=IMAGE)'))
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
       .option('call', { type: 'string', describe: 'what to do instead of building (buildx): check[,format=json][,ignorestatus=true], outline, targets (the stages) or subrequests.describe (nothing is built; add ,format=json for JSON); build (the default) builds' })
-      .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' }) as never,
+      .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' })
+      .option('attest', listOption('attestation parameters, as buildx: type=provenance[,mode=min|max][,builder-id=ID], type=sbom[,scan-context=true][,scan-stage=true], type=T,disabled=true (default: mode=min provenance on pushed images)'))
+      .option('provenance', { type: 'string', describe: 'shorthand for --attest=type=provenance: true|false, or mode=min|max[,…] (a bare --provenance is true: mode=max)' })
+      .option('sbom', { type: 'string', describe: 'shorthand for --attest=type=sbom: true|false, or scan-context=true[,…] (an SPDX 2.3 document per platform image)' }) as never,
   handler: async (argv) => {
     const logger = loggerFor(argv);
     const call = parseCall(argv.call, argv.check);
