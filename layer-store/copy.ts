@@ -7,7 +7,7 @@
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, digestOf, isAttestationManifest, formatPlatform, hostPlatform, isIndexType, isManifestType,
+  DigestMismatchError, MediaTypes, TsbuildError, checkAttestationReferences, digestOf, isAttestationManifest, formatPlatform, hostPlatform, isIndexType, isManifestType,
   platformMatches, throwIfAborted, vouchFor, parseManifest,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
@@ -35,6 +35,8 @@ export interface CopyOptions extends Abortable {
 export async function copyImage(src: ImageSource, dst: ImageDestination, o: CopyOptions = {}): Promise<Descriptor> {
   const top = await getVerifiedManifest(src, undefined, o);
   const parsed = parseManifest(top.bytes, top.mediaType, src.ref);
+  // A broken attestation fails the copy before anything is written (whether or not it would be copied).
+  if (parsed.kind === 'index') checkAttestationReferences(parsed.index, src.ref);
   let result: Descriptor;
   if (parsed.kind === 'index' && !o.allPlatforms) {
     const want = o.platform ?? hostPlatform();
@@ -67,6 +69,7 @@ async function copyTree(src: ImageSource, dst: ImageDestination, desc: Descripto
   const p = parseManifest(raw.bytes, raw.mediaType, `${src.ref}@${desc.digest}`);
   let out: RawManifest = { mediaType: p.mediaType, bytes: raw.bytes, digest: raw.digest };
   if (p.kind === 'index') {
+    checkAttestationReferences(p.index, src.ref);
     const children: Descriptor[] = [];
     for (const c of p.index.manifests) {
       if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) children.push({ ...c, ...(await copyTree(src, dst, c, o)) });

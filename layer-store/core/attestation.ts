@@ -4,7 +4,8 @@
  * `vnd.docker.reference.type: attestation-manifest`; `vnd.docker.reference.digest` names the image manifest
  * it is about. Platform selection, `run` and single-platform pulls skip such children.
  */
-import type { Descriptor, Platform } from './model.js';
+import { TsbuildError } from './errors.js';
+import type { Descriptor, ImageIndex, Platform } from './model.js';
 
 /** The annotations of an attestation manifest's descriptor in an index. */
 export const AttestationAnnotations = {
@@ -26,4 +27,21 @@ export const ATTESTATION_PLATFORM: Platform = { os: 'unknown', architecture: 'un
 export function isAttestationManifest(d: Pick<Descriptor, 'annotations' | 'platform'>): boolean {
   if (d.annotations?.[AttestationAnnotations.referenceType] === AttestationAnnotations.attestationManifest) return true;
   return d.platform?.os === 'unknown' && d.platform.architecture === 'unknown';
+}
+
+/**
+ * Throws INVALID_MANIFEST for the first attestation manifest of `index` (named `ref` in the message) that has no
+ * `vnd.docker.reference.digest` or refers to no image of the index: such an index is refused before anything of
+ * it is written or tagged.
+ */
+export function checkAttestationReferences(index: ImageIndex, ref: string): void {
+  const images = new Set(index.manifests.filter((m) => !isAttestationManifest(m)).map((m) => m.digest as string));
+  for (const a of index.manifests) {
+    if (a.annotations?.[AttestationAnnotations.referenceType] !== AttestationAnnotations.attestationManifest) continue;
+    const to = a.annotations[AttestationAnnotations.referenceDigest];
+    if (to !== undefined && images.has(to)) continue;
+    throw new TsbuildError('INVALID_MANIFEST', `malformed attestation manifest ${a.digest} in ${ref}: ${to === undefined ? `no ${AttestationAnnotations.referenceDigest} annotation` : `it refers to ${to}, which is no image of the index`}`, {
+      location: { ref }, hint: 'the index carries a broken attestation: push it again from a good build, or copy one platform (--platform) without it',
+    });
+  }
 }
