@@ -61,7 +61,9 @@ export class AttestationRecorder {
     dockerfile: (label, bytes) => { this.#dockerfile ??= { path: label, bytes: Buffer.from(bytes) }; },
     baseImage: (ref, platform, manifest, target) => { this.#bases.push({ ref, platform, digest: manifest, target }); },
     remoteContext: (uri, commit) => { this.#remote = { uri, ...(commit ? { commit } : {}) }; },
+    stage: (name, diffIds, target) => { this.#stages.push({ name, diffIds, target }); },
   };
+  readonly #stages: { name: string; diffIds: readonly Digest[]; target: Platform }[] = [];
 
   /** Marks the build finished (runDetails.metadata.finishedOn). */
   finish(): void {
@@ -133,6 +135,14 @@ export class AttestationRecorder {
       if (sbom.scanContext ?? boolArg(this.request.buildArgs.BUILDKIT_SBOM_SCAN_CONTEXT)) {
         out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers: [this.request.context], name: `${name} (context)`, created: this.finishedOn })));
       }
+      if (sbom.scanStage ?? boolArg(this.request.buildArgs.BUILDKIT_SBOM_SCAN_STAGE)) {
+        for (const st of this.#stages) {
+          if (!platformMatches(image.platform, st.target) && !platformMatches(st.target, image.platform)) continue;
+          const layers: string[] = [];
+          for (const id of st.diffIds) layers.push(await store.snapshot(id));
+          out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers, name: `${name} (stage ${st.name})`, platform: image.platform, created: this.finishedOn })));
+        }
+      }
     }
     return out;
   }
@@ -150,5 +160,6 @@ export function chainObservers(a: BuildObserver | undefined, b: BuildObserver): 
     dockerfile: (l, bytes) => { a.dockerfile?.(l, bytes); b.dockerfile?.(l, bytes); },
     baseImage: (ref, p, m, t) => { a.baseImage?.(ref, p, m, t); b.baseImage?.(ref, p, m, t); },
     remoteContext: (u, c) => { a.remoteContext?.(u, c); b.remoteContext?.(u, c); },
+    stage: (n, d, t) => { a.stage?.(n, d, t); b.stage?.(n, d, t); },
   };
 }

@@ -134,6 +134,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
+    if (o.observe?.stage) {
+      for (const rs of graph.order) if (rs.index !== graph.target) o.observe.stage(rs.displayName, (await ctx.results.get(rs.index)!).layers.map((l) => l.diffId), platform);
+    }
     const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
     return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {

@@ -103,6 +103,8 @@ export interface BuildObserver {
   baseImage?(ref: string, platform: Platform, manifest: Digest, target: Platform): void;
   /** A remote context as given, and the commit a git context resolved to. */
   remoteContext?(uri: string, commit: string | undefined): void;
+  /** After a successful build: each stage built besides the target, its layers' diffIDs (base first), and the target platform. */
+  stage?(name: string, diffIds: readonly Digest[], target: Platform): void;
 }
 
 export interface StepReport {

@@ -167,3 +167,18 @@ test('an index whose attestation manifest points at a missing image: pull fails 
   assert.match(c.stderr, /malformed attestation manifest/);
   assert.equal((await fetch(`http://${reg.host}/v2/bad/copy/manifests/1`, { method: 'HEAD' })).status, 404);
 });
+
+test('--sbom=scan-context=true,scan-stage=true: the image\'s SPDX document, then the context\'s and each other stage\'s; stored in the store too', async () => {
+  const root = join(work, 'root-stages');
+  ok(tsbuild(root, ['import', bb.tar, 'busybox:latest']));
+  const ctx = join(work, 'ctx-stages');
+  await mkdir(ctx, { recursive: true });
+  await writeFile(join(ctx, 'Dockerfile'), 'FROM busybox:latest AS build\nRUN echo built > /out\nFROM busybox:latest\nCOPY --from=build /out /out\n');
+  ok(tsbuild(root, ['build', '--sbom=scan-context=true,scan-stage=true', '--provenance=false', '-t', 'staged:1', ctx]));
+  const top = JSON.parse(ok(tsbuild(root, ['inspect', '--oci', 'staged:1'])).stdout) as { Index: Index };
+  assert.deepEqual(top.Index.manifests.map((m) => m.platform?.os), ['linux', 'unknown']);
+  const sbom = JSON.parse(ok(tsbuild(root, ['inspect', '--format', '{{json .SBOM}}', 'staged:1'])).stdout) as { SPDX: { name: string }; AdditionalSPDXs: { name: string }[] };
+  assert.equal(sbom.SPDX.name, 'staged:1');
+  assert.deepEqual(sbom.AdditionalSPDXs.map((d) => d.name), ['staged:1 (context)', 'staged:1 (stage build)']);
+  assert.equal(ok(tsbuild(root, ['inspect', '--format', '{{json .Provenance}}', 'staged:1'])).stdout.trim(), '{}');
+});
