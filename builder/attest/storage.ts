@@ -66,10 +66,9 @@ export async function attachAttestations(store: LayerStore, desc: Descriptor, st
     if (stmts.length === 0) continue;
     const layers: Descriptor[] = [];
     for (const s of stmts) {
-      const bytes = Buffer.from(JSON.stringify(s));
       const enc = encodeDocument(s, IN_TOTO_MEDIA_TYPE);
-      const d: Descriptor = { mediaType: IN_TOTO_MEDIA_TYPE, digest: enc.digest, size: bytes.length, annotations: { [AttestationAnnotations.predicateType]: s.predicateType } };
-      await putDoc(store, bytes, d, o);
+      const d: Descriptor = { ...enc.descriptor, annotations: { [AttestationAnnotations.predicateType]: s.predicateType } };
+      await putDoc(store, enc.bytes, d, o);
       layers.push(d);
     }
     await putDoc(store, Buffer.from('{}'), { mediaType: EMPTY_JSON.mediaType, digest: EMPTY_JSON.digest, size: EMPTY_JSON.size }, o);

@@ -5,7 +5,7 @@
  * is digest-verified before it is parsed; a name that resolves to missing blobs fails with that blob's error.
  */
 import {
-  formatPlatform, hostPlatform, isAttestationManifest, isDigest, digestHex, parseConfig, parseManifest, platformMatches,
+  formatPlatform, hostPlatform, isAttestationManifest, isDigest, isManifestType, digestHex, parseConfig, parseManifest, platformMatches,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
 } from '../core/index.js';
 import { readBlob } from './blobs.js';
@@ -103,6 +103,15 @@ async function byDigest(layout: StoreLayout, d: Digest, entries: readonly ImageE
   for (const x of entries) {
     const obj = await loadObject(layout, x.descriptor, x.names).catch(() => undefined);
     if (obj && obj.id === d) return obj;
+  }
+  // the image ID of a platform image in a listed index (a build with attestations names an index: build -q prints the config digest)
+  for (const x of entries) {
+    const obj = await loadObject(layout, x.descriptor, x.names).catch(() => undefined);
+    if (obj?.kind !== 'index') continue;
+    for (const c of obj.index.manifests.filter((m) => !isAttestationManifest(m) && isManifestType(m.mediaType))) {
+      const img = await loadObject(layout, c, x.names).catch(() => undefined);
+      if (img && img.id === d) return img;
+    }
   }
   const desc = await describeManifestBlob(layout, d);
   if (desc) return loadObject(layout, desc, []);

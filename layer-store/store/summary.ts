@@ -39,8 +39,13 @@ export async function listImageSummaries(store: LayerStore): Promise<ImageSummar
         labels: obj.config.config?.Labels ?? {}, platforms: [formatPlatform(configPlatform(obj.config))],
       });
     } else {
+      // An index of one image and its attestations shows that image's time and labels.
+      const imgs = obj.index.manifests.filter((m) => !isAttestationManifest(m));
+      const only = imgs.length === 1 && imgs.length < obj.index.manifests.length ? await store.load(imgs[0]!).catch(() => undefined) : undefined;
+      const one = only?.kind === 'image' ? only : undefined;
       out.push({
-        kind: 'index', id: obj.id, descriptor: e.descriptor, names: e.names, size, labels: {},
+        kind: 'index', id: obj.id, descriptor: e.descriptor, names: e.names, size, labels: one?.config.config?.Labels ?? {},
+        ...(one?.config.created !== undefined ? { created: one.config.created } : {}),
         platforms: obj.index.manifests.filter((m) => m.platform && !isAttestationManifest(m)).map((m) => formatPlatform(m.platform as Platform)),
       });
     }
