@@ -125,6 +125,11 @@ test('--provenance=mode=max --push: an index with an attestation manifest as Bui
   assert.deepEqual(loaded.SLSA, p);
   // run and --platform pulls ignore the unknown/unknown entry.
   assert.equal(ok(tsbuild(other, ['run', image, 'cat', '/v'])).stdout, '1.2.3\n');
+  // A docker-archive holds one image: copy writes the platform image, without its attestation.
+  const dockerTar = join(work, 'prov.docker.tar');
+  ok(tsbuild(other, ['copy', image, `docker-archive:${dockerTar}:prov:1`]));
+  assert.match((await run('tar', ['-xOf', dockerTar, 'manifest.json'])).stdout, /"docker.io\/library\/prov:1"/);
+  assert.match(ok(tsbuild(other, ['fsck'])).stdout, /consistent/);
   // skopeo copies the whole index (every manifest and blob) into an OCI layout.
   const layout = join(work, 'layout');
   await run('skopeo', ['copy', '--all', '--src-tls-verify=false', `docker://${image}`, `oci:${layout}:x`]);
