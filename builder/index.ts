@@ -1,7 +1,7 @@
 /** builder: Dockerfile front end (pure), build context, and execution. */
 export * from './frontend/index.js';
 export * from './context/index.js';
-export { build, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
+export { build, type BuildObserver, type BuildOptions, type BuildResult, type StepReport, type SecretSource } from './execute/build.js';
 export { defaultDockerfile, readDockerfile } from './execute/build.js';
 export { BuildError, StepFailedError } from './plan/index.js';
 export { ENTITLEMENTS, type Entitlement } from './execute/entitlements.js';
@@ -35,3 +35,6 @@ export {
 export { parseSshSpec, SshAgents, type SshSource } from './execute/ssh-agent.js';
 export { isRemoteContext } from './pipeline/remote-context.js';
 export * from './sign/index.js';
+export { parseAttestFlags, canonicalAttest, type Attestations, type AttestFlags, type ProvenanceAttest, type SbomAttest } from './attest/spec.js';
+export { readAttestations, statementsOfIndex, attachAttestations, ATTESTATION_ARTIFACT_TYPE, type StoredAttestation } from './attest/storage.js';
+export { IN_TOTO_STATEMENT_V1, IN_TOTO_MEDIA_TYPE, PREDICATE_SLSA_PROVENANCE_V1, PREDICATE_SPDX, imagePurl, type InTotoStatement } from './attest/intoto.js';

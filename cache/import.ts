@@ -12,6 +12,7 @@ import {
   TsbuildError,
   applyLayer,
   exists,
+  isAttestationManifest,
   isDigest,
   noopLogger,
   normalizeTagName,
@@ -230,6 +231,18 @@ export async function importCache(src: ImageSource, o: ImportCacheOptions = {}):
     manifest = JSON.parse(Buffer.from(raw.bytes).toString('utf8')) as ImageManifest;
   } catch (e) {
     throw new CacheImportError(src.ref, 'the manifest is not JSON', { reason: 'invalid', cause: e });
+  }
+  // An image index of one image and its attestations (buildx's default provenance on a pushed image): the image.
+  const children = (manifest as { manifests?: Descriptor[] }).manifests;
+  const images = Array.isArray(children) ? children.filter((m) => !isAttestationManifest(m)) : [];
+  if (images.length === 1 && children!.length > 1 && isDigest(images[0]!.digest)) {
+    try {
+      raw = await src.getManifest(images[0]!.digest, ab);
+      manifest = JSON.parse(Buffer.from(raw.bytes).toString('utf8')) as ImageManifest;
+    } catch (e) {
+      if (isAbort(e)) throw e;
+      throw new CacheImportError(src.ref, e instanceof Error ? e.message : String(e), { cause: e });
+    }
   }
   const isCache = manifest?.schemaVersion === 2 && (manifest.artifactType === CACHE_ARTIFACT_TYPE || manifest.config?.mediaType === CACHE_ARTIFACT_TYPE);
   if (!isCache && manifest?.schemaVersion === 2 && IMAGE_CONFIG_TYPES.has(manifest.config?.mediaType) && Array.isArray(manifest.layers)) {

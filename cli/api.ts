@@ -38,6 +38,8 @@ export { parseCacheSpec } from '../builder/index.js';
 export { parseBuildContextSource, type BuildContextSource } from '../builder/index.js';
 /** Parses `--ssh default|ID=SOCKET|ID=KEYFILE[,KEYFILE]`; SshAgents starts and stops them for a build. */
 export { parseSshSpec, SshAgents, type SshSource } from '../builder/index.js';
+/** `--provenance`/`--sbom`/`--attest` as buildx reads them (runBuildPipeline's `attestations`), and the attestations of a stored index read back. */
+export { parseAttestFlags, readAttestations, type Attestations, type AttestFlags, type ProvenanceAttest, type SbomAttest, type StoredAttestation, type InTotoStatement } from '../builder/index.js';
 /** Git references as BuildKit reads them (`https://host/repo.git#ref:subdir`, `git@host:repo.git`), and whether a context is remote. */
 export { parseGitRef, isGitRef, isRemoteContext, type GitRef } from '../builder/index.js';
 /** The entitlements a build can be granted (`--allow`). */

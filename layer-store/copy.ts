@@ -1,12 +1,13 @@
 /**
  * copyImage: the one generic copy (pull, push, save, load, store→store) over ImageSource/ImageDestination,
  * in the containers/image order: blobs (in parallel, skipping those the destination has), then manifests
- * children first, then commit. Nothing is visible at the destination before commit.
+ * children first, then commit. Nothing is visible at the destination before commit. Attestation manifests
+ * (attestation-storage.md) are children like any other: copied with the whole index, never picked as a platform.
  */
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, digestOf, formatPlatform, hostPlatform, isIndexType, isManifestType,
+  DigestMismatchError, MediaTypes, TsbuildError, checkAttestationReferences, digestOf, isAttestationManifest, formatPlatform, hostPlatform, isIndexType, isManifestType,
   platformMatches, throwIfAborted, vouchFor, parseManifest,
   type Abortable, type Descriptor, type Digest, type EventSink, type ImageDestination, type ImageSource,
   type Platform, type RawManifest,
@@ -34,10 +35,13 @@ export interface CopyOptions extends Abortable {
 export async function copyImage(src: ImageSource, dst: ImageDestination, o: CopyOptions = {}): Promise<Descriptor> {
   const top = await getVerifiedManifest(src, undefined, o);
   const parsed = parseManifest(top.bytes, top.mediaType, src.ref);
+  // A broken attestation fails the copy before anything is written (whether or not it would be copied).
+  if (parsed.kind === 'index') checkAttestationReferences(parsed.index, src.ref);
   let result: Descriptor;
   if (parsed.kind === 'index' && !o.allPlatforms) {
     const want = o.platform ?? hostPlatform();
-    const ms = parsed.index.manifests.filter((m) => isManifestType(m.mediaType) || isIndexType(m.mediaType));
+    // Attestation manifests (platform unknown/unknown) are never the image picked.
+    const ms = parsed.index.manifests.filter((m) => (isManifestType(m.mediaType) || isIndexType(m.mediaType)) && !isAttestationManifest(m));
     const child = ms.find((m) => platformMatches(want, m.platform)) ?? (ms.length === 1 && !ms[0]!.platform ? ms[0] : undefined);
     if (!child) {
       throw new TsbuildError('IMAGE_NOT_FOUND', `${src.ref} has no image for ${formatPlatform(want)}`, {
@@ -45,7 +49,12 @@ export async function copyImage(src: ImageSource, dst: ImageDestination, o: Copy
         location: { ref: src.ref },
       });
     }
-    result = await copyTree(src, dst, child, o);
+    // An index of one image and its attestations (buildx's single-platform result) is copied whole: the chosen
+    // platform is all of it, and its digest and attestations stay as pushed.
+    const whole = !dst.singleImage && ms.length === 1 && parsed.index.manifests.length > 1 && parsed.index.manifests.every((m) => m === child || isAttestationManifest(m));
+    result = whole
+      ? await copyTree(src, dst, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length }, o, top)
+      : await copyTree(src, dst, child, o);
   } else {
     result = await copyTree(src, dst, { mediaType: parsed.mediaType, digest: top.digest, size: top.bytes.length }, o, top);
   }
@@ -60,6 +69,7 @@ async function copyTree(src: ImageSource, dst: ImageDestination, desc: Descripto
   const p = parseManifest(raw.bytes, raw.mediaType, `${src.ref}@${desc.digest}`);
   let out: RawManifest = { mediaType: p.mediaType, bytes: raw.bytes, digest: raw.digest };
   if (p.kind === 'index') {
+    checkAttestationReferences(p.index, src.ref);
     const children: Descriptor[] = [];
     for (const c of p.index.manifests) {
       if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) children.push({ ...c, ...(await copyTree(src, dst, c, o)) });

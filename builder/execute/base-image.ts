@@ -88,6 +88,7 @@ export async function loadBase(ctx: BuildCtx, ref: string, platform: Platform, l
       hint: ctx.o.pullImage ? `check the name; the registry does not have ${ref} for ${formatPlatform(platform)}` : `pull it (tsbuild pull ${ref}) or create it (tsbuild import ROOTFS.tar ${ref})`,
     });
   }
+  ctx.o.observe?.baseImage?.(ref, ctx.o.store.platformOf(img), img.descriptor.digest, ctx.platform);
   return img;
 }
 

@@ -4,7 +4,7 @@
  * reported as such, naming the platforms it has, instead of as a failed pull from a registry the name never
  * pointed at.
  */
-import { TsbuildError, formatPlatform, parsePlatform, platformMatches, withLocation, type LayerStore, type Platform } from '../../layer-store/index.js';
+import { TsbuildError, formatPlatform, isAttestationManifest, parsePlatform, platformMatches, withLocation, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { parseReference } from '../../registry-client/index.js';
 import type { ResolvedStage } from '../frontend/index.js';
 import { BuildError } from '../plan/index.js';
@@ -38,7 +38,7 @@ export async function otherLocalPlatforms(store: LayerStore, ref: string, want: 
   let have: Platform[];
   try {
     const obj = await store.resolve(ref);
-    have = obj.kind === 'image' ? [store.platformOf(obj)] : obj.index.manifests.flatMap((m) => (m.platform ? [m.platform] : []));
+    have = obj.kind === 'image' ? [store.platformOf(obj)] : obj.index.manifests.flatMap((m) => (m.platform && !isAttestationManifest(m) ? [m.platform] : []));
   } catch (e) {
     if (TsbuildError.is(e) && (e.code === 'IMAGE_NOT_FOUND' || e.code === 'INVALID_REFERENCE')) return undefined;
     throw e;

@@ -32,7 +32,7 @@ import { buildChecks, checksBeforeFailure } from './checks.js';
 import { SshAgents } from './ssh-agent.js';
 import { checkRunSettings } from './steps/run-spec.js';
 
-export type { BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
+export type { BuildObserver, BuildOptions, BuildResult, SecretSource, StepReport } from './options.js';
 
 /**
  * Returns the built image after committing it to the store and tagging it. Runs only the stages the target
@@ -52,6 +52,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const bytes = o.dockerfileContent !== undefined ? Buffer.from(o.dockerfileContent) : await readDockerfile(dockerfile);
   const fileLabel = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
   assertDockerfileNotEmpty(bytes, fileLabel);
+  o.observe?.dockerfile?.(fileLabel, bytes);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
@@ -133,6 +134,9 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled([...ctx.results.values()]);
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
+    if (o.observe?.stage) {
+      for (const rs of graph.order) if (rs.index !== graph.target) o.observe.stage(rs.displayName, (await ctx.results.get(rs.index)!).layers.map((l) => l.diffId), platform);
+    }
     const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
     return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {

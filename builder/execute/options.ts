@@ -88,6 +88,23 @@ export interface BuildOptions {
   readonly lease?: Lease | undefined;
   /** Run the build checks (builder/checks; default true): warnings go to `events` and `BuildResult.checks`. */
   readonly checks?: boolean | undefined;
+  /** Told what the build read (for provenance, builder/attest): the Dockerfile, each base image, a remote context. */
+  readonly observe?: BuildObserver | undefined;
+}
+
+/** What a build reports of its inputs as it reads them (each callback optional; none may throw). */
+export interface BuildObserver {
+  /** The Dockerfile as named in messages, and its bytes. */
+  dockerfile?(label: string, bytes: Uint8Array): void;
+  /**
+   * A base image (`FROM`, `COPY --from`, `RUN --mount from=`, a named context): its platform, the manifest it
+   * resolved to, and the target platform of the build that used it.
+   */
+  baseImage?(ref: string, platform: Platform, manifest: Digest, target: Platform): void;
+  /** A remote context as given, and the commit a git context resolved to. */
+  remoteContext?(uri: string, commit: string | undefined): void;
+  /** After a successful build: each stage built besides the target, its layers' diffIDs (base first), and the target platform. */
+  stage?(name: string, diffIds: readonly Digest[], target: Platform): void;
 }
 
 export interface StepReport {

@@ -6,7 +6,7 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  TsbuildError, decompressor, formatPlatform, hostPlatform, isDigest, isIndexType, isManifestType, layerCompression,
+  TsbuildError, decompressor, isAttestationManifest, formatPlatform, hostPlatform, isDigest, isIndexType, isManifestType, layerCompression,
   parseConfig, parseManifest, platformMatches,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../../layer-store/index.js';
@@ -49,7 +49,7 @@ export async function resolveImage(src: ImageSource, platform: Platform | undefi
       return { raw, manifest: p.manifest, configBytes, config: parseConfig(configBytes, `${src.ref} config`) };
     }
     const want = platform ?? hostPlatform();
-    const ms = p.index.manifests.filter((m) => isManifestType(m.mediaType) || isIndexType(m.mediaType));
+    const ms = p.index.manifests.filter((m) => (isManifestType(m.mediaType) || isIndexType(m.mediaType)) && !isAttestationManifest(m));
     const child = ms.find((m) => platformMatches(want, m.platform)) ?? (ms.length === 1 ? ms[0] : undefined);
     if (!child) {
       throw new TsbuildError('IMAGE_NOT_FOUND', `${src.ref} has no image for ${formatPlatform(want)}`, {

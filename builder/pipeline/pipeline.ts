@@ -8,7 +8,8 @@
  *   3. embedInline (`cacheTo` type=inline): the final stage's records go into the image's config, and the tags
  *      move to that image. Not for multi-platform builds yet (a warning).
  *   4. nameImages and writeOutputs: the result in each image format the outputs ask for (image-targets.ts:
- *      media types, annotations), named in the store; archives or directories besides.
+ *      media types, annotations), with the attestations it carries (attest-targets.ts: provenance, SBOM, in
+ *      BuildKit's attestation storage), named in the store; archives or directories besides.
  *   5. exportCaches (`cacheTo` type=registry|local): a failure is a warning, except an abort.
  *   6. pushTargets (`push`, `type=registry`, `type=image,push=true`): every name, one after another, after
  *      everything above succeeded.
@@ -19,7 +20,7 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  Lease, TsbuildError, formatError, formatPlatform, hostPlatform, normalizeTagName,
+  Lease, TsbuildError, formatError, formatPlatform, hostPlatform, normalizeTagName, platformMatches,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
@@ -39,6 +40,10 @@ import { pull, push } from './transfer.js';
 import { resolveNamedContexts, type BuildContextSource } from './named-contexts.js';
 import { withRemoteInputs } from './remote-context.js';
 import type { SigningKey } from '../sign/keys.js';
+import { attestKey, attestPlan, checkAttestTargets, type AttestPlan } from './attest-targets.js';
+import type { Attestations } from '../attest/spec.js';
+import { AttestationRecorder, chainObservers } from '../attest/record.js';
+import { attachAttestations } from '../attest/storage.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -80,6 +85,11 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly keepGitDir?: boolean | undefined;
   /** `--sign-by`: every pushed name is pushed by digest, signed (cosign's `.sig` tag), then tagged (builder/sign). */
   readonly signBy?: SigningKey | undefined;
+  /**
+   * `--provenance`, `--sbom`, `--attest` (builder/attest parseAttestFlags). Default: buildx's, a `mode=min`
+   * provenance on pushed images only (attest-targets.ts).
+   */
+  readonly attestations?: Attestations | undefined;
 }
 
 /** A cache `cacheFrom` imported: where from, and how many records it holds. */
@@ -182,16 +192,23 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     }
   }
   const report = new Reporter(o.events);
+  const multi = (o.platforms?.length ?? 0) > 1;
+  const plans = targets.map((t) => attestPlan(o.attestations, { kind: 'image', push: t.push, oci: t.format.ociMediaTypes, multi }));
+  const outPlans = (o.outputs ?? []).map((x) => (x.type === 'oci' ? attestPlan(o.attestations, { kind: 'oci', push: false, oci: formatOf(o, x).ociMediaTypes, multi }) : undefined));
+  const recorder = [...plans, ...outPlans].some(Boolean) ? new AttestationRecorder(o.attestations ?? {}, {
+    context: o.context, buildArgs: o.buildArgs ?? {}, labels: o.labels ?? {}, target: o.target, noCache: o.noCache,
+    secrets: (o.secrets ?? []).map((x) => x.id), ssh: (o.ssh ?? []).map((x) => x.id),
+  }) : undefined;
   const lease = o.lease ?? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
   try {
     const imported = o.noCache ? [] : await importCaches(o, report);
-    // The build names its result itself unless some name needs another format: then nameImages does, later.
-    const direct = targets.every((t) => isPlainFormat(t.format));
+    // The build names its result itself unless some name needs another format or attestations: then nameImages does, later.
+    const direct = targets.every((t, i) => isPlainFormat(t.format) && !plans[i]);
     const cleanups: (() => Promise<void>)[] = [];
     let r: Built;
     try {
       // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
-      r = await withRemoteInputs(o, async (lo) => {
+      r = await withRemoteInputs(recorder ? { ...o, observe: chainObservers(o.observe, recorder.observe) } : o, async (lo) => {
         // What named contexts copy into the store is held by the pipeline's lease until the result is named.
         const namedContexts = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await resolveNamedContexts(o.buildContexts, {
           store: o.store, lease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,
@@ -202,6 +219,7 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     } finally {
       for (const c of cleanups) await c().catch(() => undefined);
     }
+    recorder?.finish();
     let inlineCacheRecords = 0;
     if (o.cacheTo?.some((c) => c.type === 'inline')) {
       const emb = await embedInline(o, r, report);
@@ -210,11 +228,11 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
         inlineCacheRecords = emb.records;
       }
     }
-    const named = await nameImages(o, r, targets, lease, direct);
-    for (const out of o.outputs ?? []) {
-      const image = out.type === 'oci' || out.type === 'docker' ? await named.variant(formatOf(o, out)) : r.manifest;
+    const named = await nameImages(o, r, targets, lease, direct, plans, recorder);
+    for (const [i, out] of (o.outputs ?? []).entries()) {
       // Archives carry full names (docker.io/library/app:1), as the store and BuildKit's exporters name images.
       const names = out.type === 'oci' || out.type === 'docker' ? namesOf(o, out.names).map((n) => normalizeTagName(n)) : [];
+      const image = out.type === 'oci' || out.type === 'docker' ? await named.variant(formatOf(o, out), outPlans[i], names) : r.manifest;
       await writeOutput(o.store, image, names, out, o.signal ? { signal: o.signal } : {});
     }
     const exportedCaches = await exportCaches(o, r, report);
@@ -234,11 +252,11 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
  * Returns each target with the image it names (the build's result in the target's format) after naming it in
  * the store, and `variant`, which returns the result in any format (each format rewritten once).
  */
-async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly ImageTarget[], lease: Lease, direct: boolean): Promise<{
-  targets: (ImageTarget & { descriptor: Descriptor })[]; variant: (f: ImageFormat) => Promise<Descriptor>;
+async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly ImageTarget[], lease: Lease, direct: boolean, plans: readonly (AttestPlan | undefined)[], recorder: AttestationRecorder | undefined): Promise<{
+  targets: (ImageTarget & { descriptor: Descriptor })[]; variant: (f: ImageFormat, plan?: AttestPlan, names?: readonly string[]) => Promise<Descriptor>;
 }> {
   const memo = new Map<string, Promise<Descriptor>>();
-  const variant = (f: ImageFormat): Promise<Descriptor> => {
+  const formatted = (f: ImageFormat): Promise<Descriptor> => {
     const k = formatKey(f);
     let d = memo.get(k);
     if (!d) {
@@ -247,9 +265,23 @@ async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly I
     }
     return d;
   };
+  // The image in format f with the attestations of `plan` (their subjects name `names`), each made once.
+  const variant = async (f: ImageFormat, plan?: AttestPlan, names: readonly string[] = []): Promise<Descriptor> => {
+    if (!plan || !recorder) return formatted(f);
+    const k = `${formatKey(f)}|${attestKey(plan)}|${names.join(',')}`;
+    let d = memo.get(k);
+    if (!d) {
+      d = formatted(f).then((desc) => attachAttestations(o.store, desc, (img) => recorder.statements(o.store, img, {
+        names, provenance: plan.provenance, sbom: plan.sbom,
+        steps: r.platforms.length ? r.platforms.find((p) => platformMatches(p.platform, img.platform))?.steps ?? [] : r.steps,
+      }), { lease, ...(o.signal ? { signal: o.signal } : {}) }));
+      memo.set(k, d);
+    }
+    return d;
+  };
   const out: (ImageTarget & { descriptor: Descriptor })[] = [];
-  for (const t of targets) {
-    const descriptor = await variant(t.format);
+  for (const [i, t] of targets.entries()) {
+    const descriptor = await variant(t.format, plans[i], t.names);
     // `direct`: every target is plain, and the build named the result itself.
     if (!direct) await o.store.tagMany(t.names, descriptor, o.signal ? { signal: o.signal } : {});
     out.push({ ...t, descriptor });
@@ -265,6 +297,7 @@ async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly I
 function checkPipelineOptions(o: BuildPipelineOptions, targets: readonly ImageTarget[]): void {
   checkTargets(o, targets);
   if (o.signBy && !targets.some((t) => t.push)) throw new TsbuildError('USAGE', '--sign-by signs what is pushed, and nothing is pushed', { hint: 'add --push (or an output with push=true)' });
+  checkAttestTargets(o.attestations, o.outputs ?? [], [...targets.map((t) => t.format), ...(o.outputs ?? []).flatMap((x) => (x.type === 'oci' ? [formatOf(o, x)] : []))]);
   for (const c of [...(o.cacheFrom ?? []), ...(o.cacheTo ?? [])]) if (c.type === 'registry') parseReference(c.ref);
   if (o.registry) return;
   const p = targets.find((t) => t.push);
@@ -293,7 +326,7 @@ async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<
 
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
-  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, signBy: _sb, ...own } = o;
+  const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, signBy: _sb, attestations: _at, ...own } = o;
   return own;
 }
 
@@ -387,3 +420,4 @@ async function pushTargets(o: BuildPipelineOptions, targets: readonly (ImageTarg
   }
   return out;
 }
+

@@ -18,7 +18,7 @@ import { SshAgents } from '../execute/ssh-agent.js';
 import type { BuildOptions } from '../execute/options.js';
 
 /** Options this step reads. */
-type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs'> & {
+type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs' | 'observe'> & {
   /** Keep the `.git` directory of a git context (default false). */
   readonly keepGitDir?: boolean | undefined;
 };
@@ -58,12 +58,14 @@ export async function withRemoteInputs<O extends RemoteInputs, T>(o: O, fn: (o: 
         log: (line) => o.events?.({ type: 'info', message: line.trimEnd() }),
       });
       local = { context: co.dir, dockerfile: inContext(co.dir), dockerfileLabel: label };
+      o.observe?.remoteContext?.(o.context, co.commit);
     } else if (isHttpContext(o.context)) {
       scratch = o.store.layout.scratchPath('context', randomUUID());
       await mkdir(scratch, { recursive: true });
       o.events?.({ type: 'info', message: `downloading build context ${o.context}` });
       const d = await downloadContext(o.context, scratch, o.signal);
       local = { context: d.dir, dockerfile: d.dockerfile ?? inContext(d.dir), dockerfileLabel: d.dockerfile ? 'Dockerfile' : label };
+      o.observe?.remoteContext?.(o.context, undefined);
     }
     return await fn({ ...o, ...local, ...(agents ? { sshAgents: agents } : {}) });
   } finally {

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import {
-  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
+  ENTITLEMENTS, checkOneStdout, parseAnnotation, parseAttestFlags, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
 } from '../../builder/index.js';
 import { TsbuildError, findRuntime, parseIsolation, type Limits } from '../api.js';
@@ -58,6 +58,9 @@ interface BuildArgs extends RegistryFlags, RunFlagArgs {
   builder?: string;
   check: boolean;
   call?: string;
+  attest: string[];
+  provenance?: string;
+  sbom?: string;
 }
 
 /** Parses `--build-arg K=V` / `--build-arg K` (value from the environment, as docker does). */
@@ -145,6 +148,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
     ...(argv['sign-by'] !== undefined ? { signBy: await loadSigningKey(argv['sign-by']) } : {}),
+    attestations: parseAttestFlags({ attest: argv.attest, provenance: argv.provenance, sbom: argv.sbom, noDefaultAttestations: process.env.BUILDX_NO_DEFAULT_ATTESTATIONS }),
   };
 }
 
@@ -319,6 +323,9 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       .option('explain', { type: 'boolean', default: false, describe: 'after the build, list every step with CACHED or the exact reason it ran' })
       .option('call', { type: 'string', describe: 'what to do instead of building (buildx): check[,format=json][,ignorestatus=true], outline, targets (the stages) or subrequests.describe (nothing is built; add ,format=json for JSON); build (the default) builds' })
       .option('check', { type: 'boolean', default: false, describe: 'run the build checks only and print them (shorthand for --call=check)' })
+      .option('attest', listOption('attestation parameters, as buildx: type=provenance[,mode=min|max][,builder-id=ID], type=sbom[,scan-context=true][,scan-stage=true], type=T,disabled=true (default: mode=min provenance on pushed images)'))
+      .option('provenance', { type: 'string', describe: 'shorthand for --attest=type=provenance: true|false, or mode=min|max[,…] (a bare --provenance is true: mode=max)' })
+      .option('sbom', { type: 'string', describe: 'shorthand for --attest=type=sbom: true|false, or scan-context=true[,…] (an SPDX 2.3 document per platform image)' })
       .example('$0 build -t localhost:5000/app:1 --push .', 'build ./Dockerfile, push it')
       .example('$0 build --platform linux/amd64,linux/arm64 --build-arg VERSION=2 -t app:2 -f docker/Dockerfile .', 'two platforms, one index') as never,
   handler: async (argv) => {

@@ -5,13 +5,15 @@
  */
 import type { CommandModule } from 'yargs';
 import {
-  LayerStore, TsbuildError, familiarRepository, imageHistory, listImageSummaries, parsePlatform, splitTagName,
+  LayerStore, TsbuildError, familiarRepository, imageHistory, isAttestationManifest, listImageSummaries, parsePlatform, splitTagName,
   type ImageSummary, type StoredImage,
 } from '../../layer-store/index.js';
+import { readAttestations } from '../../builder/index.js';
+import { attestationFields } from '../docker-view/attestations.js';
 import {
   HISTORY_HEADERS, HISTORY_TABLE_FORMAT, IMAGE_HEADERS, dockerImageInspect, formatInspectJson, historyRows, imageRows, imagesTableFormat,
 } from '../docker-view/index.js';
-import { TemplateError, compileTemplate, formatRows, templateUsageError } from '../go-template/index.js';
+import { TemplateError, compileTemplate, formatRows, goStruct, templateUsageError } from '../go-template/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
 
@@ -121,6 +123,16 @@ function ociDocuments(obj: Awaited<ReturnType<LayerStore['resolve']>>): object {
   };
 }
 
+/** Returns docker's inspect object with buildx imagetools' `Provenance` and `SBOM` of what `ref` names. */
+async function withAttestations(store: LayerStore, ref: string, doc: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const top = await store.resolve(ref);
+  const atts = top.kind === 'index' ? await readAttestations(store, top.descriptor) : [];
+  const platforms = top.kind === 'index' ? top.index.manifests.filter((m) => !isAttestationManifest(m)).length : 1;
+  const out: Record<string, unknown> = { ...doc, ...attestationFields(atts, platforms) };
+  // dockerImageInspect's omitempty fields, marked again on the copy.
+  return goStruct(out, ['Created', 'Variant', 'OsVersion', 'Descriptor']);
+}
+
 /** Returns the bytes of every blob `img` references as stored (its manifest, config and layers). */
 function storedSize(img: StoredImage): number {
   return img.descriptor.size + img.configDescriptor.size + img.manifest.layers.reduce((n, l) => n + l.size, 0);
@@ -147,7 +159,9 @@ export const inspectCommand: CommandModule<GlobalArgs, InspectArgs> = {
         continue;
       }
       const img = await store.image(ref, platform ? { platform } : {});
-      docs.push(dockerImageInspect(img, { size: storedSize(img) }));
+      const doc = dockerImageInspect(img, { size: storedSize(img) });
+      // `.Provenance` and `.SBOM` (buildx imagetools'): only for a template that asks, so docker's JSON stays docker's.
+      docs.push(tmpl && /\b(Provenance|SBOM)\b/.test(argv.format!) ? await withAttestations(store, ref, doc) : doc);
     }
     if (tmpl) {
       process.stdout.write(docs.map((d) => withTemplate(argv.format!, () => tmpl.execute(d)) + '\n').join(''));

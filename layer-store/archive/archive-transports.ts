@@ -241,6 +241,7 @@ export async function dockerArchiveDestination(file: string, ref: ArchiveRef = {
   let last: RawManifest | undefined;
   return {
     ...inner,
+    singleImage: true,
     ref: `docker-archive:${file}${ref.name ? `:${ref.name}` : ''}`,
     putManifest: async (raw: RawManifest, o?: Abortable) => {
       if (isIndexType(parseManifest(raw.bytes, raw.mediaType, raw.digest).mediaType)) {

@@ -198,6 +198,8 @@ export interface ImageDestination {
   /** Makes the last manifest put visible under `tags` (for a registry, tags name the manifest PUT). */
   commit(tags: readonly string[], o?: Abortable): Promise<void>;
   close(): Promise<void>;
+  /** True when it holds one image and no index (a docker-archive): copyImage then copies just the platform image. */
+  readonly singleImage?: boolean;
 }
 
 /** What a helper command (mount, getfattr, cp…) returned. */

@@ -43,7 +43,8 @@ export async function references(layout: StoreLayout, desc: Descriptor, o: Refer
     }
     out.add(p.manifest.config.digest);
     for (const l of p.manifest.layers) out.add(l.digest);
-    if (o.diffIds) {
+    // An artifact's config (an attestation manifest's empty `{}`) lists no diffIDs.
+    if (o.diffIds && (p.manifest.config.mediaType === MediaTypes.ociConfig || p.manifest.config.mediaType === MediaTypes.dockerConfig)) {
       try {
         const c = parseConfig(await readBlob(layout, p.manifest.config.digest, { kind: 'image config' }), p.manifest.config.digest);
         for (const id of c.rootfs.diff_ids) o.diffIds.add(id);

@@ -5,7 +5,7 @@
  * is digest-verified before it is parsed; a name that resolves to missing blobs fails with that blob's error.
  */
 import {
-  formatPlatform, hostPlatform, isDigest, digestHex, parseConfig, parseManifest, platformMatches,
+  formatPlatform, hostPlatform, isAttestationManifest, isDigest, isManifestType, digestHex, parseConfig, parseManifest, platformMatches,
   type Abortable, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
 } from '../core/index.js';
 import { readBlob } from './blobs.js';
@@ -104,6 +104,15 @@ async function byDigest(layout: StoreLayout, d: Digest, entries: readonly ImageE
     const obj = await loadObject(layout, x.descriptor, x.names).catch(() => undefined);
     if (obj && obj.id === d) return obj;
   }
+  // the image ID of a platform image in a listed index (a build with attestations names an index: build -q prints the config digest)
+  for (const x of entries) {
+    const obj = await loadObject(layout, x.descriptor, x.names).catch(() => undefined);
+    if (obj?.kind !== 'index') continue;
+    for (const c of obj.index.manifests.filter((m) => !isAttestationManifest(m) && isManifestType(m.mediaType))) {
+      const img = await loadObject(layout, c, x.names).catch(() => undefined);
+      if (img && img.id === d) return img;
+    }
+  }
   const desc = await describeManifestBlob(layout, d);
   if (desc) return loadObject(layout, desc, []);
   throw new ImageNotFoundError(ref);
@@ -116,8 +125,10 @@ async function byDigest(layout: StoreLayout, d: Digest, entries: readonly ImageE
 export async function imageFor(layout: StoreLayout, obj: StoredObject, ref: string, platform: Platform | undefined): Promise<StoredImage> {
   if (obj.kind === 'image') return obj;
   const want = platform ?? hostPlatform();
-  const child = obj.index.manifests.find((m) => platformMatches(want, m.platform)) ?? (obj.index.manifests.length === 1 ? obj.index.manifests[0] : undefined);
-  if (!child) throw new ImageNotFoundError(`${ref} for ${formatPlatform(want)}`, { hint: `the index lists ${obj.index.manifests.map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ')}` });
+  // Attestation manifests (platform unknown/unknown) are no image to pick.
+  const ms = obj.index.manifests.filter((m) => !isAttestationManifest(m));
+  const child = ms.find((m) => platformMatches(want, m.platform)) ?? (ms.length === 1 ? ms[0] : undefined);
+  if (!child) throw new ImageNotFoundError(`${ref} for ${formatPlatform(want)}`, { hint: `the index lists ${ms.map((m) => (m.platform ? formatPlatform(m.platform) : '?')).join(', ')}` });
   const img = await loadObject(layout, child, obj.names);
   if (img.kind !== 'image') throw new InvalidManifestError(`nested index in ${ref} is not supported`, { location: { ref } });
   return img;

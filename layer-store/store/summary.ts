@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import { formatPlatform, type Descriptor, type Digest, type HistoryEntry, type Platform } from '../core/index.js';
+import { formatPlatform, isAttestationManifest, type Descriptor, type Digest, type HistoryEntry, type Platform } from '../core/index.js';
 import { configPlatform } from '../image/index.js';
 import type { StoredImage } from './resolve.js';
 import type { LayerStore } from './store.js';
@@ -39,9 +39,14 @@ export async function listImageSummaries(store: LayerStore): Promise<ImageSummar
         labels: obj.config.config?.Labels ?? {}, platforms: [formatPlatform(configPlatform(obj.config))],
       });
     } else {
+      // An index of one image and its attestations shows that image's time and labels.
+      const imgs = obj.index.manifests.filter((m) => !isAttestationManifest(m));
+      const only = imgs.length === 1 && imgs.length < obj.index.manifests.length ? await store.load(imgs[0]!).catch(() => undefined) : undefined;
+      const one = only?.kind === 'image' ? only : undefined;
       out.push({
-        kind: 'index', id: obj.id, descriptor: e.descriptor, names: e.names, size, labels: {},
-        platforms: obj.index.manifests.filter((m) => m.platform).map((m) => formatPlatform(m.platform as Platform)),
+        kind: 'index', id: obj.id, descriptor: e.descriptor, names: e.names, size, labels: one?.config.config?.Labels ?? {},
+        ...(one?.config.created !== undefined ? { created: one.config.created } : {}),
+        platforms: obj.index.manifests.filter((m) => m.platform && !isAttestationManifest(m)).map((m) => formatPlatform(m.platform as Platform)),
       });
     }
   }
