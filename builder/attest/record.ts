@@ -131,16 +131,16 @@ export class AttestationRecorder {
       const dirs: string[] = [];
       for (const id of obj.config.rootfs.diff_ids) dirs.push(await store.snapshot(id));
       const name = o.names[0] ?? image.digest;
-      out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers: dirs, name, platform: image.platform, created: this.finishedOn })));
+      out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers: dirs, name, platform: image.platform, created: new Date(this.finishedOn) })));
       if (sbom.scanContext ?? boolArg(this.request.buildArgs.BUILDKIT_SBOM_SCAN_CONTEXT)) {
-        out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers: [this.request.context], name: `${name} (context)`, created: this.finishedOn })));
+        out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers: [this.request.context], name: `${name} (context)`, kind: 'directory', created: new Date(this.finishedOn) })));
       }
       if (sbom.scanStage ?? boolArg(this.request.buildArgs.BUILDKIT_SBOM_SCAN_STAGE)) {
         for (const st of this.#stages) {
           if (!platformMatches(image.platform, st.target) && !platformMatches(st.target, image.platform)) continue;
           const layers: string[] = [];
           for (const id of st.diffIds) layers.push(await store.snapshot(id));
-          out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers, name: `${name} (stage ${st.name})`, platform: image.platform, created: this.finishedOn })));
+          out.push(statement(PREDICATE_SPDX, subject, await generateSbom({ layers, name: `${name} (stage ${st.name})`, platform: image.platform, created: new Date(this.finishedOn) })));
         }
       }
     }
