@@ -10,7 +10,7 @@ import {
 } from '../../layer-store/index.js';
 import {
   HISTORY_HEADERS, HISTORY_TABLE_FORMAT, IMAGE_HEADERS, dockerImageInspect, formatInspectJson, historyRows, imageRows, imagesTableFormat,
-} from '../docker-view/index.js';
+} from '../docker-view/view.js';
 import { TemplateError, compileTemplate, formatRows, templateUsageError } from '../go-template/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
