@@ -99,7 +99,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) await build({
   format: 'esm',
   target: 'node20',
   outdir: 'dist/bin',
-  chunkNames: 'chunks/[name]-[hash]',
+  chunkNames: '[name]-[hash]',
   outExtension: { '.js': '.mjs' },
   plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, undiciAgentOnly],
   banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
