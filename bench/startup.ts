@@ -7,6 +7,8 @@
  *   node dist/bench/startup.js [--runs N] [--cli PATH]… [--node-extra-ca-certs]
  *
  * `--cli` (repeatable; default bin/tsbuild): the executables to measure, interleaved in one run (before/after).
+ * `--node-extra-ca-certs`: add a row for `node -e 0` with NODE_EXTRA_CA_CERTS (the system bundle unless set);
+ * without it the variable is removed from the environment (the launcher hands it over to the registry client).
  *
  * `npm run bench` runs the same rows (fixedCosts) before the workloads.
  */
@@ -36,7 +38,7 @@ export interface FixedCostOptions {
   readonly runs?: number;
   /** Scratch directory (removed afterwards). */
   readonly dir?: string;
-  /** Extra environment for every command (e.g. NODE_EXTRA_CA_CERTS, which the launcher hands over). */
+  /** Extra environment for every command. NODE_EXTRA_CA_CERTS (here or in this process's) is removed from every row and adds one: `node -e 0` with it. */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -97,7 +99,11 @@ function findPerf(): string | undefined {
 export async function fixedCosts(o: FixedCostOptions): Promise<FixedCost[]> {
   const runs = o.runs ?? 30;
   const work = await mkdtemp(join(o.dir ?? tmpdir(), 'tsbuild-startup-'));
+  // The launcher hands NODE_EXTRA_CA_CERTS over to the registry client (bin/tsbuild), so no row pays for Node
+  // parsing it at start; when it is set here, one more row shows what `node -e 0` pays with it.
+  const extraCa = o.env?.['NODE_EXTRA_CA_CERTS'] ?? process.env['NODE_EXTRA_CA_CERTS'];
   const env: NodeJS.ProcessEnv = { ...process.env, ...(o.env ?? {}) };
+  delete env['NODE_EXTRA_CA_CERTS'];
   try {
     const emptyRoot = join(work, 'empty-root');
     const buildRoot = join(work, 'build-root');
@@ -106,7 +112,8 @@ export async function fixedCosts(o: FixedCostOptions): Promise<FixedCost[]> {
     await writeFile(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
     await writeFile(join(ctx, 'hello.txt'), 'hello\n');
     const q = ['--progress', 'quiet'];
-    const rows: { label: string; argv: string[] }[] = [{ label: 'node -e 0', argv: [process.execPath, '-e', '0'] }];
+    const rows: { label: string; argv: string[]; env?: NodeJS.ProcessEnv }[] = [{ label: 'node -e 0', argv: [process.execPath, '-e', '0'] }];
+    if (extraCa) rows.push({ label: 'node -e 0 with NODE_EXTRA_CA_CERTS', argv: [process.execPath, '-e', '0'], env: { ...env, NODE_EXTRA_CA_CERTS: extraCa } });
     const clis = [o.cli, ...(o.compare ?? [])];
     for (const [k, cli] of clis.entries()) {
       const of = clis.length > 1 ? ` [${cli}]` : '';
@@ -124,7 +131,7 @@ export async function fixedCosts(o: FixedCostOptions): Promise<FixedCost[]> {
       for (let i = 0; i < rows.length; i++) {
         if (failed[i] !== undefined) continue;
         try {
-          const s = await timeOnce(rows[i]!.argv, env, perf, work);
+          const s = await timeOnce(rows[i]!.argv, rows[i]!.env ?? env, perf, work);
           if (run >= 0) {
             times[i]!.push(s.wall);
             if (s.cpu !== undefined) cpu[i]!.push(s.cpu);
@@ -175,7 +182,7 @@ async function main(): Promise<void> {
     const a = argv[i]!;
     if (a === '--runs') runs = Number(argv[++i]);
     else if (a === '--cli') clis.push(argv[++i] ?? '');
-    else if (a === '--node-extra-ca-certs') env['NODE_EXTRA_CA_CERTS'] = '/etc/ssl/certs/ca-certificates.crt';
+    else if (a === '--node-extra-ca-certs') env['NODE_EXTRA_CA_CERTS'] = process.env['NODE_EXTRA_CA_CERTS'] ?? '/etc/ssl/certs/ca-certificates.crt';
     else throw new BenchError('USAGE', `unknown flag ${a}`, 'usage: node dist/bench/startup.js [--runs N] [--cli PATH]… [--node-extra-ca-certs]');
   }
   if (!Number.isInteger(runs) || runs < 1) throw new BenchError('USAGE', '--runs needs a positive integer', 'e.g. --runs 30');
