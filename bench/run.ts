@@ -17,6 +17,7 @@ import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun,
 import { cacheRows, cacheTable, type CachePhase } from './rows-cache.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
+import { fixedCosts, fixedCostTable, type FixedCost } from './startup.js';
 
 const BASE_IMAGE = 'busybox:latest';
 const PEERS = ['buildkit', 'buildah', 'skopeo'] as const;
@@ -309,9 +310,13 @@ async function main(): Promise<number> {
 
   const results = new Results();
   const workloads: WorkloadInfo[] = [];
+  let fixed: FixedCost[] = [];
   const present: Record<Peer, boolean> = { buildkit: BuildkitTool.available(), buildah: BuildahTool.available(), skopeo: Skopeo.available() };
   for (const p of PEERS) if (!o.peers.includes(p) && present[p]) { present[p] = false; log(`${p} left out (--peers)`); }
   try {
+    // The fixed cost of a command beside `node -e 0` (bench/startup.ts), before any daemon of the peers runs.
+    log(`fixed cost of a command: ${o.quick ? 10 : 30} runs of each row`);
+    fixed = await fixedCosts({ cli, runs: o.quick ? 10 : 30, dir: work });
     // The base image, made locally from busybox-static, and imported into every tool.
     const baseTar = join(work, 'busybox.tar');
     await mustRun('sh', [join(root, 'fixtures', 'scripts', 'make-busybox-rootfs.sh'), join(work, 'busybox-rootfs'), '-o', baseTar], 'making the busybox base image');
@@ -395,6 +400,8 @@ async function main(): Promise<number> {
 
   const seconds = (Date.now() - started) / 1000;
   const rep = report(o, workloads, results, present, startedAt, seconds);
+  rep.markdown += ['', `Fixed cost of a command (${fixed[0]?.seconds.length ?? 0} runs each, interleaved; \`node dist/bench/startup.js\` measures the same):`, '', fixedCostTable(fixed), ''].join('\n');
+  (rep.json as Record<string, unknown>)['fixedCosts'] = fixed;
   const outDir = join(root, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');

@@ -1,14 +1,15 @@
 /**
  * The `tsbuild` executable: yargs flags → api.ts calls. Adds only flag parsing, rendering and exit codes.
  * Every error becomes one line on stderr (`error: <what> (<where>): <hint>`); the stack only under --debug.
+ * cli/bin.ts runs it.
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
-import { commands } from './commands/index.js';
-import { separateRunCommand } from './commands/run.js';
+import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
+import { separateRunCommand } from './commands/run-args.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -18,8 +19,8 @@ function version(): string {
   return pkg.version;
 }
 
-/** Builds the yargs parser (exported for tests that check flags without spawning). */
-export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalArgs> {
+/** Builds the yargs parser (exported for tests that check flags without spawning); loads the commands it needs. */
+export async function cli(argv: readonly string[], signal?: AbortSignal): Promise<Argv<GlobalArgs>> {
   let y = yargs(separateRunCommand(argv))
     .middleware((a) => {
       // A global flag given twice (a wrapper's default, then the user's) takes the last value, as docker's do.
@@ -54,7 +55,7 @@ export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalA
       if (err) throw err;
       throw new TsbuildError('USAGE', msg, { hint: 'run `tsbuild --help` for usage' });
     }) as unknown as Argv<GlobalArgs>;
-  for (const c of commandsFor(argv)) y = y.command(c as CommandModule<GlobalArgs, GlobalArgs>);
+  for (const c of await commandsFor(argv)) y = y.command(c as CommandModule<GlobalArgs, GlobalArgs>);
   skipHelpCaching(y);
   return y;
 }
@@ -62,18 +63,16 @@ export function cli(argv: readonly string[], signal?: AbortSignal): Argv<GlobalA
 /** Global options that take a value (skipped when looking for the command word). */
 const GLOBAL_VALUE_OPTIONS = new Set(['--root', '--progress']);
 
-/** The names a command answers to: the first word of each of its command strings, plus aliases. */
-function namesOf(c: (typeof commands)[number]): string[] {
-  const specs = [c.command ?? [], c.aliases ?? []].flat() as string[];
-  return specs.map((s) => s.split(' ')[0]!).filter((n) => n !== '$0');
-}
-
 /**
- * The commands to register: when the first word after the global options names a command, that command
- * alone (registering all of them costs ~15 ms of every start); otherwise (the default `build`, `--help`, a
- * typo that needs "did you mean") all of them.
+ * The commands to register, loading only the modules needed:
+ * - the first word after the global options names a command: that command alone (registering all of them
+ *   costs ~15 ms of every start, loading all their modules much more);
+ * - else the default command (`build`: `tsbuild -t app .`) is loaded and the others are registered by name and
+ *   description only ({@link listedOnly}), which is all that top-level help and "did you mean" read; with only
+ *   `--version` after the global options, the default command too;
+ * - a word anywhere that names a non-default command (`tsbuild --help images`): all of them, loaded.
  */
-function commandsFor(argv: readonly string[]): readonly (typeof commands)[number][] {
+async function commandsFor(argv: readonly string[]): Promise<CommandModule<never, never>[]> {
   let i = 0;
   while (i < argv.length) {
     const a = argv[i]!;
@@ -82,9 +81,27 @@ function commandsFor(argv: readonly string[]): readonly (typeof commands)[number
     else break;
   }
   const word = argv[i];
-  if (word === undefined || word.startsWith('-')) return commands;
-  const one = commands.find((c) => namesOf(c).includes(word));
-  return one ? [one] : commands;
+  const named = word === undefined || word.startsWith('-') ? undefined : commands.find((c) => namesOf(c).includes(word));
+  if (named) return [await named.load()];
+  const mentioned = argv.some((a) => commands.some((c) => !isDefault(c) && namesOf(c).includes(a)));
+  if (mentioned) return Promise.all(commands.map((c) => c.load()));
+  const versionOnly = word === '--version' && i === argv.length - 1;
+  return Promise.all(commands.map((c) => (isDefault(c) && !versionOnly ? c.load() : listedOnly(c))));
+}
+
+/**
+ * A command registered by name and description only, its module not loaded. yargs runs a command only when a
+ * word of the arguments names it, and commandsFor loads every command some word names; so this handler is
+ * never reached.
+ */
+function listedOnly(c: CommandEntry): CommandModule<never, never> {
+  return {
+    command: c.command as string | string[],
+    describe: c.describe,
+    handler: () => {
+      throw new TsbuildError('UNSUPPORTED', `command ${namesOf(c)[0] ?? 'build'} ran without its module`, { hint: 'report this as a bug' });
+    },
+  };
 }
 
 /**
@@ -98,11 +115,14 @@ function skipHelpCaching(y: Argv<GlobalArgs>): void {
   if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => undefined;
 }
 
-async function main(): Promise<void> {
-  const args = hideBin(process.argv);
+/**
+ * Runs one command line (default: this process's arguments) and sets process.exitCode; never throws. The
+ * executable's entry (cli/bin.ts) calls it.
+ */
+export async function main(args: readonly string[] = hideBin(process.argv)): Promise<void> {
   const debug = args.includes('--debug');
   try {
-    await cli(args, installSignalHandlers()).parseAsync();
+    await (await cli(args, installSignalHandlers())).parseAsync();
   } catch (e) {
     if (outputClosed()) return;
     process.stderr.write(`error: ${formatError(e)}\n`);
@@ -111,5 +131,3 @@ async function main(): Promise<void> {
     process.exitCode = TsbuildError.is(e) && e.code === 'USAGE' ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
-
-await main();

@@ -33,13 +33,21 @@ export class RegistryDestination implements ImageDestination {
   readonly ref: string;
   #last: RawManifest | undefined;
   readonly #scopes: readonly string[];
+  /** Blobs hasBlob just found absent, each until the putBlob that uploads it (which then skips its own HEAD). */
+  readonly #absent = new Set<string>();
   constructor(readonly transport: Transport, readonly reference: Reference, readonly chunkSize: number, readonly limit: Limiter, readonly mountFrom: readonly string[] = []) {
     this.ref = formatReference(reference);
     this.#scopes = [`repository:${reference.repository}:pull,push`];
   }
 
-  hasBlob(d: Descriptor, o: Abortable = {}): Promise<boolean> {
-    return this.checkExistingBlob(d, o);
+  /**
+   * Returns whether the registry has the blob (HEAD). A blob it lacks is remembered, so that the putBlob which
+   * follows (copyImage asks first) does not HEAD it again: one request less per pushed blob.
+   */
+  async hasBlob(d: Descriptor, o: Abortable = {}): Promise<boolean> {
+    const has = await this.checkExistingBlob(d, o);
+    if (!has) this.#absent.add(d.digest);
+    return has;
   }
 
   /** Returns true when HEAD on the blob answers 200 with the expected size (a GET would count as a pull). */
@@ -55,15 +63,18 @@ export class RegistryDestination implements ImageDestination {
   }
 
   /**
-   * Uploads the blob unless the registry has it (HEAD), trying a cross-repository mount first when
-   * `o.mountFrom` names repositories. The bytes are verified while they stream: a wrong digest or size
-   * cancels the upload before it is committed, so the registry never holds unverified content.
+   * Uploads the blob unless the registry has it (HEAD; none right after hasBlob found it absent), trying a
+   * cross-repository mount first when `o.mountFrom` names repositories. The bytes are verified while they
+   * stream: a wrong digest or size cancels the upload before it is committed, so the registry never holds
+   * unverified content.
    * Returns `want`.
    */
   putBlob(body: Readable, want: Descriptor, opts: PutBlobOptions = {}): Promise<Descriptor> {
     const o: PutBlobOptions = opts.mountFrom === undefined && this.mountFrom.length > 0 ? { ...opts, mountFrom: this.mountFrom } : opts;
     return this.limit(async () => {
-      if (await this.checkExistingBlob(want, o)) {
+      // Absent a moment ago (hasBlob): uploading is right even if another pusher added it meanwhile.
+      const justChecked = this.#absent.delete(want.digest);
+      if (!justChecked && await this.checkExistingBlob(want, o)) {
         body.destroy();
         this.transport.o.events({ type: 'transfer', id: want.digest, op: 'push', current: want.size, total: want.size, done: true });
         return want;

@@ -29,20 +29,30 @@ while IFS= read -r n && IFS= read -r i && IFS= read -r c; do
 done
 wait`;
 
-/** A persistent shell that runs helper commands for this process (see the file comment). Call close() when done. */
+/**
+ * A persistent shell that runs helper commands for this process (see the file comment). Call close() when done.
+ * The shell and its directory are made at the first command: a build whose steps all hit the cache starts none.
+ */
 export class ShellRunner implements CommandRunner {
-  readonly #dir: string;
-  readonly #sh: ChildProcessWithoutNullStreams;
+  readonly #parent: string;
+  #started = false;
+  #dir!: string;
+  #sh!: ChildProcessWithoutNullStreams;
   readonly #pending = new Map<number, { resolve: (r: CommandResult) => void; reject: (e: unknown) => void }>();
   #next = 0;
   #dead = false;
   #buf = '';
   readonly #fallback = directRunner();
-  readonly #exited: Promise<void>;
+  #exited!: Promise<void>;
 
   /** `o.dir`: where its private directory goes (default the OS temp dir); a build passes its scratch dir. */
   constructor(o: { dir?: string } = {}) {
-    this.#dir = mkdtempSync(join(o.dir ?? tmpdir(), 'tsbuild-sh-'));
+    this.#parent = o.dir ?? tmpdir();
+  }
+
+  #start(): void {
+    this.#dir = mkdtempSync(join(this.#parent, 'tsbuild-sh-'));
+    this.#started = true;
     writeFileSync(join(this.#dir, 'none.in'), '');
     this.#sh = spawn('/bin/sh', ['-c', SCRIPT, 'tsbuild-sh', this.#dir], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     this.#sh.stdout.setEncoding('utf8').on('data', (s: string) => this.#onData(s));
@@ -68,6 +78,15 @@ export class ShellRunner implements CommandRunner {
     const words = [cmd, ...args].map(shQuote).join(' ');
     // The command line must stay one line: a newline in an argument goes to the direct runner.
     if (/[\n\r]/.test(words) || (o.cwd !== undefined && /[\n\r]/.test(o.cwd))) return this.#fallback.run(cmd, args, o);
+    if (!this.#started) {
+      try {
+        this.#start();
+      } catch {
+        // No private directory (or no shell): every command is spawned directly, as after the shell died.
+        this.#dead = true;
+        return this.#fallback.run(cmd, args, o);
+      }
+    }
     const n = this.#next++;
     const inFile = o.input === undefined ? 'none.in' : `${n}.in`;
     if (o.input !== undefined) writeFileSync(join(this.#dir, inFile), o.input);
@@ -127,6 +146,10 @@ export class ShellRunner implements CommandRunner {
 
   /** Lets running commands finish, ends the shell and removes its directory. */
   async close(): Promise<void> {
+    if (!this.#started) {
+      this.#dead = true;
+      return;
+    }
     if (!this.#dead) {
       this.#dead = true;
       this.#sh.ref();

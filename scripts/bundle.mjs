@@ -35,7 +35,7 @@ function replaceModule(pkg, shim, o = {}) {
  * regular expressions when its module is evaluated: ~50 ms of every start, even for commands that never
  * measure a string. The shim answers printable ASCII itself and loads the real module on the first other string.
  */
-const lazyStringWidth = replaceModule('string-width', (real) => [
+export const lazyStringWidth = replaceModule('string-width', (real) => [
   'const PRINTABLE_ASCII = /^[\\x20-\\x7e]*$/;',
   'let real;',
   'export default function stringWidth(s, o) {',
@@ -49,7 +49,7 @@ const lazyStringWidth = replaceModule('string-width', (real) => [
  * ansi-styles builds its colour tables when evaluated (~20 ms); wrap-ansi (under yargs' help) only reads
  * `codes` from it, when wrapping coloured text. The shim is a proxy that loads it on first property read.
  */
-const lazyAnsiStyles = replaceModule('ansi-styles', (real) => [
+export const lazyAnsiStyles = replaceModule('ansi-styles', (real) => [
   'let real;',
   `const load = () => (real ??= require(${real}).default);`,
   'export default new Proxy({}, {',
@@ -65,7 +65,7 @@ const lazyAnsiStyles = replaceModule('ansi-styles', (real) => [
  * the registry client only needs Agent and its request() API. The registry client's `import('undici')` gets
  * that subset, required by relative path from undici's own directory; types still come from undici.
  */
-const undiciAgentOnly = replaceModule('undici', () => [
+export const undiciAgentOnly = replaceModule('undici', () => [
   "const Agent = require('./lib/dispatcher/agent');",
   "const Dispatcher = require('./lib/dispatcher/dispatcher');",
   "const api = require('./lib/api');",
@@ -73,17 +73,35 @@ const undiciAgentOnly = replaceModule('undici', () => [
   'module.exports = { Agent, Dispatcher };',
 ], { resolveFromPackage: true, loader: 'js' });
 
-await build({
-  entryPoints: { tsbuild: 'cli/main.ts' },
+/**
+ * Marks tsbuild's own modules free of side effects when imported (true by the house style: no side-effect
+ * registration, module-level values are constants), so esbuild drops the modules a barrel (`builder/index.ts`)
+ * re-exports but the importing code never uses. Without it, `tsbuild images` loaded the whole builder (~0.5 MB)
+ * through cli/docker-view's one import of the Dockerfile parser.
+ */
+export const ownModulesPure = {
+  name: 'own-modules-pure',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      if (args.pluginData === 'own-modules-pure' || args.resolveDir.includes('/node_modules/')) return undefined;
+      const r = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: 'own-modules-pure' });
+      if (r.errors.length > 0 || r.path.includes('/node_modules/') || r.namespace !== 'file') return undefined;
+      return { path: r.path, sideEffects: false };
+    });
+  },
+};
+
+if (process.argv[1] === new URL(import.meta.url).pathname) await build({
+  entryPoints: { tsbuild: 'cli/bin.ts' },
   bundle: true,
   splitting: true,
   platform: 'node',
   format: 'esm',
   target: 'node20',
   outdir: 'dist/bin',
-  chunkNames: 'chunks/[name]-[hash]',
+  chunkNames: '[name]-[hash]',
   outExtension: { '.js': '.mjs' },
-  plugins: [lazyStringWidth, lazyAnsiStyles, undiciAgentOnly],
+  plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, undiciAgentOnly],
   banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
   logLevel: 'warning',
 });

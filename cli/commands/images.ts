@@ -12,7 +12,7 @@ import { readAttestations } from '../../builder/index.js';
 import { attestationFields } from '../docker-view/attestations.js';
 import {
   HISTORY_HEADERS, HISTORY_TABLE_FORMAT, IMAGE_HEADERS, dockerImageInspect, formatInspectJson, historyRows, imageRows, imagesTableFormat,
-} from '../docker-view/index.js';
+} from '../docker-view/view.js';
 import { TemplateError, compileTemplate, formatRows, goStruct, templateUsageError } from '../go-template/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';

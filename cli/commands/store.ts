@@ -4,7 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { LayerStore, TsbuildError, withLeasesHeld } from '../../layer-store/index.js';
-import { humanSize } from '../docker-view/index.js';
+import { humanSize } from '../docker-view/view.js';
 import { historyCommand, imagesCommand, inspectCommand } from './images.js';
 import { importCommand, loadCommand, saveCommand } from './archive.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
@@ -12,7 +12,7 @@ import { readdir, rm, stat, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore } from '../../cache/index.js';
 import { parseGoDuration } from '../../builder/index.js';
-import { parseSize } from './build.js';
+import { parseSize } from '../options.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
   return LayerStore.open(argv.root, { logger: loggerFor(argv) });
