@@ -67,7 +67,7 @@ const PROBES: Readonly<Record<string, readonly string[]>> = {
   '`docker run IMAGE [COMMAND] [ARG…]`': ['tsbuild run busybox grep -v root /etc/passwd', 'tsbuild run busybox -- true', 'tsbuild run busybox sh -c "exit 3"; test $? = 3'],
   '`-i, --interactive`': ['echo hi | tsbuild run -i busybox cat | grep -qx hi', 'echo hi | tsbuild run --interactive busybox cat | grep -qx hi'],
   // The pseudo-terminal is being added (issue 19); until then this checks only that run --help lists -t.
-  '`-t, --tty`': ["tsbuild run --help | grep -q -- '-t, --tty'"],
+  '`-t, --tty`': ['script -qec "tsbuild run -t busybox tty" /dev/null | grep -q /dev/pts/'],
   '`-e, --env K=V`, `-e K`': ['tsbuild run -e A=1 busybox sh -c \'test "$A" = 1\'', 'A=2 tsbuild run -e A busybox sh -c \'test "$A" = 2\'', 'tsbuild run --env A=3 busybox sh -c \'test "$A" = 3\''],
   '`--env-file FILE`': ['tsbuild run --env-file $W/env.list busybox sh -c \'test "$B" = 2\''],
   '`-v, --volume HOST:CTR[:ro]`': ['tsbuild run -v $W/vol:/v:ro busybox grep -qx v /v/f', 'tsbuild run --volume $W/vol:/v busybox grep -qx v /v/f'],
