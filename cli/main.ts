@@ -9,6 +9,7 @@ import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands } from './commands/index.js';
 import { separateRunCommand } from './commands/run.js';
+import { enterRootless } from './rootless.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -102,6 +103,9 @@ async function main(): Promise<void> {
   const args = hideBin(process.argv);
   const debug = args.includes('--debug');
   try {
+    // Not root: the command runs again inside a user namespace of the user's own (rootless.ts).
+    const status = await enterRootless(args);
+    if (status !== undefined) { process.exitCode = status; return; }
     await cli(args, installSignalHandlers()).parseAsync();
   } catch (e) {
     if (outputClosed()) return;

@@ -10,3 +10,4 @@ export * from './platform.js';
 export * from './document.js';
 export * from './fs.js';
 export * from './file-names.js';
+export * from './userns.js';

@@ -22,7 +22,7 @@ import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimes
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, fsPath, quoteName, throwIfAborted } from '../core/index.js';
+import { DigestMismatchError, fsPath, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
 import type { ApplyOptions, ApplyResult } from './apply-options.js';
 import { checkedXattrs, enoent, entryParts, isRoot, mknod } from './apply-entry.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
@@ -257,7 +257,7 @@ class Applier {
     if (base === OPAQUE) {
       if (overlay) {
         const m = this.#xattrs.get(dir) ?? new Map<string, Buffer>();
-        m.set('trusted.overlay.opaque', Buffer.from('y'));
+        m.set(`${overlayXattrPrefix()}opaque`, Buffer.from('y'));
         this.#xattrs.set(dir, m);
         return;
       }
