@@ -19,6 +19,8 @@ const LIFELINE_FD = 3;
 const LIFELINE_ENV = 'TSBUILD_ROOTLESS_LIFELINE';
 /** The example range in the fix for a user without subordinate ids (Podman's documentation uses it too). */
 const EXAMPLE_RANGE = '100000-165535';
+/** How long a failed unshare's message is waited for after it exited (ms). */
+const UNSHARE_MESSAGE_WAIT_MS = 50;
 
 /** Returns `name`'s path on PATH, or undefined. */
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -136,31 +138,61 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
     XDG_RUNTIME_DIR: runtimeDir(uid, env),
     [LIFELINE_ENV]: String(LIFELINE_FD),
   };
+  // unshare's own messages (and newuidmap's) go to a pipe, so that a failure to make the namespace is one line
+  // of ours; the command itself gets this process's stderr back as fd 2 (from fd 4) through one `sh` exec.
   const child = spawn(onPath('unshare', env)!, [
     '--user', '--map-auto', '--map-root-user', '--mount', '--propagation', 'private', '--',
-    process.execPath, ...process.execArgv, process.argv[1]!, ...args,
-  ], { env: childEnv, stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    '/bin/sh', '-c', 'exec 2>&4 4>&-; exec "$@"', 'sh', process.execPath, ...process.execArgv, process.argv[1]!, ...args,
+  ], { env: childEnv, stdio: ['inherit', 'inherit', 'pipe', 'pipe', 2] });
   // Ctrl-C reaches the whole foreground process group, the re-run command included: not forwarded (it would
   // count as a second interrupt). SIGTERM and SIGHUP sent to this process alone are passed on.
   const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', forward('SIGTERM'));
   process.on('SIGHUP', forward('SIGHUP'));
+  let started = false;
+  let unshareErr = '';
+  const lifeline = child.stdio[LIFELINE_FD] as Socket;
+  lifeline.once('data', () => { started = true; });
+  lifeline.on('error', () => undefined);
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { unshareErr += d; });
   return new Promise((resolve, reject) => {
     child.once('error', (e) => reject(new TsbuildError('RUNTIME_MISSING', `cannot start unshare: ${e.message}`, { cause: e, hint: 'apt-get install -y util-linux' })));
+    // On exit, not on close: a helper of unshare's may hold a copy of the pipes for a while.
     child.once('exit', (code, sig) => {
-      (child.stdio[LIFELINE_FD] as Socket | null)?.destroy();
+      lifeline.destroy();
+      if (!started && code !== 0) {
+        // unshare's message may still be in the pipe: read what is there, briefly.
+        setTimeout(() => { child.stderr!.destroy(); reject(namespaceFailed(unshareErr, user.name)); }, UNSHARE_MESSAGE_WAIT_MS);
+        return;
+      }
+      child.stderr!.destroy();
       resolve(code ?? 128 + (sig ? osConstants.signals[sig] : 0));
     });
   });
 }
 
-/** In the re-run command: when the parent (the user's tsbuild) dies, even by SIGKILL, stop as on SIGTERM. */
+/** The error for an unshare that could not make the namespace (its message, and what usually causes it). */
+function namespaceFailed(stderr: string, user: string): TsbuildError {
+  const msg = stderr.split('\n').map((l) => l.trim()).filter(Boolean).join('; ') || 'unshare failed';
+  const full = /No space left on device/.test(msg);
+  return new TsbuildError('RUNTIME_MISSING', `cannot create a user namespace for rootless mode: ${msg}`, {
+    hint: full
+      ? 'user namespaces are disabled or used up here (user.max_user_namespaces); as root: sysctl -w user.max_user_namespaces=15000'
+      : `as root: check sysctl user.max_user_namespaces (> 0) and kernel.unprivileged_userns_clone (1), and the ranges of ${user} in /etc/subuid and /etc/subgid (usermod --add-subuids ${EXAMPLE_RANGE} --add-subgids ${EXAMPLE_RANGE} ${user})`,
+  });
+}
+
+/**
+ * In the re-run command: tells the parent it started, and when the parent (the user's tsbuild) dies, even by
+ * SIGKILL, stops as on SIGTERM.
+ */
 function watchParent(): void {
   delete process.env[LIFELINE_ENV];
   try {
-    const s = new Socket({ fd: LIFELINE_FD, readable: true, writable: false });
+    const s = new Socket({ fd: LIFELINE_FD, readable: true, writable: true });
     s.on('error', () => undefined);
+    s.write('R'); // started: the namespace exists
     s.on('close', () => { process.kill(process.pid, 'SIGTERM'); });
     s.resume();
     s.unref();

@@ -87,8 +87,11 @@ export async function makeRootlessUser(o: { ranges?: boolean } = {}): Promise<Ro
   const name = `tsbrl${randomBytes(4).toString('hex')}`;
   await run('useradd', ['-m', '-s', '/bin/sh', name]);
   let copy: string | undefined;
+  let uidSeen: number | undefined;
   const cleanup = async (): Promise<void> => {
     await run('userdel', ['-r', '-f', name]).catch(() => undefined);
+    // tsbuild's runtime dir for a user without XDG_RUNTIME_DIR (cli/rootless.ts): runc's state.
+    if (uidSeen !== undefined) rmSync(join(tmpdir(), `tsbuild-xdg-${uidSeen}`), { recursive: true, force: true });
     for (const f of ['/etc/subuid', '/etc/subgid']) dropLines(f, name);
     if (copy) rmSync(copy, { recursive: true, force: true });
   };
@@ -99,6 +102,7 @@ export async function makeRootlessUser(o: { ranges?: boolean } = {}): Promise<Ro
     }
     const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
     const uid = id('-u');
+    uidSeen = uid;
     const gid = id('-g');
     const home = (await run('sh', ['-c', `getent passwd ${name} | cut -d: -f6`])).stdout.trim();
     let root = repoRoot();
