@@ -5,6 +5,7 @@
  * run-spec.ts), the stage env and the mounts' key material.
  */
 import { Writable } from 'node:stream';
+import { inUserNamespace } from '../../../layer-store/core/index.js';
 import { checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
@@ -83,7 +84,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         platform: st.platform,
       }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
       if (exitCode !== 0) {
-        throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location) });
+        throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location), ...rootlessHint(tail) });
       }
       const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
       return layer ? { layer } : {};
@@ -93,4 +94,16 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   });
   if (r.layer) st.layers.push(r.layer);
   commitHistory(st.config, runCreatedBy(args, historyArgs), r.layer !== undefined, st.time);
+}
+
+/**
+ * Rootless (a user namespace), a step refused a privilege ("Operation not permitted"): the hint names what the
+ * user namespace cannot give (device nodes, mounts, host-owned files), instead of the generic "fix the command".
+ */
+function rootlessHint(tail: readonly string[]): { hint?: string } {
+  if (!inUserNamespace() || !tail.some((l) => /Operation not permitted|Permission denied/.test(l))) return {};
+  const what = tail.some((l) => /mknod/.test(l)) ? 'making device nodes (CAP_MKNOD on the host)'
+    : tail.some((l) => /mount/.test(l)) ? 'mounting filesystems other than those a user namespace may mount'
+      : 'a privilege of the host\'s root';
+  return { hint: `the step needs ${what}, which a rootless build does not have; build as root for it` };
 }
