@@ -10,6 +10,7 @@ import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
 import { separateRunCommand } from './commands/run-args.js';
+import { enterRootless } from './rootless.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -122,6 +123,9 @@ function skipHelpCaching(y: Argv<GlobalArgs>): void {
 export async function main(args: readonly string[] = hideBin(process.argv)): Promise<void> {
   const debug = args.includes('--debug');
   try {
+    // Not root: the command runs again inside a user namespace of the user's own (rootless.ts).
+    const status = await enterRootless(args);
+    if (status !== undefined) { process.exitCode = status; return; }
     await (await cli(args, installSignalHandlers())).parseAsync();
   } catch (e) {
     if (outputClosed()) return;

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { CommandRunner } from '../layer-store/core/index.js';
+import { type CommandRunner, inUserNamespace } from '../layer-store/core/index.js';
 import { ContainerStartError } from './errors.js';
 import { execCapture } from './exec.js';
 
@@ -52,11 +52,13 @@ export async function mountOverlay(
   for (const p of [...lower, o.upper, o.work]) {
     if (/[,:\n]/.test(p)) throw new ContainerStartError(`overlay path ${JSON.stringify(p)} contains ',' or ':'`, { hint: 'use a store root path without commas or colons' });
   }
-  let data = `lowerdir=${lower.join(':')},upperdir=${o.upper},workdir=${o.work}`;
+  // In a user namespace (rootless) overlayfs keeps its whiteout and opaque xattrs as user.overlay.*.
+  const userxattr = inUserNamespace() ? ',userxattr' : '';
+  let data = `lowerdir=${lower.join(':')},upperdir=${o.upper},workdir=${o.work}${userxattr}`;
   let cwd: string | undefined;
   if (data.length > MAX_MOUNT_DATA) {
     cwd = commonDir(lower);
-    data = `lowerdir=${lower.map((l) => relative(cwd as string, l) || '.').join(':')},upperdir=${o.upper},workdir=${o.work}`;
+    data = `lowerdir=${lower.map((l) => relative(cwd as string, l) || '.').join(':')},upperdir=${o.upper},workdir=${o.work}${userxattr}`;
     if (data.length > MAX_MOUNT_DATA) {
       throw new ContainerStartError(`too many layers for one overlay mount (${lower.length} lower dirs)`, {
         hint: 'squash the base image or move the store to a shorter --root path',

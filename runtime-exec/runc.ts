@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { AbortedError, exists, type Logger, noopLogger } from '../layer-store/core/index.js';
+import { AbortedError, exists, type Logger, noopLogger, runcStateRoot } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
 import { CleanupStack } from './cleanup.js';
 import { ContainerStartError, RuntimeMissingError } from './errors.js';
@@ -15,6 +15,7 @@ import { mountOverlay, unmount } from './overlay.js';
 import { loadDefaultSeccompProfile, resolveSeccomp, type LinuxSeccomp, type SeccompProfile } from './seccomp.js';
 import { mountTargets, nofileLimit, ociConfig, stepCapabilities, validateSpec } from './spec.js';
 import { cgroupsPathFor, ociConfigText } from './run-settings.js';
+import { adaptToUserNamespace, checkRootlessSpec } from './rootless.js';
 import { MountStubs } from './stubs.js';
 import { superviseRunc } from './supervisor.js';
 import type { RunIO, RunSpec, Runtime } from './types.js';
@@ -23,13 +24,11 @@ import type { RunIO, RunSpec, Runtime } from './types.js';
 const ABORT_GRACE_MS = 5000;
 const KILL_RETRY_MS = 100;
 const CGROUP_ROOT = '/sys/fs/cgroup';
-/** runc's default `--root` when run as root. */
-const DEFAULT_RUNC_ROOT = '/run/runc';
 
 export interface RuncOptions {
   /** The runc (or CLI-compatible OCI runtime) binary. */
   readonly path: string;
-  /** runc's state root (`runc --root`); default runc's own (/run/runc). */
+  /** runc's state root (`runc --root`); default runc's own (/run/runc, $XDG_RUNTIME_DIR/runc rootless). */
   readonly root?: string;
   /** Where bundles are created (default os.tmpdir()); each run makes and removes `tsbuild-run-*` here. */
   readonly tmpDir?: string;
@@ -100,7 +99,7 @@ export class RuncRuntime implements Runtime {
 
   /** runc's state dir of container `id` (present from create until delete). */
   #stateDir(id: string): string {
-    return join(this.#o.root ?? DEFAULT_RUNC_ROOT, id);
+    return join(this.#o.root ?? runcStateRoot(), id);
   }
 
   /** Returns the seccomp section of a step with `caps` (Docker's default profile, resolved once per cap set). */
@@ -122,6 +121,7 @@ export class RuncRuntime implements Runtime {
   async run(spec: RunSpec, io: RunIO, signal: AbortSignal): Promise<{ exitCode: number }> {
     if (signal.aborted) throw new AbortedError({ cause: signal.reason });
     validateSpec(spec);
+    checkRootlessSpec(spec);
     if (spec.platform) await checkBinfmt(spec.platform);
     const stack = new CleanupStack();
     let result: { exitCode: number } | undefined;
@@ -165,6 +165,7 @@ export class RuncRuntime implements Runtime {
         ...(seccomp ? { seccomp } : {}),
         ...(this.#o.owner !== undefined ? { annotations: { [OWNER_ANNOTATION]: this.#o.owner } } : {}),
       });
+      adaptToUserNamespace(config);
       writeFileSync(join(bundle, 'config.json'), ociConfigText(config), { mode: 0o600 });
     } catch (e) {
       await mounting.then(() => unmount(rootfs, spec.commands), () => undefined).catch(() => undefined);

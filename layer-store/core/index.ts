@@ -11,3 +11,4 @@ export * from './document.js';
 export * from './fs.js';
 export * from './file-names.js';
 export * from './attestation.js';
+export * from './userns.js';

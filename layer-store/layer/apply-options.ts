@@ -5,7 +5,7 @@ export interface ApplyOptions {
   /**
    * 'apply' (default): OCI whiteouts delete from `target` (`.wh.x` removes x, `.wh..wh..opq` removes the
    * directory's existing children not written by this layer), for a flattened rootfs.
-   * 'overlay': whiteouts become overlayfs whiteouts (a 0/0 character device, `trusted.overlay.opaque=y`),
+   * 'overlay': whiteouts become overlayfs whiteouts (a 0/0 character device, `trusted.overlay.opaque=y`, or `user.overlay.opaque=y` in a user namespace, where device nodes other than whiteouts are left out),
    * so the result can be used directly as an overlay lowerdir (snapshots keyed by diffID). Needs root.
    */
   readonly whiteouts?: 'apply' | 'overlay' | undefined;

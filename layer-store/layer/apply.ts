@@ -22,7 +22,7 @@ import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimes
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, fsPath, quoteName, throwIfAborted } from '../core/index.js';
+import { DigestMismatchError, fsPath, inUserNamespace, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
 import type { ApplyOptions, ApplyResult } from './apply-options.js';
 import { checkedXattrs, enoent, entryParts, isRoot, mknod } from './apply-entry.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
@@ -236,6 +236,9 @@ class Applier {
       case 'char':
       case 'block': {
         if (!this.#allowDevices) throw new UnsafeLayerEntryError(h.name, 'device', `${h.type} device ${h.devmajor}:${h.devminor} not allowed (not root, or allowDevices is false)`);
+        // Rootless (a user namespace) cannot make device nodes: a snapshot leaves them out, as Podman and moby
+        // do (a RUN step gets /dev from the runtime, and layer digests come from the blob, not the snapshot).
+        if (this.#o.whiteouts === 'overlay' && inUserNamespace() && !(h.type === 'char' && !h.devmajor && !h.devminor)) return;
         await this.clear(dest, false);
         await mknod(dest, h.type === 'char' ? 'c' : 'b', h.devmajor ?? 0, h.devminor ?? 0, 0o600, this.#target);
         await this.meta(dest, h, false);
@@ -257,7 +260,7 @@ class Applier {
     if (base === OPAQUE) {
       if (overlay) {
         const m = this.#xattrs.get(dir) ?? new Map<string, Buffer>();
-        m.set('trusted.overlay.opaque', Buffer.from('y'));
+        m.set(`${overlayXattrPrefix()}opaque`, Buffer.from('y'));
         this.#xattrs.set(dir, m);
         return;
       }

@@ -13,7 +13,7 @@ import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
-import { compareNameBytes, encodeName, fsPath, throwIfAborted } from '../core/index.js';
+import { compareNameBytes, encodeName, fsPath, overlayXattrPrefix, throwIfAborted } from '../core/index.js';
 import { LayerSourceChangedError } from './errors.js';
 import { readdirNamesSync, readlinkName } from './fs-names.js';
 import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
@@ -80,7 +80,7 @@ export async function walk(root: string, o: TarTreeOptions, overlay: boolean, xa
       if (o.filter && !o.filter(k.rel, k.st)) continue;
       if (w === 'yes' || k.st.isDirectory()) out.push({ rel: k.rel, abs: k.abs, st: k.st, whiteout: k.whiteout });
       if (k.st.isDirectory()) {
-        if (overlay && w === 'yes' && xattrs?.get(k.abs)?.get('trusted.overlay.opaque')?.toString() === 'y') {
+        if (overlay && w === 'yes' && xattrs?.get(k.abs)?.get(`${overlayXattrPrefix()}opaque`)?.toString() === 'y') {
           out.push({ rel: `${k.rel}/.wh..wh..opq`, abs: k.abs, st: k.st, whiteout: true });
         }
         await visit(k.abs, k.rel);
@@ -96,7 +96,8 @@ function xattrsFor(table: XattrTable | undefined, abs: string): Map<string, Buff
   const m = table?.get(abs);
   if (!m) return undefined;
   const keep = new Map<string, Buffer>();
-  for (const [k, v] of m) if (!k.startsWith('trusted.overlay.')) keep.set(k, v);
+  const ours = overlayXattrPrefix();
+  for (const [k, v] of m) if (!k.startsWith('trusted.overlay.') && !k.startsWith(ours)) keep.set(k, v);
   return keep.size ? keep : undefined;
 }
 

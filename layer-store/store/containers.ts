@@ -10,12 +10,12 @@ import { execFile } from 'node:child_process';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import type { Logger } from '../core/index.js';
+import { type Logger, runcStateRoot } from '../core/index.js';
 import { listMounts, ownerGone } from './scratch.js';
 
 const run = promisify(execFile);
 
-/** runc's default state root when run as root (runtime-exec uses it unless given `--root`). */
+/** runc's default state root when run as root (runtime-exec uses runc's default, core's runcStateRoot()). */
 export const RUNC_STATE_ROOT = '/run/runc';
 /** runtime-exec's OWNER_ANNOTATION (duplicated: layer-store imports no other module). */
 const OWNER_LABEL = 'org.tsbuild.owner';
@@ -46,7 +46,7 @@ interface RuncState {
  * runtime made without an owner) their rootfs overlay has its upper dir below `root`.
  */
 export async function findLeftoverContainers(root: string, o: { runcRoot?: string } = {}): Promise<LeftoverContainer[]> {
-  const stateRoot = o.runcRoot ?? RUNC_STATE_ROOT;
+  const stateRoot = o.runcRoot ?? runcStateRoot();
   const storeRoot = resolve(root);
   const names = await readdir(stateRoot).catch(() => [] as string[]);
   const out: LeftoverContainer[] = [];
@@ -87,7 +87,7 @@ export async function removeContainer(c: LeftoverContainer, o: { runc?: string; 
   const rootArgs = o.runcRoot ? ['--root', o.runcRoot] : [];
   await run(runc, [...rootArgs, 'kill', c.id, 'KILL']).catch(() => undefined);
   await run(runc, [...rootArgs, 'delete', '--force', c.id]).catch(() => undefined);
-  const gone = await readdir(join(o.runcRoot ?? RUNC_STATE_ROOT, c.id)).then(() => false, () => true);
+  const gone = await readdir(join(o.runcRoot ?? runcStateRoot(), c.id)).then(() => false, () => true);
   const mounted = async (): Promise<boolean> => (await listMounts().catch(() => [])).some((m) => m.point === c.rootfs);
   if (await mounted()) await run('umount', [c.rootfs]).catch(() => run('umount', ['-l', c.rootfs]).catch(() => undefined));
   // Never removed through a mount that is still there: that would delete the step's files via the overlay.

@@ -6,6 +6,7 @@
  */
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
+import { inUserNamespace } from '../../../layer-store/core/index.js';
 import { CHROOT_ETC_FILES, checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
@@ -96,7 +97,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         ? await withPlainRootfs(ctx, lower, s, (root) => run({ lower: [], upper: root, work: s.work }), [...CHROOT_ETC_FILES, ...rtMounts.mounts.map((m) => m.target.replace(/^\/+/, ''))])
         : await run({ lower, upper: s.upper, work: s.work });
       if (exitCode !== 0) {
-        throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location) });
+        throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location), ...rootlessHint(tail) });
       }
       const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
       return layer ? { layer } : {};
@@ -106,4 +107,16 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   });
   if (r.layer) st.layers.push(r.layer);
   commitHistory(st.config, runCreatedBy(args, historyArgs), r.layer !== undefined, st.time);
+}
+
+/**
+ * Rootless (a user namespace), a step refused a privilege ("Operation not permitted"): the hint names what the
+ * user namespace cannot give (device nodes, mounts, host-owned files), instead of the generic "fix the command".
+ */
+function rootlessHint(tail: readonly string[]): { hint?: string } {
+  if (!inUserNamespace() || !tail.some((l) => /Operation not permitted|Permission denied/.test(l))) return {};
+  const what = tail.some((l) => /mknod/.test(l)) ? 'making device nodes (CAP_MKNOD on the host)'
+    : tail.some((l) => /mount/.test(l)) ? 'mounting filesystems other than those a user namespace may mount'
+      : 'a privilege of the host\'s root';
+  return { hint: `the step needs ${what}, which a rootless build does not have; build as root for it` };
 }

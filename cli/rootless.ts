@@ -1,0 +1,202 @@
+/**
+ * Rootless mode: a user other than root runs every command inside a user namespace of its own, mapped with its
+ * subordinate ids (/etc/subuid, /etc/subgid) through the setuid newuidmap/newgidmap, as Podman does. The
+ * command is run again there (`unshare --user --map-auto --map-root-user --mount`, util-linux ≥ 2.38), where it
+ * is uid 0 over the user's files: overlay mounts (`userxattr`), runc and chown work, files of other owners keep
+ * the image's uids (stored on disk as subordinate ids), and the mount namespace takes every mount with it when
+ * the command ends. Prerequisites are checked first, and a missing one is one error line with the fix.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants, tmpdir, userInfo } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { TsbuildError } from '../layer-store/core/index.js';
+import { defaultRoot } from './context.js';
+
+/** The fd on which the re-run command watches its parent (EOF: the parent died, so stop as on SIGTERM). */
+const LIFELINE_FD = 3;
+const LIFELINE_ENV = 'TSBUILD_ROOTLESS_LIFELINE';
+/** The example range in the fix for a user without subordinate ids (Podman's documentation uses it too). */
+const EXAMPLE_RANGE = '100000-165535';
+/** How long a failed unshare's message is waited for after it exited (ms). */
+const UNSHARE_MESSAGE_WAIT_MS = 50;
+
+/** Returns `name`'s path on PATH, or undefined. */
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const d of (env['PATH'] ?? '').split(delimiter)) {
+    if (!d) continue;
+    try {
+      accessSync(join(d, name), constants.X_OK);
+      return join(d, name);
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+function readSysctl(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether /etc/subuid or /etc/subgid (`file`) gives `user` (name or uid) a range of at least one id. */
+function hasRange(file: string, user: { name: string; uid: number }): boolean {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return false;
+  }
+  return text.split('\n').some((l) => {
+    const [who, start, count] = l.trim().split(':');
+    return (who === user.name || who === String(user.uid)) && Number(start) >= 0 && Number(count) > 0;
+  });
+}
+
+/** What rootless mode needs and is missing here: each item says what and how to fix it. */
+export function missingPrerequisites(user: { name: string; uid: number }, env: NodeJS.ProcessEnv = process.env): { what: string; fix: string }[] {
+  const out: { what: string; fix: string }[] = [];
+  if (readSysctl('/proc/sys/user/max_user_namespaces') === 0) {
+    out.push({ what: 'user namespaces are disabled (user.max_user_namespaces is 0)', fix: 'as root: sysctl -w user.max_user_namespaces=15000' });
+  }
+  if (readSysctl('/proc/sys/kernel/unprivileged_userns_clone') === 0) {
+    out.push({ what: 'unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone is 0)', fix: 'as root: sysctl -w kernel.unprivileged_userns_clone=1' });
+  }
+  const tools = ['newuidmap', 'newgidmap'].filter((t) => !onPath(t, env));
+  if (tools.length > 0) out.push({ what: `${tools.join(' and ')} not found on PATH`, fix: 'as root: apt-get install -y uidmap' });
+  if (!onPath('unshare', env)) out.push({ what: 'unshare not found on PATH', fix: 'as root: apt-get install -y util-linux' });
+  const ids = [['uid', '/etc/subuid'], ['gid', '/etc/subgid']].filter(([, f]) => !hasRange(f!, user)).map(([k]) => k);
+  if (ids.length > 0) {
+    out.push({
+      what: `no subordinate ${ids.join(' and ')} range for user ${user.name} in ${ids.map((k) => `/etc/sub${k}`).join(' and ')}`,
+      fix: `as root: usermod --add-subuids ${EXAMPLE_RANGE} --add-subgids ${EXAMPLE_RANGE} ${user.name}`,
+    });
+  }
+  return out;
+}
+
+/** Whether the command needs no namespace: help and version, and `--isolation chroot` (its own mode). */
+function needsNoNamespace(args: readonly string[]): boolean {
+  if (args.some((a) => a === '--help' || a === '-h' || a === '--version' || a === '--isolation=chroot')) return true;
+  return args.some((a, i) => a === '--isolation' && args[i + 1] === 'chroot');
+}
+
+/**
+ * Returns runc's state dir parent for the re-run command: $XDG_RUNTIME_DIR when set and ours, else
+ * `<tmp>/tsbuild-xdg-<uid>` (made 0700 here; refused when another user owns it).
+ */
+function runtimeDir(uid: number, env: NodeJS.ProcessEnv): string {
+  const given = env['XDG_RUNTIME_DIR'];
+  if (given) {
+    try {
+      if (lstatSync(given).uid === uid) return given;
+    } catch {
+      // fall through
+    }
+  }
+  const dir = join(tmpdir(), `tsbuild-xdg-${uid}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new TsbuildError('RUNTIME_MISSING', `${dir} belongs to another user`, { hint: 'set XDG_RUNTIME_DIR to a directory of your own' });
+  }
+  return dir;
+}
+
+/**
+ * Runs this command again inside a user namespace when the user is not root, and returns its exit status;
+ * undefined when the command is to run here (root, in the namespace already, or a command that needs none).
+ * In the re-run command, starts watching the parent. Throws a TsbuildError, before any work, naming every
+ * missing prerequisite and its fix.
+ */
+export async function enterRootless(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number | undefined> {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  if (uid === 0) {
+    if (env[LIFELINE_ENV] === String(LIFELINE_FD)) watchParent();
+    return undefined;
+  }
+  if (needsNoNamespace(args)) return undefined;
+  const user = { name: userInfo().username, uid };
+  const missing = missingPrerequisites(user, env);
+  if (missing.length > 0) {
+    throw new TsbuildError('RUNTIME_MISSING', `rootless mode (uid ${uid}) needs what is missing here: ${missing.map((m) => m.what).join('; ')}`, {
+      hint: missing.map((m) => m.fix).join('; '),
+    });
+  }
+  const childEnv: NodeJS.ProcessEnv = {
+    ...env,
+    // Computed out here: inside, the command is uid 0 and would take root's default store.
+    TSBUILD_ROOT: defaultRoot(env),
+    // runc in a user namespace keeps its state in $XDG_RUNTIME_DIR/runc when $USER is not root (runc's rule).
+    USER: user.name,
+    XDG_RUNTIME_DIR: runtimeDir(uid, env),
+    [LIFELINE_ENV]: String(LIFELINE_FD),
+  };
+  // unshare's own messages (and newuidmap's) go to a pipe, so that a failure to make the namespace is one line
+  // of ours; the command itself gets this process's stderr back as fd 2 (from fd 4) through one `sh` exec.
+  const child = spawn(onPath('unshare', env)!, [
+    '--user', '--map-auto', '--map-root-user', '--mount', '--propagation', 'private', '--',
+    '/bin/sh', '-c', 'exec 2>&4 4>&-; exec "$@"', 'sh', process.execPath, ...process.execArgv, process.argv[1]!, ...args,
+  ], { env: childEnv, stdio: ['inherit', 'inherit', 'pipe', 'pipe', 2] });
+  // Ctrl-C reaches the whole foreground process group, the re-run command included: not forwarded (it would
+  // count as a second interrupt). SIGTERM and SIGHUP sent to this process alone are passed on.
+  const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', forward('SIGTERM'));
+  process.on('SIGHUP', forward('SIGHUP'));
+  let started = false;
+  let unshareErr = '';
+  const lifeline = child.stdio[LIFELINE_FD] as Socket;
+  lifeline.once('data', () => { started = true; });
+  lifeline.on('error', () => undefined);
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { unshareErr += d; });
+  return new Promise((resolve, reject) => {
+    child.once('error', (e) => reject(new TsbuildError('RUNTIME_MISSING', `cannot start unshare: ${e.message}`, { cause: e, hint: 'apt-get install -y util-linux' })));
+    // On exit, not on close: a helper of unshare's may hold a copy of the pipes for a while.
+    child.once('exit', (code, sig) => {
+      lifeline.destroy();
+      if (!started && code !== 0) {
+        // unshare's message may still be in the pipe: read what is there, briefly.
+        setTimeout(() => { child.stderr!.destroy(); reject(namespaceFailed(unshareErr, user.name)); }, UNSHARE_MESSAGE_WAIT_MS);
+        return;
+      }
+      child.stderr!.destroy();
+      resolve(code ?? 128 + (sig ? osConstants.signals[sig] : 0));
+    });
+  });
+}
+
+/** The error for an unshare that could not make the namespace (its message, and what usually causes it). */
+function namespaceFailed(stderr: string, user: string): TsbuildError {
+  const msg = stderr.split('\n').map((l) => l.trim()).filter(Boolean).join('; ') || 'unshare failed';
+  const full = /No space left on device/.test(msg);
+  return new TsbuildError('RUNTIME_MISSING', `cannot create a user namespace for rootless mode: ${msg}`, {
+    hint: full
+      ? 'user namespaces are disabled or used up here (user.max_user_namespaces); as root: sysctl -w user.max_user_namespaces=15000'
+      : `as root: check sysctl user.max_user_namespaces (> 0) and kernel.unprivileged_userns_clone (1), and the ranges of ${user} in /etc/subuid and /etc/subgid (usermod --add-subuids ${EXAMPLE_RANGE} --add-subgids ${EXAMPLE_RANGE} ${user})`,
+  });
+}
+
+/**
+ * In the re-run command: tells the parent it started, and when the parent (the user's tsbuild) dies, even by
+ * SIGKILL, stops as on SIGTERM.
+ */
+function watchParent(): void {
+  delete process.env[LIFELINE_ENV];
+  try {
+    const s = new Socket({ fd: LIFELINE_FD, readable: true, writable: true });
+    s.on('error', () => undefined);
+    s.write('R'); // started: the namespace exists
+    s.on('close', () => { process.kill(process.pid, 'SIGTERM'); });
+    s.resume();
+    s.unref();
+  } catch {
+    // no such fd: started by hand with the variable set; nothing to watch
+  }
+}
