@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
+import { TsbuildError, formatPlatform, hostPlatform, platformMatches, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { resolveUser, checkBinfmt, findInit, isNativePlatform, INIT_PATH, type Limits, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
@@ -58,6 +58,12 @@ export async function runImage(o: RunImageOptions): Promise<number> {
   const fileEnv = (await Promise.all((o.envFiles ?? []).map(readEnvFile))).flat();
   const img = await o.store.image(o.image, { platform: o.platform ?? hostPlatform() });
   const platform = o.store.platformOf(img);
+  if (o.platform && !platformMatches(o.platform, platform)) {
+    // A single-platform image is what it is: as docker, a --platform it does not have is an error, not a silent run.
+    throw new TsbuildError('USAGE', `image with reference ${o.image} was found but does not match the specified platform: wanted ${formatPlatform(o.platform)}, actual: ${formatPlatform(platform)}`, {
+      location: { ref: o.image }, hint: `drop --platform, or build or pull the image for ${formatPlatform(o.platform)}`,
+    });
+  }
   if (!isNativePlatform(platform)) await checkBinfmt(platform);
   const lower = (await Promise.all(img.manifest.layers.map((d, i) => o.store.snapshot(img.config.rootfs.diff_ids[i]!, { layer: d })))).reverse();
   const c = img.config.config ?? {};
