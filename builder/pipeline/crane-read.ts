@@ -180,6 +180,8 @@ export async function exportFilesystem(o: CraneReadOptions & { readonly out: Wri
       for (const layer of [...img.manifest.layers].reverse()) {
         const extract = tar.extract();
         const reading = pipeline([await src.getBlob(layer, o), decompressor(layerCompression(layer.mediaType)), extract], o.signal ? { signal: o.signal } : {});
+        // When the loop below stops early (the output closed: `| head`), this rejects unawaited: not a crash.
+        reading.catch(() => undefined);
         const layerDeleted: string[] = [];
         const layerOpaque: string[] = [];
         for await (const entry of extract) {

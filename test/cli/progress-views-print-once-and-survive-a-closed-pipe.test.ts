@@ -107,3 +107,13 @@ test('a reader that closes the pipe (| head -1) ends the build quietly, with not
   const fsck = tsbuild(['fsck']);
   assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
 });
+
+test('export and save to a reader that closes the pipe (| head -c 10) end quietly with 141', async () => {
+  for (const cmd of ['export busybox:latest -', 'save busybox:latest']) {
+    const errFile = join(work, 'stderr-export');
+    const sh = `set -o pipefail; ${TSBUILD_LAUNCHER} --root ${root} ${cmd} 2>${errFile} | head -c 10 >/dev/null; echo "status=$?"`;
+    const r = spawnSync('bash', ['-c', sh], { encoding: 'utf8' });
+    assert.match(r.stdout, /status=141/, `${cmd}: ${r.stdout}${r.stderr}`);
+    assert.equal(await readFile(errFile, 'utf8'), '', `${cmd}: no stack trace or error line after a closed pipe`);
+  }
+});
