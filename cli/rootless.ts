@@ -17,6 +17,10 @@ import { defaultRoot } from './context.js';
 /** The fd on which the re-run command watches its parent (EOF: the parent died, so stop as on SIGTERM). */
 const LIFELINE_FD = 3;
 const LIFELINE_ENV = 'TSBUILD_ROOTLESS_LIFELINE';
+/** Set by bin/tsbuild when it ran unshare itself: the pid of the launcher shell the command is to outlive no more. */
+const PARENT_ENV = 'TSBUILD_ROOTLESS_PARENT';
+/** How often the command started by bin/tsbuild looks whether its parent shell is still there (ms). */
+const PARENT_POLL_MS = 500;
 /** The example range in the fix for a user without subordinate ids (Podman's documentation uses it too). */
 const EXAMPLE_RANGE = '100000-165535';
 /** How long a failed unshare's message is waited for after it exited (ms). */
@@ -119,6 +123,7 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
   if (uid === undefined) return undefined;
   if (uid === 0) {
     if (env[LIFELINE_ENV] === String(LIFELINE_FD)) watchParent();
+    else if (env[PARENT_ENV]) watchParentPid(Number(env[PARENT_ENV]));
     return undefined;
   }
   if (needsNoNamespace(args)) return undefined;
@@ -199,4 +204,30 @@ function watchParent(): void {
   } catch {
     // no such fd: started by hand with the variable set; nothing to watch
   }
+}
+
+/** The parent pid of this process now, from /proc (Node's process.ppid is read once, at start). */
+function currentPpid(): number | undefined {
+  try {
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * In a command started by bin/tsbuild's rootless fast path (the launcher shell ran unshare and waits): when
+ * that shell dies (SIGTERM or SIGKILL sent to it alone), stops as on SIGTERM, as watchParent does.
+ */
+function watchParentPid(parent: number): void {
+  delete process.env[PARENT_ENV];
+  if (!Number.isInteger(parent) || parent <= 1 || currentPpid() !== parent) return;
+  const timer = setInterval(() => {
+    if (currentPpid() === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, PARENT_POLL_MS);
+  timer.unref();
 }
