@@ -7,7 +7,7 @@
  * the command ends. Prerequisites are checked first, and a missing one is one error line with the fix.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -167,14 +167,54 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
     child.once('exit', (code, sig) => {
       lifeline.destroy();
       if (!started && code !== 0) {
-        // unshare's message may still be in the pipe: read what is there, briefly.
-        setTimeout(() => { child.stderr!.destroy(); reject(namespaceFailed(unshareErr, user.name)); }, UNSHARE_MESSAGE_WAIT_MS);
+        // unshare's message may still be in the pipe: read what is there, briefly; then its helper goes.
+        setTimeout(() => {
+          killUnshareHelpers();
+          child.stderr!.destroy();
+          reject(namespaceFailed(unshareErr, user.name));
+        }, UNSHARE_MESSAGE_WAIT_MS);
         return;
       }
       child.stderr!.destroy();
       resolve(code ?? 128 + (sig ? osConstants.signals[sig] : 0));
     });
   });
+}
+
+/** Fields after a /proc/PID/stat line's `(comm)`: state, ppid, pgrp, … ; with the comm. */
+function procStat(pid: number | 'self'): { comm: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), pgrp: Number(stat.slice(close + 2).split(' ')[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After unshare failed to make the namespace: util-linux 2.38's unshare forked a helper (to run newuidmap and
+ * newgidmap) that waits on an eventfd for unshare(2) to succeed, and is never told it failed: it would wait
+ * forever, holding our pipes. Kills every process named unshare in this process group (ours has exited).
+ */
+function killUnshareHelpers(): void {
+  const own = procStat('self')?.pgrp;
+  if (own === undefined) return;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return;
+  }
+  for (const d of pids) {
+    const st = procStat(Number(d));
+    if (st?.comm !== 'unshare' || st.pgrp !== own) continue;
+    try {
+      process.kill(Number(d), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /** The error for an unshare that could not make the namespace (its message, and what usually causes it). */
