@@ -18,6 +18,7 @@ import { cacheRows, cacheTable, type CachePhase } from './rows-cache.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
 import { fixedCosts, fixedCostTable, type FixedCost } from './startup.js';
+import { rootlessBench } from './rows-rootless.js';
 
 const BASE_IMAGE = 'busybox:latest';
 const PEERS = ['buildkit', 'buildah', 'skopeo'] as const;
@@ -35,6 +36,8 @@ interface Options {
   readonly keep: boolean;
   /** Peers to run (--peers buildkit,skopeo); default every installed one. */
   readonly peers: readonly Peer[];
+  /** --rootless: W1, W4, W5 as an unprivileged user beside rootless buildah (bench/rows-rootless.ts) only. */
+  readonly rootless?: boolean;
 }
 
 /** One cell of the results: a tool's runs of one phase of one workload. */
@@ -46,7 +49,7 @@ interface Cell {
 }
 
 function usage(msg: string): never {
-  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--peers buildkit,buildah,skopeo] [--runs N] [--keep]');
+  throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--peers buildkit,buildah,skopeo] [--runs N] [--keep] [--rootless]');
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -56,6 +59,7 @@ function parseArgs(argv: readonly string[]): Options {
   let only: WorkloadName[] = [...WORKLOAD_NAMES];
   let runs: number | undefined;
   let peers: Peer[] = [...PEERS];
+  let rootless = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -68,6 +72,7 @@ function parseArgs(argv: readonly string[]): Options {
     if (a === '--quick') quick = true;
     else if (a === '--install') install = true;
     else if (a === '--keep') keep = true;
+    else if (a === '--rootless') rootless = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       only = value().split(',').map((s) => s.trim().toUpperCase()).filter(Boolean).map((s) => {
         if (!(WORKLOAD_NAMES as readonly string[]).includes(s)) usage(`unknown workload ${s} (known: ${WORKLOAD_NAMES.join(', ')})`);
@@ -83,7 +88,7 @@ function parseArgs(argv: readonly string[]): Options {
       });
     } else usage(`unknown flag ${a}`);
   }
-  return { quick, install, only, keep, peers, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
+  return { quick, install, only, keep, peers, rootless, runs: runs ?? (quick ? 1 : 3), runsGiven: runs !== undefined };
 }
 
 /** Runs of one workload: --runs when given; else the default, but at most 2 for the heavy W2 and W3 (full mode stays under 25 min). */
@@ -314,6 +319,12 @@ async function main(): Promise<number> {
   const present: Record<Peer, boolean> = { buildkit: BuildkitTool.available(), buildah: BuildahTool.available(), skopeo: Skopeo.available() };
   for (const p of PEERS) if (!o.peers.includes(p) && present[p]) { present[p] = false; log(`${p} left out (--peers)`); }
   try {
+    if (o.rootless) {
+      const baseTar = join(work, 'busybox.tar');
+      await mustRun('sh', [join(root, 'fixtures', 'scripts', 'make-busybox-rootfs.sh'), join(work, 'busybox-rootfs'), '-o', baseTar], 'making the busybox base image');
+      process.stdout.write(await rootlessBench({ quick: o.quick, runs: o.runs, cli, baseTar, baseImage: BASE_IMAGE, work, outDir: join(root, 'bench', 'results'), log }));
+      return 0;
+    }
     // The fixed cost of a command beside `node -e 0` (bench/startup.ts), before any daemon of the peers runs.
     log(`fixed cost of a command: ${o.quick ? 10 : 30} runs of each row`);
     fixed = await fixedCosts({ cli, runs: o.quick ? 10 : 30, dir: work });

@@ -7,7 +7,7 @@
  * the command ends. Prerequisites are checked first, and a missing one is one error line with the fix.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -17,6 +17,10 @@ import { defaultRoot } from './context.js';
 /** The fd on which the re-run command watches its parent (EOF: the parent died, so stop as on SIGTERM). */
 const LIFELINE_FD = 3;
 const LIFELINE_ENV = 'TSBUILD_ROOTLESS_LIFELINE';
+/** Set by bin/tsbuild when it ran unshare itself: the pid of the launcher shell the command is to outlive no more. */
+const PARENT_ENV = 'TSBUILD_ROOTLESS_PARENT';
+/** How often the command started by bin/tsbuild looks whether its parent shell is still there (ms). */
+const PARENT_POLL_MS = 500;
 /** The example range in the fix for a user without subordinate ids (Podman's documentation uses it too). */
 const EXAMPLE_RANGE = '100000-165535';
 /** How long a failed unshare's message is waited for after it exited (ms). */
@@ -119,6 +123,7 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
   if (uid === undefined) return undefined;
   if (uid === 0) {
     if (env[LIFELINE_ENV] === String(LIFELINE_FD)) watchParent();
+    else if (env[PARENT_ENV]) watchParentPid(Number(env[PARENT_ENV]));
     return undefined;
   }
   if (needsNoNamespace(args)) return undefined;
@@ -162,14 +167,54 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
     child.once('exit', (code, sig) => {
       lifeline.destroy();
       if (!started && code !== 0) {
-        // unshare's message may still be in the pipe: read what is there, briefly.
-        setTimeout(() => { child.stderr!.destroy(); reject(namespaceFailed(unshareErr, user.name)); }, UNSHARE_MESSAGE_WAIT_MS);
+        // unshare's message may still be in the pipe: read what is there, briefly; then its helper goes.
+        setTimeout(() => {
+          killUnshareHelpers();
+          child.stderr!.destroy();
+          reject(namespaceFailed(unshareErr, user.name));
+        }, UNSHARE_MESSAGE_WAIT_MS);
         return;
       }
       child.stderr!.destroy();
       resolve(code ?? 128 + (sig ? osConstants.signals[sig] : 0));
     });
   });
+}
+
+/** Fields after a /proc/PID/stat line's `(comm)`: state, ppid, pgrp, … ; with the comm. */
+function procStat(pid: number | 'self'): { comm: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), pgrp: Number(stat.slice(close + 2).split(' ')[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After unshare failed to make the namespace: util-linux 2.38's unshare forked a helper (to run newuidmap and
+ * newgidmap) that waits on an eventfd for unshare(2) to succeed, and is never told it failed: it would wait
+ * forever, holding our pipes. Kills every process named unshare in this process group (ours has exited).
+ */
+function killUnshareHelpers(): void {
+  const own = procStat('self')?.pgrp;
+  if (own === undefined) return;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return;
+  }
+  for (const d of pids) {
+    const st = procStat(Number(d));
+    if (st?.comm !== 'unshare' || st.pgrp !== own) continue;
+    try {
+      process.kill(Number(d), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
 }
 
 /** The error for an unshare that could not make the namespace (its message, and what usually causes it). */
@@ -199,4 +244,30 @@ function watchParent(): void {
   } catch {
     // no such fd: started by hand with the variable set; nothing to watch
   }
+}
+
+/** The parent pid of this process now, from /proc (Node's process.ppid is read once, at start). */
+function currentPpid(): number | undefined {
+  try {
+    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * In a command started by bin/tsbuild's rootless fast path (the launcher shell ran unshare and waits): when
+ * that shell dies (SIGTERM or SIGKILL sent to it alone), stops as on SIGTERM, as watchParent does.
+ */
+function watchParentPid(parent: number): void {
+  delete process.env[PARENT_ENV];
+  if (!Number.isInteger(parent) || parent <= 1 || currentPpid() !== parent) return;
+  const timer = setInterval(() => {
+    if (currentPpid() === parent) return;
+    clearInterval(timer);
+    process.kill(process.pid, 'SIGTERM');
+  }, PARENT_POLL_MS);
+  timer.unref();
 }
