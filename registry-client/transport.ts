@@ -15,8 +15,8 @@ import {
 import { AuthError, RegistryError, TLS_TRUST_CODES } from './errors.js';
 import type { Credential, Keychain } from './keychain.js';
 import { grantedScopes, parseChallenge, scopeKey, type Challenge } from './challenge.js';
-import { apiHost, isLoopbackRegistry } from './reference.js';
 import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
+import { RegistrySchemes } from './schemes.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
 
 /**
@@ -61,7 +61,6 @@ export interface RequestSpec {
 
 interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
 interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken> }
-type Scheme = 'https' | 'http';
 
 export interface TransportOptions {
   readonly keychain: Keychain;
@@ -89,8 +88,7 @@ export class Transport {
   #agent: Promise<Agent> | undefined;
   /** For insecure registries' HTTPS: an Agent that does not verify certificates (skopeo's --tls-verify=false). */
   #unverifiedAgent: Promise<Agent> | undefined;
-  /** The scheme each insecure registry answered on at its ping (HTTPS first, then plain HTTP). */
-  readonly #schemes = new Map<string, Scheme>();
+  readonly #schemes: RegistrySchemes;
   readonly #agentOptions: Agent.Options;
   readonly #auth = new Map<string, Promise<RegistryAuthState>>();
 
@@ -105,6 +103,7 @@ export class Transport {
       events: o.events ?? noopEvents,
       logger: o.logger ?? noopLogger,
     };
+    this.#schemes = new RegistrySchemes(this.o.insecure);
     const ca = this.o.caFile ? readFileSync(this.o.caFile) : undefined;
     this.#agentOptions = {
       keepAliveTimeout: 30_000,
@@ -117,32 +116,16 @@ export class Transport {
     };
   }
 
-  /**
-   * Returns the base URL (`https://host` or `http://host`) for `registry`. Loopback registries speak plain
-   * HTTP. An insecure registry (`--insecure-registry`, `--tls-verify=false`) is what docker and skopeo make of
-   * it: HTTPS without certificate verification, or plain HTTP when its HTTPS ping fails (known after the ping;
-   * before it, `https`, and the first request is moved to the scheme the ping found).
-   */
+  /** Returns the base URL (`https://host` or `http://host`) for `registry` (schemes.ts: loopback and insecure registries). */
   baseUrl(registry: string): string {
-    if (isLoopbackRegistry(registry)) return `http://${apiHost(registry)}`;
-    return `${this.#schemes.get(registry) ?? 'https'}://${apiHost(registry)}`;
-  }
-
-  /** True when `registry` was named insecure and is not loopback (which is plain HTTP anyway). */
-  #insecure(registry: string): boolean {
-    return this.o.insecure.includes(registry) && !isLoopbackRegistry(registry);
+    return this.#schemes.baseUrl(registry);
   }
 
   /** The Agent for `url`: one that skips certificate checks for an insecure registry's own HTTPS host. */
   #agentFor(url: URL, registry: string | undefined): Promise<Agent> {
-    if (url.protocol === 'https:' && registry !== undefined && this.#insecure(registry) && url.host === apiHost(registry)) {
-      this.#unverifiedAgent ??= import('undici').then((m) => {
-        const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
-        return new A({ ...this.#agentOptions, connect: { rejectUnauthorized: false } });
-      });
-      return this.#unverifiedAgent;
-    }
-    return this.#getAgent();
+    if (!this.#schemes.unverified(url, registry)) return this.#getAgent();
+    this.#unverifiedAgent ??= newAgent({ ...this.#agentOptions, connect: { rejectUnauthorized: false } });
+    return this.#unverifiedAgent;
   }
 
   async close(): Promise<void> {
@@ -151,11 +134,9 @@ export class Transport {
   }
 
   #getAgent(): Promise<Agent> {
-    // undici is CommonJS: under a bundler its namespace may carry the exports on `default` only.
-    this.#agent ??= Promise.all([import('undici'), this.o.caFile ? undefined : extraCaCerts()]).then(([m, extra]) => {
-      const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
-      return new A(extra ? { ...this.#agentOptions, connect: { ca: extra } } : this.#agentOptions);
-    });
+    // undici loads beside the CA read (newAgent's own import then finds it loaded).
+    this.#agent ??= Promise.all([this.o.caFile ? undefined : extraCaCerts(), import('undici')])
+      .then(([extra]) => newAgent(extra ? { ...this.#agentOptions, connect: { ca: extra } } : this.#agentOptions));
     return this.#agent;
   }
 
@@ -225,12 +206,8 @@ export class Transport {
 
   async #sendAuthorized(spec: RequestSpec): Promise<RegistryResponse> {
     const st = await this.#state(spec.registry, spec.signal);
-    if (this.#schemes.get(spec.registry) === 'http' && spec.url.protocol === 'https:' && spec.url.host === apiHost(spec.registry)) {
-      // Built before the ping found that this insecure registry speaks plain HTTP only.
-      const url = new URL(spec.url);
-      url.protocol = 'http:';
-      spec = { ...spec, url };
-    }
+    const url = this.#schemes.moved(spec.url, spec.registry);
+    if (url !== spec.url) spec = { ...spec, url };
     let authz = await this.#authorization(st, spec);
     let res = await this.#send(spec, authz);
     if (res.status === 401 && st.challenge.scheme === 'bearer') {
@@ -286,15 +263,15 @@ export class Transport {
    * as containers/image's detectProperties and dockerd do.
    */
   async #ping(registry: string, signal: AbortSignal | undefined): Promise<RegistryAuthState> {
-    if (this.#insecure(registry) && !this.#schemes.has(registry)) {
+    if (this.#schemes.unprobed(registry)) {
       try {
         const st = await this.#pingAt(registry, signal, 1);
-        this.#schemes.set(registry, 'https');
+        this.#schemes.found(registry, 'https');
         return st;
       } catch (e) {
         if (signal?.aborted || !(e instanceof RegistryError) || e.status !== 0) throw e;
         this.o.logger.debug('insecure registry: HTTPS failed, trying plain HTTP', { registry, error: e.message });
-        this.#schemes.set(registry, 'http');
+        this.#schemes.found(registry, 'http');
       }
     }
     return this.#pingAt(registry, signal, this.o.retry.maxAttempts);
@@ -414,3 +391,9 @@ function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { 
   });
 }
 
+/** A new undici Agent. undici is CommonJS: under a bundler its namespace may carry the exports on `default` only. */
+async function newAgent(options: Agent.Options): Promise<Agent> {
+  const m = await import('undici');
+  const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
+  return new A(options);
+}
