@@ -1,7 +1,7 @@
 /**
  * runBuildPipeline: everything `tsbuild build` does after its flags are parsed, as one library call. The steps
  * run in this order, each named after itself below:
- *   1. importCaches: each `cacheFrom` becomes a RemoteCache the build consults on a local miss (its cache mounts
+ *   1. importCaches (remote-caches.ts): each `cacheFrom` becomes a RemoteCache the build consults on a local miss (its cache mounts
  *      are restored under `<store root>/cache-mounts`); one that cannot be read is a warning, not a failure.
  *   2. buildTarget: one platform (`build`) or several (`buildPlatforms`, committed as an index); a base image
  *      missing from the store is pulled with `registry`.
@@ -10,7 +10,7 @@
  *   4. nameImages and writeOutputs: the result in each image format the outputs ask for (image-targets.ts:
  *      media types, annotations), with the attestations it carries (attest-targets.ts: provenance, SBOM, in
  *      BuildKit's attestation storage), named in the store; archives or directories besides.
- *   5. exportCaches (`cacheTo` type=registry|local): a failure is a warning, except an abort.
+ *   5. exportCaches (remote-caches.ts; `cacheTo` type=registry|local): a failure is a warning, except an abort.
  *   6. pushTargets (`push`, `type=registry`, `type=image,push=true`): every name, one after another, after
  *      everything above succeeded.
  * Warnings and progress go to `events` (warnings are also listed in the result). A failure in steps 2-4 or 6 is
@@ -20,13 +20,12 @@
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
-  Lease, TsbuildError, formatError, formatPlatform, hostPlatform, normalizeTagName, platformMatches,
+  Lease, TsbuildError, formatPlatform, hostPlatform, normalizeTagName, platformMatches,
   type Descriptor, type Digest, type EventSink, type Platform,
 } from '../../layer-store/index.js';
 import { parseReference, type RegistryClient } from '../../registry-client/index.js';
-import {
-  embedInlineCache, exportCache, exportCacheToDir, importCache, importCacheFromDir, type RemoteCache,
-} from '../../cache/index.js';
+import { embedInlineCache, type RemoteCache } from '../../cache/index.js';
+import { exportCaches, importCaches, targetOf, type ExportedCache, type ImportedCache } from './remote-caches.js';
 import { build, type BuildOptions, type BuildResult, type StepReport } from '../execute/build.js';
 import { buildPlatforms } from '../execute/multi.js';
 import { writeOutput, type OutputSpec } from '../execute/output.js';
@@ -92,20 +91,7 @@ export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'r
   readonly attestations?: Attestations | undefined;
 }
 
-/** A cache `cacheFrom` imported: where from, and how many records it holds. */
-export interface ImportedCache {
-  readonly spec: CacheSpec;
-  readonly ref: string;
-  readonly records: number;
-}
-
-/** A cache `cacheTo` exported: where to (a reference or a directory), its manifest, how many records. */
-export interface ExportedCache {
-  readonly spec: CacheSpec;
-  readonly target: string;
-  readonly digest: Digest;
-  readonly records: number;
-}
+export type { ExportedCache, ImportedCache } from './remote-caches.js';
 
 /** A tag `push` pushed: the reference and the manifest digest the registry holds. */
 export interface PushedTag {
@@ -163,11 +149,6 @@ class Reporter {
     this.warnings.push(message);
     this.sink?.({ type: 'warning', message });
   }
-}
-
-/** Returns where a cache spec points, as messages name it: its reference, its directory, or `inline`. */
-function targetOf(c: CacheSpec): string {
-  return c.type === 'registry' ? c.ref : c.type === 'local' ? c.dir : 'inline';
 }
 
 /**
@@ -306,24 +287,6 @@ function checkPipelineOptions(o: BuildPipelineOptions, targets: readonly ImageTa
   if (c) throw new TsbuildError('USAGE', `cache type=registry,ref=${targetOf(c)} needs a registry client`, { hint: 'pass registry: new RegistryClient()' });
 }
 
-/** Returns the caches of `cacheFrom` that could be read, their mounts restored; warns about the others. */
-async function importCaches(o: BuildPipelineOptions, report: Reporter): Promise<{ cache: RemoteCache; info: ImportedCache }[]> {
-  const out: { cache: RemoteCache; info: ImportedCache }[] = [];
-  const io = { ...(o.logger ? { logger: o.logger } : {}), ...(o.events ? { events: o.events } : {}) };
-  for (const c of o.cacheFrom ?? []) {
-    if (c.type === 'inline') continue; // parseCacheSpec refuses it for --cache-from
-    try {
-      const rc = c.type === 'registry' ? await importCache(o.registry!.source(parseReference(c.ref)), io) : await importCacheFromDir(c.dir, io);
-      await rc.restoreMounts(o.store.layout.cacheMountsDir);
-      out.push({ cache: rc, info: { spec: c, ref: rc.ref, records: rc.size } });
-      report.info(`cache from ${rc.ref}: ${rc.size} records`);
-    } catch (e) {
-      report.warn(`cannot use --cache-from ${targetOf(c)}: ${formatError(e)}; building without it`);
-    }
-  }
-  return out;
-}
-
 /** Returns the build's own options: the pipeline's, less the steps around the build. */
 function buildOptionsOf(o: BuildPipelineOptions): Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   const { buildContexts: _bc, platforms: _p, outputs: _o, cacheFrom: _cf, cacheTo: _ct, push: _push, registry: _r, pullConcurrency: _pc, pushConcurrency: _uc, keepGitDir: _kg, annotations: _a, contextStream: _cs, signBy: _sb, attestations: _at, ...own } = o;
@@ -374,30 +337,6 @@ async function embedInline(o: BuildPipelineOptions, r: Built, report: Reporter):
   if (r.tags.length > 0) await o.store.tagMany(r.tags, emb.manifest, ab);
   report.info(`embedded ${emb.records} cache records in the image (inline cache)`);
   return { built: { ...r, manifest: emb.manifest, imageDigest: emb.manifest.digest, configDigest: emb.configDigest }, records: emb.records };
-}
-
-/** Returns the caches of `cacheTo` exported (mode=max: every record and the cache mounts); warns about failures. */
-async function exportCaches(o: BuildPipelineOptions, r: Built, report: Reporter): Promise<ExportedCache[]> {
-  const out: ExportedCache[] = [];
-  for (const c of o.cacheTo ?? []) {
-    if (c.type === 'inline') continue;
-    const records = c.mode === 'max' ? r.allRecords : r.finalRecords;
-    const eo = {
-      mode: c.mode, cacheMounts: c.mode === 'max' ? r.cacheMounts : [], signal: o.signal,
-      ...(o.events ? { events: o.events } : {}), ...(o.logger ? { logger: o.logger } : {}),
-    };
-    try {
-      const d = c.type === 'registry'
-        ? await exportCache(records, o.store, o.registry!.destination(parseReference(c.ref)), eo)
-        : await exportCacheToDir(records, o.store, c.dir, eo);
-      out.push({ spec: c, target: targetOf(c), digest: d.digest, records: records.length });
-      report.info(`exported ${records.length} cache records to ${targetOf(c)} (${d.digest})`);
-    } catch (e) {
-      if (TsbuildError.is(e) && e.code === 'ABORTED') throw e;
-      report.warn(`cannot export cache to ${targetOf(c)}: ${formatError(e)}`);
-    }
-  }
-  return out;
 }
 
 /** Returns every name of the targets that push, pushed to its registry, in order; the first failure is thrown. */
