@@ -16,7 +16,7 @@ import { dirname, join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  MediaTypes, TsbuildError, digestOf, isDigest, isIndexType, imageLayers, parseConfig, parseJson, parseManifest, verifyStream,
+  MediaTypes, TsbuildError, digestOf, isIndexType, imageLayers, parseConfig, parseJson, parseManifest, verifyStream,
   type Abortable, type Descriptor, type Digest, type ImageDestination, type ImageSource, type RawManifest, type ImageManifest,
 } from '../core/index.js';
 import { encodeDocument } from '../image/index.js';
@@ -25,10 +25,10 @@ import { StoreLayout } from '../store/layout.js';
 import { normalizeTagName } from '../store/reference.js';
 import { layoutBlobs, ociLayoutDestination, ociLayoutSource } from './oci-layout.js';
 import { checkInputFile, checkOutputFile } from './paths.js';
+import { readArchiveFiles } from './archive-entries.js';
 import { writeDockerArchiveTar, writeOciLayoutTar } from './save.js';
 
 /** tar-stream loads on first use. */
-const tarStream = async (): Promise<typeof import('tar-stream')> => (await import('tar-stream')).default as unknown as typeof import('tar-stream');
 
 /** Where an archive ref points inside the file: a name, or (docker-archive) the n-th image of manifest.json. */
 export interface ArchiveRef {
@@ -49,43 +49,16 @@ function archiveError(file: string, what: string, cause?: unknown): TsbuildError
  */
 async function unpackArchive(file: string, dir: string, o: Abortable): Promise<Map<string, string>> {
   await checkInputFile(file, { verb: 'copy', noun: 'archive', expect: 'give a tar written by skopeo copy, docker save or tsbuild save' });
-  const links = new Map<string, string>();
   const layout = new StoreLayout(dir);
-  const extract = (await tarStream()).extract();
-  const reading = pipeline(createReadStream(file), extract, o.signal ? { signal: o.signal } : {});
-  try {
-    for await (const entry of extract) {
-      const name = posix.normalize(entry.header.name).replace(/^(\.\/)+/, '').replace(/\/$/, '');
-      if (name.startsWith('/') || name === '..' || name.startsWith('../')) throw archiveError(file, `unsafe entry name ${entry.header.name}`);
-      const type = entry.header.type;
-      if (type === 'symlink' || type === 'link') {
-        const t = entry.header.linkname ?? '';
-        links.set(name, type === 'symlink' ? posix.normalize(posix.join(posix.dirname(name), t)) : posix.normalize(t));
-        entry.resume();
-        continue;
-      }
-      if (type !== 'file' && type !== 'contiguous-file') {
-        entry.resume();
-        continue;
-      }
-      const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
-      const digest = m ? `sha256:${m[1]}` : undefined;
-      if (digest && isDigest(digest)) {
-        await mkdir(layout.blobsDir, { recursive: true });
-        await putBlob(layout, Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
-      } else {
-        await mkdir(join(dir, posix.dirname(name)), { recursive: true });
-        await pipeline(entry, createWriteStream(join(dir, name), { flags: 'wx' }));
-      }
+  return readArchiveFiles(createReadStream(file), (what, cause) => archiveError(file, what, cause), async ({ name, digest, entry }) => {
+    if (digest) {
+      await mkdir(layout.blobsDir, { recursive: true });
+      await putBlob(layout, Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
+    } else {
+      await mkdir(join(dir, posix.dirname(name)), { recursive: true });
+      await pipeline(entry, createWriteStream(join(dir, name), { flags: 'wx' }));
     }
-    await reading;
-  } catch (e) {
-    extract.destroy();
-    await reading.catch(() => undefined);
-    if (TsbuildError.is(e)) throw e;
-    throw archiveError(file, 'unreadable tar', e);
-  }
-  return links;
+  }, { ...o, refuseUnsafeNames: true });
 }
 
 /** Returns a new temp dir for an archive's unpacked or assembled layout (removed by the end's close()). */

@@ -2,19 +2,15 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type tar from 'tar-stream';
-
-/** tar-stream (with streamx) loads on first use: ~15 ms that a build never needs. */
-const tarStream = async (): Promise<typeof tar> => (await import('tar-stream')).default;
 import {
-  DigestMismatchError, MediaTypes, TsbuildError, isDigest, layerDescriptor, MAX_DOCUMENT_BYTES, parseConfig, parseJson, parseManifest,
+  DigestMismatchError, MediaTypes, TsbuildError, layerDescriptor, MAX_DOCUMENT_BYTES, parseConfig, parseJson, parseManifest,
   type Abortable, type Descriptor, type Digest,
 } from '../core/index.js';
 import { buildManifest, encodeDocument } from '../image/index.js';
 import { CONTAINERD_NAME_ANNOTATION, REF_NAME_ANNOTATION, normalizeTagName, type LayerStore } from '../store/index.js';
 import { ingestTar, type IngestedLayer } from './ingest.js';
 import { checkInputFile } from './paths.js';
+import { readArchiveFiles } from './archive-entries.js';
 
 export interface LoadOptions extends Abortable {
   readonly gzipLevel?: number;
@@ -65,48 +61,22 @@ export async function loadArchiveStream(store: LayerStore, input: Readable, labe
   const file = label;
   const docs = new Map<string, Buffer>();
   const layers = new Map<string, IngestedLayer>();
-  const links = new Map<string, string>();
   const blobs = new Set<Digest>();
-  const extract = (await tarStream()).extract();
-  const reading = pipeline(input, extract, o.signal ? { signal: o.signal } : {});
-  try {
-    for await (const entry of extract) {
-      const name = posix.normalize(entry.header.name).replace(/^(\.\/)+/, '').replace(/\/$/, '');
-      const type = entry.header.type;
-      if (type === 'symlink' || type === 'link') {
-        const target = entry.header.linkname ?? '';
-        links.set(name, type === 'symlink' ? posix.normalize(posix.join(posix.dirname(name), target)) : posix.normalize(target));
-        entry.resume();
-        continue;
-      }
-      if (type !== 'file' && type !== 'contiguous-file') {
-        entry.resume();
-        continue;
-      }
-      const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
-      if (m) {
-        const digest = `sha256:${m[1]}`;
-        if (!isDigest(digest)) throw archiveError(file, `bad blob name ${name}`);
-        // A blob the store has is skipped by reading past it: putBlob would destroy the entry, and with it the tar.
-        if (await store.hasBlob(digest)) for await (const _ of entry) void _;
-        else await store.putBlob(Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
-        blobs.add(digest);
-      } else if (isSmallDocument(name)) {
-        if ((entry.header.size ?? 0) > MAX_DOCUMENT_BYTES) throw archiveError(file, `${name} is too large`);
-        const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(c as Buffer);
-        docs.set(name, Buffer.concat(chunks));
-      } else {
-        layers.set(name, await ingestTar(store, Readable.from(entry), o));
-      }
+  const links = await readArchiveFiles(input, (what, cause) => archiveError(file, what, cause), async ({ name, digest, entry }) => {
+    if (digest) {
+      // A blob the store has is skipped by reading past it: putBlob would destroy the entry, and with it the tar.
+      if (await store.hasBlob(digest)) for await (const _ of entry) void _;
+      else await store.putBlob(Readable.from(entry), { digest, size: entry.header.size ?? 0 }, o);
+      blobs.add(digest);
+    } else if (isSmallDocument(name)) {
+      if ((entry.header.size ?? 0) > MAX_DOCUMENT_BYTES) throw archiveError(file, `${name} is too large`);
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      docs.set(name, Buffer.concat(chunks));
+    } else {
+      layers.set(name, await ingestTar(store, Readable.from(entry), o));
     }
-    await reading;
-  } catch (e) {
-    extract.destroy();
-    await reading.catch(() => undefined);
-    if (TsbuildError.is(e)) throw e;
-    throw archiveError(file, 'unreadable tar', e);
-  }
+  }, o);
   if (docs.has('oci-layout') && docs.has('index.json')) return { format: 'oci', images: await commitOci(store, file, docs.get('index.json')!, o) };
   if (docs.has('manifest.json')) return { format: 'docker', images: await commitDocker(store, file, docs, layers, links, blobs, o) };
   throw archiveError(file, 'neither oci-layout+index.json nor manifest.json found');
