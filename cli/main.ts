@@ -11,6 +11,7 @@ import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } fro
 import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
 import { separateRunCommand } from './commands/run-args.js';
 import { enterRootless } from './rootless.js';
+import { usageError, type KnownOptions } from './unknown-flag.js';
 
 const EXIT_FAILURE = 1;
 const EXIT_USAGE = 2;
@@ -22,7 +23,8 @@ function version(): string {
 
 /** Builds the yargs parser (exported for tests that check flags without spawning); loads the commands it needs. */
 export async function cli(argv: readonly string[], signal?: AbortSignal): Promise<Argv<GlobalArgs>> {
-  let y = yargs(separateRunCommand(argv))
+  const args = separateRunCommand(argv);
+  let y = yargs(args)
     .middleware((a) => {
       // A global flag given twice (a wrapper's default, then the user's) takes the last value, as docker's do.
       for (const k of ['root', 'progress'] as const) if (Array.isArray(a[k])) (a as Record<string, unknown>)[k] = (a[k] as unknown[]).at(-1);
@@ -54,7 +56,9 @@ export async function cli(argv: readonly string[], signal?: AbortSignal): Promis
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
       if (err) throw err;
-      throw new TsbuildError('USAGE', msg, { hint: 'run `tsbuild --help` for usage' });
+      // The failing command's options are registered on this same instance by now (its builder ran).
+      const internal = (y as unknown as { getInternalMethods?: () => { getContext?: () => { commands?: string[] } } }).getInternalMethods?.();
+      throw usageError(msg, args, (y as unknown as { getOptions?: () => KnownOptions }).getOptions?.(), internal?.getContext?.().commands ?? []);
     }) as unknown as Argv<GlobalArgs>;
   for (const c of await commandsFor(argv)) y = y.command(c as CommandModule<GlobalArgs, GlobalArgs>);
   skipHelpCaching(y);

@@ -17,12 +17,19 @@ const FLAG_OPTIONS = new Set([
   '--init',
 ]);
 
-/** Throws the usage error for `opt` (the part before any `=`) unless `tsbuild run` has that option. */
+/** Throws the usage error for `opt` (the part before any `=`) unless `tsbuild run` has that option (docker's words). */
 function checkKnown(opt: string): void {
   const name = opt.split('=')[0]!;
   const known = (n: string): boolean => VALUE_OPTIONS.has(n) || FLAG_OPTIONS.has(n);
-  if (name.startsWith('--') ? known(name) : [...name.slice(1)].every((c, i) => known(`-${c}`) || (i > 0 && VALUE_OPTIONS.has(`-${name[i]}`)))) return;
-  throw new TsbuildError('USAGE', `tsbuild run has no option ${name}`, { hint: 'run `tsbuild run --help` for its options; put the command and its options after IMAGE' });
+  const hint = "See 'tsbuild run --help'.";
+  if (name.startsWith('--')) {
+    if (!known(name)) throw new TsbuildError('USAGE', `unknown flag: ${name}`, { hint });
+    return;
+  }
+  for (const c of name.slice(1)) {
+    if (!known(`-${c}`)) throw new TsbuildError('USAGE', `unknown shorthand flag: '${c}' in ${name}`, { hint });
+    if (VALUE_OPTIONS.has(`-${c}`)) return; // the rest of the group is its value
+  }
 }
 
 /**

@@ -94,5 +94,5 @@ test('--version, --help and usage errors', (t) => {
   for (const word of ['build', 'parse', 'run', '--root', '--progress', '--debug']) assert.ok(h.stdout.includes(word), word);
   const u = tsbuild(['parse', '--no-such-flag'], dir);
   assert.equal(u.code, 2);
-  assert.match(u.stderr, /^error: Unknown argument/);
+  assert.match(u.stderr, /^error: unknown flag: --no-such-flag: See 'tsbuild parse --help'\.\n$/);
 });

@@ -83,8 +83,8 @@ test('-t without a terminal, -d, -p, --rm=false, --keep, a bad --name and an unk
     [['--rm=false', 'busybox', 'true'], /does not support --rm=false/],
     [['--keep', 'busybox', 'true'], /does not support --keep/],
     [['--name', 'no/slash', 'busybox', 'true'], /invalid container name "no\/slash"/],
-    [['--frobnicate', 'busybox', 'true'], /tsbuild run has no option --frobnicate/],
-    [['-ix', 'busybox', 'true'], /tsbuild run has no option -ix/],
+    [['--frobnicate', 'busybox', 'true'], /^error: unknown flag: --frobnicate: See 'tsbuild run --help'\.$/],
+    [['-ix', 'busybox', 'true'], /^error: unknown shorthand flag: 'x' in -ix: See 'tsbuild run --help'\.$/],
     [['--platform', process.arch === 'arm64' ? 'linux/amd64' : 'linux/arm64', 'busybox', 'true'], /image with reference busybox was found but does not match the specified platform: wanted linux\/(arm64|amd64), actual: linux\//],
   ] as const;
   for (const [args, want] of cases) {

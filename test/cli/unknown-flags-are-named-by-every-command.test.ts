@@ -1,0 +1,60 @@
+/**
+ * Every command names an option it does not have, docker's way (`unknown flag: --bogus`, `unknown shorthand flag:
+ * 'Z' in -Z`) with the pointer to its help (`See 'tsbuild push --help'.`), whether the option stands before or
+ * after the positional arguments: yargs alone read `push --bogus img` as `--bogus=img` and reported a missing
+ * positional. The commands come from cli/commands/index.ts, so a new command is covered as it is added.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { commands, isDefault, namesOf } from '../../cli/commands/index.js';
+import { onlyErrorLine, runCli } from '../helpers/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'tsbuild-flags-'));
+/** A store that must never be created: no command may run. */
+const root = join(work, 'root');
+after(() => rmSync(work, { recursive: true, force: true }));
+
+/** One placeholder per positional of the command string (`<ref>`, `[dest]`, `<refs..>`). */
+function positionals(command: string): string[] {
+  return (command.match(/[<[][^>\]]+[>\]]/g) ?? []).map((p, i) => (p.includes('command') ? 'inspect' : `p${i}`));
+}
+
+function expectUnknown(args: readonly string[], flag: RegExp, help: string): void {
+  const r = runCli(['--root', root, ...args]);
+  assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+  const line = onlyErrorLine(r);
+  assert.match(line, flag, args.join(' '));
+  assert.ok(line.endsWith(`See 'tsbuild ${help} --help'.`), `${args.join(' ')}: ${line}`);
+}
+
+test('every command names an unknown flag before or after its positionals, with its help command', { timeout: 300_000 }, () => {
+  assert.ok(commands.length >= 30, 'the command list');
+  for (const c of commands) {
+    const name = namesOf(c)[0]!;
+    const command = [c.command].flat()[0]!;
+    const pos = positionals(command);
+    const help = name === 'manifest' ? 'manifest' : name;
+    expectUnknown([name, '--bogus', ...pos], /^error: unknown flag: --bogus: /, help);
+    expectUnknown([name, '-Z', ...pos], /^error: unknown shorthand flag: 'Z' in -Z: /, help);
+    // After IMAGE, `run`'s words are the container's command (docker run's rule), not its own options.
+    if (name !== 'run') expectUnknown([name, ...pos, '--bogus=1'], /^error: unknown flag: --bogus: /, name === 'manifest' ? 'manifest inspect' : help);
+    if (isDefault(c)) expectUnknown(['--bogus', ...pos], /^error: unknown flag: --bogus: /, help);
+  }
+  // A known option's value is skipped, a group of short flags is read flag by flag, a subcommand names itself.
+  expectUnknown(['build', '-t', 'x', '--bogus', '.'], /^error: unknown flag: --bogus: /, 'build');
+  expectUnknown(['images', '-qZ'], /^error: unknown shorthand flag: 'Z' in -qZ: /, 'images');
+  expectUnknown(['manifest', 'inspect', '--bogus', 'x'], /^error: unknown flag: --bogus: /, 'manifest inspect');
+  assert.equal(existsSync(root), false, 'no command ran (the store was never created)');
+});
+
+test('other usage errors point at the command\'s help too, on one line', () => {
+  const r = runCli(['--root', root, 'push']);
+  assert.equal(r.code, 2);
+  assert.equal(onlyErrorLine(r), "error: Not enough non-option arguments: got 0, need at least 1: See 'tsbuild push --help'.");
+  const v = runCli(['--root', root, 'build', '--network', 'bogus', '.']);
+  assert.equal(v.code, 2);
+  assert.match(onlyErrorLine(v), /^error: Invalid values: Argument: network, Given: "bogus", .*: See 'tsbuild build --help'\.$/);
+});
