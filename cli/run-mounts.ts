@@ -1,7 +1,8 @@
 /**
  * `tsbuild run --mount`: docker's `--mount` syntax (comma-separated `key=value` fields), for the two kinds a
  * daemonless run can honour: `type=bind` (a host path) and `type=tmpfs`. Named volumes need a daemon that keeps
- * them; `type=volume` (docker's default type) and unknown fields are usage errors naming them.
+ * them; `type=volume` (docker's default type) and unknown fields are usage errors naming them. A missing bind
+ * source is docker's error (only `-v` creates one).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -40,7 +41,12 @@ export function parseRunMount(spec: string): Mount {
     if (!source) throw usage(spec, 'a bind mount needs a source', 'add source=/path/on/host');
     for (const k of fields.keys()) if (!allowed.includes(k)) throw usage(spec, `field ${k} is not supported for a bind mount`, `drop ${k}=…; supported: ${allowed.join(', ')}`);
     const abs = resolve(source);
-    if (!existsSync(abs)) throw usage(spec, `bind source path does not exist: ${abs}`, 'create it first, or fix the path (docker does not create it either)');
+    if (!existsSync(abs)) {
+      // docker's words (moby volume/mounts: errMountConfig); unlike -v, --mount never creates the source.
+      throw new TsbuildError('USAGE', `invalid mount config for type "bind": bind source path does not exist: ${abs}`, {
+        hint: `create ${abs} first, or fix the path (--mount never creates it; -v ${abs}:${target} does, as docker's)`,
+      });
+    }
     return { type: 'bind', source: abs, target, readonly };
   }
   if (type === 'tmpfs') {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -84,6 +85,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     }
     return { type: 'bind', source: resolve(host), target: ctr, readonly: mode === 'ro' };
   });
+  const missing = missingVolumeSources(o.volumes ?? []);
   if (o.init) {
     // As dockerd: the init is bind-mounted read-only and runs the command after `--`.
     mounts.push({ type: 'bind', source: await findInit(), target: INIT_PATH, readonly: true });
@@ -91,6 +93,8 @@ export async function runImage(o: RunImageOptions): Promise<number> {
   }
   mounts.push(...(o.mounts ?? []));
   const user = await resolveUser(lower, o.user ?? c.User ?? '');
+  // As dockerd for -v (not --mount): a missing host directory is created, 0755, owned by whoever runs this.
+  for (const dir of missing) await mkdir(dir, { recursive: true, mode: 0o755 });
   const dir = o.store.layout.scratchPath('run', randomUUID());
   await mkdir(join(dir, 'upper'), { recursive: true });
   await mkdir(join(dir, 'work'), { recursive: true });
@@ -115,6 +119,26 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Returns the host paths of `-v HOST:CTR` specs that do not exist, to create before the run (dockerd creates a
+ * missing bind source of `-v`). A bare name (`-v data:/x`) is a named volume to docker: missing, it is refused.
+ */
+function missingVolumeSources(volumes: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const v of volumes) {
+    const host = v.split(':')[0]!;
+    const abs = resolve(host);
+    if (existsSync(abs)) continue;
+    if (!host.startsWith('/') && !host.startsWith('.')) {
+      throw new TsbuildError('USAGE', `invalid volume ${JSON.stringify(v)}: ${host} is a named volume to docker, and named volumes need a daemon that keeps them`, {
+        hint: `write a path (-v ./${host}:…  or an absolute one), which is created when missing`,
+      });
+    }
+    out.push(abs);
+  }
+  return out;
 }
 
 /** The size of whichever of our stdio streams is a terminal (the process starts with it, as docker's consoleSize). */

@@ -70,7 +70,7 @@ const PROBES: Readonly<Record<string, readonly string[]>> = {
   '`-t, --tty`': ['script -qec "tsbuild run -t busybox tty" /dev/null | grep -q /dev/pts/'],
   '`-e, --env K=V`, `-e K`': ['tsbuild run -e A=1 busybox sh -c \'test "$A" = 1\'', 'A=2 tsbuild run -e A busybox sh -c \'test "$A" = 2\'', 'tsbuild run --env A=3 busybox sh -c \'test "$A" = 3\''],
   '`--env-file FILE`': ['tsbuild run --env-file $W/env.list busybox sh -c \'test "$B" = 2\''],
-  '`-v, --volume HOST:CTR[:ro]`': ['tsbuild run -v $W/vol:/v:ro busybox grep -qx v /v/f', 'tsbuild run --volume $W/vol:/v busybox grep -qx v /v/f'],
+  '`-v, --volume HOST:CTR[:ro]`': ['tsbuild run -v $W/vol:/v:ro busybox grep -qx v /v/f', 'tsbuild run --volume $W/vol:/v busybox grep -qx v /v/f', 'tsbuild run -v $W/made-by-v/d:/d busybox touch /d/f && test -f $W/made-by-v/d/f'],
   '`--mount type=bind\\|tmpfs,…`': ['tsbuild run --mount type=bind,src=$W/vol,dst=/v busybox true', 'tsbuild run --mount type=tmpfs,dst=/t busybox true'],
   '`-w, --workdir`': ['tsbuild run -w /tmp busybox sh -c \'test "$(pwd)" = /tmp\'', 'tsbuild run --workdir /etc busybox sh -c \'test "$(pwd)" = /etc\''],
   '`-u, --user USER[:GROUP]`': ['tsbuild run -u 1000:1000 busybox sh -c \'test "$(id -u):$(id -g)" = 1000:1000\'', 'tsbuild run --user app busybox sh -c \'test "$(id -un)" = app\''],

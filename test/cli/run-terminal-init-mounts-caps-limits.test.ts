@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -83,6 +84,25 @@ test('--mount binds (read-only too) and makes a tmpfs with its size and mode; -v
   assert.deepEqual(await mountPoints(env.root), []);
 });
 
+test('-v creates a missing host directory (0755, owned by the caller) as dockerd does; --mount refuses it with docker\'s error', { timeout: 60_000 }, async () => {
+  const dir = join(env.ctx, 'made-by-v', 'deeper');
+  assert.equal(existsSync(dir), false);
+  const r = run('-v', `${dir}:/data`, 'busybox', 'sh', '-c', 'echo in > /data/f && ls /data');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'f\n');
+  const st = statSync(dir);
+  assert.ok(st.isDirectory());
+  assert.equal(st.mode & 0o7777, 0o755 & ~process.umask());
+  assert.equal(st.uid, process.getuid!());
+  assert.equal(readFileSync(join(dir, 'f'), 'utf8'), 'in\n');
+  const missing = join(env.ctx, 'not-made-by-mount');
+  const m = run('--mount', `type=bind,source=${missing},target=/data`, 'busybox', 'true');
+  assert.equal(m.code, 2);
+  assert.match(onlyErrorLine(m), new RegExp(`^error: invalid mount config for type "bind": bind source path does not exist: ${missing}: `));
+  assert.equal(existsSync(missing), false, '--mount created nothing');
+  assert.deepEqual(await mountPoints(env.root), []);
+});
+
 test('--cap-drop ALL --cap-add CHOWN leaves exactly CAP_CHOWN; --cap-add sys_admin adds it; --cap-drop NET_RAW removes it', { timeout: 60_000 }, () => {
   const eff = (...a: string[]) => {
     const r = run(...a, 'busybox', 'sh', '-c', 'grep CapEff /proc/self/status');
@@ -110,7 +130,8 @@ test('bad --mount, --cap-add, --memory, --cpus and --init values are one error l
   const cases = [
     [['--mount', 'type=volume,target=/x'], 2, /named volumes \(type=volume, the default type\) need a daemon/],
     [['--mount', 'target=/x'], 2, /invalid --mount "target=\/x": named volumes/],
-    [['--mount', 'type=bind,source=/nonexistent-tsbuild-dir,target=/x'], 2, /bind source path does not exist: \/nonexistent-tsbuild-dir/],
+    [['--mount', 'type=bind,source=/nonexistent-tsbuild-dir,target=/x'], 2, /^error: invalid mount config for type "bind": bind source path does not exist: \/nonexistent-tsbuild-dir: create \/nonexistent-tsbuild-dir first.*-v \/nonexistent-tsbuild-dir:\/x does/],
+    [['-v', 'tsbuild-named-volume:/x'], 2, /tsbuild-named-volume is a named volume to docker, and named volumes need a daemon/],
     [['--mount', 'type=bind,source=/tmp,target=/x,bind-propagation=shared'], 2, /field bind-propagation is not supported for a bind mount/],
     [['--mount', 'type=tmpfs,target=rel'], 2, /target "rel" is not absolute/],
     [['--cap-add', 'bogus'], 1, /unknown capability: "bogus"/],

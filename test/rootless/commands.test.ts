@@ -62,6 +62,13 @@ describe('rootless image commands', { skip }, () => {
     assert.equal(ok(r, 'run -v'), 'mine\n');
     const st = await run('stat', ['-c', '%u', join(data, 'g')]);
     assert.equal(st.stdout.trim(), String(user.uid), 'a file written through the bind belongs to the user');
+    // -v with a missing host directory creates it (dockerd's rule), as the user: rootless, the user's own.
+    const made = join(user.home, 'made', 'by-v');
+    const m = await user.tsbuild(['run', '--rm', '-v', `${made}:/data`, 'app', 'sh', '-c', 'echo x > /data/f']);
+    ok(m, 'run -v missing');
+    const owner = await run('stat', ['-c', '%u %a', made, join(made, 'f')]);
+    assert.equal(owner.stdout.split('\n')[0], `${user.uid} 755`, 'the created directory is the user\'s, 0755');
+    assert.match(owner.stdout.split('\n')[1]!, new RegExp(`^${user.uid} `));
   });
 
   it('saves, loads and prunes', async () => {
