@@ -10,4 +10,5 @@ export { compileGoMatch, goMatch, hasWildcards } from './gomatch.js';
 export { selectParents, selectParentsSources, splitPivot, type ParentsSource } from './parents.js';
 export { isGitRef, parseGitRef, redactRemote, showGitRef, type GitRef } from './git-ref.js';
 export { fetchGitRef, GitError, type GitCheckout, type GitFetchOptions } from './remote-git.js';
+export { pruneGitCache, type GitCachePruneOptions, type GitCachePruneReport } from './git-cache.js';
 export { downloadContext, downloadFile, isHttpContext, type DownloadedContext } from './remote-tar.js';

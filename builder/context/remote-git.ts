@@ -7,7 +7,8 @@
  *     an annotated tag resolves to the commit it points at. `checksum` must be a prefix of that commit (or of
  *     the tag object), else `expected checksum to match X, got Y`.
  *  2. The checkout is cached under `cacheDir/<commit>[-git][-nosub]`, so a rebuild of the same commit fetches
- *     nothing (step 1 still asks the remote what the ref points at, as BuildKit does).
+ *     nothing (step 1 still asks the remote what the ref points at, as BuildKit does). The entry is leased by the
+ *     caller first (`lease`), and its mtime is its last use: `prune --cache` removes entries (git-cache.ts).
  *  3. On a miss: `git init` in a fresh temp dir next to the cache entry, `git fetch --depth=1 --no-tags origin
  *     <ref or commit>` (a server that refuses a shallow fetch of a commit gets a full fetch), `git checkout`,
  *     submodules (`--depth=1`) unless `submodules=false`, `.git` removed unless `keepGitDir`; then renamed into
@@ -19,7 +20,7 @@
  * Left behind on failure: nothing (the temp dir is removed); the cache entries stay (they are the cache).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsbuildError } from '../../layer-store/core/index.js';
 import { ContextError } from './errors.js';
@@ -33,6 +34,11 @@ export interface GitFetchOptions {
   readonly signal?: AbortSignal | undefined;
   /** Progress lines (`fetching …`, `using cached …`). */
   readonly log?: ((line: string) => void) | undefined;
+  /**
+   * Called with the cache entry's name (`<commit>[-git][-nosub]`) before the entry is looked up or written: the
+   * caller leases it (`cache/git/<name>`) so that a concurrent `prune --cache` keeps it (git-cache.ts).
+   */
+  readonly lease?: ((entry: string) => Promise<void>) | undefined;
 }
 
 /** A checked-out reference. */
@@ -48,6 +54,8 @@ export interface GitCheckout {
 }
 
 const COMMIT = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+/** Prefix of a fetch in flight in the cache dir: `.fetch-<entry>-XXXXXX` (git-cache.ts reads it). */
+export const FETCH_PREFIX = '.fetch-';
 const PROXY_VARS = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'all_proxy'];
 const GIT_TIMEOUT_MS = 10 * 60_000;
 
@@ -181,11 +189,12 @@ export async function fetchGitRef(g: GitRef, o: GitFetchOptions): Promise<GitChe
   const resolved = await resolveCommit(g, o, o.cacheDir);
   const key = `${resolved.commit}${g.keepGitDir ? '-git' : ''}${g.submodules === false ? '-nosub' : ''}`;
   const root = join(o.cacheDir, key);
+  await o.lease?.(key);
   let cached = true;
   if (!(await isDir(root))) {
     cached = false;
     o.log?.(`fetching ${shown} (${resolved.commit})\n`);
-    const tmp = await mkdtemp(join(o.cacheDir, '.fetch-'));
+    const tmp = await mkdtemp(join(o.cacheDir, `${FETCH_PREFIX}${key}-`));
     try {
       await checkout(g, resolved, tmp, o);
       await rename(tmp, root).catch(async (e: NodeJS.ErrnoException) => {
@@ -196,6 +205,8 @@ export async function fetchGitRef(g: GitRef, o: GitFetchOptions): Promise<GitChe
     }
   } else {
     o.log?.(`using cached checkout of ${shown} (${resolved.commit})\n`);
+    const now = new Date();
+    await utimes(root, now, now).catch(() => undefined); // its last use, for prune --filter until= and --keep-storage
   }
   const dir = g.subdir ? join(root, g.subdir) : root;
   if (g.subdir && !(await isDir(dir))) {

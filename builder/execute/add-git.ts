@@ -47,7 +47,8 @@ export async function fetchAddGit(ctx: BuildCtx, ins: AddInstruction, src: strin
   g = { ...g, ...(ins.keepGitDir ? { keepGitDir: true } : {}), ...(checksum !== undefined ? { checksum: checksum.toLowerCase() } : {}) };
   try {
     const co = await fetchGitRef(g, {
-      cacheDir: join(ctx.layout.cacheDir, 'git'), sshAuthSock: ctx.ssh?.socket('default'), signal: ctx.signal, log,
+      cacheDir: ctx.layout.gitCacheDir, sshAuthSock: ctx.ssh?.socket('default'), signal: ctx.signal, log,
+      lease: (entry) => ctx.lease.add({ paths: [ctx.layout.gitCacheLeaseName(entry)] }),
     });
     return { path: co.dir, name: g.shortName, digest: `git:${co.commit}${g.keepGitDir ? '+git' : ''}${g.subdir ? `:${g.subdir}` : ''}` };
   } catch (e) {

@@ -104,7 +104,10 @@ async function resolveOne(name: string, src: BuildContextSource, o: ResolveNamed
       return { kind: 'dir', path: src.path };
     }
     case 'git': {
-      const co = await fetchGitRef(parseGitRef(src.url)!, { cacheDir: join(o.store.layout.cacheDir, 'git'), sshAuthSock: o.sshAuthSock, signal: o.signal });
+      const co = await fetchGitRef(parseGitRef(src.url)!, {
+        cacheDir: o.store.layout.gitCacheDir, sshAuthSock: o.sshAuthSock, signal: o.signal,
+        lease: (entry) => o.lease.add({ paths: [o.store.layout.gitCacheLeaseName(entry)] }),
+      });
       return { kind: 'dir', path: co.dir };
     }
     case 'url': {

@@ -189,7 +189,7 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     let r: Built;
     try {
       // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
-      r = await withRemoteInputs(recorder ? { ...o, observe: chainObservers(o.observe, recorder.observe) } : o, async (lo) => {
+      r = await withRemoteInputs({ ...o, lease, ...(recorder ? { observe: chainObservers(o.observe, recorder.observe) } : {}) }, async (lo) => {
         // What named contexts copy into the store is held by the pipeline's lease until the result is named.
         const namedContexts = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await resolveNamedContexts(o.buildContexts, {
           store: o.store, lease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,

@@ -18,7 +18,7 @@ import { SshAgents } from '../execute/ssh-agent.js';
 import type { BuildOptions } from '../execute/options.js';
 
 /** Options this step reads. */
-type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs' | 'observe'> & {
+type RemoteInputs = Pick<BuildOptions, 'context' | 'dockerfile' | 'dockerfileLabel' | 'ssh' | 'sshAgents' | 'store' | 'events' | 'signal' | 'buildArgs' | 'observe' | 'lease'> & {
   /** Keep the `.git` directory of a git context (default false). */
   readonly keepGitDir?: boolean | undefined;
 };
@@ -31,7 +31,7 @@ function keepGitDir(o: RemoteInputs): boolean {
 
 /** Returns `<root>/cache/git`, where git checkouts are cached by commit. */
 export function gitCacheDir(o: Pick<BuildOptions, 'store'>): string {
-  return join(o.store.layout.cacheDir, 'git');
+  return o.store.layout.gitCacheDir;
 }
 
 /** True when `context` is a git reference or an http(s) URL (not a directory). */
@@ -56,6 +56,8 @@ export async function withRemoteInputs<O extends RemoteInputs, T>(o: O, fn: (o: 
       const co = await fetchGitRef(keepGitDir(o) ? { ...g, keepGitDir: true } : g, {
         cacheDir: gitCacheDir(o), sshAuthSock: agents?.socket('default'), signal: o.signal,
         log: (line) => o.events?.({ type: 'info', message: line.trimEnd() }),
+        // The pipeline's lease: a prune --cache meanwhile keeps the checkout the build reads.
+        ...(o.lease ? { lease: (entry: string) => o.lease!.add({ paths: [o.store.layout.gitCacheLeaseName(entry)] }) } : {}),
       });
       local = { context: co.dir, dockerfile: inContext(co.dir), dockerfileLabel: label };
       o.observe?.remoteContext?.(o.context, co.commit);

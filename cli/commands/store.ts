@@ -11,7 +11,7 @@ import { loggerFor, type GlobalArgs } from '../context.js';
 import { readdir, rm, stat, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore } from '../../cache/index.js';
-import { parseGoDuration } from '../../builder/index.js';
+import { parseGoDuration, pruneGitCache } from '../../builder/index.js';
 import { parseSize } from '../options.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
@@ -67,7 +67,7 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
   builder: (y) => y
     .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'also remove the snapshots of named images (re-created on demand)' })
     .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'do not prompt (tsbuild never prompts: accepted for docker scripts)' })
-    .option('cache', { type: 'boolean', default: false, describe: 'also prune build cache records and RUN --mount=type=cache dirs, least recently used first' })
+    .option('cache', { type: 'boolean', default: false, describe: 'also prune build cache records, RUN --mount=type=cache dirs and git checkouts (git contexts, ADD of a repository), least recently used first' })
     .option('keep-storage', { type: 'string', describe: 'with --cache: keep this much cache (e.g. 2g), dropping the least recently used' })
     .option('filter', { type: 'string', describe: 'with --cache: until=DURATION (e.g. 24h): drop cache unused for that long' })
     .example('$0 prune -f', 'dangling images, unreferenced blobs, unused snapshots')
@@ -104,6 +104,13 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
           }
         }
         if (removedMounts) out(`Deleted ${removedMounts} cache mounts`);
+        // Git checkouts are cache records too (BuildKit's git sources go with buildx prune): the same rules, and
+        // under --keep-storage what the step records left of the budget.
+        const git = await pruneGitCache(store.layout.gitCacheDir, {
+          olderThanMs, ...(keepBytes !== undefined ? { keepBytes: Math.max(0, keepBytes - pr.keptBytes) } : {}),
+          leased: (entry) => leases.paths.has(store.layout.gitCacheLeaseName(entry)),
+        });
+        if (git.removed.length) out(`Deleted ${git.removed.length} git checkouts (${humanSize(git.freedBytes)})`);
       });
     }
     // Layers that cache records still reference are GC roots: a pruned image does not take its cache with it.
@@ -145,7 +152,7 @@ async function dirBytes(dir: string): Promise<{ bytes: number; entries: number }
 /** `tsbuild du`: what the store and the build cache hold. */
 export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string }> = {
   command: 'du',
-  describe: 'show disk usage of images, blobs, snapshots, build cache records and cache mounts',
+  describe: 'show disk usage of images, blobs, snapshots, build cache records, cache mounts and git checkouts',
   builder: (y) => y.option('format', { choices: ['table', 'json'] as const, default: 'table', describe: 'output format' })
     .example('$0 du --format json', 'the figures as JSON') as never,
   handler: async (argv) => {
@@ -157,12 +164,14 @@ export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string
     const usage = await cache.usage();
     const mounts = await readdir(store.layout.cacheMountsDir).catch(() => [] as string[]);
     const mountBytes = await dirBytes(store.layout.cacheMountsDir);
+    const gitBytes = await dirBytes(store.layout.gitCacheDir);
     const rows = {
       images: images.length,
       blobs: { count: blobs.entries, bytes: blobs.bytes },
       snapshots: { count: (await readdir(store.snapshotsDir).catch(() => [])).length, bytes: snaps.bytes },
       cacheRecords: { count: usage.records, bytes: usage.recordBytes, layers: usage.layers.size, layerBytes: usage.layerBytes },
       cacheMounts: { count: mounts.length, bytes: mountBytes.bytes },
+      gitCheckouts: { count: (await readdir(store.layout.gitCacheDir).catch(() => [])).length, bytes: gitBytes.bytes },
     };
     if (argv.format === 'json') return out(JSON.stringify(rows, null, 2));
     out(`TYPE            COUNT   SIZE`);
@@ -171,6 +180,7 @@ export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string
     out(`snapshots       ${String(rows.snapshots.count).padEnd(7)} ${humanSize(rows.snapshots.bytes)}`);
     out(`cache records   ${String(rows.cacheRecords.count).padEnd(7)} ${humanSize(rows.cacheRecords.bytes)} (+ ${rows.cacheRecords.layers} layers, ${humanSize(rows.cacheRecords.layerBytes)})`);
     out(`cache mounts    ${String(rows.cacheMounts.count).padEnd(7)} ${humanSize(rows.cacheMounts.bytes)}`);
+    out(`git checkouts   ${String(rows.gitCheckouts.count).padEnd(7)} ${humanSize(rows.gitCheckouts.bytes)}`);
   },
 };
 

@@ -39,8 +39,10 @@
  *   │   │   └── gzindex/<blob hex>.json           .segments                        gzip segment index of a layer a step made
  *   │   ├── stat/statcache-<16 hex>.json          cacheStatDir,      cache         context stat cache (StatCache), one file per context dir
  *   │   │                                         statCachePath                    (16 hex of sha256 of its path); nothing prunes it
- *   │   ├── git/<commit>[-git][-nosub]/           cacheDir + git     builder       git checkouts of contexts and ADD, by commit (builder/context/
- *   │   │                                                                          remote-git.ts); kept between builds; nothing prunes them yet
+ *   │   ├── git/<commit>[-git][-nosub]/           gitCacheDir        builder       git checkouts of contexts and ADD, by commit (builder/context/
+ *   │   │                                                                          remote-git.ts), mtime = last use; leased as `cache/git/<name>`
+ *   │   │                                                                          (gitCacheLeaseName); prune removes unleased ones (git-cache.ts)
+ *   │   ├── git/.fetch-<name>-XXXXXX/             gitCacheDir        builder       a fetch in flight; prune removes it unless <name> is leased
  *   │   └── locks/<key hex>.lock                  stepLockPath       builder       two builds of one step key build it once; removed by the
  *   │                                                                              holder, a dead holder's broken by the next taker
  *   ├── cache-mounts/<32 hex of sha256(id)>       cacheMountPath     builder       RUN --mount=type=cache dirs, kept between builds; leased as
@@ -207,6 +209,14 @@ export class StoreLayout {
   /** `<root>/cache`. */
   get cacheDir(): string {
     return join(this.root, 'cache');
+  }
+  /** `<root>/cache/git`: git checkouts of contexts and ADD, by commit (builder/context/remote-git.ts). */
+  get gitCacheDir(): string {
+    return join(this.cacheDir, 'git');
+  }
+  /** Returns `cache/git/<entry>`, the root-relative path a lease records for the git checkout `entry`. */
+  gitCacheLeaseName(entry: string): string {
+    return `cache/git/${entry}`;
   }
   /** `<root>/cache/steps`: the CacheStore dir. */
   get cacheStepsDir(): string {

@@ -33,6 +33,7 @@ test('StoreLayout names every place under the root exactly as earlier versions d
     cacheStepsDir: 'cache/steps',
     cacheStatDir: 'cache/stat',
     cacheLocksDir: 'cache/locks',
+    gitCacheDir: 'cache/git',
     cacheMountsDir: 'cache-mounts',
     manifestListsDir: 'manifests',
   };
@@ -47,6 +48,7 @@ test('StoreLayout names every place under the root exactly as earlier versions d
   assert.equal(cacheMountDirName('go-build'), hex('go-build').slice(0, 32));
   assert.equal(l.cacheMountPath('go-build'), join(root, 'cache-mounts', hex('go-build').slice(0, 32)));
   assert.equal(l.cacheMountLeasePath('go-build'), `cache-mounts/${hex('go-build').slice(0, 32)}`);
+  assert.equal(l.gitCacheLeaseName('abc-git'), 'cache/git/abc-git');
   assert.equal(l.manifestListPath('docker.io/library/list:latest'), join(root, 'manifests', `${hex('docker.io/library/list:latest').slice(0, 32)}.json`));
   assert.equal(l.statCachePath('/ctx'), join(root, 'cache/stat', `statcache-${hex('/ctx').slice(0, 16)}.json`));
   assert.equal(statCacheFile('/d', '/ctx'), `/d/statcache-${hex('/ctx').slice(0, 16)}.json`);
