@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path';
 import {
-  assertDockerfileNotEmpty, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, readDockerfile, SUBREQUESTS,
+  assertDockerfileNotEmpty, chooseFrontend, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, readDockerfile, SUBREQUESTS,
   type Outline, type Subrequest, type TargetList,
 } from '../builder/index.js';
 import type { Platform } from '../layer-store/index.js';
@@ -72,6 +72,7 @@ export async function answerCall(call: { readonly name: CallName; readonly forma
   if (call.name === 'subrequests.describe') return call.format === 'json' ? `${goJson(SUBREQUESTS)}\n` : printDescribe(SUBREQUESTS);
   const path = o.dockerfile ?? defaultDockerfile(resolve(o.context));
   const bytes = await readDockerfile(path);
+  chooseFrontend(bytes, { file: o.dockerfile ?? 'Dockerfile', buildArgs: o.buildArgs }); // BuildKit asks the frontend image
   if (call.name !== 'targets') assertDockerfileNotEmpty(bytes, o.dockerfile ?? 'Dockerfile');
   const ast = parseDockerfile(bytes, { file: o.dockerfile ?? 'Dockerfile' });
   if (call.name === 'targets') {

@@ -16,7 +16,7 @@ import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
-import { assertDockerfileNotEmpty, parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
+import { assertDockerfileNotEmpty, chooseFrontend, parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
@@ -51,10 +51,13 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   const dockerfile = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfile ?? defaultDockerfile(contextDir);
   const bytes = o.dockerfileContent !== undefined ? Buffer.from(o.dockerfileContent) : await readDockerfile(dockerfile);
   const fileLabel = o.dockerfileContent !== undefined ? 'Dockerfile' : o.dockerfileLabel ?? o.dockerfile ?? basename(dockerfile);
+  // The frontend first, as BuildKit picks it before it parses anything: only the built-in one can run here.
+  const frontend = chooseFrontend(bytes, { file: fileLabel, buildArgs: o.buildArgs });
   assertDockerfileNotEmpty(bytes, fileLabel);
   o.observe?.dockerfile?.(fileLabel, bytes);
   const ast = parseDockerfile(bytes, { file: fileLabel });
   const events = o.events ?? noopEvents;
+  if (frontend.namedBy !== 'none') events({ type: 'info', message: `frontend: ${frontend.description}`, data: { frontend } });
   for (const w of ast.warnings) events({ type: 'warning', message: w.message, location: { file: fileLabel, line: w.line } });
   const platform = o.platform ?? hostPlatform();
   const given = withEpochArg(o.buildArgs ?? {}, o.sourceDateEpoch);

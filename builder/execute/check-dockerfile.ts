@@ -10,7 +10,7 @@ import { basename, resolve as resolvePath } from 'node:path';
 import { TsbuildError, hostPlatform, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { loadDockerignore } from '../context/index.js';
 import { runChecks, type BaseImageInfo, type CheckWarning } from '../checks/index.js';
-import { expandWord, isImageReference, parseDockerfile, resolveStageGraph, toStages, type DockerfileAst } from '../frontend/index.js';
+import { chooseFrontend, expandWord, isImageReference, parseDockerfile, resolveStageGraph, toStages, type DockerfileAst } from '../frontend/index.js';
 import { stagePlatform } from './base-platform.js';
 import { defaultDockerfile, readDockerfile } from './build.js';
 
@@ -48,6 +48,7 @@ export async function checkDockerfile(o: CheckDockerfileOptions): Promise<CheckD
   const bytes = await readDockerfile(path);
   const file = o.dockerfile ?? basename(path);
   const source = bytes.toString('utf8');
+  chooseFrontend(bytes, { file, buildArgs: o.buildArgs }); // a frontend image tsbuild cannot be is refused, not linted as a Dockerfile
   let ast: DockerfileAst;
   try {
     ast = parseDockerfile(bytes, { file });

@@ -5,3 +5,4 @@ export * from './instructions/index.js';
 export * from './shell/index.js';
 export * from './stages/index.js';
 export { DockerfileError, editDistance, suggest } from './errors.js';
+export { BUILTIN_DOCKERFILE_VERSION, chooseFrontend, detectSyntax, type FrontendChoice, type SyntaxDirective } from './syntax.js';

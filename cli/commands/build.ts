@@ -235,8 +235,9 @@ function resultEvent(argv: BuildArgs, r: BuildPipelineResult): { type: 'result';
 }
 
 /** Prints `--explain` (every step, CACHED or why it ran) on stderr, then the result line (the ID alone when quiet). */
-function renderResult(argv: BuildArgs, r: BuildPipelineResult): void {
+function renderResult(argv: BuildArgs, r: BuildPipelineResult, frontend?: string): void {
   if (argv.explain) {
+    if (frontend) process.stderr.write(`FRONTEND ${frontend}\n`); // what a # syntax directive or BUILDKIT_SYNTAX named
     for (const st of r.steps) process.stderr.write(`${st.cached ? 'CACHED ' : 'RAN    '} ${st.name}${st.reason ? `\n        because: ${st.reason.detail}` : ''}\n`);
   }
   if (argv.quiet || argv.progress === 'quiet') {
@@ -338,9 +339,11 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
     const renderer = createRenderer(argv.quiet ? 'quiet' : argv.progress);
     const reg = client(argv);
     const checks: CheckWarning[] = [];
+    let frontend: string | undefined;
     const sink: EventSink = (e) => {
       const w = checkWarningOf(e);
       if (w) checks.push(w);
+      if (e.type === 'info' && e.data?.frontend) frontend = (e.data.frontend as { description: string }).description;
       renderer.sink(e);
     };
     try {
@@ -355,7 +358,7 @@ export const buildCommand: CommandModule<GlobalArgs, BuildArgs> = {
       });
       renderer.close();
       await writeBuildFiles(argv, r);
-      renderResult(argv, r);
+      renderResult(argv, r, frontend);
     } finally {
       renderer.close();
       await reg.close();
