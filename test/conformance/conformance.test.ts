@@ -147,9 +147,10 @@ function listCases(): string[] {
 function errorText(e: unknown): string {
   const parts: string[] = [];
   for (let cur: unknown = e, i = 0; cur !== undefined && cur !== null && i < 10; i++) {
-    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown; location?: { line?: unknown } };
+    const err = cur as { message?: unknown; hint?: unknown; cause?: unknown; tail?: unknown; location?: { line?: unknown; endLine?: unknown } };
     parts.push(String(err.message ?? cur));
     if (typeof err.location?.line === 'number') parts.push(`line ${err.location.line}`);
+    if (typeof err.location?.line === 'number' && typeof err.location.endLine === 'number' && err.location.endLine !== err.location.line) parts.push(`lines ${err.location.line}-${err.location.endLine}`);
     if (typeof err.hint === 'string') parts.push(err.hint);
     if (typeof err.tail === 'string') parts.push(err.tail);
     cur = err.cause;
