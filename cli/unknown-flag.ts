@@ -19,7 +19,7 @@ export interface KnownOptions {
 /**
  * Returns the first option in `args` that `known` lacks, as docker names it (`--bogus`; a short one within a
  * group, `-xZ`, as `'Z' in -xZ`), or undefined. Skips the command words, the value of each known option that
- * takes one (`--tag x`, `-t x`, `-tx`), a bare `-`, and everything after `--`.
+ * takes one (`--tag x`, `-t x`, `-tx`), a bare `-`, negative numbers, and everything after `--`.
  */
 export function findUnknownFlag(args: readonly string[], known: KnownOptions): { flag: string; short?: { char: string } } | undefined {
   const has = (name: string): boolean => Object.prototype.hasOwnProperty.call(known.key, name) || Object.prototype.hasOwnProperty.call(known.key, camel(name));
@@ -28,7 +28,7 @@ export function findUnknownFlag(args: readonly string[], known: KnownOptions): {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') return undefined;
-    if (!a.startsWith('-') || a === '-') continue;
+    if (!a.startsWith('-') || a === '-' || /^-\d/.test(a)) continue; // a negative number is a value, as yargs reads it
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = a.slice(2, eq < 0 ? undefined : eq);

@@ -43,8 +43,9 @@ test('every command names an unknown flag before or after its positionals, with 
     if (name !== 'run') expectUnknown([name, ...pos, '--bogus=1'], /^error: unknown flag: --bogus: /, name === 'manifest' ? 'manifest inspect' : help);
     if (isDefault(c)) expectUnknown(['--bogus', ...pos], /^error: unknown flag: --bogus: /, help);
   }
-  // A known option's value is skipped, a group of short flags is read flag by flag, a subcommand names itself.
+  // A known option's value is skipped (a negative number too), a group of short flags is read flag by flag, a subcommand names itself.
   expectUnknown(['build', '-t', 'x', '--bogus', '.'], /^error: unknown flag: --bogus: /, 'build');
+  expectUnknown(['build', '--cpu-quota', '-1', '--bogus', '.'], /^error: unknown flag: --bogus: /, 'build');
   expectUnknown(['images', '-qZ'], /^error: unknown shorthand flag: 'Z' in -qZ: /, 'images');
   expectUnknown(['manifest', 'inspect', '--bogus', 'x'], /^error: unknown flag: --bogus: /, 'manifest inspect');
   assert.equal(existsSync(root), false, 'no command ran (the store was never created)');
