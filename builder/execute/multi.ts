@@ -41,6 +41,7 @@ async function buildAll(o: BuildOptions & { readonly platforms: readonly Platfor
       checks: o.checks !== false && platform === o.platforms[0], // once, as BuildKit warns for the first platform only
       ...(events ? {
         events: (e) => {
+          if (e.type === 'info' && e.data?.frontend && platform !== o.platforms[0]) return; // the frontend is said once
           if ('id' in e && typeof e.id === 'string') {
             const id = `${label}|${e.id}`;
             events(e.type === 'step.start' ? { ...e, id, name: e.name.replace(/^\[/, `[${label} `) } : { ...e, id } as typeof e);

@@ -94,6 +94,10 @@ test('a build with # syntax=docker/dockerfile:1 uses the built-in frontend and s
   const f = tsbuild(['run', 'syntax:ok', 'sh', '-c', 'cat /h.txt; stat -c %a /a.txt']);
   assert.equal(f.code, 0, f.stderr);
   assert.equal(f.stdout, 'heredoc\n600\n');
+  // Once per build, not once per platform.
+  const multi = tsbuild(['--progress', 'plain', 'build', '--platform', 'linux/amd64,linux/arm64', await context('# syntax=docker/dockerfile:1\nFROM scratch\nCOPY a.txt /\n')]);
+  assert.equal(multi.code, 0, multi.stderr);
+  assert.equal(multi.stderr.split('\n').filter((l) => l.startsWith('frontend: ')).length, 1, multi.stderr);
 });
 
 test('another frontend is one error line at the directive, for build, --check and --call=outline; BUILDKIT_SYNTAX=dockerfile.v0 builds anyway', { timeout: 120_000 }, async () => {
