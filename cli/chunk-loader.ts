@@ -4,8 +4,9 @@
  * command's code is not parsed and compiled again on every start (Node 20 has no `module.enableCompileCache`,
  * and its ES module loader takes no cached data).
  *
- * - A chunk is compiled inside a function wrapper (exports, require, module, __filename, __dirname, plus
- *   `__tsbImportMeta` for `import.meta` and `__tsbLazy` for the builtins loaded on first use, see bundle.mjs).
+ * - A chunk is compiled in strict mode (it was an ES module) inside a function wrapper: exports, require,
+ *   module, __filename, __dirname, plus `__tsbImportMeta` for `import.meta` and `__tsbLazy` for the builtins
+ *   loaded on first use (scripts/cjs-chunks.mjs).
  * - Its cache is `NAME.cjs.v8-cache` beside it (code-cache.ts: checked against the exact source and its own
  *   CRC; anything else reads as no cache). V8 rejects data of another Node version or other V8 flags.
  * - At exit, a chunk whose cache was missing, rejected, or made after other commands than this one is written
@@ -22,7 +23,7 @@ import * as zlib from 'node:zlib';
 import { decodeCodeCache, encodeCodeCache, sourceCrc, type Crc32 } from './code-cache.js';
 
 /** The function each chunk's text is compiled in (the parameters bundle.mjs's conversion relies on). */
-export const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __tsbImportMeta, __tsbLazy) {';
+export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname, __tsbImportMeta, __tsbLazy) {'use strict';";
 export const WRAPPER_TAIL = '\n})';
 /** The cache file of a chunk file. */
 export const cacheFileOf = (chunk: string): string => `${chunk}.v8-cache`;

@@ -5,7 +5,7 @@
  * intact (no checksum), and bytecode that does not match its source would run wrong, or crash. So the file
  * carries its own checks, and anything that does not match reads as no cache:
  *
- *   'TSBC' | format 1 | source bytes | crc32(source) | V8 data bytes | crc32(V8 data) | keys bytes | keys | V8 data
+ *   'TSBC' | format 1 | source bytes | crc32(source) | V8 data bytes | crc32(keys + V8 data) | keys bytes | keys | V8 data
  *
  * (uint32 little-endian; the source is the exact text compiled, wrapper included). `keys` are the commands whose
  * run the data was made after ('\n'-separated): the loader adds the functions a new command compiled.
@@ -35,7 +35,7 @@ export function sourceCrc(parts: readonly Uint8Array[], crc32: Crc32): number {
 export function encodeCodeCache(sourceBytes: number, sourceCrc32: number, data: Uint8Array, keys: readonly string[], crc32: Crc32): Buffer {
   const k = Buffer.from(keys.join('\n'), 'utf8');
   const head = Buffer.alloc(HEADER);
-  const fields = [MAGIC, FORMAT, sourceBytes, sourceCrc32 >>> 0, data.length, crc32(data) >>> 0, k.length];
+  const fields = [MAGIC, FORMAT, sourceBytes, sourceCrc32 >>> 0, data.length, crc32(data, crc32(k)) >>> 0, k.length];
   fields.forEach((v, i) => head.writeUInt32LE(v, i * 4));
   return Buffer.concat([head, k, data]);
 }
@@ -51,8 +51,9 @@ export function decodeCodeCache(file: Buffer, sourceBytes: number, sourceCrc32: 
   const dataBytes = u(4);
   const keyBytes = u(6);
   if (HEADER + keyBytes + dataBytes !== file.length) return undefined;
+  const keys = file.subarray(HEADER, HEADER + keyBytes);
   const data = file.subarray(HEADER + keyBytes);
-  if (crc32(data) >>> 0 !== u(5)) return undefined;
-  const k = file.subarray(HEADER, HEADER + keyBytes).toString('utf8');
+  if (crc32(data, crc32(keys)) >>> 0 !== u(5)) return undefined;
+  const k = keys.toString('utf8');
   return { data, keys: k === '' ? [] : k.split('\n') };
 }
