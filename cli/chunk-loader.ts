@@ -14,7 +14,7 @@
  *   commands used, up to MAX_KEYS of them). Written to a temporary file and renamed; a directory that cannot be
  *   written (a read-only install) just means no cache. `TSBUILD_CODE_CACHE=0` neither reads nor writes one.
  */
-import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -137,19 +137,17 @@ export class ChunkLoader {
       if (!c.writeKeys) continue;
       const target = cacheFileOf(c.file);
       const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-      let fd: number | undefined;
       try {
-        fd = openSync(tmp, 'wx', 0o644);
-        const bytes = encodeCodeCache(c.sourceBytes, c.sourceCrc, c.script.createCachedData(), c.writeKeys, crc32);
-        writeSync(fd, bytes);
-        closeSync(fd);
-        fd = undefined;
+        const fd = openSync(tmp, 'w', 0o644);
+        try {
+          writeFileSync(fd, encodeCodeCache(c.sourceBytes, c.sourceCrc, c.script.createCachedData(), c.writeKeys, crc32));
+        } finally {
+          closeSync(fd);
+        }
         renameSync(tmp, target);
       } catch {
-        if (fd !== undefined) { try { closeSync(fd); } catch { /* already failing */ } }
-        try { unlinkSync(tmp); } catch { /* never made, or renamed */ }
-        // A directory that cannot be written stays so for the other chunks.
-        if (fd === undefined) return;
+        try { unlinkSync(tmp); } catch { /* never made */ }
+        return; // no cache where none can be written (a read-only install): the other chunks' are not tried
       }
     }
   }
