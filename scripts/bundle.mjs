@@ -77,22 +77,43 @@ export const lazyAssert = replaceModule('assert', (real) => [
 ]);
 
 /**
+ * An esbuild plugin that replaces, in the package file whose path matches `filter`, each text `from` with `to`;
+ * the build fails when a `from` is missing (the package changed: look again at the patch).
+ */
+function patchPackageFile(name, filter, edits) {
+  return {
+    name,
+    setup(b) {
+      b.onLoad({ filter }, async (args) => {
+        let text = await readFile(args.path, 'utf8');
+        for (const [from, to] of edits) {
+          if (!text.includes(from)) throw new Error(`${args.path}: no "${from}" (the package changed: update ${name} in scripts/bundle.mjs)`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
  * yargs() sets a default version before ours replaces it: it looks for a package.json from the directory of the
  * main module, which in a bundle (no node_modules in the path) is the current directory, and reads every
  * directory from there up to / (a build context of 20,000 files, /tmp…), then loads assert to fail its check.
  * Here that search starts at the package root (two levels up from dist/bin), the only use yargs makes of it.
  */
-export const yargsMainIsThePackage = {
-  name: 'yargs-main-is-the-package',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/ }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      const from = 'mainFilename: mainFilename || process.cwd(),';
-      if (!text.includes(from)) throw new Error(`${args.path}: no "${from}" (yargs changed: update scripts/bundle.mjs)`);
-      return { contents: text.replace(from, "mainFilename: fileURLToPath(new URL('../../', import.meta.url)),"), loader: 'js' };
-    });
-  },
-};
+export const yargsMainIsThePackage = patchPackageFile('yargs-main-is-the-package', /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/, [
+  ['mainFilename: mainFilename || process.cwd(),', "mainFilename: fileURLToPath(new URL('../../', import.meta.url)),"],
+]);
+
+/**
+ * yargs checks the arguments of each of its API calls (`argsert('<string> [object]', arguments)`), parsing the
+ * type string every time: 265 calls for a build, ~3 ms. The parse of each string is kept (argsert only reads it).
+ */
+export const yargsArgsertOnce = patchPackageFile('yargs-argsert-once', /[\\/]yargs[\\/]build[\\/]lib[\\/]argsert\.js$/, [
+  ["const positionName = ", "const parsedSpecs = new Map();\nconst positionName = "],
+  ["parseCommand(`cmd ${arg1}`),", "parsedSpecs.get(arg1) ?? parsedSpecs.set(arg1, parseCommand(`cmd ${arg1}`)).get(arg1),"],
+]);
 
 /**
  * undici's index loads everything it has (fetch, WebSocket, EventSource, mocks, caches: ~1 MB of code) when
@@ -137,7 +158,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
     outdir: 'dist/bin',
     chunkNames: '[name]-[hash]',
     outExtension: { '.js': '.mjs' },
-    plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, lazyAssert, yargsMainIsThePackage, undiciAgentOnly],
+    plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, lazyAssert, yargsMainIsThePackage, yargsArgsertOnce, undiciAgentOnly],
     write: false,
     logLevel: 'warning',
   });
