@@ -4,8 +4,7 @@
  * cli/bin.ts runs it.
  */
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv, type CommandModule } from 'yargs';
-import { hideBin } from 'yargs/helpers';
+import type { Argv, CommandModule } from 'yargs';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
 import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
@@ -23,6 +22,8 @@ function version(): string {
 
 /** Builds the yargs parser (exported for tests that check flags without spawning); loads the commands it needs. */
 export async function cli(argv: readonly string[], signal?: AbortSignal): Promise<Argv<GlobalArgs>> {
+  // yargs is a chunk of its own, loaded here: `tsbuild --version` never loads it (see main).
+  const { default: yargs } = await import('yargs');
   const args = separateRunCommand(argv);
   let y = yargs(args)
     .middleware((a) => {
@@ -124,12 +125,14 @@ function skipHelpCaching(y: Argv<GlobalArgs>): void {
  * Runs one command line (default: this process's arguments) and sets process.exitCode; never throws. The
  * executable's entry (cli/bin.ts) calls it.
  */
-export async function main(args: readonly string[] = hideBin(process.argv)): Promise<void> {
+export async function main(args: readonly string[] = process.argv.slice(2)): Promise<void> {
   const debug = args.includes('--debug');
   try {
     // Not root: the command runs again inside a user namespace of the user's own (rootless.ts).
     const status = await enterRootless(args);
     if (status !== undefined) { process.exitCode = status; return; }
+    // What yargs prints for `--version` alone (its version line), without loading yargs (a third of this start).
+    if (args.length === 1 && args[0] === '--version') { console.log(version()); return; }
     await (await cli(args, installSignalHandlers())).parseAsync();
   } catch (e) {
     if (outputClosed()) return;

@@ -1,8 +1,12 @@
-// Bundles the CLI into dist/bin/tsbuild.mjs (the `tsbuild` executable loads it): one file instead of ~150
-// modules halves start-up time, which a no-change rebuild is mostly made of. Registry code (undici) and the
-// live terminal view (log-update) are split into chunks that load only when a command needs them.
+// Bundles the CLI into dist/bin (the `tsbuild` executable runs dist/bin/tsbuild.cjs): one bundle instead of ~150
+// modules halves start-up time, which a no-change rebuild is mostly made of. Each command, registry code (undici)
+// and the live terminal view (log-update) are split into chunks that load only when a command needs them. The
+// chunks are CommonJS (cjs-chunks.mjs) so that cli/chunk-loader.ts can compile them with a V8 code cache.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { build } from 'esbuild';
+import { cjsName, toCommonJsChunk } from './cjs-chunks.mjs';
 
 /**
  * An esbuild plugin that answers every import of the package `pkg` with `shim(realPath)`, a module of our own
@@ -61,6 +65,57 @@ export const lazyAnsiStyles = replaceModule('ansi-styles', (real) => [
 ]);
 
 /**
+ * yargs reads `strictEqual` and `notStrictEqual` from node's assert when loaded, to check its own arguments, and
+ * loading assert creates process.stderr and loads the stream modules (~4 ms of every start, `--version`
+ * included). The shim compares as they do (Object.is) and calls the real one, which throws, only on a mismatch.
+ */
+export const lazyAssert = replaceModule('assert', (real) => [
+  'let real;',
+  `const load = () => (real ??= require(${real}));`,
+  'export function strictEqual(a, b, m) { if (!Object.is(a, b)) load().strictEqual(a, b, m); }',
+  'export function notStrictEqual(a, b, m) { if (Object.is(a, b)) load().notStrictEqual(a, b, m); }',
+]);
+
+/**
+ * An esbuild plugin that replaces, in the package file whose path matches `filter`, each text `from` with `to`;
+ * the build fails when a `from` is missing (the package changed: look again at the patch).
+ */
+function patchPackageFile(name, filter, edits) {
+  return {
+    name,
+    setup(b) {
+      b.onLoad({ filter }, async (args) => {
+        let text = await readFile(args.path, 'utf8');
+        for (const [from, to] of edits) {
+          if (!text.includes(from)) throw new Error(`${args.path}: no "${from}" (the package changed: update ${name} in scripts/bundle.mjs)`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: 'js' };
+      });
+    },
+  };
+}
+
+/**
+ * yargs() sets a default version before ours replaces it: it looks for a package.json from the directory of the
+ * main module, which in a bundle (no node_modules in the path) is the current directory, and reads every
+ * directory from there up to / (a build context of 20,000 files, /tmp…), then loads assert to fail its check.
+ * Here that search starts at the package root (two levels up from dist/bin), the only use yargs makes of it.
+ */
+export const yargsMainIsThePackage = patchPackageFile('yargs-main-is-the-package', /[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/, [
+  ['mainFilename: mainFilename || process.cwd(),', "mainFilename: fileURLToPath(new URL('../../', import.meta.url)),"],
+]);
+
+/**
+ * yargs checks the arguments of each of its API calls (`argsert('<string> [object]', arguments)`), parsing the
+ * type string every time: 265 calls for a build, ~3 ms. The parse of each string is kept (argsert only reads it).
+ */
+export const yargsArgsertOnce = patchPackageFile('yargs-argsert-once', /[\\/]yargs[\\/]build[\\/]lib[\\/]argsert\.js$/, [
+  ["const positionName = ", "const parsedSpecs = new Map();\nconst positionName = "],
+  ["parseCommand(`cmd ${arg1}`),", "parsedSpecs.get(arg1) ?? parsedSpecs.set(arg1, parseCommand(`cmd ${arg1}`)).get(arg1),"],
+]);
+
+/**
  * undici's index loads everything it has (fetch, WebSocket, EventSource, mocks, caches: ~1 MB of code) when
  * the registry client only needs Agent and its request() API. The registry client's `import('undici')` gets
  * that subset, required by relative path from undici's own directory; types still come from undici.
@@ -91,17 +146,34 @@ export const ownModulesPure = {
   },
 };
 
-if (process.argv[1] === new URL(import.meta.url).pathname) await build({
-  entryPoints: { tsbuild: 'cli/bin.ts' },
-  bundle: true,
-  splitting: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outdir: 'dist/bin',
-  chunkNames: '[name]-[hash]',
-  outExtension: { '.js': '.mjs' },
-  plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, undiciAgentOnly],
-  banner: { js: "import { createRequire as __tsbCreateRequire } from 'node:module'; const require = __tsbCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  // The command's code: ES module chunks (esbuild splits only ESM) turned into CommonJS chunks.
+  const esm = await build({
+    entryPoints: { main: 'cli/bin.ts' },
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outdir: 'dist/bin',
+    chunkNames: '[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, lazyAssert, yargsMainIsThePackage, yargsArgsertOnce, undiciAgentOnly],
+    write: false,
+    logLevel: 'warning',
+  });
+  mkdirSync('dist/bin', { recursive: true });
+  for (const f of esm.outputFiles) writeFileSync(cjsName(f.path), await toCommonJsChunk(f.text));
+  // The start, what bin/tsbuild runs: the chunk loader (cli/chunk-loader.ts), CommonJS, running main.cjs.
+  await build({
+    stdin: { contents: "require('./cli/chunk-loader.ts').runBundle(__dirname, 'main.cjs');", resolveDir: '.', sourcefile: 'tsbuild.cjs', loader: 'js' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: 'dist/bin/tsbuild.cjs',
+    logLevel: 'warning',
+  });
+  // `node dist/bin/tsbuild.mjs` and `import 'dist/bin/tsbuild.mjs'` (bin/tsbuild.js) still run the executable.
+  writeFileSync('dist/bin/tsbuild.mjs', "import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./tsbuild.cjs');\n");
+}

@@ -3,11 +3,9 @@
  * makes of it for each platform image: SLSA provenance (provenance.ts) and SPDX SBOMs (sbom/index.ts, run on the
  * image's layer snapshots, and with `scan-context` on the context directory).
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import {
-  hostPlatform, isIndexType, platformMatches, type Descriptor, type Digest, type LayerStore, type Platform,
+  execFileAsync, hostPlatform, isIndexType, platformMatches, type Descriptor, type Digest, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import type { BuildObserver, StepReport } from '../execute/options.js';
 import { PREDICATE_SLSA_PROVENANCE_V1, PREDICATE_SPDX, statement, subjectsOf, type InTotoStatement } from './intoto.js';
@@ -15,7 +13,7 @@ import { provenancePredicate, type ProvenanceFacts, type ResolvedBase } from './
 import type { Attestations, ProvenanceAttest } from './spec.js';
 import { generateSbom } from './sbom/index.js';
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /** What the request said (the pipeline's options), besides what the observer sees. */
 export interface RequestFacts {

@@ -1,15 +1,13 @@
 import { chmod, lchown, link, lstat, mkdir, readdir, rename, rm, utimes } from 'node:fs/promises';
 import { chmodSync, constants, copyFileSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import {
-  fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
+  execFileAsync, fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
 } from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
 import { scopedPath } from './scoped-path.js';
 
-const execFileP = promisify(execFile);
+const execFileP = execFileAsync;
 
 export interface Owner {
   readonly uid: number;

@@ -7,23 +7,22 @@
  * directory, or in the one tar) unless `platformSplit: false`, which merges them and refuses a path that two
  * platforms both write, as BuildKit's local and tar exporters do.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import {
-  TsbuildError, applyLayer, isIndexType, writeArchive, writeLayoutDir,
+  TsbuildError, applyLayer, execFileAsync, isIndexType, writeArchive, writeLayoutDir,
   type Descriptor, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import type { OutputSpec } from './output-spec.js';
 
 export { parseOutput, checkOneStdout, type OutputSpec, type ImageOutputFormat, type ParseOutputOptions } from './output-spec.js';
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /** Returns BuildKit's directory name of a platform: `linux_arm64`, `linux_arm_v7`. */
 function platformDir(p: Platform | undefined, digest: string): string {

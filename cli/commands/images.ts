@@ -8,7 +8,8 @@ import {
   LayerStore, TsbuildError, familiarRepository, imageHistory, isAttestationManifest, listImageSummaries, parsePlatform, splitTagName,
   type ImageSummary, type StoredImage,
 } from '../../layer-store/index.js';
-import { readAttestations } from '../../builder/index.js';
+// Not the builder's barrel, which would load the whole builder (cli/README.md, Start-up).
+import { readAttestations } from '../../builder/attest/storage.js';
 import { attestationFields } from '../docker-view/attestations.js';
 import {
   HISTORY_HEADERS, HISTORY_TABLE_FORMAT, IMAGE_HEADERS, dockerImageInspect, formatInspectJson, historyRows, imageRows, imagesTableFormat,

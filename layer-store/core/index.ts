@@ -12,3 +12,4 @@ export * from './fs.js';
 export * from './file-names.js';
 export * from './attestation.js';
 export * from './userns.js';
+export * from './exec.js';

@@ -28,12 +28,17 @@ const MAX_STORED = 65_535;
 /** An empty, non-final stored block: ends a raw run byte-aligned with the sync marker 00 00 ff ff. */
 const EMPTY_STORED = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 
-/** log2 of 0..16384, for the entropy sum (c·log2 c). */
-const LOG2 = (() => {
+/**
+ * log2 of 0..16384, for the entropy sum (c·log2 c). Made at the first test, not when the module loads: every
+ * command that opens the store loads this module, and the loop took 1–3 ms of their start (cli/README.md, Start-up).
+ */
+let log2Table: Float64Array | undefined;
+function log2s(): Float64Array {
+  if (log2Table) return log2Table;
   const t = new Float64Array(PROBE_BLOCK / SAMPLE_STRIDE + 1);
   for (let i = 1; i < t.length; i++) t[i] = Math.log2(i);
-  return t;
-})();
+  return (log2Table = t);
+}
 
 /** True if the full block `b[start, start + PROBE_BLOCK)` looks random (see the header). */
 function looksRandom(b: Buffer, start: number, counts: Uint32Array): boolean {
@@ -41,6 +46,7 @@ function looksRandom(b: Buffer, start: number, counts: Uint32Array): boolean {
   const end = start + PROBE_BLOCK;
   for (let i = start; i < end; i += SAMPLE_STRIDE) counts[b[i]!]!++;
   const n = PROBE_BLOCK / SAMPLE_STRIDE;
+  const LOG2 = log2s();
   let sum = 0;
   for (let k = 0; k < 256; k++) sum += counts[k]! * LOG2[counts[k]!]!;
   return Math.log2(n) - sum / n >= RAW_ENTROPY_BITS;

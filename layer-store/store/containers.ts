@@ -6,14 +6,12 @@
  * state.json). A container of this root is left over when that pid is gone (or now belongs to a process started
  * after the container was created). Found by reading runc's state dir, without starting runc: every build checks.
  */
-import { execFile } from 'node:child_process';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { type Logger, runcStateRoot } from '../core/index.js';
+import { execFileAsync, type Logger, runcStateRoot } from '../core/index.js';
 import { listMounts, ownerGone } from './scratch.js';
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /** runc's default state root when run as root (runtime-exec uses runc's default, core's runcStateRoot()). */
 export const RUNC_STATE_ROOT = '/run/runc';

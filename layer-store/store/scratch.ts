@@ -5,14 +5,12 @@
  * reports them); `reclaimStaleScratch` kills such containers, lazily unmounts the mounts and removes the dirs
  * (run by every build before it starts, and by `fsck --repair`).
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import type { Logger } from '../core/index.js';
+import { execFileAsync, type Logger } from '../core/index.js';
 
-const run = promisify(execFile);
+const run = execFileAsync;
 
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on every Linux architecture Node supports). */
 const CLOCK_TICKS = 100;

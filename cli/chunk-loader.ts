@@ -1,0 +1,161 @@
+/**
+ * The start of the bundled executable (`dist/bin/tsbuild.cjs`, what bin/tsbuild runs; scripts/bundle.mjs
+ * builds it): loads the CommonJS chunks of dist/bin with `vm.Script` and a V8 code cache per chunk, so that a
+ * command's code is not parsed and compiled again on every start (Node 20 has no `module.enableCompileCache`,
+ * and its ES module loader takes no cached data).
+ *
+ * - A chunk is compiled in strict mode (it was an ES module) inside a function wrapper: exports, require,
+ *   module, __filename, __dirname, plus `__tsbImportMeta` for `import.meta` and `__tsbLazy` for the builtins
+ *   loaded on first use (scripts/cjs-chunks.mjs).
+ * - Its cache is `NAME.cjs.v8-cache` beside it (code-cache.ts: checked against the exact source and its own
+ *   CRC; anything else reads as no cache). V8 rejects data of another Node version or other V8 flags.
+ * - At exit, a chunk whose cache was missing, rejected, or made after other commands than this one is written
+ *   again (V8's data then holds the functions of this run and of the data it read: it grows to cover the
+ *   commands used, up to MAX_KEYS of them). Written to a temporary file and renamed; a directory that cannot be
+ *   written (a read-only install) just means no cache. `TSBUILD_CODE_CACHE=0` neither reads nor writes one.
+ */
+import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Script } from 'node:vm';
+import * as zlib from 'node:zlib';
+import { decodeCodeCache, encodeCodeCache, sourceCrc, type Crc32 } from './code-cache.js';
+
+/** The function each chunk's text is compiled in (the parameters bundle.mjs's conversion relies on). */
+export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname, __tsbImportMeta, __tsbLazy) {'use strict';";
+export const WRAPPER_TAIL = '\n})';
+/** The cache file of a chunk file. */
+export const cacheFileOf = (chunk: string): string => `${chunk}.v8-cache`;
+/** At most this many commands are recorded in a cache; a further one no longer rewrites it. */
+export const MAX_KEYS = 24;
+
+type ChunkFunction = (exports: unknown, require: (s: string) => unknown, module: { exports: unknown }, filename: string,
+  dirname: string, meta: { url: string; resolve: (s: string) => string }, lazy: typeof lazyModule) => void;
+
+interface Loaded {
+  readonly file: string;
+  readonly script: Script;
+  readonly sourceBytes: number;
+  readonly sourceCrc: number;
+  /** The keys to write with new data, or undefined when the cache read is kept. */
+  readonly writeKeys: readonly string[] | undefined;
+}
+
+/**
+ * The word the cache records for a command line: the command (the first argument after the global options),
+ * or the flag there (`--version`, `--help`), or '.' for the default command (`tsbuild -t app .`).
+ */
+export function cacheKey(argv: readonly string[]): string {
+  let i = 0;
+  while (i < argv.length && /^--(root|progress)$/.test(argv[i]!)) i += 2;
+  while (i < argv.length && /^--(root=|progress=|debug$)/.test(argv[i]!)) i += 1;
+  const a = argv[i];
+  if (a === undefined) return '.';
+  if (a === '--version' || a === '--help' || a === '-h') return a;
+  return /^[a-z][a-z-]{0,31}$/.test(a) ? a : '.';
+}
+
+/**
+ * A stand-in for a builtin module until first used: the first property read loads it (`load`) and hands it to
+ * `set`, which replaces the stand-in in the chunk's variable, so later reads are plain.
+ */
+export function lazyModule(load: () => object, set: (m: object) => void): object {
+  let real: object | undefined;
+  const get = (): Record<PropertyKey, unknown> => {
+    if (real === undefined) { real = load(); set(real); }
+    return real as Record<PropertyKey, unknown>;
+  };
+  return new Proxy({}, {
+    get: (_t, k) => get()[k],
+    set: (_t, k, v) => { get()[k] = v; return true; },
+    has: (_t, k) => k in get(),
+    ownKeys: () => Reflect.ownKeys(get()),
+    getOwnPropertyDescriptor: (_t, k) => {
+      const d = Reflect.getOwnPropertyDescriptor(get(), k);
+      if (d) d.configurable = true;
+      return d;
+    },
+    getPrototypeOf: () => Object.getPrototypeOf(get()) as object | null,
+  });
+}
+
+/** Loads the chunks of one directory, each once, and writes their caches at exit. */
+export class ChunkLoader {
+  readonly #modules = new Map<string, { exports: unknown }>();
+  readonly #loaded: Loaded[] = [];
+  readonly #crc32: Crc32 | undefined;
+  readonly #key: string;
+  readonly #head = Buffer.from(WRAPPER_HEAD);
+  readonly #tail = Buffer.from(WRAPPER_TAIL);
+
+  /** `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15). */
+  constructor(key: string, useCache: boolean) {
+    this.#key = key;
+    const crc32 = (zlib as { crc32?: Crc32 }).crc32;
+    this.#crc32 = useCache && typeof crc32 === 'function' ? crc32 : undefined;
+  }
+
+  /** Runs the chunk file (once) and returns its exports. */
+  load(file: string): unknown {
+    const known = this.#modules.get(file);
+    if (known) return known.exports;
+    const m = { exports: {} as unknown };
+    this.#modules.set(file, m);
+    const body = readFileSync(file);
+    const source = `${WRAPPER_HEAD}${body.toString('utf8')}${WRAPPER_TAIL}`;
+    const fn = this.#compile(file, body, source).runInThisContext() as ChunkFunction;
+    const dir = dirname(file);
+    const real = createRequire(file);
+    const require = (s: string): unknown => (s.startsWith('./') ? this.load(join(dir, s)) : real(s));
+    const meta = { url: pathToFileURL(file).href, resolve: (s: string) => pathToFileURL(real.resolve(s)).href };
+    fn.call(undefined, m.exports, require, m, file, dir, meta, lazyModule);
+    return m.exports;
+  }
+
+  #compile(file: string, body: Buffer, source: string): Script {
+    const crc32 = this.#crc32;
+    if (!crc32) return new Script(source, { filename: file });
+    const sourceBytes = this.#head.length + body.length + this.#tail.length;
+    const crc = sourceCrc([this.#head, body, this.#tail], crc32);
+    let cache;
+    try { cache = decodeCodeCache(readFileSync(cacheFileOf(file)), sourceBytes, crc, crc32); } catch { cache = undefined; }
+    const script = new Script(source, { filename: file, ...(cache ? { cachedData: cache.data } : {}) });
+    const keys = cache !== undefined && !script.cachedDataRejected ? cache.keys : undefined;
+    let writeKeys: readonly string[] | undefined;
+    if (!keys) writeKeys = [this.#key];
+    else if (!keys.includes(this.#key) && keys.length < MAX_KEYS) writeKeys = [...keys, this.#key];
+    this.#loaded.push({ file, script, sourceBytes, sourceCrc: crc, writeKeys });
+    return script;
+  }
+
+  /** Writes the caches that need it (see the file comment); never throws. */
+  saveCaches(): void {
+    const crc32 = this.#crc32;
+    if (!crc32) return;
+    for (const c of this.#loaded) {
+      if (!c.writeKeys) continue;
+      const target = cacheFileOf(c.file);
+      const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
+      try {
+        const fd = openSync(tmp, 'w', 0o644);
+        try {
+          writeFileSync(fd, encodeCodeCache(c.sourceBytes, c.sourceCrc, c.script.createCachedData(), c.writeKeys, crc32));
+        } finally {
+          closeSync(fd);
+        }
+        renameSync(tmp, target);
+      } catch {
+        try { unlinkSync(tmp); } catch { /* never made */ }
+        return; // no cache where none can be written (a read-only install): the other chunks' are not tried
+      }
+    }
+  }
+}
+
+/** Runs the executable: `entry` (a chunk file in `dir`) with this process's command line. */
+export function runBundle(dir: string, entry: string): void {
+  const loader = new ChunkLoader(cacheKey(process.argv.slice(2)), process.env['TSBUILD_CODE_CACHE'] !== '0');
+  process.once('exit', () => loader.saveCaches());
+  loader.load(join(dir, entry));
+}
