@@ -31,7 +31,11 @@ export interface RequestSpec {
   /** Statuses that count as success; anything else becomes a RegistryError/AuthError. */
   readonly expect: readonly number[];
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Buffer;
+  /**
+   * The request body: one buffer, or a list sent one after another without being joined (an upload chunk held
+   * as the blocks it was read in; the caller sets Content-Length).
+   */
+  readonly body?: Buffer | readonly Buffer[];
   /** False to disable retries (PATCH: the caller recovers by asking for the upload offset). */
   readonly retry?: boolean;
   /** What the request does, for error messages ("pull manifest"). */
@@ -214,7 +218,8 @@ export class Transport {
       if (authorization && url.host === origin) headers.authorization = authorization;
       const r = await this.#dispatch(url, spec.registry, {
         origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
-        ...(body !== undefined ? { body } : {}),
+        // undici sends any iterable of buffers (its .d.ts lists only single bodies).
+        ...(body !== undefined ? { body: body as Buffer } : {}),
         ...(spec.signal ? { signal: spec.signal } : {}),
       });
       const loc = headerValue(r.headers, 'location');
