@@ -5,7 +5,8 @@
  *
  * - `HTTP_PROXY` is for `http://` requests, `HTTPS_PROXY` for `https://` ones (no fallback from one to the
  *   other); each is read upper case first, then lower case; an empty value counts as unset.
- * - A value without a scheme is `http://HOST[:PORT]`; schemes http, https and socks5 are accepted.
+ * - A value without a scheme is `http://HOST[:PORT]`; schemes http and https are accepted. Go also takes socks5;
+ *   undici's SOCKS5 support is experimental (it warns on stderr), so socks5 is refused with a clear error.
  * - `localhost` and loopback addresses (127.0.0.0/8, ::1) never go through a proxy.
  * - `NO_PROXY` is a comma-separated list: `*` (nothing is proxied), an IP (`10.1.2.3`, `[::1]:5000`), a CIDR
  *   (`10.0.0.0/8`), a domain (`example.com` matches it and its subdomains; `.example.com` and `*.example.com`
@@ -37,7 +38,7 @@ export interface ProxyConfig {
 /** No proxy at all (what an empty environment gives). */
 export const NO_PROXY_CONFIG: ProxyConfig = { http: undefined, https: undefined, noProxy: [] };
 
-const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443', 'socks5:': '1080' };
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
 
 /** Returns the first non-empty of `names` in `env`, with its name. */
 function envAny(env: NodeJS.ProcessEnv, ...names: string[]): { name: string; value: string } | undefined {
@@ -50,7 +51,7 @@ function envAny(env: NodeJS.ProcessEnv, ...names: string[]): { name: string; val
 
 /** Returns the proxy URL in `value` (`http://` added to a bare `host[:port]`); throws USAGE naming `variable`. */
 function parseProxy(variable: string, value: string): ProxySetting {
-  const hint = `set ${variable} to a URL such as http://proxy.example:3128 (http, https or socks5), or unset it`;
+  const hint = `set ${variable} to a URL such as http://proxy.example:3128 (http or https; SOCKS proxies are not supported), or unset it`;
   const bad = (why: string, cause?: unknown): TsbuildError =>
     new TsbuildError('USAGE', `${variable}=${redactProxy(value)}: ${why}`, { hint, ...(cause !== undefined ? { cause } : {}) });
   // As Go: a value without `scheme://` is host[:port] of an HTTP proxy (`proxy:3128` is not scheme "proxy").
@@ -61,7 +62,7 @@ function parseProxy(variable: string, value: string): ProxySetting {
   } catch (e) {
     throw bad('not a proxy URL', e);
   }
-  if (!['http:', 'https:', 'socks5:'].includes(url.protocol)) throw bad(`unsupported proxy scheme ${url.protocol.slice(0, -1)}`);
+  if (!['http:', 'https:'].includes(url.protocol)) throw bad(`unsupported proxy scheme ${url.protocol.slice(0, -1)}`);
   if (!url.hostname) throw bad('not a proxy URL');
   return { url, variable };
 }
