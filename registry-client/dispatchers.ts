@@ -71,17 +71,13 @@ export class Dispatchers {
   }
 
   /**
-   * Returns the dispatcher for a `method` request to `url` (of `registry`, when it is one of its own URLs):
-   * through the proxy the environment names for it, and without certificate checks for an insecure registry's
-   * HTTPS host. HEAD requests get pools of their own: undici closes a connection after a HEAD (and distribution
-   * closes it after a 404 to one), and when an origin's last connection closes, undici's Agent closes that
-   * origin's whole pool, including the connection the next request was about to reuse: a push of 5 blobs
-   * opened 16 connections for 17 requests, and 6 once its HEADs went apart.
+   * Returns the dispatcher for a request to `url` (of `registry`, when it is one of its own URLs): through the
+   * proxy the environment names for it, and without certificate checks for an insecure registry's HTTPS host.
    */
-  for(url: URL, registry: string | undefined, method: string): Promise<Dispatcher> {
+  for(url: URL, registry: string | undefined): Promise<Dispatcher> {
     const unverified = registry !== undefined && this.#o.schemes.unverified(url, registry);
     const proxy = this.proxyFor(url);
-    const key = `${method === 'HEAD' ? 'head' : 'other'} ${unverified ? 'unverified' : 'verified'} ${proxy ? proxy.url.href : 'direct'}`;
+    const key = `${unverified ? 'unverified' : 'verified'} ${proxy ? proxy.url.href : 'direct'}`;
     let d = this.#routes.get(key);
     if (!d) {
       if (proxy) this.#o.logger.debug('registry proxy', { origin: url.origin, proxy: redactUrl(proxy.url), from: proxy.variable });
