@@ -90,7 +90,7 @@ export class Dispatchers {
   async close(): Promise<void> {
     const all = [...this.#routes.values()];
     this.#routes.clear();
-    await Promise.all(all.map(async (d) => (await d).close()));
+    await Promise.all(all.map(async (d) => (await d.catch(() => undefined))?.close()));
   }
 
   /** Extra roots for verified TLS: --ca-file's, else Node's plus $TSBUILD_EXTRA_CA_CERTS, else none. */

@@ -29,8 +29,9 @@ type NoProxyRule = HostRule | IpRule | CidrRule;
 
 /** The parsed proxy environment. */
 export interface ProxyConfig {
-  readonly http: ProxySetting | undefined;
-  readonly https: ProxySetting | undefined;
+  /** A value that is not a usable proxy URL is kept as its error, thrown by the first request it would carry. */
+  readonly http: ProxySetting | TsbuildError | undefined;
+  readonly https: ProxySetting | TsbuildError | undefined;
   /** `all` for `NO_PROXY=*`. */
   readonly noProxy: readonly NoProxyRule[] | 'all';
 }
@@ -65,6 +66,14 @@ function parseProxy(variable: string, value: string): ProxySetting {
   if (!['http:', 'https:'].includes(url.protocol)) throw bad(`unsupported proxy scheme ${url.protocol.slice(0, -1)}`);
   if (!url.hostname) throw bad('not a proxy URL');
   return { url, variable };
+}
+
+function settingOrError(variable: string, value: string): ProxySetting | TsbuildError {
+  try {
+    return parseProxy(variable, value);
+  } catch (e) {
+    return e as TsbuildError;
+  }
 }
 
 /** `value` with any password replaced, for messages. */
@@ -118,14 +127,18 @@ function canonicalIp(ip: string): string {
   return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
 
-/** Returns the proxy configuration of `env` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, either case); throws USAGE for a proxy value that is not a URL. */
+/**
+ * Returns the proxy configuration of `env` (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, either case). A proxy value that
+ * is not a usable URL does not throw here: proxyFor throws its USAGE error for the first request it would carry,
+ * so that a bad HTTPS_PROXY stops a pull from a remote registry, not a build that never leaves the machine.
+ */
 export function proxyConfigFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
   const http = envAny(env, 'HTTP_PROXY', 'http_proxy');
   const https = envAny(env, 'HTTPS_PROXY', 'https_proxy');
   const no = envAny(env, 'NO_PROXY', 'no_proxy');
   return {
-    http: http ? parseProxy(http.name, http.value) : undefined,
-    https: https ? parseProxy(https.name, https.value) : undefined,
+    http: http ? settingOrError(http.name, http.value) : undefined,
+    https: https ? settingOrError(https.name, https.value) : undefined,
     noProxy: parseNoProxy(no?.value ?? ''),
   };
 }
@@ -142,7 +155,10 @@ function isLoopbackHost(host: string): boolean {
   return false;
 }
 
-/** Returns the proxy for a request to `url` under `cfg`, or undefined to connect directly. */
+/**
+ * Returns the proxy for a request to `url` under `cfg`, or undefined to connect directly. Throws the USAGE error
+ * of a proxy value that is not a usable URL when the request would go through it.
+ */
 export function proxyFor(url: URL, cfg: ProxyConfig): ProxySetting | undefined {
   const setting = url.protocol === 'https:' ? cfg.https : url.protocol === 'http:' ? cfg.http : undefined;
   if (!setting) return undefined;
@@ -161,5 +177,6 @@ export function proxyFor(url: URL, cfg: ProxyConfig): ProxySetting | undefined {
       return undefined;
     }
   }
+  if (setting instanceof TsbuildError) throw setting;
   return setting;
 }

@@ -62,8 +62,9 @@ test('NO_PROXY: IPs, IP:port, CIDRs, domains with and without a leading dot or *
   assert.equal(via({ HTTP_PROXY: 'proxy:3128', NO_PROXY: 'ample.com' }, 'http://example.com/'), 'http://proxy:3128/', 'not a bare suffix');
 });
 
-test('a proxy value that is not a usable URL is an error naming the variable, its password hidden', () => {
-  assert.throws(() => proxyConfigFromEnv({ HTTPS_PROXY: 'ftp://user:secret@host:21' }), (e: unknown) => {
+test('a proxy value that is not a usable URL is an error naming the variable, its password hidden, for the requests it would carry', () => {
+  const cfg = proxyConfigFromEnv({ HTTPS_PROXY: 'ftp://user:secret@host:21', NO_PROXY: 'internal.example' });
+  assert.throws(() => proxyFor(new URL('https://registry.example/v2/'), cfg), (e: unknown) => {
     assert.ok(TsbuildError.is(e));
     assert.equal(e.code, 'USAGE');
     assert.match(e.message, /^HTTPS_PROXY=ftp:\/\/user:REDACTED@host:21: unsupported proxy scheme ftp$/);
@@ -71,7 +72,9 @@ test('a proxy value that is not a usable URL is an error naming the variable, it
     assert.match(e.hint ?? '', /HTTPS_PROXY/);
     return true;
   });
-  assert.throws(() => proxyConfigFromEnv({ http_proxy: 'http://[bad' }), /http_proxy=http:\/\/\[bad: not a proxy URL/);
+  // Requests it would not carry are not stopped by it: loopback, NO_PROXY, plain HTTP.
+  for (const u of ['https://127.0.0.1:5000/v2/', 'https://internal.example/v2/', 'http://registry.example/v2/']) assert.equal(proxyFor(new URL(u), cfg), undefined, u);
+  assert.throws(() => via({ http_proxy: 'http://[bad' }, 'http://example.com/'), /http_proxy=http:\/\/\[bad: not a proxy URL/);
   // Go takes socks5 too; undici's SOCKS5 support is experimental, so it is refused rather than half-working.
-  assert.throws(() => proxyConfigFromEnv({ HTTP_PROXY: 'socks5://127.0.0.1:1080' }), /HTTP_PROXY=socks5:\/\/127\.0\.0\.1:1080: unsupported proxy scheme socks5/);
+  assert.throws(() => via({ HTTP_PROXY: 'socks5://127.0.0.1:1080' }, 'http://example.com/'), /HTTP_PROXY=socks5:\/\/127\.0\.0\.1:1080: unsupported proxy scheme socks5/);
 });
