@@ -15,6 +15,7 @@ import { runCliAsync } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { startForwardProxy, type ForwardProxy } from '../helpers/forward-proxy.js';
+import { RegistryClient, parseReference } from '../../registry-client/index.js';
 
 const run = promisify(execFile);
 const TLS_NAME = 'tsbuild-proxy-tls.test';
@@ -123,4 +124,26 @@ test('a proxy that is not a URL stops a command that would use it, with one line
   // A loopback registry is never proxied, so the bad value is not in its way.
   const ok = await runCliAsync(['--root', join(work, 'bad-root'), '--progress', 'quiet', 'pull', `127.0.0.1:${httpReg.port}/fwd/bb:1`], { env });
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('the library reads the proxy variables from RegistryClient\'s proxyEnv when given, not from the process', async () => {
+  // Pushed by the first test; this one only reads it.
+  const ref = parseReference(`${TLS_NAME}:${tlsReg.port}/proxied/bb:1`);
+  const tunnels = () => proxy.log.filter((e) => e.kind === 'connect').length;
+  const before = tunnels();
+  const viaProxy = new RegistryClient({ caFile: join(work, 'server.pem'), proxyEnv: { HTTPS_PROXY: proxy.url } });
+  try {
+    assert.match((await viaProxy.source(ref).getManifest()).digest, /^sha256:/);
+  } finally {
+    await viaProxy.close();
+  }
+  assert.ok(tunnels() > before, 'proxyEnv routed the request through the proxy');
+  const mid = proxy.log.length;
+  const direct = new RegistryClient({ caFile: join(work, 'server.pem'), proxyEnv: {} });
+  try {
+    assert.match((await direct.source(ref).getManifest()).digest, /^sha256:/);
+  } finally {
+    await direct.close();
+  }
+  assert.equal(proxy.log.length, mid, 'an empty proxyEnv connects directly');
 });
