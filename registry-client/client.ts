@@ -10,6 +10,7 @@ import { RegistryDestination } from './destination.js';
 import { MANIFEST_ACCEPT, RegistrySource, repoUrl } from './source.js';
 import { headerValue, readLimitedText } from './response.js';
 import { Transport } from './transport.js';
+import { proxyConfigFromEnv } from './proxy.js';
 
 export interface RegistryClientOptions {
   /** Where credentials come from (default: anonymous; the CLI passes dockerKeychain()). */
@@ -25,6 +26,8 @@ export interface RegistryClientOptions {
   readonly chunkSize?: number;
   /** Per-request header and body idle timeout in milliseconds (default 60 s). */
   readonly timeoutMs?: number;
+  /** Where HTTP_PROXY, HTTPS_PROXY and NO_PROXY are read from (default `process.env`; proxy.ts has the rules). */
+  readonly proxyEnv?: NodeJS.ProcessEnv;
   readonly events?: EventSink;
   readonly logger?: Logger;
 }
@@ -48,6 +51,7 @@ export class RegistryClient {
       retry: o.retry ?? DEFAULT_RETRY_POLICY,
       timeoutMs: o.timeoutMs ?? 60_000,
       connections: undefined,
+      proxy: proxyConfigFromEnv(o.proxyEnv ?? process.env),
       events: o.events ?? noopEvents,
       logger: o.logger ?? noopLogger,
     });

@@ -6,8 +6,8 @@
  * may help. URLs are redacted in every log line and error. Auth challenge parsing is challenge.ts; bounded body
  * reads are response.ts.
  */
-import { readFileSync } from 'node:fs';
-import type { Agent, Dispatcher } from 'undici';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import {
   AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
   type EventSink, type Logger,
@@ -17,27 +17,9 @@ import type { Credential, Keychain } from './keychain.js';
 import { grantedScopes, parseChallenge, scopeKey, type Challenge } from './challenge.js';
 import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
 import { RegistrySchemes } from './schemes.js';
+import { Dispatchers } from './dispatchers.js';
+import { proxyConfigFromEnv, type ProxyConfig, type ProxySetting } from './proxy.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
-
-/**
- * Node's bundled roots plus the certificates in `$TSBUILD_EXTRA_CA_CERTS`, the name under which the `tsbuild`
- * launcher (bin/tsbuild) hands over NODE_EXTRA_CA_CERTS: Node 20 reads and parses that file at start-up, before
- * any code runs (~80 ms on every command, most of which never open a TLS connection), so the launcher takes it
- * out of Node's sight and the certificates are added here, as Node would have (to the default roots only: an
- * explicit --ca-file replaces the roots, as a `ca` option does in Node). Undefined when the variable is unset.
- */
-async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
-  const file = process.env['TSBUILD_EXTRA_CA_CERTS'];
-  if (!file) return undefined;
-  let extra: Buffer;
-  try {
-    extra = readFileSync(file);
-  } catch {
-    return undefined; // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS, and goes on without it
-  }
-  const { rootCertificates } = await import('node:tls');
-  return [...rootCertificates, extra];
-}
 
 export interface RequestSpec {
   readonly method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -49,7 +31,11 @@ export interface RequestSpec {
   /** Statuses that count as success; anything else becomes a RegistryError/AuthError. */
   readonly expect: readonly number[];
   readonly headers?: Readonly<Record<string, string>>;
-  readonly body?: Buffer;
+  /**
+   * The request body: one buffer, or a list sent one after another without being joined (an upload chunk held
+   * as the blocks it was read in; the caller sets Content-Length).
+   */
+  readonly body?: Buffer | readonly Buffer[];
   /** False to disable retries (PATCH: the caller recovers by asking for the upload offset). */
   readonly retry?: boolean;
   /** What the request does, for error messages ("pull manifest"). */
@@ -69,6 +55,8 @@ export interface TransportOptions {
   readonly retry: RetryPolicy;
   readonly timeoutMs: number;
   readonly connections: number | undefined;
+  /** Proxies by Go's ProxyFromEnvironment rules (proxy.ts; default: read from process.env). */
+  readonly proxy: ProxyConfig;
   readonly events: EventSink;
   readonly logger: Logger;
 }
@@ -78,18 +66,16 @@ const MAX_REDIRECTS = 5;
 const TOKEN_DEFAULT_TTL_S = 60;
 
 /**
- * The HTTP layer of the registry client: one keep-alive undici Agent, the ping/challenge,
+ * The HTTP layer of the registry client: keep-alive undici dispatchers (dispatchers.ts: direct or through the
+ * environment's proxy), the ping/challenge,
  * Basic and Bearer auth with a token cache per scope set, redirects (dropping Authorization across hosts)
  * and retries with backoff. It never logs secrets: URLs and errors go through redactUrl.
  */
 export class Transport {
   readonly o: TransportOptions;
-  /** Created on the first request: loading undici costs ~100 ms, and most commands never talk to a registry. */
-  #agent: Promise<Agent> | undefined;
-  /** For insecure registries' HTTPS: an Agent that does not verify certificates (skopeo's --tls-verify=false). */
-  #unverifiedAgent: Promise<Agent> | undefined;
   readonly #schemes: RegistrySchemes;
-  readonly #agentOptions: Agent.Options;
+  /** undici dispatchers per route (direct or proxy, verified or not), created on first use. */
+  readonly #dispatchers: Dispatchers;
   readonly #auth = new Map<string, Promise<RegistryAuthState>>();
 
   constructor(o: Partial<TransportOptions> & { keychain: Keychain }) {
@@ -100,20 +86,22 @@ export class Transport {
       retry: o.retry ?? DEFAULT_RETRY_POLICY,
       timeoutMs: o.timeoutMs ?? 60_000,
       connections: o.connections,
+      proxy: o.proxy ?? proxyConfigFromEnv(process.env),
       events: o.events ?? noopEvents,
       logger: o.logger ?? noopLogger,
     };
     this.#schemes = new RegistrySchemes(this.o.insecure);
-    const ca = this.o.caFile ? readFileSync(this.o.caFile) : undefined;
-    this.#agentOptions = {
-      keepAliveTimeout: 30_000,
-      // No per-origin cap: callers bound their own parallelism, and a cap here could deadlock a caller that
-      // opens more blob streams than the cap before consuming them.
-      ...(o.connections !== undefined ? { connections: o.connections } : {}),
-      headersTimeout: this.o.timeoutMs,
-      bodyTimeout: this.o.timeoutMs,
-      ...(ca ? { connect: { ca } } : {}),
-    };
+    this.#dispatchers = new Dispatchers({
+      agent: {
+        keepAliveTimeout: 30_000,
+        // No per-origin cap: callers bound their own parallelism, and a cap here could deadlock a caller that
+        // opens more blob streams than the cap before consuming them.
+        ...(o.connections !== undefined ? { connections: o.connections } : {}),
+        headersTimeout: this.o.timeoutMs,
+        bodyTimeout: this.o.timeoutMs,
+      },
+      caFile: this.o.caFile, schemes: this.#schemes, proxy: this.o.proxy, logger: this.o.logger,
+    });
   }
 
   /** Returns the base URL (`https://host` or `http://host`) for `registry` (schemes.ts: loopback and insecure registries). */
@@ -121,23 +109,26 @@ export class Transport {
     return this.#schemes.baseUrl(registry);
   }
 
-  /** The Agent for `url`: one that skips certificate checks for an insecure registry's own HTTPS host. */
-  #agentFor(url: URL, registry: string | undefined): Promise<Agent> {
-    if (!this.#schemes.unverified(url, registry)) return this.#getAgent();
-    this.#unverifiedAgent ??= newAgent({ ...this.#agentOptions, connect: { rejectUnauthorized: false } });
-    return this.#unverifiedAgent;
+  /**
+   * Sends one HTTP request on the route for `url` (dispatchers.ts: direct or through the environment's proxy;
+   * unverified for an insecure registry's own HTTPS host), on a kept-alive connection when one is free:
+   * - It first lets one turn of the event loop pass: undici returns a keep-alive socket to its pool only a turn
+   *   after the response on it ended (client-h1.js resumes on setImmediate), so a request sent at once, as the
+   *   next protocol step always is, opened a new connection (a pull of 5 blobs, one at a time: 2 instead of 1).
+   * - A HEAD keeps its connection (`reset: false`). undici's default sends `Connection: close` with every HEAD,
+   *   against servers that send a body with one (Go's client, in docker, skopeo and crane, keeps the
+   *   connection); and when an origin's last connection closes, undici's Agent closes that origin's whole pool,
+   *   with the connection the next request was just given: a push of 5 blobs, one at a time, opened 16
+   *   connections for its 17 requests. Now 1.
+   */
+  async #dispatch(url: URL, registry: string | undefined, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    const d = await this.#dispatchers.for(url, registry);
+    await nextTurn();
+    return d.request(opts.method === 'HEAD' ? { ...opts, reset: false } : opts);
   }
 
   async close(): Promise<void> {
-    if (this.#agent) await (await this.#agent).close();
-    if (this.#unverifiedAgent) await (await this.#unverifiedAgent).close();
-  }
-
-  #getAgent(): Promise<Agent> {
-    // undici loads beside the CA read (newAgent's own import then finds it loaded).
-    this.#agent ??= Promise.all([this.o.caFile ? undefined : extraCaCerts(), import('undici')])
-      .then(([extra]) => newAgent(extra ? { ...this.#agentOptions, connect: { ca: extra } } : this.#agentOptions));
-    return this.#agent;
+    await this.#dispatchers.close();
   }
 
   /**
@@ -160,7 +151,7 @@ export class Transport {
       } catch (e) {
         if (spec.signal?.aborted) throw new AbortedError({ cause: e });
         if (TsbuildError.is(e) && !(e instanceof RegistryError && e.retryable)) throw e;
-        failure = TsbuildError.is(e) ? e : connectionError(spec, e);
+        failure = TsbuildError.is(e) ? e : connectionError(spec, e, this.#dispatchers.proxyFor(spec.url));
       }
       if (spec.retry === false || attempt >= p.maxAttempts) throw failure;
       const wait = retryAfter !== undefined ? Math.max(retryAfter, backoffDelay(p, attempt)) : backoffDelay(p, attempt);
@@ -229,9 +220,10 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(spec.headers ?? {}) };
       if (authorization && url.host === origin) headers.authorization = authorization;
-      const r = await (await this.#agentFor(url, spec.registry)).request({
+      const r = await this.#dispatch(url, spec.registry, {
         origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
-        ...(body !== undefined ? { body } : {}),
+        // undici sends any iterable of buffers (its .d.ts lists only single bodies).
+        ...(body !== undefined ? { body: body as Buffer } : {}),
         ...(spec.signal ? { signal: spec.signal } : {}),
       });
       const loc = headerValue(r.headers, 'location');
@@ -284,7 +276,7 @@ export class Transport {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const r = await (await this.#agentFor(url, registry)).request({ origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
+        const r = await this.#dispatch(url, registry, { origin: url.origin, path: url.pathname, method: 'GET', headers: { 'user-agent': USER_AGENT }, ...(signal ? { signal } : {}) });
         await r.body.dump().catch(() => undefined);
         if (r.statusCode === 401 || r.statusCode < 300) {
           const challenge: Challenge = r.statusCode === 401 ? parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
@@ -301,8 +293,8 @@ export class Transport {
         if (TsbuildError.is(e)) throw e;
         if (attempt >= maxAttempts || Date.now() - started > p.maxTotalMs) {
           // Already retried here: mark it final so request() does not multiply the attempts.
-          const err = connectionError({ method: 'GET', url, what: `ping registry ${registry}` }, e);
-          throw new RegistryError(`ping registry ${registry}`, { status: 0, code: err.registryCode, method: 'GET', url, retryable: false, cause: e, detail: (e as Error).message });
+          const code = (e as { code?: string }).code ?? '';
+          throw new RegistryError(`ping registry ${registry}${viaProxy(this.#dispatchers.proxyFor(url))}`, { status: 0, code, method: 'GET', url, retryable: false, cause: e, detail: (e as Error).message });
         }
       }
       await delay(backoffDelay(p, attempt), signal).catch((e) => { throw new AbortedError({ cause: e }); });
@@ -343,18 +335,18 @@ export class Transport {
           const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'tsbuild', access_type: 'offline' });
           if (st.challenge.service) form.set('service', st.challenge.service);
           if (spec.scopes.length) form.set('scope', spec.scopes.join(' '));
-          r = await (await this.#getAgent()).request({ origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
+          r = await this.#dispatch(url, undefined, { origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
         } else {
           const u = new URL(url);
           if (st.challenge.service) u.searchParams.set('service', st.challenge.service);
           for (const s of spec.scopes) u.searchParams.append('scope', s);
           const headers: Record<string, string> = { 'user-agent': USER_AGENT };
           if (c?.username) headers.authorization = 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
-          r = await (await this.#getAgent()).request({ origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
+          r = await this.#dispatch(u, undefined, { origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
         }
       } catch (e) {
         if (spec.signal?.aborted) throw new AbortedError({ cause: e });
-        if (attempt >= this.o.retry.maxAttempts || Date.now() - started > this.o.retry.maxTotalMs) throw connectionError({ method: 'GET', url, what: 'fetch registry token' }, e);
+        if (attempt >= this.o.retry.maxAttempts || Date.now() - started > this.o.retry.maxTotalMs) throw connectionError({ method: 'GET', url, what: 'fetch registry token' }, e, this.#dispatchers.proxyFor(url));
         await delay(backoffDelay(this.o.retry, attempt), spec.signal);
         continue;
       }
@@ -384,16 +376,15 @@ export class Transport {
   }
 }
 
-function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown): RegistryError {
+/** A RegistryError for a request that got no response; `via` names the proxy it went through. */
+function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown, via: ProxySetting | undefined): RegistryError {
   const code = (e as { code?: string }).code ?? '';
-  return new RegistryError(`${spec.what} (${(e as Error).message ?? String(e)})`, {
+  return new RegistryError(`${spec.what}${viaProxy(via)} (${(e as Error).message ?? String(e)})`, {
     status: 0, code, method: spec.method, url: spec.url, retryable: !TLS_TRUST_CODES.has(code), cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
   });
 }
 
-/** A new undici Agent. undici is CommonJS: under a bundler its namespace may carry the exports on `default` only. */
-async function newAgent(options: Agent.Options): Promise<Agent> {
-  const m = await import('undici');
-  const A = (m.Agent ?? (m as unknown as { default: typeof m }).default.Agent) as typeof Agent;
-  return new A(options);
+/** ` via proxy URL from VARIABLE` for messages about a request sent through a proxy; empty for a direct one. */
+function viaProxy(via: ProxySetting | undefined): string {
+  return via ? ` via proxy ${redactUrl(via.url)} from ${via.variable}` : '';
 }

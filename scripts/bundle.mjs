@@ -117,7 +117,7 @@ export const yargsArgsertOnce = patchPackageFile('yargs-argsert-once', /[\\/]yar
 
 /**
  * undici's index loads everything it has (fetch, WebSocket, EventSource, mocks, caches: ~1 MB of code) when
- * the registry client only needs Agent and its request() API. The registry client's `import('undici')` gets
+ * the registry client only needs Agent and its request() API (and ProxyAgent when a proxy is set). The registry client's `import('undici')` gets
  * that subset, required by relative path from undici's own directory; types still come from undici.
  */
 export const undiciAgentOnly = replaceModule('undici', () => [
@@ -125,7 +125,8 @@ export const undiciAgentOnly = replaceModule('undici', () => [
   "const Dispatcher = require('./lib/dispatcher/dispatcher');",
   "const api = require('./lib/api');",
   'Object.assign(Dispatcher.prototype, api);',
-  'module.exports = { Agent, Dispatcher };',
+  // ProxyAgent (HTTP(S)_PROXY) only when a proxy is used: its require runs on first access.
+  "module.exports = { Agent, Dispatcher, get ProxyAgent() { return require('./lib/dispatcher/proxy-agent'); } };",
 ], { resolveFromPackage: true, loader: 'js' });
 
 /**

@@ -104,6 +104,7 @@ const PROBES: Readonly<Record<string, readonly string[]>> = {
   '`--src-creds, --dest-creds USER[:PASSWORD]`': ['tsbuild copy --src-creds u:p docker://$R/bb:1 store:probe:cred', 'tsbuild copy --dest-creds u:p store:busybox docker://$R/bb:cred'],
   '`--src-tls-verify=false, --dest-tls-verify=false`': ['tsbuild copy --src-tls-verify=false --dest-tls-verify=false docker://$R/bb:1 docker://$R/bb:tls'],
   '`--src-cert-dir, --dest-cert-dir DIR`': ['tsbuild copy --src-cert-dir $W/certs --dest-cert-dir $W/certs docker://$R/bb:1 docker://$R/bb:cert'],
+  '`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (either case)': ['HTTPS_PROXY=http://127.0.0.1:1 HTTP_PROXY=http://127.0.0.1:1 tsbuild copy docker://$R/bb:1 store:probe:proxy', 'NO_PROXY=\'*\' https_proxy=http://127.0.0.1:1 tsbuild tags $R/bb'],
   '`--authfile FILE`': ['tsbuild copy --authfile $W/auth.json docker://$R/bb:1 store:probe:auth'],
   '`--format, --dest-compress, --preserve-digests, --remove-signatures, --sign-by, --retry-times, -q`': [
     'tsbuild copy --format v2s2 docker://$R/bb:1 store:probe:x', 'tsbuild copy --dest-compress docker://$R/bb:1 store:probe:x',

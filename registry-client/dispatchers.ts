@@ -1,0 +1,116 @@
+/**
+ * The undici dispatchers the transport sends through, one per route: direct or through the proxy the
+ * environment names for the URL (proxy.ts: Go's ProxyFromEnvironment rules), each with certificates verified or,
+ * for an insecure registry's own HTTPS host, not. HTTPS goes through a proxy by CONNECT; plain HTTP as an
+ * absolute-form request to it, as Go's transport does. undici is loaded on the first request (most commands
+ * never talk to a registry).
+ */
+import { readFileSync } from 'node:fs';
+import type { Agent, Dispatcher, ProxyAgent } from 'undici';
+import { redactUrl, type Logger } from '../layer-store/core/index.js';
+import { proxyFor, type ProxyConfig, type ProxySetting } from './proxy.js';
+import type { RegistrySchemes } from './schemes.js';
+
+/** What `connect`/`requestTls` take: extra roots, or no verification. */
+type TlsOptions = { ca?: (string | Buffer)[] | Buffer; rejectUnauthorized?: boolean };
+
+/**
+ * Node's bundled roots plus the certificates in `$TSBUILD_EXTRA_CA_CERTS`, the name under which the `tsbuild`
+ * launcher (bin/tsbuild) hands over NODE_EXTRA_CA_CERTS: Node 20 reads and parses that file at start-up, before
+ * any code runs (~80 ms on every command, most of which never open a TLS connection), so the launcher takes it
+ * out of Node's sight and the certificates are added here, as Node would have (to the default roots only: an
+ * explicit --ca-file replaces the roots, as a `ca` option does in Node). Undefined when the variable is unset.
+ */
+async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
+  const file = process.env['TSBUILD_EXTRA_CA_CERTS'];
+  if (!file) return undefined;
+  let extra: Buffer;
+  try {
+    extra = readFileSync(file);
+  } catch {
+    return undefined; // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS, and goes on without it
+  }
+  const { rootCertificates } = await import('node:tls');
+  return [...rootCertificates, extra];
+}
+
+/**
+ * undici's classes. undici is CommonJS: under a bundler its namespace may carry the exports on `default` only.
+ * Read ProxyAgent only when a proxy is used (the CLI bundle loads it on that first access).
+ */
+async function loadUndici(): Promise<{ readonly Agent: typeof Agent; readonly ProxyAgent: typeof ProxyAgent }> {
+  const m = await import('undici');
+  return m.Agent ? m : (m as unknown as { default: typeof m }).default;
+}
+
+export interface DispatchersOptions {
+  /** Pool options of every route (timeouts, keep-alive, connections). */
+  readonly agent: Agent.Options;
+  /** PEM bundle that replaces the default roots (--ca-file). */
+  readonly caFile?: string | undefined;
+  readonly schemes: RegistrySchemes;
+  readonly proxy: ProxyConfig;
+  readonly logger: Logger;
+}
+
+/** The dispatchers of one transport, created on first use and closed together. */
+export class Dispatchers {
+  readonly #o: DispatchersOptions;
+  readonly #ca: Buffer | undefined;
+  readonly #routes = new Map<string, Promise<Dispatcher>>();
+  #verifiedTls: Promise<TlsOptions> | undefined;
+
+  constructor(o: DispatchersOptions) {
+    this.#o = o;
+    this.#ca = o.caFile ? readFileSync(o.caFile) : undefined;
+  }
+
+  /** Returns the proxy a request to `url` goes through (undefined: direct). */
+  proxyFor(url: URL): ProxySetting | undefined {
+    return proxyFor(url, this.#o.proxy);
+  }
+
+  /**
+   * Returns the dispatcher for a request to `url` (of `registry`, when it is one of its own URLs): through the
+   * proxy the environment names for it, and without certificate checks for an insecure registry's HTTPS host.
+   */
+  for(url: URL, registry: string | undefined): Promise<Dispatcher> {
+    const unverified = registry !== undefined && this.#o.schemes.unverified(url, registry);
+    const proxy = this.proxyFor(url);
+    const key = `${unverified ? 'unverified' : 'verified'} ${proxy ? proxy.url.href : 'direct'}`;
+    let d = this.#routes.get(key);
+    if (!d) {
+      if (proxy) this.#o.logger.debug('registry proxy', { origin: url.origin, proxy: redactUrl(proxy.url), from: proxy.variable });
+      d = this.#create(unverified, proxy);
+      this.#routes.set(key, d);
+    }
+    return d;
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#routes.values()];
+    this.#routes.clear();
+    await Promise.all(all.map(async (d) => (await d.catch(() => undefined))?.close()));
+  }
+
+  /** Extra roots for verified TLS: --ca-file's, else Node's plus $TSBUILD_EXTRA_CA_CERTS, else none. */
+  #tls(): Promise<TlsOptions> {
+    this.#verifiedTls ??= this.#ca ? Promise.resolve({ ca: this.#ca }) : extraCaCerts().then((ca) => (ca ? { ca } : {}));
+    return this.#verifiedTls;
+  }
+
+  async #create(unverified: boolean, proxy: ProxySetting | undefined): Promise<Dispatcher> {
+    // undici loads beside the CA read.
+    const [verified, u] = await Promise.all([this.#tls(), loadUndici()]);
+    const target: TlsOptions = unverified ? { rejectUnauthorized: false } : verified;
+    if (!proxy) return new u.Agent({ ...this.#o.agent, connect: target });
+    return new u.ProxyAgent({
+      ...this.#o.agent,
+      uri: proxy.url.href,
+      requestTls: target,
+      proxyTls: verified,
+      // Plain HTTP goes to an HTTP proxy as an absolute-form request (as Go's transport does), not a tunnel.
+      proxyTunnel: false,
+    });
+  }
+}
