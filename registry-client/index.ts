@@ -10,3 +10,4 @@ export { RegistryDestination, type PutBlobOptions } from './destination.js';
 export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy } from './retry.js';
 export { parseChallenge, grantedScopes } from './challenge.js';
 export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT, BlobDownloadError } from './errors.js';
+export { webFetch } from './web-fetch.js';

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { applyLayer, decompressor, sniffCompression } from '../../layer-store/index.js';
 import { ContextError } from './errors.js';
+import { webFetch } from '../../registry-client/index.js';
 
 const MAX_REDIRECTS = 10;
 
@@ -38,7 +39,7 @@ export async function downloadFile(url: string, file: string, what: string, sign
       throw new ContextError(`${what}: refusing to follow a redirect to a ${current.protocol} URL`, { location: { ref: url }, hint: 'give an http or https URL of a tar archive or a Dockerfile' });
     }
     try {
-      res = await fetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
+      res = await webFetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
     } catch (e) {
       if (signal?.aborted) throw e;
       const why = (e as { cause?: { code?: string; message?: string } }).cause;

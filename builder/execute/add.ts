@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidLayerError, LayerToolError, applyLayer, decompressor, fsPath, isTarHeader, showName, sniffCompression } from '../../layer-store/index.js';
 import { BuildError } from '../plan/index.js';
+import { webFetch } from '../../registry-client/index.js';
 
 /** A local archive ADD extracts: a bare tar, or a tar compressed as layer-store's sniffCompression recognises. */
 export type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';
@@ -119,7 +120,7 @@ export async function fetchUrl(url: string, dir: string, checksum: string | unde
     if (current.protocol !== 'http:' && current.protocol !== 'https:') {
       throw new BuildError(`ADD ${url}: refusing to follow a redirect to ${current.protocol} URL`, { hint: 'ADD only downloads http and https URLs' });
     }
-    res = await fetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
+    res = await webFetch(current, { redirect: 'manual', ...(signal ? { signal } : {}) });
     if (res.status >= 300 && res.status < 400 && res.headers.get('location')) {
       current = new URL(res.headers.get('location')!, current);
       await res.body?.cancel();

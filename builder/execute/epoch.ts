@@ -10,6 +10,7 @@ import { TarReader, decompressed, withLocation } from '../../layer-store/index.j
 import { SOURCE_DATE_EPOCH, sourceDateEpochSource, type ArgInstruction, type EscapeToken, type Stage, type StageGraph } from '../frontend/index.js';
 import { BuildError } from '../plan/index.js';
 import { loc } from './context.js';
+import { webFetch } from '../../registry-client/index.js';
 
 /** The build args the stages see, given the `sourceDateEpoch` option (a build arg of that name wins over it). */
 export function withEpochArg(buildArgs: Readonly<Record<string, string | undefined>>, option: number | undefined): Readonly<Record<string, string | undefined>> {
@@ -67,7 +68,7 @@ export async function resolveEpoch(o: {
  * the body. Throws BuildError when the download fails or the checksum differs.
  */
 async function epochOfUrl(url: string, checksum: string | undefined, signal?: AbortSignal): Promise<number | undefined> {
-  const res = await fetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+  const res = await webFetch(url, { redirect: 'follow', ...(signal ? { signal } : {}) }).catch((e: unknown) => {
     throw new BuildError(`${SOURCE_DATE_EPOCH}: cannot download ${url}: ${(e as Error).message}`, { hint: 'check the URL of the stage that gives SOURCE_DATE_EPOCH', cause: e });
   });
   if (res.status >= 300) {

@@ -17,6 +17,7 @@ import {
 import { applyChanges } from '../docker-view/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { listOption } from '../options.js';
+import { webFetch } from '../../registry-client/index.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
   return LayerStore.open(argv.root, { logger: loggerFor(argv) });
@@ -96,7 +97,7 @@ interface ImportArgs extends GlobalArgs { file: string; name?: string; message?:
 async function download(url: string, file: string, signal: AbortSignal | undefined): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(url, signal ? { signal } : {});
+    res = await webFetch(url, signal ? { signal } : {});
   } catch (e) {
     throw new TsbuildError('IO', `cannot download ${url}: ${(e as Error).message}`, { location: { ref: url }, hint: 'check the URL and the network', cause: e });
   }
