@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TsbuildError } from './errors.js';
 
 /** The uid map of the initial user namespace: every uid maps to itself. */
 const INITIAL_UID_MAP = /^\s*0\s+0\s+4294967295\s*$/;
@@ -29,6 +30,40 @@ export function inUserNamespace(): boolean {
  */
 export function overlayXattrPrefix(): 'user.overlay.' | 'trusted.overlay.' {
   return inUserNamespace() ? 'user.overlay.' : 'trusted.overlay.';
+}
+
+/** How overlays are mounted: the kernel's overlayfs, or fuse-overlayfs (Podman's `mount_program`). */
+export type OverlayProgram = 'kernel' | 'fuse-overlayfs';
+
+/** The values of TSBUILD_OVERLAY: unset (or `auto`) lets tsbuild choose. */
+const OVERLAY_CHOICES = ['auto', 'kernel', 'fuse-overlayfs'] as const;
+
+/**
+ * Returns the overlay program TSBUILD_OVERLAY asks for, or 'auto' when it is unset, empty or `auto`; throws a
+ * USAGE error naming any other value.
+ */
+export function requestedOverlayProgram(env: NodeJS.ProcessEnv = process.env): OverlayProgram | 'auto' {
+  const v = env['TSBUILD_OVERLAY'] ?? '';
+  if (v === '') return 'auto';
+  if (!(OVERLAY_CHOICES as readonly string[]).includes(v)) {
+    throw new TsbuildError('USAGE', `TSBUILD_OVERLAY=${v} is not an overlay program`, { hint: `use one of ${OVERLAY_CHOICES.join(', ')}` });
+  }
+  return v as OverlayProgram | 'auto';
+}
+
+let fuseUppers = false;
+
+/**
+ * Records that this process mounts its overlays with fuse-overlayfs (runtime-exec decides, once per process),
+ * so that upper dirs are read in fuse-overlayfs's format: `user.fuseoverlayfs.opaque`, `.wh..wh..opq` files.
+ */
+export function noteFuseOverlayfsUppers(): void {
+  fuseUppers = true;
+}
+
+/** Whether this process's overlay upper dirs are written by fuse-overlayfs (see noteFuseOverlayfsUppers). */
+export function fuseOverlayfsUppers(): boolean {
+  return fuseUppers;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 export { packLayer, diffToLayer, diffToLayerDeferred } from './pack.js';
 export { readXattrTree, type XattrTable } from './xattr.js';
+export { normaliseFuseOverlayUpper } from './fuse-upper.js';
 export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
 export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
