@@ -11,7 +11,9 @@
  * has exited (the container's pid-namespace init dies, so every process of the step dies with it, and
  * `runc run` deletes the container), then `runc delete --force <id>`; when tsbuild itself is gone (not merely
  * done with the tie), it also detaches the bundle's rootfs overlay (`umount -l`) and removes the bundle dir,
- * which no one else would (the bundle is outside the store). When `runc run` ends first, the supervisor stops
+ * which no one else would (the bundle is outside the store). "Gone" means this shell has another parent now
+ * (read from /proc/$$/stat): `kill -0` on tsbuild's pid would still succeed while it is an unreaped zombie,
+ * which it stays for a while where init reaps late, and the cleanup was then skipped. When `runc run` ends first, the supervisor stops
  * the watcher (or, when tsbuild is gone, waits for it to finish that cleanup) and exits with runc's status. The upper/work scratch dirs of a killed build stay below the store
  * for the next build or `tsbuild fsck --repair` to reclaim (layer-store/store/scratch.ts).
  *
@@ -27,6 +29,7 @@ export const SUPERVISOR_NAME = 'tsbuild-runc-supervisor';
 const SCRIPT = `id=$1 root=$2 runc=$3 bundle=$4 in=$5
 shift 5
 rc() { if [ -n "$root" ]; then "$runc" --root "$root" "$@"; else "$runc" "$@"; fi; }
+gone() { { read -r s < /proc/$$/stat; } 2>/dev/null || return 1; set -- \${s##*) }; [ "$2" != "$PPID" ]; }
 exec 3<&0 </dev/null
 if [ "$in" = 1 ]; then rc "$@" 3<&- <&4 4<&- & else rc "$@" 3<&- & fi
 r=$!
@@ -35,13 +38,13 @@ r=$!
   read -r _ <&3
   while kill -0 "$r"; do rc kill "$id" KILL; sleep 0.1; done
   rc delete --force "$id"
-  if ! kill -0 "$PPID"; then umount -l "$bundle/rootfs" && rm -rf "$bundle"; fi
+  if gone; then umount -l "$bundle/rootfs" && rm -rf "$bundle"; fi
 } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 wait "$r"
 c=$?
-if kill -0 "$PPID" 2>/dev/null; then kill "$w" 2>/dev/null; else wait "$w"; fi
+if gone; then wait "$w"; else kill "$w" 2>/dev/null; fi
 exit "$c"`;
 
 export interface SupervisedRunc {

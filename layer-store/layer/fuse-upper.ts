@@ -91,7 +91,8 @@ const SPECIAL_BITS = 0o7000;
 
 /**
  * Gives copied-up `entries` (relative path → upper path) the setuid, setgid and sticky bits of their lower
- * entry when fuse-overlayfs dropped them: same type, owner and permission bits, and only bits missing. (A step
+ * entry when fuse-overlayfs dropped them: same type and permission bits (and owner, for a file), and only bits
+ * missing. (A step
  * that cleared such a bit with chmod and changed nothing else is read as a copy-up: a limit of the fallback.)
  * Returns how many were restored.
  */
@@ -103,7 +104,8 @@ function restoreSpecialBits(entries: ReadonlyMap<string, string>, found: Readonl
     const a = lstatSync(fsPath(up));
     const b = lstatSync(fsPath(low));
     if ((b.mode & SPECIAL_BITS) === 0 || (a.mode & 0o170000) !== (b.mode & 0o170000) || a.isSymbolicLink()) continue;
-    if (a.uid !== b.uid || a.gid !== b.gid || (a.mode & 0o777) !== (b.mode & 0o777)) continue;
+    // A chown keeps a dir's bits but clears a file's (the kernel's rule): a file must keep its owner to count.
+    if ((!a.isDirectory() && (a.uid !== b.uid || a.gid !== b.gid)) || (a.mode & 0o777) !== (b.mode & 0o777)) continue;
     if ((a.mode & SPECIAL_BITS) === (b.mode & SPECIAL_BITS) || (a.mode & SPECIAL_BITS & ~b.mode) !== 0) continue;
     chmodSync(fsPath(up), b.mode & 0o7777);
     n++;
@@ -155,11 +157,18 @@ export async function normaliseFuseOverlayUpper(dir: string, lower: readonly str
     await mknod(target, 'c', 0, 0, 0o000, dir);
   }
   const stale = new Map<string, string[]>();
+  const inodes = new Map<string, Set<string>>(); // xattr name → dev:ino done (hard links share their xattrs)
   for (const [path, m] of xattrs) {
     for (const k of m.keys()) {
       if (!k.startsWith(FUSE_XATTR_PREFIX)) continue;
       m.delete(k);
-      if (lstatSync(fsPath(path), { throwIfNoEntry: false })) stale.set(k, [...(stale.get(k) ?? []), path]);
+      const st = lstatSync(fsPath(path), { throwIfNoEntry: false });
+      if (!st) continue;
+      const seen = inodes.get(k) ?? new Set<string>();
+      inodes.set(k, seen);
+      if (seen.has(`${st.dev}:${st.ino}`)) continue;
+      seen.add(`${st.dev}:${st.ino}`);
+      stale.set(k, [...(stale.get(k) ?? []), path]);
     }
   }
   for (const [k, paths] of stale) {
