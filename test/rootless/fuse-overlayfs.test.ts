@@ -87,6 +87,8 @@ describe('rootless builds with fuse-overlayfs match root builds', { skip }, () =
     mkdirSync(slow);
     writeFileSync(join(slow, 'Dockerfile'), 'FROM busybox\nRUN sleep 60\n');
     await user.give(slow);
+    const ownBundles = () => readdirSync(tmpdir()).filter((n) => n.startsWith('tsbuild-run-') && statSync(join(tmpdir(), n), { throwIfNoEntry: false })?.uid === user.uid);
+    const before = new Set(ownBundles()); // of an earlier user with the same uid
     const child = spawn('runuser', ['-u', user.name, '--', 'env', '-i', `PATH=${process.env['PATH']}`, `HOME=${user.home}`, 'TSBUILD_OVERLAY=fuse-overlayfs', user.launcher, 'build', '--progress', 'plain', slow], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const closed = new Promise((resolve) => child.once('close', resolve));
     const processes = async (): Promise<string[]> => {
@@ -94,9 +96,10 @@ describe('rootless builds with fuse-overlayfs match root builds', { skip }, () =
       return ps.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l)); // zombies are dead already
     };
     const t0 = Date.now();
-    while (!(await processes()).some((l) => l.includes('fuse-overlayfs')) && Date.now() - t0 < 30_000) await new Promise((res) => setTimeout(res, 100));
-    assert.ok((await processes()).some((l) => l.includes('fuse-overlayfs')), 'no fuse-overlayfs daemon was started');
-    await new Promise((res) => setTimeout(res, 500));
+    // Killed once the step runs (its supervisor started): the daemon and the container are both there.
+    const running = async () => { const p = await processes(); return p.some((l) => l.includes('fuse-overlayfs')) && p.some((l) => / sleep$/.test(l)); };
+    while (!(await running()) && Date.now() - t0 < 30_000) await new Promise((res) => setTimeout(res, 100));
+    assert.ok(await running(), `the step did not start on fuse-overlayfs: ${(await processes()).join('; ')}`);
     process.kill(-child.pid!, 'SIGKILL');
     await closed;
     let left = await processes();
@@ -108,8 +111,7 @@ describe('rootless builds with fuse-overlayfs match root builds', { skip }, () =
     const { stdout } = await run('cat', ['/proc/self/mountinfo']);
     assert.ok(!stdout.includes(user.home), 'a mount under the user home is left');
     // The step's runc bundle (in the temp dir, outside the store) is removed by its supervisor.
-    const bundles = readdirSync(tmpdir()).filter((n) => n.startsWith('tsbuild-run-') && statSync(join(tmpdir(), n)).uid === user.uid);
-    assert.deepEqual(bundles, []);
+    assert.deepEqual(ownBundles().filter((n) => !before.has(n)), []);
     const fsck = await user.tsbuild(['fsck']);
     assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
   });
