@@ -116,6 +116,14 @@ describe('rootless builds with fuse-overlayfs match root builds', { skip }, () =
     assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
   });
 
+  it('uses the kernel\'s overlay with TSBUILD_OVERLAY=kernel (and by default, where the kernel allows it)', async () => {
+    const ctx = join(user.home, 'app');
+    for (const env of [{ TSBUILD_OVERLAY: 'kernel' }, {}]) {
+      const r = await user.tsbuild(['build', '--no-cache', '--progress', 'plain', ctx], { env: { ...EPOCH, ...env } });
+      assert.match(ok(r, `build with ${JSON.stringify(env)}`) + r.stderr, /#\d+ 0\n/);
+    }
+  });
+
   it('refuses a TSBUILD_OVERLAY it does not know, and fuse-overlayfs as root, with one line', async () => {
     const ctx = join(user.home, 'app');
     const bad = await user.tsbuild(['build', '--no-cache', '--progress', 'quiet', ctx], { env: { TSBUILD_OVERLAY: 'fuse' } });
