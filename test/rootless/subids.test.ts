@@ -2,12 +2,13 @@
  * IDs above 65535 rootless (issue 20): the user namespace maps every subordinate range of the user's, so a user
  * with 200,000 ids (one range) or 131,072 (two ranges) builds on a base with files of uid 70000 and 100000 and
  * gets root's layer digests, through the launcher's fast path and the Node way alike; a user with 65,536 ids
- * gets one error line naming the file, the id, the mapped count and the usermod fix.
+ * gets one error line naming the file, the id, the mapped count and the usermod fix; ranges that newuidmap refuses
+ * give one line with its message.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -81,6 +82,24 @@ describe('rootless ids above 65535', { skip }, () => {
     const viaNode = await user.exec(process.execPath, [join(user.launcher, '..', '..', 'dist', 'bin', 'tsbuild.mjs'), 'build', '--progress', 'quiet', '-t', 'app', ctx], { env: EPOCH });
     ok(viaNode, 'build the Node way');
     assert.deepEqual(await layerDigests(user.store, 'app:latest'), await layerDigests(rootStore, 'app:latest'));
+  });
+
+  it('ranges that newuidmap refuses (overlapping) give one line with its message and the fix, and leave nothing', async () => {
+    const user = await makeRootlessUser({ counts: [65536] });
+    users.push(user);
+    for (const f of ['/etc/subuid', '/etc/subgid']) {
+      const start = Number(readFileSync(f, 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`))!.split(':')[1]);
+      appendFileSync(f, `${user.name}:${start + 1000}:10\n`);
+    }
+    const r = await user.tsbuild(['images']);
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^error: cannot map the user namespace for rootless mode: new([ug])idmap 0 \d+ 1 1 \d+ 65536 65537 \d+ 10: new\1idmap: write to \1id_map failed: Invalid argument: .*\/etc\/sub\1id \(no overlaps.*usermod --add-subuids/);
+    const ps = await run('ps', ['-o', 'pid=,stat=,comm=', '-u', String(user.uid)]).then((x) => x.stdout, () => '');
+    assert.deepEqual(ps.split('\n').filter((l) => l.trim() && !/^\s*\d+\s+Z/.test(l)), []);
+    const own = readdirSync(tmpdir()).filter((n) => n === `tsbuild-xdg-${user.uid}`).flatMap((n) => readdirSync(join(tmpdir(), n)));
+    assert.deepEqual(own.filter((n) => n.startsWith('tsbuild-map.') || n.startsWith('tsbuild-start.')), []);
   });
 
   it('a user with 65,536 ids gets one line naming the file, the id, the mapped count and the fix', async () => {
