@@ -1,13 +1,14 @@
 /**
  * Rootless mode: a user other than root runs every command inside a user namespace of its own, mapped with its
- * subordinate ids (/etc/subuid, /etc/subgid) through the setuid newuidmap/newgidmap, as Podman does. The
- * command is run again there (`unshare --user --map-auto --map-root-user --mount`, util-linux ≥ 2.38), where it
- * is uid 0 over the user's files: overlay mounts (`userxattr`), runc and chown work, files of other owners keep
+ * subordinate ids (/etc/subuid, /etc/subgid) through the setuid newuidmap/newgidmap, as Podman does: the user
+ * is uid 0, and every range of the user's, in file order, follows from uid 1 on (idMap). The command is run again
+ * there (`unshare --user --mount`, then newuidmap/newgidmap from out here before it goes on), where it is uid 0
+ * over the user's files: overlay mounts (`userxattr`), runc and chown work, files of other owners keep
  * the image's uids (stored on disk as subordinate ids), and the mount namespace takes every mount with it when
  * the command ends. Prerequisites are checked first, and a missing one is one error line with the fix.
  */
-import { spawn } from 'node:child_process';
-import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { constants as osConstants, tmpdir, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -25,6 +26,12 @@ const PARENT_POLL_MS = 500;
 const EXAMPLE_RANGE = '100000-165535';
 /** How long a failed unshare's message is waited for after it exited (ms). */
 const UNSHARE_MESSAGE_WAIT_MS = 50;
+/** The fd on which the re-run command waits for `go`: its namespace is mapped. */
+const GO_FD = 5;
+/** The re-run command's status when it was told nothing on GO_FD (the namespace could not be mapped). */
+const NOT_MAPPED_STATUS = 125;
+/** How long unshare may take to enter its user namespace (ms). */
+const MAP_WAIT_MS = 5_000;
 
 /** Returns `name`'s path on PATH, or undefined. */
 function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
@@ -48,18 +55,47 @@ function readSysctl(path: string): number | undefined {
   }
 }
 
-/** Whether /etc/subuid or /etc/subgid (`file`) gives `user` (name or uid) a range of at least one id. */
-function hasRange(file: string, user: { name: string; uid: number }): boolean {
+/** One line of /etc/subuid or /etc/subgid: `count` ids from `start`. */
+export interface IdRange { readonly start: number; readonly count: number }
+
+/**
+ * Returns the ranges /etc/subuid or /etc/subgid (`file`) gives `user` (its name or uid), in file order, each once
+ * (bin/tsbuild's map_args reads them by the same rule).
+ */
+export function subordinateRanges(file: string, user: { name: string; uid: number }): IdRange[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    return false;
+    return [];
   }
-  return text.split('\n').some((l) => {
+  const out: IdRange[] = [];
+  for (const l of text.split('\n')) {
     const [who, start, count] = l.trim().split(':');
-    return (who === user.name || who === String(user.uid)) && Number(start) >= 0 && Number(count) > 0;
-  });
+    if (who !== user.name && who !== String(user.uid)) continue;
+    if (!/^\d+$/.test(start ?? '') || !/^\d+$/.test(count ?? '') || Number(count) === 0) continue;
+    if (out.some((r) => r.start === Number(start) && r.count === Number(count))) continue;
+    out.push({ start: Number(start), count: Number(count) });
+  }
+  return out;
+}
+
+function hasRange(file: string, user: { name: string; uid: number }): boolean {
+  return subordinateRanges(file, user).length > 0;
+}
+
+/**
+ * The arguments of newuidmap/newgidmap after the pid (`inner outer count` triples): `own` (the user's uid or
+ * gid) is 0, and the ranges follow one another from 1 on.
+ */
+export function idMap(own: number, ranges: readonly IdRange[]): string[] {
+  const out = ['0', String(own), '1'];
+  let inner = 1;
+  for (const r of ranges) {
+    out.push(String(inner), String(r.start), String(r.count));
+    inner += r.count;
+  }
+  return out;
 }
 
 /** What rootless mode needs and is missing here: each item says what and how to fix it. */
@@ -143,12 +179,14 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
     XDG_RUNTIME_DIR: runtimeDir(uid, env),
     [LIFELINE_ENV]: String(LIFELINE_FD),
   };
-  // unshare's own messages (and newuidmap's) go to a pipe, so that a failure to make the namespace is one line
-  // of ours; the command itself gets this process's stderr back as fd 2 (from fd 4) through one `sh` exec.
+  // unshare's own messages go to a pipe, so that a failure to make the namespace is one line of ours; the command
+  // itself gets this process's stderr back as fd 2 (from fd 4) through one `sh` exec, once this process has
+  // mapped the namespace and said so on fd 5.
   const child = spawn(onPath('unshare', env)!, [
-    '--user', '--map-auto', '--map-root-user', '--mount', '--propagation', 'private', '--',
-    '/bin/sh', '-c', 'exec 2>&4 4>&-; exec "$@"', 'sh', process.execPath, ...process.execArgv, process.argv[1]!, ...args,
-  ], { env: childEnv, stdio: ['inherit', 'inherit', 'pipe', 'pipe', 2] });
+    '--user', '--mount', '--propagation', 'private', '--',
+    '/bin/sh', '-c', `read -r go <&${GO_FD} && [ "$go" = go ] || exit ${NOT_MAPPED_STATUS}; exec ${GO_FD}<&- 2>&4 4>&-; exec "$@"`,
+    'sh', process.execPath, ...process.execArgv, process.argv[1]!, ...args,
+  ], { env: childEnv, stdio: ['inherit', 'inherit', 'pipe', 'pipe', 2, 'pipe'] });
   // Ctrl-C reaches the whole foreground process group, the re-run command included: not forwarded (it would
   // count as a second interrupt). SIGTERM and SIGHUP sent to this process alone are passed on.
   const forward = (sig: NodeJS.Signals) => () => { child.kill(sig); };
@@ -156,22 +194,31 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
   process.on('SIGTERM', forward('SIGTERM'));
   process.on('SIGHUP', forward('SIGHUP'));
   let started = false;
+  let exited = false;
   let unshareErr = '';
+  let mapError: TsbuildError | undefined;
   const lifeline = child.stdio[LIFELINE_FD] as Socket;
   lifeline.once('data', () => { started = true; });
   lifeline.on('error', () => undefined);
+  const go = (child.stdio as unknown as (Socket | null)[])[GO_FD] as Socket;
+  go.on('error', () => undefined);
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { unshareErr += d; });
+  const gid = process.getgid?.() ?? uid;
+  void mapNamespace(child.pid, user, gid, () => exited).then(() => { go.end('go\n'); }, (e: TsbuildError) => {
+    mapError = e;
+    go.destroy(); // the command reads end-of-file and stops before it starts
+  });
   return new Promise((resolve, reject) => {
     child.once('error', (e) => reject(new TsbuildError('RUNTIME_MISSING', `cannot start unshare: ${e.message}`, { cause: e, hint: 'apt-get install -y util-linux' })));
-    // On exit, not on close: a helper of unshare's may hold a copy of the pipes for a while.
     child.once('exit', (code, sig) => {
+      exited = true;
       lifeline.destroy();
+      go.destroy();
       if (!started && code !== 0) {
-        // unshare's message may still be in the pipe: read what is there, briefly; then its helper goes.
+        // unshare's message may still be in the pipe: read what is there, briefly.
         setTimeout(() => {
-          killUnshareHelpers();
           child.stderr!.destroy();
-          reject(namespaceFailed(unshareErr, user.name));
+          reject(mapError ?? namespaceFailed(unshareErr, user.name));
         }, UNSHARE_MESSAGE_WAIT_MS);
         return;
       }
@@ -181,40 +228,42 @@ export async function enterRootless(args: readonly string[], env: NodeJS.Process
   });
 }
 
-/** Fields after a /proc/PID/stat line's `(comm)`: state, ppid, pgrp, … ; with the comm. */
-function procStat(pid: number | 'self'): { comm: string; pgrp: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = stat.lastIndexOf(')');
-    return { comm: stat.slice(stat.indexOf('(') + 1, close), pgrp: Number(stat.slice(close + 2).split(' ')[2]) };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * After unshare failed to make the namespace: util-linux 2.38's unshare forked a helper (to run newuidmap and
- * newgidmap) that waits on an eventfd for unshare(2) to succeed, and is never told it failed: it would wait
- * forever, holding our pipes. Kills every process named unshare in this process group (ours has exited).
+ * Once process `pid` (unshare) is in its new user namespace, writes its uid and gid maps with newuidmap and
+ * newgidmap (idMap of the user's ranges). Rejects with one error line, with newuidmap's message and the fix,
+ * when they fail; resolves without mapping when the process is gone first (`gone`), whose failure is reported
+ * as unshare's.
  */
-function killUnshareHelpers(): void {
-  const own = procStat('self')?.pgrp;
-  if (own === undefined) return;
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return;
-  }
-  for (const d of pids) {
-    const st = procStat(Number(d));
-    if (st?.comm !== 'unshare' || st.pgrp !== own) continue;
+async function mapNamespace(pid: number | undefined, user: { name: string; uid: number }, gid: number, gone: () => boolean): Promise<void> {
+  if (pid === undefined) return;
+  const deadline = Date.now() + MAP_WAIT_MS;
+  // Its uid_map reads "0 0 4294967295" while it is in this namespace, nothing once it is in its own (unmapped).
+  for (;;) {
+    if (gone()) return;
+    let map: string;
     try {
-      process.kill(Number(d), 'SIGKILL');
+      map = readFileSync(`/proc/${pid}/uid_map`, 'utf8');
     } catch {
-      // gone already
+      return; // gone
     }
+    if (map.trim() === '') break;
+    if (Date.now() > deadline) throw new TsbuildError('RUNTIME_MISSING', `unshare did not make a user namespace within ${MAP_WAIT_MS / 1000} s`, { hint: 'check that `unshare --user true` works for this user' });
+    await new Promise((r) => setTimeout(r, 1));
   }
+  const maps: [string, string, string[]][] = [
+    ['newuidmap', '/etc/subuid', idMap(user.uid, subordinateRanges('/etc/subuid', user))],
+    ['newgidmap', '/etc/subgid', idMap(gid, subordinateRanges('/etc/subgid', user))],
+  ];
+  await Promise.all(maps.map(([tool, file, m]) => new Promise<void>((resolve, reject) => {
+    execFile(tool, [String(pid), ...m], (err, _out, stderr) => {
+      if (!err) { resolve(); return; }
+      if (gone()) { resolve(); return; }
+      const msg = String(stderr).split('\n').map((l) => l.trim()).filter(Boolean).join('; ') || err.message;
+      reject(new TsbuildError('RUNTIME_MISSING', `cannot map the user namespace for rootless mode: ${tool} ${m.join(' ')}: ${msg}`, {
+        hint: `as root: check the ranges of ${user.name} in ${file} (no overlaps, at most 339 lines; e.g. usermod --add-subuids ${EXAMPLE_RANGE} --add-subgids ${EXAMPLE_RANGE} ${user.name}) and that ${tool} is setuid root (apt-get install --reinstall uidmap)`,
+      }));
+    });
+  })));
 }
 
 /** The error for an unshare that could not make the namespace (its message, and what usually causes it). */

@@ -9,10 +9,14 @@
  * so no other child holds it). A watcher subshell blocks reading that pipe. The read returns end-of-file only
  * when this process closes the pipe or dies; the watcher then sends `runc kill <id> KILL` until `runc run`
  * has exited (the container's pid-namespace init dies, so every process of the step dies with it, and
- * `runc run` deletes the container), then `runc delete --force <id>`; when tsbuild itself is gone (not merely
- * done with the tie), it also detaches the bundle's rootfs overlay (`umount -l`) and removes the bundle dir,
- * which no one else would (the bundle is outside the store). When `runc run` ends first, the supervisor stops
- * the watcher (or, when tsbuild is gone, waits for it to finish that cleanup) and exits with runc's status. The upper/work scratch dirs of a killed build stay below the store
+ * `runc run` deletes the container), then `runc delete --force <id>`, detaches the bundle's rootfs overlay
+ * (`umount -l`) and removes the bundle dir, which no one else would (the bundle is outside the store). The tie
+ * ends only when tsbuild is gone: tsbuild closes it only after the supervisor has exited (an abort kills the
+ * container with `runc kill` instead). When `runc run` ends first, the supervisor stops the watcher, unless the
+ * watcher has seen the tie end (it leaves `tie-closed` in the bundle first): then it waits for that cleanup,
+ * and exits with runc's status. (Whether tsbuild's pid is still there is no test: a killed Node process stays
+ * the parent while its threads exit, and an unreaped zombie for a while where init reaps late; the cleanup was
+ * skipped then.) The upper/work scratch dirs of a killed build stay below the store
  * for the next build or `tsbuild fsck --repair` to reclaim (layer-store/store/scratch.ts).
  *
  * Cost: one small shell and one subshell per RUN step (~1 ms), beside runc's own processes.
@@ -33,15 +37,17 @@ r=$!
 [ "$in" = 1 ] && exec 4<&-
 {
   read -r _ <&3
+  : > "$bundle/tie-closed"
   while kill -0 "$r"; do rc kill "$id" KILL; sleep 0.1; done
   rc delete --force "$id"
-  if ! kill -0 "$PPID"; then umount -l "$bundle/rootfs" && rm -rf "$bundle"; fi
+  umount -l "$bundle/rootfs"
+  grep -qF " $bundle/rootfs " /proc/self/mountinfo || rm -rf "$bundle"
 } >/dev/null 2>&1 &
 w=$!
 exec 3<&-
 wait "$r"
 c=$?
-if kill -0 "$PPID" 2>/dev/null; then kill "$w" 2>/dev/null; else wait "$w"; fi
+if [ -e "$bundle/tie-closed" ]; then wait "$w"; else kill "$w" 2>/dev/null; fi
 exit "$c"`;
 
 export interface SupervisedRunc {

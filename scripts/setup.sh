@@ -21,6 +21,7 @@ have getfattr        || need+=(attr)
 have zstd            || need+=(zstd)
 have unshare         || need+=(util-linux)
 have newuidmap       || need+=(uidmap)
+have fuse-overlayfs  || need+=(fuse-overlayfs)
 have git             || need+=(git)
 have ssh-agent       || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
@@ -38,6 +39,14 @@ if [ "${#need[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Rootless builds fall back to fuse-overlayfs where the kernel refuses an unprivileged overlay mount (or when
+# TSBUILD_OVERLAY=fuse-overlayfs): it opens /dev/fuse as the user, which Debian's udev rule makes 0666. Without
+# udev (containers, CI machines) the node is 0600: give it udev's mode.
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+  echo "setup: chmod 0666 /dev/fuse (udev's mode, for rootless fuse-overlayfs)" >&2
+  chmod 0666 /dev/fuse
 fi
 
 # Foreign-architecture RUN steps (multi-platform builds) run under QEMU user emulation through binfmt_misc.

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diffToLayerDeferred, readXattrTree, type Layer, type SegmentReuse, type XattrTable } from '../../layer-store/index.js';
+import { diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, type Layer, type SegmentReuse, type XattrTable } from '../../layer-store/index.js';
 import { mountOverlay, unmount } from '../../runtime-exec/index.js';
 import type { CopyIntoOptions } from './copy.js';
 import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
@@ -33,6 +33,8 @@ export interface Scratch {
   readonly upper: string;
   readonly work: string;
   readonly merged: string;
+  /** The lower dirs the upper dir was mounted over, top first (fuse-overlayfs uppers are read against them). */
+  lower?: readonly string[];
   /** The upper dir's xattrs, when read already (withMerged reads them while it unmounts). */
   xattrs?: Promise<XattrTable>;
 }
@@ -50,6 +52,7 @@ export async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch
 /** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
 export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
   const lower = await lowerDirs(ctx, layers);
+  s.lower = lower;
   if (chrootIsolation(ctx)) return withPlainRootfs(ctx, lower, s, fn);
   await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty'), commands: ctx.commands });
   let done = false;
@@ -97,6 +100,8 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
  * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
  */
 export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean } = {}): Promise<PendingLayer | undefined> {
+  // Rootless with fuse-overlayfs: its whiteout and opaque marks become overlayfs's, for the packer and the snapshot.
+  if (fuseOverlayfsUppers()) await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
   if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;

@@ -22,12 +22,12 @@ import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimes
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, fsPath, inUserNamespace, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
+import { DigestMismatchError, freeSubordinateRange, fsPath, inUserNamespace, isMappedId, mappedIdCount, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
 import type { ApplyOptions, ApplyResult } from './apply-options.js';
 import { checkedXattrs, enoent, entryParts, isRoot, mknod } from './apply-entry.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
 import { readdirNames, readlinkName } from './fs-names.js';
-import { InvalidLayerError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
+import { InvalidLayerError, UnmappedIdError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
 import type { TarHeader } from './tar-format.js';
 import { TarReader } from './tar-reader.js';
 import { writeXattrs } from './xattr.js';
@@ -42,6 +42,19 @@ const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /** One apply run: the target, the per-run caches and the deferred work. */
+/**
+ * Returns the error for a chown of `entry` to uid:gid that failed with `e`: in a user namespace, an EINVAL means
+ * an id the namespace does not map (UnmappedIdError, with the fix); else `e` unchanged.
+ */
+function unmappedOwner(e: unknown, entry: string, uid: number, gid: number): unknown {
+  if ((e as NodeJS.ErrnoException | undefined)?.code !== 'EINVAL' || !inUserNamespace()) return e;
+  const kind = isMappedId('uid', uid) ? 'gid' : 'uid';
+  const id = kind === 'uid' ? uid : gid;
+  const mapped = mappedIdCount(kind);
+  const user = process.env['USER'] && process.env['USER'] !== 'root' ? process.env['USER'] : 'USER';
+  return new UnmappedIdError(entry, { uid, gid, kind, id, mapped, user, range: freeSubordinateRange(id - mapped + 1) });
+}
+
 class Applier {
   readonly #target: string;
   readonly #o: ApplyOptions;
@@ -132,7 +145,11 @@ class Applier {
   }
 
   async meta(p: string, h: TarHeader, isLink: boolean): Promise<void> {
-    if (this.#chown) await lchown(fsPath(p), this.#o.owner?.uid ?? h.uid, this.#o.owner?.gid ?? h.gid);
+    if (this.#chown) {
+      const uid = this.#o.owner?.uid ?? h.uid;
+      const gid = this.#o.owner?.gid ?? h.gid;
+      await lchown(fsPath(p), uid, gid).catch((e: unknown) => { throw unmappedOwner(e, h.name, uid, gid); });
+    }
     if (!isLink) await chmod(fsPath(p), h.mode & 0o7777);
     if (h.xattrs && h.xattrs.size > 0 && this.#o.xattrs !== false) this.#xattrs.set(p, checkedXattrs(h));
   }
@@ -175,7 +192,15 @@ class Applier {
           const fd = openSync(fsPath(dest), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
           try {
             if (chunks.length > 0) writevSync(fd, chunks);
-            if (this.#chown) fchownSync(fd, this.#o.owner?.uid ?? h.uid, this.#o.owner?.gid ?? h.gid);
+            if (this.#chown) {
+              const uid = this.#o.owner?.uid ?? h.uid;
+              const gid = this.#o.owner?.gid ?? h.gid;
+              try {
+                fchownSync(fd, uid, gid);
+              } catch (e) {
+                throw unmappedOwner(e, h.name, uid, gid);
+              }
+            }
             fchmodSync(fd, h.mode & 0o7777);
             futimesSync(fd, h.mtime, h.mtime);
           } finally {

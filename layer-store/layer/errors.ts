@@ -62,6 +62,20 @@ export class LayerSourceChangedError extends TsbuildError {
   }
 }
 
+/**
+ * Rootless: an entry is owned by a uid or gid that this user namespace does not map (chown fails with EINVAL),
+ * because the user's subordinate ranges are too small for the image (Podman: "potentially insufficient UIDs or
+ * GIDs available in user namespace"). The fix adds a range that covers it.
+ */
+export class UnmappedIdError extends TsbuildError {
+  constructor(entry: string, o: { uid: number; gid: number; kind: 'uid' | 'gid'; id: number; mapped: number; user: string; range: string }) {
+    super('IO', `cannot apply layer entry ${quoteName(entry.slice(0, 200))} (owner ${o.uid}:${o.gid}): ${o.kind} ${o.id} is outside the ${o.mapped} ${o.kind}s (0-${o.mapped - 1}) this rootless user namespace maps`, {
+      hint: `the subordinate ids of ${o.user} are too few for this image; as root: usermod --add-subuids ${o.range} --add-subgids ${o.range} ${o.user}, then run the command again`,
+    });
+    this.name = 'UnmappedIdError';
+  }
+}
+
 /** Filesystem errors that say "this machine cannot take it" rather than "this layer is malformed". */
 const ENVIRONMENT_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM', 'EMFILE', 'ENFILE', 'ENOMEM', 'EBUSY', 'ETXTBSY']);
 

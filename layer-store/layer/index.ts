@@ -4,6 +4,7 @@
  */
 export { packLayer, diffToLayer, diffToLayerDeferred } from './pack.js';
 export { readXattrTree, type XattrTable } from './xattr.js';
+export { normaliseFuseOverlayUpper } from './fuse-upper.js';
 export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
 export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
@@ -14,7 +15,7 @@ export {
   DEFAULT_GZIP_LEVEL, DEFAULT_ZSTD_LEVEL, DEFAULT_MAX_UNCOMPRESSED, COMPRESSION_MAGIC_BYTES,
 } from './compression.js';
 export type { Compression, StreamCompression } from './compression.js';
-export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError, LayerWriteError } from './errors.js';
+export { UnsafeLayerEntryError, InvalidLayerError, LayerToolError, LayerSourceChangedError, LayerWriteError, UnmappedIdError } from './errors.js';
 export type { UnsafeReason } from './errors.js';
 export { encodeHeader, isTarHeader, padding, END_OF_ARCHIVE } from './tar-format.js';
 export { TarReader } from './tar-reader.js';

@@ -75,6 +75,19 @@ async function viaRunner(commands: CommandRunner, cmd: string, args: readonly st
 export async function readXattrTree(dir: string, signal?: AbortSignal, commands?: CommandRunner): Promise<XattrTable> {
   const args = ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--', dir];
   const text = commands ? await viaRunner(commands, 'getfattr', args) : await run('getfattr', args, undefined, signal);
+  return parseDump(text);
+}
+
+/** Returns the xattrs named `name` of `paths` (absolute, each on its own, symlinks not followed), one getfattr. */
+export async function readXattrOf(paths: readonly string[], name: string): Promise<XattrTable> {
+  if (paths.length === 0) return new Map();
+  // getfattr exits 1 when a file lacks the attribute, and still prints the others: its output is the answer.
+  const text = await run('sh', ['-c', 'getfattr "$@" 2>/dev/null; exit 0', 'sh', '-P', '-h', '-n', name, '-e', 'hex', '--absolute-names', '--', ...paths], undefined, undefined);
+  return parseDump(text);
+}
+
+/** Parses getfattr's dump (`-d`/`-n`, `-e hex`) into a table. */
+function parseDump(text: string): XattrTable {
   const table: XattrTable = new Map();
   let cur: Map<string, Buffer> | undefined;
   for (const line of text.split('\n')) {

@@ -81,9 +81,10 @@ function readableBy(name: string, root: string): boolean {
 
 /**
  * Creates a user `tsbrl<hex>` with subordinate ids (useradd's own, else a free range of 65536 added here) and
- * returns it. `o.ranges: false` makes one without subordinate ids (for the prerequisite tests).
+ * returns it. `o.ranges: false` makes one without subordinate ids (for the prerequisite tests); `o.counts` gives
+ * it ranges of exactly these sizes (one line each, uids and gids alike) instead of useradd's.
  */
-export async function makeRootlessUser(o: { ranges?: boolean } = {}): Promise<RootlessUser> {
+export async function makeRootlessUser(o: { ranges?: boolean; counts?: readonly number[] } = {}): Promise<RootlessUser> {
   const name = `tsbrl${randomBytes(4).toString('hex')}`;
   await run('useradd', ['-m', '-s', '/bin/sh', name]);
   let copy: string | undefined;
@@ -97,8 +98,9 @@ export async function makeRootlessUser(o: { ranges?: boolean } = {}): Promise<Ro
   };
   try {
     for (const f of ['/etc/subuid', '/etc/subgid']) {
-      if (o.ranges === false) dropLines(f, name);
-      else if (!hasLine(f, name)) writeFileSync(f, `${name}:${freeStart(f)}:${RANGE}\n`, { flag: 'a' });
+      if (o.ranges === false || o.counts !== undefined) dropLines(f, name);
+      for (const c of o.counts ?? []) writeFileSync(f, `${name}:${freeStart(f)}:${c}\n`, { flag: 'a' });
+      if (o.ranges !== false && o.counts === undefined && !hasLine(f, name)) writeFileSync(f, `${name}:${freeStart(f)}:${RANGE}\n`, { flag: 'a' });
     }
     const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
     const uid = id('-u');

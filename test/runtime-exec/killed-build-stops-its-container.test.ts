@@ -1,9 +1,11 @@
 /**
  * Nothing outlives a killed build: after `kill -9` of a `tsbuild build` whose RUN step is running, every process
- * of that step's container is gone within seconds, and runc has no state left for it (runtime-exec's supervisor
- * kills the container when its pipe to the build closes). Looks only at the container this test's build made.
+ * of that step's container is gone within seconds, and runc has no state left for it, nor its bundle dir (runtime-exec's
+ * supervisor kills the container and removes the bundle when its pipe to the build closes). Looks only at the container this test's build made.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { after, before, test } from 'node:test';
 import { busyboxTar } from '../helpers/build-env.js';
 import type { BusyboxRootfs } from '../helpers/rootfs.js';
@@ -33,4 +35,7 @@ test('SIGKILL of tsbuild build stops the RUN step container within seconds', { t
   const left = [];
   for (const p of c.pids) if (await alive(p)) left.push(p);
   assert.ok(took !== undefined, `5 s after the kill, container ${c.id} still has processes ${left.join(' ')} or runc state (exists: ${await containerExists(c.id)})`);
+  // The bundle (outside the store: no later build or fsck would find it) is unmounted and removed too.
+  const bundle = dirname(c.rootfs);
+  assert.ok(await within(5_000, async () => !existsSync(bundle)) !== undefined, `5 s after the kill, the bundle ${bundle} is still there`);
 });

@@ -57,6 +57,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
     if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
     const s = await scratchDirs(ctx, 'run');
     const lower = await lowerDirs(ctx, st.layers);
+    s.lower = lower;
     const runUser = await resolveUser(lower, user);
     const cleanups: (() => Promise<void>)[] = [];
     try {
