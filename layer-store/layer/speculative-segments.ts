@@ -57,6 +57,11 @@ const DEFAULT_INTERVAL_MS = 200;
 const DEFAULT_MAX_BYTES = 8 * 2 ** 30;
 /** A walk that took t ms is followed by a pause of at least WALK_COST_FACTOR·t (the walk stays a small cost). */
 const WALK_COST_FACTOR = 8;
+/**
+ * A walk that saw no big file appear or change doubles the pause (up to this): a RUN that writes many small
+ * files and no big one (a package install) is walked rarely.
+ */
+const MAX_IDLE_PAUSE_MS = 5000;
 /** Segments compressed at once (the writer keeps the other core). */
 const IN_FLIGHT = 2;
 
@@ -100,6 +105,8 @@ export class SegmentSpeculator {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #walking: Promise<void> | undefined;
+  /** Walks in a row that saw no big file appear or change. */
+  #idleWalks = 0;
   readonly #idle: (() => void)[] = [];
   #closed = false;
 
@@ -126,6 +133,7 @@ export class SegmentSpeculator {
   async #walk(): Promise<void> {
     const t0 = performance.now();
     let dirs = 0;
+    let changed = false;
     const visit = async (abs: string, rel: string): Promise<void> => {
       if (this.#stopped) return;
       if (++dirs % 64 === 0) await yieldToLoop();
@@ -145,23 +153,26 @@ export class SegmentSpeculator {
           continue;
         }
         if (st.isDirectory()) await visit(a, r);
-        else if ((st.mode & S_IFMT) === S_IFREG && st.size > SMALL_FILE) this.#look(r, a, st);
+        else if ((st.mode & S_IFMT) === S_IFREG && st.size > SMALL_FILE && this.#look(r, a, st)) changed = true;
       }
     };
     await visit(this.#dir, '');
     this.#pump();
     const took = performance.now() - t0;
-    this.#schedule(Math.max(this.#o.intervalMs ?? DEFAULT_INTERVAL_MS, WALK_COST_FACTOR * took));
+    this.#idleWalks = changed ? 0 : this.#idleWalks + 1;
+    const interval = this.#o.intervalMs ?? DEFAULT_INTERVAL_MS;
+    const pause = Math.max(interval, Math.min(MAX_IDLE_PAUSE_MS, interval * 2 ** Math.min(this.#idleWalks, 8)));
+    this.#schedule(Math.max(this.#idleWalks === 0 ? interval : pause, WALK_COST_FACTOR * took));
   }
 
-  /** Queues what became ready in file `rel` since the last walk. */
-  #look(rel: string, abs: string, st: Stats): void {
+  /** Queues what became ready in file `rel` since the last walk; returns whether the file is new or changed. */
+  #look(rel: string, abs: string, st: Stats): boolean {
     const prev = this.#seen.get(rel);
     const same = prev !== undefined && prev.ino === st.ino && st.size >= prev.size;
     const done = same ? prev.done : new Set<number>();
     const now: Seen = { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, done, ...(same && prev.header !== undefined ? { header: prev.header } : {}) };
     this.#seen.set(rel, now);
-    if (!same) return;
+    if (!same) return true;
     const still = prev.size === st.size && prev.mtimeMs === st.mtimeMs && prev.ctimeMs === st.ctimeMs;
     // Data MiBs that were complete in both walks (the last, short one only once the file held still).
     const below = still ? st.size : Math.floor(prev.size / READ_CHUNK) * READ_CHUNK;
@@ -177,6 +188,7 @@ export class SegmentSpeculator {
       now.header = sig;
       this.#queue.push({ rel, abs, k: 0, st });
     }
+    return !still;
   }
 
   #pump(): void {
