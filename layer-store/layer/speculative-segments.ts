@@ -105,6 +105,8 @@ export class SegmentSpeculator {
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #walking: Promise<void> | undefined;
+  /** Length:CRC of every segment compressed (or being compressed). */
+  readonly #keys = new Set<string>();
   /** Walks in a row that saw no big file appear or change. */
   #idleWalks = 0;
   readonly #idle: (() => void)[] = [];
@@ -234,6 +236,11 @@ export class SegmentSpeculator {
     }
     if (this.#stopped) return;
     const crc = this.#crc32(seg, 0);
+    // The pack looks segments up by length and CRC and takes the first of equal keys: a second copy (the same
+    // MiB in several files) would never be read.
+    const key = `${seg.length}:${crc}`;
+    if (this.#keys.has(key)) return;
+    this.#keys.add(key);
     const bytes = await encodeSegment(seg, this.#o.level);
     if (this.#closed) return;
     const fh = await (this.#fh ??= open(this.#o.file, 'w+', 0o600));
