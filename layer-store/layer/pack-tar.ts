@@ -112,8 +112,9 @@ class Batcher {
   get empty(): boolean { return this.#len === 0; }
 }
 
-const SMALL_FILE = 512 * 1024;
-const READ_CHUNK = 1 << 20;
+/** Files up to this size are read whole; bigger ones in READ_CHUNKs, each its own gzip segment (speculative-segments.ts). */
+export const SMALL_FILE = 512 * 1024;
+export const READ_CHUNK = 1 << 20;
 /** Segmented gzip: a new segment starts before an entry once the current one holds this much. */
 const SEGMENT_TARGET = 4 << 20;
 /** Segmented gzip: a new segment starts before an entry whose name hashes to 0 modulo this. */

@@ -18,6 +18,7 @@ import { loc, type StepCall } from '../context.js';
 import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
 import { chrootIsolation, withPlainRootfs } from '../plain-workspace.js';
 import { refuseUnderChroot } from './run-chroot.js';
+import { withSpeculation } from '../speculate.js';
 import { mountKey, runMounts } from './run-mounts.js';
 import { buildRunSpec, runScriptMount, runSpecKey } from './run-spec.js';
 
@@ -96,7 +97,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
       // Chroot isolation: the step writes a plain copy of the layers; the walk of it fills the upper dir.
       const { exitCode } = chroot
         ? await withPlainRootfs(ctx, lower, s, (root) => run({ lower: [], upper: root, work: s.work }), [...CHROOT_ETC_FILES, ...rtMounts.mounts.map((m) => m.target.replace(/^\/+/, ''))])
-        : await run({ lower, upper: s.upper, work: s.work });
+        : await withSpeculation(ctx, s, cleanups, () => run({ lower, upper: s.upper, work: s.work }));
       if (exitCode !== 0) {
         throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location), ...rootlessHint(tail) });
       }
