@@ -17,9 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { Hasher } from '../layer-store/core/index.js';
-import { encodeSegment, segmentRuns } from '../layer-store/layer/deflate-runs.js';
-import { SegmentedGzipEncoder } from '../layer-store/layer/gzip-segments.js';
-import { tarBytes, walk } from '../layer-store/layer/pack-tar.js';
+import { SegmentedGzipEncoder, encodeSegment, packTarBytes as tarBytes, segmentRuns, walkPackTree as walk } from '../layer-store/index.js';
 import { randomBytesSeeded } from './workloads.js';
 
 const MB = 1 << 20;

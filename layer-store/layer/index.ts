@@ -27,3 +27,6 @@ export { recordTree, diffIntoUpper } from './walk-diff.js';
 export type { TreeState, TreeEntry, WalkOptions, WalkDiffResult } from './walk-diff.js';
 export { materialiseRootfs } from './plain-rootfs.js';
 export type { MaterialiseOptions, MaterialiseResult } from './plain-rootfs.js';
+// The pack's stages one by one, for bench/pack-stages.ts (each timed beside its physical limit).
+export { walk as walkPackTree, tarBytes as packTarBytes } from './pack-tar.js';
+export { encodeSegment, segmentRuns } from './deflate-runs.js';
