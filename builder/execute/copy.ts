@@ -7,6 +7,7 @@ import {
   fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
 } from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
+import { adoptTree } from './adopt-tree.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = promisify(execFile);
@@ -40,6 +41,13 @@ export interface CopyIntoOptions {
     readonly upper: string;
     afterUnmount(job: () => Promise<void>): void;
     same(rel: string): boolean;
+    /**
+     * Takes the previous snapshot out of the store for this copy to bring up to date (adopt-tree.ts); returns the
+     * host path of the container directory `ctrPath` in it, or undefined (another build uses it, or it is gone).
+     */
+    take(ctrPath: string): Promise<string | undefined>;
+    /** Leases the previous snapshot for linking from it; false when it is gone. */
+    lease(): Promise<boolean>;
   } | undefined;
 }
 
@@ -83,12 +91,15 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
       // into an overlay mount).
       const prev = o.previous && o.owner && createdHere ? treeIn(o.previous.snapshot, ctrOf(root, destDir)) : undefined;
       if (prev && o.owner && o.previous) {
-        const { upper, same } = o.previous;
+        const previous = o.previous;
+        const { upper, same } = previous;
         const owner = o.owner;
-        const inUpper = join(upper, ctrOf(root, destDir));
+        const ctrDir = ctrOf(root, destDir);
+        const inUpper = join(upper, ctrDir);
         const src = s.hostPath;
-        o.previous.afterUnmount(async () => {
-          if (!(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
+        previous.afterUnmount(async () => {
+          if (await adoptTree(src, inUpper, { owner, same, take: () => previous.take(ctrDir) })) return;
+          if (!(await previous.lease()) || !(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
         });
       } else {
         await copyWholeTree(s.hostPath, destDir, o.owner, o.commands);
