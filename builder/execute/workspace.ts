@@ -133,7 +133,7 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     await ctx.lease.addLayer(p);
     if (p.segments && ctx.o.cache) {
       await ctx.o.cache.putSegments(p.digest, p.segments);
-      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments });
+      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, unread: p.unread });
     }
     return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
   })();

@@ -18,6 +18,7 @@
 import zlib from 'node:zlib';
 import { throwIfAborted } from '../core/index.js';
 import { deflateBound, encodeSegment } from './deflate-runs.js';
+import type { KnownSegments } from './segment-files.js';
 
 /** One segment of a segmented gzip blob. */
 export interface SegmentEntry {
@@ -27,6 +28,8 @@ export interface SegmentEntry {
   readonly crc: number;
   /** Compressed length (deflate bytes); segment i starts at 10 + sum of the earlier clen. */
   readonly clen: number;
+  /** The fingerprint of what the segment's bytes are made of (segment-files.ts), when known. */
+  readonly fp?: string;
 }
 
 /** Where each segment of a segmented gzip blob lies; stored beside the blob so the next build can reuse it. */
@@ -53,6 +56,8 @@ export interface SegmentedGzipOptions {
   readonly signal?: AbortSignal | undefined;
   /** Segments compressed (or verified) at once; default 4. */
   readonly inFlight?: number | undefined;
+  /** Segments already matched with the previous blob's, and the fingerprints to record (segment-files.ts). */
+  readonly known?: KnownSegments | undefined;
 }
 
 export interface SegmentedGzipResult {
@@ -220,7 +225,13 @@ export class SegmentedGzipEncoder {
     let total = 0;
     const queue: Promise<{ bytes: Buffer; entry: SegmentEntry }>[] = [];
 
+    const known = this.#o.known;
     const one = async (seg: Buffer, crc: number): Promise<Buffer> => {
+      const matched = known?.match(seg);
+      if (matched) {
+        reused++;
+        return matched.compressed;
+      }
       const hit = table?.get(`${seg.length}:${crc}`);
       if (hit && reuse) {
         let old: Buffer | undefined;
@@ -243,10 +254,11 @@ export class SegmentedGzipEncoder {
       for await (const seg of segments) {
         if (seg.length === 0) continue;
         throwIfAborted(signal);
-        const crc = crc32(seg, 0);
+        const crc = known?.match(seg)?.crc ?? crc32(seg, 0);
         crcAll = crc32Combine(crcAll, crc, seg.length);
         total += seg.length;
-        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length } }));
+        const fp = known?.printOf(seg);
+        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
         p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
         queue.push(p);
         if (queue.length >= inFlight) {
