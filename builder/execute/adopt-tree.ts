@@ -48,6 +48,28 @@ function readSource(dir: string): Map<string, Node> | undefined {
   return kids;
 }
 
+/** As readSource, from the source's entries as the context walk saw them (`rel` relative to the source dir, parents first). */
+function fromEntries(entries: readonly { readonly rel: string; readonly stat: Stats }[]): Map<string, Node> | undefined {
+  const root = new Map<string, Node>();
+  const dirs = new Map<string, Map<string, Node>>([['', root]]);
+  for (const { rel, stat: st } of entries) {
+    const slash = rel.lastIndexOf('/');
+    const parent = dirs.get(slash < 0 ? '' : rel.slice(0, slash));
+    if (!parent) return undefined;
+    const name = rel.slice(slash + 1);
+    if (st.isDirectory()) {
+      const kids = new Map<string, Node>();
+      dirs.set(rel, kids);
+      parent.set(name, { st, kids });
+    } else if ((st.isFile() && st.nlink === 1) || st.isSymbolicLink()) {
+      parent.set(name, { st });
+    } else {
+      return undefined;
+    }
+  }
+  return root;
+}
+
 const sec = (ms: number): number => Math.floor(ms / 1000);
 
 /** What one sync needs besides the two trees. */
@@ -84,13 +106,12 @@ function create(from: string, node: Node, to: string, owner: Owner): void {
   setMeta(to, st, owner);
 }
 
-/** Whether the old entry `old` (at `to`) is what a fresh copy of the source entry would give, so it can stay. */
-function keeps(from: string, node: Node, old: Stats, rel: string, s: Sync): boolean {
+/** Whether the old entry `old` is what a fresh copy of the source entry `node` (at `rel`) would give, so it can stay. */
+function keeps(node: Node, old: Stats, rel: string, s: Sync): boolean {
   const st = node.st;
   if (old.uid !== s.owner.uid || old.gid !== s.owner.gid || sec(old.mtimeMs) !== sec(st.mtimeMs)) return false;
   if (st.isSymbolicLink()) return old.isSymbolicLink();
   if (!st.isFile() || !old.isFile() || old.size !== st.size || (old.mode & 0o7777) !== (st.mode & 0o7777) || s.kept.has(old.ino)) return false;
-  void from;
   return s.same(rel);
 }
 
@@ -109,7 +130,7 @@ function syncDir(from: string, kids: Map<string, Node>, to: string, rel: string,
       syncDir(src, node.kids, dst, r, node.st, s);
       continue;
     }
-    if (old && !node.kids && keeps(src, node, old, r, s)) {
+    if (old && !node.kids && keeps(node, old, r, s)) {
       if (node.st.isSymbolicLink() && readlinkNameSync(dst) === readlinkNameSync(src)) continue;
       if (node.st.isFile()) {
         s.kept.add(old.ino);
@@ -132,6 +153,8 @@ export interface AdoptOptions {
   readonly same: (rel: string) => boolean;
   /** Takes the previous build's snapshot out of the store; returns the host path, in it, of the copied directory, or undefined. */
   readonly take: () => Promise<string | undefined>;
+  /** Every entry below `src` as the context walk saw it (`rel` relative to `src`, parents first); default: walked here. */
+  readonly tree?: readonly { readonly rel: string; readonly stat: Stats }[] | undefined;
 }
 
 /**
@@ -141,14 +164,14 @@ export interface AdoptOptions {
  */
 export async function adoptTree(src: string, dst: string, o: AdoptOptions): Promise<boolean> {
   if (readdirNamesSync(dst).length > 0) return false;
-  const kids = readSource(src);
+  const kids = o.tree ? fromEntries(o.tree) : readSource(src);
   if (!kids) return false;
   const old = await o.take();
   if (!old || !lstatSync(fsPath(old), { throwIfNoEntry: false })?.isDirectory()) return false;
   const before = lstatSync(fsPath(dst));
   try {
     syncDir(src, kids, old, '', before, { owner: o.owner, same: o.same, kept: new Set() });
-  } catch {
+    } catch {
     return false; // the caller copies into the untouched dst
   }
   rmdirSync(fsPath(dst));

@@ -58,6 +58,8 @@ export interface CopySource {
   readonly stat: Stats;
   /** Every entry below a directory source is copied (nothing excluded): allows the fast whole-tree copy. */
   readonly wholeTree?: boolean;
+  /** A whole-tree source's entries as the context walk saw them (`rel` relative to it, parents first), when known. */
+  readonly tree?: readonly { readonly rel: string; readonly stat: Stats }[] | undefined;
 }
 
 /**
@@ -97,8 +99,9 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
         const ctrDir = ctrOf(root, destDir);
         const inUpper = join(upper, ctrDir);
         const src = s.hostPath;
+        const tree = s.tree;
         previous.afterUnmount(async () => {
-          if (await adoptTree(src, inUpper, { owner, same, take: () => previous.take(ctrDir) })) return;
+          if (await adoptTree(src, inUpper, { owner, same, take: () => previous.take(ctrDir), tree })) return;
           if (!(await previous.lease()) || !(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
         });
       } else {
