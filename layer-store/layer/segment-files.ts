@@ -6,9 +6,11 @@
  * bytes (names, modes, owners, mtimes, sizes, xattrs, link targets), the padding and end-of-archive bytes, and,
  * for file data, the file's identity (device, inode, size, mtime and ctime to the sub-millisecond) and the byte
  * range. Writing a file, or changing its metadata, changes its ctime (the kernel sets it; no call can set it
- * back), so the same fingerprint means the same bytes. A segment holding a file whose ctime is not clearly older
- * than the walk that stat'ed it gets no fingerprint: a write in the same clock tick as that stat would leave the
- * ctime unchanged (git's "racily clean" problem).
+ * back), so the same fingerprint means the same bytes, provided the bytes recorded were read after the clock tick
+ * of that ctime had passed: a write within the same tick would leave the ctime as it was (git's "racily clean"
+ * problem). So a segment is recorded with its fingerprint only when every file in it was read at least
+ * RACY_MARGIN_MS after its ctime: whatever was written before that read is in the bytes, and whatever is written
+ * after it gets a later ctime.
  *
  * On a rebuild (KnownSegments), a planned segment whose fingerprint and length match a segment of the previous
  * index is read from the previous blob, inflated and checked against the recorded length and CRC-32: those are its
@@ -22,7 +24,7 @@ import type { Stats } from 'node:fs';
 import zlib from 'node:zlib';
 import type { SegmentIndex, SegmentReuse } from './gzip-segments.js';
 
-/** A file whose ctime is within this many ms of the walk's start gets no fingerprint (see the header). */
+/** A segment is fingerprinted only when its files were read at least this many ms after their ctime (see the header). */
 export const RACY_MARGIN_MS = 100;
 /** The final empty deflate block: appended so that inflate checks the segment ends where the index says. */
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
@@ -31,7 +33,10 @@ const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 export class SegmentPrint {
   readonly #h: Hash = createHash('sha256');
   readonly #cutoffMs: number;
+  /** A file read before planning (a big file's data) had a ctime within the margin of the walk's start. */
   #racy = false;
+  /** The newest ctime of the files read only when the segment is taken (small files). */
+  #lazyCtime = -Infinity;
 
   constructor(cutoffMs: number) {
     this.#cutoffMs = cutoffMs;
@@ -43,16 +48,24 @@ export class SegmentPrint {
     this.#h.update(b);
   }
 
-  /** Bytes [from, to) of the data of the file `st` describes. */
-  data(st: Stats, from: number, to: number): void {
-    if (!(st.ctimeMs < this.#cutoffMs)) this.#racy = true;
+  /**
+   * Bytes [from, to) of the data of the file `st` describes: read already (`lazy` false: its stat, taken in the
+   * walk, must be clearly older than the walk) or read only when the segment is taken (`validAt`).
+   */
+  data(st: Stats, from: number, to: number, lazy = false): void {
+    if (lazy) this.#lazyCtime = Math.max(this.#lazyCtime, st.ctimeMs);
+    else if (!(st.ctimeMs < this.#cutoffMs)) this.#racy = true;
     this.#h.update(`F${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${from}-${to};`);
   }
 
-  /** The fingerprint, or undefined when a file of the segment changed too recently to be told apart. */
-  digest(): string | undefined {
-    const d = this.#h.digest('base64');
-    return this.#racy ? undefined : d;
+  /** The fingerprint (call once). */
+  digest(): string {
+    return this.#h.digest('base64');
+  }
+
+  /** Whether the fingerprint may be recorded for bytes whose small files were read from `readAtMs` on (see the header). */
+  validAt(readAtMs: number): boolean {
+    return !this.#racy && this.#lazyCtime < readAtMs - RACY_MARGIN_MS;
   }
 }
 
@@ -65,11 +78,22 @@ interface Match {
 /** CRC-32 (zlib.crc32, Node >= 20.15), or undefined on an older Node: then nothing is reused this way. */
 const crc32 = (zlib as { crc32?: (d: Buffer, v?: number) => number }).crc32;
 
-/** Returns the bytes `compressed` (non-final deflate blocks) inflate to, or undefined when they are not exactly `ulen` bytes with CRC-32 `crc`. */
+/** The empty stored block every segment ends with (a sync flush). */
+const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+
+/**
+ * Returns the bytes `compressed` inflates to, or undefined unless it is a byte-aligned run of non-final deflate
+ * blocks (ending in the sync marker; with the final block appended, every input byte is used: a final block inside
+ * would end the gzip member early) that inflates to exactly `ulen` bytes with CRC-32 `crc`.
+ */
 function inflateChecked(compressed: Buffer, ulen: number, crc: number): Promise<Buffer | undefined> {
+  if (compressed.length < SYNC_MARKER.length || !compressed.subarray(compressed.length - SYNC_MARKER.length).equals(SYNC_MARKER)) return Promise.resolve(undefined);
+  const input = Buffer.concat([compressed, FINAL_BLOCK]);
   return new Promise((resolve) => {
-    zlib.inflateRaw(Buffer.concat([compressed, FINAL_BLOCK]), { chunkSize: Math.max(64 * 1024, ulen + 1024), maxOutputLength: ulen + 1 }, (e, out) => {
-      resolve(!e && out.length === ulen && crc32 && crc32(out, 0) >>> 0 === crc ? out : undefined);
+    zlib.inflateRaw(input, { info: true, chunkSize: Math.max(64 * 1024, ulen + 1024), maxOutputLength: ulen + 1 }, (e, r) => {
+      if (e) { resolve(undefined); return; }
+      const { buffer: out, engine } = r as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+      resolve(engine.bytesWritten === input.length && out.length === ulen && crc32 && crc32(out, 0) >>> 0 === crc ? out : undefined);
     });
   });
 }
@@ -183,7 +207,7 @@ export class SegmentPlan {
 
   /** The whole data of the small regular file at `abs` (`st.size` bytes), read only when needed. */
   pushFile(abs: string, st: Stats): void {
-    this.#print.data(st, 0, st.size);
+    this.#print.data(st, 0, st.size, true);
     this.#parts.push({ abs, st });
     this.#len += st.size;
   }
@@ -195,15 +219,17 @@ export class SegmentPlan {
   async take(read: (abs: string, size: number) => Buffer): Promise<Buffer> {
     const parts = this.#parts;
     const len = this.#len;
-    const fp = this.#print.digest();
+    const print = this.#print;
+    const fp = print.digest();
     this.#parts = [];
     this.#len = 0;
     this.#print = this.#known.print();
     const old = await this.#known.lookup(fp, len);
     if (old) return old;
+    const readAt = Date.now();
     const bufs = parts.map((p) => (Buffer.isBuffer(p) ? p : read(p.abs, p.st.size)));
     const seg = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs, len);
-    this.#known.note(seg, fp);
+    this.#known.note(seg, print.validAt(readAt) ? fp : undefined);
     return seg;
   }
 }
