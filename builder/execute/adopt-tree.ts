@@ -21,7 +21,12 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath, readdirNamesSync, readlinkNameSync } from '../../layer-store/index.js';
-import type { Owner } from './copy.js';
+
+/** Owner of the copied entries (copy.ts's Owner; not imported: copy.ts imports this file). */
+interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
 
 /** One entry of the source tree: its lstat, and for a directory its children by name. */
 interface Node {

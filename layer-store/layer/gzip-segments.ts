@@ -18,7 +18,6 @@
 import zlib from 'node:zlib';
 import { throwIfAborted } from '../core/index.js';
 import { deflateBound, encodeSegment } from './deflate-runs.js';
-import type { KnownSegments } from './segment-files.js';
 
 /** One segment of a segmented gzip blob. */
 export interface SegmentEntry {
@@ -57,7 +56,15 @@ export interface SegmentedGzipOptions {
   /** Segments compressed (or verified) at once; default 4. */
   readonly inFlight?: number | undefined;
   /** Segments already matched with the previous blob's, and the fingerprints to record (segment-files.ts). */
-  readonly known?: KnownSegments | undefined;
+  readonly known?: SegmentMatches | undefined;
+}
+
+/** What the encoder asks about each segment it is given (segment-files.ts's KnownSegments). */
+export interface SegmentMatches {
+  /** The previous blob's compressed bytes and CRC-32 of `seg`, when they were taken from it. */
+  match(seg: Buffer): { readonly compressed: Buffer; readonly crc: number } | undefined;
+  /** The fingerprint to record for `seg`. */
+  printOf(seg: Buffer): string | undefined;
 }
 
 export interface SegmentedGzipResult {
