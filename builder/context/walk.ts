@@ -74,7 +74,9 @@ export async function* walkContext(contextDir: string, matcher: ContextMatcher, 
   const start = o.under === undefined || o.under === '.' ? '' : o.under;
   const pending: ContextEntry[] = [];
   let emitted = 0; // how many of `pending` (from the bottom) are already reported
-  async function* visit(rel: string): AsyncGenerator<ContextEntry> {
+  // A synchronous generator inside (every call in it is synchronous): an async one cost a promise per entry per
+  // level of nesting, ~0.4 s of a 20,000-file walk.
+  function* visit(rel: string): Generator<ContextEntry> {
     throwIfAborted(o.signal);
     for (const e of entriesOf(rel === '' ? contextDir : join(contextDir, rel), rel)) {
       if (!matcher.isExcluded(e.relPath)) {
@@ -95,5 +97,5 @@ export async function* walkContext(contextDir: string, matcher: ContextMatcher, 
       }
     }
   }
-  yield* visit(start);
+  for (const e of visit(start)) yield e;
 }

@@ -5,6 +5,7 @@ import {
   execFileAsync, fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
 } from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
+import { adoptTree } from './adopt-tree.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = execFileAsync;
@@ -38,6 +39,13 @@ export interface CopyIntoOptions {
     readonly upper: string;
     afterUnmount(job: () => Promise<void>): void;
     same(rel: string): boolean;
+    /**
+     * Takes the previous snapshot out of the store for this copy to bring up to date (adopt-tree.ts); returns the
+     * host path of the container directory `ctrPath` in it, or undefined (another build uses it, or it is gone).
+     */
+    take(ctrPath: string): Promise<string | undefined>;
+    /** Leases the previous snapshot for linking from it; false when it is gone. */
+    lease(): Promise<boolean>;
   } | undefined;
 }
 
@@ -48,6 +56,8 @@ export interface CopySource {
   readonly stat: Stats;
   /** Every entry below a directory source is copied (nothing excluded): allows the fast whole-tree copy. */
   readonly wholeTree?: boolean;
+  /** A whole-tree source's entries as the context walk saw them (`rel` relative to it, parents first), when known. */
+  readonly tree?: readonly { readonly rel: string; readonly stat: Stats }[] | undefined;
 }
 
 /**
@@ -81,12 +91,16 @@ export async function copyIntoRootfs(root: string, sources: readonly CopySource[
       // into an overlay mount).
       const prev = o.previous && o.owner && createdHere ? treeIn(o.previous.snapshot, ctrOf(root, destDir)) : undefined;
       if (prev && o.owner && o.previous) {
-        const { upper, same } = o.previous;
+        const previous = o.previous;
+        const { upper, same } = previous;
         const owner = o.owner;
-        const inUpper = join(upper, ctrOf(root, destDir));
+        const ctrDir = ctrOf(root, destDir);
+        const inUpper = join(upper, ctrDir);
         const src = s.hostPath;
-        o.previous.afterUnmount(async () => {
-          if (!(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
+        const tree = s.tree;
+        previous.afterUnmount(async () => {
+          if (await adoptTree(src, inUpper, { owner, same, take: () => previous.take(ctrDir), tree })) return;
+          if (!(await previous.lease()) || !(await linkTree(src, inUpper, prev, owner, same))) await copyWholeTree(src, inUpper, owner, o.commands);
         });
       } else {
         await copyWholeTree(s.hostPath, destDir, o.owner, o.commands);

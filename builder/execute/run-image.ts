@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { TsbuildError, formatPlatform, hostPlatform, platformMatches, type LayerStore, type Platform } from '../../layer-store/index.js';
+import { Lease, TsbuildError, formatPlatform, hostPlatform, platformMatches, type LayerStore, type Platform } from '../../layer-store/index.js';
 import { resolveUser, checkBinfmt, findInit, isNativePlatform, INIT_PATH, type Limits, type Mount, type NetworkMode, type Runtime, type SignalSource } from '../../runtime-exec/index.js';
 import { DEFAULT_PATH } from '../plan/index.js';
 
@@ -66,7 +66,6 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     });
   }
   if (!isNativePlatform(platform)) await checkBinfmt(platform);
-  const lower = (await Promise.all(img.manifest.layers.map((d, i) => o.store.snapshot(img.config.rootfs.diff_ids[i]!, { layer: d })))).reverse();
   const c = img.config.config ?? {};
   const entry = o.entrypoint ?? c.Entrypoint ?? [];
   const cmd = o.cmd && o.cmd.length > 0 ? o.cmd : o.entrypoint ? [] : c.Cmd ?? [];
@@ -92,9 +91,21 @@ export async function runImage(o: RunImageOptions): Promise<number> {
     args.unshift(INIT_PATH, '--');
   }
   mounts.push(...(o.mounts ?? []));
-  const user = await resolveUser(lower, o.user ?? c.User ?? '');
-  // As dockerd for -v (not --mount): a missing host directory is created, 0755, owned by whoever runs this.
-  for (const dir of missing) await mkdir(dir, { recursive: true, mode: 0o755 });
+  // Leased, so that neither a prune nor an edit rebuild taking a snapshot (LayerStore.takeSnapshot) removes one
+  // while it is mounted; released when the container is gone.
+  const lease = await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
+  let lower: string[];
+  let user: Awaited<ReturnType<typeof resolveUser>>;
+  try {
+    await lease.add({ snapshots: img.config.rootfs.diff_ids });
+    lower = (await Promise.all(img.manifest.layers.map((d, i) => o.store.snapshot(img.config.rootfs.diff_ids[i]!, { layer: d })))).reverse();
+    user = await resolveUser(lower, o.user ?? c.User ?? '');
+    // As dockerd for -v (not --mount): a missing host directory is created, 0755, owned by whoever runs this.
+    for (const d of missing) await mkdir(d, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    await lease.release();
+    throw e;
+  }
   const dir = o.store.layout.scratchPath('run', randomUUID());
   await mkdir(join(dir, 'upper'), { recursive: true });
   await mkdir(join(dir, 'work'), { recursive: true });
@@ -118,6 +129,7 @@ export async function runImage(o: RunImageOptions): Promise<number> {
   } finally {
     o.signal?.removeEventListener('abort', onAbort);
     await rm(dir, { recursive: true, force: true });
+    await lease.release();
   }
 }
 

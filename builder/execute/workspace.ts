@@ -8,7 +8,7 @@
  * unmounted in a `finally` (withMerged) or by the caller's cleanup stack (stageView).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainReuse, diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, type Layer, type SegmentReuse, type Speculated, type XattrTable } from '../../layer-store/index.js';
@@ -145,7 +145,7 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     await ctx.lease.addLayer(p);
     if (p.segments && ctx.o.cache) {
       await ctx.o.cache.putSegments(p.digest, p.segments);
-      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, speculated: spec?.segments ?? 0 });
+      if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, unread: p.unread, speculated: spec?.segments ?? 0 });
     }
     return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
   })();
@@ -187,14 +187,24 @@ export async function previousTree(ctx: BuildCtx, id: string, instruction: strin
   // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
   if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
   if (chrootIsolation(ctx)) return undefined; // its links go into the upper dir, which the tree walk writes
-  await ctx.lease.add({ snapshots: [layer.diffId] });
-  const snapshot = await ctx.o.store.existingSnapshot(layer.diffId);
-  if (!snapshot) return undefined;
+  // Not leased yet: the copy first tries to take it (which only succeeds when no build, this one included, leases
+  // it); linking from it leases it first.
+  const snapshot = ctx.o.store.layout.snapshotPath(layer.diffId);
+  if (!statSync(snapshot, { throwIfNoEntry: false })?.isDirectory()) return undefined;
   const prefix = base && base !== '.' ? `${base}/` : '';
   return {
     snapshot,
     upper: s.upper,
     afterUnmount: (job) => (s.afterUnmount ??= []).push(job),
+    take: async (ctrPath) => {
+      const dest = join(s.dir, 'previous');
+      if (!(await ctx.o.store.takeSnapshot(layer.diffId, dest, { signal: ctx.signal }))) return undefined;
+      return join(dest, ctrPath);
+    },
+    lease: async () => {
+      await ctx.lease.add({ snapshots: [layer.diffId] });
+      return (await ctx.o.store.existingSnapshot(layer.diffId)) === snapshot;
+    },
     same: (rel) => {
       const k = prefix + rel;
       const was = before[k];

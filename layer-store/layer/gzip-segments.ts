@@ -27,6 +27,8 @@ export interface SegmentEntry {
   readonly crc: number;
   /** Compressed length (deflate bytes); segment i starts at 10 + sum of the earlier clen. */
   readonly clen: number;
+  /** The fingerprint of what the segment's bytes are made of (segment-files.ts), when known. */
+  readonly fp?: string;
 }
 
 /** Where each segment of a segmented gzip blob lies; stored beside the blob so the next build can reuse it. */
@@ -53,6 +55,16 @@ export interface SegmentedGzipOptions {
   readonly signal?: AbortSignal | undefined;
   /** Segments compressed (or verified) at once; default 4. */
   readonly inFlight?: number | undefined;
+  /** Segments already matched with the previous blob's, and the fingerprints to record (segment-files.ts). */
+  readonly known?: SegmentMatches | undefined;
+}
+
+/** What the encoder asks about each segment it is given (segment-files.ts's KnownSegments). */
+export interface SegmentMatches {
+  /** The previous blob's compressed bytes and CRC-32 of `seg`, when they were taken from it. */
+  match(seg: Buffer): { readonly compressed: Buffer; readonly crc: number } | undefined;
+  /** The fingerprint to record for `seg`. */
+  printOf(seg: Buffer): string | undefined;
 }
 
 export interface SegmentedGzipResult {
@@ -220,7 +232,13 @@ export class SegmentedGzipEncoder {
     let total = 0;
     const queue: Promise<{ bytes: Buffer; entry: SegmentEntry }>[] = [];
 
+    const known = this.#o.known;
     const one = async (seg: Buffer, crc: number): Promise<Buffer> => {
+      const matched = known?.match(seg);
+      if (matched) {
+        reused++;
+        return matched.compressed;
+      }
       const hit = table?.get(`${seg.length}:${crc}`);
       if (hit && reuse) {
         let old: Buffer | undefined;
@@ -243,10 +261,11 @@ export class SegmentedGzipEncoder {
       for await (const seg of segments) {
         if (seg.length === 0) continue;
         throwIfAborted(signal);
-        const crc = crc32(seg, 0);
+        const crc = known?.match(seg)?.crc ?? crc32(seg, 0);
         crcAll = crc32Combine(crcAll, crc, seg.length);
         total += seg.length;
-        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length } }));
+        const fp = known?.printOf(seg);
+        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
         p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
         queue.push(p);
         if (queue.length >= inFlight) {

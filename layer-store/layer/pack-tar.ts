@@ -18,6 +18,7 @@ import { LayerSourceChangedError } from './errors.js';
 import { readdirNamesSync, readlinkName } from './fs-names.js';
 import { encodeHeader, END_OF_ARCHIVE, padding, type TarHeader } from './tar-format.js';
 import type { XattrTable } from './xattr.js';
+import { SegmentPlan, type KnownSegments } from './segment-files.js';
 
 /** The part of PackOptions that decides which entries the tar holds and how they look. */
 export interface TarTreeOptions {
@@ -25,6 +26,11 @@ export interface TarTreeOptions {
   readonly signal?: AbortSignal | undefined;
   readonly include?: readonly string[] | undefined;
   readonly filter?: ((rel: string, st: Stats) => boolean) | undefined;
+  /**
+   * gzip (segmented) only: fingerprint each segment, and take those the previous layer has from it instead of
+   * reading their small files (segment-files.ts).
+   */
+  readonly known?: KnownSegments | undefined;
 }
 
 /** One object of the tree, in tar order. */
@@ -119,6 +125,8 @@ export const READ_CHUNK = 1 << 20;
 const SEGMENT_TARGET = 4 << 20;
 /** Segmented gzip: a new segment starts before an entry whose name hashes to 0 modulo this. */
 const SEGMENT_NAME_MODULUS = 64;
+/** Segments planned ahead of the one yielded (segment-files.ts). */
+const PLANNED_AHEAD = 4;
 
 /** FNV-1a 32-bit hash of the bytes of the name `s`. */
 function fnv1a32(s: string): number {
@@ -137,6 +145,20 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
   const clamp = (t: number): number => (o.sourceDateEpoch !== undefined && t > o.sourceDateEpoch ? o.sourceDateEpoch : t);
   const firstPath = new Map<string, string>(); // dev:ino → first tar name (hardlinks)
   const out = new Batcher();
+  // gzip with fingerprints: segments are planned (small files unread) and taken whole (segment-files.ts); up to
+  // PLANNED_AHEAD of them are in flight, so reused ones are inflated on the thread pool while planning goes on.
+  const plan = segmented && o.known ? new SegmentPlan(o.known) : undefined;
+  const ahead: Promise<Buffer>[] = [];
+  const readSmall = (abs: string, size: number): Buffer => {
+    const b = readFileSync(fsPath(abs));
+    if (b.length !== size) throw new LayerSourceChangedError(abs, `size was ${size}, read ${b.length}`);
+    return b;
+  };
+  const cut = (): Promise<Buffer> => {
+    const p = plan!.take(readSmall);
+    p.catch(() => undefined); // awaited in order below
+    return p;
+  };
   for (let i = 0; i < items.length; i++) {
     if (i % 256 === 0) throwIfAborted(o.signal);
     const it = items[i]!;
@@ -147,6 +169,7 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
     let h: TarHeader;
     let body: Buffer | undefined;
     let bigFile = false;
+    let lazy = false;
     if (it.whiteout) {
       h = { name: it.rel, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtime };
     } else if (st.isDirectory()) {
@@ -158,7 +181,9 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
     } else if (st.isFile()) {
       if (st.nlink > 1) firstPath.set(`${st.dev}:${st.ino}`, it.rel);
       h = { ...base, name: it.rel, type: 'file', mode: st.mode & 0o7777, size: st.size };
-      if (st.size > 0 && st.size <= SMALL_FILE) {
+      if (st.size > 0 && st.size <= SMALL_FILE && plan) {
+        lazy = true;
+      } else if (st.size > 0 && st.size <= SMALL_FILE) {
         // Small files are read synchronously: 20,000 of them take ~0.35 s this way and ~2 s as thread-pool
         // round trips (even 32 at a time). The loop still turns at every 1 MiB batch yielded below.
         body = readFileSync(fsPath(it.abs));
@@ -175,10 +200,18 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
     } else {
       continue;
     }
-    if (segmented && !out.empty && (bigFile || out.length >= SEGMENT_TARGET || fnv1a32(h.name) % SEGMENT_NAME_MODULUS === 0)) {
+    if (plan) {
+      if (!plan.empty && (bigFile || plan.length >= SEGMENT_TARGET || fnv1a32(h.name) % SEGMENT_NAME_MODULUS === 0)) {
+        ahead.push(cut());
+        if (ahead.length >= PLANNED_AHEAD) yield await ahead.shift()!;
+      }
+      plan.push(encodeHeader(h));
+      if (lazy) { plan.pushFile(it.abs, st); plan.push(padding(st.size)); }
+    }
+    if (segmented && !plan && !out.empty && (bigFile || out.length >= SEGMENT_TARGET || fnv1a32(h.name) % SEGMENT_NAME_MODULUS === 0)) {
       yield out.take();
     }
-    out.push(encodeHeader(h));
+    if (!plan) out.push(encodeHeader(h));
     if (body) { out.push(body); out.push(padding(body.length)); }
     if (bigFile) {
       if (!segmented && !out.empty) yield out.take();
@@ -193,7 +226,13 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
           pos += bytesRead;
           const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
           if (!segmented) yield chunk;
-          else {
+          else if (plan) {
+            plan.push(chunk, { st, from: pos - bytesRead });
+            if (pos % READ_CHUNK === 0 || pos === st.size) {
+              while (ahead.length) yield await ahead.shift()!;
+              yield await cut();
+            }
+          } else {
             out.push(chunk);
             if (pos % READ_CHUNK === 0 || pos === st.size) yield out.take();
           }
@@ -203,9 +242,16 @@ export async function* tarBytes(items: readonly Item[], xattrs: XattrTable | und
       } finally {
         await fh.close();
       }
-      out.push(padding(st.size));
+      if (plan) plan.push(padding(st.size));
+      else out.push(padding(st.size));
     }
     if (!segmented && out.full) yield out.take();
+  }
+  if (plan) {
+    plan.push(END_OF_ARCHIVE);
+    ahead.push(cut());
+    while (ahead.length) yield await ahead.shift()!;
+    return;
   }
   out.push(END_OF_ARCHIVE);
   yield out.take();

@@ -7,11 +7,12 @@
 import type { Stats } from 'node:fs';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Hasher, hashStream, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer } from '../core/index.js';
+import { Hasher, hashStream, overlayXattrPrefix, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer } from '../core/index.js';
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
 import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
-import { tarBytes, walk, type Item } from './pack-tar.js';
+import { tarBytes, walk, type Item, type TarTreeOptions } from './pack-tar.js';
+import { KnownSegments } from './segment-files.js';
 import { readXattrTree, type XattrTable } from './xattr.js';
 
 /** Where the compressed blob goes: a function that consumes the stream (e.g. the store's putBlob). */
@@ -72,6 +73,8 @@ export interface PackedLayer<T = unknown> extends Layer {
   readonly reused: number;
   /** gzip: segments compressed by this pack; 0 otherwise. */
   readonly compressedSegments: number;
+  /** gzip: of the `reused` segments, those taken by their fingerprint without reading their files (segment-files.ts). */
+  readonly unread: number;
 }
 
 /** The compressed byte stream of a pack and, once it has ended, the tar's identity and the gzip segment stats. */
@@ -93,9 +96,9 @@ function encodeStreamed(tar: AsyncGenerator<Buffer>, o: PackOptions, compression
 }
 
 /** gzip: tar segments → diffID hash → segmented, parallel, reusable gzip (gzip-segments.ts). */
-function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void): Encoded {
+function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void, known: KnownSegments | undefined): Encoded {
   const diff = new Hasher();
-  const enc = new SegmentedGzipEncoder({ level: o.level ?? DEFAULT_GZIP_LEVEL, reuse: o.reuse, signal: o.signal });
+  const enc = new SegmentedGzipEncoder({ level: o.level ?? DEFAULT_GZIP_LEVEL, reuse: o.reuse, signal: o.signal, known });
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const seg of tar) {
       diff.update(seg);
@@ -118,20 +121,45 @@ function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar:
 /** Shared implementation of packLayer/diffToLayer. */
 export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boolean): Promise<PackedLayer<T>> {
   const prep = await prepare(dir, o, overlay);
-  return packFrom(tarBytes(prep.items, prep.xattrs, o, prep.counter, (o.compression ?? 'gzip') === 'gzip'), o, prep.counter, dir);
+  return packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, (o.compression ?? 'gzip') === 'gzip'), o, prep.counter, dir, prep.known);
 }
 
 interface Prepared {
   readonly xattrs: XattrTable | undefined;
   readonly items: readonly Item[];
   readonly counter: { entries: number };
+  /** gzip: the segments' fingerprints and the previous layer's (segment-files.ts). */
+  readonly known: KnownSegments | undefined;
+  /** `o` plus `known`, for tarBytes. */
+  readonly tarOptions: TarTreeOptions;
 }
 
 async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<Prepared> {
   throwIfAborted(o.signal);
-  const xattrs = o.xattrs === false ? undefined : await (o.xattrTable ?? readXattrTree(dir, o.signal, o.commands));
-  const items = await walk(dir, o, overlay, xattrs);
-  return { xattrs, items, counter: { entries: 0 } };
+  const reading = o.xattrs === false ? undefined : (o.xattrTable ?? readXattrTree(dir, o.signal, o.commands));
+  reading?.catch(() => undefined); // awaited below
+  // The walk needs the xattrs only for overlay opaque markers; without an include list those are added after it,
+  // so getfattr (another process) reads the tree while this process walks it (W2's 24,000 entries: ~0.3 s each).
+  const later = overlay && o.include === undefined;
+  const walkStart = Date.now();
+  let items = await walk(dir, o, overlay, later ? undefined : await reading);
+  const xattrs = await reading;
+  if (later && xattrs) items = withOpaqueMarkers(items, xattrs);
+  const known = (o.compression ?? 'gzip') === 'gzip' ? new KnownSegments(walkStart, o.reuse, o.level ?? DEFAULT_GZIP_LEVEL) : undefined;
+  return { xattrs, items, counter: { entries: 0 }, known, tarOptions: { ...o, known } };
+}
+
+/** Returns `items` with `<dir>/.wh..wh..opq` after each directory overlay marked opaque (as walk() adds it when given the xattrs). */
+function withOpaqueMarkers(items: readonly Item[], xattrs: XattrTable): Item[] {
+  const opaque = `${overlayXattrPrefix()}opaque`;
+  const out: Item[] = [];
+  for (const it of items) {
+    out.push(it);
+    if (!it.whiteout && it.st.isDirectory() && xattrs.get(it.abs)?.get(opaque)?.toString() === 'y') {
+      out.push({ rel: `${it.rel}/.wh..wh..opq`, abs: it.abs, st: it.st, whiteout: true });
+    }
+  }
+  return out;
 }
 
 /** A layer whose tar is read, held in memory and identified; `compress()` makes and stores its blob (once). */
@@ -154,12 +182,12 @@ export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, m
   let bytes = 0;
   for (const it of prep.items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
   if (bytes > maxBytes) {
-    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, o, prep.counter, segmented), o, prep.counter, upper);
+    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented), o, prep.counter, upper, prep.known);
     return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
   }
   const held: Buffer[] = [];
   const diff = new Hasher();
-  for await (const seg of tarBytes(prep.items, prep.xattrs, o, prep.counter, segmented)) {
+  for await (const seg of tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented)) {
     diff.update(seg);
     held.push(seg);
   }
@@ -174,7 +202,7 @@ export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, m
           yield seg;
         }
       }
-      const packed = await packFrom(replay(), o, prep.counter, upper);
+      const packed = await packFrom(replay(), o, prep.counter, upper, prep.known);
       if (packed.diffId !== diffId) throw new LayerSourceChangedError(upper, `the tar hashed to ${diffId}, then to ${packed.diffId}`);
       return packed;
     })();
@@ -186,7 +214,7 @@ export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, m
 const EMPTY = Buffer.alloc(0);
 
 /** Compresses the tar `tar` (segments when gzip), hashes both sides and streams the blob to `o.sink`. */
-async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string): Promise<PackedLayer<T>> {
+async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string, known?: KnownSegments): Promise<PackedLayer<T>> {
   const compression = o.compression ?? 'gzip';
   let n = 0;
   const id = o.id ?? dir;
@@ -194,7 +222,7 @@ async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, count
     ? (len: number): void => { n += len; o.events!({ type: 'transfer', id, op: 'pack', current: n }); }
     : (): void => undefined;
   const segmented = compression === 'gzip';
-  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar) : encodeStreamed(tar, o, compression, onTar);
+  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar, known) : encodeStreamed(tar, o, compression, onTar);
   const blob = hashStream();
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
@@ -214,6 +242,7 @@ async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, count
       digest: b.digest, diffId: r.diff.digest, size: b.size, uncompressedSize: r.diff.size,
       mediaType: layerMediaType(compression), compression, entries: counter.entries, sinkResult: sunk.value,
       ...(r.segments ? { segments: r.segments } : {}), reused: r.reused, compressedSegments: r.compressedSegments,
+      unread: known?.hits ?? 0,
     };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

@@ -5,7 +5,7 @@
  * trusted only in the boot that wrote it (its `unsynced/` marker, see bootId), and is never modified once in
  * place. Paths come from StoreLayout; gc and fsck remove unused, bad and dead processes' temp dirs.
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, type Abortable, type Descriptor, type Digest } from '../core/index.js';
@@ -97,6 +97,32 @@ export async function installSnapshot(host: SnapshotHost, dir: string, diffId: D
     throw e;
   }
   return final;
+}
+
+/**
+ * Returns true after moving the snapshot of `diffId` to `dest` (a path that does not exist, on the snapshots'
+ * filesystem): it then belongs to the caller, who may change it (an edited COPY brings the previous build's tree up
+ * to date instead of re-creating it). Returns false, leaving it, when it is missing, from an earlier boot, or named
+ * by `inUse` (the live leases, read by the caller under the lease lock, so no process can start using it while
+ * it is moved). The next user of `diffId` unpacks it again from its blob.
+ */
+export function takeSnapshot(host: SnapshotHost, diffId: Digest, dest: string, inUse: ReadonlySet<Digest>): boolean {
+  const final = host.layout.snapshotPath(diffId);
+  if (inUse.has(diffId) || !statSync(final, { throwIfNoEntry: false })?.isDirectory()) return false;
+  let marker: string | undefined;
+  try {
+    marker = readFileSync(host.layout.unsyncedMarker(diffId), 'utf8').trim();
+  } catch {
+    marker = undefined; // none: written by an older tsbuild, synced
+  }
+  if (marker !== undefined && marker !== bootId()) return false;
+  try {
+    renameSync(final, dest);
+  } catch {
+    return false; // another process took or discarded it first
+  }
+  rmSync(host.layout.unsyncedMarker(diffId), { force: true });
+  return true;
 }
 
 /**

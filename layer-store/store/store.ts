@@ -46,7 +46,8 @@ import { ImageIndexFile, type ImageEntry } from './image-index.js';
 import { StoreLayout } from './layout.js';
 import { staleLockHolder } from './lock.js';
 import { imageFor, loadObject, resolveRef, type StoredImage, type StoredObject } from './resolve.js';
-import { createSnapshot, installSnapshot, type SnapshotOptions } from './snapshot.js';
+import { createSnapshot, installSnapshot, takeSnapshot, type SnapshotOptions } from './snapshot.js';
+import { withLeasesHeld } from './lease.js';
 import { storeDestination, storeSource } from './views.js';
 
 export interface StoreOptions {
@@ -276,6 +277,17 @@ export class LayerStore {
     const p = await installSnapshot(this, dir, diffId);
     this.#snapshots.set(diffId, p);
     return p;
+  }
+
+  /**
+   * Returns true after moving the snapshot of `diffId` out of the store to `dest` (not existing, same filesystem),
+   * for the caller to change; false, leaving it, when it is missing, from an earlier boot, or named by a live
+   * lease (checked under the lease lock). Whoever needs `diffId` next unpacks it again from its blob.
+   */
+  async takeSnapshot(diffId: Digest, dest: string, o: Abortable = {}): Promise<boolean> {
+    const taken = await withLeasesHeld(this.root, async (live) => takeSnapshot(this, diffId, dest, live.snapshots), o);
+    if (taken) this.#snapshots.delete(diffId);
+    return taken;
   }
 
   // ---------------------------------------------------------------- gc (gc.ts) and fsck (fsck.ts)

@@ -1,11 +1,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { randomBytesSeeded } from '../../bench/workloads.js';
+import { Lease, type Digest } from '../../layer-store/index.js';
 
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let work: string;
@@ -20,9 +22,10 @@ after(async () => {
 
 interface Du { snapshots: { bytes: number } }
 
-// An edit rebuild of a COPY hard-links the unchanged files from the previous snapshot: two snapshots, one copy
-// of those files on disk. `du` counts each file once.
-test('du counts a file shared by two snapshots (a linked COPY) once', async () => {
+// An edit rebuild of a COPY whose previous snapshot another process uses (here: a lease this test holds, as a
+// running build's would) hard-links the unchanged files from it: two snapshots, one copy of those files on disk.
+// `du` counts each file once. (Without that lease the rebuild takes the old snapshot over instead: one snapshot.)
+test('du counts a file shared by two snapshots (a linked COPY) once', async (t) => {
   const root = join(work, 'root');
   const ctx = join(work, 'ctx');
   const files = 200;
@@ -40,9 +43,14 @@ test('du counts a file shared by two snapshots (a linked COPY) once', async () =
   const tree = one.snapshots.bytes - before.snapshots.bytes;
   assert.ok(tree >= files * size, `the COPY's snapshot holds the files (${tree} bytes)`);
 
+  const layers = JSON.parse(cli(['inspect', '--format', '{{json .RootFS.Layers}}', 'du:1']).stdout) as Digest[];
+  const lease = await Lease.acquire(root);
+  t.after(() => lease.release());
+  await lease.add({ snapshots: [layers[layers.length - 1]!] });
   await appendFile(join(ctx, 'data', 'f7.bin'), 'edited');
   assert.equal(cli(['build', '-t', 'du:2', ctx]).code, 0);
   const two = JSON.parse(cli(['du', '--format', 'json']).stdout) as Du;
   const added = two.snapshots.bytes - one.snapshots.bytes;
   assert.ok(added < 2 * size, `the second snapshot adds only the edited file, not another ${files * size} bytes (added ${added})`);
+  assert.ok(existsSync(join(root, 'snapshots', layers[layers.length - 1]!.slice('sha256:'.length))), 'the leased snapshot stayed');
 });

@@ -51,7 +51,10 @@ test('after a one-file edit, a pack reusing the previous blob copies all but the
   assert.notEqual(fresh.diffId, first.diffId, 'the edit changed the tar');
   assert.equal(reused.digest, fresh.digest, 'reuse gives the same blob as compressing everything');
   assert.equal(reused.diffId, fresh.diffId);
-  assert.deepEqual(reused.segments, fresh.segments);
+  // The same segments; only the fingerprints (which files a segment holds, segment-files.ts) may differ: a file
+  // written just before a pack gets none in that pack.
+  const noFp = (ix: SegmentIndex | undefined) => ix?.segments.map(({ ulen, crc, clen }) => ({ ulen, crc, clen }));
+  assert.deepEqual(noFp(reused.segments), noFp(fresh.segments));
   assert.equal(sh(`cmp ${join(d, 'reused.tgz')} ${join(d, 'fresh.tgz')} && echo same`).trim(), 'same');
   assert.equal(fresh.reused, 0);
   assert.ok(reused.compressedSegments >= 1 && reused.compressedSegments <= 2, `only the edited segment is compressed (got ${reused.compressedSegments})`);

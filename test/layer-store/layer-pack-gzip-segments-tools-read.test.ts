@@ -52,7 +52,9 @@ test('a segmented gzip layer passes gzip -t, GNU tar lists it, gunzip gives the 
 
   const b = await packToFile(src, join(d, 'b.tgz'), { xattrs: false });
   assert.equal(b.digest, a.digest);
-  assert.deepEqual(b.segments, a.segments);
+  // Fingerprints (segment-files.ts) may differ: a file written just before a pack gets none in that pack.
+  const noFp = (ix: typeof a.segments | undefined) => ix && { ...ix, segments: ix.segments.map(({ ulen, crc, clen }) => ({ ulen, crc, clen })) };
+  assert.deepEqual(noFp(b.segments), noFp(a.segments));
 
   // Other levels write the XFL byte zlib writes (2 for 9, 4 for 1) and still read back.
   for (const [level, xfl] of [[9, 2], [1, 4]] as const) {

@@ -70,8 +70,11 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
     // socket needs turning into a file: the fast whole-tree copy may be used.
     const wholeTree = stt.isDirectory() && ins.exclude.length === 0 && !parents && (from !== undefined || ctx.ignore.patterns.length === 0)
       && !one.entries.some((e) => e.type === 'other' && e.stat.isSocket());
+    // The context walk's entries below the source dir, for an edited COPY that brings the previous tree up to date.
+    const prefix = one.resolvedPath === '.' ? '' : `${one.resolvedPath}/`;
+    const tree = wholeTree && !from ? one.entries.filter((e) => e.relPath.startsWith(prefix)).map((e) => ({ rel: e.relPath.slice(prefix.length), stat: e.stat })) : undefined;
     // COPY --parents (selectParents): the base's contents, only the selected paths, keep their path below it.
-    sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(parents ? { filtered: true } : {}) });
+    sources.push({ hostPath, name, stat: stt, keep, base: one.resolvedPath, archive, wholeTree, ...(tree ? { tree } : {}), ...(parents ? { filtered: true } : {}) });
   }
   // A download is extracted only with an explicit --unpack=true (BuildKit's AttemptUnpack for http sources).
   for (const d of sel.downloads) {
