@@ -30,3 +30,4 @@ export type { MaterialiseOptions, MaterialiseResult } from './plain-rootfs.js';
 // The pack's stages one by one, for bench/pack-stages.ts (each timed beside its physical limit).
 export { walk as walkPackTree, tarBytes as packTarBytes } from './pack-tar.js';
 export { encodeSegment, segmentRuns } from './deflate-runs.js';
+export { RACY_MARGIN_MS } from './segment-files.js';

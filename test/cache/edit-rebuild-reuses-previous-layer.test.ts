@@ -4,7 +4,8 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { busyboxTar, makeBuildEnv, type BuildEnv } from '../helpers/build-env.js';
-import type { Logger } from '../../layer-store/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RACY_MARGIN_MS, type Logger } from '../../layer-store/index.js';
 import { randomBytesSeeded, textSeeded } from '../../bench/workloads.js';
 
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
@@ -41,6 +42,12 @@ test('an edit rebuild adopts the previous snapshot and reuses its gzip segments 
   const epoch = 1_700_000_000;
   const a = await makeBuildEnv(bb);
   envs.push(a);
+  // A segment's fingerprint is recorded only when its files were read RACY_MARGIN_MS after their ctime (segment-files.ts),
+  // which a cold COPY of a small tree may not give: so the layer whose segments are to be taken unread is made by a
+  // rebuild that reads files the previous build wrote more than that margin earlier.
+  await a.build({ context: ctx, tags: ['seg:0'], sourceDateEpoch: epoch });
+  await sleep(RACY_MARGIN_MS + 50);
+  await appendFile(join(ctx, 'files', 'd0', 'f0.txt'), 'a first edit\n');
   const first = await a.build({ context: ctx, tags: ['seg:1'], sourceDateEpoch: epoch });
   const firstIds0 = first.config.rootfs.diff_ids;
   const firstSnap = join(a.root, 'snapshots', firstIds0[firstIds0.length - 1]!.slice('sha256:'.length), 'app', 'files');
