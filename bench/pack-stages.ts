@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { Hasher } from '../layer-store/core/index.js';
-import { SegmentedGzipEncoder, encodeSegment, packTarBytes as tarBytes, segmentRuns, walkPackTree as walk } from '../layer-store/index.js';
+import { SegmentedGzipEncoder, encodeSegment, mapLimit, packTarBytes as tarBytes, segmentRuns, walkPackTree as walk } from '../layer-store/index.js';
 import { randomBytesSeeded } from './workloads.js';
 
 const MB = 1 << 20;
@@ -50,12 +50,6 @@ function toolCpu(cmd: string): number | undefined {
   return u! + s!;
 }
 
-/** Runs `jobs` with at most `n` at once. */
-async function pool<T>(items: readonly T[], n: number, job: (x: T) => Promise<unknown>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) await job(items[i++]!); }));
-}
-
 async function main(): Promise<void> {
   const base = mkdtempSync(join(tmpdir(), 'tsb-pack-stages-'));
   try {
@@ -80,10 +74,10 @@ async function main(): Promise<void> {
     const out: Buffer[] = new Array(segs.length);
     const idx = segs.map((_, i) => i);
     const pigz = spawnSync('sh', ['-c', 'command -v pigz']).status === 0;
-    rows.push(['compression (encodeSegment, 4 at once)', await cpu(() => pool(idx, 4, async (i) => { out[i] = await encodeSegment(segs[i]!, 6); })),
+    rows.push(['compression (encodeSegment, 4 at once)', await cpu(() => mapLimit(idx, 4, async (i) => { out[i] = await encodeSegment(segs[i]!, 6); })),
       `\`gzip -6\`: ${fmt(toolCpu(`gzip -6 -c ${tarFile} > /dev/null`))}${pigz ? `; \`pigz -6 -p 2\`: ${fmt(toolCpu(`pigz -6 -p 2 -c ${tarFile} > /dev/null`))}` : ''}`]);
     // What the pack does with a speculated segment: inflate it and compare with the tar's bytes.
-    rows.push(['verifying speculated segments (inflate + compare)', await cpu(() => pool(idx, 4, (i) => new Promise<void>((res, rej) => {
+    rows.push(['verifying speculated segments (inflate + compare)', await cpu(() => mapLimit(idx, 4, (i) => new Promise<void>((res, rej) => {
       zlib.inflateRaw(Buffer.concat([out[i]!, Buffer.from([3, 0])]), { chunkSize: segs[i]!.length + 1024 }, (e, r) => (e ? rej(e) : r.equals(segs[i]!) ? res() : rej(new Error('mismatch'))));
     }))), '']);
     const enc = new SegmentedGzipEncoder({ level: 6 });

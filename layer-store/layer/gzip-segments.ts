@@ -163,21 +163,26 @@ function gzipTrailer(crc: number, length: number): Buffer {
 const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /**
- * Returns true if `bytes` is a byte-aligned run of non-final deflate blocks that inflates (from an empty window)
- * to exactly `seg`: then it is interchangeable with a fresh deflate of `seg` inside the member. It must end in
- * the sync-flush marker, and the final block is appended so that a stream that ends early (a BFINAL bit inside
- * `bytes`) is detected: all input must be used.
+ * Returns what `bytes` inflates to (from an empty window), or undefined unless it is a byte-aligned run of non-final
+ * deflate blocks of at most `maxLength` bytes of output: then it is interchangeable with a fresh deflate of that
+ * output inside the member. It must end in the sync-flush marker, and the final block is appended so that a stream
+ * that ends early (a BFINAL bit inside `bytes`) is detected: all input must be used.
  */
-function verifySegment(bytes: Buffer, seg: Buffer): Promise<boolean> {
-  if (bytes.length < SYNC_MARKER.length || !bytes.subarray(bytes.length - SYNC_MARKER.length).equals(SYNC_MARKER)) return Promise.resolve(false);
+export function inflateSegment(bytes: Buffer, maxLength: number): Promise<Buffer | undefined> {
+  if (bytes.length < SYNC_MARKER.length || !bytes.subarray(bytes.length - SYNC_MARKER.length).equals(SYNC_MARKER)) return Promise.resolve(undefined);
   const input = Buffer.concat([bytes, FINAL_BLOCK]);
   return new Promise((resolve) => {
-    zlib.inflateRaw(input, { info: true, chunkSize: seg.length + 1024, maxOutputLength: seg.length + 1 }, (e, r) => {
-      if (e) { resolve(false); return; }
+    zlib.inflateRaw(input, { info: true, chunkSize: Math.max(64 * 1024, maxLength + 1024), maxOutputLength: maxLength + 1 }, (e, r) => {
+      if (e) { resolve(undefined); return; }
       const { buffer, engine } = r as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-      resolve(engine.bytesWritten === input.length && buffer.equals(seg));
+      resolve(engine.bytesWritten === input.length && buffer.length <= maxLength ? buffer : undefined);
     });
   });
+}
+
+/** Returns true if `bytes` inflates (see inflateSegment) to exactly `seg`. */
+async function verifySegment(bytes: Buffer, seg: Buffer): Promise<boolean> {
+  return (await inflateSegment(bytes, seg.length))?.equals(seg) ?? false;
 }
 
 function plausibleClen(ulen: number, clen: number): boolean {

@@ -21,13 +21,10 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import zlib from 'node:zlib';
-import type { SegmentIndex, SegmentReuse } from './gzip-segments.js';
+import { crc32Impl, inflateSegment, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
 
 /** A segment is fingerprinted only when its files were read at least this many ms after their ctime (see the header). */
 export const RACY_MARGIN_MS = 100;
-/** The final empty deflate block: appended so that inflate checks the segment ends where the index says. */
-const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
 /** Accumulates one segment's fingerprint while the tar writer plans it. */
 export class SegmentPrint {
@@ -75,27 +72,15 @@ interface Match {
   readonly crc: number;
 }
 
-/** CRC-32 (zlib.crc32, Node >= 20.15), or undefined on an older Node: then nothing is reused this way. */
-const crc32 = (zlib as { crc32?: (d: Buffer, v?: number) => number }).crc32;
-
-/** The empty stored block every segment ends with (a sync flush). */
-const SYNC_MARKER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const crc32 = crc32Impl();
 
 /**
- * Returns the bytes `compressed` inflates to, or undefined unless it is a byte-aligned run of non-final deflate
- * blocks (ending in the sync marker; with the final block appended, every input byte is used: a final block inside
- * would end the gzip member early) that inflates to exactly `ulen` bytes with CRC-32 `crc`.
+ * Returns the bytes `compressed` inflates to, or undefined unless it is a run of non-final deflate blocks that
+ * inflates (gzip-segments.ts inflateSegment) to exactly `ulen` bytes with CRC-32 `crc`.
  */
-function inflateChecked(compressed: Buffer, ulen: number, crc: number): Promise<Buffer | undefined> {
-  if (compressed.length < SYNC_MARKER.length || !compressed.subarray(compressed.length - SYNC_MARKER.length).equals(SYNC_MARKER)) return Promise.resolve(undefined);
-  const input = Buffer.concat([compressed, FINAL_BLOCK]);
-  return new Promise((resolve) => {
-    zlib.inflateRaw(input, { info: true, chunkSize: Math.max(64 * 1024, ulen + 1024), maxOutputLength: ulen + 1 }, (e, r) => {
-      if (e) { resolve(undefined); return; }
-      const { buffer: out, engine } = r as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-      resolve(engine.bytesWritten === input.length && out.length === ulen && crc32 && crc32(out, 0) >>> 0 === crc ? out : undefined);
-    });
-  });
+async function inflateChecked(compressed: Buffer, ulen: number, crc: number): Promise<Buffer | undefined> {
+  const out = await inflateSegment(compressed, ulen);
+  return out && out.length === ulen && crc32(out, 0) >>> 0 === crc ? out : undefined;
 }
 
 /**
@@ -119,7 +104,7 @@ export class KnownSegments {
   constructor(walkStartMs: number, reuse: SegmentReuse | undefined, level: number) {
     this.cutoffMs = walkStartMs - RACY_MARGIN_MS;
     const ix = reuse?.index as Partial<SegmentIndex> | undefined;
-    if (!reuse || !crc32 || !ix || ix.v !== 2 || ix.zlib !== process.versions.zlib || ix.level !== level || !Array.isArray(ix.segments)) return;
+    if (!reuse || !ix || ix.v !== 2 || ix.zlib !== process.versions.zlib || ix.level !== level || !Array.isArray(ix.segments)) return;
     this.#reuse = reuse;
     let offset = 10; // the gzip header
     for (const s of ix.segments) {
