@@ -10,6 +10,7 @@ import { backoffDelay, delay } from './retry.js';
 import { repoUrl } from './source.js';
 import { headerValue } from './response.js';
 import type { Transport } from './transport.js';
+import { ByteQueue, sliceBuffers } from './byte-queue.js';
 
 /** Options of RegistryDestination.putBlob (`reopen` lets it restart an upload the registry lost). */
 export interface PutBlobOptions extends CorePutBlobOptions {
@@ -186,31 +187,11 @@ export class RegistryDestination implements ImageDestination {
    * No request is in flight once this function has settled.
    */
   async streamBlob(session: { location: URL }, body: Readable, want: Descriptor, o: Abortable): Promise<Buffer | undefined> {
-    // The bytes read and not yet sent, as the blocks they were read in: a chunk goes up as a list of views of
-    // them, never joined (joining 16 MiB per chunk cost a T1 push more CPU in copies and garbage collection than
-    // hashing it).
-    const pending: Buffer[] = [];
-    let pendingLen = 0;
+    // The bytes read and not yet sent (byte-queue.ts: chunks go up as views of the blocks read, never joined).
+    const pending = new ByteQueue();
     let sent = 0;
     let chunk = this.chunkSize;
     let inflight: Promise<void> | undefined;
-    const take = (n: number): Buffer[] => {
-      const out: Buffer[] = [];
-      for (let need = n; need > 0; ) {
-        const b = pending[0]!;
-        if (b.length <= need) {
-          out.push(b);
-          pending.shift();
-          need -= b.length;
-        } else {
-          out.push(b.subarray(0, need));
-          pending[0] = b.subarray(need);
-          need = 0;
-        }
-      }
-      pendingLen -= n;
-      return out;
-    };
     const send = (bufs: Buffer[], length: number): void => {
       const at = sent;
       sent += length;
@@ -225,12 +206,11 @@ export class RegistryDestination implements ImageDestination {
     try {
       for await (const c of verified as AsyncIterable<Buffer>) {
         pending.push(c);
-        pendingLen += c.length;
         // Keep at least one byte back, so the final bytes go up only after verification.
-        while (pendingLen > chunk) {
+        while (pending.length > chunk) {
           if (inflight) await inflight;
           const n = chunk;
-          send(take(n), n);
+          send(pending.take(n), n);
         }
       }
       await feeding;
@@ -239,8 +219,8 @@ export class RegistryDestination implements ImageDestination {
       if (inflight) await inflight.catch(() => undefined);
       throw e;
     }
-    const restLen = pendingLen;
-    const rest = take(restLen);
+    const restLen = pending.length;
+    const rest = pending.take(restLen);
     if (sent === 0) return rest.length === 1 ? rest[0]! : Buffer.concat(rest, restLen);
     if (restLen) await this.#patchChunk(session, rest, restLen, sent, chunk, want, o);
     return undefined;
@@ -385,17 +365,4 @@ export class RegistryDestination implements ImageDestination {
 function rangeEnd(h: string | undefined): number | undefined {
   const m = /^(?:bytes=)?(\d+)-(\d+)$/.exec((h ?? '').trim());
   return m ? Number(m[2]) : undefined;
-}
-
-/** Returns views of bytes [from, to) of the concatenation of `bufs`, without copying. */
-function sliceBuffers(bufs: readonly Buffer[], from: number, to: number): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (const b of bufs) {
-    const end = pos + b.length;
-    if (end > from && pos < to) out.push(b.subarray(Math.max(0, from - pos), Math.min(b.length, to - pos)));
-    pos = end;
-    if (pos >= to) break;
-  }
-  return out;
 }
