@@ -6,21 +6,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCliAsync } from '../helpers/cli.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { addHostNames } from '../helpers/hosts.js';
 
 const run = promisify(execFile);
 /** A non-loopback name for 127.0.0.1 (loopback is always plain HTTP), added to /etc/hosts and removed after. */
 const NAME = 'tsbuild-certdir.test';
-const HOSTS_LINE = `127.0.0.1 ${NAME} # added by tsbuild's copy-cert-dir test`;
 
 let reg: RegistryHandle;
 let work: string;
-let addedHosts = false;
+let removeHostNames: (() => Promise<void>) | undefined;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'tsbuild-certdir-'));
@@ -29,19 +29,12 @@ before(async () => {
   await sh(`openssl req -newkey rsa:2048 -nodes -subj "/CN=${NAME}" -keyout server.key -out server.csr 2>/dev/null`);
   await writeFile(join(work, 'ext.cnf'), `subjectAltName=DNS:${NAME}\n`);
   await sh('openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem 2>/dev/null');
-  const hosts = await readFile('/etc/hosts', 'utf8');
-  if (!hosts.includes(HOSTS_LINE)) {
-    await writeFile('/etc/hosts', `${hosts.replace(/\n?$/, '\n')}${HOSTS_LINE}\n`);
-    addedHosts = true;
-  }
+  removeHostNames = await addHostNames([NAME], 'copy-cert-dir');
   reg = await startRegistry({ mode: 'anonymous' }, { tls: { cert: join(work, 'server.pem'), key: join(work, 'server.key') } });
 });
 after(async () => {
   await reg?.stop();
-  if (addedHosts) {
-    const hosts = await readFile('/etc/hosts', 'utf8');
-    await writeFile('/etc/hosts', hosts.split('\n').filter((l) => l !== HOSTS_LINE).join('\n'));
-  }
+  await removeHostNames?.();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -7,42 +7,34 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCliAsync } from '../helpers/cli.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { addHostNames } from '../helpers/hosts.js';
 
 const run = promisify(execFile);
 const TLS_NAME = 'tsbuild-tlsverify-https.test';
 const HTTP_NAME = 'tsbuild-tlsverify-http.test';
-const HOSTS_LINES = [`127.0.0.1 ${TLS_NAME} # added by tsbuild's tls-verify test`, `127.0.0.1 ${HTTP_NAME} # added by tsbuild's tls-verify test`];
 
 let tlsReg: RegistryHandle;
 let httpReg: RegistryHandle;
 let work: string;
-const added: string[] = [];
+let removeHostNames: (() => Promise<void>) | undefined;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'tsbuild-tlsverify-'));
   await run('sh', ['-c', `openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=${TLS_NAME}" -addext "subjectAltName=DNS:${TLS_NAME}" -keyout server.key -out server.pem 2>/dev/null`], { cwd: work });
-  const hosts = await readFile('/etc/hosts', 'utf8');
-  const missing = HOSTS_LINES.filter((l) => !hosts.includes(l));
-  if (missing.length) {
-    await writeFile('/etc/hosts', `${hosts.replace(/\n?$/, '\n')}${missing.join('\n')}\n`);
-    added.push(...missing);
-  }
+  removeHostNames = await addHostNames([TLS_NAME, HTTP_NAME], 'tls-verify');
   tlsReg = await startRegistry({ mode: 'anonymous' }, { tls: { cert: join(work, 'server.pem'), key: join(work, 'server.key') } });
   httpReg = await startRegistry({ mode: 'anonymous' });
 });
 after(async () => {
   await tlsReg?.stop();
   await httpReg?.stop();
-  if (added.length) {
-    const hosts = await readFile('/etc/hosts', 'utf8');
-    await writeFile('/etc/hosts', hosts.split('\n').filter((l) => !added.includes(l)).join('\n'));
-  }
+  await removeHostNames?.();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

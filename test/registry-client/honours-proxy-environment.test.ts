@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,29 +16,24 @@ import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
 import { startForwardProxy, type ForwardProxy } from '../helpers/forward-proxy.js';
 import { RegistryClient, parseReference } from '../../registry-client/index.js';
+import { addHostNames } from '../helpers/hosts.js';
 
 const run = promisify(execFile);
 const TLS_NAME = 'tsbuild-proxy-tls.test';
 const HTTP_NAME = 'tsbuild-proxy-http.test';
-const HOSTS_LINES = [TLS_NAME, HTTP_NAME].map((n) => `127.0.0.1 ${n} # added by tsbuild's proxy test`);
 
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let tlsReg: RegistryHandle;
 let httpReg: RegistryHandle;
 let proxy: ForwardProxy;
 let work: string;
-const added: string[] = [];
+let removeHostNames: (() => Promise<void>) | undefined;
 
 before(async () => {
   bb = await busyboxTar();
   work = await mkdtemp(join(tmpdir(), 'tsbuild-proxy-'));
   await run('sh', ['-c', `openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=${TLS_NAME}" -addext "subjectAltName=DNS:${TLS_NAME}" -keyout server.key -out server.pem 2>/dev/null`], { cwd: work });
-  const hosts = await readFile('/etc/hosts', 'utf8');
-  const missing = HOSTS_LINES.filter((l) => !hosts.includes(l));
-  if (missing.length) {
-    await writeFile('/etc/hosts', `${hosts.replace(/\n?$/, '\n')}${missing.join('\n')}\n`);
-    added.push(...missing);
-  }
+  removeHostNames = await addHostNames([TLS_NAME, HTTP_NAME], 'proxy');
   tlsReg = await startRegistry({ mode: 'anonymous' }, { tls: { cert: join(work, 'server.pem'), key: join(work, 'server.key') } });
   httpReg = await startRegistry({ mode: 'anonymous' });
   proxy = await startForwardProxy();
@@ -48,10 +43,7 @@ after(async () => {
   await tlsReg?.stop();
   await httpReg?.stop();
   await bb?.cleanup();
-  if (added.length) {
-    const hosts = await readFile('/etc/hosts', 'utf8');
-    await writeFile('/etc/hosts', hosts.split('\n').filter((l) => !added.includes(l)).join('\n'));
-  }
+  await removeHostNames?.();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

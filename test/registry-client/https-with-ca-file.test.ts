@@ -1,13 +1,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runCliAsync } from '../helpers/cli.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import { startRegistry, type RegistryHandle } from '../helpers/registry.js';
+import { addHostNames } from '../helpers/hosts.js';
 
 const run = promisify(execFile);
 /**
@@ -15,12 +16,11 @@ const run = promisify(execFile);
  * always plain HTTP). It is added to /etc/hosts for this test and removed after.
  */
 const NAME = 'tsbuild-tls.test';
-const HOSTS_LINE = `127.0.0.1 ${NAME} # added by tsbuild's https-with-ca-file test`;
 
 let bb: Awaited<ReturnType<typeof busyboxTar>>;
 let reg: RegistryHandle;
 let work: string;
-let addedHosts = false;
+let removeHostNames: (() => Promise<void>) | undefined;
 
 before(async () => {
   bb = await busyboxTar();
@@ -31,20 +31,13 @@ before(async () => {
   await sh(`openssl req -newkey rsa:2048 -nodes -subj "/CN=${NAME}" -keyout server.key -out server.csr 2>/dev/null`);
   await writeFile(join(work, 'ext.cnf'), `subjectAltName=DNS:${NAME}\n`);
   await sh('openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out server.pem 2>/dev/null');
-  const hosts = await readFile('/etc/hosts', 'utf8');
-  if (!hosts.includes(HOSTS_LINE)) {
-    await writeFile('/etc/hosts', `${hosts.replace(/\n?$/, '\n')}${HOSTS_LINE}\n`);
-    addedHosts = true;
-  }
+  removeHostNames = await addHostNames([NAME], 'https-with-ca-file');
   reg = await startRegistry({ mode: 'anonymous' }, { tls: { cert: join(work, 'server.pem'), key: join(work, 'server.key') } });
 });
 after(async () => {
   await reg?.stop();
   await bb?.cleanup();
-  if (addedHosts) {
-    const hosts = await readFile('/etc/hosts', 'utf8');
-    await writeFile('/etc/hosts', hosts.split('\n').filter((l) => l !== HOSTS_LINE).join('\n'));
-  }
+  await removeHostNames?.();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
