@@ -5,27 +5,23 @@
  *
  *   npm run bench -- [--quick] [--install] [--only W1,W3] [--peers buildkit,skopeo] [--runs N] [--keep]
  *
- * See bench/README.md for what each row measures.
+ * README.md ("Benchmark") says what each row measures; bench/report.ts writes the report and checks the targets.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir, cpus, totalmem } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun, type BuildTool, type Measured } from './peers.js';
-import { cacheRows, cacheTable, type CachePhase } from './rows-cache.js';
+import { cacheRows } from './rows-cache.js';
+import { PEERS, Results, report, type Peer } from './report.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 import { startRegistry, type RegistryHandle } from '../test/helpers/registry.js';
-import { fixedCosts, fixedCostTable, type FixedCost } from './startup.js';
+import { fixedCosts, type FixedCost } from './startup.js';
 import { rootlessBench } from './rows-rootless.js';
 
 const BASE_IMAGE = 'busybox:latest';
-const PEERS = ['buildkit', 'buildah', 'skopeo'] as const;
-type Peer = (typeof PEERS)[number];
-type Phase = 'cold' | 'nochange' | 'edit' | 'push' | 'pull' | CachePhase;
-const BUILD_PHASES: readonly Phase[] = ['cold', 'nochange', 'edit'];
-
 interface Options {
   readonly quick: boolean;
   readonly install: boolean;
@@ -40,13 +36,6 @@ interface Options {
   readonly rootless?: boolean;
 }
 
-/** One cell of the results: a tool's runs of one phase of one workload. */
-interface Cell {
-  readonly workload: WorkloadName;
-  readonly phase: Phase;
-  readonly tool: string;
-  readonly runs: Measured[];
-}
 
 function usage(msg: string): never {
   throw new BenchError('USAGE', msg, 'usage: npm run bench -- [--quick] [--install] [--only W1,W2,...] [--peers buildkit,buildah,skopeo] [--runs N] [--keep] [--rootless]');
@@ -130,152 +119,10 @@ async function install(): Promise<void> {
   await mustRun('apt-get', ['install', '-y', '--no-install-recommends', ...missing], 'apt-get install', { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutSeconds: 1200 });
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** Rotates the tool order by run, so no tool always goes first (warm caches, noisy neighbours). */
 function rotate<T>(xs: readonly T[], by: number): T[] {
   const k = by % xs.length;
   return [...xs.slice(k), ...xs.slice(0, k)];
-}
-
-class Results {
-  readonly cells = new Map<string, Cell>();
-  add(workload: WorkloadName, phase: Phase, tool: string, m: Measured): void {
-    const key = `${workload}/${phase}/${tool}`;
-    let c = this.cells.get(key);
-    if (!c) { c = { workload, phase, tool, runs: [] }; this.cells.set(key, c); }
-    c.runs.push(m);
-    const what = m.ok ? `${m.seconds.toFixed(2)} s${m.rssMb !== undefined && tool === 'tsbuild' ? `, ${m.rssMb.toFixed(0)} MB RSS` : ''}` : `FAILED\n${m.error ?? ''}`;
-    log(`${workload} ${phase.padEnd(8)} ${tool.padEnd(8)} ${what}`);
-  }
-  get(workload: WorkloadName, phase: Phase, tool: string): Cell | undefined {
-    return this.cells.get(`${workload}/${phase}/${tool}`);
-  }
-}
-
-type CellValue = { kind: 'missing' } | { kind: 'failed'; error: string } | { kind: 'ok'; median: number; rssMb: number | undefined } | { kind: 'none' };
-
-function value(c: Cell | undefined, present: boolean): CellValue {
-  if (!present) return { kind: 'missing' };
-  if (!c || c.runs.length === 0) return { kind: 'none' };
-  const bad = c.runs.find((r) => !r.ok);
-  if (bad) return { kind: 'failed', error: bad.error ?? '' };
-  const rss = c.runs.map((r) => r.rssMb).filter((x): x is number => x !== undefined);
-  return { kind: 'ok', median: median(c.runs.map((r) => r.seconds)), rssMb: rss.length ? Math.max(...rss) : undefined };
-}
-
-function fmt(v: CellValue): string {
-  switch (v.kind) {
-    case 'missing': return 'missing';
-    case 'failed': return 'FAILED';
-    case 'none': return '—';
-    case 'ok': return `${v.median.toFixed(2)} s`;
-  }
-}
-
-function ratio(ts: CellValue, peer: CellValue): string {
-  if (ts.kind === 'ok' && peer.kind === 'ok') return `${(ts.median / peer.median).toFixed(2)}×`;
-  if (peer.kind === 'missing') return 'missing';
-  if (ts.kind === 'failed' || peer.kind === 'failed') return 'FAILED';
-  return '—';
-}
-
-interface Report {
-  markdown: string;
-  json: unknown;
-}
-
-function report(o: Options, workloads: readonly WorkloadInfo[], results: Results, present: Readonly<Record<Peer, boolean>>, startedAt: Date, seconds: number): Report {
-  const peerOf = (phase: Phase): Peer[] => (phase === 'push' || phase === 'pull' ? ['skopeo'] : ['buildkit', 'buildah']);
-  const header = '| workload | phase | tsbuild | peak RSS | BuildKit | ts/BuildKit | buildah | ts/buildah | skopeo | ts/skopeo |';
-  const rows: string[] = [header, '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
-  const jsonRows: unknown[] = [];
-  for (const w of workloads) {
-    for (const phase of [...BUILD_PHASES, 'push', 'pull'] as Phase[]) {
-      const ts = value(results.get(w.name, phase, 'tsbuild'), true);
-      if (ts.kind === 'none') continue;
-      const cells: string[] = [w.name, phase, fmt(ts), ts.kind === 'ok' && ts.rssMb !== undefined ? `${ts.rssMb.toFixed(0)} MB` : '—'];
-      const j: Record<string, unknown> = { workload: w.name, phase, tsbuild: ts };
-      for (const p of PEERS) {
-        if (!peerOf(phase).includes(p)) { cells.push('', ''); continue; }
-        const pv = value(results.get(w.name, phase, p), present[p]);
-        cells.push(fmt(pv), ratio(ts, pv));
-        j[p] = pv;
-        if (ts.kind === 'ok' && pv.kind === 'ok') j[`ratio_${p}`] = ts.median / pv.median;
-      }
-      rows.push(`| ${cells.join(' | ')} |`);
-      jsonRows.push(j);
-    }
-  }
-  const failures: string[] = [];
-  for (const c of results.cells.values()) {
-    const bad = c.runs.find((r) => !r.ok);
-    if (bad) failures.push(`- ${c.workload} ${c.phase} ${c.tool}: ${(bad.error ?? '').split('\n').slice(-3).join(' / ')}`);
-  }
-  const r = (w: WorkloadName, phase: Phase, peer: Peer): number | undefined => {
-    const ts = value(results.get(w, phase, 'tsbuild'), true);
-    const pv = value(results.get(w, phase, peer), present[peer]);
-    return ts.kind === 'ok' && pv.kind === 'ok' ? ts.median / pv.median : undefined;
-  };
-  const targets: string[] = [];
-  const check = (label: string, vals: (number | undefined)[], limit: number, unit = '×'): void => {
-    const got = vals.filter((x): x is number => x !== undefined);
-    if (got.length === 0) { targets.push(`- ${label}: not measured`); return; }
-    const worst = Math.max(...got);
-    targets.push(`- ${label}: worst ${worst.toFixed(2)}${unit} (limit ${limit}${unit}) — ${worst <= limit ? 'met' : 'NOT met'}`);
-  };
-  const names = workloads.map((w) => w.name);
-  check('no-change rebuild ≤ 0.8× BuildKit', names.map((w) => r(w, 'nochange', 'buildkit')), 0.8);
-  check('edit rebuild ≤ 0.8× BuildKit', names.map((w) => r(w, 'edit', 'buildkit')), 0.8);
-  check('cold build ≤ 1.0× BuildKit', names.map((w) => r(w, 'cold', 'buildkit')), 1.0);
-  check('cold build ≤ 0.7× buildah', names.map((w) => r(w, 'cold', 'buildah')), 0.7);
-  // The transfer target is the 1 GiB multi-layer image (T1); the build workloads' small images are listed for
-  // information (their push/pull is mostly process start-up: Node's against a Go binary's).
-  const transfer = names.filter((w) => TRANSFER_ONLY.includes(w));
-  check('push of the 1 GiB image (T1) ≤ 0.8× skopeo', transfer.map((w) => r(w, 'push', 'skopeo')), 0.8);
-  check('pull of the 1 GiB image (T1) ≤ 0.8× skopeo', transfer.map((w) => r(w, 'pull', 'skopeo')), 0.8);
-  check('push of the small build images (information) ≤ 1.0× skopeo', names.filter((w) => !TRANSFER_ONLY.includes(w)).map((w) => r(w, 'push', 'skopeo')), 1.0);
-  check('pull of the small build images (information) ≤ 1.0× skopeo', names.filter((w) => !TRANSFER_ONLY.includes(w)).map((w) => r(w, 'pull', 'skopeo')), 1.0);
-  const rssOf = (w: WorkloadName, phases: Phase[]): (number | undefined)[] =>
-    phases.map((p) => { const v = value(results.get(w, p, 'tsbuild'), true); return v.kind === 'ok' ? v.rssMb : undefined; });
-  const w2 = workloads.find((w) => w.name === 'W2');
-  if (w2) check(`peak RSS, no-change rebuild of W2 (${w2.files} files) < 150 MB`, rssOf('W2', ['nochange']), 150, ' MB');
-  if (workloads.some((w) => w.name === 'W3')) check('peak RSS of the build path on W3 < 300 MB', rssOf('W3', BUILD_PHASES as Phase[]), 300, ' MB');
-
-  for (const phase of ['after-nocache', 'cache-from'] as const) {
-    const cells = names.map((w) => results.get(w, phase, 'tsbuild')).filter((c): c is Cell => c !== undefined);
-    if (cells.length) targets.push(`- ${phase}: every step hit in ${cells.filter((c) => c.runs.every((r) => r.ok)).length} of ${cells.length} workloads — ${cells.every((c) => c.runs.every((r) => r.ok)) ? 'met' : 'NOT met'}`);
-  }
-  const machine = `${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}`;
-  const md = [
-    `# tsbuild benchmark ${startedAt.toISOString()}`,
-    '',
-    `Mode: ${o.quick ? 'quick' : 'full'}, ${workloads.map((w) => `${w.name}×${runsFor(o, w.name)}`).join(' ')} runs per cell, medians; ratio = tsbuild / peer (below 1 = tsbuild faster). ${machine}. Took ${seconds.toFixed(0)} s.`,
-    '',
-    ...workloads.map((w) => `- ${w.name}: ${w.description} (${w.files} context files, ${(w.bytes / 2 ** 20).toFixed(1)} MiB)`),
-    '',
-    ...rows,
-    '',
-    'Cache rows (bench/rows-cache.ts): `--no-cache` then an ordinary build that must hit every step; a cold build with `--cache-to type=registry,mode=max` from one store, then `--cache-from` into an empty one (must hit every step), beside the cold build:',
-    '',
-    ...cacheTable(workloads.map((w) => w.name), (w, phase, tool) => {
-      const v = value(results.get(w as WorkloadName, phase as Phase, tool), tool === 'tsbuild' || present[tool as Peer]);
-      return v.kind === 'ok' ? { ok: true, median: v.median, rssMb: v.rssMb } : v.kind === 'none' ? undefined : { ok: false, why: fmt(v) };
-    }),
-    '',
-    'Targets:',
-    ...targets,
-    ...(failures.length ? ['', 'Failures:', ...failures] : []),
-    '',
-  ].join('\n');
-  return {
-    markdown: md,
-    json: { startedAt: startedAt.toISOString(), seconds, options: o, machine, peers: present, workloads, rows: jsonRows, targets, cells: [...results.cells.values()] },
-  };
 }
 
 async function main(): Promise<number> {
@@ -313,7 +160,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const results = new Results();
+  const results = new Results(log);
   const workloads: WorkloadInfo[] = [];
   let fixed: FixedCost[] = [];
   const present: Record<Peer, boolean> = { buildkit: BuildkitTool.available(), buildah: BuildahTool.available(), skopeo: Skopeo.available() };
@@ -410,9 +257,7 @@ async function main(): Promise<number> {
   }
 
   const seconds = (Date.now() - started) / 1000;
-  const rep = report(o, workloads, results, present, startedAt, seconds);
-  rep.markdown += ['', `Fixed cost of a command (${fixed[0]?.seconds.length ?? 0} runs each, interleaved; \`node dist/bench/startup.js\` measures the same):`, '', fixedCostTable(fixed), ''].join('\n');
-  (rep.json as Record<string, unknown>)['fixedCosts'] = fixed;
+  const rep = report({ quick: o.quick, runsOf: (n) => runsFor(o, n), startedAt, seconds, fixed, options: o }, workloads, results, present);
   const outDir = join(root, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
