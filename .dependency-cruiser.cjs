@@ -8,7 +8,8 @@ const deepImport = MODULES.map((m) => ({
   to: { path: `^${m}/`, pathNot: [`^${m}/index\\.ts$`, ...(m === 'layer-store' ? ['^layer-store/core/index\\.ts$'] : []),
     // The image commands read stored attestations without loading the builder: esbuild's code splitting loads
     // every module a barrel imports (cli/README.md, Start-up).
-    ...(m === 'builder' ? ['^builder/attest/storage\\.ts$'] : [])] },
+    // pull and push likewise load only the builder's transfer verbs (cli/commands/transfer.ts).
+    ...(m === 'builder' ? ['^builder/attest/storage\\.ts$', '^builder/pipeline/transfer\\.ts$'] : [])] },
 }));
 module.exports = {
   forbidden: [

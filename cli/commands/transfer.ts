@@ -1,13 +1,13 @@
 import type { CommandModule } from 'yargs';
-import { pull, push } from '../../builder/index.js';
-import { parsePlatform, formatPlatform } from '../../layer-store/index.js';
+// Not the builder's barrel: esbuild's code splitting would load every module it imports (the whole builder,
+// ~0.5 MB) into pull and push (cli/README.md, Start-up); signing and trust load only when asked for.
+import { pull, push } from '../../builder/pipeline/transfer.js';
+import { LayerStore, parsePlatform, formatPlatform } from '../../layer-store/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { createRenderer } from '../progress/index.js';
-import { openStore } from '../services.js';
 import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
 import { formatReference, parseReference } from '../../registry-client/index.js';
 import { listOption } from '../options.js';
-import { checkImageTrust, loadSigningKey } from './sign.js';
 
 interface PullArgs extends RegistryFlags { ref: string; platform?: string; 'all-platforms': boolean; 'verify-key': string[]; policy?: string }
 interface PushArgs extends RegistryFlags { name: string; dest?: string; 'sign-by'?: string }
@@ -26,10 +26,12 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
-      const store = await openStore(argv.root, loggerFor(argv));
+      const store = await LayerStore.open(argv.root, { logger: loggerFor(argv) });
       const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
       // Checked before anything is stored; then pulled by the digest that was checked, so nothing else is tagged.
-      const trusted = await checkImageTrust(reg, argv.ref, { keys: argv['verify-key'], policy: argv.policy, signal: argv.signal });
+      const trusted = argv['verify-key'].length > 0 || argv.policy !== undefined
+        ? await (await import('./sign.js')).checkImageTrust(reg, argv.ref, { keys: argv['verify-key'], policy: argv.policy, signal: argv.signal })
+        : undefined;
       const ref = trusted ? formatReference({ ...parseReference(argv.ref), digest: trusted.digest }) : argv.ref;
       const r = await pull({ store, registry: reg, ref, platform, allPlatforms: argv['all-platforms'], events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads') });
       renderer.close();
@@ -50,11 +52,11 @@ export const pushCommand: CommandModule<GlobalArgs, PushArgs> = {
     .option('sign-by', { type: 'string', describe: 'sign with this cosign private key: pushed by digest, signed, then tagged' })
     .example('$0 push app:1 localhost:5000/team/app:1', 'push under another name')) as never,
   handler: async (argv) => {
-    const signBy = argv['sign-by'] !== undefined ? await loadSigningKey(argv['sign-by']) : undefined;
+    const signBy = argv['sign-by'] !== undefined ? await (await import('./sign.js')).loadSigningKey(argv['sign-by']) : undefined;
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
-      const store = await openStore(argv.root, loggerFor(argv));
+      const store = await LayerStore.open(argv.root, { logger: loggerFor(argv) });
       const r = await push({ store, registry: reg, name: argv.name, destination: argv.dest, signBy, events: renderer.sink, concurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads') });
       renderer.close();
       process.stdout.write(`${r.ref}: ${r.digest}\n`);

@@ -13,3 +13,4 @@ export * from './file-names.js';
 export * from './attestation.js';
 export * from './userns.js';
 export * from './exec.js';
+export * from './gc-mode.js';

@@ -1,0 +1,58 @@
+/**
+ * pull and push start with V8's default flags (cli/bin.ts; layer-store/core/gc-mode.ts): a V8 flag changed at
+ * start changes the flag hash code caches are checked against, so the chunks loaded before it had their caches
+ * rejected and rewritten at every exit, and Node's own modules compiled from source. Observable: once a pull and
+ * a push have each run, running them again writes no code cache, for an image with a blob big enough (>= 32 MiB)
+ * that incremental marking is turned off while it moves and back on after. A copy of the installed executable
+ * is used, so the caches are this test's own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as zlib from 'node:zlib';
+import { RegistryClient, parseReference } from '../../registry-client/index.js';
+import { startRegistry } from '../helpers/registry.js';
+import { repoRoot } from '../helpers/paths.js';
+import { makeImage, pushImage } from './fixture.js';
+
+const skip = typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? false : 'zlib.crc32 needs Node ≥ 20.15 (without it there is no code cache)';
+
+test('a second pull and a second push write no V8 code cache (no flag changed at start)', { skip, timeout: 300_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsb-move-cache-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const repo = repoRoot();
+  cpSync(join(repo, 'bin'), join(dir, 'bin'), { recursive: true });
+  mkdirSync(join(dir, 'dist'));
+  cpSync(join(repo, 'dist', 'bin'), join(dir, 'dist', 'bin'), { recursive: true, filter: (s) => !s.endsWith('.v8-cache') });
+  cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
+  const bin = join(dir, 'bin', 'tsbuild');
+  const chunks = join(dir, 'dist', 'bin');
+
+  const reg = await startRegistry();
+  t.after(() => reg.stop());
+  const seed = new RegistryClient();
+  t.after(() => seed.close());
+  // One layer over the bulk threshold (32 MiB), one small: both paths of bulkTransfer.
+  const img = await makeImage([33 * 1024 * 1024, 10_000]);
+  await pushImage(seed.destination(parseReference(`${reg.host}/cache/app:v1`)), img, ['v1']);
+
+  const caches = (): Map<string, number> => new Map(readdirSync(chunks).filter((f) => f.endsWith('.v8-cache')).map((f) => [f, statSync(join(chunks, f)).mtimeMs]));
+  const run = (args: readonly string[]): void => {
+    const r = spawnSync(bin, ['--progress', 'quiet', ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `tsbuild ${args.join(' ')}: ${r.stdout}\n${r.stderr}`);
+  };
+  const pullPush = (n: number): void => {
+    const root = join(dir, `root-${n}`);
+    run(['--root', root, 'pull', `${reg.host}/cache/app:v1`]);
+    run(['--root', root, 'push', `${reg.host}/cache/app:v1`, `${reg.host}/cache/copy-${n}:v1`]);
+  };
+  pullPush(1);
+  const first = caches();
+  assert.ok(first.size > 3, `caches written by the first pull and push: ${[...first.keys()].join(', ')}`);
+  pullPush(2);
+  const rewritten = [...caches()].filter(([f, m]) => first.get(f) !== m).map(([f]) => f);
+  assert.deepEqual(rewritten, [], 'code caches written again by the second pull and push');
+});
