@@ -8,6 +8,7 @@ import { plainRenderer } from './plain.js';
 import { rawJsonRenderer } from './rawjson.js';
 import { ttyRenderer } from './tty.js';
 import type { Renderer } from './renderer.js';
+import { noteTransfer } from '../heap.js';
 
 export type { Renderer } from './renderer.js';
 
@@ -23,9 +24,16 @@ export function jsonLine(e: BuildEvent | { readonly type: string; readonly [k: s
   return JSON.stringify({ time: now.toISOString(), ...e }) + '\n';
 }
 
-/** Returns a renderer writing to stderr (json goes to stdout, one event per line). */
+/**
+ * Returns a renderer writing to stderr (json goes to stdout, one event per line). Its sink also tells cli/heap.ts
+ * of transfers, which turns incremental marking off once a command moves big data.
+ */
 export function createRenderer(mode: ProgressMode): Renderer {
-  const m = resolveMode(mode);
+  const r = rendererFor(resolveMode(mode));
+  return { sink: (e) => { noteTransfer(e); r.sink(e); }, close: () => r.close() };
+}
+
+function rendererFor(m: Exclude<ProgressMode, 'auto'>): Renderer {
   switch (m) {
     case 'quiet':
     case 'none':
