@@ -15,11 +15,10 @@ import { stdinInputs } from '../stdin-inputs.js';
 import { loggerFor } from '../context.js';
 import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
-import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
+import { client, concurrencyFlag, registryFlags, type RegistryFlags } from '../registry-flags.js';
 import { checkWarningOf, formatBuildWarnings, parseCall, runCall, type CallSpec } from './build-call.js';
 import { withDockerProxyArgs } from '../docker-proxy.js';
 import { parseRunFlags, runFlags, type RunFlagArgs } from '../run-flags.js';
-import { loadSigningKey } from './sign.js';
 
 interface BuildArgs extends RegistryFlags, RunFlagArgs {
   push: boolean;
@@ -147,7 +146,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
-    ...(argv['sign-by'] !== undefined ? { signBy: await loadSigningKey(argv['sign-by']) } : {}),
+    ...(argv['sign-by'] !== undefined ? { signBy: await (await import('./sign.js')).loadSigningKey(argv['sign-by']) } : {}), // signing code loads only for --sign-by
     attestations: parseAttestFlags({ attest: argv.attest, provenance: argv.provenance, sbom: argv.sbom, noDefaultAttestations: process.env.BUILDX_NO_DEFAULT_ATTESTATIONS }),
   };
 }
