@@ -9,7 +9,6 @@ import {
   type Abortable, type Descriptor, type Digest, type EventSink, type LayerStore, type Platform,
 } from '../../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient } from '../../registry-client/index.js';
-import { pushSigned } from '../sign/push.js';
 import type { SigningKey } from '../sign/keys.js';
 
 export interface PullOptions extends Abortable {
@@ -97,6 +96,8 @@ export interface PushResult {
 export async function push(o: PushOptions): Promise<PushResult> {
   const target = parseReference(o.destination ?? o.name);
   if (o.signBy) {
+    // The signing code (and its ciphers) loads only for a signed push.
+    const { pushSigned } = await import('../sign/push.js');
     const s = await pushSigned({ store: o.store, registry: o.registry, name: o.name, target, key: o.signBy, concurrency: o.concurrency, events: o.events, signal: o.signal });
     return { descriptor: s.descriptor, digest: s.descriptor.digest, ref: formatReference(target) };
   }

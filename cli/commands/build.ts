@@ -4,8 +4,9 @@ import type { CommandModule } from 'yargs';
 import {
   ENTITLEMENTS, checkOneStdout, parseAnnotation, parseAttestFlags, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
-} from '../../builder/index.js';
-import { TsbuildError, findRuntime, parseIsolation, type Limits } from '../api.js';
+} from '../../builder/build-command.js';
+import { TsbuildError } from '../../layer-store/core/index.js';
+import { findRuntime, parseIsolation, type Limits } from '../../runtime-exec/index.js';
 import type { EventSink } from '../../layer-store/core/index.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import { answerCall, isAnswerableCall } from '../call.js';
