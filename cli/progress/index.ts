@@ -13,8 +13,10 @@ import { noteTransfer } from '../heap.js';
 export type { Renderer } from './renderer.js';
 
 /** Picks `tty` on a terminal and `plain` otherwise, as BuildKit's progressui does for `auto`. */
-export function resolveMode(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Exclude<ProgressMode, 'auto'> {
+export function resolveMode(mode: ProgressMode, stream?: NodeJS.WriteStream): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
+  // Read only for `auto`: process.stderr is made when first read (cli/context.ts whenMade).
+  stream ??= process.stderr;
   // A terminal that reports no size (some CI pseudo-terminals) cannot host a live view.
   return stream.isTTY && (stream.columns ?? 0) > 0 ? 'tty' : 'plain';
 }
