@@ -9,7 +9,9 @@ const deepImport = MODULES.map((m) => ({
     // The image commands read stored attestations without loading the builder: esbuild's code splitting loads
     // every module a barrel imports (cli/README.md, Start-up).
     // pull and push likewise load only the builder's transfer verbs (cli/commands/transfer.ts).
-    ...(m === 'builder' ? ['^builder/attest/storage\\.ts$', '^builder/pipeline/transfer\\.ts$'] : [])] },
+    ...(m === 'builder' ? ['^builder/attest/storage\\.ts$', '^builder/pipeline/transfer\\.ts$'] : []),
+    // The build command's own barrel: through builder/index.ts its chunk loaded signing, crane and run code.
+    ...(m === 'builder' ? ['^builder/build-command\\.ts$'] : [])] },
 }));
 module.exports = {
   forbidden: [

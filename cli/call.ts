@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import {
   assertDockerfileNotEmpty, chooseFrontend, defaultDockerfile, listTargets, outlineDockerfile, parseDockerfile, readDockerfile, SUBREQUESTS,
   type Outline, type Subrequest, type TargetList,
-} from '../builder/index.js';
+} from '../builder/build-command.js';
 import type { Platform } from '../layer-store/index.js';
 import { goJson, tabwrite } from './go-format.js';
 

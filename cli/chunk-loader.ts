@@ -27,6 +27,12 @@ export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __
 export const WRAPPER_TAIL = '\n})';
 /** The cache file of a chunk file. */
 export const cacheFileOf = (chunk: string): string => `${chunk}.v8-cache`;
+/**
+ * The V8 flags the CLI may change at run time (cli/heap.ts), at their defaults. V8 stamps cached data with a hash
+ * of the flags when it is made and refuses it under other flags, so they are set back before caches are made:
+ * every cache then suits a fresh process (a chunk loaded after a change is compiled afresh that once).
+ */
+export const RUNTIME_V8_DEFAULTS = ['--incremental-marking'];
 /** At most this many commands are recorded in a cache; a further one no longer rewrites it. */
 export const MAX_KEYS = 24;
 
@@ -106,9 +112,13 @@ export class ChunkLoader {
     const source = `${WRAPPER_HEAD}${body.toString('utf8')}${WRAPPER_TAIL}`;
     const fn = this.#compile(file, body, source).runInThisContext() as ChunkFunction;
     const dir = dirname(file);
-    const real = createRequire(file);
-    const require = (s: string): unknown => (s.startsWith('./') ? this.load(join(dir, s)) : real(s));
-    const meta = { url: pathToFileURL(file).href, resolve: (s: string) => pathToFileURL(real.resolve(s)).href };
+    // The chunk's require of a builtin and its import.meta.url are made when first used, not for every chunk loaded
+    // (pathToFileURL and createRequire are ~0.1 ms a call, and most chunks use neither at load).
+    let real: NodeJS.Require | undefined;
+    const outer = (): NodeJS.Require => (real ??= createRequire(file));
+    const require = (s: string): unknown => (s.startsWith('./') ? this.load(join(dir, s)) : outer()(s));
+    let url: string | undefined;
+    const meta = { get url() { return (url ??= pathToFileURL(file).href); }, resolve: (s: string) => pathToFileURL(outer().resolve(s)).href };
     fn.call(undefined, m.exports, require, m, file, dir, meta, lazyModule);
     return m.exports;
   }
@@ -132,7 +142,10 @@ export class ChunkLoader {
   /** Writes the caches that need it (see the file comment); never throws. */
   saveCaches(): void {
     const crc32 = this.#crc32;
-    if (!crc32) return;
+    if (!crc32 || !this.#loaded.some((c) => c.writeKeys)) return;
+    // node:v8 loads the stream modules: required here, when a cache is written, not at every start.
+    const v8 = createRequire(this.#loaded[0]!.file)('node:v8') as typeof import('node:v8');
+    for (const f of RUNTIME_V8_DEFAULTS) v8.setFlagsFromString(f);
     for (const c of this.#loaded) {
       if (!c.writeKeys) continue;
       const target = cacheFileOf(c.file);

@@ -62,7 +62,28 @@ export function installSignalHandlers(proc: NodeJS.Process = process): AbortSign
     proc.exitCode = EXIT_BROKEN_PIPE;
     if (!ac.signal.aborted) ac.abort(new Error('output closed by its reader (broken pipe)'));
   };
-  proc.stdout.on('error', onPipeError);
-  proc.stderr.on('error', onPipeError);
+  whenMade(proc, 'stdout', (s) => s.on('error', onPipeError));
+  whenMade(proc, 'stderr', (s) => s.on('error', onPipeError));
   return ac.signal;
+}
+
+/**
+ * Runs `f` on `proc[name]` when the command first reads it, or now if it is a plain value. Node makes
+ * process.stdout and process.stderr on first read (a pipe's costs the net and stream modules, ~1.5 ms), and
+ * many commands write only to one of them (`images`, `build -q`: stdout).
+ */
+function whenMade(proc: NodeJS.Process, name: 'stdout' | 'stderr', f: (s: NodeJS.WriteStream) => void): void {
+  const d = Object.getOwnPropertyDescriptor(proc, name);
+  if (!d?.get || !d.configurable) { f(proc[name]); return; }
+  const get = d.get;
+  Object.defineProperty(proc, name, {
+    configurable: true,
+    enumerable: d.enumerable ?? true,
+    get(this: NodeJS.Process) {
+      Object.defineProperty(proc, name, d); // Node's own getter again: it returns the stream it made
+      const s = get.call(this) as NodeJS.WriteStream;
+      f(s);
+      return s;
+    },
+  });
 }

@@ -20,12 +20,15 @@ export interface StdinInputs {
   readonly contextStream?: Readable;
 }
 
-/** Returns the pipeline's context and Dockerfile options for `CONTEXT` and `-f`, reading stdin for `-f -`. */
-export async function stdinInputs(context: string, file: string | undefined, stdin: Readable = process.stdin): Promise<StdinInputs> {
+/**
+ * Returns the pipeline's context and Dockerfile options for `CONTEXT` and `-f`, reading stdin for `-f -`.
+ * `stdin` is read only when named: `process.stdin` makes a stream of fd 0 (tty, net or fs modules) when first read.
+ */
+export async function stdinInputs(context: string, file: string | undefined, stdin: () => Readable = () => process.stdin): Promise<StdinInputs> {
   if (context === '-' && file === '-') {
     throw new TsbuildError('USAGE', 'invalid argument: can\'t use stdin for both build context and dockerfile', { hint: 'pass the context as a directory, or the Dockerfile with -f FILE' });
   }
-  if (file === '-') return { context, dockerfileContent: await readAll(stdin) };
-  if (context === '-') return { context, dockerfile: file, contextStream: stdin };
+  if (file === '-') return { context, dockerfileContent: await readAll(stdin()) };
+  if (context === '-') return { context, dockerfile: file, contextStream: stdin() };
   return { context, dockerfile: file };
 }

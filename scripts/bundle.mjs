@@ -107,6 +107,14 @@ export const yargsMainIsThePackage = patchPackageFile('yargs-main-is-the-package
 ]);
 
 /**
+ * yargs() sets a default version, read from the package.json it finds (a directory listing and a file read, ~1 ms),
+ * which main.ts replaces at once with the package's version (`.version(version())`). The guess is skipped.
+ */
+export const yargsNoVersionGuess = patchPackageFile('yargs-no-version-guess', /[\\/]yargs[\\/]build[\\/]lib[\\/]yargs-factory\.js$/, [
+  ["const obj = this[kPkgUp]();\n        return obj.version || 'unknown';", "return 'unknown'; // scripts/bundle.mjs: main.ts sets the version"],
+]);
+
+/**
  * yargs checks the arguments of each of its API calls (`argsert('<string> [object]', arguments)`), parsing the
  * type string every time: 265 calls for a build, ~3 ms. The parse of each string is kept (argsert only reads it).
  */
@@ -159,7 +167,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
     outdir: 'dist/bin',
     chunkNames: '[name]-[hash]',
     outExtension: { '.js': '.mjs' },
-    plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, lazyAssert, yargsMainIsThePackage, yargsArgsertOnce, undiciAgentOnly],
+    plugins: [ownModulesPure, lazyStringWidth, lazyAnsiStyles, lazyAssert, yargsMainIsThePackage, yargsNoVersionGuess, yargsArgsertOnce, undiciAgentOnly],
     write: false,
     logLevel: 'warning',
   });

@@ -41,8 +41,8 @@ import { withRemoteInputs } from './remote-context.js';
 import type { SigningKey } from '../sign/keys.js';
 import { attestKey, attestPlan, checkAttestTargets, type AttestPlan } from './attest-targets.js';
 import type { Attestations } from '../attest/spec.js';
-import { AttestationRecorder, chainObservers } from '../attest/record.js';
-import { attachAttestations } from '../attest/storage.js';
+// Attestation code (provenance, SBOM scanners) loads only for a build that makes attestations (cli/README.md, Start-up).
+import type { AttestationRecorder } from '../attest/record.js';
 
 export interface BuildPipelineOptions extends Omit<BuildOptions, 'platform' | 'remoteCaches'> {
   /**
@@ -176,7 +176,8 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
   const multi = (o.platforms?.length ?? 0) > 1;
   const plans = targets.map((t) => attestPlan(o.attestations, { kind: 'image', push: t.push, oci: t.format.ociMediaTypes, multi }));
   const outPlans = (o.outputs ?? []).map((x) => (x.type === 'oci' ? attestPlan(o.attestations, { kind: 'oci', push: false, oci: formatOf(o, x).ociMediaTypes, multi }) : undefined));
-  const recorder = [...plans, ...outPlans].some(Boolean) ? new AttestationRecorder(o.attestations ?? {}, {
+  const attest = [...plans, ...outPlans].some(Boolean) ? await import('../attest/record.js') : undefined;
+  const recorder = attest ? new attest.AttestationRecorder(o.attestations ?? {}, {
     context: o.context, buildArgs: o.buildArgs ?? {}, labels: o.labels ?? {}, target: o.target, noCache: o.noCache,
     secrets: (o.secrets ?? []).map((x) => x.id), ssh: (o.ssh ?? []).map((x) => x.id),
   }) : undefined;
@@ -189,7 +190,7 @@ export async function runBuildPipeline(o: BuildPipelineOptions): Promise<BuildPi
     let r: Built;
     try {
       // A git or URL context is fetched, and --ssh agents started, once for every platform (remote-context.ts).
-      r = await withRemoteInputs({ ...o, lease, ...(recorder ? { observe: chainObservers(o.observe, recorder.observe) } : {}) }, async (lo) => {
+      r = await withRemoteInputs({ ...o, lease, ...(attest && recorder ? { observe: attest.chainObservers(o.observe, recorder.observe) } : {}) }, async (lo) => {
         // What named contexts copy into the store is held by the pipeline's lease until the result is named.
         const namedContexts = o.buildContexts && Object.keys(o.buildContexts).length > 0 ? await resolveNamedContexts(o.buildContexts, {
           store: o.store, lease, platforms: o.platforms?.length ? o.platforms : [hostPlatform()], cleanups,
@@ -252,7 +253,7 @@ async function nameImages(o: BuildPipelineOptions, r: Built, targets: readonly I
     const k = `${formatKey(f)}|${attestKey(plan)}|${names.join(',')}`;
     let d = memo.get(k);
     if (!d) {
-      d = formatted(f).then((desc) => attachAttestations(o.store, desc, (img) => recorder.statements(o.store, img, {
+      d = formatted(f).then(async (desc) => (await import('../attest/storage.js')).attachAttestations(o.store, desc, (img) => recorder.statements(o.store, img, {
         names, provenance: plan.provenance, sbom: plan.sbom,
         steps: r.platforms.length ? r.platforms.find((p) => platformMatches(p.platform, img.platform))?.steps ?? [] : r.steps,
       }), { lease, ...(o.signal ? { signal: o.signal } : {}) }));

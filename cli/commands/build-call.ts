@@ -6,7 +6,7 @@
  * Adding a call: put its name in CALLS and a case in runCall's switch.
  */
 import { TsbuildError } from '../../layer-store/core/index.js';
-import { checkDockerfile, formatShort, type CheckDockerfileOptions, type CheckDockerfileResult, type CheckWarning } from '../../builder/index.js';
+import { checkDockerfile, formatShort, type CheckDockerfileOptions, type CheckDockerfileResult, type CheckWarning } from '../../builder/build-command.js';
 import type { BuildEvent } from '../../layer-store/core/index.js';
 
 /** The `--call` values tsbuild knows; `build` (the default) builds. */

@@ -4,8 +4,9 @@ import type { CommandModule } from 'yargs';
 import {
   ENTITLEMENTS, checkOneStdout, parseAnnotation, parseAttestFlags, parseBuildContextSource, parseCacheSpec, parseOutput, parseSshSpec, pull, runBuildPipeline,
   type BuildContextSource, type BuildPipelineOptions, type CheckWarning, type BuildPipelineResult, type Entitlement, type OutputSpec, type SecretSource,
-} from '../../builder/index.js';
-import { TsbuildError, findRuntime, parseIsolation, type Limits } from '../api.js';
+} from '../../builder/build-command.js';
+import { TsbuildError } from '../../layer-store/core/index.js';
+import { findRuntime, parseIsolation, type Limits } from '../../runtime-exec/index.js';
 import type { EventSink } from '../../layer-store/core/index.js';
 import { checkBuildFlags, checkBuildPlatforms } from '../build-checks.js';
 import { answerCall, isAnswerableCall } from '../call.js';
@@ -15,11 +16,10 @@ import { stdinInputs } from '../stdin-inputs.js';
 import { loggerFor } from '../context.js';
 import { createRenderer, jsonLine } from '../progress/index.js';
 import { openCache, openRuntime, openStore } from '../services.js';
-import { client, concurrencyFlag, registryFlags, type RegistryFlags } from './registry.js';
+import { client, concurrencyFlag, registryFlags, type RegistryFlags } from '../registry-flags.js';
 import { checkWarningOf, formatBuildWarnings, parseCall, runCall, type CallSpec } from './build-call.js';
 import { withDockerProxyArgs } from '../docker-proxy.js';
 import { parseRunFlags, runFlags, type RunFlagArgs } from '../run-flags.js';
-import { loadSigningKey } from './sign.js';
 
 interface BuildArgs extends RegistryFlags, RunFlagArgs {
   push: boolean;
@@ -147,7 +147,7 @@ async function pipelineFlags(argv: BuildArgs): Promise<PipelineFlags> {
     pullConcurrency: concurrencyFlag(argv['max-concurrent-downloads'], 'max-concurrent-downloads'),
     pushConcurrency: concurrencyFlag(argv['max-concurrent-uploads'], 'max-concurrent-uploads'),
     buildContexts: parseBuildContexts(argv['build-context']),
-    ...(argv['sign-by'] !== undefined ? { signBy: await loadSigningKey(argv['sign-by']) } : {}),
+    ...(argv['sign-by'] !== undefined ? { signBy: await (await import('./sign.js')).loadSigningKey(argv['sign-by']) } : {}), // signing code loads only for --sign-by
     attestations: parseAttestFlags({ attest: argv.attest, provenance: argv.provenance, sbom: argv.sbom, noDefaultAttestations: process.env.BUILDX_NO_DEFAULT_ATTESTATIONS }),
   };
 }

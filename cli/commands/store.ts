@@ -5,13 +5,10 @@
 import type { CommandModule } from 'yargs';
 import { LayerStore, TsbuildError, withLeasesHeld } from '../../layer-store/index.js';
 import { humanSize } from '../docker-view/view.js';
-import { historyCommand, imagesCommand, inspectCommand } from './images.js';
-import { importCommand, loadCommand, saveCommand } from './archive.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { readdir, rm, stat, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore } from '../../cache/index.js';
-import { parseGoDuration, pruneGitCache } from '../../builder/index.js';
 import { parseSize } from '../options.js';
 
 function openStore(argv: GlobalArgs): Promise<LayerStore> {
@@ -79,6 +76,8 @@ export const pruneCommand: CommandModule<GlobalArgs, PruneArgs> = {
     const store = await openStore(argv);
     const cache = await CacheStore.open(store.layout.cacheStepsDir, { logger: loggerFor(argv) });
     if (argv.cache) {
+      // The builder (Go durations, git checkouts) loads only here: tag, rmi, du and prune without --cache never need it.
+      const { parseGoDuration, pruneGitCache } = await import('../../builder/index.js');
       let olderThanMs: number | undefined;
       if (argv.filter !== undefined) {
         const m = /^until=(.+)$/.exec(argv.filter);
@@ -183,8 +182,3 @@ export const duCommand: CommandModule<GlobalArgs, GlobalArgs & { format?: string
     out(`git checkouts   ${String(rows.gitCheckouts.count).padEnd(7)} ${humanSize(rows.gitCheckouts.bytes)}`);
   },
 };
-
-/** Every image command, in help order. */
-export const storeCommands: readonly CommandModule<GlobalArgs, never>[] = [
-  imagesCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, pruneCommand, duCommand, saveCommand, loadCommand, importCommand,
-] as unknown as readonly CommandModule<GlobalArgs, never>[];

@@ -8,12 +8,15 @@ import { plainRenderer } from './plain.js';
 import { rawJsonRenderer } from './rawjson.js';
 import { ttyRenderer } from './tty.js';
 import type { Renderer } from './renderer.js';
+import { noteTransfer } from '../heap.js';
 
 export type { Renderer } from './renderer.js';
 
 /** Picks `tty` on a terminal and `plain` otherwise, as BuildKit's progressui does for `auto`. */
-export function resolveMode(mode: ProgressMode, stream: NodeJS.WriteStream = process.stderr): Exclude<ProgressMode, 'auto'> {
+export function resolveMode(mode: ProgressMode, stream?: NodeJS.WriteStream): Exclude<ProgressMode, 'auto'> {
   if (mode !== 'auto') return mode;
+  // Read only for `auto`: process.stderr is made when first read (cli/context.ts whenMade).
+  stream ??= process.stderr;
   // A terminal that reports no size (some CI pseudo-terminals) cannot host a live view.
   return stream.isTTY && (stream.columns ?? 0) > 0 ? 'tty' : 'plain';
 }
@@ -23,9 +26,16 @@ export function jsonLine(e: BuildEvent | { readonly type: string; readonly [k: s
   return JSON.stringify({ time: now.toISOString(), ...e }) + '\n';
 }
 
-/** Returns a renderer writing to stderr (json goes to stdout, one event per line). */
+/**
+ * Returns a renderer writing to stderr (json goes to stdout, one event per line). Its sink also tells cli/heap.ts
+ * of transfers, which turns incremental marking off once a command moves big data.
+ */
 export function createRenderer(mode: ProgressMode): Renderer {
-  const m = resolveMode(mode);
+  const r = rendererFor(resolveMode(mode));
+  return { sink: (e) => { noteTransfer(e); r.sink(e); }, close: () => r.close() };
+}
+
+function rendererFor(m: Exclude<ProgressMode, 'auto'>): Renderer {
   switch (m) {
     case 'quiet':
     case 'none':

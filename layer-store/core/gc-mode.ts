@@ -5,9 +5,9 @@
  * that V8 checks code caches against: Node's own modules loaded afterwards compile from source instead of
  * from its embedded cache, and the CLI's chunk caches made at exit no longer match the next start (the chunks
  * loaded before the flag are compiled afresh and rewritten every run). For a small pull that was 60 ms of its
- * 200 ms of CPU. So a command either turns it off for good at start (`incrementalMarkingOff`, the build: it
- * moves bulk bytes all along), or only around the bulk transfers themselves (`bulkTransfer`, pull and push),
- * after which the defaults and the hash are back.
+ * 200 ms of CPU. So nothing sets it at start: the CLI turns it off for good at a command's first transfer of
+ * 16 MiB or more (`incrementalMarkingOff`, from cli/heap.ts), and pull and push turn it off only around their
+ * bulk transfers themselves (`bulkTransfer`), after which the defaults and the hash are back.
  */
 import { setFlagsFromString } from 'node:v8';
 

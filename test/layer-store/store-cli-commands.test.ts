@@ -17,7 +17,7 @@ const run = promisify(execFile);
 
 if (process.env['TSBUILD_CLI_CHILD']) {
   const yargs = (await import('yargs')).default;
-  const { storeCommands } = await import('../../cli/commands/store.js');
+  const { storeCommands } = await import('../../cli/commands/store-list.js');
   const { formatError, TsbuildError } = await import('../../layer-store/index.js');
   let y = yargs(process.argv.slice(2)).option('root', { type: 'string', demandOption: true, global: true })
     .option('debug', { type: 'boolean', default: false, global: true }).strict()
