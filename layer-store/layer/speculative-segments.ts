@@ -23,9 +23,9 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fsPath } from '../core/index.js';
-import { encodeSegment } from './deflate-runs.js';
+import { encodeSegmentRuns, verifyEncoded, type EncodedRun } from './deflate-runs.js';
 import { readdirNamesSync } from './fs-names.js';
-import { crc32Impl, GZIP_HEADER_SIZE, type SegmentEntry, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
+import { crc32Impl, GZIP_HEADER_SIZE, type SegmentEntry, type SegmentIndex, type SegmentReuse, type SegmentFound } from './gzip-segments.js';
 import { READ_CHUNK, SMALL_FILE } from './pack-tar.js';
 import { encodeHeader } from './tar-format.js';
 
@@ -65,6 +65,31 @@ const MAX_IDLE_PAUSE_MS = 5000;
 /** Segments compressed at once (the writer keeps the other core). */
 const IN_FLIGHT = 2;
 
+/** A segment in the scratch file. */
+interface Written {
+  /** Its offset in the scratch file. */
+  readonly at: number;
+  readonly entry: SegmentEntry;
+  /** How its deflate bytes are laid out (deflate-runs.ts), for verifyEncoded. */
+  readonly runs: readonly EncodedRun[];
+  readonly probe: string;
+}
+
+/** Bytes at the start, middle and end of a segment whose CRC-32 make its probe. */
+const PROBE_BYTES = 4096;
+
+/**
+ * A cheap key of a segment's bytes (its length and the CRC-32 of three 4 KiB samples): how the pack finds the
+ * speculated copy of a segment without computing the CRC of all of it. Only a key: a copy it finds is checked
+ * byte for byte before it is used.
+ */
+function probeOf(seg: Buffer, crc32: (d: Buffer, v: number) => number): string {
+  const n = seg.length;
+  if (n <= 3 * PROBE_BYTES) return `${n}:${crc32(seg, 0)}`;
+  const mid = Math.floor(n / 2);
+  return `${n}:${crc32(seg.subarray(0, PROBE_BYTES), 0)}:${crc32(seg.subarray(mid, mid + PROBE_BYTES), 0)}:${crc32(seg.subarray(n - PROBE_BYTES), 0)}`;
+}
+
 /** What the last walk saw of one file. */
 interface Seen {
   readonly ino: number;
@@ -95,8 +120,8 @@ export class SegmentSpeculator {
   readonly #o: SpeculationOptions;
   readonly #seen = new Map<string, Seen>();
   readonly #queue: Job[] = [];
-  /** The segments in the scratch file and where each starts (in the order their writes ended). */
-  readonly #written: { readonly at: number; readonly entry: SegmentEntry }[] = [];
+  /** The segments in the scratch file, where each starts and its runs (in the order their writes ended). */
+  readonly #written: Written[] = [];
   readonly #crc32 = crc32Impl();
   #fh: Promise<FileHandle> | undefined;
   #end = GZIP_HEADER_SIZE;
@@ -241,14 +266,15 @@ export class SegmentSpeculator {
     const key = `${seg.length}:${crc}`;
     if (this.#keys.has(key)) return;
     this.#keys.add(key);
-    const bytes = await encodeSegment(seg, this.#o.level);
+    const probe = probeOf(seg, this.#crc32);
+    const { bytes, runs } = await encodeSegmentRuns(seg, this.#o.level);
     if (this.#closed) return;
     const fh = await (this.#fh ??= open(this.#o.file, 'w+', 0o600));
     const at = this.#end;
     this.#end += bytes.length;
     this.#bytes += seg.length;
     await fh.write(bytes, 0, bytes.length, at);
-    this.#written.push({ at, entry: { ulen: seg.length, crc, clen: bytes.length } });
+    this.#written.push({ at, entry: { ulen: seg.length, crc, clen: bytes.length }, runs, probe });
   }
 
   /**
@@ -272,14 +298,26 @@ export class SegmentSpeculator {
       expect += w.entry.clen;
     }
     const ix: SegmentIndex = { v: 2, zlib: process.versions.zlib, level: this.#o.level, segments: index };
+    const read = async (offset: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      if (bytesRead !== length) throw new Error('speculative segment cut short');
+      return buf;
+    };
+    const byProbe = new Map<string, Written>();
+    for (const w of this.#written) if (!byProbe.has(w.probe)) byProbe.set(w.probe, w);
+    const crc32 = this.#crc32;
     return {
       reuse: {
         index: ix,
-        read: async (offset, length) => {
-          const buf = Buffer.allocUnsafe(length);
-          const { bytesRead } = await fh.read(buf, 0, length, offset);
-          if (bytesRead !== length) throw new Error('speculative segment cut short');
-          return buf;
+        read,
+        // By a probe of the bytes instead of their CRC (which the pack then need not compute), and checked run by
+        // run (deflate-runs.ts verifyEncoded): exact, and a memcmp for the random runs instead of an inflate.
+        find: async (seg) => {
+          const w = byProbe.get(probeOf(seg, crc32));
+          if (!w || w.entry.ulen !== seg.length) return undefined;
+          const bytes = await read(w.at, w.entry.clen).catch(() => undefined);
+          return bytes && verifyEncoded(bytes, w.runs, seg) ? { compressed: bytes, crc: w.entry.crc } : undefined;
         },
       },
       segments: index.length,
@@ -321,8 +359,10 @@ export function chainReuse(first: SegmentReuse | undefined, second: SegmentReuse
   if (!usable(b) || b.zlib !== a.zlib || b.level !== a.level) return first;
   let split = GZIP_HEADER_SIZE;
   for (const s of a.segments) split += s.clen;
+  const find = first.find ?? second.find;
   return {
     index: { ...a, segments: [...a.segments, ...b.segments] },
     read: (offset, length) => (offset < split ? first.read(offset, length) : second.read(offset - split + GZIP_HEADER_SIZE, length)),
+    ...(find ? { find: async (seg: Buffer): Promise<SegmentFound | undefined> => (await first.find?.(seg)) ?? second.find?.(seg) } : {}),
   };
 }
