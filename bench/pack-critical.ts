@@ -7,6 +7,7 @@
  *
  *   npm run build && node dist/bench/pack-critical.js [--runs N] [--mb 512] [--lib A.js,B.js]
  *
+ * `--interval A,B`: the speculator's least time between walks, each value a variant of each build.
  * `--lib`: layer-store builds to compare (default this one's dist/layer-store/index.js); runs alternate between
  * them (A B A B ...), so they share the machine's load. Printed per run: wall time from the writer's exit to the
  * stored blob, CPU seconds of this process (its thread pool included) over that time, segments speculated, and
@@ -26,7 +27,7 @@ const MB = 1 << 20;
 
 interface Lib {
   LayerStore: { open(root: string): Promise<{ putBlob(body: unknown, want?: object, o?: object): Promise<unknown> }> };
-  SegmentSpeculator: { start(dir: string, o: { file: string; level: number }): { finish(): Promise<{ reuse: unknown; segments: number; close(): Promise<void> } | undefined>; close(): Promise<void> } };
+  SegmentSpeculator: { start(dir: string, o: { file: string; level: number; intervalMs?: number }): { finish(): Promise<{ reuse: unknown; segments: number; close(): Promise<void> } | undefined>; close(): Promise<void> } };
   diffToLayerDeferred(dir: string, o: object, maxBytes: number): Promise<{ diffId: string; compress(): Promise<{ digest: string; reused: number; compressedSegments: number }> }>;
 }
 
@@ -45,13 +46,13 @@ function writer(upper: string, seed: string, chunks: number): Promise<void> {
   });
 }
 
-async function one(lib: Lib, base: string, seed: string, chunks: number, check: boolean): Promise<{ wall: number; cpu: number; digest: string; spec: number; reused: number }> {
+async function one(lib: Lib, base: string, seed: string, chunks: number, check: boolean, intervalMs: number | undefined): Promise<{ wall: number; cpu: number; digest: string; spec: number; reused: number }> {
   const dir = mkdtempSync(join(base, 'run-'));
   try {
     const upper = join(dir, 'upper');
     mkdirSync(upper);
     const store = await lib.LayerStore.open(join(dir, 'root'));
-    const spec = lib.SegmentSpeculator.start(upper, { file: join(dir, 'speculative-segments'), level: 6 });
+    const spec = lib.SegmentSpeculator.start(upper, { file: join(dir, 'speculative-segments'), level: 6, ...(intervalMs !== undefined ? { intervalMs } : {}) });
     await writer(upper, seed, chunks);
     // --settle MS: let the speculator catch up first (a pack with every segment speculated: less noise for A/B).
     await new Promise((r) => setTimeout(r, Number(arg('--settle', '0'))));
@@ -103,7 +104,9 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', '3'));
   const mb = Number(arg('--mb', '512'));
   const libs = arg('--lib', new URL('../layer-store/index.js', import.meta.url).pathname).split(',').map((p) => resolve(p));
-  const loaded = await Promise.all(libs.map(async (p) => (await import(pathToFileURL(p).href)) as Lib));
+  const intervals = process.argv.includes('--interval') ? arg('--interval', '').split(',').map(Number) : [undefined];
+  const variants = libs.flatMap((p) => intervals.map((ms) => ({ p, ms, name: ms === undefined ? p : `${p} (walks every ${ms} ms)` })));
+  const loaded = await Promise.all(variants.map(async (v) => (await import(pathToFileURL(v.p).href)) as Lib));
   const base = mkdtempSync(join(process.env['BENCH_DIR'] ?? tmpdir(), 'tsb-pack-critical-'));
   try {
     const seed = join(base, 'seed.bin');
@@ -114,7 +117,7 @@ async function main(): Promise<void> {
     const rows: { lib: number; wall: number; cpu: number }[] = [];
     for (let r = 0; r < runs; r++) {
       for (let l = 0; l < loaded.length; l++) {
-        const x = await one(loaded[l]!, base, seed, chunks, check);
+        const x = await one(loaded[l]!, base, seed, chunks, check, variants[l]!.ms);
         rows.push({ lib: l, wall: x.wall, cpu: x.cpu });
         console.log(`run ${r + 1} lib ${l}: ${x.wall.toFixed(2)} s, ${x.cpu.toFixed(2)} CPU s, speculated ${x.spec}, reused ${x.reused}, load ${loadavg()[0]!.toFixed(1)}`);
       }
@@ -122,7 +125,7 @@ async function main(): Promise<void> {
     const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
     for (let l = 0; l < loaded.length; l++) {
       const mine = rows.filter((r) => r.lib === l);
-      console.log(`lib ${l} ${libs[l]}: median ${median(mine.map((r) => r.wall)).toFixed(2)} s wall, ${median(mine.map((r) => r.cpu)).toFixed(2)} CPU s`);
+      console.log(`lib ${l} ${variants[l]!.name}: median ${median(mine.map((r) => r.wall)).toFixed(2)} s wall, ${median(mine.map((r) => r.cpu)).toFixed(2)} CPU s`);
     }
   } finally {
     rmSync(base, { recursive: true, force: true });
