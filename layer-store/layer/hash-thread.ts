@@ -14,11 +14,17 @@ import type { Digest } from '../core/index.js';
 /** Ring size: a few segments ahead of the worker. */
 const RING_BYTES = 16 << 20;
 
-/** Control words (BigInt64): bytes written, bytes hashed, ended (1), and a sequence bumped on every publish. */
+/**
+ * Control words (BigInt64): bytes written, bytes hashed, ended (1), a sequence bumped on every publish, and
+ * whether the worker (resp. the main thread) is waiting: a wake-up (a futex call) is made only then.
+ */
 const WRITTEN = 0;
 const HASHED = 1;
 const ENDED = 2;
 const SEQ = 3;
+const WORKER_WAITS = 4;
+const MAIN_WAITS = 5;
+const CONTROL_WORDS = 6;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -33,7 +39,9 @@ for (;;) {
   const written = Number(Atomics.load(c, ${WRITTEN}));
   if (written === hashed) {
     if (Atomics.load(c, ${ENDED}) === 1n) break;
+    Atomics.store(c, ${WORKER_WAITS}, 1n);
     Atomics.wait(c, ${SEQ}, seq);
+    Atomics.store(c, ${WORKER_WAITS}, 0n);
     continue;
   }
   let from = hashed % size;
@@ -46,7 +54,7 @@ for (;;) {
   }
   hashed = written;
   Atomics.store(c, ${HASHED}, BigInt(hashed));
-  Atomics.notify(c, ${HASHED});
+  if (Atomics.load(c, ${MAIN_WAITS}) === 1n) Atomics.notify(c, ${HASHED});
 }
 parentPort.postMessage(h.digest('hex'));
 `;
@@ -60,7 +68,7 @@ const waitAsync = (Atomics as unknown as {
 export class ThreadHasher {
   readonly #ring = new SharedArrayBuffer(RING_BYTES);
   readonly #bytes = Buffer.from(this.#ring);
-  readonly #ctl = new BigInt64Array(new SharedArrayBuffer(4 * 8));
+  readonly #ctl = new BigInt64Array(new SharedArrayBuffer(CONTROL_WORDS * 8));
   readonly #worker: Worker;
   readonly #result: Promise<string>;
   #written = 0;
@@ -88,8 +96,10 @@ export class ThreadHasher {
       const hashed = Number(Atomics.load(this.#ctl, HASHED));
       const free = RING_BYTES - (this.#written - hashed);
       if (free === 0) {
+        Atomics.store(this.#ctl, MAIN_WAITS, 1n);
         const w = waitAsync(this.#ctl, HASHED, BigInt(hashed));
         if (w.async) await Promise.race([w.value, this.#result]);
+        Atomics.store(this.#ctl, MAIN_WAITS, 0n);
         continue;
       }
       const at = this.#written % RING_BYTES;
@@ -116,6 +126,6 @@ export class ThreadHasher {
   #publish(): void {
     Atomics.store(this.#ctl, WRITTEN, BigInt(this.#written));
     Atomics.add(this.#ctl, SEQ, 1n);
-    Atomics.notify(this.#ctl, SEQ);
+    if (Atomics.load(this.#ctl, WORKER_WAITS) === 1n) Atomics.notify(this.#ctl, SEQ);
   }
 }
