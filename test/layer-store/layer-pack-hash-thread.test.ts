@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
 import { randomBytesSeeded, textSeeded } from '../../bench/workloads.js';
 import { ThreadHasher } from '../../layer-store/layer/hash-thread.js';
+import { packLayer } from '../../layer-store/layer/index.js';
 import { packToFile, tmp } from './layer-test-kit.js';
 
 const MB = 1 << 20;
@@ -32,13 +33,18 @@ test('ThreadHasher: the SHA-256 of every byte given, in order, across many turns
   await given.close();
 });
 
-test('a layer big enough to hash its tar on a thread has the diffID of its tar and the digest of its blob', async (t) => {
-  const d = tmp(t);
-  const src = join(d, 'src');
+/** A tree over the threshold of the hashing thread (64 MiB of file data). */
+function bigTree(src: string): void {
   mkdirSync(join(src, 'data'), { recursive: true });
   const random = randomBytesSeeded(4 * MB, 31);
   for (let i = 0; i < 17; i++) writeFileSync(join(src, 'data', `f${i}`), Buffer.concat([random, textSeeded(i, 32 + i)]));
   writeFileSync(join(src, 'small'), 'x');
+}
+
+test('a layer big enough to hash its tar on a thread has the diffID of its tar and the digest of its blob', async (t) => {
+  const d = tmp(t);
+  const src = join(d, 'src');
+  bigTree(src);
   const file = join(d, 'big.tgz');
   const big = await packToFile(src, file, { xattrs: false });
   const tar = zlib.gunzipSync(readFileSync(file));
@@ -46,4 +52,29 @@ test('a layer big enough to hash its tar on a thread has the diffID of its tar a
   assert.equal(big.diffId, `sha256:${createHash('sha256').update(tar).digest('hex')}`);
   assert.equal(big.uncompressedSize, tar.length);
   assert.equal(big.digest, `sha256:${createHash('sha256').update(readFileSync(file)).digest('hex')}`);
+});
+
+test('a big pack whose sink fails ends its hashing thread: the pack rejects and no worker is left', async (t) => {
+  const d = tmp(t);
+  const src = join(d, 'src');
+  bigTree(src);
+  // A worker is one more thread of this process.
+  const threads = (): number => readdirSync('/proc/self/task').length;
+  const before = threads();
+  let during = 0;
+  const seen = setInterval(() => { during = Math.max(during, threads()); }, 5);
+  await assert.rejects(packLayer(src, {
+    xattrs: false,
+    sink: async (s) => {
+      let n = 0;
+      for await (const c of s) {
+        n += (c as Buffer).length;
+        if (n > 8 * MB) throw new Error('disk full');
+      }
+    },
+  }), /disk full/);
+  clearInterval(seen);
+  assert.ok(during > before, 'the pack ran a thread');
+  for (let i = 0; i < 100 && threads() > before; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(threads(), before);
 });
