@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import zlib from 'node:zlib';
 import { Hasher } from '../layer-store/core/index.js';
-import { ThreadHasher } from '../layer-store/layer/hash-thread.js';
 import { SegmentedGzipEncoder, encodeSegmentRuns, mapLimit, packTarBytes as tarBytes, segmentRuns, verifyEncoded, walkPackTree as walk, type EncodedSegment } from '../layer-store/index.js';
 import { randomBytesSeeded } from './workloads.js';
 
@@ -87,7 +86,6 @@ async function main(): Promise<void> {
     const blob: Buffer[] = [];
     async function* gen(): AsyncGenerator<Buffer> { yield* segs; }
     for await (const b of enc.encode(gen())) blob.push(b);
-    rows.push(['sha256 of the tar on a worker thread (copied through its ring)', await cpu(async () => { const h = new ThreadHasher(); for (const x of segs) await h.update(x); await h.digest(); }), '']);
     const blobFile = join(base, 'layer.tar.gz');
     const blobBytes = Buffer.concat(blob);
     rows.push(['sha256 of the blob (digest)', await cpu(() => { const h = new Hasher(); for (const b of blob) h.update(b); h.digest(); }), '']);

@@ -11,7 +11,6 @@ import { Hasher, hashStream, overlayXattrPrefix, throwIfAborted, type CommandRun
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
 import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
-import { ThreadHasher } from './hash-thread.js';
 import { tarBytes, walk, type Item, type TarTreeOptions } from './pack-tar.js';
 import { KnownSegments } from './segment-files.js';
 import { readXattrTree, type XattrTable } from './xattr.js';
@@ -96,43 +95,25 @@ function encodeStreamed(tar: AsyncGenerator<Buffer>, o: PackOptions, compression
   };
 }
 
-/**
- * A layer with at least this much file data has its diffID hashed on a worker thread (hash-thread.ts), beside
- * the main thread's reads, checks and blob hash; a smaller one is not worth the thread's start (~20 ms).
- */
-const THREAD_HASH_MIN_BYTES = 64 << 20;
-
 /** gzip: tar segments → diffID hash → segmented, parallel, reusable gzip (gzip-segments.ts). */
-function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void, known: KnownSegments | undefined, threaded: boolean): Encoded {
+function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void, known: KnownSegments | undefined): Encoded {
+  const diff = new Hasher();
   const enc = new SegmentedGzipEncoder({ level: o.level ?? DEFAULT_GZIP_LEVEL, reuse: o.reuse, signal: o.signal, known });
-  let diff: Promise<{ digest: Digest; size: number }> | undefined;
   async function* hashed(): AsyncGenerator<Buffer> {
-    const h = threaded ? new ThreadHasher() : undefined;
-    const inline = h ? undefined : new Hasher();
-    let done = false;
-    try {
-      for await (const seg of tar) {
-        if (h) await h.update(seg);
-        else inline!.update(seg);
-        onTar(seg.length);
-        yield seg;
-      }
-      done = true;
-    } finally {
-      // The thread always ends here: with the digest, or given up with the pack.
-      if (h) diff = done ? h.digest().then((digest) => ({ digest, size: h.size })) : h.close().then(() => { throw new Error('pack ended before its tar'); });
-      else diff = Promise.resolve({ digest: inline!.digest(), size: inline!.size });
-      diff.catch(() => undefined); // awaited by result()
+    for await (const seg of tar) {
+      diff.update(seg);
+      onTar(seg.length);
+      yield seg;
     }
   }
   return {
     stages: [Readable.from(enc.encode(hashed()), { objectMode: false, highWaterMark: 1 << 20 })],
-    result: async () => {
+    result: () => {
       const r = enc.result; // set: the pipeline that drained encode() has succeeded
-      return {
-        diff: await diff!,
+      return Promise.resolve({
+        diff: { digest: diff.digest(), size: diff.size },
         ...(r ? { segments: r.index } : {}), reused: r?.reused ?? 0, compressedSegments: r?.compressedSegments ?? 0,
-      };
+      });
     },
   };
 }
@@ -140,14 +121,7 @@ function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar:
 /** Shared implementation of packLayer/diffToLayer. */
 export async function packTree<T>(dir: string, o: PackOptions<T>, overlay: boolean): Promise<PackedLayer<T>> {
   const prep = await prepare(dir, o, overlay);
-  return packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, (o.compression ?? 'gzip') === 'gzip'), o, prep.counter, dir, prep.known, fileBytes(prep.items) >= THREAD_HASH_MIN_BYTES);
-}
-
-/** The file data in `items` (bytes). */
-function fileBytes(items: readonly Item[]): number {
-  let bytes = 0;
-  for (const it of items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
-  return bytes;
+  return packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, (o.compression ?? 'gzip') === 'gzip'), o, prep.counter, dir, prep.known);
 }
 
 interface Prepared {
@@ -205,9 +179,10 @@ export interface DeferredLayer<T = unknown> {
 export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, maxBytes: number): Promise<DeferredLayer<T>> {
   const prep = await prepare(upper, o, true);
   const segmented = (o.compression ?? 'gzip') === 'gzip';
-  const bytes = fileBytes(prep.items);
+  let bytes = 0;
+  for (const it of prep.items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
   if (bytes > maxBytes) {
-    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented), o, prep.counter, upper, prep.known, bytes >= THREAD_HASH_MIN_BYTES);
+    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented), o, prep.counter, upper, prep.known);
     return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
   }
   const held: Buffer[] = [];
@@ -239,7 +214,7 @@ export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, m
 const EMPTY = Buffer.alloc(0);
 
 /** Compresses the tar `tar` (segments when gzip), hashes both sides and streams the blob to `o.sink`. */
-async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string, known?: KnownSegments, threaded = false): Promise<PackedLayer<T>> {
+async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string, known?: KnownSegments): Promise<PackedLayer<T>> {
   const compression = o.compression ?? 'gzip';
   let n = 0;
   const id = o.id ?? dir;
@@ -247,7 +222,7 @@ async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, count
     ? (len: number): void => { n += len; o.events!({ type: 'transfer', id, op: 'pack', current: n }); }
     : (): void => undefined;
   const segmented = compression === 'gzip';
-  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar, known, threaded) : encodeStreamed(tar, o, compression, onTar);
+  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar, known) : encodeStreamed(tar, o, compression, onTar);
   const blob = hashStream();
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);
