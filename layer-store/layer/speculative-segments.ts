@@ -11,9 +11,12 @@
  * appended to a scratch file laid out like a blob (a 10-byte gap for the gzip header, then the segments), and
  * `finish()` returns them as a SegmentReuse with a v2 segment index.
  *
- * Nothing here is trusted: the pack (gzip-segments.ts) takes a speculative segment only when its length and
- * CRC-32 match the final segment's and it inflates to exactly the final bytes; anything that changed after it
- * was read (a rewritten file, an xattr in the header, a hard link) is compressed afresh. The blob is byte for
+ * Nothing here is trusted: the pack (gzip-segments.ts) finds a speculative segment by a probe of the final
+ * segment's bytes (its length and the CRC-32 of 4 KiB at its start, middle and end) and takes it only when it
+ * decodes to exactly those bytes, checked run by run (deflate-runs.ts verifyEncoded: random runs compared in
+ * place as stored blocks, text runs inflated on their own); its CRC-32 then comes with it, so the pack computes
+ * none over it. Anything that changed after it was read (a rewritten file, even behind stat's back through a
+ * shared mapping; an xattr in the header, a hard link) is compressed afresh. The blob is byte for
  * byte what a pack without speculation makes. What speculation costs: CPU while the writer runs (work the pack
  * would do anyway, unless the file changes again), a scratch file about the size of the compressed big files,
  * and a walk of the directory per interval (the interval grows with the walk's cost).
