@@ -147,21 +147,105 @@ function deflateRun(data: Buffer, level: number): Promise<Buffer> {
   });
 }
 
+/** How one run of an encoded segment lies in its deflate bytes: `ulen` tar bytes, `clen` deflate bytes. */
+export interface EncodedRun {
+  readonly ulen: number;
+  readonly clen: number;
+  /** Stored blocks (else a deflateRaw with a sync flush). */
+  readonly raw: boolean;
+}
+
+/** One segment's deflate bytes and the runs they are made of, in order (a trailing raw run's empty stored block is counted in its clen). */
+export interface EncodedSegment {
+  readonly bytes: Buffer;
+  readonly runs: readonly EncodedRun[];
+}
+
 /** Returns the deflate bytes of one segment (see the header): byte-aligned, non-final, ending in 00 00 ff ff. */
 export async function encodeSegment(seg: Buffer, level: number): Promise<Buffer> {
+  return (await encodeSegmentRuns(seg, level)).bytes;
+}
+
+/** As encodeSegment, with the layout of its runs (what verifyEncoded checks a copy of the bytes against). */
+export async function encodeSegmentRuns(seg: Buffer, level: number): Promise<EncodedSegment> {
   const runs = segmentRuns(seg);
-  if (runs.length === 1 && !runs[0]!.raw) return deflateRun(seg, level);
+  if (runs.length === 1 && !runs[0]!.raw) {
+    const bytes = await deflateRun(seg, level);
+    return { bytes, runs: [{ ulen: seg.length, clen: bytes.length, raw: false }] };
+  }
   // The deflated runs are compressed on the thread pool at once; the stored runs are copied once, straight into
   // the segment's bytes (not into a buffer of their own first).
   const deflated = await Promise.all(runs.map((r) => (r.raw ? undefined : deflateRun(seg.subarray(r.start, r.end), level))));
-  let size = runs[runs.length - 1]!.raw ? EMPTY_STORED.length : 0;
-  runs.forEach((r, i) => { size += deflated[i]?.length ?? storedSize(r.end - r.start); });
+  const last = runs.length - 1;
+  const layout = runs.map((r, i) => ({
+    ulen: r.end - r.start, raw: r.raw,
+    clen: (deflated[i]?.length ?? storedSize(r.end - r.start)) + (i === last && r.raw ? EMPTY_STORED.length : 0),
+  }));
+  let size = 0;
+  for (const r of layout) size += r.clen;
   const out = Buffer.allocUnsafe(size);
   let o = 0;
   runs.forEach((r, i) => {
     const d = deflated[i];
     o = d ? o + d.copy(out, o) : writeStored(seg.subarray(r.start, r.end), out, o);
   });
-  if (runs[runs.length - 1]!.raw) o += EMPTY_STORED.copy(out, o);
-  return out;
+  if (runs[last]!.raw) o += EMPTY_STORED.copy(out, o);
+  return { bytes: out, runs: layout };
+}
+
+/** The final, empty fixed-Huffman block: appended to a deflate run before it is inflated, so a final block inside it shows. */
+const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
+
+/**
+ * True if the deflate bytes `bytes`, read as the runs `runs` say, decode to exactly `seg`, each run on its own
+ * (from an empty window) and byte-aligned with no final block: then `bytes` decode to `seg` inside any gzip member
+ * at a byte boundary, as a fresh encodeSegment(seg) does. Nothing in `runs` is trusted: a stored run must be stored
+ * blocks (header byte 00, LEN, ~LEN) whose payload is the tar bytes, compared in place (nothing is inflated or
+ * copied); a deflate run is inflated and must end in the sync marker with all its input used; a trailing stored
+ * run ends with the empty stored block. Costs a memcmp for random data and an inflate of the text.
+ */
+export function verifyEncoded(bytes: Buffer, runs: readonly EncodedRun[], seg: Buffer): boolean {
+  let at = 0; // in bytes
+  let u = 0; // in seg
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i]!;
+    if (!Number.isSafeInteger(r.ulen) || !Number.isSafeInteger(r.clen) || r.ulen < 0 || r.clen < 0 || at + r.clen > bytes.length || u + r.ulen > seg.length) return false;
+    const piece = bytes.subarray(at, at + r.clen);
+    const want = seg.subarray(u, u + r.ulen);
+    if (r.raw ? !storedEquals(piece, want, i === runs.length - 1) : !inflatesTo(piece, want)) return false;
+    at += r.clen;
+    u += r.ulen;
+  }
+  return at === bytes.length && u === seg.length && runs.length > 0;
+}
+
+/** True if `piece` is non-final stored blocks holding exactly `want` (and then EMPTY_STORED when `trailing`). */
+function storedEquals(piece: Buffer, want: Buffer, trailing: boolean): boolean {
+  let p = 0;
+  let w = 0;
+  while (w < want.length) {
+    if (p + 5 > piece.length || piece[p] !== 0x00) return false;
+    const len = piece.readUInt16LE(p + 1);
+    if (piece.readUInt16LE(p + 3) !== (~len & 0xffff) || len === 0 || p + 5 + len > piece.length || w + len > want.length) return false;
+    if (!piece.subarray(p + 5, p + 5 + len).equals(want.subarray(w, w + len))) return false;
+    p += 5 + len;
+    w += len;
+  }
+  if (trailing) {
+    if (!piece.subarray(p, p + EMPTY_STORED.length).equals(EMPTY_STORED)) return false;
+    p += EMPTY_STORED.length;
+  }
+  return p === piece.length && (want.length > 0 || trailing);
+}
+
+/** True if `piece` (a deflateRaw with a sync flush) inflates from an empty window to exactly `want`, ending byte-aligned, non-final, all input used. */
+function inflatesTo(piece: Buffer, want: Buffer): boolean {
+  if (piece.length < 4 || piece.readUInt32BE(piece.length - 4) !== 0x0000ffff) return false;
+  const input = Buffer.concat([piece, FINAL_BLOCK]);
+  try {
+    const r = zlib.inflateRawSync(input, { info: true, chunkSize: Math.max(64 * 1024, want.length + 1024), maxOutputLength: want.length + 1 }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return r.engine.bytesWritten === input.length && r.buffer.equals(want);
+  } catch {
+    return false;
+  }
 }

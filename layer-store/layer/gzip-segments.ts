@@ -46,6 +46,17 @@ export interface SegmentReuse {
   readonly index: SegmentIndex;
   /** Returns `length` bytes of the previous blob at `offset` (a positioned read). A rejection means: compress fresh. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Optional, tried first: the compressed bytes of `seg` and its CRC-32, found without the CRC (speculative
+   * segments: by a probe of its bytes) and checked to decode to exactly `seg`; undefined: look it up by CRC.
+   */
+  find?(seg: Buffer): Promise<SegmentFound | undefined>;
+}
+
+/** What SegmentReuse.find returns: `compressed` decodes to exactly the segment, whose CRC-32 is `crc`. */
+export interface SegmentFound {
+  readonly compressed: Buffer;
+  readonly crc: number;
 }
 
 export interface SegmentedGzipOptions {
@@ -118,30 +129,46 @@ function gf2Square(square: Uint32Array, mat: Uint32Array): void {
   for (let n = 0; n < 32; n++) square[n] = gf2Times(mat, mat[n]!);
 }
 
-/**
- * Returns the CRC-32 of A followed by B from crc(A), crc(B) and B's length (zlib's crc32_combine): the whole
- * tar's CRC from the segments' without a second pass over the bytes.
- */
-export function crc32Combine(crcA: number, crcB: number, lenB: number): number {
-  if (lenB <= 0) return crcA >>> 0;
+/** The operator that appends `len` zero bytes to a CRC-32 (zlib's crc32_combine), for the lengths seen last. */
+const zeroOps = new Map<number, Uint32Array>();
+const MAX_ZERO_OPS = 64;
+
+/** Returns A∘B (apply B, then A) over GF(2). */
+function gf2Compose(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(32);
+  for (let n = 0; n < 32; n++) out[n] = gf2Times(a, b[n]!);
+  return out;
+}
+
+function zeroBytesOperator(len: number): Uint32Array {
+  const cached = zeroOps.get(len);
+  if (cached) return cached;
   const odd = new Uint32Array(32); // the operator for one zero bit
   const even = new Uint32Array(32);
   odd[0] = 0xedb88320;
   for (let n = 1, row = 1; n < 32; n++, row <<= 1) odd[n] = row >>> 0;
   gf2Square(even, odd); // two zero bits
   gf2Square(odd, even); // four zero bits
-  let crc = crcA >>> 0;
-  let len = lenB;
-  do {
-    gf2Square(even, odd); // first pass: one zero byte
-    if (len % 2 === 1) crc = gf2Times(even, crc);
-    len = Math.floor(len / 2);
-    if (len === 0) break;
-    gf2Square(odd, even);
-    if (len % 2 === 1) crc = gf2Times(odd, crc);
-    len = Math.floor(len / 2);
-  } while (len !== 0);
-  return (crc ^ crcB) >>> 0;
+  gf2Square(even, odd); // one zero byte
+  let power: Uint32Array = even;
+  let op: Uint32Array | undefined;
+  for (let n = len; n > 0; n = Math.floor(n / 2)) {
+    if (n % 2 === 1) op = op ? gf2Compose(power, op) : power;
+    if (n > 1) power = gf2Compose(power, power);
+  }
+  if (zeroOps.size >= MAX_ZERO_OPS) zeroOps.clear();
+  zeroOps.set(len, op!);
+  return op!;
+}
+
+/**
+ * Returns the CRC-32 of A followed by B from crc(A), crc(B) and B's length (zlib's crc32_combine): the whole
+ * tar's CRC from the segments' without a second pass over the bytes. The operator for B's length is kept (a
+ * layer's segments mostly have a few lengths), so a combine costs one 32×32 product over GF(2).
+ */
+export function crc32Combine(crcA: number, crcB: number, lenB: number): number {
+  if (lenB <= 0) return crcA >>> 0;
+  return (gf2Times(zeroBytesOperator(lenB), crcA >>> 0) ^ crcB) >>> 0;
 }
 
 /** Returns the 10-byte gzip header zlib itself writes for `level` (mtime 0, OS Unix). */
@@ -238,12 +265,18 @@ export class SegmentedGzipEncoder {
     const queue: Promise<{ bytes: Buffer; entry: SegmentEntry }>[] = [];
 
     const known = this.#o.known;
-    const one = async (seg: Buffer, crc: number): Promise<Buffer> => {
+    const one = async (seg: Buffer): Promise<{ bytes: Buffer; crc: number }> => {
       const matched = known?.match(seg);
       if (matched) {
         reused++;
-        return matched.compressed;
+        return { bytes: matched.compressed, crc: matched.crc };
       }
+      const found = reuse?.find ? await reuse.find(seg) : undefined;
+      if (found) {
+        reused++;
+        return { bytes: found.compressed, crc: found.crc >>> 0 };
+      }
+      const crc = crc32(seg, 0);
       const hit = table?.get(`${seg.length}:${crc}`);
       if (hit && reuse) {
         let old: Buffer | undefined;
@@ -254,11 +287,18 @@ export class SegmentedGzipEncoder {
         }
         if (old && old.length === hit.clen && (await verifySegment(old, seg))) {
           reused++;
-          return old;
+          return { bytes: old, crc };
         }
       }
       compressed++;
-      return encodeSegment(seg, level);
+      return { bytes: await encodeSegment(seg, level), crc };
+    };
+    const emit = async (): Promise<Buffer> => {
+      const done = await queue.shift()!;
+      entries.push(done.entry);
+      crcAll = crc32Combine(crcAll, done.entry.crc, done.entry.ulen);
+      total += done.entry.ulen;
+      return done.bytes;
     };
 
     yield gzipHeader(level);
@@ -266,24 +306,13 @@ export class SegmentedGzipEncoder {
       for await (const seg of segments) {
         if (seg.length === 0) continue;
         throwIfAborted(signal);
-        const crc = known?.match(seg)?.crc ?? crc32(seg, 0);
-        crcAll = crc32Combine(crcAll, crc, seg.length);
-        total += seg.length;
         const fp = known?.printOf(seg);
-        const p = one(seg, crc).then((bytes) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
+        const p = one(seg).then(({ bytes, crc }) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
         p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
         queue.push(p);
-        if (queue.length >= inFlight) {
-          const done = await queue.shift()!;
-          entries.push(done.entry);
-          yield done.bytes;
-        }
+        if (queue.length >= inFlight) yield await emit();
       }
-      while (queue.length) {
-        const done = await queue.shift()!;
-        entries.push(done.entry);
-        yield done.bytes;
-      }
+      while (queue.length) yield await emit();
     } finally {
       queue.length = 0;
     }

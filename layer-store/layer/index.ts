@@ -29,5 +29,6 @@ export { materialiseRootfs } from './plain-rootfs.js';
 export type { MaterialiseOptions, MaterialiseResult } from './plain-rootfs.js';
 // The pack's stages one by one, for bench/pack-stages.ts (each timed beside its physical limit).
 export { walk as walkPackTree, tarBytes as packTarBytes } from './pack-tar.js';
-export { encodeSegment, segmentRuns } from './deflate-runs.js';
+export { encodeSegment, encodeSegmentRuns, segmentRuns, verifyEncoded } from './deflate-runs.js';
+export type { EncodedRun, EncodedSegment } from './deflate-runs.js';
 export { RACY_MARGIN_MS } from './segment-files.js';

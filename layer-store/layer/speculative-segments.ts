@@ -11,9 +11,12 @@
  * appended to a scratch file laid out like a blob (a 10-byte gap for the gzip header, then the segments), and
  * `finish()` returns them as a SegmentReuse with a v2 segment index.
  *
- * Nothing here is trusted: the pack (gzip-segments.ts) takes a speculative segment only when its length and
- * CRC-32 match the final segment's and it inflates to exactly the final bytes; anything that changed after it
- * was read (a rewritten file, an xattr in the header, a hard link) is compressed afresh. The blob is byte for
+ * Nothing here is trusted: the pack (gzip-segments.ts) finds a speculative segment by a probe of the final
+ * segment's bytes (its length and the CRC-32 of 4 KiB at its start, middle and end) and takes it only when it
+ * decodes to exactly those bytes, checked run by run (deflate-runs.ts verifyEncoded: random runs compared in
+ * place as stored blocks, text runs inflated on their own); its CRC-32 then comes with it, so the pack computes
+ * none over it. Anything that changed after it was read (a rewritten file, even behind stat's back through a
+ * shared mapping; an xattr in the header, a hard link) is compressed afresh. The blob is byte for
  * byte what a pack without speculation makes. What speculation costs: CPU while the writer runs (work the pack
  * would do anyway, unless the file changes again), a scratch file about the size of the compressed big files,
  * and a walk of the directory per interval (the interval grows with the walk's cost).
@@ -23,9 +26,9 @@ import { open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { fsPath } from '../core/index.js';
-import { encodeSegment } from './deflate-runs.js';
+import { encodeSegmentRuns, verifyEncoded, type EncodedRun } from './deflate-runs.js';
 import { readdirNamesSync } from './fs-names.js';
-import { crc32Impl, GZIP_HEADER_SIZE, type SegmentEntry, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
+import { crc32Impl, GZIP_HEADER_SIZE, type SegmentEntry, type SegmentIndex, type SegmentReuse, type SegmentFound } from './gzip-segments.js';
 import { READ_CHUNK, SMALL_FILE } from './pack-tar.js';
 import { encodeHeader } from './tar-format.js';
 
@@ -65,6 +68,31 @@ const MAX_IDLE_PAUSE_MS = 5000;
 /** Segments compressed at once (the writer keeps the other core). */
 const IN_FLIGHT = 2;
 
+/** A segment in the scratch file. */
+interface Written {
+  /** Its offset in the scratch file. */
+  readonly at: number;
+  readonly entry: SegmentEntry;
+  /** How its deflate bytes are laid out (deflate-runs.ts), for verifyEncoded. */
+  readonly runs: readonly EncodedRun[];
+  readonly probe: string;
+}
+
+/** Bytes at the start, middle and end of a segment whose CRC-32 make its probe. */
+const PROBE_BYTES = 4096;
+
+/**
+ * A cheap key of a segment's bytes (its length and the CRC-32 of three 4 KiB samples): how the pack finds the
+ * speculated copy of a segment without computing the CRC of all of it. Only a key: a copy it finds is checked
+ * byte for byte before it is used.
+ */
+function probeOf(seg: Buffer, crc32: (d: Buffer, v: number) => number): string {
+  const n = seg.length;
+  if (n <= 3 * PROBE_BYTES) return `${n}:${crc32(seg, 0)}`;
+  const mid = Math.floor(n / 2);
+  return `${n}:${crc32(seg.subarray(0, PROBE_BYTES), 0)}:${crc32(seg.subarray(mid, mid + PROBE_BYTES), 0)}:${crc32(seg.subarray(n - PROBE_BYTES), 0)}`;
+}
+
 /** What the last walk saw of one file. */
 interface Seen {
   readonly ino: number;
@@ -95,8 +123,8 @@ export class SegmentSpeculator {
   readonly #o: SpeculationOptions;
   readonly #seen = new Map<string, Seen>();
   readonly #queue: Job[] = [];
-  /** The segments in the scratch file and where each starts (in the order their writes ended). */
-  readonly #written: { readonly at: number; readonly entry: SegmentEntry }[] = [];
+  /** The segments in the scratch file, where each starts and its runs (in the order their writes ended). */
+  readonly #written: Written[] = [];
   readonly #crc32 = crc32Impl();
   #fh: Promise<FileHandle> | undefined;
   #end = GZIP_HEADER_SIZE;
@@ -241,14 +269,15 @@ export class SegmentSpeculator {
     const key = `${seg.length}:${crc}`;
     if (this.#keys.has(key)) return;
     this.#keys.add(key);
-    const bytes = await encodeSegment(seg, this.#o.level);
+    const probe = probeOf(seg, this.#crc32);
+    const { bytes, runs } = await encodeSegmentRuns(seg, this.#o.level);
     if (this.#closed) return;
     const fh = await (this.#fh ??= open(this.#o.file, 'w+', 0o600));
     const at = this.#end;
     this.#end += bytes.length;
     this.#bytes += seg.length;
     await fh.write(bytes, 0, bytes.length, at);
-    this.#written.push({ at, entry: { ulen: seg.length, crc, clen: bytes.length } });
+    this.#written.push({ at, entry: { ulen: seg.length, crc, clen: bytes.length }, runs, probe });
   }
 
   /**
@@ -272,14 +301,26 @@ export class SegmentSpeculator {
       expect += w.entry.clen;
     }
     const ix: SegmentIndex = { v: 2, zlib: process.versions.zlib, level: this.#o.level, segments: index };
+    const read = async (offset: number, length: number): Promise<Buffer> => {
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      if (bytesRead !== length) throw new Error('speculative segment cut short');
+      return buf;
+    };
+    const byProbe = new Map<string, Written>();
+    for (const w of this.#written) if (!byProbe.has(w.probe)) byProbe.set(w.probe, w);
+    const crc32 = this.#crc32;
     return {
       reuse: {
         index: ix,
-        read: async (offset, length) => {
-          const buf = Buffer.allocUnsafe(length);
-          const { bytesRead } = await fh.read(buf, 0, length, offset);
-          if (bytesRead !== length) throw new Error('speculative segment cut short');
-          return buf;
+        read,
+        // By a probe of the bytes instead of their CRC (which the pack then need not compute), and checked run by
+        // run (deflate-runs.ts verifyEncoded): exact, and a memcmp for the random runs instead of an inflate.
+        find: async (seg) => {
+          const w = byProbe.get(probeOf(seg, crc32));
+          if (!w || w.entry.ulen !== seg.length) return undefined;
+          const bytes = await read(w.at, w.entry.clen).catch(() => undefined);
+          return bytes && verifyEncoded(bytes, w.runs, seg) ? { compressed: bytes, crc: w.entry.crc } : undefined;
         },
       },
       segments: index.length,
@@ -321,8 +362,10 @@ export function chainReuse(first: SegmentReuse | undefined, second: SegmentReuse
   if (!usable(b) || b.zlib !== a.zlib || b.level !== a.level) return first;
   let split = GZIP_HEADER_SIZE;
   for (const s of a.segments) split += s.clen;
+  const find = first.find ?? second.find;
   return {
     index: { ...a, segments: [...a.segments, ...b.segments] },
     read: (offset, length) => (offset < split ? first.read(offset, length) : second.read(offset - split + GZIP_HEADER_SIZE, length)),
+    ...(find ? { find: async (seg: Buffer): Promise<SegmentFound | undefined> => (await first.find?.(seg)) ?? second.find?.(seg) } : {}),
   };
 }
