@@ -103,7 +103,11 @@ test('edit rebuilds through the COPY fast path give the cold build\'s image: edi
   await utimes(join(files, 'd7', 'f7.txt'), OLD, OLD);
   await chmod(join(files, 'd3', 'f3.txt'), 0o600);
   await utimes(join(files, 'd5', 'f5.txt'), OLD + 86_400, OLD + 86_400);
-  let seen = await check('edit, chmod, touch');
+  // Directories whose own metadata changed while nothing in them did (adopt-tree.ts leaves a directory alone only
+  // when nothing in it was added or removed and its owner, mode and mtime are the source's already).
+  await chmod(join(files, 'd9'), 0o750);
+  await utimes(join(files, 'd3'), OLD + 3_600, OLD + 3_600);
+  let seen = await check('edit, chmod, touch, directory chmod and touch');
   assert.ok(!existsSync(snapshotOf(prev)), 'the previous snapshot was taken (adopted), not copied');
   assert.ok(seen && seen.unread > 0 && seen.reused >= seen.unread, `unchanged segments were taken unread: ${JSON.stringify(seen)}`);
 
