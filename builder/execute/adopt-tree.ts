@@ -181,7 +181,7 @@ const XATTR_BATCH = 256;
  * cp -a (a cold build's copy) does, so a tree in which a re-created entry has one is left to cp -a. Throws when
  * getfattr cannot tell (missing, a name it cannot take): the caller then copies too.
  */
-function hasXattrs(paths: readonly string[]): boolean {
+export function hasXattrs(paths: readonly string[]): boolean {
   for (let i = 0; i < paths.length; i += XATTR_BATCH) {
     const names = paths.slice(i, i + XATTR_BATCH).map((p) => {
       const f = fsPath(p);

@@ -170,4 +170,12 @@ test('edit rebuilds through the COPY fast path give the cold build\'s image: edi
   }
   await appendFile(withXattr, 'edit 6\n');
   await check('a changed file with an xattr');
+  // The same when the previous snapshot is leased (its unchanged files are hard-linked from it: copy.ts linkTree).
+  prev = copyDiffId(last);
+  await lease.add({ snapshots: [prev] });
+  const withXattr2 = join(files, 'd5', 'f17.txt');
+  assert.equal(spawnSync('setfattr', ['-n', 'user.tsbuild', '-v', 'linked', withXattr2]).status, 0);
+  await appendFile(withXattr2, 'edit 7\n');
+  await check('a changed file with an xattr, leased snapshot');
+  assert.ok(existsSync(snapshotOf(prev)), 'a leased snapshot is never taken');
 });
