@@ -173,8 +173,8 @@ function syncDir(from: string, kids: Map<string, Node>, to: string, rel: string,
   if (touched || !old || !metaKept(old, st, s.owner)) setMeta(to, st, s.owner);
 }
 
-/** Paths given to one getfattr (well below the argument limit). */
-const XATTR_BATCH = 256;
+/** Bytes of paths given to one getfattr (well below the argument limit). */
+const XATTR_BATCH_BYTES = 128 * 1024;
 
 /**
  * Whether any of `paths` has an extended attribute (getfattr, not following symlinks). Node cannot copy them, and
@@ -182,16 +182,22 @@ const XATTR_BATCH = 256;
  * getfattr cannot tell (missing, a name it cannot take): the caller then copies too.
  */
 export function hasXattrs(paths: readonly string[]): boolean {
-  for (let i = 0; i < paths.length; i += XATTR_BATCH) {
-    const names = paths.slice(i, i + XATTR_BATCH).map((p) => {
-      const f = fsPath(p);
-      if (typeof f !== 'string') throw new Error(`getfattr cannot take the name ${p}`);
-      return f;
-    });
-    const out = execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', '--', ...names], { stdio: ['ignore', 'pipe', 'ignore'] });
-    if (out.length > 0) return true;
+  let batch: string[] = [];
+  let bytes = 0;
+  const run = (): boolean => {
+    const out = batch.length ? execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', '--', ...batch], { stdio: ['ignore', 'pipe', 'ignore'] }) : Buffer.alloc(0);
+    batch = [];
+    bytes = 0;
+    return out.length > 0;
+  };
+  for (const p of paths) {
+    const f = fsPath(p);
+    if (typeof f !== 'string') throw new Error(`getfattr cannot take the name ${p}`);
+    batch.push(f);
+    bytes += Buffer.byteLength(f) + 1;
+    if (bytes >= XATTR_BATCH_BYTES && run()) return true;
   }
-  return false;
+  return run();
 }
 
 export interface AdoptOptions {
