@@ -5,7 +5,7 @@ import {
   execFileAsync, fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
 } from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
-import { adoptTree } from './adopt-tree.js';
+import { adoptTree, hasXattrs } from './adopt-tree.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = execFileAsync;
@@ -165,8 +165,8 @@ function treeIn(snap: string, ctrPath: string): string | undefined {
  * has the same size, mode, whole-second mtime (what the layer records) and owner, is hard-linked from `prev`
  * instead of copied. Snapshots are never written to (overlay copies a file up before changing it), so the link
  * shares an immutable file. Creating 20,000 files costs seconds when the disk is busy; linking them is metadata.
- * Returns false, having written nothing, for a tree this does not handle (hardlinks, devices, fifos, sockets):
- * the caller copies it with cp.
+ * Returns false, having written nothing, for a tree this does not handle (hardlinks, devices, fifos, sockets, or
+ * extended attributes on what it would copy or create afresh): the caller copies it with cp.
  */
 async function linkTree(src: string, dst: string, prev: string, owner: Owner, same: (rel: string) => boolean): Promise<boolean> {
   const dirs: { rel: string; st: Stats }[] = [];
@@ -189,6 +189,19 @@ async function linkTree(src: string, dst: string, prev: string, owner: Owner, sa
   if (!visit('')) return false;
   const before = lstatSync(dst); // as in copyWholeTree: the destination keeps its own metadata
   const sec = (ms: number): number => Math.floor(ms / 1000);
+  const linked = new Set<string>();
+  for (const { rel, st } of others) {
+    if (st.isSymbolicLink()) continue;
+    const old = lstatSync(fsPath(join(prev, rel)), { throwIfNoEntry: false });
+    if (old?.isFile() && old.size === st.size && (old.mode & 0o7777) === (st.mode & 0o7777) && sec(old.mtimeMs) === sec(st.mtimeMs)
+      && old.uid === owner.uid && old.gid === owner.gid && same(rel)) linked.add(rel);
+  }
+  // What is created afresh gets no extended attributes (cp -a copies them): a tree where it would need some is cp's.
+  try {
+    if (hasXattrs([...dirs, ...others].filter((e) => !linked.has(e.rel)).map((e) => join(src, e.rel)))) return false;
+  } catch {
+    return false;
+  }
   for (const d of dirs) mkdirSync(fsPath(join(dst, d.rel)), { mode: 0o700 });
   for (const { rel, st } of others) {
     const to = fsPath(join(dst, rel));
@@ -199,9 +212,7 @@ async function linkTree(src: string, dst: string, prev: string, owner: Owner, sa
       lutimesSync(to, st.atimeMs / 1000, st.mtimeMs / 1000);
       continue;
     }
-    const old = lstatSync(fsPath(join(prev, rel)), { throwIfNoEntry: false });
-    if (old?.isFile() && old.size === st.size && (old.mode & 0o7777) === (st.mode & 0o7777) && sec(old.mtimeMs) === sec(st.mtimeMs)
-      && old.uid === owner.uid && old.gid === owner.gid && same(rel)) {
+    if (linked.has(rel)) {
       linkSync(fsPath(join(prev, rel)), to);
       continue;
     }
