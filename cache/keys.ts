@@ -89,9 +89,10 @@ export function stepKey(i: StepInputs): Digest {
 
 const short = (s: string): string => (/^sha256:[0-9a-f]{64}$/.test(s) ? s.slice(0, 19) : s);
 
-function parseFingerprint(f: string): { type: string; mode: string; owner: string; size: string; content: string } {
-  const [type = '', mode = '', owner = '', size = '', ...rest] = f.split('|');
-  return { type, mode, owner, size, content: rest.join('|') };
+function parseFingerprint(f: string): { type: string; mode: string; owner: string; size: string; xattrs: string; content: string } {
+  const [type = '', mode = '', owner = '', sizeField = '', ...rest] = f.split('|');
+  const [size = '', xattrs = ''] = sizeField.split(';x=');
+  return { type, mode, owner, size, xattrs, content: rest.join('|') };
 }
 
 /** Describes how one file's fingerprint changed ("content changed", "mode 0644 → 0755", …). */
@@ -103,6 +104,7 @@ function describeFileChange(before: string, now: string): string {
   if (a.content !== b.content || a.size !== b.size) return 'content changed';
   if (a.mode !== b.mode) return `mode changed: ${a.mode} → ${b.mode}`;
   if (a.owner !== b.owner) return `owner changed: ${a.owner} → ${b.owner}`;
+  if (a.xattrs !== b.xattrs) return 'extended attributes changed';
   return 'changed';
 }
 

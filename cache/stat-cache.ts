@@ -9,6 +9,8 @@ import { frame, unframe, writeFileAtomic } from './fsutil.js';
  * the margin covers the kernel's coarse timestamp clock.
  */
 export const RACY_MARGIN_MS = 100;
+/** Suffix of the entry that holds a path's xattr digest (a NUL cannot be in a path). */
+const XATTRS_KEY = '\0xattrs';
 
 /** Identity of a file version: size, mtime, ctime (ms with sub-ms fraction), inode, device. Any write changes ctime. */
 function signature(st: Stats): string {
@@ -71,7 +73,9 @@ export class StatCache {
 
   /** Number of files the cache knows. */
   get size(): number {
-    return this.#entries.size;
+    let n = 0;
+    for (const k of this.#entries.keys()) if (!k.endsWith(XATTRS_KEY)) n++;
+    return n;
   }
 
   /** Returns the content sha256 (hex) recorded for `absPath` when `st` (its lstat) shows the file unchanged since it was hashed. */
@@ -93,6 +97,20 @@ export class StatCache {
     if (Math.max(st.mtimeMs, st.ctimeMs) + RACY_MARGIN_MS < hashedAtMs) this.#entries.set(absPath, [signature(st), hex]);
     else this.#entries.delete(absPath);
     this.#dirty = true;
+  }
+
+  /**
+   * Returns the digest of the extended attributes recorded for `absPath` ('' for none) when `st` shows it unchanged
+   * since they were read (setting an xattr changes ctime). Not counted in `stats`.
+   */
+  lookupXattrs(absPath: string, st: Stats): string | undefined {
+    const e = this.#entries.get(absPath + XATTRS_KEY);
+    return e !== undefined && e[0] === signature(st) ? e[1] : undefined;
+  }
+
+  /** Records the digest of `absPath`'s extended attributes, read at `readAtMs`, as `record` does its content. */
+  recordXattrs(absPath: string, st: Stats, hex: string, readAtMs: number): void {
+    this.record(absPath + XATTRS_KEY, st, hex, readAtMs);
   }
 
   /** Forgets `absPath`. */

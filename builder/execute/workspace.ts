@@ -187,6 +187,9 @@ export async function previousTree(ctx: BuildCtx, id: string, instruction: strin
   // The same COPY (sources, destination, flags, working dir): its layer holds the file copied from the same path.
   if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
   if (chrootIsolation(ctx)) return undefined; // its links go into the upper dir, which the tree walk writes
+  // A source with extended attributes, now or then (`;x=` in its print, cache/hash-sources.ts), is cp -a's: the
+  // tree kept from the previous build would keep a directory's old ones, and Node cannot copy them.
+  if (hasXattrPrint(current) || hasXattrPrint(before)) return undefined;
   // Not leased yet: the copy first tries to take it (which only succeeds when no build, this one included, leases
   // it); linking from it leases it first.
   const snapshot = ctx.o.store.layout.snapshotPath(layer.diffId);
@@ -211,4 +214,10 @@ export async function previousTree(ctx: BuildCtx, id: string, instruction: strin
       return was !== undefined && was === current[k];
     },
   };
+}
+
+/** Whether any source print (cache/hash-sources.ts) records extended attributes. */
+function hasXattrPrint(prints: Readonly<Record<string, string>>): boolean {
+  for (const k in prints) if (prints[k]!.includes(';x=')) return true;
+  return false;
 }

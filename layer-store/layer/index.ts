@@ -3,7 +3,7 @@
  * The internal surface the store and layer-store/index.ts re-export.
  */
 export { packLayer, diffToLayer, diffToLayerDeferred } from './pack.js';
-export { readXattrTree, type XattrTable } from './xattr.js';
+export { readXattrTree, readXattrsOf, type XattrTable } from './xattr.js';
 export { normaliseFuseOverlayUpper } from './fuse-upper.js';
 export type { PackOptions, PackedLayer, LayerSink, DeferredLayer } from './pack.js';
 export { SegmentedGzipEncoder, gzipHeader, GZIP_HEADER_SIZE } from './gzip-segments.js';

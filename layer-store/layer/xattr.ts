@@ -39,7 +39,7 @@ function quote(s: string): string {
   return out;
 }
 
-function run(cmd: string, args: readonly string[], input: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+function run(cmd: string, args: readonly string[], input: string | Buffer | undefined, signal: AbortSignal | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(signal ? { signal } : {}) });
     const out: Buffer[] = [];
@@ -84,6 +84,17 @@ export async function readXattrOf(paths: readonly string[], name: string): Promi
   // getfattr exits 1 when a file lacks the attribute, and still prints the others: its output is the answer.
   const text = await run('sh', ['-c', 'getfattr "$@" 2>/dev/null; exit 0', 'sh', '-P', '-h', '-n', name, '-e', 'hex', '--absolute-names', '--', ...paths], undefined, undefined);
   return parseDump(text);
+}
+
+/**
+ * Returns every xattr of each of `paths` (absolute; not recursive, symlinks not followed); a path without any has
+ * no entry. The names go to `xargs -0 getfattr` on stdin as bytes (a name need not be UTF-8, and xargs splits
+ * them into as few processes as the argument limit allows).
+ */
+export async function readXattrsOf(paths: readonly string[], signal?: AbortSignal): Promise<XattrTable> {
+  if (paths.length === 0) return new Map();
+  const names = Buffer.concat(paths.flatMap((p) => [encodeName(p), Buffer.from([0])]));
+  return parseDump(await run('xargs', ['-0', 'getfattr', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--'], names, signal));
 }
 
 /** Parses getfattr's dump (`-d`/`-n`, `-e hex`) into a table. */
