@@ -257,7 +257,6 @@ export class RuncRuntime implements Runtime {
     }
     await killing;
     if (aborted) throw new AbortedError({ cause: signal.reason });
-    io.exited?.();
     let log: string | undefined;
     try {
       log = readFileSync(runcLog, 'utf8');

@@ -130,12 +130,6 @@ export interface RunIO {
   readonly stdin?: Readable;
   /** Signals to send to the process while it runs (`tsbuild run` forwards its SIGINT/SIGTERM as docker run does). */
   readonly signals?: SignalSource;
-  /**
-   * Called once when the process has exited normally, before the cleanup (unmount, stub removal) starts: the
-   * upper dir is then final but for mountpoint stubs, so a caller may start reading it (the builder's xattr
-   * read overlaps the unmount). The runc runtime calls it; the chroot runtimes do not.
-   */
-  readonly exited?: () => void;
 }
 
 /** Calls `send` with each signal to forward; returns the function that stops it. */

@@ -7,7 +7,6 @@
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { inUserNamespace } from '../../../layer-store/core/index.js';
-import { fuseOverlayfsUppers, readXattrTree } from '../../../layer-store/index.js';
 import { CHROOT_ETC_FILES, checkBinfmt, isNativePlatform, resolveUser, type NetworkMode } from '../../../runtime-exec/index.js';
 import type { MountKey, StepInputs } from '../../../cache/index.js';
 import type { RunInstruction, RunMount } from '../../frontend/index.js';
@@ -94,19 +93,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
         ...(ctx.o.limits ? { limits: ctx.o.limits } : {}),
         ...settings,
         platform: st.platform,
-      }, {
-        stdout: sink('stdout'), stderr: sink('stderr'),
-        // The upper dir's xattrs (getfattr, a helper process) are read while the runtime unmounts the overlay
-        // (another one), not after, as withMerged does; stubs it removes then are never looked up. Not with
-        // fuse-overlayfs, whose marks are rewritten from a table of the final tree, nor with chroot isolation.
-        ...(chroot ? {} : {
-          exited: () => {
-            if (fuseOverlayfsUppers()) return;
-            s.xattrs = readXattrTree(s.upper, ctx.signal, ctx.commands);
-            s.xattrs.catch(() => undefined); // awaited by commitUpper
-          },
-        }),
-      }, ctx.signal);
+      }, { stdout: sink('stdout'), stderr: sink('stderr') }, ctx.signal);
       // Chroot isolation: the step writes a plain copy of the layers; the walk of it fills the upper dir.
       const { exitCode } = chroot
         ? await withPlainRootfs(ctx, lower, s, (root) => run({ lower: [], upper: root, work: s.work }), [...CHROOT_ETC_FILES, ...rtMounts.mounts.map((m) => m.target.replace(/^\/+/, ''))])
