@@ -92,9 +92,16 @@ export class ShellRunner implements CommandRunner {
     }
     const n = this.#next++;
     const inFile = o.input === undefined ? 'none.in' : `${n}.in`;
-    if (o.input !== undefined) writeFileSync(join(this.#dir, inFile), o.input);
     const line = o.cwd !== undefined ? `cd ${shQuote(o.cwd)} && ${words}` : words;
-    writeFileSync(join(this.#dir, `${n}.cmd`), `${line}\n`);
+    try {
+      if (o.input !== undefined) writeFileSync(join(this.#dir, inFile), o.input);
+      writeFileSync(join(this.#dir, `${n}.cmd`), `${line}\n`);
+    } catch {
+      // Its directory's disk is full (ENOSPC, a step that filled the store's disk): the unmount after that step
+      // must still run, so this command is spawned directly.
+      for (const f of [inFile, `${n}.cmd`]) if (f !== 'none.in') rmSync(join(this.#dir, f), { force: true });
+      return this.#fallback.run(cmd, args, o);
+    }
     return new Promise<CommandResult>((resolve, reject) => {
       this.#pending.set(n, {
         resolve: (r) => {
