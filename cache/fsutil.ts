@@ -1,3 +1,4 @@
+import { unlinkSync } from 'node:fs';
 import { compareNameBytes, digestOf, digestHex } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
 import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js';
@@ -10,6 +11,14 @@ import { writeFileAtomic as storeWriteFileAtomic } from '../layer-store/index.js
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   try {
+    // A file being replaced (a step's latest-build index, at every step run) is removed first: ext4 writes a
+    // file renamed over another out at once (auto_da_alloc), 0.2 ms to 10+ ms on a busy disk. A reader in
+    // between finds no file, which is a miss, as a torn one is.
+    try {
+      unlinkSync(path);
+    } catch {
+      // not there (a new record)
+    }
     await storeWriteFileAtomic(path, data, { durable: false });
   } catch (e) {
     throw new CacheIoError(path, { cause: e });

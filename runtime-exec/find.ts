@@ -12,7 +12,7 @@ export interface FindRuntimeOptions {
   /** `runc` (default), a runtime name on PATH or a path to one, or `chroot` to force the unshare fallback. */
   readonly runtime?: string;
   readonly logger?: Logger;
-  /** Where each run creates its `tsbuild-run-*` bundle dir (default os.tmpdir()). */
+  /** Where each run creates its `tsbuild-run-*` bundle dir (default defaultBundleParent(): /dev/shm when a tmpfs, else os.tmpdir()). */
   readonly tmpDir?: string;
   /** runc's state root (`runc --root`); default runc's own. */
   readonly root?: string;

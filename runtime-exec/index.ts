@@ -16,6 +16,7 @@ export { ULIMIT_NAMES, checkCgroupParent, checkExtraHost, checkShmSize, checkUli
 export { RunFailedError, RuntimeMissingError, ContainerStartError, UserNotFoundError, BinfmtMissingError } from './errors.js';
 export { findRuntime, findInit, INIT_PATH, type FindRuntimeOptions } from './find.js';
 export { RuncRuntime, OWNER_ANNOTATION, type RuncOptions } from './runc.js';
+export { defaultBundleParent } from './bundle-dir.js';
 export { SUPERVISOR_NAME } from './supervisor.js';
 export { resolveSeccomp, loadDefaultSeccompProfile, hostSeccompArch, kernelAtLeast, type LinuxSeccomp, type SeccompProfile, type SeccompTarget } from './seccomp.js';
 export { ChrootRuntime, type ChrootOptions } from './chroot.js';

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { AbortedError, exists, type Logger, noopLogger, runcStateRoot } from '../layer-store/core/index.js';
+import { AbortedError, type Logger, noopLogger, runcStateRoot } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
+import { defaultBundleParent } from './bundle-dir.js';
 import { CleanupStack } from './cleanup.js';
 import { ContainerStartError, RuntimeMissingError } from './errors.js';
 import { writeEtcFiles } from './etc-files.js';
@@ -30,7 +30,7 @@ export interface RuncOptions {
   readonly path: string;
   /** runc's state root (`runc --root`); default runc's own (/run/runc, $XDG_RUNTIME_DIR/runc rootless). */
   readonly root?: string;
-  /** Where bundles are created (default os.tmpdir()); each run makes and removes `tsbuild-run-*` here. */
+  /** Where bundles are created (default defaultBundleParent(): /dev/shm, else os.tmpdir()); each run makes and removes `tsbuild-run-*` here. */
   readonly tmpDir?: string;
   readonly logger?: Logger;
   /**
@@ -146,7 +146,7 @@ export class RuncRuntime implements Runtime {
   async #run(spec: RunSpec, io: RunIO, signal: AbortSignal, stack: CleanupStack): Promise<{ exitCode: number }> {
     // The bundle's small files are written synchronously (a dozen thread-pool round trips fewer per step), and
     // while the overlay mount, a helper process, is being made.
-    const bundle = mkdtempSync(join(this.#o.tmpDir ?? tmpdir(), 'tsbuild-run-'));
+    const bundle = mkdtempSync(join(this.#o.tmpDir ?? defaultBundleParent(), 'tsbuild-run-'));
     stack.push(`remove ${bundle}`, async () => rmSync(bundle, { recursive: true, force: true }));
     const rootfs = join(bundle, 'rootfs');
     mkdirSync(rootfs);
@@ -179,12 +179,12 @@ export class RuncRuntime implements Runtime {
 
     const runcLog = join(bundle, 'runc.log');
     stack.push(`remove cgroup ${cgroupsPath}`, async () => {
-      if (await exists(this.#stateDir(id), { followSymlinks: true })) await removeCgroup(cgroupsPath);
+      if (existsSync(this.#stateDir(id))) await removeCgroup(cgroupsPath);
     });
     stack.push(`runc delete ${id}`, async () => {
       // A `runc run` that ended normally has deleted its container (cgroups first, its state dir last): nothing
       // to do, and one process spawn fewer per step. Its state dir still being there means runc was killed.
-      if (!(await exists(this.#stateDir(id), { followSymlinks: true }))) return;
+      if (!existsSync(this.#stateDir(id))) return; // one stat, synchronous: no thread-pool round trip
       const r = await execCapture(this.#o.path, this.#runc('delete', '--force', id));
       if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
         throw new ContainerStartError(`runc delete ${id} failed: ${r.stderr.trim()}`);

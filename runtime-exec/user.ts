@@ -1,4 +1,4 @@
-import { lstat, readFile } from 'node:fs/promises';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { UserNotFoundError } from './errors.js';
 import type { RunUser } from './types.js';
@@ -6,28 +6,38 @@ import type { RunUser } from './types.js';
 interface PasswdEntry { name: string; uid: number; gid: number }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
-/** Reads `rel` from the top-most dir that has it (top first); a whiteout (char dev 0/0) or `.wh.` hides it. */
-async function readTopMost(dirs: readonly string[], rel: string): Promise<string | undefined> {
+/**
+ * Reads `rel` from the top-most dir that has it (top first); a whiteout (char dev 0/0) or `.wh.` hides it.
+ * Synchronous: the file usually sits in the base layer, below every layer the stage added, so an async walk
+ * made two thread-pool round trips (and a thrown ENOENT) per layer at every RUN (~100 on W5's deeper steps).
+ */
+function readTopMost(dirs: readonly string[], rel: string): string | undefined {
   const base = rel.split('/').pop() ?? rel;
   const parent = rel.slice(0, rel.length - base.length);
   for (const d of dirs) {
     const p = join(d, rel);
-    try {
-      const st = await lstat(p);
+    const st = lstatOrUndefined(p);
+    if (st !== undefined) {
       if (st.isCharacterDevice() && st.rdev === 0) return undefined; // overlay whiteout
-      if (st.isFile()) return await readFile(p, 'utf8');
-      return undefined;
-    } catch {
-      // not in this dir; a tar-style whiteout hides the lower ones
+      if (!st.isFile()) return undefined;
       try {
-        await lstat(join(d, parent, `.wh.${base}`));
-        return undefined;
+        return readFileSync(p, 'utf8');
       } catch {
-        // keep looking below
+        // unreadable: as if not in this dir
       }
     }
+    // not in this dir; a tar-style whiteout hides the lower ones
+    if (lstatOrUndefined(join(d, parent, `.wh.${base}`)) !== undefined) return undefined;
   }
   return undefined;
+}
+
+function lstatOrUndefined(p: string): Stats | undefined {
+  try {
+    return lstatSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR, EACCES…: not there either
+  }
 }
 
 function parsePasswd(text: string | undefined): PasswdEntry[] {
@@ -69,7 +79,7 @@ export async function resolveUser(rootfsDirs: readonly string[], user: string): 
   const colon = spec.indexOf(':');
   const u = colon < 0 ? spec : spec.slice(0, colon);
   const g = colon < 0 ? undefined : spec.slice(colon + 1);
-  const passwd = parsePasswd(await readTopMost(rootfsDirs, 'etc/passwd'));
+  const passwd = parsePasswd(readTopMost(rootfsDirs, 'etc/passwd'));
   let entry: PasswdEntry | undefined;
   let uid: number;
   if (NUMERIC.test(u)) {
@@ -81,7 +91,7 @@ export async function resolveUser(rootfsDirs: readonly string[], user: string): 
     uid = entry.uid;
   }
   let groups: GroupEntry[] | undefined;
-  const loadGroups = async () => (groups ??= parseGroup(await readTopMost(rootfsDirs, 'etc/group')));
+  const loadGroups = async () => (groups ??= parseGroup(readTopMost(rootfsDirs, 'etc/group')));
   let gid: number;
   if (g !== undefined && g !== '') {
     if (NUMERIC.test(g)) gid = Number(g);

@@ -41,13 +41,17 @@ export interface Scratch {
   speculated?: Speculated | undefined;
 }
 
-/** Returns fresh `upper`, `work` and `merged` dirs in `<tmp>/<label>-<random>`. */
-export async function scratchDirs(ctx: BuildCtx, label: string): Promise<Scratch> {
+/**
+ * Returns fresh `upper`, `work` and `merged` dirs in `<tmp>/<label>-<random>`. `o.merged: false` leaves the merged
+ * dir uncreated (a RUN mounts its overlay in the runtime's bundle): one mkdir and one rmdir fewer on the disk.
+ */
+export async function scratchDirs(ctx: BuildCtx, label: string, o: { merged?: boolean } = {}): Promise<Scratch> {
   const dir = join(ctx.tmp, `${label}-${randomUUID().slice(0, 8)}`);
   const s = { dir, upper: join(dir, 'upper'), work: join(dir, 'work'), merged: join(dir, 'merged') };
-  mkdirSync(s.upper, { recursive: true, mode: 0o755 });
-  mkdirSync(s.work, { recursive: true });
-  mkdirSync(s.merged, { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  mkdirSync(s.upper, { mode: 0o755 });
+  mkdirSync(s.work);
+  if (o.merged !== false) mkdirSync(s.merged);
   return s;
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '../helpers/paths.js';
+import { defaultBundleParent } from '../../runtime-exec/index.js';
 import { layerDigests, makeRootlessUser, ok, rootlessSkip, tsbuildAsRoot, type RootlessUser } from '../helpers/rootless-user.js';
 import { listFixtures, prepareContext } from '../equivalence/describe.js';
 
@@ -87,7 +88,8 @@ describe('rootless builds with fuse-overlayfs match root builds', { skip }, () =
     mkdirSync(slow);
     writeFileSync(join(slow, 'Dockerfile'), 'FROM busybox\nRUN sleep 60\n');
     await user.give(slow);
-    const ownBundles = () => readdirSync(tmpdir()).filter((n) => n.startsWith('tsbuild-run-') && statSync(join(tmpdir(), n), { throwIfNoEntry: false })?.uid === user.uid);
+    const bundles = defaultBundleParent(); // where the user's runs make their bundles (the same rule for every user)
+    const ownBundles = () => readdirSync(bundles).filter((n) => n.startsWith('tsbuild-run-') && statSync(join(bundles, n), { throwIfNoEntry: false })?.uid === user.uid);
     const before = new Set(ownBundles()); // of an earlier user with the same uid
     const child = spawn('runuser', ['-u', user.name, '--', 'env', '-i', `PATH=${process.env['PATH']}`, `HOME=${user.home}`, 'TSBUILD_OVERLAY=fuse-overlayfs', user.launcher, 'build', '--progress', 'plain', slow], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const closed = new Promise((resolve) => child.once('close', resolve));

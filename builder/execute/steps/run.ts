@@ -56,7 +56,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const historyArgs = scope.historyArgs();
   const r = await cachedStep(call, inputs, async () => {
     if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
-    const s = await scratchDirs(ctx, 'run');
+    const s = await scratchDirs(ctx, 'run', { merged: chroot }); // chroot isolation writes a plain copy there
     const lower = await lowerDirs(ctx, st.layers);
     s.lower = lower;
     const runUser = await resolveUser(lower, user);
