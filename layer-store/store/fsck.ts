@@ -100,7 +100,7 @@ export interface FsckHost {
 }
 
 /** Blob temp files younger than this are left alone even when no process holds them open (close→rename window). */
-const TEMP_GRACE_MS = 10_000;
+export const TEMP_GRACE_MS = 10_000;
 const IMAGE_CONFIG_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociConfig, MediaTypes.dockerConfig]);
 const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociManifest, MediaTypes.dockerManifest]);
 const INDEX_TYPES: ReadonlySet<string> = new Set([MediaTypes.ociIndex, MediaTypes.dockerManifestList]);

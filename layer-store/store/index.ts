@@ -10,6 +10,7 @@ export { REF_NAME_ANNOTATION, CONTAINERD_NAME_ANNOTATION, entryName, type ImageE
 export type { StoredImage, StoredIndex, StoredObject } from './resolve.js';
 export type { GcOptions, GcReport } from './gc.js';
 export type { FsckReport, FsckFinding, FsckKind, FsckOptions, FsckSeverity } from './fsck.js';
+export { TEMP_GRACE_MS } from './fsck.js';
 export { findStaleScratch, reclaimStaleScratch, type StaleScratch } from './scratch.js';
 export { findLeftoverContainers, reclaimLeftoverContainers, removeContainer, type LeftoverContainer } from './containers.js';
 export { withLock, type LockOptions } from './lock.js';
