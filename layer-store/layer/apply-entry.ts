@@ -1,15 +1,15 @@
 /**
  * The entry-level rules of apply (apply.ts), each a small unit: which tar names are acceptable at all
  * (entryParts: relative, no NUL, no `..`), which xattrs can exist on Linux (checkedXattrs), and how device nodes,
- * fifos and overlay whiteouts are made (mknod, through coreutils). Rejections are UnsafeLayerEntryError or
+ * fifos and overlay whiteouts are made (mknod, through coreutils), what a failed chown means (unmappedOwner). Rejections are UnsafeLayerEntryError or
  * InvalidLayerError naming the entry; nothing here resolves paths against the target (apply.ts does, with
  * chroot semantics).
  */
 import { execFile } from 'node:child_process';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsPath, isPlainName, quoteName } from '../core/index.js';
-import { InvalidLayerError, LayerToolError, UnsafeLayerEntryError } from './errors.js';
+import { freeSubordinateRange, fsPath, inUserNamespace, isMappedId, isPlainName, mappedIdCount, quoteName } from '../core/index.js';
+import { InvalidLayerError, LayerToolError, UnmappedIdError, UnsafeLayerEntryError } from './errors.js';
 import type { TarHeader } from './tar-format.js';
 
 /** True when this process runs as root (the default for chown and device nodes). */
@@ -73,4 +73,17 @@ export function checkedXattrs(h: TarHeader): Map<string, Buffer> {
     }
   }
   return new Map(h.xattrs);
+}
+
+/**
+ * Returns the error for a chown of `entry` to uid:gid that failed with `e`: in a user namespace, an EINVAL means
+ * an id the namespace does not map (UnmappedIdError, with the fix); else `e` unchanged.
+ */
+export function unmappedOwner(e: unknown, entry: string, uid: number, gid: number): unknown {
+  if ((e as NodeJS.ErrnoException | undefined)?.code !== 'EINVAL' || !inUserNamespace()) return e;
+  const kind = isMappedId('uid', uid) ? 'gid' : 'uid';
+  const id = kind === 'uid' ? uid : gid;
+  const mapped = mappedIdCount(kind);
+  const user = process.env['USER'] && process.env['USER'] !== 'root' ? process.env['USER'] : 'USER';
+  return new UnmappedIdError(entry, { uid, gid, kind, id, mapped, user, range: freeSubordinateRange(id - mapped + 1) });
 }

@@ -26,12 +26,12 @@ import { constants as fsc, openSync, writevSync, fchownSync, fchmodSync, futimes
 import { open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestMismatchError, freeSubordinateRange, fsPath, inUserNamespace, isMappedId, mappedIdCount, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
+import { DigestMismatchError, fsPath, inUserNamespace, overlayXattrPrefix, quoteName, throwIfAborted } from '../core/index.js';
 import type { ApplyOptions, ApplyResult } from './apply-options.js';
-import { checkedXattrs, enoent, entryParts, isRoot, mknod } from './apply-entry.js';
+import { checkedXattrs, enoent, entryParts, isRoot, mknod, unmappedOwner } from './apply-entry.js';
 import { DEFAULT_MAX_UNCOMPRESSED, decompressed } from './compression.js';
 import { readdirNames, readlinkNameSync } from './fs-names.js';
-import { InvalidLayerError, UnmappedIdError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
+import { InvalidLayerError, UnsafeLayerEntryError, layerEntryError } from './errors.js';
 import type { TarHeader } from './tar-format.js';
 import { TarReader } from './tar-reader.js';
 import { writeXattrs } from './xattr.js';
@@ -46,19 +46,6 @@ const WH = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
 /** One apply run: the target, the per-run caches and the deferred work. */
-/**
- * Returns the error for a chown of `entry` to uid:gid that failed with `e`: in a user namespace, an EINVAL means
- * an id the namespace does not map (UnmappedIdError, with the fix); else `e` unchanged.
- */
-function unmappedOwner(e: unknown, entry: string, uid: number, gid: number): unknown {
-  if ((e as NodeJS.ErrnoException | undefined)?.code !== 'EINVAL' || !inUserNamespace()) return e;
-  const kind = isMappedId('uid', uid) ? 'gid' : 'uid';
-  const id = kind === 'uid' ? uid : gid;
-  const mapped = mappedIdCount(kind);
-  const user = process.env['USER'] && process.env['USER'] !== 'root' ? process.env['USER'] : 'USER';
-  return new UnmappedIdError(entry, { uid, gid, kind, id, mapped, user, range: freeSubordinateRange(id - mapped + 1) });
-}
-
 class Applier {
   readonly #target: string;
   readonly #o: ApplyOptions;
