@@ -7,7 +7,7 @@
  * - A chunk is compiled in strict mode (it was an ES module) inside a function wrapper: exports, require,
  *   module, __filename, __dirname, plus `__tsbImportMeta` for `import.meta` and `__tsbLazy` for the builtins
  *   loaded on first use (scripts/cjs-chunks.mjs).
- * - Its cache is `NAME.cjs.v8-cache` beside it (code-cache.ts: checked against the exact source and its own
+ * - Its cache is `NAME.cjs.v8-cache` beside it (`NAME.cjs.bulk.v8-cache` for BULK_COMMANDS, run under another V8 flag) (code-cache.ts: checked against the exact source and its own
  *   CRC; anything else reads as no cache). V8 rejects data of another Node version or other V8 flags.
  * - At exit, a chunk whose cache was missing, rejected, or made after other commands than this one is written
  *   again (V8's data then holds the functions of this run and of the data it read: it grows to cover the
@@ -26,13 +26,21 @@ import { decodeCodeCache, encodeCodeCache, sourceCrc, type Crc32 } from './code-
 export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname, __tsbImportMeta, __tsbLazy) {'use strict';";
 export const WRAPPER_TAIL = '\n})';
 /** The cache file of a chunk file. */
-export const cacheFileOf = (chunk: string): string => `${chunk}.v8-cache`;
+/** The cache file of a chunk file; `variant` names a set of V8 flags (`bulk`: BULK_COMMANDS's), whose caches V8
+ * would refuse under the default flags and the other way round: each set keeps its own, or the commands of one
+ * would rewrite the caches of the other at every exit. */
+export const cacheFileOf = (chunk: string, variant = ''): string => `${chunk}${variant ? `.${variant}` : ''}.v8-cache`;
 /**
- * The V8 flags the CLI may change at run time (cli/heap.ts), at their defaults. V8 stamps cached data with a hash
- * of the flags when it is made and refuses it under other flags, so they are set back before caches are made:
- * every cache then suits a fresh process (a chunk loaded after a change is compiled afresh that once).
+ * The commands that move bulk bytes (layers packed, unpacked, pulled, pushed, copied), which run with V8's
+ * incremental marking off. Streaming hundreds of MiB through Buffers made V8 start incremental marking again and
+ * again on its allocation limit: ~95 full GCs in a W3 build (a RUN writing 512 MiB), 1.2 CPU s; without it 1-3,
+ * and a lower peak RSS (layer-store/README.md). The flag is set before the first chunk is compiled, and never
+ * changed after: V8 stamps cached data with a hash of the flags (a cache made under other flags is refused and
+ * rewritten on every run), and turning incremental marking off while a marking cycle runs crashed V8 ("Fatal
+ * error: unreachable code", 1 W2 `--no-cache` build in 4, when it was turned off at a command's first 16 MiB
+ * transfer). As a node command-line flag it would cost every command Node's start-up snapshot (~15 ms).
  */
-export const RUNTIME_V8_DEFAULTS = ['--incremental-marking'];
+export const BULK_COMMANDS: ReadonlySet<string> = new Set(['build', 'buildx', 'image', 'run', 'pull', 'push', 'copy', 'save', 'load', 'import', 'export', 'blob', 'flatten', 'append', 'mutate']);
 /** At most this many commands are recorded in a cache; a further one no longer rewrites it. */
 export const MAX_KEYS = 24;
 
@@ -92,12 +100,14 @@ export class ChunkLoader {
   readonly #loaded: Loaded[] = [];
   readonly #crc32: Crc32 | undefined;
   readonly #key: string;
+  readonly #variant: string;
   readonly #head = Buffer.from(WRAPPER_HEAD);
   readonly #tail = Buffer.from(WRAPPER_TAIL);
 
-  /** `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15). */
-  constructor(key: string, useCache: boolean) {
+  /** `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15); `variant`: cacheFileOf's. */
+  constructor(key: string, useCache: boolean, variant = '') {
     this.#key = key;
+    this.#variant = variant;
     const crc32 = (zlib as { crc32?: Crc32 }).crc32;
     this.#crc32 = useCache && typeof crc32 === 'function' ? crc32 : undefined;
   }
@@ -129,7 +139,7 @@ export class ChunkLoader {
     const sourceBytes = this.#head.length + body.length + this.#tail.length;
     const crc = sourceCrc([this.#head, body, this.#tail], crc32);
     let cache;
-    try { cache = decodeCodeCache(readFileSync(cacheFileOf(file)), sourceBytes, crc, crc32); } catch { cache = undefined; }
+    try { cache = decodeCodeCache(readFileSync(cacheFileOf(file, this.#variant)), sourceBytes, crc, crc32); } catch { cache = undefined; }
     const script = new Script(source, { filename: file, ...(cache ? { cachedData: cache.data } : {}) });
     const keys = cache !== undefined && !script.cachedDataRejected ? cache.keys : undefined;
     let writeKeys: readonly string[] | undefined;
@@ -143,12 +153,9 @@ export class ChunkLoader {
   saveCaches(): void {
     const crc32 = this.#crc32;
     if (!crc32 || !this.#loaded.some((c) => c.writeKeys)) return;
-    // node:v8 loads the stream modules: required here, when a cache is written, not at every start.
-    const v8 = createRequire(this.#loaded[0]!.file)('node:v8') as typeof import('node:v8');
-    for (const f of RUNTIME_V8_DEFAULTS) v8.setFlagsFromString(f);
     for (const c of this.#loaded) {
       if (!c.writeKeys) continue;
-      const target = cacheFileOf(c.file);
+      const target = cacheFileOf(c.file, this.#variant);
       const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
       try {
         const fd = openSync(tmp, 'w', 0o644);
@@ -168,7 +175,11 @@ export class ChunkLoader {
 
 /** Runs the executable: `entry` (a chunk file in `dir`) with this process's command line. */
 export function runBundle(dir: string, entry: string): void {
-  const loader = new ChunkLoader(cacheKey(process.argv.slice(2)), process.env['TSBUILD_CODE_CACHE'] !== '0');
+  const key = cacheKey(process.argv.slice(2));
+  const bulk = BULK_COMMANDS.has(key);
+  // node:v8 loads the stream modules: required only by the commands that set the flag.
+  if (bulk) (createRequire(join(dir, entry))('node:v8') as typeof import('node:v8')).setFlagsFromString('--no-incremental-marking');
+  const loader = new ChunkLoader(key, process.env['TSBUILD_CODE_CACHE'] !== '0', bulk ? 'bulk' : '');
   process.once('exit', () => loader.saveCaches());
   loader.load(join(dir, entry));
 }

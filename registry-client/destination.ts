@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortedError, DigestMismatchError, TsbuildError,
-  alreadyVerified, bulkTransfer, verifyStream, BULK_TRANSFER_BYTES, type Abortable, type PutBlobOptions as CorePutBlobOptions, type Descriptor, type ImageDestination, type RawManifest,
+  alreadyVerified, verifyStream, type Abortable, type PutBlobOptions as CorePutBlobOptions, type Descriptor, type ImageDestination, type RawManifest,
 } from '../layer-store/core/index.js';
 import { AuthError, RegistryError, UploadLostError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
@@ -187,16 +187,6 @@ export class RegistryDestination implements ImageDestination {
    * No request is in flight once this function has settled.
    */
   async streamBlob(session: { location: URL }, body: Readable, want: Descriptor, o: Abortable): Promise<Buffer | undefined> {
-    // A big blob moves with V8's incremental marking off (layer-store/core/gc-mode.ts).
-    const release = want.size >= BULK_TRANSFER_BYTES ? bulkTransfer() : undefined;
-    try {
-      return await this.#streamBlob(session, body, want, o);
-    } finally {
-      release?.();
-    }
-  }
-
-  async #streamBlob(session: { location: URL }, body: Readable, want: Descriptor, o: Abortable): Promise<Buffer | undefined> {
     // The bytes read and not yet sent (byte-queue.ts: chunks go up as views of the blocks read, never joined).
     const pending = new ByteQueue();
     let sent = 0;

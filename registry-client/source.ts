@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   AbortedError, DigestMismatchError, InvalidManifestError, MediaTypes, TsbuildError, digestOf, isDigest, isManifestType,
   formatPlatform, hostPlatform, platformMatches, verifyStream, MAX_MANIFEST_BYTES, checkDocumentSize, documentTooLarge,
-  parseConfig, parseManifest, bulkTransfer, BULK_TRANSFER_BYTES,
+  parseConfig, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../layer-store/core/index.js';
 import { BlobDownloadError, RegistryError } from './errors.js';
@@ -167,17 +167,8 @@ export class RegistrySource implements ImageSource {
       }
       events({ type: 'transfer', id: d.digest, op: 'pull', current: offset, total: size, done: true });
     }
-    // A big blob moves with V8's incremental marking off (layer-store/core/gc-mode.ts), until its body settles.
-    async function* held(): AsyncGenerator<Buffer> {
-      const release = bulkTransfer();
-      try {
-        yield* body();
-      } finally {
-        release();
-      }
-    }
     const out = verifyStream({ digest: d.digest, size: d.size });
-    pipeline(Readable.from(size >= BULK_TRANSFER_BYTES ? held() : body(), { objectMode: false }), out).catch(() => undefined);
+    pipeline(Readable.from(body(), { objectMode: false }), out).catch(() => undefined);
     if (!isConfig) return out;
     // A config is small and parsed whole by its reader: check it as the store would before anyone stores it.
     const ref = this.ref;

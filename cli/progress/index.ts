@@ -8,7 +8,6 @@ import { plainRenderer } from './plain.js';
 import { rawJsonRenderer } from './rawjson.js';
 import { ttyRenderer } from './tty.js';
 import type { Renderer } from './renderer.js';
-import { noteTransfer } from '../heap.js';
 
 export type { Renderer } from './renderer.js';
 
@@ -27,12 +26,11 @@ export function jsonLine(e: BuildEvent | { readonly type: string; readonly [k: s
 }
 
 /**
- * Returns a renderer writing to stderr (json goes to stdout, one event per line). Its sink also tells cli/heap.ts
- * of transfers, which turns incremental marking off once a command moves big data.
+ * Returns a renderer writing to stderr (json goes to stdout, one event per line).
  */
 export function createRenderer(mode: ProgressMode): Renderer {
   const r = rendererFor(resolveMode(mode));
-  return { sink: (e) => { noteTransfer(e); r.sink(e); }, close: () => r.close() };
+  return { sink: (e) => r.sink(e), close: () => r.close() };
 }
 
 function rendererFor(m: Exclude<ProgressMode, 'auto'>): Renderer {

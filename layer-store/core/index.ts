@@ -13,4 +13,3 @@ export * from './file-names.js';
 export * from './attestation.js';
 export * from './userns.js';
 export * from './exec.js';
-export * from './gc-mode.js';

@@ -1,10 +1,10 @@
 /**
- * pull and push start with V8's default flags (cli/bin.ts; layer-store/core/gc-mode.ts): a V8 flag changed at
- * start changes the flag hash code caches are checked against, so the chunks loaded before it had their caches
- * rejected and rewritten at every exit, and Node's own modules compiled from source. Observable: once a pull and
- * a push have each run, running them again writes no code cache, for an image with a blob big enough (>= 32 MiB)
- * that incremental marking is turned off while it moves and back on after. A copy of the installed executable
- * is used, so the caches are this test's own.
+ * pull and push set their one V8 flag (no incremental marking) before any code is compiled and never change it
+ * (cli/chunk-loader.ts BULK_COMMANDS): a V8 flag changed later changes the flag hash code caches are checked
+ * against, so the chunks loaded before it had their caches rejected and rewritten at every exit. Observable: once
+ * a pull and a push have each run, running them again writes no code cache, also for an image with a blob big
+ * enough (>= 32 MiB) to have made the flag change mid-run before. A copy of the installed executable is used, so
+ * the caches are this test's own.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,7 +35,7 @@ test('a second pull and a second push write no V8 code cache (no flag changed at
   t.after(() => reg.stop());
   const seed = new RegistryClient();
   t.after(() => seed.close());
-  // One layer over the bulk threshold (32 MiB), one small: both paths of bulkTransfer.
+  // One layer over 32 MiB (the size from which the flag used to change mid-run), one small.
   const img = await makeImage([33 * 1024 * 1024, 10_000]);
   await pushImage(seed.destination(parseReference(`${reg.host}/cache/app:v1`)), img, ['v1']);
 
