@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { ChunkLoader, cacheFileOf, cacheKey, WRAPPER_HEAD, WRAPPER_TAIL } from '../../cli/chunk-loader.js';
 import { decodeCodeCache, encodeCodeCache, sourceCrc, type Crc32 } from '../../cli/code-cache.js';
-import { repoRoot } from '../helpers/paths.js';
+import { installedCopy } from '../helpers/installed-copy.js';
 
 // The executable (dist/bin/tsbuild.cjs) compiles its chunks with a V8 code cache beside each one. V8 itself, in
 // release builds, only checks that cached data is for a source of the same length and has no checksum: stale or
@@ -18,16 +18,9 @@ const crc32 = (zlib as { crc32?: Crc32 }).crc32;
 const skip = typeof crc32 === 'function' ? false : 'zlib.crc32 needs Node ≥ 20.15 (without it there is no code cache)';
 const HEADER = 28;
 
-/** A copy of the installed layout (bin/tsbuild, dist/bin, package.json): its caches are this test's own. */
+/** A copy of the installed layout: its caches are this test's own. */
 function install(t: { after: (fn: () => void) => void }): { dir: string; bin: string; chunks: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tsb-codecache-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const repo = repoRoot();
-  cpSync(join(repo, 'bin'), join(dir, 'bin'), { recursive: true });
-  mkdirSync(join(dir, 'dist'));
-  cpSync(join(repo, 'dist', 'bin'), join(dir, 'dist', 'bin'), { recursive: true, filter: (s) => !s.endsWith('.v8-cache') });
-  cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
-  return { dir, bin: join(dir, 'bin', 'tsbuild'), chunks: join(dir, 'dist', 'bin') };
+  return installedCopy(t, 'tsb-codecache-');
 }
 
 function run(bin: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string } {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import zlib from 'node:zlib';
@@ -7,6 +7,7 @@ import { randomBytesSeeded, textSeeded } from '../../bench/workloads.js';
 import { encodeSegmentRuns, verifyEncoded, type EncodedRun } from '../../layer-store/layer/deflate-runs.js';
 import { SegmentSpeculator } from '../../layer-store/layer/index.js';
 import { packToFile, tmp } from './layer-test-kit.js';
+import { waitUntilSettled } from '../helpers/settled-file.js';
 
 const MB = 1 << 20;
 
@@ -67,13 +68,7 @@ test('a speculated MiB changed where its probe does not look is found by the pro
   writeFileSync(f, data);
   const spec = SegmentSpeculator.start(src, { file: join(d, 'spec'), level: 6, intervalMs: 20 });
   t.after(() => spec.close());
-  let size = -1;
-  for (let i = 0; i < 300; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = existsSync(join(d, 'spec')) ? statSync(join(d, 'spec')).size : 0;
-    if (now >= 2 * MB && now === size) break;
-    size = now;
-  }
+  await waitUntilSettled(join(d, 'spec'), 2 * MB);
   // One byte in the middle of the random MiB 1 and of the text MiB 3 (the probe reads 4 KiB at each MiB's start,
   // middle and end), with the times put back.
   const st = statSync(f);

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { randomBytesSeeded, textSeeded } from '../../bench/workloads.js';
 import { SegmentSpeculator, chainReuse, type SegmentReuse } from '../../layer-store/layer/index.js';
 import { packToFile, tmp } from './layer-test-kit.js';
+import { waitUntilSettled } from '../helpers/settled-file.js';
 
 const MB = 1 << 20;
 const sh = promisify(execFile);
@@ -56,13 +57,7 @@ test('a file changed after it was speculated (same size, same mtime) is compress
   t.after(() => spec.close());
   // Two walks see both files hold still and queue all their segments; wait until they are written (the random
   // MiBs alone are 3 MiB stored) and the scratch file stops growing.
-  let size = -1;
-  for (let i = 0; i < 300; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = existsSync(join(d, 'spec')) ? statSync(join(d, 'spec')).size : 0;
-    if (now >= 3 * MB && now === size) break;
-    size = now;
-  }
+  await waitUntilSettled(join(d, 'spec'), 3 * MB);
   // Rewrite MiB 1 and MiB 3 of big.bin in place and put its times back: stat cannot tell, the bytes can.
   const st = statSync(f);
   const data = readFileSync(f);

@@ -9,27 +9,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { RegistryClient, parseReference } from '../../registry-client/index.js';
 import { startRegistry } from '../helpers/registry.js';
-import { repoRoot } from '../helpers/paths.js';
 import { makeImage, pushImage } from './fixture.js';
+import { installedCopy } from '../helpers/installed-copy.js';
 
 const skip = typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? false : 'zlib.crc32 needs Node ≥ 20.15 (without it there is no code cache)';
 
-test('a second pull and a second push write no V8 code cache (no flag changed at start)', { skip, timeout: 300_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsb-move-cache-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const repo = repoRoot();
-  cpSync(join(repo, 'bin'), join(dir, 'bin'), { recursive: true });
-  mkdirSync(join(dir, 'dist'));
-  cpSync(join(repo, 'dist', 'bin'), join(dir, 'dist', 'bin'), { recursive: true, filter: (s) => !s.endsWith('.v8-cache') });
-  cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
-  const bin = join(dir, 'bin', 'tsbuild');
-  const chunks = join(dir, 'dist', 'bin');
+test('a second pull and a second push write no V8 code cache (their flag is set before any code and never changed)', { skip, timeout: 300_000 }, async (t) => {
+  const { dir, bin, chunks } = installedCopy(t, 'tsb-move-cache-');
 
   const reg = await startRegistry();
   t.after(() => reg.stop());
