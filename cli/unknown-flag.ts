@@ -4,8 +4,11 @@
  * alone reads an unknown option before a positional as taking that positional as its value, and then reports
  * the missing positional (`Not enough non-option arguments`) instead of the option. Every message ends with
  * docker's pointer to the command's help (`See 'tsbuild push --help'.`), as the hint of the one error line.
+ * Too few or too many positionals are said as docker's CLI says them (its cli/required.go: `"docker tag" requires
+ * exactly 2 arguments.`, without its period here), from the command's own positionals in cli/commands/index.ts.
  */
 import { TsbuildError } from '../layer-store/core/index.js';
+import { commands, namesOf } from './commands/index.js';
 
 /** What yargs knows of the command that failed (its `getOptions()`, reduced to what this needs). */
 export interface KnownOptions {
@@ -56,7 +59,30 @@ export function usageError(msg: string, args: readonly string[], known: KnownOpt
   const unknown = known ? findUnknownFlag(args, known) : undefined;
   if (unknown?.short) return new TsbuildError('USAGE', `unknown shorthand flag: '${unknown.short.char}' in ${unknown.flag}`, { hint });
   if (unknown) return new TsbuildError('USAGE', `unknown flag: ${unknown.flag}`, { hint });
+  const arity = /^(Not enough non-option arguments|Unknown arguments?):/.test(msg) ? arityError(command) : undefined;
+  if (arity) return new TsbuildError('USAGE', arity, { hint });
   return new TsbuildError('USAGE', msg.replace(/\s*\n\s*/g, ' '), { hint }); // yargs' "Invalid values:\n  Argument: …" on one line
+}
+
+/**
+ * Docker's words for a wrong number of positionals of the command named by `command` (one word: subcommands keep
+ * yargs' words), from its yargs command string: `<a>` is required, `[b]` optional, `..` any number.
+ */
+export function arityError(command: readonly string[]): string | undefined {
+  const word = command.length === 0 ? 'build' : command.length === 1 ? command[0]! : undefined;
+  const entry = word === undefined ? undefined : commands.find((c) => namesOf(c).includes(word));
+  if (!entry) return undefined;
+  const spec = [entry.command].flat()[0]!;
+  const parts = spec.match(/[<[][^>\]]+[>\]]/g) ?? [];
+  const min = parts.filter((p) => p.startsWith('<')).length;
+  const max = parts.some((p) => p.includes('..')) ? Infinity : parts.length;
+  const args = (n: number): string => `${n} argument${n === 1 ? '' : 's'}`;
+  const what = `"tsbuild ${word}"`;
+  if (max === 0) return `${what} accepts no arguments`;
+  if (min === max) return `${what} requires exactly ${args(min)}`;
+  if (max === Infinity) return `${what} requires at least ${args(min)}`;
+  if (min === 0) return `${what} requires at most ${args(max)}`;
+  return `${what} requires at least ${min} and at most ${args(max)}`;
 }
 
 /** yargs' camel-case expansion of a dashed option name (`build-arg` → `buildArg`). */

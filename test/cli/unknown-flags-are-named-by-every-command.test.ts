@@ -54,8 +54,27 @@ test('every command names an unknown flag before or after its positionals, with 
 test('other usage errors point at the command\'s help too, on one line', () => {
   const r = runCli(['--root', root, 'push']);
   assert.equal(r.code, 2);
-  assert.equal(onlyErrorLine(r), "error: Not enough non-option arguments: got 0, need at least 1: See 'tsbuild push --help'.");
+  assert.equal(onlyErrorLine(r), "error: \"tsbuild push\" requires at least 1 and at most 2 arguments: See 'tsbuild push --help'.");
   const v = runCli(['--root', root, 'build', '--network', 'bogus', '.']);
   assert.equal(v.code, 2);
   assert.match(onlyErrorLine(v), /^error: Invalid values: Argument: network, Given: "bogus", .*: See 'tsbuild build --help'\.$/);
+});
+
+test('a wrong number of positionals is said in docker\'s words (cli/required.go), from each command\'s own positionals', () => {
+  const cases: [string[], string][] = [
+    [['tag', 'x'], '"tsbuild tag" requires exactly 2 arguments'],
+    [['tag', 'a', 'b', 'c'], '"tsbuild tag" requires exactly 2 arguments'],
+    [['history'], '"tsbuild history" requires exactly 1 argument'],
+    [['inspect'], '"tsbuild inspect" requires at least 1 argument'],
+    [['images', 'a', 'b'], '"tsbuild images" requires at most 1 argument'],
+    [['prune', 'x'], '"tsbuild prune" accepts no arguments'],
+    [['build', 'a', 'b'], '"tsbuild build" requires at most 1 argument'],
+    [['a', 'b'], '"tsbuild build" requires at most 1 argument'],
+  ];
+  for (const [args, what] of cases) {
+    const r = runCli(['--root', root, ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(onlyErrorLine(r), `error: ${what}: See 'tsbuild ${args[0] === 'a' ? 'build' : args[0]} --help'.`, args.join(' '));
+  }
+  assert.equal(existsSync(root), false, 'no command ran');
 });
