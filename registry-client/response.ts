@@ -3,7 +3,7 @@
  * without a byte limit (a hostile registry could send anything); `readLimited` fails or truncates at the limit,
  * and destroys the rest of the body.
  */
-import type { Dispatcher } from 'undici';
+import type { ResponseBody } from './http1.js';
 import { TsbuildError, redactUrl } from '../layer-store/core/index.js';
 
 /** Response headers as undici gives them (a repeated header is a list). */
@@ -13,7 +13,7 @@ export type Headers = Record<string, string | string[] | undefined>;
 export interface RegistryResponse {
   readonly status: number;
   readonly headers: Headers;
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: ResponseBody;
   /** The final URL (after redirects). */
   readonly url: URL;
 }
