@@ -132,8 +132,8 @@ export class ImageIndexFile {
     const layout = this.#layout;
     const norm = names.map((n) => normalizeTagName(n));
     await this.update(async (ms) => {
-      await checkClosure(layout, desc);
-      await fsyncDir(layout.blobsDir); // the blobs' renames are durable before a name points at them
+      // The blobs' renames are durable before a name points at them; the closure is read meanwhile.
+      await Promise.all([checkClosure(layout, desc), fsyncDir(layout.blobsDir)]);
       const plain: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(desc.platform ? { platform: desc.platform } : {}) };
       const displaced = new Set<Digest>();
       for (const n of norm) {
