@@ -12,6 +12,7 @@
  * a response are lowercase with a repeated header as a list, and a body can be iterated, dumped or read as text.
  */
 import type { Agent as HttpAgent, IncomingMessage, ClientRequest } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Headers } from './response.js';
 
 /** TLS options of an HTTPS route: extra roots, or no verification. */
@@ -37,11 +38,10 @@ export interface Http1Request {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A response body: bytes to iterate once, or to discard (`dump`) or read whole (`text`). */
-export interface ResponseBody extends AsyncIterable<unknown> {
+/** A response body: a byte stream to read once, or to discard (`dump`) or read whole (`text`). */
+export interface ResponseBody extends Readable {
   dump(): Promise<void>;
   text(): Promise<string>;
-  destroy(e?: Error): void;
 }
 
 export interface Http1Response {
