@@ -113,6 +113,7 @@ export class Dispatchers {
           timeoutMs: this.#o.agent.headersTimeout ?? 300_000,
           keepAliveTimeoutMs: this.#o.agent.keepAliveTimeout ?? 4_000,
           tls: () => (unverified ? Promise.resolve({ rejectUnauthorized: false }) : this.#tls()),
+          maxSockets: this.#o.agent.connections ?? undefined,
         });
         this.#direct.set(key, r);
       }

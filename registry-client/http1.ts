@@ -25,6 +25,8 @@ export interface Http1Options {
   readonly keepAliveTimeoutMs: number;
   /** For https: URLs. */
   readonly tls: () => Promise<Http1Tls>;
+  /** Connections per origin at most (default: no cap; callers bound their own parallelism). */
+  readonly maxSockets?: number | undefined;
 }
 
 /** A request as the transport sends it (undici's `Dispatcher.RequestOptions` subset it uses). */
@@ -134,9 +136,9 @@ export class Http1Route {
     return this.#https;
   }
 
-  #agentOptions(): { keepAlive: true; timeout: number; scheduling: 'lifo' } {
+  #agentOptions(): { keepAlive: true; timeout: number; scheduling: 'lifo'; maxSockets?: number } {
     // `timeout` is the idle timeout of a connection in the pool; a request sets its own while it is active.
-    return { keepAlive: true, timeout: this.#o.keepAliveTimeoutMs, scheduling: 'lifo' };
+    return { keepAlive: true, timeout: this.#o.keepAliveTimeoutMs, scheduling: 'lifo', ...(this.#o.maxSockets ? { maxSockets: this.#o.maxSockets } : {}) };
   }
 }
 
