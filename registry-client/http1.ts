@@ -13,7 +13,9 @@
  */
 import type { Agent as HttpAgent, IncomingMessage, ClientRequest } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { Headers } from './response.js';
+
+/** Response headers as undici gives them (a repeated header is a list). */
+export type Headers = Record<string, string | string[] | undefined>;
 
 /** TLS options of an HTTPS route: extra roots, or no verification. */
 export interface Http1Tls { readonly ca?: (string | Buffer)[] | Buffer; readonly rejectUnauthorized?: boolean }
