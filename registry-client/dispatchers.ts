@@ -1,13 +1,16 @@
 /**
- * The undici dispatchers the transport sends through, one per route: direct or through the proxy the
- * environment names for the URL (proxy.ts: Go's ProxyFromEnvironment rules), each with certificates verified or,
- * for an insecure registry's own HTTPS host, not. HTTPS goes through a proxy by CONNECT; plain HTTP as an
- * absolute-form request to it, as Go's transport does. undici is loaded on the first request (most commands
- * never talk to a registry).
+ * The routes the transport sends through: direct or through the proxy the environment names for the URL
+ * (proxy.ts: Go's ProxyFromEnvironment rules), each with certificates verified or, for an insecure registry's
+ * own HTTPS host, not. A direct route is Node's own HTTP client (http1.ts); a proxy route is undici's
+ * ProxyAgent: HTTPS goes through a proxy by CONNECT, plain HTTP as an absolute-form request to it, as Go's
+ * transport does. undici is loaded only for a proxy route or for webFetch's dispatchers (most commands never
+ * talk to a registry, and a registry command with no proxy never loads it).
  */
 import { readFileSync } from 'node:fs';
 import type { Agent, Dispatcher, ProxyAgent } from 'undici';
 import { redactUrl, type Logger } from '../layer-store/core/index.js';
+import { Http1Route, type Http1Request, type Http1Response } from './http1.js';
+import { withBaselineParser } from './parser-tier.js';
 import { proxyFor, type ProxyConfig, type ProxySetting } from './proxy.js';
 import type { RegistrySchemes } from './schemes.js';
 
@@ -44,7 +47,7 @@ async function loadUndici(): Promise<{ readonly Agent: typeof Agent; readonly Pr
 }
 
 export interface DispatchersOptions {
-  /** Pool options of every route (timeouts, keep-alive, connections). */
+  /** Pool options of every undici route (timeouts, keep-alive, connections); the direct routes take the timeouts. */
   readonly agent: Agent.Options;
   /** PEM bundle that replaces the default roots (--ca-file). */
   readonly caFile?: string | undefined;
@@ -53,11 +56,17 @@ export interface DispatchersOptions {
   readonly logger: Logger;
 }
 
-/** The dispatchers of one transport, created on first use and closed together. */
+/** Where a request goes: `request` resolves once the response headers arrived (undici's Dispatcher.request shape). */
+export interface Route {
+  request(r: Http1Request): Promise<Http1Response>;
+}
+
+/** The routes and dispatchers of one transport, created on first use and closed together. */
 export class Dispatchers {
   readonly #o: DispatchersOptions;
   readonly #ca: Buffer | undefined;
   readonly #routes = new Map<string, Promise<Dispatcher>>();
+  readonly #direct = new Map<string, Http1Route>();
   #verifiedTls: Promise<TlsOptions> | undefined;
 
   constructor(o: DispatchersOptions) {
@@ -87,7 +96,38 @@ export class Dispatchers {
     return d;
   }
 
+  /**
+   * Returns the route of a registry request to `url` (of `registry`, when it is one of its own URLs): Node's HTTP
+   * client when it goes direct (http1.ts), else undici's proxy agent, whose first request compiles undici's
+   * WebAssembly parser without TurboFan tier-up (parser-tier.ts). A HEAD keeps its connection on either: undici's
+   * default sends `Connection: close` with every HEAD (`reset: false` turns that off); Node's client expects no
+   * body with one, as Go's client does.
+   */
+  async route(url: URL, registry: string | undefined): Promise<Route> {
+    const unverified = registry !== undefined && this.#o.schemes.unverified(url, registry);
+    if (this.proxyFor(url) === undefined) {
+      const key = unverified ? 'unverified' : 'verified';
+      let r = this.#direct.get(key);
+      if (!r) {
+        r = new Http1Route({
+          timeoutMs: this.#o.agent.headersTimeout ?? 300_000,
+          keepAliveTimeoutMs: this.#o.agent.keepAliveTimeout ?? 4_000,
+          tls: () => (unverified ? Promise.resolve({ rejectUnauthorized: false }) : this.#tls()),
+          maxSockets: this.#o.agent.connections ?? undefined,
+        });
+        this.#direct.set(key, r);
+      }
+      return r;
+    }
+    const d = await this.for(url, registry);
+    return {
+      request: (r) => withBaselineParser(() => d.request({ ...r, method: r.method as Dispatcher.HttpMethod, body: r.body as Buffer, ...(r.method === 'HEAD' ? { reset: false } : {}) })),
+    };
+  }
+
   async close(): Promise<void> {
+    for (const r of this.#direct.values()) r.close();
+    this.#direct.clear();
     const all = [...this.#routes.values()];
     this.#routes.clear();
     await Promise.all(all.map(async (d) => (await d.catch(() => undefined))?.close()));

@@ -1,4 +1,6 @@
 /**
+ * (Used for the proxy routes only, the ones that still go through undici: dispatchers.ts. A direct route is Node's
+ * own HTTP client, http1.ts, whose llhttp is compiled in.)
  * undici parses HTTP with llhttp compiled to WebAssembly, once per process, when its first connection opens.
  * V8 compiles it with Liftoff (its baseline compiler) and then, as the parser gets hot, recompiles its
  * functions with TurboFan on background threads, and a process does not exit before those compilations end.

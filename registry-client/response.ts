@@ -3,17 +3,16 @@
  * without a byte limit (a hostile registry could send anything); `readLimited` fails or truncates at the limit,
  * and destroys the rest of the body.
  */
-import type { Dispatcher } from 'undici';
+import type { Headers, ResponseBody } from './http1.js';
 import { TsbuildError, redactUrl } from '../layer-store/core/index.js';
 
-/** Response headers as undici gives them (a repeated header is a list). */
-export type Headers = Record<string, string | string[] | undefined>;
+export type { Headers } from './http1.js';
 
 /** A response whose body the caller must consume (text/json/dump or iterate). */
 export interface RegistryResponse {
   readonly status: number;
   readonly headers: Headers;
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: ResponseBody;
   /** The final URL (after redirects). */
   readonly url: URL;
 }

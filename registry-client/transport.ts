@@ -7,7 +7,6 @@
  * reads are response.ts.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import {
   AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
   type EventSink, type Logger,
@@ -18,7 +17,7 @@ import { grantedScopes, parseChallenge, scopeKey, type Challenge } from './chall
 import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
 import { RegistrySchemes } from './schemes.js';
 import { Dispatchers } from './dispatchers.js';
-import { withBaselineParser } from './parser-tier.js';
+import type { Http1Request, Http1Response } from './http1.js';
 import { proxyConfigFromEnv, type ProxyConfig, type ProxySetting } from './proxy.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
 
@@ -111,23 +110,17 @@ export class Transport {
   }
 
   /**
-   * Sends one HTTP request on the route for `url` (dispatchers.ts: direct or through the environment's proxy;
-   * unverified for an insecure registry's own HTTPS host), on a kept-alive connection when one is free:
-   * - It first lets one turn of the event loop pass: undici returns a keep-alive socket to its pool only a turn
-   *   after the response on it ended (client-h1.js resumes on setImmediate), so a request sent at once, as the
-   *   next protocol step always is, opened a new connection (a pull of 5 blobs, one at a time: 2 instead of 1).
-   * - A HEAD keeps its connection (`reset: false`). undici's default sends `Connection: close` with every HEAD,
-   *   against servers that send a body with one (Go's client, in docker, skopeo and crane, keeps the
-   *   connection); and when an origin's last connection closes, undici's Agent closes that origin's whole pool,
-   *   with the connection the next request was just given: a push of 5 blobs, one at a time, opened 16
-   *   connections for its 17 requests. Now 1.
-   * - The process's first request compiles undici's WebAssembly parser without TurboFan tier-up
-   *   (parser-tier.ts): ~0.1 s of CPU less for a small pull or push.
+   * Sends one HTTP request on the route for `url` (dispatchers.ts: Node's HTTP client when direct, undici's
+   * proxy agent through the environment's proxy; unverified for an insecure registry's own HTTPS host), on a
+   * kept-alive connection when one is free. It first lets one turn of the event loop pass: both clients return
+   * a keep-alive socket to their pool only after the response on it ended (Node's on the next tick, undici's a
+   * turn later: client-h1.js resumes on setImmediate), so a request sent at once, as the next protocol step
+   * always is, opened a new connection (a pull of 5 blobs, one at a time: 2 instead of 1).
    */
-  async #dispatch(url: URL, registry: string | undefined, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-    const d = await this.#dispatchers.for(url, registry);
+  async #dispatch(url: URL, registry: string | undefined, opts: Http1Request): Promise<Http1Response> {
+    const d = await this.#dispatchers.route(url, registry);
     await nextTurn();
-    return withBaselineParser(() => d.request(opts.method === 'HEAD' ? { ...opts, reset: false } : opts));
+    return d.request(opts);
   }
 
   async close(): Promise<void> {
@@ -224,9 +217,8 @@ export class Transport {
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...(spec.headers ?? {}) };
       if (authorization && url.host === origin) headers.authorization = authorization;
       const r = await this.#dispatch(url, spec.registry, {
-        origin: url.origin, path: url.pathname + url.search, method: method as Dispatcher.HttpMethod, headers,
-        // undici sends any iterable of buffers (its .d.ts lists only single bodies).
-        ...(body !== undefined ? { body: body as Buffer } : {}),
+        origin: url.origin, path: url.pathname + url.search, method, headers,
+        ...(body !== undefined ? { body } : {}),
         ...(spec.signal ? { signal: spec.signal } : {}),
       });
       const loc = headerValue(r.headers, 'location');
@@ -330,7 +322,7 @@ export class Transport {
     const source = c?.source ?? 'anonymous';
     if (!realm) throw new AuthError({ status: 401, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'Bearer challenge without realm' });
     const url = new URL(realm);
-    let r: Dispatcher.ResponseData;
+    let r: Http1Response;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {

@@ -6,14 +6,17 @@
  */
 import {
   Lease, copyImage, leaseDestination,
-  type Abortable, type Descriptor, type Digest, type EventSink, type LayerStore, type Platform,
+  type Abortable, type Descriptor, type Digest, type EventSink, type ImageSource, type LayerStore, type Platform, type RawManifest,
 } from '../../layer-store/index.js';
 import { formatReference, parseReference, type RegistryClient } from '../../registry-client/index.js';
 import type { SigningKey } from '../sign/keys.js';
 
 export interface PullOptions extends Abortable {
-  /** The store the image goes into. */
-  readonly store: LayerStore;
+  /**
+   * The store the image goes into, or the promise of it: the registry's first round trips (its ping and the
+   * manifest the reference names) then run while the store opens (the CLI's pull).
+   */
+  readonly store: LayerStore | Promise<LayerStore>;
   readonly registry: RegistryClient;
   /** `NAME[:TAG|@DIGEST]`, normalised as the registry client does (`alpine` → docker.io/library/alpine:latest). */
   readonly ref: string;
@@ -50,9 +53,13 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   const r = parseReference(o.ref);
   const name = formatReference(r);
   const tags = r.tag !== undefined ? [name.split('@')[0]!] : [];
-  const lease = o.lease ?? await Lease.acquire(o.store.root, o.signal ? { signal: o.signal } : {});
+  // The manifest is asked for first: the ping and the manifest's round trips overlap the store's opening and the
+  // lease's first write (files and fsyncs on the thread pool).
+  const source = withFirstManifest(o.registry.source(r), o.signal ? { signal: o.signal } : {});
+  const store = await o.store;
+  const lease = o.lease ?? await Lease.acquire(store.root, o.signal ? { signal: o.signal } : {});
   try {
-    const d = await copyImage(o.registry.source(r), leaseDestination(o.store.destination(), lease), {
+    const d = await copyImage(source, leaseDestination(store.destination(), lease), {
       ...(o.platform ? { platform: o.platform } : {}),
       allPlatforms: o.allPlatforms === true,
       tags,
@@ -64,6 +71,25 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   } finally {
     if (!o.lease) await lease.release();
   }
+}
+
+/**
+ * Returns `src` with the manifest its reference names requested now; copyImage's first getManifest() gets that
+ * answer (or its error), later calls go to `src`. A request nobody reads fails quietly.
+ */
+function withFirstManifest(src: ImageSource, o: Abortable): ImageSource {
+  let first: Promise<RawManifest> | undefined = src.getManifest(undefined, o);
+  first.catch(() => undefined);
+  return {
+    ref: src.ref,
+    getManifest: (digest, mo) => {
+      const f = first;
+      first = undefined;
+      return digest === undefined && f ? f : src.getManifest(digest, mo);
+    },
+    getBlob: (d, bo) => src.getBlob(d, bo),
+    close: () => src.close(),
+  };
 }
 
 export interface PushOptions extends Abortable {

@@ -26,7 +26,9 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
-      const store = await LayerStore.open(argv.root, { logger: loggerFor(argv) });
+      // Not awaited here: pull() asks the registry for the manifest while the store opens.
+      const store = LayerStore.open(argv.root, { logger: loggerFor(argv) });
+      store.catch(() => undefined);
       const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
       // Checked before anything is stored; then pulled by the digest that was checked, so nothing else is tagged.
       const trusted = argv['verify-key'].length > 0 || argv.policy !== undefined

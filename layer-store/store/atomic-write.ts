@@ -74,8 +74,11 @@ export class DurableFileWriter extends Writable {
   }
 }
 
-/** Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, o: { durable?: boolean } = {}): Promise<void> {
+/**
+ * Writes `data` to `path` atomically: temp file in the same dir, fsync, rename, fsync the dir. `beforeRename` is
+ * awaited between the temp file's fsync and the rename (its rejection leaves `path` untouched).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, o: { durable?: boolean; beforeRename?: () => Promise<unknown> | undefined } = {}): Promise<void> {
   const durable = o.durable ?? true;
   const tmp = `${path}.tmp-${process.pid}-${randomUUID()}`;
   if (!durable) {
@@ -103,6 +106,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     } finally {
       await fh.close();
     }
+    await o.beforeRename?.();
     await rename(tmp, path);
     done = true;
     if (durable) await fsyncDir(join(path, '..'));

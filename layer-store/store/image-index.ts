@@ -81,21 +81,24 @@ export class ImageIndexFile {
     }
   }
 
-  /** Replaces index.json with `idx` as given; the caller holds the lock. */
-  writeLocked(idx: ImageIndex): Promise<void> {
-    return writeFileAtomic(this.#layout.indexFile, JSON.stringify(idx));
+  /**
+   * Replaces index.json with `idx` as given; the caller holds the lock. `beforeRename` (when given) is awaited
+   * after the new file is written and synced and before it replaces the old one; if it rejects, nothing changes.
+   */
+  writeLocked(idx: ImageIndex, beforeRename?: () => Promise<unknown> | undefined): Promise<void> {
+    return writeFileAtomic(this.#layout.indexFile, JSON.stringify(idx), beforeRename ? { beforeRename } : {});
   }
 
   /**
    * Applies `fn` to index.json under the lock and writes the result atomically (temp, fsync, rename).
    * Returns what `fn` returned.
    */
-  async update<T>(fn: (manifests: Descriptor[]) => Promise<T> | T, o: Abortable = {}): Promise<T> {
+  async update<T>(fn: (manifests: Descriptor[]) => Promise<T> | T, o: Abortable & { beforeRename?: () => Promise<unknown> | undefined } = {}): Promise<T> {
     return this.withLock(async () => {
       const idx = await this.read();
       const manifests = [...idx.manifests];
       const r = await fn(manifests);
-      await this.writeLocked({ ...idx, schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests });
+      await this.writeLocked({ ...idx, schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }, o.beforeRename);
       return r;
     }, o);
   }
@@ -131,9 +134,13 @@ export class ImageIndexFile {
     if (await this.namesPointAt(names, desc.digest)) return;
     const layout = this.#layout;
     const norm = names.map((n) => normalizeTagName(n));
+    // The blobs' renames are durable before a name points at them: index.json is renamed only after this fsync,
+    // which runs while the closure is read and the new index.json is written and synced.
+    let blobsDurable: Promise<void> | undefined;
     await this.update(async (ms) => {
+      blobsDurable = fsyncDir(layout.blobsDir);
+      blobsDurable.catch(() => undefined);
       await checkClosure(layout, desc);
-      await fsyncDir(layout.blobsDir); // the blobs' renames are durable before a name points at them
       const plain: Descriptor = { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, ...(desc.platform ? { platform: desc.platform } : {}) };
       const displaced = new Set<Digest>();
       for (const n of norm) {
@@ -155,7 +162,7 @@ export class ImageIndexFile {
           if (old) ms.push(old);
         }
       }
-    }, o);
+    }, { ...o, beforeRename: () => blobsDurable });
   }
 
   /** Removes the name; returns false when no such name existed. The image's blobs stay until gc. */

@@ -129,6 +129,8 @@ export class Lease {
   readonly #held: LeaseFile;
   readonly #sets = { blobs: new Set<string>(), snapshots: new Set<string>(), cacheKeys: new Set<string>(), paths: new Set<string>() };
   #queue: Promise<void> = Promise.resolve();
+  /** The write that will record what add() merged since the last write started; undefined when none is pending. */
+  #scheduled: Promise<void> | undefined;
   #released = false;
 
   private constructor(root: string, path: string, held: LeaseFile, o: LeaseOptions) {
@@ -155,20 +157,28 @@ export class Lease {
    * can see it: call it before checking that the resource exists.
    */
   add(r: LeaseResources): Promise<void> {
-    const next = this.#queue.then(async () => {
-      if (this.#released) return;
-      let changed = false;
-      for (const k of ['blobs', 'snapshots', 'cacheKeys', 'paths'] as const) {
-        for (const v of r[k] ?? []) {
-          if (this.#sets[k].has(v)) continue;
-          this.#sets[k].add(v);
-          changed = true;
-        }
+    if (this.#released) return Promise.resolve();
+    let changed = false;
+    for (const k of ['blobs', 'snapshots', 'cacheKeys', 'paths'] as const) {
+      for (const v of r[k] ?? []) {
+        if (this.#sets[k].has(v)) continue;
+        this.#sets[k].add(v);
+        changed = true;
       }
-      if (changed) await this.#write();
-    });
-    this.#queue = next.catch(() => undefined);
-    return next;
+    }
+    // Held already: recorded by a write that is done, running or scheduled; the queue settles after the last one.
+    if (!changed) return this.#queue;
+    // Adds made before the scheduled write starts share it (a pull's workers add their blobs at the same moment):
+    // it writes the sets as they are when it runs, after the write before it.
+    if (!this.#scheduled) {
+      const next = this.#queue.then(async () => {
+        this.#scheduled = undefined;
+        if (!this.#released) await this.#write();
+      });
+      this.#scheduled = next;
+      this.#queue = next.catch(() => undefined);
+    }
+    return this.#scheduled;
   }
 
   /** Records a layer: its blob and its snapshot. */

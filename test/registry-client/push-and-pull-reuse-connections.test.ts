@@ -1,8 +1,8 @@
 /**
  * A push or pull spends no round trip and no connection it does not need: one keep-alive connection carries a
- * pull's or a push's requests one after another (undici returns a socket to its pool only a turn after its
- * response ended, and closes it after a HEAD unless told not to), and a tagged push PUTs its manifest once, under
- * the tag. Connections are counted at a TCP relay in front of a real registry; requests in the registry's log.
+ * pull's or a push's requests one after another (an HTTP client returns a socket to its pool only after its
+ * response ended and was read to the end; undici also closed it after a HEAD unless told not to), and a tagged push
+ * PUTs its manifest once, under the tag. Connections are counted at a TCP relay in front of a real registry; requests in the registry's log.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,8 +56,8 @@ test('a pull and a push, one blob at a time, use one connection each; a tagged p
   assert.deepEqual(reqs.filter((r) => r.startsWith('PUT /v2/conn/copy/manifests/')), ['PUT /v2/conn/copy/manifests/v2'], reqs.join(', '));
   const heads = reqs.filter((r) => r.startsWith('HEAD ')).length;
   assert.equal(heads, 5, 'one HEAD per blob');
-  // All 17 requests (ping, 5 HEADs, 5 POSTs, 5 PUTs, the manifest) on one kept-alive connection: undici's
-  // default closes the connection after a HEAD.
+  // All 17 requests (ping, 5 HEADs, 5 POSTs, 5 PUTs, the manifest) on one kept-alive connection (undici's
+  // default closed the connection after a HEAD; Node's client keeps a connection out of its pool until its response is read out).
   assert.equal(relay.connections() - before, 1, `connections of the push (requests: ${reqs.join(', ')})`);
 
   // The pushed image is whole, reachable by tag and by digest.
