@@ -119,6 +119,8 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       }
     };
     const contextSelection = fromLayers ? undefined : await select();
+    // The build context's files it selects, for SecretInLayer (checks.ts): the walk is done, the names are here.
+    if (contextSelection && !dirSource) ctx.contextFilesSelected.push(contextSelection.sources.flatMap((x) => x.entries.filter((e) => e.type !== 'dir').map((e) => e.relPath)));
     let sourcesDigest: string;
     let files: Record<string, string> | undefined;
     if (contextSelection && ctx.statCache) {
