@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { fsPath, readdirNames, readlinkName, showName, type Abortable } from '../../layer-store/index.js';
 import { goClean, type ContextMatcher } from './dockerignore.js';
 import { ContextError, MissingSourceError } from './errors.js';
-import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
+import { compareNames, listContext, type ContextEntry, type ContextEntryType } from './walk.js';
 import { compileGoMatch, hasWildcards } from './gomatch.js';
 
 /** One path a COPY/ADD source selects. */
@@ -136,7 +136,7 @@ export async function selectSources(
         const type: ContextEntryType = st.isFile() ? 'file' : isDir ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
         entries.push(type === 'symlink' ? { relPath: resolvedPath, type, stat: st, linkTarget: await readlinkName(join(contextDir, resolvedPath)) } : { relPath: resolvedPath, type, stat: st });
       }
-      if (isDir) for await (const e of walkContext(contextDir, matcher, { under: resolvedPath, ...(o.signal ? { signal: o.signal } : {}) })) entries.push(e);
+      if (isDir) for (const e of listContext(contextDir, matcher, { under: resolvedPath, ...(o.signal ? { signal: o.signal } : {}) })) entries.push(e);
       const type: ContextEntryType = isDir ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
       sources.push({ source, relPath, resolvedPath, type, entries });
     }
