@@ -141,7 +141,16 @@ export async function selectSources(
       sources.push({ source, relPath, resolvedPath, type, entries });
     }
   }
-  const paths = [...new Set(sources.flatMap((s) => s.entries.map((e) => e.relPath)))].sort(compareNames);
-  return { sources, paths };
+  return { sources, paths: sortedPaths(sources) };
+}
+
+/**
+ * Every path of the sources' entries, unique, in name order. One source's entries are unique and in walk order,
+ * which is name order unless a name sorts before '/' (`a.b` before `a/x`): then they are sorted.
+ */
+export function sortedPaths(sources: readonly { readonly entries: readonly ContextEntry[] }[]): string[] {
+  const all = sources.length === 1 ? sources[0]!.entries.map((e) => e.relPath) : [...new Set(sources.flatMap((s) => s.entries.map((e) => e.relPath)))];
+  for (let i = 1; i < all.length; i++) if (compareNames(all[i - 1]!, all[i]!) >= 0) return all.sort(compareNames);
+  return all;
 }
 
