@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { noopLogger, statCacheFile, type Logger } from '../layer-store/index.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 
@@ -23,6 +24,24 @@ export interface StatCacheOptions {
   /** Names the cache file (one file per name, e.g. the context's real path). Default: 'default'. */
   readonly name?: string;
   readonly logger?: Logger;
+}
+
+/** Bytes read at open: the first line (64 selections: ~9 KB) and, for a small cache, all of it. */
+const HEAD_BYTES = 64 * 1024;
+
+/** The start of `file` (its whole text when `whole`): HEAD_BYTES, or everything when its first line is longer. Throws when unreadable. */
+function readHead(file: string): { text: string; whole: boolean } {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(HEAD_BYTES);
+    let n = 0;
+    for (let got = -1; got !== 0 && n < HEAD_BYTES; n += got) got = readSync(fd, buf, n, HEAD_BYTES - n, n);
+    if (n < HEAD_BYTES) return { text: buf.toString('utf8', 0, n), whole: true };
+    if (buf.indexOf(10) >= 0) return { text: buf.toString('utf8', 0, n), whole: false };
+  } finally {
+    closeSync(fd);
+  }
+  return { text: readFileSync(file, 'utf8'), whole: true };
 }
 
 /** The first line of the file: the remembered selections (v2). */
@@ -55,51 +74,70 @@ export class StatCache {
   readonly #selections: Map<string, string>;
   #dirty = false;
 
-  private constructor(file: string, raw: string | undefined, selections: Map<string, string>, log: Logger) {
+  /** Whether the entries line is still only in the file (read at the first lookup, or by save()). */
+  #rawInFile: boolean;
+
+  private constructor(file: string, raw: string | undefined, rawInFile: boolean, selections: Map<string, string>, log: Logger) {
     this.file = file;
     this.#raw = raw;
+    this.#rawInFile = rawInFile;
     this.#selections = selections;
     this.#log = log;
   }
 
-  /** Opens (creating `dir` if needed) the stat cache named `o.name` under `dir`; reads its selections, not yet its entries. */
+  /**
+   * Opens (creating `dir` if needed) the stat cache named `o.name` under `dir`; reads its first line (the
+   * selections), not yet its entries (20,000 files: 6 MB, ~17 ms to read and decode).
+   */
   static async open(dir: string, o: StatCacheOptions = {}): Promise<StatCache> {
     await mkdir(dir, { recursive: true });
     const file = statCacheFile(dir, o.name ?? 'default');
     const log = o.logger ?? noopLogger;
-    let text: string | undefined;
+    let head: { text: string; whole: boolean } | undefined;
     try {
-      text = await readFile(file, 'utf8');
+      head = readHead(file);
     } catch {
-      text = undefined;
+      head = undefined;
     }
     const selections = new Map<string, string>();
-    let raw: string | undefined;
-    if (text !== undefined) {
-      const nl = text.indexOf('\n');
+    if (head === undefined) return new StatCache(file, undefined, false, selections, log);
+    const text = head.text;
+    const nl = text.indexOf('\n');
+    try {
+      const json = unframe(nl < 0 ? text : text.slice(0, nl + 1));
+      if (json === undefined) throw new Error('hash mismatch');
+      const doc = JSON.parse(json) as Header | { v: 1 };
+      // The entries of a version 1 file, which was one line of them.
+      if (doc.v === 1) return new StatCache(file, text, false, selections, log);
+      if (doc.v !== 2 || !Array.isArray(doc.selections)) throw new Error('version');
+      for (const s of doc.selections) if (Array.isArray(s) && typeof s[0] === 'string' && typeof s[1] === 'string') selections.set(s[0], s[1]);
+      return head.whole ? new StatCache(file, text.slice(nl + 1), false, selections, log) : new StatCache(file, undefined, true, selections, log);
+    } catch (e) {
+      log.warn('ignoring corrupt stat cache', { file, error: String(e) });
+      return new StatCache(file, undefined, false, new Map(), log);
+    }
+  }
+
+  /** The entries line as read (from the file, the first time), or undefined when there is none. */
+  #rawEntries(): string | undefined {
+    if (this.#rawInFile) {
+      this.#rawInFile = false;
       try {
-        const json = unframe(nl < 0 ? text : text.slice(0, nl + 1));
-        if (json === undefined) throw new Error('hash mismatch');
-        const doc = JSON.parse(json) as Header | { v: 1 };
-        if (doc.v === 1) {
-          raw = text; // the entries of a version 1 file, which was one line of them
-          return new StatCache(file, raw, selections, log);
-        }
-        if (doc.v !== 2 || !Array.isArray(doc.selections)) throw new Error('version');
-        for (const s of doc.selections) if (Array.isArray(s) && typeof s[0] === 'string' && typeof s[1] === 'string') selections.set(s[0], s[1]);
-        raw = text.slice(nl + 1);
-      } catch (e) {
-        log.warn('ignoring corrupt stat cache', { file, error: String(e) });
+        const text = readFileSync(this.file, 'utf8');
+        const nl = text.indexOf('\n');
+        this.#raw = nl < 0 ? undefined : text.slice(nl + 1);
+      } catch {
+        this.#raw = undefined; // removed meanwhile: no entries
       }
     }
-    return new StatCache(file, raw, selections, log);
+    return this.#raw;
   }
 
   /** The per-file entries, parsed from the file at the first use. */
   #map(): Map<string, string> {
     if (this.#entries) return this.#entries;
     const entries = new Map<string, string>();
-    const raw = this.#raw;
+    const raw = this.#rawEntries();
     this.#raw = undefined;
     if (raw) {
       try {
@@ -207,7 +245,7 @@ export class StatCache {
     if (!this.#dirty) return;
     const header: Header = { v: 2, selections: [...this.#selections] };
     const entries = this.#entries ? frame(JSON.stringify({ keys: [...this.#entries.keys()], values: [...this.#entries.values()] }))
-      : (this.#raw ?? frame(JSON.stringify({ keys: [], values: [] })));
+      : (this.#rawEntries() ?? frame(JSON.stringify({ keys: [], values: [] })));
     await writeFileAtomic(this.file, frame(JSON.stringify(header)) + entries);
     this.#dirty = false;
   }
