@@ -26,7 +26,9 @@ export interface HashSourcesOptions extends Abortable {
   readonly ownership?: boolean;
   /**
    * Answer from the stat cache's remembered selections when `selection.sources` has the lstat of every path and none
-   * changed since (see selectionPrint): then no per-file lookup is made and `files` is absent. Default false.
+   * changed since (see selectionPrint): then no per-file lookup is made and `files` is absent. Default false. Only
+   * for a selection whose `paths` are exactly its sources' entries' paths (as builder/context's selections are):
+   * the print covers the entries, the digest the paths.
    */
   readonly memo?: boolean;
 }
