@@ -108,17 +108,21 @@ function describeFileChange(before: string, now: string): string {
   return 'changed';
 }
 
+/** The path (in name order) whose fingerprint differs first, and how; one pass over each side, no sort of all paths. */
 function firstFileDifference(before: Readonly<Record<string, string>>, now: Readonly<Record<string, string>>): MissReason | undefined {
-  const paths = [...new Set([...Object.keys(before), ...Object.keys(now)])].sort(compareNames);
-  for (const p of paths) {
-    const a = before[p];
-    const b = now[p];
-    if (a === b) continue;
-    if (a === undefined) return { kind: 'file', path: p, detail: `file ${p} was added` };
-    if (b === undefined) return { kind: 'file', path: p, detail: `file ${p} was removed` };
-    return { kind: 'file', path: p, detail: `file ${p}: ${describeFileChange(a, b)}` };
-  }
-  return undefined;
+  const own = (r: Readonly<Record<string, string>>, p: string): string | undefined => (Object.hasOwn(r, p) ? r[p] : undefined);
+  let first: string | undefined;
+  const consider = (p: string): void => {
+    if (first === undefined || compareNames(p, first) < 0) first = p;
+  };
+  for (const p of Object.keys(now)) if (own(before, p) !== now[p]) consider(p);
+  for (const p of Object.keys(before)) if (!Object.hasOwn(now, p)) consider(p);
+  if (first === undefined) return undefined;
+  const a = own(before, first);
+  const b = own(now, first);
+  if (a === undefined) return { kind: 'file', path: first, detail: `file ${first} was added` };
+  if (b === undefined) return { kind: 'file', path: first, detail: `file ${first} was removed` };
+  return { kind: 'file', path: first, detail: `file ${first}: ${describeFileChange(a, b)}` };
 }
 
 /**

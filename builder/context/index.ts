@@ -4,7 +4,7 @@
  */
 export { ContextError, MissingSourceError } from './errors.js';
 export { ContextMatcher, goClean, loadDockerignore, parseDockerignore, type DockerignoreInfo } from './dockerignore.js';
-export { compareNames, walkContext, type ContextEntry, type ContextEntryType, type WalkOptions } from './walk.js';
+export { compareNames, listContext, walkContext, type ContextEntry, type ContextEntryType, type WalkOptions } from './walk.js';
 export { selectSources, type SelectedSource, type SourceSelection } from './select.js';
 export { compileGoMatch, goMatch, hasWildcards } from './gomatch.js';
 export { selectParents, selectParentsSources, splitPivot, type ParentsSource } from './parents.js';

@@ -13,7 +13,7 @@ import { ContextMatcher, goClean } from './dockerignore.js';
 import { MissingSourceError } from './errors.js';
 import { compileGoMatch, hasWildcards } from './gomatch.js';
 import { expandWildcard, resolveInContext, tryLstat, type SelectedSource, type SourceSelection } from './select.js';
-import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
+import { compareNames, listContext, type ContextEntry, type ContextEntryType } from './walk.js';
 
 /** A COPY --parents source split at its pivot: `base` and `pattern` cleaned and relative (`.` / `` for none). */
 export interface ParentsSource {
@@ -101,7 +101,7 @@ async function includedBelow(root: string, dir: string, pattern: string, ignore:
       // The whole pattern is a path: it and, for a directory, everything below it.
       const own = await entryOf(root, rel, st);
       const below: ContextEntry[] = [];
-      if (st.isDirectory()) for await (const e of walkContext(root, ignore, { under: rel, ...(o.signal ? { signal: o.signal } : {}) })) below.push(e);
+      if (st.isDirectory()) for (const e of listContext(root, ignore, { under: rel, ...(o.signal ? { signal: o.signal } : {}) })) below.push(e);
       // An excluded directory kept for a re-included path counts only with something below it.
       return ignore.isExcluded(rel) && below.length === 0 ? [] : [...above, own, ...below];
     }
@@ -116,7 +116,7 @@ async function includedBelow(root: string, dir: string, pattern: string, ignore:
   const picked = new Set<string>();
   const out: ContextEntry[] = [];
   const descend = mayHold ? (d: string): boolean => mayHold(d.slice(prefix.length)) : undefined;
-  for await (const e of walkContext(root, ignore, { under: cur, descend, ...(o.signal ? { signal: o.signal } : {}) })) {
+  for (const e of listContext(root, ignore, { under: cur, descend, ...(o.signal ? { signal: o.signal } : {}) })) {
     if (e.type === 'dir') dirs.set(e.relPath, e);
     if (include && !include.isExcluded(e.relPath.slice(prefix.length))) continue;
     // The directories between the walk's start and this entry, each once, before it.

@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { fsPath, readdirNames, readlinkName, showName, type Abortable } from '../../layer-store/index.js';
 import { goClean, type ContextMatcher } from './dockerignore.js';
 import { ContextError, MissingSourceError } from './errors.js';
-import { compareNames, walkContext, type ContextEntry, type ContextEntryType } from './walk.js';
+import { compareNames, listContext, type ContextEntry, type ContextEntryType } from './walk.js';
 import { compileGoMatch, hasWildcards } from './gomatch.js';
 
 /** One path a COPY/ADD source selects. */
@@ -136,12 +136,21 @@ export async function selectSources(
         const type: ContextEntryType = st.isFile() ? 'file' : isDir ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other';
         entries.push(type === 'symlink' ? { relPath: resolvedPath, type, stat: st, linkTarget: await readlinkName(join(contextDir, resolvedPath)) } : { relPath: resolvedPath, type, stat: st });
       }
-      if (isDir) for await (const e of walkContext(contextDir, matcher, { under: resolvedPath, ...(o.signal ? { signal: o.signal } : {}) })) entries.push(e);
+      if (isDir) for (const e of listContext(contextDir, matcher, { under: resolvedPath, ...(o.signal ? { signal: o.signal } : {}) })) entries.push(e);
       const type: ContextEntryType = isDir ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other';
       sources.push({ source, relPath, resolvedPath, type, entries });
     }
   }
-  const paths = [...new Set(sources.flatMap((s) => s.entries.map((e) => e.relPath)))].sort(compareNames);
-  return { sources, paths };
+  return { sources, paths: sortedPaths(sources) };
+}
+
+/**
+ * Every path of the sources' entries, unique, in name order. One source's entries are unique and in walk order,
+ * which is name order unless a name sorts before '/' (`a.b` before `a/x`): then they are sorted.
+ */
+export function sortedPaths(sources: readonly { readonly entries: readonly ContextEntry[] }[]): string[] {
+  const all = sources.length === 1 ? sources[0]!.entries.map((e) => e.relPath) : [...new Set(sources.flatMap((s) => s.entries.map((e) => e.relPath)))];
+  for (let i = 1; i < all.length; i++) if (compareNames(all[i - 1]!, all[i]!) >= 0) return all.sort(compareNames);
+  return all;
 }
 

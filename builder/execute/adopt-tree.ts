@@ -9,11 +9,11 @@
  * hard links) costs seconds on a busy disk; this costs a walk of both trees and the changed files.
  *
  * The result is the tree copyWholeTree (cp -a) would make, except sub-second mtimes of unchanged files (the
- * layer records whole seconds). Entries copied afresh get no extended attributes (Node has no call for them): when
- * one of their sources has any (one getfattr over the copied entries), adoptTree gives up and cp -a copies. A kept
- * file keeps the attributes it had: a change of attributes alone is not seen (the step's cache key does not cover
- * them either). The old snapshot is gone afterwards: a later build that needs that layer again
- * unpacks it from its blob.
+ * layer records whole seconds). Entries copied afresh get no extended attributes (Node has no call for them), and
+ * kept ones keep the ones they had: the caller (workspace.ts previousTree) offers this only when no source had any,
+ * then or now (the `;x=` of the step's source prints, which cover every path below the source dir, with
+ * .dockerignore applied to none), and a tree with any is cp -a's. The old snapshot is gone afterwards: a later build
+ * that needs that layer again unpacks it from its blob.
  *
  * Left behind on failure: the taken tree stays in the step's scratch dir (removed with the build's tmp dir) and
  * the destination is untouched, so the caller can still copy.
@@ -22,7 +22,6 @@ import {
   chmodSync, copyFileSync, lchownSync, lstatSync, lutimesSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync,
   unlinkSync, utimesSync, type Stats,
 } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fsPath, readdirNamesSync, readlinkNameSync } from '../../layer-store/index.js';
 
@@ -88,8 +87,6 @@ interface Sync {
   readonly same: (rel: string) => boolean;
   /** Inodes of regular files kept so far: a second path to one (a hard link of the old tree) is replaced. */
   readonly kept: Set<number>;
-  /** Source paths of the entries created afresh (their extended attributes are not copied: see hasXattrs). */
-  readonly created: string[];
 }
 
 function setMeta(path: string, st: Stats, owner: Owner): void {
@@ -99,10 +96,9 @@ function setMeta(path: string, st: Stats, owner: Owner): void {
   utimesSync(p, st.atimeMs / 1000, st.mtimeMs / 1000);
 }
 
-/** Creates `to` as a fresh copy of the source entry `from` (a directory with everything below it); notes `from` in `created`. */
-function create(from: string, node: Node, to: string, owner: Owner, created: string[]): void {
+/** Creates `to` as a fresh copy of the source entry `from` (a directory with everything below it). */
+function create(from: string, node: Node, to: string, owner: Owner): void {
   const st = node.st;
-  created.push(from);
   if (st.isSymbolicLink()) {
     symlinkSync(fsPath(readlinkNameSync(from)), fsPath(to));
     lchownSync(fsPath(to), owner.uid, owner.gid);
@@ -111,7 +107,7 @@ function create(from: string, node: Node, to: string, owner: Owner, created: str
   }
   if (node.kids) {
     mkdirSync(fsPath(to), { mode: 0o700 });
-    for (const [n, k] of node.kids) create(join(from, n), k, join(to, n), owner, created);
+    for (const [n, k] of node.kids) create(join(from, n), k, join(to, n), owner);
   } else {
     copyFileSync(fsPath(from), fsPath(to));
   }
@@ -167,37 +163,10 @@ function syncDir(from: string, kids: Map<string, Node>, to: string, rel: string,
       if (was.isDirectory()) rmSync(fsPath(dst), { recursive: true, force: true });
       else unlinkSync(fsPath(dst));
     }
-    create(src, node, dst, s.owner, s.created);
+    create(src, node, dst, s.owner);
     touched = true;
   }
   if (touched || !old || !metaKept(old, st, s.owner)) setMeta(to, st, s.owner);
-}
-
-/** Bytes of paths given to one getfattr (well below the argument limit). */
-const XATTR_BATCH_BYTES = 128 * 1024;
-
-/**
- * Whether any of `paths` has an extended attribute (getfattr, not following symlinks). Node cannot copy them, and
- * cp -a (a cold build's copy) does, so a tree in which a re-created entry has one is left to cp -a. Throws when
- * getfattr cannot tell (missing, a name it cannot take): the caller then copies too.
- */
-export function hasXattrs(paths: readonly string[]): boolean {
-  let batch: string[] = [];
-  let bytes = 0;
-  const run = (): boolean => {
-    const out = batch.length ? execFileSync('getfattr', ['-h', '-d', '-m', '-', '--absolute-names', '--', ...batch], { stdio: ['ignore', 'pipe', 'ignore'] }) : Buffer.alloc(0);
-    batch = [];
-    bytes = 0;
-    return out.length > 0;
-  };
-  for (const p of paths) {
-    const f = fsPath(p);
-    if (typeof f !== 'string') throw new Error(`getfattr cannot take the name ${p}`);
-    batch.push(f);
-    bytes += Buffer.byteLength(f) + 1;
-    if (bytes >= XATTR_BATCH_BYTES && run()) return true;
-  }
-  return run();
 }
 
 export interface AdoptOptions {
@@ -214,8 +183,8 @@ export interface AdoptOptions {
 /**
  * Returns true after making the empty directory `dst` hold a copy of the tree at `src` (metadata as cp -a gives
  * it, owner `o.owner`; `dst` keeps its own), made from the previous build's copy (see the header). Returns false,
- * with `dst` untouched, when the source holds what this does not handle, an entry it had to copy afresh has extended
- * attributes (Node cannot copy them; cp -a does), or the previous tree cannot be taken.
+ * with `dst` untouched, when the source holds what this does not handle or the previous tree cannot be taken. The
+ * source must have no extended attributes (see the header).
  */
 export async function adoptTree(src: string, dst: string, o: AdoptOptions): Promise<boolean> {
   if (readdirNamesSync(dst).length > 0) return false;
@@ -225,9 +194,7 @@ export async function adoptTree(src: string, dst: string, o: AdoptOptions): Prom
   if (!old || !lstatSync(fsPath(old), { throwIfNoEntry: false })?.isDirectory()) return false;
   const before = lstatSync(fsPath(dst));
   try {
-    const created: string[] = [];
-    syncDir(src, kids, old, '', before, { owner: o.owner, same: o.same, kept: new Set(), created });
-    if (hasXattrs(created)) return false;
+    syncDir(src, kids, old, '', before, { owner: o.owner, same: o.same, kept: new Set() });
   } catch {
     return false; // the caller copies into the untouched dst
   }

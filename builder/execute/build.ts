@@ -117,10 +117,10 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     previous: new Map(),
     commands: new ShellRunner({ dir: tmp }),
     ssh: o.sshAgents ?? ownAgents,
+    contextFilesSelected: [],
   };
   try {
     const checks = o.checks === false ? undefined : await buildChecks(ctx);
-    if (checks) inBackground(ctx, checks.later); // settled before build() returns, on failure too
     for (const rs of graph.order) {
       const deps = rs.dependsOn.map((i) => ctx.results.get(i)!);
       const p = Promise.all(deps).then(() => runStage(ctx, rs));
@@ -132,6 +132,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
       final = await ctx.results.get(graph.target)!;
     } catch (e) {
       await Promise.allSettled([...ctx.results.values()]);
+      checks?.later(); // the warnings of the steps that selected their sources, on failure too
       throw e;
     }
     await Promise.allSettled([...ctx.results.values()]);
@@ -140,7 +141,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     if (o.observe?.stage) {
       for (const rs of graph.order) if (rs.index !== graph.target) o.observe.stage(rs.displayName, (await ctx.results.get(rs.index)!).layers.map((l) => l.diffId), platform);
     }
-    const warnings = checks ? [...checks.warnings, ...(await checks.later)] : [];
+    const warnings = checks ? [...checks.warnings, ...checks.later()] : [];
     return { ...(await commitImage(ctx, final)), checks: warnings };
   } finally {
     // Nothing may still write below tmp (or into the store) once the build has returned or thrown.

@@ -43,13 +43,28 @@ export function stepInputs(call: StepCall, instruction: string, withEnv = false)
 /** How long a step waits for another builder of the same key (a live holder: its step is still running). */
 const STEP_LOCK_TIMEOUT_MS = 6 * 60 * 60 * 1000;
 
+export interface CachedStepOptions {
+  /**
+   * On a miss, before the miss is explained and the step runs: `inputs` completed with the detail that is not part
+   * of the key (a COPY's per-file fingerprints, when its sources digest came from the stat cache's remembered
+   * selections). Ignored when it would change the key.
+   */
+  readonly detail?: () => Promise<StepInputs>;
+}
+
 /**
  * Runs a layer-producing step through the cache (the protocol above): on a hit the recorded layer is reused; on
  * a miss `produce` runs and its result is recorded. Emits step.cached / step.miss and reports the step.
  */
-export async function cachedStep(call: StepCall, inputs: StepInputs, produce: () => Promise<StepResult>): Promise<StepResult> {
+export async function cachedStep(call: StepCall, given: StepInputs, produce: () => Promise<StepResult>, o: CachedStepOptions = {}): Promise<StepResult> {
   const { ctx, state: st, id, name, noCache } = call;
+  let inputs = given;
   const key = stepKey(inputs);
+  const detail = async (): Promise<void> => {
+    if (!o.detail) return;
+    const d = await o.detail();
+    if (stepKey(d) === key) inputs = d;
+  };
   const cache = ctx.o.cache;
   const remember = (rec: CacheRecord): void => {
     const list = ctx.records.get(call.stage.index) ?? [];
@@ -80,8 +95,11 @@ export async function cachedStep(call: StepCall, inputs: StepInputs, produce: ()
     return rec;
   };
   let reason: MissReason;
-  if (!cache) reason = { kind: 'no-cache', detail: 'cache disabled' };
-  else if (noCache) {
+  if (!cache) {
+    await detail();
+    reason = { kind: 'no-cache', detail: 'cache disabled' };
+  } else if (noCache) {
+    await detail();
     // --no-cache (or --no-cache-filter) ignores the records but still writes this step's, as BuildKit does: the
     // next ordinary build hits. The key is leased for that write, and the previous build of the step is still
     // found, for its layer's segments and files.
@@ -110,6 +128,7 @@ export async function cachedStep(call: StepCall, inputs: StepInputs, produce: ()
       ctx.events({ type: 'info', message: `${name}: cache hit from ${remote.ref}` });
       return hit(local);
     }
+    await detail();
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
     if (before) ctx.previous.set(id, before);
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };

@@ -1,6 +1,6 @@
 /**
  * The build checks of a build (builder/checks), with what only the build knows: the stages it builds, its
- * base images' configs (so UndefinedVar knows their Env), the .dockerignore and the context's key-like files.
+ * base images' configs (so UndefinedVar knows their Env), the .dockerignore and the key-like files its steps copy.
  * They run before any step: warnings go to `events` (type `warning` with its `rule`) and into the result, and
  * with `error=true` a warning fails the build here (`lint violation found for rules: …`).
  */
@@ -39,14 +39,15 @@ export function checksBeforeFailure(ast: DockerfileAst, o: BuildOptions, platfor
 /** Most context entries looked at for key-like file names (a larger context is not searched further). */
 const MAX_CONTEXT_ENTRIES = 50_000;
 
-/** The checks of a build: the warnings found before any step, and those of the context scan, found meanwhile. */
+/** The checks of a build: the warnings found before any step, and those of the sources the steps selected. */
 export interface BuildChecks {
   readonly warnings: readonly CheckWarning[];
   /**
-   * SecretInLayer warnings for key-like files inside copied context directories: the context is scanned (names
-   * only) while the build runs, not before it, and these are emitted when the scan ends. Never rejects.
+   * SecretInLayer warnings for key-like files inside copied context directories, from the paths the COPY/ADD steps
+   * selected (ctx.contextFilesSelected: the context walk each one does anyway, .dockerignore applied): emits them
+   * and returns them, once (later calls return []). Called when the steps are done.
    */
-  readonly later: Promise<readonly CheckWarning[]>;
+  later(): readonly CheckWarning[];
 }
 
 /**
@@ -75,8 +76,10 @@ export async function buildChecks(ctx: BuildCtx): Promise<BuildChecks> {
     stages: new Set(ctx.graph.order.map((rs) => rs.index)), ignore: ctx.ignore.file ? ctx.ignore.matcher : undefined, bases,
   };
   let report = runChecks(input);
-  const scan = report.config.error ? undefined : secretLookingFiles(ctx);
-  if (report.config.error) {
+  // With error=true a warning must fail the build before any step: the context is scanned for key-like names
+  // now. Otherwise the steps' own selections give them, at the end (BuildChecks.later).
+  const scanned = report.config.error === true;
+  if (scanned) {
     const files = await secretLookingFiles(ctx);
     if (files) report = runChecks({ ...input, contextFiles: files });
   }
@@ -87,13 +90,17 @@ export async function buildChecks(ctx: BuildCtx): Promise<BuildChecks> {
   if (TsbuildError.is(report.failure) && report.failure.code === 'DOCKERFILE_CHECK') throw report.failure;
   if (report.violation) throw report.violation;
   const first = report.warnings;
-  const later = (scan ?? Promise.resolve(undefined)).then((files) => {
-    if (!files || files.length === 0) return [];
+  let done = scanned; // with error=true the scan above already gave them
+  const later = (): readonly CheckWarning[] => {
+    if (done) return [];
+    done = true;
+    const files = ctx.contextFilesSelected.flat();
+    if (files.length === 0) return [];
     const seen = new Set(first.map((w) => `${w.location.line}\0${w.ruleName}\0${w.detail}`));
     const more = runChecks({ ...input, contextFiles: files }).warnings.filter((w) => !seen.has(`${w.location.line}\0${w.ruleName}\0${w.detail}`));
     emitCheckWarnings(ctx.events, more);
     return more;
-  }, () => []);
+  };
   return { warnings: first, later };
 }
 

@@ -118,6 +118,8 @@ export interface BuildCtx {
   readonly commands: ShellRunner;
   /** The `--ssh` agents (RUN --mount=type=ssh), when any were given. */
   readonly ssh: SshAgents | undefined;
+  /** The context paths (not directories) each COPY/ADD from the build context selected, for SecretInLayer (checks.ts). */
+  readonly contextFilesSelected: string[][];
 }
 
 /** A directory a build reads files from (its context, or a directory named context), with its .dockerignore. */

@@ -5,7 +5,7 @@ import {
   execFileAsync, fsPath, isPlainName, readdirEntries, readdirNamesSync, readlinkNameSync, showName, TsbuildError, type CommandRunner,
 } from '../../layer-store/index.js';
 import { directRunner } from '../../runtime-exec/index.js';
-import { adoptTree, hasXattrs } from './adopt-tree.js';
+import { adoptTree } from './adopt-tree.js';
 import { scopedPath } from './scoped-path.js';
 
 const execFileP = execFileAsync;
@@ -32,6 +32,7 @@ export interface CopyIntoOptions {
    * The snapshot of the layer the previous build of this step made: unchanged files of a whole-tree copy are
    * hard-linked from it instead of copied (see linkTree). `same(rel)` says whether the source file at `rel`
    * (relative to the source directory) has the content, mode and type it had then (the step's cache records).
+   * Given only when no source entry has extended attributes, then or now: linkTree and adoptTree copy none.
    */
   readonly previous?: {
     readonly snapshot: string;
@@ -165,8 +166,9 @@ function treeIn(snap: string, ctrPath: string): string | undefined {
  * has the same size, mode, whole-second mtime (what the layer records) and owner, is hard-linked from `prev`
  * instead of copied. Snapshots are never written to (overlay copies a file up before changing it), so the link
  * shares an immutable file. Creating 20,000 files costs seconds when the disk is busy; linking them is metadata.
- * Returns false, having written nothing, for a tree this does not handle (hardlinks, devices, fifos, sockets, or
- * extended attributes on what it would copy or create afresh): the caller copies it with cp.
+ * Returns false, having written nothing, for a tree this does not handle (hardlinks, devices, fifos, sockets): the
+ * caller copies it with cp. What it creates gets no extended attributes: the source must have none (`previous` is
+ * offered only then: workspace.ts previousTree).
  */
 async function linkTree(src: string, dst: string, prev: string, owner: Owner, same: (rel: string) => boolean): Promise<boolean> {
   const dirs: { rel: string; st: Stats }[] = [];
@@ -195,12 +197,6 @@ async function linkTree(src: string, dst: string, prev: string, owner: Owner, sa
     const old = lstatSync(fsPath(join(prev, rel)), { throwIfNoEntry: false });
     if (old?.isFile() && old.size === st.size && (old.mode & 0o7777) === (st.mode & 0o7777) && sec(old.mtimeMs) === sec(st.mtimeMs)
       && old.uid === owner.uid && old.gid === owner.gid && same(rel)) linked.add(rel);
-  }
-  // What is created afresh gets no extended attributes (cp -a copies them): a tree where it would need some is cp's.
-  try {
-    if (hasXattrs([...dirs, ...others].filter((e) => !linked.has(e.rel)).map((e) => join(src, e.rel)))) return false;
-  } catch {
-    return false;
   }
   for (const d of dirs) mkdirSync(fsPath(join(dst, d.rel)), { mode: 0o700 });
   for (const { rel, st } of others) {

@@ -192,7 +192,8 @@ export async function previousTree(ctx: BuildCtx, id: string, instruction: strin
   if (!layer || !before || !current || prev.inputs.instruction !== instruction) return undefined;
   if (chrootIsolation(ctx)) return undefined; // its links go into the upper dir, which the tree walk writes
   // A source with extended attributes, now or then (`;x=` in its print, cache/hash-sources.ts), is cp -a's: the
-  // tree kept from the previous build would keep a directory's old ones, and Node cannot copy them.
+  // tree kept from the previous build would keep a directory's old ones, and Node cannot copy them. linkTree and
+  // adoptTree (copy.ts, adopt-tree.ts) read no xattrs: this check is what keeps them out of such a tree.
   if (hasXattrPrint(current) || hasXattrPrint(before)) return undefined;
   // Not leased yet: the copy first tries to take it (which only succeeds when no build, this one included, leases
   // it); linking from it leases it first.

@@ -61,6 +61,19 @@ test('a change of extended attributes alone re-runs the COPY, says so, and gives
   assert.equal(file.layers, await cold(), 'the layers are a cold build\'s (the xattr is in them)');
   assert.equal((await rebuild('x:1b')).r.steps.every((s) => s.cached), true, 'and a rebuild with no change hits again');
 
+  // A content edit elsewhere, the xattr unchanged: the edit fast paths (which copy no xattrs) must not drop it.
+  await appendFile(join(ctx, 'app', 'f9.txt'), 'edited\n');
+  const edit = await rebuild('x:1c');
+  assert.equal(copyStep(edit.r).cached, false);
+  assert.match(JSON.stringify(copyStep(edit.r).reason), /app\/f9\.txt.*content changed/);
+  assert.equal(edit.layers, await cold(), 'the unchanged file keeps its xattr in the layer');
+  // A new file with an xattr: the edit fast paths would create it afresh, without it; cp -a copies it.
+  await writeFile(join(ctx, 'app', 'new.txt'), 'new\n');
+  await run('setfattr', ['-n', 'user.note', '-v', 'new', join(ctx, 'app', 'new.txt')]);
+  const added = await rebuild('x:1d');
+  assert.match(JSON.stringify(copyStep(added.r).reason), /app\/new\.txt was added/);
+  assert.equal(added.layers, await cold(), 'the new file has its xattr in the layer');
+
   await run('setfattr', ['-n', 'user.note', '-v', 'dir', join(ctx, 'app', 'd')]);
   const dir = await rebuild('x:2');
   assert.equal(copyStep(dir.r).cached, false, 'the COPY re-ran after an xattr was set on a directory');

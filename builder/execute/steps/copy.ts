@@ -119,12 +119,15 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       }
     };
     const contextSelection = fromLayers ? undefined : await select();
+    // The build context's files it selects, for SecretInLayer (checks.ts): the walk is done, the names are here.
+    if (contextSelection && !dirSource) ctx.contextFilesSelected.push(contextSelection.sources.flatMap((x) => x.entries.filter((e) => e.type !== 'dir').map((e) => e.relPath)));
     let sourcesDigest: string;
-    let files: Record<string, string> | undefined;
+    let files: Readonly<Record<string, string>> | undefined;
     if (contextSelection && ctx.statCache) {
-      const h = await hashSources(srcRoot, contextSelection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
+      // An unchanged selection is answered without its per-file fingerprints; a miss gets them (`detail` below).
+      const h = await hashSources(srcRoot, contextSelection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal, memo: true });
       sourcesDigest = h.digest;
-      files = { ...h.files };
+      files = h.files;
     } else {
       sourcesDigest = sourceKey;
     }
@@ -132,6 +135,13 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       ...stepInputs(call, copyKey(ins, cwd, fromLayers ? { name: from!, layers: sourceKey } : undefined, downloads, specialsOf(contextSelection))),
       ...(fromLayers ? {} : { sources: { digest: sourcesDigest as Digest, ...(files ? { files } : {}) } }),
     };
+    const statCache = ctx.statCache;
+    const detail = contextSelection && statCache && !files ? async (): Promise<StepInputs> => {
+      const h = await hashSources(srcRoot, contextSelection, statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
+      if (h.digest !== sourcesDigest) return inputs; // changed since: this run's files are not the key's
+      files = h.files;
+      return { ...inputs, sources: { digest: h.digest, files } };
+    } : undefined;
     const r = await cachedStep(call, inputs, async () => {
       const s = await scratchDirs(ctx, 'copy');
       // A source stage's view is mounted while this step's overlay is (two helper processes at once).
@@ -146,7 +156,7 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       });
       const layer = await commitUpper(ctx, s, id);
       return layer ? { layer } : {};
-    });
+    }, detail ? { detail } : {});
     if (r.layer) st.layers.push(r.layer);
     commitHistory(st.config, copyCreatedBy(ins.kind, ins.sources, ins.sourceContents.map((h) => h.path), ins.dest), r.layer !== undefined, st.time);
   } finally {
