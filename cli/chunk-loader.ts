@@ -226,10 +226,10 @@ export const cachesOn = (env: NodeJS.ProcessEnv): boolean => env['TSBUILD_CODE_C
 /**
  * Runs the executable: `entry` (a chunk file in `dir` exporting `main`) with this process's command line.
  * `flagsSet`: V8's flags for BULK_COMMANDS are already set (a bulk startup snapshot's run, whose node command
- * line carried them). At exit, after the caches, a startup snapshot is made when one would serve this command
- * better (snapshot.ts).
+ * line carried them). At exit, after the caches, the command's startup snapshot is made when it has none that
+ * serves (snapshot.ts), or `staleSnapshot` (it started from one whose chunk files changed).
  */
-export function runBundle(dir: string, entry: string, flagsSet = false): void {
+export function runBundle(dir: string, entry: string, flagsSet = false, staleSnapshot = false): void {
   const key = cacheKey(process.argv.slice(2));
   const bulk = flagsSet || BULK_COMMANDS.has(key);
   // node:v8 loads the stream modules: required only by the commands that set the flag.
@@ -237,7 +237,7 @@ export function runBundle(dir: string, entry: string, flagsSet = false): void {
   const variant = bulk ? 'bulk' : '';
   const loader = new ChunkLoader(key, cachesOn(process.env), variant);
   process.once('exit', () => {
-    if (loader.saveCaches()) refreshSnapshot(dir, key, variant, bulk ? [BULK_FLAG] : [], loader.sources());
+    if (loader.saveCaches()) refreshSnapshot(dir, key, variant, bulk ? [BULK_FLAG] : [], loader.sources(), staleSnapshot);
   });
   (loader.load(join(dir, entry)) as { main: () => Promise<void> }).main();
 }

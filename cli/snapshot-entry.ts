@@ -78,7 +78,7 @@ function start(): void {
   const flagsSet = process.execArgv.includes(BULK_FLAG);
   process.execArgv = process.execArgv.filter((a, i) => a !== BULK_FLAG && i !== at && i !== at + 1);
   process.argv = [process.execPath, join(dir, 'tsbuild.cjs'), ...args];
-  if (!current(blob, flagsSet)) { runBundle(dir, 'main.cjs', flagsSet); return; }
+  if (!current(blob, flagsSet)) { runBundle(dir, 'main.cjs', flagsSet, true); return; }
   // Chunks the snapshot did not run load as without it, with their code caches.
   loader.resume(cacheKey(args), cachesOn(process.env), variant);
   process.once('exit', () => loader.saveCaches());

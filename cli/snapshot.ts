@@ -1,31 +1,35 @@
 /**
- * V8 startup snapshots of the bundled executable (see cli/README.md, Start-up): a heap with the chunks a command
- * needs already compiled and run, which `node --snapshot-blob FILE` starts from instead of loading them.
+ * V8 startup snapshots of the bundled executable (cli/README.md, Start-up): a heap in which the chunks a command
+ * runs are already compiled (from their code caches) and their top levels already run, which
+ * `node --snapshot-blob FILE` starts from instead of loading them.
  *
- * Beside the chunks in dist/bin, per set of V8 flags (`variant`: '' or `bulk`, as the code caches):
- * - `tsbuild[.bulk].N.blob`, the snapshot (made by `node --build-snapshot dist/bin/snapshot-entry.cjs`, written
- *   under a new name each time and never changed after);
- * - `tsbuild[.bulk].snapshot`, which says which blob is current and what it was made from, replaced as a whole
- *   (temporary file, rename):
+ * One per command (`NAME`: snapshotName of its cacheKey), beside the chunks in dist/bin:
+ * - `tsbuild.NAME.ID.blob`, the snapshot, made by `node [FLAGS] --build-snapshot dist/bin/snapshot-entry.cjs`
+ *   under the V8 flags of the command (BULK_COMMANDS': `--no-incremental-marking`), written under a new name
+ *   each time and never changed after;
+ * - `tsbuild.NAME.snapshot`, the record of the current one, replaced as a whole (temporary file, rename):
  *
- *     tsbuild-snapshot 1 | node's path (process.execPath) | blob file name | node's version | `CHUNK BYTES CRC`…
+ *     tsbuild-snapshot 1 | node's path (process.execPath) | blob file name, or `none` | node's version | `CHUNK BYTES CRC`…
  *
- *   and whose modification time is node's (copied to the nanosecond). bin/tsbuild reads its first three lines
- *   (no process started) and uses the blob only when the `node` it would run is that file with that time, and
- *   NODE_OPTIONS is unset; Node itself refuses a blob of another
- *   version or other V8 flags by exiting, so those checks come first. The chunk lines are the exact sources
- *   (wrapper included) the snapshot ran: the snapshot's own start checks them against the files and runs the
- *   chunks from the files when one differs (snapshot-entry.ts).
+ *   with node's modification time (copied to the nanosecond). bin/tsbuild reads its first three lines (no
+ *   process started) and uses the blob only when the `node` it would run is that file with that time and
+ *   NODE_OPTIONS is unset: Node exits, rather than start, with a blob of another version or other V8 flags, and
+ *   a damaged blob makes V8 stop on its checksum. The chunk lines are the sources (wrapper included, as the
+ *   code caches) the snapshot ran; its own start checks the files against it (snapshot-entry.ts) and runs the
+ *   command from the files when one changed. `none`: no snapshot could be made from these chunks with this node
+ *   (not tried again until they change).
  *
- * Made at the exit of a command whose chunks all had a valid code cache (so the snapshot holds their compiled
- * functions) when the current record does not cover the chunks this run loaded; it then covers them and the
- * ones it covered. `TSBUILD_SNAPSHOT=0` (or `TSBUILD_CODE_CACHE=0`) neither uses nor makes one.
+ * Made at the exit of a command run from the files whose chunks all had a valid code cache (its second run: the
+ * first writes the caches), when its record is missing or no longer serves; it adds that run's exit ~0.3 s of CPU.
+ * `TSBUILD_SNAPSHOT=0` (or `TSBUILD_CODE_CACHE=0`) neither uses nor makes one.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, join } from 'node:path';
 
 const MAGIC = 'tsbuild-snapshot 1';
+/** The blob of a record that says none could be made from its chunks with its node: not tried again until they change. */
+const NONE = 'none';
 /** A blob no record names is removed once older than this (a command may have just read the record naming it). */
 const STALE_BLOB_MS = 60_000;
 /** At most this long to make a snapshot (~0.3 s of CPU on its own; more on a loaded machine). */
@@ -70,7 +74,7 @@ export function decodeRecord(text: string): SnapshotRecord | undefined {
   const lines = text.split('\n');
   if (lines.at(-1) !== '') return undefined;
   const [magic, execPath, blob, version, ...rest] = lines.slice(0, -1);
-  if (magic !== MAGIC || !execPath || !blob || !version || !/^tsbuild[.\w-]*\.blob$/.test(blob)) return undefined;
+  if (magic !== MAGIC || !execPath || !blob || !version || !(blob === NONE || /^tsbuild[.\w-]*\.blob$/.test(blob))) return undefined;
   const chunks: SnapshotChunk[] = [];
   for (const l of rest) {
     const m = /^([\w.-]+\.cjs) (\d+) (\d+)$/.exec(l);
@@ -80,17 +84,22 @@ export function decodeRecord(text: string): SnapshotRecord | undefined {
   return { execPath, blob, version, chunks };
 }
 
-/** The current record of snapshot `name`, or undefined (never throws). */
-export function readRecord(dir: string, name: string): SnapshotRecord | undefined {
-  try { return decodeRecord(readFileSync(recordFileOf(dir, name), 'utf8')); } catch { return undefined; }
-}
-
 /**
- * Whether `r` still serves: made by this node, its blob there, every chunk it ran still a file, and the same
- * source as in `sources` (the chunks this run compiled) for those this run compiled too.
+ * Whether the record of snapshot `name` still serves: made by this node (same file, same modification time, as
+ * the launcher checks), its blob there, every chunk it ran still a file, and the same source as in `sources`
+ * (the chunks this run compiled) for those this run compiled too. Never throws.
  */
-export function stillServes(dir: string, r: SnapshotRecord | undefined, sources: readonly SnapshotChunk[]): boolean {
-  if (!r || r.execPath !== process.execPath || r.version !== process.version || !existsSync(join(dir, r.blob))) return false;
+export function stillServes(dir: string, name: string, sources: readonly SnapshotChunk[]): boolean {
+  const file = recordFileOf(dir, name);
+  let r: SnapshotRecord | undefined;
+  try {
+    r = decodeRecord(readFileSync(file, 'utf8'));
+    if (!r || r.execPath !== process.execPath || r.version !== process.version) return false;
+    if (statSync(file, { bigint: true }).mtimeNs !== statSync(process.execPath, { bigint: true }).mtimeNs) return false;
+  } catch {
+    return false;
+  }
+  if (r.blob !== NONE && !existsSync(join(dir, r.blob))) return false;
   const now = new Map(sources.map((c) => [c.name, c]));
   return r.chunks.every((c) => {
     const s = now.get(c.name);
@@ -101,34 +110,40 @@ export function stillServes(dir: string, r: SnapshotRecord | undefined, sources:
 /**
  * At the exit of command `key` run from the chunk files, with every code cache valid: makes a snapshot of the
  * chunks it ran (`sources`, files of `dir`) under the node flags `flags` (those of `variant`, chunk-loader.ts),
- * unless the command's current one still serves. Any failure (a read-only install, no snapshot support) just
- * leaves no new snapshot; never throws.
+ * unless the command's current one still serves (`stale`: the command started from it and found a chunk file
+ * changed, if only its change time). Any failure (a read-only install, no snapshot support) just leaves no new
+ * snapshot; never throws.
  */
-export function refreshSnapshot(dir: string, key: string, variant: string, flags: readonly string[], sources: readonly { file: string; sourceBytes: number; sourceCrc: number }[]): void {
+export function refreshSnapshot(dir: string, key: string, variant: string, flags: readonly string[], sources: readonly { file: string; sourceBytes: number; sourceCrc: number }[], stale = false): void {
   const name = snapshotName(key);
   if (name === undefined || !snapshotsOn(process.env) || process.env['NODE_OPTIONS'] || process.execArgv.length > 0) return;
   const entry = join(dir, 'snapshot-entry.cjs');
   const ran = sources.map((s) => ({ name: basename(s.file), sourceBytes: s.sourceBytes, sourceCrc: s.sourceCrc }));
-  if (ran.length === 0 || stillServes(dir, readRecord(dir, name), ran) || !existsSync(entry)) return;
+  if (ran.length === 0 || (!stale && stillServes(dir, name, ran)) || !existsSync(entry)) return;
   const stem = `tsbuild.${name}`;
   const tmp = join(dir, `.${stem}.${process.pid}`);
   try {
+    accessSync(dir, constants.W_OK); // a read-only install: none, and nothing tried at every exit
     // A child of this node with exactly the flags the launcher will give it, and an empty environment: nothing
     // of this command's environment can be captured in the heap (snapshot-entry.ts).
     const { spawnSync } = createRequire(entry)('node:child_process') as typeof import('node:child_process');
     const r = spawnSync(process.execPath, [...flags, '--snapshot-blob', `${tmp}.blob`, '--build-snapshot', entry, dir, variant, `${tmp}.chunks`, ...ran.map((c) => c.name)],
       { stdio: 'ignore', env: {}, timeout: BUILD_TIMEOUT_MS });
-    if (r.status !== 0 || statSync(`${tmp}.blob`).size === 0) return;
-    const chunks = JSON.parse(readFileSync(`${tmp}.chunks`, 'utf8')) as SnapshotChunk[];
-    const blob = `${stem}.${Date.now().toString(36)}${process.pid.toString(36)}.blob`;
-    renameSync(`${tmp}.blob`, join(dir, blob));
+    let record: SnapshotRecord = { execPath: process.execPath, blob: NONE, version: process.version, chunks: ran };
+    // The blob must start (a blob V8 cannot read stops node before any code runs): `--version` from it.
+    if (r.status === 0 && statSync(`${tmp}.blob`).size > 0 && spawnSync(process.execPath, [...flags, '--snapshot-blob', `${tmp}.blob`, '--', '--version'],
+      { stdio: 'ignore', env: {}, timeout: BUILD_TIMEOUT_MS }).status === 0) {
+      const blob = `${stem}.${Date.now().toString(36)}${process.pid.toString(36)}.blob`;
+      renameSync(`${tmp}.blob`, join(dir, blob));
+      record = { ...record, blob, chunks: JSON.parse(readFileSync(`${tmp}.chunks`, 'utf8')) as SnapshotChunk[] };
+    }
     const fd = openSync(`${tmp}.record`, 'w', 0o644);
-    try { writeFileSync(fd, encodeRecord({ execPath: process.execPath, blob, version: process.version, chunks })); } finally { closeSync(fd); }
+    try { writeFileSync(fd, encodeRecord(record)); } finally { closeSync(fd); }
     // The record's modification time is node's, to the nanosecond: the launcher's test that node is unchanged
-    // (a package upgrade replaces the file, with the package's time).
-    if (spawnSync('touch', ['-r', process.execPath, `${tmp}.record`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } }).status !== 0) return;
+    // (a package upgrade replaces the file, with the package's time). Without it, the launcher never uses it.
+    spawnSync('touch', ['-r', process.execPath, `${tmp}.record`], { stdio: 'ignore', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' } });
     renameSync(`${tmp}.record`, recordFileOf(dir, name));
-    removeOldBlobs(dir, stem, blob);
+    removeOldBlobs(dir, stem, record.blob);
   } catch {
     // no snapshot this time
   } finally {
