@@ -32,6 +32,8 @@ const MAGIC = 'tsbuild-snapshot 1';
 const NONE = 'none';
 /** A blob no record names is removed once older than this (a command may have just read the record naming it). */
 const STALE_BLOB_MS = 60_000;
+/** A temporary file of a snapshot being made is removed once older than this (its maker was killed). */
+const STALE_TMP_MS = 10 * 60_000;
 /** At most this long to make a snapshot (~0.3 s of CPU on its own; more on a loaded machine). */
 const BUILD_TIMEOUT_MS = 60_000;
 
@@ -129,10 +131,14 @@ export function refreshSnapshot(dir: string, key: string, variant: string, flags
     const { spawnSync } = createRequire(entry)('node:child_process') as typeof import('node:child_process');
     const r = spawnSync(process.execPath, [...flags, '--snapshot-blob', `${tmp}.blob`, '--build-snapshot', entry, dir, variant, `${tmp}.chunks`, ...ran.map((c) => c.name)],
       { stdio: 'ignore', env: {}, timeout: BUILD_TIMEOUT_MS });
+    // Stopped by a signal (Ctrl-C reaches the whole process group) or the timeout: tried again at a later exit.
+    if (r.status === null) return;
     let record: SnapshotRecord = { execPath: process.execPath, blob: NONE, version: process.version, chunks: ran };
     // The blob must start (a blob V8 cannot read stops node before any code runs): `--version` from it.
-    if (r.status === 0 && statSync(`${tmp}.blob`).size > 0 && spawnSync(process.execPath, [...flags, '--snapshot-blob', `${tmp}.blob`, '--', '--version'],
-      { stdio: 'ignore', env: {}, timeout: BUILD_TIMEOUT_MS }).status === 0) {
+    const check = r.status === 0 && statSync(`${tmp}.blob`).size > 0
+      ? spawnSync(process.execPath, [...flags, '--snapshot-blob', `${tmp}.blob`, '--', '--version'], { stdio: 'ignore', env: {}, timeout: BUILD_TIMEOUT_MS }) : undefined;
+    if (check && check.status === null) return;
+    if (check?.status === 0) {
       const blob = `${stem}.${Date.now().toString(36)}${process.pid.toString(36)}.blob`;
       renameSync(`${tmp}.blob`, join(dir, blob));
       record = { ...record, blob, chunks: JSON.parse(readFileSync(`${tmp}.chunks`, 'utf8')) as SnapshotChunk[] };
@@ -151,11 +157,15 @@ export function refreshSnapshot(dir: string, key: string, variant: string, flags
   }
 }
 
-/** Removes the blobs of `stem` other than `keep` that are old enough that no command can be about to start from them. */
+/**
+ * Removes the blobs of `stem` other than `keep` that are old enough that no command can be about to start from
+ * them, and temporary files of `stem` as old (left by a command killed while it made a snapshot).
+ */
 function removeOldBlobs(dir: string, stem: string, keep: string): void {
   const now = Date.now();
   for (const f of readdirSync(dir)) {
-    if (f === keep || !f.startsWith(`${stem}.`) || !f.endsWith('.blob') || f.slice(stem.length + 1, -5).includes('.')) continue;
-    try { if (now - statSync(join(dir, f)).mtimeMs > STALE_BLOB_MS) rmSync(join(dir, f), { force: true }); } catch { /* gone already */ }
+    const blob = f !== keep && f.startsWith(`${stem}.`) && f.endsWith('.blob') && !f.slice(stem.length + 1, -5).includes('.');
+    if (!blob && !/^\.tsbuild\.[\w-]+\.\d+\.(blob|chunks|record)$/.test(f)) continue;
+    try { if (now - statSync(join(dir, f)).mtimeMs > (blob ? STALE_BLOB_MS : STALE_TMP_MS)) rmSync(join(dir, f), { force: true }); } catch { /* gone already */ }
   }
 }

@@ -194,6 +194,9 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
     outfile: 'dist/bin/snapshot-entry.cjs',
     logLevel: 'warning',
   });
+  // What the executable writes beside its chunks at run time (code caches, startup snapshots: cli/chunk-loader.ts,
+  // cli/snapshot.ts) is made for the node that wrote it and stays out of a package packed from this checkout.
+  writeFileSync('dist/bin/.npmignore', '*.v8-cache\n*.blob\n*.snapshot\n.*.tmp\n.tsbuild.*\n');
   // `node dist/bin/tsbuild.mjs` and `import 'dist/bin/tsbuild.mjs'` (bin/tsbuild.js) still run the executable.
   writeFileSync('dist/bin/tsbuild.mjs', "import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./tsbuild.cjs');\n");
 }
