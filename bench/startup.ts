@@ -94,9 +94,10 @@ function findPerf(): string | undefined {
 
 /**
  * Untimed runs of each row first: the page cache, then what the executable makes at the exit of its first runs
- * (its V8 code caches at the first, a startup snapshot at the next: cli/README.md, Start-up).
+ * (its V8 code caches at the first, a startup snapshot at the exit of the next RUNS_BEFORE_SNAPSHOT (5) with valid
+ * caches: cli/snapshot.ts, cli/README.md Start-up).
  */
-const WARM_UPS = 3;
+const WARM_UPS = 7;
 
 /**
  * Measures the fixed-cost rows, interleaved run by run (so load changes hit every row alike), after WARM_UPS
