@@ -18,7 +18,7 @@
 import { realpathSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as v8 from 'node:v8';
-import { BULK_FLAG, cacheKey, cachesOn, ChunkLoader, runBundle } from './chunk-loader.js';
+import { BULK_COMMANDS, BULK_FLAG, cacheKey, cachesOn, ChunkLoader, runBundle } from './chunk-loader.js';
 import { snapshotsOn, type SnapshotChunk } from './snapshot.js';
 
 type GetBuiltin = (s: string) => unknown;
@@ -60,9 +60,13 @@ function identity(file: string): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.ctimeNs}`;
 }
 
-/** Whether this snapshot may run the command: made for this directory and flags, and its chunk files unchanged. */
-function current(blob: string | undefined, flagsSet: boolean): boolean {
-  if (!snapshotsOn(process.env) || blob === undefined || flagsSet !== (variant === 'bulk')) return false;
+/**
+ * Whether this snapshot may run the command `key`: made for this directory and for the flags this node has and
+ * the command needs (as bin/tsbuild picks it), and its chunk files unchanged.
+ */
+function current(blob: string | undefined, flagsSet: boolean, key: string): boolean {
+  const bulk = variant === 'bulk';
+  if (!snapshotsOn(process.env) || blob === undefined || flagsSet !== bulk || BULK_COMMANDS.has(key) !== bulk) return false;
   try {
     return realpathSync(dirname(blob)) === dir && ranFiles.every(([n, id]) => identity(join(dir, n)) === id);
   } catch {
@@ -78,9 +82,10 @@ function start(): void {
   const flagsSet = process.execArgv.includes(BULK_FLAG);
   process.execArgv = process.execArgv.filter((a, i) => a !== BULK_FLAG && i !== at && i !== at + 1);
   process.argv = [process.execPath, join(dir, 'tsbuild.cjs'), ...args];
-  if (!current(blob, flagsSet)) { runBundle(dir, 'main.cjs', flagsSet, true); return; }
+  const key = cacheKey(args);
+  if (!current(blob, flagsSet, key)) { runBundle(dir, 'main.cjs', flagsSet, true); return; }
   // Chunks the snapshot did not run load as without it, with their code caches.
-  loader.resume(cacheKey(args), cachesOn(process.env), variant);
+  loader.resume(key, cachesOn(process.env), variant);
   process.once('exit', () => loader.saveCaches());
   void main();
 }
