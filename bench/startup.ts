@@ -93,8 +93,15 @@ function findPerf(): string | undefined {
 }
 
 /**
- * Measures the fixed-cost rows, interleaved run by run (so load changes hit every row alike), after one
- * untimed warm-up of each (page cache). Never throws for a failing row: it carries `failed`.
+ * Untimed runs of each row first: the page cache, then what the executable makes at the exit of its first runs
+ * (its V8 code caches at the first, a startup snapshot at the exit of the next RUNS_BEFORE_SNAPSHOT (5) with valid
+ * caches: cli/snapshot.ts, cli/README.md Start-up).
+ */
+const WARM_UPS = 7;
+
+/**
+ * Measures the fixed-cost rows, interleaved run by run (so load changes hit every row alike), after WARM_UPS
+ * untimed runs of each. Never throws for a failing row: it carries `failed`.
  */
 export async function fixedCosts(o: FixedCostOptions): Promise<FixedCost[]> {
   const runs = o.runs ?? 30;
@@ -127,7 +134,7 @@ export async function fixedCosts(o: FixedCostOptions): Promise<FixedCost[]> {
     const times = rows.map(() => [] as number[]);
     const cpu = rows.map(() => [] as number[]);
     const failed: (string | undefined)[] = rows.map(() => undefined);
-    for (let run = -1; run < runs; run++) {
+    for (let run = -WARM_UPS; run < runs; run++) {
       for (let i = 0; i < rows.length; i++) {
         if (failed[i] !== undefined) continue;
         try {

@@ -21,6 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import * as zlib from 'node:zlib';
 import { decodeCodeCache, encodeCodeCache, sourceCrc, type Crc32 } from './code-cache.js';
+import { refreshSnapshot } from './snapshot.js';
 
 /** The function each chunk's text is compiled in (the parameters bundle.mjs's conversion relies on). */
 export const WRAPPER_HEAD = "(function (exports, require, module, __filename, __dirname, __tsbImportMeta, __tsbLazy) {'use strict';";
@@ -40,6 +41,8 @@ export const cacheFileOf = (chunk: string, variant = ''): string => `${chunk}${v
  * error: unreachable code", 1 W2 `--no-cache` build in 4, when it was turned off at a command's first 16 MiB
  * transfer). As a node command-line flag it would cost every command Node's start-up snapshot (~15 ms).
  */
+/** The V8 flag BULK_COMMANDS run under (set before any chunk is compiled, or on a bulk snapshot's node command line). */
+export const BULK_FLAG = '--no-incremental-marking';
 export const BULK_COMMANDS: ReadonlySet<string> = new Set(['build', 'buildx', 'image', 'run', 'pull', 'push', 'copy', 'save', 'load', 'import', 'export', 'blob', 'flatten', 'append', 'mutate']);
 /** At most this many commands are recorded in a cache; a further one no longer rewrites it. */
 export const MAX_KEYS = 24;
@@ -58,12 +61,16 @@ interface Loaded {
 
 /**
  * The word the cache records for a command line: the command (the first argument after the global options),
- * or the flag there (`--version`, `--help`), or '.' for the default command (`tsbuild -t app .`).
+ * or the flag there (`--version`, `--help`), or '.' for the default command (`tsbuild -t app .`). bin/tsbuild
+ * finds the same word (choose_snapshot) to pick the snapshot of BULK_COMMANDS.
  */
 export function cacheKey(argv: readonly string[]): string {
   let i = 0;
-  while (i < argv.length && /^--(root|progress)$/.test(argv[i]!)) i += 2;
-  while (i < argv.length && /^--(root=|progress=|debug$)/.test(argv[i]!)) i += 1;
+  while (i < argv.length) {
+    if (/^--(root|progress)$/.test(argv[i]!) && i + 1 < argv.length) i += 2;
+    else if (/^--(root=|progress=|debug$)/.test(argv[i]!)) i += 1;
+    else break;
+  }
   const a = argv[i];
   if (a === undefined) return '.';
   if (a === '--version' || a === '--help' || a === '-h') return a;
@@ -94,22 +101,50 @@ export function lazyModule(load: () => object, set: (m: object) => void): object
   });
 }
 
+/** A chunk this process compiled: its file and the identity of the exact source (what a snapshot records). */
+export interface ChunkSource {
+  readonly file: string;
+  readonly sourceBytes: number;
+  readonly sourceCrc: number;
+}
+
 /** Loads the chunks of one directory, each once, and writes their caches at exit. */
 export class ChunkLoader {
   readonly #modules = new Map<string, { exports: unknown }>();
-  readonly #loaded: Loaded[] = [];
-  readonly #crc32: Crc32 | undefined;
-  readonly #key: string;
-  readonly #variant: string;
+  #loaded: Loaded[] = [];
+  #crc32: Crc32 | undefined;
+  #key: string;
+  #variant: string;
+  readonly #builtin: ((s: string) => unknown) | undefined;
   readonly #head = Buffer.from(WRAPPER_HEAD);
   readonly #tail = Buffer.from(WRAPPER_TAIL);
 
-  /** `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15); `variant`: cacheFileOf's. */
-  constructor(key: string, useCache: boolean, variant = '') {
+  /**
+   * `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15);
+   * `variant`: cacheFileOf's; `builtin`: how a chunk requires a Node builtin (default: a require made for the
+   * chunk file; a startup snapshot's loader passes one that is not tied to the process that built it).
+   */
+  constructor(key: string, useCache: boolean, variant = '', builtin?: (s: string) => unknown) {
     this.#key = key;
     this.#variant = variant;
-    const crc32 = (zlib as { crc32?: Crc32 }).crc32;
-    this.#crc32 = useCache && typeof crc32 === 'function' ? crc32 : undefined;
+    this.#builtin = builtin;
+    this.#crc32 = crc32If(useCache);
+  }
+
+  /**
+   * Makes a loader restored from a startup snapshot this run's: the command's key, cache use and variant; the
+   * chunks already run stay loaded (their modules are in the heap), the rest load and cache as usual.
+   */
+  resume(key: string, useCache: boolean, variant: string): void {
+    this.#key = key;
+    this.#variant = variant;
+    this.#crc32 = crc32If(useCache);
+    this.#loaded = [];
+  }
+
+  /** The chunks this loader compiled (with caches on), in load order. */
+  sources(): ChunkSource[] {
+    return this.#loaded.map(({ file, sourceBytes, sourceCrc }) => ({ file, sourceBytes, sourceCrc }));
   }
 
   /** Runs the chunk file (once) and returns its exports. */
@@ -126,7 +161,8 @@ export class ChunkLoader {
     // (pathToFileURL and createRequire are ~0.1 ms a call, and most chunks use neither at load).
     let real: NodeJS.Require | undefined;
     const outer = (): NodeJS.Require => (real ??= createRequire(file));
-    const require = (s: string): unknown => (s.startsWith('./') ? this.load(join(dir, s)) : outer()(s));
+    const builtin = this.#builtin ?? ((s: string): unknown => outer()(s));
+    const require = (s: string): unknown => (s.startsWith('./') ? this.load(join(dir, s)) : builtin(s));
     let url: string | undefined;
     const meta = { get url() { return (url ??= pathToFileURL(file).href); }, resolve: (s: string) => pathToFileURL(outer().resolve(s)).href };
     fn.call(undefined, m.exports, require, m, file, dir, meta, lazyModule);
@@ -137,7 +173,7 @@ export class ChunkLoader {
     const crc32 = this.#crc32;
     if (!crc32) return new Script(source, { filename: file });
     const sourceBytes = this.#head.length + body.length + this.#tail.length;
-    const crc = sourceCrc([this.#head, body, this.#tail], crc32);
+    const crc = sourceCrc([this.#head, body, this.#tail], crc32) >>> 0;
     let cache;
     try { cache = decodeCodeCache(readFileSync(cacheFileOf(file, this.#variant)), sourceBytes, crc, crc32); } catch { cache = undefined; }
     const script = new Script(source, { filename: file, ...(cache ? { cachedData: cache.data } : {}) });
@@ -149,10 +185,14 @@ export class ChunkLoader {
     return script;
   }
 
-  /** Writes the caches that need it (see the file comment); never throws. */
-  saveCaches(): void {
+  /**
+   * Writes the caches that need it (see the file comment); never throws. Answers whether every chunk compiled
+   * had a cache that needed nothing (caches on): what a startup snapshot is made from.
+   */
+  saveCaches(): boolean {
     const crc32 = this.#crc32;
-    if (!crc32 || !this.#loaded.some((c) => c.writeKeys)) return;
+    if (!crc32) return false;
+    if (!this.#loaded.some((c) => c.writeKeys)) return true;
     for (const c of this.#loaded) {
       if (!c.writeKeys) continue;
       const target = cacheFileOf(c.file, this.#variant);
@@ -167,19 +207,37 @@ export class ChunkLoader {
         renameSync(tmp, target);
       } catch {
         try { unlinkSync(tmp); } catch { /* never made */ }
-        return; // no cache where none can be written (a read-only install): the other chunks' are not tried
+        return false; // no cache where none can be written (a read-only install): the other chunks' are not tried
       }
     }
+    return false;
   }
 }
 
-/** Runs the executable: `entry` (a chunk file in `dir`) with this process's command line. */
-export function runBundle(dir: string, entry: string): void {
+/** zlib.crc32 when caches are on and Node has it (≥ 20.15). */
+function crc32If(useCache: boolean): Crc32 | undefined {
+  const crc32 = (zlib as { crc32?: Crc32 }).crc32;
+  return useCache && typeof crc32 === 'function' ? crc32 : undefined;
+}
+
+/** Whether `TSBUILD_CODE_CACHE` allows caches (and so a startup snapshot). */
+export const cachesOn = (env: NodeJS.ProcessEnv): boolean => env['TSBUILD_CODE_CACHE'] !== '0';
+
+/**
+ * Runs the executable: `entry` (a chunk file in `dir` exporting `main`) with this process's command line.
+ * `flagsSet`: V8's flags for BULK_COMMANDS are already set (a bulk startup snapshot's run, whose node command
+ * line carried them). At exit, after the caches, the command's startup snapshot is made when it has none that
+ * serves (snapshot.ts), or `staleSnapshot` (it started from one whose chunk files changed).
+ */
+export function runBundle(dir: string, entry: string, flagsSet = false, staleSnapshot = false): void {
   const key = cacheKey(process.argv.slice(2));
-  const bulk = BULK_COMMANDS.has(key);
+  const bulk = flagsSet || BULK_COMMANDS.has(key);
   // node:v8 loads the stream modules: required only by the commands that set the flag.
-  if (bulk) (createRequire(join(dir, entry))('node:v8') as typeof import('node:v8')).setFlagsFromString('--no-incremental-marking');
-  const loader = new ChunkLoader(key, process.env['TSBUILD_CODE_CACHE'] !== '0', bulk ? 'bulk' : '');
-  process.once('exit', () => loader.saveCaches());
-  loader.load(join(dir, entry));
+  if (bulk && !flagsSet) (createRequire(join(dir, entry))('node:v8') as typeof import('node:v8')).setFlagsFromString(BULK_FLAG);
+  const variant = bulk ? 'bulk' : '';
+  const loader = new ChunkLoader(key, cachesOn(process.env), variant);
+  process.once('exit', () => {
+    if (loader.saveCaches()) refreshSnapshot(dir, key, variant, bulk ? [BULK_FLAG] : [], loader.sources(), staleSnapshot);
+  });
+  (loader.load(join(dir, entry)) as { main: () => Promise<void> }).main();
 }

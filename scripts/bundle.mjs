@@ -158,7 +158,7 @@ export const ownModulesPure = {
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   // The command's code: ES module chunks (esbuild splits only ESM) turned into CommonJS chunks.
   const esm = await build({
-    entryPoints: { main: 'cli/bin.ts' },
+    entryPoints: { main: 'cli/bundle-main.ts' },
     bundle: true,
     splitting: true,
     platform: 'node',
@@ -173,7 +173,7 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
   });
   mkdirSync('dist/bin', { recursive: true });
   for (const f of esm.outputFiles) writeFileSync(cjsName(f.path), await toCommonJsChunk(f.text));
-  // The start, what bin/tsbuild runs: the chunk loader (cli/chunk-loader.ts), CommonJS, running main.cjs.
+  // The start, what bin/tsbuild runs: the chunk loader (cli/chunk-loader.ts), CommonJS, running main.cjs's main.
   await build({
     stdin: { contents: "require('./cli/chunk-loader.ts').runBundle(__dirname, 'main.cjs');", resolveDir: '.', sourcefile: 'tsbuild.cjs', loader: 'js' },
     bundle: true,
@@ -183,6 +183,20 @@ if (process.argv[1] === new URL(import.meta.url).pathname) {
     outfile: 'dist/bin/tsbuild.cjs',
     logLevel: 'warning',
   });
+  // What a V8 startup snapshot of the executable is made from (cli/snapshot-entry.ts, run by cli/snapshot.ts): one
+  // file that requires only Node builtins, as `node --build-snapshot` wants.
+  await build({
+    entryPoints: ['cli/snapshot-entry.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: 'dist/bin/snapshot-entry.cjs',
+    logLevel: 'warning',
+  });
+  // What the executable writes beside its chunks at run time (code caches, startup snapshots: cli/chunk-loader.ts,
+  // cli/snapshot.ts) is made for the node that wrote it and stays out of a package packed from this checkout.
+  writeFileSync('dist/bin/.npmignore', '*.v8-cache\n*.blob\n*.snapshot\n.*.tmp\n.tsbuild.*\n');
   // `node dist/bin/tsbuild.mjs` and `import 'dist/bin/tsbuild.mjs'` (bin/tsbuild.js) still run the executable.
   writeFileSync('dist/bin/tsbuild.mjs', "import { createRequire } from 'node:module';\ncreateRequire(import.meta.url)('./tsbuild.cjs');\n");
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { repoRoot } from './paths.js';
 
 /**
- * A copy of the installed layout (bin/tsbuild, dist/bin without its code caches, package.json) in a temporary
+ * A copy of the installed layout (bin/tsbuild, dist/bin without its code caches and startup snapshots, package.json) in a temporary
  * directory removed after the test: the V8 code caches its runs write are the test's own.
  */
 export function installedCopy(t: { after: (fn: () => void) => void }, prefix: string): { dir: string; bin: string; chunks: string } {
@@ -13,7 +13,7 @@ export function installedCopy(t: { after: (fn: () => void) => void }, prefix: st
   const repo = repoRoot();
   cpSync(join(repo, 'bin'), join(dir, 'bin'), { recursive: true });
   mkdirSync(join(dir, 'dist'));
-  cpSync(join(repo, 'dist', 'bin'), join(dir, 'dist', 'bin'), { recursive: true, filter: (s) => !s.endsWith('.v8-cache') });
+  cpSync(join(repo, 'dist', 'bin'), join(dir, 'dist', 'bin'), { recursive: true, filter: (s) => !/\.(v8-cache|snapshot|blob)$/.test(s) });
   cpSync(join(repo, 'package.json'), join(dir, 'package.json'));
   return { dir, bin: join(dir, 'bin', 'tsbuild'), chunks: join(dir, 'dist', 'bin') };
 }
