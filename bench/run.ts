@@ -185,6 +185,8 @@ async function main(): Promise<number> {
 
     const tsb = new TsbuildTool(cli, join(work, 'tsbuild'), baseTar, BASE_IMAGE);
     cleanups.push(() => tsb.stop());
+    await tsb.warmUp(registry.host);
+    log('tsbuild warmed up (code caches and startup snapshots of build, push and pull made)');
     const tools: BuildTool[] = [tsb];
     if (present.buildkit) {
       try {
