@@ -119,6 +119,9 @@ export class RegistrySource implements ImageSource {
     // Open the first response eagerly so that 404/auth errors reject getBlob itself.
     const first = await t.request({ ...base, expect: [200] });
     const out = verifyStream({ digest: d.digest, size: d.size });
+    // The body flows in as soon as it arrives, so a small blob can end (and a wrong one error) before the caller
+    // reads: the error stays on the stream (its reader's for-await or pipeline gets it), not an uncaught exception.
+    out.on('error', () => undefined);
     forwardBlob(t, first, out, { digest: d.digest, size: d.size, url, base, imageRef: this.ref, registry: this.reference.registry, signal: o.signal });
     if (!isConfig) return out;
     // A config is small and parsed whole by its reader: check it as the store would before anyone stores it.
