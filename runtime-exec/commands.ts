@@ -7,6 +7,10 @@
  * `/bin/sh` instead; each command is one line to it, forked from the shell, with its output in files in a
  * private directory. Commands run concurrently (each in a background subshell). If the shell dies, later commands
  * run with `directRunner`. Not for long-lived, streaming or killable processes (runc run keeps its own spawn).
+ *
+ * The shell is also a death tie (`tieOnExit`): when its stdin pipe from this process closes (close(), or this
+ * process died, even by SIGKILL), it runs every cleanup script still registered before it exits. It runs in a
+ * session of its own, so a signal to this process's group (Ctrl-C, `kill -9 -PGID`) does not end it first.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -14,6 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, CommandRunner } from '../layer-store/core/index.js';
 import { directRunner } from './exec.js';
+
+/** `$0` of the helper shell: how `ps` (and the tests) tell it apart. */
+export const HELPER_SHELL_NAME = 'tsbuild-sh';
 
 /** Quotes `s` for sh: single quotes, each `'` as `'\''`. */
 export function shQuote(s: string): string {
@@ -25,11 +32,16 @@ export function shQuote(s: string): string {
 // background jobs. The command line is not sent through the pipe: the shell's `read` takes one byte per read(2)
 // call, and a mount's lowerdir list (~100 bytes a layer) made that 3,000 system calls and 4.7 ms more a command
 // (bench: a 3,000-byte line took 6.5 ms, a short one 1.9 ms); `.` reads the file in blocks.
+// At end of input (this process closed the pipe or died), running commands are waited for (a mount in flight is
+// then made before an exit script detaches it), then the registered exit scripts (tieOnExit) run, each in a
+// background subshell, and the shell waits for them.
 const SCRIPT = `d=$1
 while IFS= read -r n && IFS= read -r i; do
   { . "$d/$n.cmd" <"$d/$i" >"$d/$n.out" 2>"$d/$n.err"; echo "$n $?"; } &
   jobs >/dev/null
 done
+wait
+for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1 & done
 wait`;
 
 /**
@@ -57,7 +69,7 @@ export class ShellRunner implements CommandRunner {
     this.#dir = mkdtempSync(join(this.#parent, 'tsbuild-sh-'));
     this.#started = true;
     writeFileSync(join(this.#dir, 'none.in'), '');
-    this.#sh = spawn('/bin/sh', ['-c', SCRIPT, 'tsbuild-sh', this.#dir], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    this.#sh = spawn('/bin/sh', ['-c', SCRIPT, HELPER_SHELL_NAME, this.#dir], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, detached: true });
     this.#sh.stdout.setEncoding('utf8').on('data', (s: string) => this.#onData(s));
     this.#sh.stderr.resume();
     this.#sh.stdin.on('error', () => this.#die(new Error('helper shell stdin closed')));
@@ -146,6 +158,46 @@ export class ShellRunner implements CommandRunner {
         }
       }
     }
+  }
+
+  /**
+   * Registers `script` (sh, sourced in a subshell with no stdin and its output discarded) to run when the shell's
+   * input ends while it is registered: this process died, or called close() before release(). Returns the
+   * release function (removes the script; idempotent), or undefined when the shell is not running (dead, or its
+   * directory cannot be made or written): the caller then needs a tie of its own.
+   */
+  tieOnExit(script: string): (() => void) | undefined {
+    if (this.#dead) return undefined;
+    if (!this.#started) {
+      try {
+        this.#start();
+      } catch {
+        this.#dead = true;
+        return undefined;
+      }
+    }
+    const file = join(this.#dir, `exit-${this.#next++}.sh`);
+    try {
+      writeFileSync(file, `${script}\n`);
+    } catch {
+      rmSync(file, { force: true });
+      return undefined;
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      try {
+        unlinkSync(file);
+      } catch {
+        // gone with the directory
+      }
+    };
+  }
+
+  /** Whether the shell is still there to hold exit scripts (a dead one cannot). */
+  get alive(): boolean {
+    return !this.#dead;
   }
 
   #die(e: unknown): void {

@@ -17,7 +17,8 @@ import { mountTargets, nofileLimit, ociConfig, stepCapabilities, validateSpec } 
 import { cgroupsPathFor, ociConfigText } from './run-settings.js';
 import { adaptToUserNamespace, checkRootlessSpec } from './rootless.js';
 import { MountStubs } from './stubs.js';
-import { superviseRunc } from './supervisor.js';
+import { ShellRunner } from './commands.js';
+import { superviseRunc, tiedCleanupScript, tiedRunc } from './supervisor.js';
 import type { RunIO, RunSpec, Runtime } from './types.js';
 
 /** How long an aborted container gets to die after `runc kill KILL` before `runc run` itself is killed. */
@@ -147,17 +148,22 @@ export class RuncRuntime implements Runtime {
     // The bundle's small files are written synchronously (a dozen thread-pool round trips fewer per step), and
     // while the overlay mount, a helper process, is being made.
     const bundle = mkdtempSync(join(this.#o.tmpDir ?? defaultBundleParent(), 'tsbuild-run-'));
+    const id = spec.id ?? newContainerId();
+    const terminal = spec.terminal === true;
+    // A build's step is tied to the build's helper shell (no supervisor of its own, see supervisor.ts), from now
+    // until everything below is undone: released last.
+    const shell = !terminal && io.stdin === undefined && spec.commands instanceof ShellRunner ? spec.commands : undefined;
+    const untie = shell?.tieOnExit(tiedCleanupScript({ runc: this.#o.path, root: this.#o.root, id, bundle }));
+    if (untie) stack.push('release the exit tie', untie);
     stack.push(`remove ${bundle}`, async () => rmSync(bundle, { recursive: true, force: true }));
     const rootfs = join(bundle, 'rootfs');
     mkdirSync(rootfs);
     const stubs = new MountStubs();
     stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
     const mounting = mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty'), commands: spec.commands });
-    let id: string;
     let cgroupsPath: string;
     try {
       const etc = await writeEtcFiles(bundle, spec);
-      id = spec.id ?? newContainerId();
       cgroupsPath = cgroupsPathFor(id, spec.cgroupParent);
       const seccomp = spec.security === 'insecure' ? undefined : this.#seccompFor(stepCapabilities(spec));
       const config = ociConfig(spec, etc, cgroupsPath, {
@@ -192,9 +198,12 @@ export class RuncRuntime implements Runtime {
     });
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
-    // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
-    const terminal = spec.terminal === true;
-    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id], stdin: io.stdin !== undefined, terminal });
+    // Tied to the build's helper shell, else under a supervisor of its own: either kills the container when this
+    // process dies, however it dies (supervisor.ts).
+    const runArgs = ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id];
+    const sup = untie
+      ? tiedRunc({ runc: this.#o.path, root: this.#o.root, bundle, runArgs })
+      : superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs, stdin: io.stdin !== undefined, terminal });
     const child = sup.child;
     if (terminal) {
       // runc is in the supervisor's session, not the terminal's: the terminal's size changes reach us only.
