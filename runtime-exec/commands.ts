@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, CommandRunner } from '../layer-store/core/index.js';
 import { directRunner } from './exec.js';
+import { FollowedOutput, POLL_MS, type OutputSink } from './output-files.js';
 
 /** `$0` of the helper shell: how `ps` (and the tests) tell it apart. */
 export const HELPER_SHELL_NAME = 'tsbuild-sh';
@@ -32,17 +33,18 @@ export function shQuote(s: string): string {
 // background jobs. The command line is not sent through the pipe: the shell's `read` takes one byte per read(2)
 // call, and a mount's lowerdir list (~100 bytes a layer) made that 3,000 system calls and 4.7 ms more a command
 // (bench: a 3,000-byte line took 6.5 ms, a short one 1.9 ms); `.` reads the file in blocks.
-// At end of input (this process closed the pipe or died), running commands are waited for (a mount in flight is
-// then made before an exit script detaches it), then the registered exit scripts (tieOnExit) run, each in a
-// background subshell, and the shell waits for them.
+// At end of input (this process closed the pipe or died), the registered exit scripts (tieOnExit) run, each in a
+// background subshell (one stops a `runc run` that the shell itself runs, runStreaming); the shell waits for them
+// and for its running commands, then runs each script once more (they are idempotent): a mount that was in flight
+// the first time is detached then.
 const SCRIPT = `d=$1
 while IFS= read -r n && IFS= read -r i; do
   { . "$d/$n.cmd" <"$d/$i" >"$d/$n.out" 2>"$d/$n.err"; echo "$n $?"; } &
   jobs >/dev/null
 done
-wait
 for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1 & done
-wait`;
+wait
+for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1; done`;
 
 /**
  * A persistent shell that runs helper commands for this process (see the file comment). Call close() when done.
@@ -59,6 +61,9 @@ export class ShellRunner implements CommandRunner {
   #buf = '';
   readonly #fallback = directRunner();
   #exited!: Promise<void>;
+  /** The commands of runStreaming still running, by number, and the timer that reads their output. */
+  readonly #following = new Map<number, FollowedOutput>();
+  #poll: NodeJS.Timeout | undefined;
 
   /** `o.dir`: where its private directory goes (default the OS temp dir); a build passes its scratch dir. */
   constructor(o: { dir?: string } = {}) {
@@ -128,6 +133,50 @@ export class ShellRunner implements CommandRunner {
     });
   }
 
+  /**
+   * Runs the sh command line `line` (one line; its words quoted by the caller, e.g. with shQuote) in the shell and
+   * returns its exit status; its stdout and stderr go to `sink` while it runs (output-files.ts: read from its
+   * output files every POLL_MS, and the rest when it ends). Undefined when the shell is not running or the command
+   * cannot be written (its disk full): the caller then starts the command itself. For a long command whose output
+   * is shown as it comes (a RUN step's `runc run`), without forking this process for it.
+   */
+  runStreaming(line: string, sink: OutputSink): Promise<number> | undefined {
+    if (this.#dead || /[\n\r]/.test(line)) return undefined;
+    if (!this.#started) {
+      try {
+        this.#start();
+      } catch {
+        this.#dead = true;
+        return undefined;
+      }
+    }
+    const n = this.#next++;
+    try {
+      writeFileSync(join(this.#dir, `${n}.cmd`), `${line}\n`);
+    } catch {
+      rmSync(join(this.#dir, `${n}.cmd`), { force: true });
+      return undefined;
+    }
+    const out = new FollowedOutput(join(this.#dir, String(n)), sink);
+    this.#following.set(n, out);
+    this.#poll ??= setInterval(() => { for (const f of this.#following.values()) f.poll(); }, POLL_MS);
+    const stop = (): void => {
+      this.#following.delete(n);
+      if (this.#following.size === 0 && this.#poll) {
+        clearInterval(this.#poll);
+        this.#poll = undefined;
+      }
+    };
+    return new Promise<number>((resolve, reject) => {
+      this.#pending.set(n, {
+        resolve: (r) => { stop(); resolve(r.code); },
+        reject: (e) => { stop(); out.abandon(); reject(e); },
+      });
+      if (this.#pending.size === 1) this.#hold(true);
+      this.#sh.stdin.write(`${n}\nnone.in\n`);
+    });
+  }
+
   #onData(s: string): void {
     this.#buf += s;
     for (;;) {
@@ -143,6 +192,12 @@ export class ShellRunner implements CommandRunner {
       if (this.#pending.size === 0) this.#hold(false);
       const base = join(this.#dir, String(n));
       try {
+        const followed = this.#following.get(n);
+        if (followed) {
+          followed.finish();
+          p.resolve({ code: Number(codeS), stdout: Buffer.alloc(0), stderr: '' });
+          continue;
+        }
         const stdout = readFileSync(`${base}.out`);
         const stderr = readFileSync(`${base}.err`, 'utf8');
         p.resolve({ code: Number(codeS), stdout, stderr });

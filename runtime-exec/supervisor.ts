@@ -116,7 +116,7 @@ export function superviseRunc(o: { runc: string; root?: string | undefined; id: 
 }
 
 /** The file in a tied run's bundle that holds the pid of its `runc run` (tiedRunc). */
-const RUNC_PID_FILE = 'runc.pid';
+export const RUNC_PID_FILE = 'runc.pid';
 
 /**
  * Returns the exit script (ShellRunner.tieOnExit) of a run tied to the build's helper shell instead of a supervisor
