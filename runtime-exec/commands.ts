@@ -6,7 +6,9 @@
  * runs three or four of them (an edit rebuild of the 40-instruction workload: ~40). ShellRunner keeps one small
  * `/bin/sh` instead; each command is one line to it, forked from the shell, with its output in files in a
  * private directory. Commands run concurrently (each in a background subshell). If the shell dies, later commands
- * run with `directRunner`. Not for long-lived, streaming or killable processes (runc run keeps its own spawn).
+ * run with `directRunner`. A long command whose output is shown as it comes (a build's `runc run`) goes through
+ * runStreaming, its output files read as they grow (output-files.ts); killable processes need their pid written
+ * by the command line itself (start-runc.ts).
  *
  * The shell is also a death tie (`tieOnExit`): when its stdin pipe from this process closes (close(), or this
  * process died, even by SIGKILL), it runs every cleanup script still registered before it exits. It runs in a

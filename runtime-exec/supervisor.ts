@@ -21,12 +21,11 @@
  *
  * Cost: one small shell and one subshell per RUN step, beside runc's own processes.
  *
- * A build's steps use the other tie (tiedRunc, tiedCleanupScript): the build's helper shell (commands.ts
- * ShellRunner), a shell in a session of its own whose stdin pipe has its only write end in this process, runs
- * the same cleanup from a script registered for the step when that pipe ends, and `runc run` is spawned
- * directly. Per RUN step that is one file written and removed instead of a shell and two forks: 2.7 ms of CPU
- * less a step (8-RUN `--no-cache` build, A/B medians of 12, runtime-exec/README.md). `tsbuild run` (stdin,
- * a terminal) and runs without a helper shell keep the supervisor.
+ * A build's steps use the other tie (tiedCleanupScript): the build's helper shell (commands.ts ShellRunner), a
+ * shell in a session of its own whose stdin pipe has its only write end in this process, runs the same cleanup
+ * from a script registered for the step when that pipe ends, and `runc run` is one of its commands
+ * (start-runc.ts; spawned directly by tiedRunc when the shell cannot take it). `tsbuild run` (stdin, a
+ * terminal) and runs without a helper shell keep the supervisor. Figures: runtime-exec/README.md.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
