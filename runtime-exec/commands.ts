@@ -136,8 +136,8 @@ export class ShellRunner implements CommandRunner {
   }
 
   /**
-   * Runs the sh command line `line` (one line; its words quoted by the caller, e.g. with shQuote) in the shell and
-   * returns its exit status; its stdout and stderr go to `sink` while it runs (output-files.ts: read from its
+   * Runs the sh command line `line` (one line; its words quoted by the caller, e.g. with shQuote; it must not
+   * `exit`, which would end the job before it reports) in the shell and returns its exit status; its stdout and stderr go to `sink` while it runs (output-files.ts: read from its
    * output files every POLL_MS, and the rest when it ends). Undefined when the shell is not running or the command
    * cannot be written (its disk full): the caller then starts the command itself. For a long command whose output
    * is shown as it comes (a RUN step's `runc run`), without forking this process for it.

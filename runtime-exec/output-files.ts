@@ -24,8 +24,11 @@ class Followed {
     this.#stream = stream;
   }
 
-  /** Hands what was written since the last call to `sink`; a file not made yet (the command not started) is skipped. */
-  drain(sink: OutputSink): void {
+  /**
+   * Hands what was written since the last call to `sink`; a file not made yet (the command not started) is skipped.
+   * `scratch` is what each read goes into (a poll of a file with nothing new allocates nothing).
+   */
+  drain(sink: OutputSink, scratch: Buffer): void {
     if (this.#fd === undefined) {
       try {
         this.#fd = openSync(this.#path, 'r');
@@ -34,11 +37,10 @@ class Followed {
       }
     }
     for (;;) {
-      const buf = Buffer.allocUnsafe(CHUNK);
-      const n = readSync(this.#fd, buf, 0, CHUNK, this.#pos);
+      const n = readSync(this.#fd, scratch, 0, CHUNK, this.#pos);
       if (n <= 0) return;
       this.#pos += n;
-      sink(this.#stream, buf.subarray(0, n));
+      sink(this.#stream, Buffer.from(scratch.subarray(0, n))); // a copy: the sink may keep it
     }
   }
 
@@ -52,6 +54,7 @@ class Followed {
 export class FollowedOutput {
   readonly #files: readonly Followed[];
   readonly #sink: OutputSink;
+  readonly #scratch = Buffer.allocUnsafe(CHUNK);
 
   /** `base`: the files' path without `.out`/`.err`. */
   constructor(base: string, sink: OutputSink) {
@@ -61,7 +64,7 @@ export class FollowedOutput {
 
   /** Reads what is new in both files (a sink that throws stops nothing: the error is the sink's). */
   poll(): void {
-    for (const f of this.#files) f.drain(this.#sink);
+    for (const f of this.#files) f.drain(this.#sink, this.#scratch);
   }
 
   /** Reads the rest and closes both files (call once the command has ended, before its files are removed). */
