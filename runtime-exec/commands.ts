@@ -38,7 +38,7 @@ export function shQuote(s: string): string {
 // At end of input (this process closed the pipe or died), the registered exit scripts (tieOnExit) run, each in a
 // background subshell (one stops a `runc run` that the shell itself runs, runStreaming); the shell waits for them
 // and for its running commands, then runs each script once more (they are idempotent): a mount that was in flight
-// the first time is detached then.
+// the first time is detached then. Last, the shell removes its directory (this process may be gone).
 const SCRIPT = `d=$1
 while IFS= read -r n && IFS= read -r i; do
   { . "$d/$n.cmd" <"$d/$i" >"$d/$n.out" 2>"$d/$n.err"; echo "$n $?"; } &
@@ -46,7 +46,8 @@ while IFS= read -r n && IFS= read -r i; do
 done
 for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1 & done
 wait
-for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1; done`;
+for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1; done
+rm -rf "$d"`;
 
 /**
  * A persistent shell that runs helper commands for this process (see the file comment). Call close() when done.
