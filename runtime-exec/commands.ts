@@ -15,7 +15,7 @@
  * session of its own, so a signal to this process's group (Ctrl-C, `kill -9 -PGID`) does not end it first.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResult, CommandRunner } from '../layer-store/core/index.js';
@@ -24,6 +24,32 @@ import { FollowedOutput, POLL_MS, type OutputSink } from './output-files.js';
 
 /** `$0` of the helper shell: how `ps` (and the tests) tell it apart. */
 export const HELPER_SHELL_NAME = 'tsbuild-sh';
+
+/**
+ * Removes the directories `<name>-<pid>-*` in `parent` whose process is gone: a shell killed with its build leaves
+ * its directory (on a tmpfs, nothing else would remove it). Best effort; a live or reused pid keeps its directory.
+ */
+function sweepDeadShellDirs(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const prefix = `${HELPER_SHELL_NAME}-`;
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive (or not ours to signal: EPERM)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') continue;
+    }
+    rmSync(join(parent, n), { recursive: true, force: true });
+  }
+}
 
 /** Quotes `s` for sh: single quotes, each `'` as `'\''`. */
 export function shQuote(s: string): string {
@@ -74,7 +100,8 @@ export class ShellRunner implements CommandRunner {
   }
 
   #start(): void {
-    this.#dir = mkdtempSync(join(this.#parent, 'tsbuild-sh-'));
+    sweepDeadShellDirs(this.#parent);
+    this.#dir = mkdtempSync(join(this.#parent, `${HELPER_SHELL_NAME}-${process.pid}-`));
     this.#started = true;
     writeFileSync(join(this.#dir, 'none.in'), '');
     this.#sh = spawn('/bin/sh', ['-c', SCRIPT, HELPER_SHELL_NAME, this.#dir], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' }, detached: true });

@@ -4,6 +4,8 @@
  * `fsck --repair` kills, deletes and unmounts. Looks only at the container this test's build made.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 import { HELPER_SHELL_NAME } from '../../runtime-exec/index.js';
 import { busyboxTar } from '../helpers/build-env.js';
@@ -32,7 +34,10 @@ test('fsck reports the container of a killed build whose helper shell died too, 
   });
   const sh = await helperShellOf(child.pid!, HELPER_SHELL_NAME);
   assert.ok(sh !== undefined, `the build ${child.pid} has a helper shell, the tie of ${c.id}`);
-  process.kill(-sh, 'SIGKILL'); // the helper shell and its commands (its own process group; runc run has its own)
+  // Its directory (where a dead shell leaves it, for the next build's helper shell to sweep) is this test's to remove.
+  const shDir = (await readFile(`/proc/${sh}/cmdline`, 'utf8')).split('\0')[4];
+  t.after(() => { if (shDir) rmSync(shDir, { recursive: true, force: true }); });
+  process.kill(-sh, 'SIGKILL'); // the helper shell and its commands, runc run among them (its own process group)
   child.kill('SIGKILL');
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok(await alive(c.pids[0]!), 'with the helper shell gone too, the container outlives the build (the leftover under test)');

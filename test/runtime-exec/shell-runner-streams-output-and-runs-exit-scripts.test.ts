@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ShellRunner, shQuote } from '../../runtime-exec/index.js';
+import { HELPER_SHELL_NAME, ShellRunner, shQuote } from '../../runtime-exec/index.js';
 
 // A build's `runc run` is a command of its helper shell: its output must reach the progress display while it runs,
 // whole and in order, and the shell is the step's tie (its exit scripts run when the build closes it or dies).
@@ -47,4 +48,19 @@ test('an exit script runs when the shell is closed while it is registered, and n
   assert.equal(existsSync(kept), true, 'the registered script ran at the end of the shell\'s input');
   assert.equal(existsSync(released), false, 'the released one did not');
   assert.equal(sh.tieOnExit(':'), undefined, 'a closed shell holds no more scripts');
+});
+
+test('a helper shell sweeps the directories that shells of dead processes left in its parent, and keeps live ones', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tsbuild-shs-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const gone = spawnSync('true').pid; // exited and reaped: its pid names no process (unless reused at once)
+  const dead = join(dir, `${HELPER_SHELL_NAME}-${gone}-aaaaaa`);
+  const live = join(dir, `${HELPER_SHELL_NAME}-${process.ppid}-bbbbbb`);
+  mkdirSync(dead);
+  mkdirSync(live);
+  const sh = new ShellRunner({ dir });
+  t.after(() => sh.close());
+  assert.equal((await sh.run('true', [])).code, 0);
+  assert.equal(existsSync(dead), false, 'the dead shell\'s directory is removed');
+  assert.equal(existsSync(live), true, 'a live process\'s is kept');
 });
