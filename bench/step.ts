@@ -56,7 +56,6 @@ const MARKS: readonly (readonly [string, RegExp])[] = [
   ['scratch dirs', /mkdir\(".*\/run-[0-9a-f]{8}", /],
   ['bundle', /mkdir\(".*\/tsbuild-run-[^/"]*", /],
   ['overlay mount', /execve\("[^"]*", \[[^\]]*"mount", "-t", "overlay"/],
-  ['supervisor', /execve\("\/bin\/sh".*tsbuild-runc-supervisor/],
   ['runc run', /execve\("[^"]*runc".*"run"/],
   ['runc init', /execve\("\/proc\/self\/exe", \[.*"init"/],
   ['command', /execve\("\/bin\/sh", \["\/bin\/sh", "-c", "echo/],

@@ -27,6 +27,6 @@ export { checkBinfmt, isNativePlatform } from './binfmt.js';
 export { ociConfig, stepCapabilities, DEFAULT_CAPABILITIES, ALL_CAPABILITIES, type OciConfigOptions } from './spec.js';
 export { hostsText, resolvText, DEFAULT_HOSTNAME } from './etc-files.js';
 export { mountOverlay, unmount } from './overlay.js';
-export { ShellRunner } from './commands.js';
+export { ShellRunner, HELPER_SHELL_NAME, shQuote } from './commands.js';
 export { directRunner } from './exec.js';
 export { normalizeCapability, tweakCapabilities } from './capabilities.js';

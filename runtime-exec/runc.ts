@@ -2,22 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Writable } from 'node:stream';
 import { AbortedError, type Logger, noopLogger, runcStateRoot } from '../layer-store/core/index.js';
 import { checkBinfmt } from './binfmt.js';
 import { defaultBundleParent } from './bundle-dir.js';
 import { CleanupStack } from './cleanup.js';
 import { ContainerStartError, RuntimeMissingError } from './errors.js';
 import { writeEtcFiles } from './etc-files.js';
-import { execCapture, signalNumber } from './exec.js';
+import { execCapture } from './exec.js';
 import { mountOverlay, unmount } from './overlay.js';
 import { loadDefaultSeccompProfile, resolveSeccomp, type LinuxSeccomp, type SeccompProfile } from './seccomp.js';
 import { mountTargets, nofileLimit, ociConfig, stepCapabilities, validateSpec } from './spec.js';
 import { cgroupsPathFor, ociConfigText } from './run-settings.js';
 import { adaptToUserNamespace, checkRootlessSpec } from './rootless.js';
 import { MountStubs } from './stubs.js';
-import { superviseRunc } from './supervisor.js';
+import { ShellRunner } from './commands.js';
+import { startRunc } from './start-runc.js';
+import { tiedCleanupScript } from './supervisor.js';
 import type { RunIO, RunSpec, Runtime } from './types.js';
 
 /** How long an aborted container gets to die after `runc kill KILL` before `runc run` itself is killed. */
@@ -147,17 +147,22 @@ export class RuncRuntime implements Runtime {
     // The bundle's small files are written synchronously (a dozen thread-pool round trips fewer per step), and
     // while the overlay mount, a helper process, is being made.
     const bundle = mkdtempSync(join(this.#o.tmpDir ?? defaultBundleParent(), 'tsbuild-run-'));
+    const id = spec.id ?? newContainerId();
+    const terminal = spec.terminal === true;
+    // A build's step is tied to the build's helper shell (no supervisor of its own, see supervisor.ts), from now
+    // until everything below is undone: released last.
+    const shell = !terminal && io.stdin === undefined && spec.commands instanceof ShellRunner ? spec.commands : undefined;
+    const untie = shell?.tieOnExit(tiedCleanupScript({ runc: this.#o.path, root: this.#o.root, id, bundle }));
+    if (untie) stack.push('release the exit tie', untie);
     stack.push(`remove ${bundle}`, async () => rmSync(bundle, { recursive: true, force: true }));
     const rootfs = join(bundle, 'rootfs');
     mkdirSync(rootfs);
     const stubs = new MountStubs();
     stack.push('remove mountpoint stubs', () => stubs.removeFrom(spec.rootfs.upper));
     const mounting = mountOverlay({ ...spec.rootfs, target: rootfs, emptyLower: join(bundle, 'empty'), commands: spec.commands });
-    let id: string;
     let cgroupsPath: string;
     try {
       const etc = await writeEtcFiles(bundle, spec);
-      id = spec.id ?? newContainerId();
       cgroupsPath = cgroupsPathFor(id, spec.cgroupParent);
       const seccomp = spec.security === 'insecure' ? undefined : this.#seccompFor(stepCapabilities(spec));
       const config = ociConfig(spec, etc, cgroupsPath, {
@@ -192,43 +197,21 @@ export class RuncRuntime implements Runtime {
     });
     // Names what this run creates, for `--debug` and for tests that check what their own runs left (test/helpers/owned.ts).
     this.#log.debug('runc run', { id, bundle, cgroupsPath, args: spec.args });
-    // Under a supervisor that kills the container when this process dies, however it dies (supervisor.ts).
-    const terminal = spec.terminal === true;
-    const sup = superviseRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs: ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id], stdin: io.stdin !== undefined, terminal });
-    const child = sup.child;
-    if (terminal) {
-      // runc is in the supervisor's session, not the terminal's: the terminal's size changes reach us only.
-      const onWinch = (): void => sup.signalGroup('SIGWINCH');
-      process.on('SIGWINCH', onWinch);
-      stack.push('stop following the terminal size', () => { process.off('SIGWINCH', onWinch); });
-    } else if (io.stdin) {
-      // The process may exit before reading all of it: an EPIPE then is not an error of the run.
-      const into = child.stdio[4] as Writable;
-      into.on('error', () => undefined);
-      io.stdin.pipe(into);
-      stack.push('stop reading stdin', () => { io.stdin?.unpipe(into); into.destroy(); });
-    }
-    stack.push('close the supervisor tie', () => { child.stdin?.destroy(); });
-    let exited = false;
-    const exit = new Promise<number>((resolve, reject) => {
-      child.on('error', (e) => {
-        exited = true;
-        reject(new ContainerStartError(`cannot start ${this.#o.path}: ${e.message}`, { cause: e }));
-      });
-      child.on('exit', (code, sig) => {
-        exited = true;
-        resolve(code ?? 128 + (sig ? signalNumber(sig) : 0));
-      });
-    });
+    // Tied to the build's helper shell, else under a supervisor of its own: either kills the container when this
+    // process dies, however it dies (supervisor.ts).
+    const runArgs = ['--log', runcLog, '--log-format', 'json', 'run', '--bundle', bundle, id];
+    const started = startRunc({ runc: this.#o.path, root: this.#o.root, id, bundle, runArgs, io, terminal, shell: untie ? shell : undefined });
+    stack.push('undo what starting runc set up', () => started.close());
+    const exit = started.exit;
     let aborted = false;
     let killing: Promise<void> | undefined;
     const onAbort = () => {
       aborted = true;
       killing ??= (async () => {
         const t0 = Date.now();
-        while (!exited) {
+        while (!started.exited()) {
           await execCapture(this.#o.path, this.#runc('kill', id, 'KILL')).catch(() => undefined);
-          if (Date.now() - t0 > ABORT_GRACE_MS) sup.killGroup();
+          if (Date.now() - t0 > ABORT_GRACE_MS) started.killGroup();
           await new Promise((r) => setTimeout(r, KILL_RETRY_MS));
         }
       })();
@@ -238,20 +221,16 @@ export class RuncRuntime implements Runtime {
     if (io.signals) {
       // runc kill sends to the container's init (the process); one sent before runc has created it is lost, as in docker.
       const stop = io.signals.subscribe((sig) => {
-        if (!exited) void execCapture(this.#o.path, this.#runc('kill', id, sig.replace(/^SIG/, ''))).catch(() => undefined);
+        if (!started.exited()) void execCapture(this.#o.path, this.#runc('kill', id, sig.replace(/^SIG/, ''))).catch(() => undefined);
       });
       stack.push('stop forwarding signals', stop);
     }
     let exitCode: number;
     try {
-      const [code] = await Promise.all([
-        exit,
-        child.stdout ? pipeline(child.stdout, io.stdout, { end: false }) : undefined,
-        child.stderr ? pipeline(child.stderr, io.stderr, { end: false }) : undefined,
-      ]);
+      const [code] = await Promise.all([exit, started.output]);
       exitCode = code;
     } catch (e) {
-      if (!exited) onAbort();
+      if (!started.exited()) onAbort();
       await killing;
       throw e;
     }

@@ -14,7 +14,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
-import { ShellRunner } from '../../runtime-exec/index.js';
+import { ShellRunner, defaultBundleParent } from '../../runtime-exec/index.js';
 import { StatCache } from '../../cache/index.js';
 import { assertDockerfileNotEmpty, chooseFrontend, parseDockerfile, toStages, resolveStageGraph, type StageGraph } from '../frontend/index.js';
 import { loadDockerignore } from '../context/index.js';
@@ -115,7 +115,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     lease,
     background: [],
     previous: new Map(),
-    commands: new ShellRunner({ dir: tmp }),
+    commands: new ShellRunner({ dir: defaultBundleParent() }), // its files on a tmpfs: a few are made at every step
     ssh: o.sshAgents ?? ownAgents,
     contextFilesSelected: [],
   };

@@ -7,6 +7,7 @@ import { TsbuildError, throwIfAborted, withLocation } from '../../layer-store/in
 import { StageScope, parseDockerfile, parseInstruction, type Instruction, type ResolvedStage, type RunMount } from '../frontend/index.js';
 import { BuildError, applyMetadata, expandRunMounts, stageExpander } from '../plan/index.js';
 import { baseState } from './base-image.js';
+import { asStepError } from './step-error.js';
 import { loc, type BuildCtx, type StageState, type StepCall } from './context.js';
 import { copyStep } from './steps/copy.js';
 import { runStep } from './steps/run.js';
@@ -61,7 +62,7 @@ export async function runStage(ctx: BuildCtx, rs: ResolvedStage): Promise<StageS
       await dispatch({ ctx, stage: rs, state: st, scope, id, name, noCache }, ins, { cmdSet, mounts });
       ctx.events({ type: 'step.done', id, durationMs: Date.now() - t0 });
     } catch (err) {
-      const e = asTsbuildError(err);
+      const e = asStepError(err);
       withLocation(e, loc(ins.location));
       ctx.events({ type: 'step.done', id, error: e instanceof Error ? e.message : String(e), durationMs: Date.now() - t0 });
       throw e;
@@ -92,19 +93,6 @@ async function dispatch(call: StepCall, ins: Instruction, x: DispatchExtras): Pr
     default:
       applyMetadata(call.state.config, ins, { time: call.state.time, cmdSet: x.cmdSet });
   }
-}
-
-/** Turns an out-of-space (or other system) error from a step into one clear TsbuildError; others pass through. */
-function asTsbuildError(e: unknown): unknown {
-  if (TsbuildError.is(e)) return e;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new BuildError('no space left on the device holding --root', { hint: 'free space (tsbuild prune, tsbuild prune --cache) or point --root at a bigger filesystem; nothing was tagged', cause: e });
-  }
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
-    return new BuildError(`${(e as Error).message}`, { hint: 'a file system operation of this step failed; check permissions and space under --root', cause: e });
-  }
-  return e;
 }
 
 /** The instruction as the progress shows it: whitespace collapsed, the keyword upper-cased. */

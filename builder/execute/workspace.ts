@@ -11,10 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chainReuse, diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, type Layer, type SegmentReuse, type Speculated, type XattrTable } from '../../layer-store/index.js';
+import { chainReuse, diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, withLocation, type ErrorLocation, type Layer, type SegmentReuse, type Speculated, type XattrTable } from '../../layer-store/index.js';
 import { mountOverlay, unmount } from '../../runtime-exec/index.js';
 import type { CopyIntoOptions } from './copy.js';
 import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
+import { asStepError } from './step-error.js';
 import { descriptorOf, knownLayer, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
 
 /** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
@@ -105,7 +106,7 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
  * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES was
  * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
  */
-export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean } = {}): Promise<PendingLayer | undefined> {
+export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean; location?: ErrorLocation } = {}): Promise<PendingLayer | undefined> {
   // Rootless with fuse-overlayfs: its whiteout and opaque marks become overlayfs's, for the packer and the snapshot.
   if (fuseOverlayfsUppers()) await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
   if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
@@ -142,6 +143,10 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     let p;
     try {
       p = await deferred.compress();
+    } catch (e) {
+      // Surfaces after the step (its record, the manifest): still the step's error, as its own failures read.
+      const err = asStepError(e);
+      throw o.location ? withLocation(err, o.location) : err;
     } finally {
       await reuse?.close();
     }

@@ -1,15 +1,17 @@
 /**
- * A container that outlives its build (the build and its runc supervisor both killed with SIGKILL, so nothing
- * ties the container to anything) is a leftover `tsbuild fsck` reports, with its rootfs mount, and that
+ * A container that outlives its build (the build and its helper shell, the tie of its RUN steps, both killed with
+ * SIGKILL, so nothing ties the container to anything) is a leftover `tsbuild fsck` reports, with its rootfs mount, and that
  * `fsck --repair` kills, deletes and unmounts. Looks only at the container this test's build made.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { SUPERVISOR_NAME } from '../../runtime-exec/index.js';
+import { HELPER_SHELL_NAME } from '../../runtime-exec/index.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import type { BusyboxRootfs } from '../helpers/rootfs.js';
 import {
-  alive, containerExists, forceDelete, mounted, rootWithContext, startBuild, supervisorOf, tsbuild, waitForContainer, within,
+  alive, containerExists, forceDelete, helperShellOf, mounted, rootWithContext, startBuild, tsbuild, waitForContainer, within,
 } from '../runtime-exec/killed-build.js';
 
 let bb: BusyboxRootfs & { tar: string };
@@ -20,7 +22,7 @@ after(() => bb.cleanup());
 
 interface Finding { kind: string; subject: string; repaired?: string }
 
-test('fsck reports the container of a killed build whose supervisor died too, and --repair removes it and its mount', { timeout: 120_000 }, async (t) => {
+test('fsck reports the container of a killed build whose helper shell died too, and --repair removes it and its mount', { timeout: 120_000 }, async (t) => {
   const env = await rootWithContext(bb.tar, 'FROM busybox:latest\nRUN sleep 300\n');
   t.after(() => env.cleanup());
   const child = startBuild(env.root, env.ctx);
@@ -30,12 +32,15 @@ test('fsck reports the container of a killed build whose supervisor died too, an
     forceDelete(c.id);
     tsbuild(['--root', env.root, 'fsck', '--repair']);
   });
-  const sup = await supervisorOf(c.id, SUPERVISOR_NAME);
-  assert.ok(sup !== undefined, `the container ${c.id} runs under a supervisor`);
-  process.kill(-sup, 'SIGKILL'); // the supervisor, its watcher and runc run (its own process group)
+  const sh = await helperShellOf(child.pid!, HELPER_SHELL_NAME);
+  assert.ok(sh !== undefined, `the build ${child.pid} has a helper shell, the tie of ${c.id}`);
+  // Its directory (where a dead shell leaves it, for the next build's helper shell to sweep) is this test's to remove.
+  const shDir = (await readFile(`/proc/${sh}/cmdline`, 'utf8')).split('\0')[4];
+  t.after(() => { if (shDir) rmSync(shDir, { recursive: true, force: true }); });
+  process.kill(-sh, 'SIGKILL'); // the helper shell and its commands, runc run among them (its own process group)
   child.kill('SIGKILL');
   await new Promise((r) => setTimeout(r, 1000));
-  assert.ok(await alive(c.pids[0]!), 'with the supervisor gone too, the container outlives the build (the leftover under test)');
+  assert.ok(await alive(c.pids[0]!), 'with the helper shell gone too, the container outlives the build (the leftover under test)');
 
   const check = tsbuild(['--root', env.root, 'fsck', '--json']);
   assert.equal(check.code, 0, `leftovers alone leave the store consistent: ${check.stderr}`);

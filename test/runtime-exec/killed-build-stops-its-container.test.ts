@@ -1,7 +1,8 @@
 /**
  * Nothing outlives a killed build: after `kill -9` of a `tsbuild build` whose RUN step is running, every process
- * of that step's container is gone within seconds, and runc has no state left for it, nor its bundle dir (runtime-exec's
- * supervisor kills the container and removes the bundle when its pipe to the build closes). Looks only at the container this test's build made.
+ * of that step's container is gone within seconds, and runc has no state left for it, nor its bundle dir (the build's
+ * helper shell, runtime-exec's ShellRunner, runs the step's exit script when its pipe to the build closes: it kills the
+ * container and removes the bundle). Looks only at the container this test's build made.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

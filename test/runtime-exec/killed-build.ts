@@ -104,6 +104,21 @@ export async function supervisorOf(id: string, name: string): Promise<number | u
   return undefined;
 }
 
+/**
+ * Returns the pid of the helper shell (runtime-exec ShellRunner, `$0` `name`) of the build with pid `owner`: the
+ * tie of that build's RUN steps (their exit scripts run when the build is gone).
+ */
+export async function helperShellOf(owner: number, name: string): Promise<number | undefined> {
+  for (const p of await readdir('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    const argv = (await readFile(`/proc/${p}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (argv[3] !== name) continue;
+    const stat = await readFile(`/proc/${p}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === owner) return Number(p);
+  }
+  return undefined;
+}
+
 /** Best-effort removal of container `id` (a failed test's leftover). */
 export function forceDelete(id: string): void {
   spawnSync('runc', ['delete', '--force', id]);

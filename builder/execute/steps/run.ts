@@ -101,7 +101,7 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
       if (exitCode !== 0) {
         throw new StepFailedError(args.join(' '), exitCode, tail, { location: loc(ins.location), ...rootlessHint(tail) });
       }
-      const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
+      const layer = await commitUpper(ctx, s, id, { keepEmpty: true, location: loc(ins.location) });
       return layer ? { layer } : {};
     } finally {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);

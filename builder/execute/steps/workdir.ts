@@ -3,7 +3,7 @@ import { resolveUser } from '../../../runtime-exec/index.js';
 import type { WorkdirInstruction } from '../../frontend/index.js';
 import { applyWorkdir, commitHistory, workdirKey } from '../../plan/index.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
-import type { StepCall } from '../context.js';
+import { loc, type StepCall } from '../context.js';
 import { mkdirAllScoped } from '../copy.js';
 import { commitUpper, lowerDirs, scratchDirs, withMerged } from '../workspace.js';
 
@@ -22,7 +22,7 @@ export async function workdirStep(call: StepCall, ins: WorkdirInstruction): Prom
       const owner = user ? await resolveUser(await lowerDirs(ctx, st.layers), user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
       await mkdirAllScoped(merged, wd, { uid: owner.uid, gid: owner.gid });
     });
-    const layer = await commitUpper(ctx, s, id, { keepEmpty: true });
+    const layer = await commitUpper(ctx, s, id, { keepEmpty: true, location: loc(ins.location) });
     return layer ? { layer } : {};
   });
   if (r.layer) st.layers.push(r.layer);
