@@ -11,7 +11,7 @@ import { HELPER_SHELL_NAME } from '../../runtime-exec/index.js';
 import { busyboxTar } from '../helpers/build-env.js';
 import type { BusyboxRootfs } from '../helpers/rootfs.js';
 import {
-  alive, containerExists, forceDelete, helperShellOf, mounted, rootWithContext, startBuild, tsbuild, waitForContainer, within,
+  alive, containerExists, forceDelete, helperShellOf, mounted, rootWithContext, type ContainerProbe, startBuild, tsbuild, waitForContainer, within,
 } from '../runtime-exec/killed-build.js';
 
 let bb: BusyboxRootfs & { tar: string };
@@ -24,14 +24,19 @@ interface Finding { kind: string; subject: string; repaired?: string }
 
 test('fsck reports the container of a killed build whose helper shell died too, and --repair removes it and its mount', { timeout: 120_000 }, async (t) => {
   const env = await rootWithContext(bb.tar, 'FROM busybox:latest\nRUN sleep 300\n');
-  t.after(() => env.cleanup());
   const child = startBuild(env.root, env.ctx);
-  t.after(() => { child.kill('SIGKILL'); });
-  const c = await waitForContainer(child.pid!, 1);
-  t.after(() => {
-    forceDelete(c.id);
-    tsbuild(['--root', env.root, 'fsck', '--repair']);
+  let c: ContainerProbe | undefined;
+  // One hook, in this order (a test's after hooks run in the order they were added): the store is removed last,
+  // after the fsck that would otherwise make it again.
+  t.after(async () => {
+    child.kill('SIGKILL');
+    if (c) {
+      forceDelete(c.id);
+      tsbuild(['--root', env.root, 'fsck', '--repair']);
+    }
+    await env.cleanup();
   });
+  c = await waitForContainer(child.pid!, 1);
   const sh = await helperShellOf(child.pid!, HELPER_SHELL_NAME);
   assert.ok(sh !== undefined, `the build ${child.pid} has a helper shell, the tie of ${c.id}`);
   // Its directory (where a dead shell leaves it, for the next build's helper shell to sweep) is this test's to remove.

@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import { after, before, test } from 'node:test';
 import { busyboxTar } from '../helpers/build-env.js';
 import type { BusyboxRootfs } from '../helpers/rootfs.js';
-import { alive, containerExists, forceDelete, rootWithContext, startBuild, tsbuild, waitForContainer, within } from './killed-build.js';
+import { alive, containerExists, forceDelete, rootWithContext, type ContainerProbe, startBuild, tsbuild, waitForContainer, within } from './killed-build.js';
 
 let bb: BusyboxRootfs & { tar: string };
 before(async () => {
@@ -21,14 +21,19 @@ after(() => bb.cleanup());
 test('SIGKILL of tsbuild build stops the RUN step container within seconds', { timeout: 120_000 }, async (t) => {
   // Two processes in the step: the shell and a background sleep, both must die.
   const env = await rootWithContext(bb.tar, 'FROM busybox:latest\nRUN sleep 300 & sleep 301; true\n');
-  t.after(() => env.cleanup());
   const child = startBuild(env.root, env.ctx);
-  t.after(() => { child.kill('SIGKILL'); });
-  const c = await waitForContainer(child.pid!, 2);
-  t.after(() => {
-    forceDelete(c.id);
-    tsbuild(['--root', env.root, 'fsck', '--repair']); // the scratch and overlay mount of the killed build
+  let c: ContainerProbe | undefined;
+  // One hook, in this order (a test's after hooks run in the order they were added): the store is removed last,
+  // after the fsck that would otherwise make it again.
+  t.after(async () => {
+    child.kill('SIGKILL');
+    if (c) {
+      forceDelete(c.id);
+      tsbuild(['--root', env.root, 'fsck', '--repair']); // the scratch and overlay mount of the killed build
+    }
+    await env.cleanup();
   });
+  c = await waitForContainer(child.pid!, 2);
   for (const p of c.pids) assert.ok(await alive(p), `container process ${p} runs before the kill`);
 
   child.kill('SIGKILL');
