@@ -99,6 +99,18 @@ export class ShellRunner implements CommandRunner {
     this.#parent = o.dir ?? tmpdir();
   }
 
+  /** Starts the shell at its first use; false when it cannot start (then it is dead, as after a crash). */
+  #running(): boolean {
+    if (this.#started) return true;
+    try {
+      this.#start();
+      return true;
+    } catch {
+      this.#dead = true;
+      return false;
+    }
+  }
+
   #start(): void {
     sweepDeadShellDirs(this.#parent);
     this.#dir = mkdtempSync(join(this.#parent, `${HELPER_SHELL_NAME}-${process.pid}-`));
@@ -128,15 +140,8 @@ export class ShellRunner implements CommandRunner {
     const words = [cmd, ...args].map(shQuote).join(' ');
     // The command line must stay one line: a newline in an argument goes to the direct runner.
     if (/[\n\r]/.test(words) || (o.cwd !== undefined && /[\n\r]/.test(o.cwd))) return this.#fallback.run(cmd, args, o);
-    if (!this.#started) {
-      try {
-        this.#start();
-      } catch {
-        // No private directory (or no shell): every command is spawned directly, as after the shell died.
-        this.#dead = true;
-        return this.#fallback.run(cmd, args, o);
-      }
-    }
+    // No private directory (or no shell): every command is spawned directly, as after the shell died.
+    if (!this.#running()) return this.#fallback.run(cmd, args, o);
     const n = this.#next++;
     const inFile = o.input === undefined ? 'none.in' : `${n}.in`;
     const line = o.cwd !== undefined ? `cd ${shQuote(o.cwd)} && ${words}` : words;
@@ -172,14 +177,7 @@ export class ShellRunner implements CommandRunner {
    */
   runStreaming(line: string, sink: OutputSink): Promise<number> | undefined {
     if (this.#dead || /[\n\r]/.test(line)) return undefined;
-    if (!this.#started) {
-      try {
-        this.#start();
-      } catch {
-        this.#dead = true;
-        return undefined;
-      }
-    }
+    if (!this.#running()) return undefined;
     const n = this.#next++;
     try {
       writeFileSync(join(this.#dir, `${n}.cmd`), `${line}\n`);
@@ -253,14 +251,7 @@ export class ShellRunner implements CommandRunner {
    */
   tieOnExit(script: string): (() => void) | undefined {
     if (this.#dead) return undefined;
-    if (!this.#started) {
-      try {
-        this.#start();
-      } catch {
-        this.#dead = true;
-        return undefined;
-      }
-    }
+    if (!this.#running()) return undefined;
     const file = join(this.#dir, `exit-${this.#next++}.sh`);
     try {
       writeFileSync(file, `${script}\n`);
