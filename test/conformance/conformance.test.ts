@@ -54,7 +54,7 @@ function listCases(): string[] {
   return ids;
 }
 
-describe('conformance with BuildKit integration tests', () => {
+describe('conformance with BuildKit integration tests', { concurrency: 2 }, () => {
   const ids = listCases();
   const tally = new Map<string, { cases: number; passed: number; exceptions: number }>();
   let env: BuildEnv | undefined;
