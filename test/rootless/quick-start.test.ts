@@ -1,7 +1,7 @@
 /**
  * The README's Quick start, run unchanged by an unprivileged user (issue 20): the first command line of its `sh`
  * block (`npm run setup && npm run demo`), taken from README.md itself, in a copy of the checkout the user owns
- * (the demo writes .tmp/demo-root, and setup builds dist/, into the checkout). Root has installed the packages
+ * (the demo writes .tmp/demo-root, and setup builds dist/, into the checkout; a clone has no dist/, so neither has the copy). Root has installed the packages
  * (setup's apt-get part); as the user, setup installs nothing, builds, and the demo imports busybox, builds
  * fixtures/hello and runs it rootless.
  */
@@ -33,8 +33,8 @@ describe('README Quick start as an unprivileged user', { skip }, () => {
   before(async () => {
     user = await makeRootlessUser();
     checkout = join(user.home, 'tsbuild');
-    // The checkout as a clone would have it (no .git, no .tmp), mtimes kept so setup sees node_modules current.
-    await run('sh', ['-c', 'mkdir "$2" && tar -C "$1" --exclude=./.git --exclude=./.tmp -cf - . | tar -C "$2" -xpf -', 'sh', repoRoot(), checkout]);
+    // The checkout as a clone would have it (no .git, .tmp or dist), mtimes kept so setup sees node_modules current.
+    await run('sh', ['-c', 'mkdir "$2" && tar -C "$1" --exclude=./.git --exclude=./.tmp --exclude=./dist -cf - . | tar -C "$2" -xpf -', 'sh', repoRoot(), checkout]);
     await user.give(checkout);
   });
 
