@@ -132,6 +132,8 @@ interface Prepared {
   readonly known: KnownSegments | undefined;
   /** `o` plus `known`, for tarBytes. */
   readonly tarOptions: TarTreeOptions;
+  /** When the walk began (KnownSegments' racy-clean cut-off). */
+  readonly walkStartMs: number;
 }
 
 async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<Prepared> {
@@ -146,7 +148,7 @@ async function prepare(dir: string, o: PackOptions, overlay: boolean): Promise<P
   const xattrs = await reading;
   if (later && xattrs) items = withOpaqueMarkers(items, xattrs);
   const known = (o.compression ?? 'gzip') === 'gzip' ? new KnownSegments(walkStart, o.reuse, o.level ?? DEFAULT_GZIP_LEVEL) : undefined;
-  return { xattrs, items, counter: { entries: 0 }, known, tarOptions: { ...o, known } };
+  return { xattrs, items, counter: { entries: 0 }, known, tarOptions: { ...o, known }, walkStartMs: walkStart };
 }
 
 /** Returns `items` with `<dir>/.wh..wh..opq` after each directory overlay marked opaque (as walk() adds it when given the xattrs). */
@@ -162,25 +164,44 @@ function withOpaqueMarkers(items: readonly Item[], xattrs: XattrTable): Item[] {
   return out;
 }
 
-/** A layer whose tar is read, held in memory and identified; `compress()` makes and stores its blob (once). */
+/** A layer whose tar is identified; `compress()` makes and stores its blob (once). */
 export interface DeferredLayer<T = unknown> {
   readonly diffId: Digest;
   readonly uncompressedSize: number;
-  compress(): Promise<PackedLayer<T>>;
+  /**
+   * Makes and stores the blob. `at`: where the tree is now, when it was moved since (e.g. installed as a snapshot);
+   * a layer deferred with `rereadLarge` reads its files again from there, so the tree must stay unchanged until
+   * this settles.
+   */
+  compress(at?: string): Promise<PackedLayer<T>>;
+}
+
+/** How diffToLayerDeferred defers. */
+export interface DeferOptions {
+  /** Trees holding up to this many bytes of file data are held in memory as tar segments. */
+  readonly maxBytes: number;
+  /**
+   * A bigger tree is hashed now (its files read once, nothing held) and compressed by compress(), which packs it
+   * again from the tree (reusing `o.reuse`'s segments) and checks that the tar hashes to the same diffID. Default
+   * false: a bigger tree is packed in full before diffToLayerDeferred returns.
+   */
+  readonly rereadLarge?: boolean;
 }
 
 /**
- * diffToLayer in two halves, for a builder whose next step should not wait for compression: the upper dir is
- * read into memory as tar segments and its diffID returned at once (the dir may be moved or used right after),
- * and the blob is compressed and sunk when `compress()` is called (same bytes as diffToLayer writes). A tree
- * holding more than `maxBytes` of file data is packed in full first (memory stays bounded); its compress()
- * then just returns the result.
+ * diffToLayer in two halves, for a builder whose next step should not wait for compression: the upper dir's diffID
+ * is returned first (the dir may be moved or used right after), and the blob is compressed and sunk when
+ * `compress()` is called (same bytes as diffToLayer writes). A tree holding up to `maxBytes` of file data is read
+ * into memory as tar segments; a bigger one is hashed and re-read by compress() (`rereadLarge`), or packed in full
+ * first, its compress() then just returning the result.
  */
-export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, maxBytes: number): Promise<DeferredLayer<T>> {
+export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, limits: number | DeferOptions): Promise<DeferredLayer<T>> {
+  const { maxBytes, rereadLarge = false } = typeof limits === 'number' ? { maxBytes: limits } : limits;
   const prep = await prepare(upper, o, true);
   const segmented = (o.compression ?? 'gzip') === 'gzip';
   let bytes = 0;
   for (const it of prep.items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
+  if (bytes > maxBytes && rereadLarge) return hashThenReread(upper, o, prep);
   if (bytes > maxBytes) {
     const packed = await packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented), o, prep.counter, upper, prep.known);
     return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
@@ -209,6 +230,47 @@ export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, m
     return started;
   };
   return { diffId, uncompressedSize: diff.size, compress };
+}
+
+/**
+ * A big tree's deferral: its tar is hashed now from the files (for an edited COPY that adopted the previous tree
+ * they are in the page cache: ~0.35 CPU s for W2's 167 MB, where taking the previous blob's segments costs their
+ * inflation plus everything the blob needs), and compress() packs it again from where the tree is then, with the
+ * previous layer's segments, and checks the diffID. A mismatch (a segment taken by its fingerprint whose file
+ * changed behind its ctime's back) packs once more without reuse; a second one is LayerSourceChangedError.
+ */
+async function hashThenReread<T>(upper: string, o: PackOptions<T>, prep: Prepared): Promise<DeferredLayer<T>> {
+  const diff = new Hasher();
+  // Unsegmented: the same tar bytes in ~1 MiB batches, no plan.
+  for await (const b of tarBytes(prep.items, prep.xattrs, { ...o, known: undefined }, { entries: 0 }, false)) diff.update(b);
+  const diffId = diff.digest();
+  let started: Promise<PackedLayer<T>> | undefined;
+  const compress = (at = upper): Promise<PackedLayer<T>> => {
+    started ??= (async () => {
+      const moved = relocated(prep, upper, at);
+      const pack = async (reuse: SegmentReuse | undefined): Promise<PackedLayer<T>> => {
+        const counter = { entries: 0 };
+        const gzip = (o.compression ?? 'gzip') === 'gzip';
+        const known = gzip ? new KnownSegments(prep.walkStartMs, reuse, o.level ?? DEFAULT_GZIP_LEVEL) : undefined;
+        const oo = { ...o, reuse };
+        return packFrom(tarBytes(moved.items, moved.xattrs, { ...oo, known }, counter, gzip), oo, counter, at, known);
+      };
+      let packed = await pack(o.reuse);
+      if (packed.diffId !== diffId && o.reuse) packed = await pack(undefined);
+      if (packed.diffId !== diffId) throw new LayerSourceChangedError(at, `the tar hashed to ${diffId}, then to ${packed.diffId}`);
+      return packed;
+    })();
+    return started;
+  };
+  return { diffId, uncompressedSize: diff.size, compress };
+}
+
+/** `prep`'s items and xattrs with the paths below `from` moved below `to`. */
+function relocated(prep: Prepared, from: string, to: string): { items: Item[]; xattrs: XattrTable | undefined } {
+  const move = (abs: string): string => (abs === from ? to : abs.startsWith(`${from}/`) ? to + abs.slice(from.length) : abs);
+  const items = prep.items.map((it) => ({ ...it, abs: move(it.abs) }));
+  const xattrs = prep.xattrs ? new Map([...prep.xattrs].map(([k, v]) => [move(k), v])) as XattrTable : undefined;
+  return { items, xattrs };
 }
 
 const EMPTY = Buffer.alloc(0);
