@@ -8,7 +8,7 @@
  * unmounted in a `finally` (withMerged) or by the caller's cleanup stack (stageView).
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chainReuse, diffToLayerDeferred, fuseOverlayfsUppers, normaliseFuseOverlayUpper, readXattrTree, withLocation, type ErrorLocation, type Layer, type SegmentReuse, type Speculated, type XattrTable } from '../../layer-store/index.js';
@@ -103,8 +103,7 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
  * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
  * snapshot. Returns undefined when the step changed nothing, unless `keepEmpty` (RUN: BuildKit's exec gives
  * every RUN a layer, an empty one when nothing changed). The layer is
- * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES is
- * hashed now and packed again from its snapshot then, or, when a RUN's big files were compressed while it ran,
+ * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES was
  * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
  */
 export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean; location?: ErrorLocation } = {}): Promise<PendingLayer | undefined> {
@@ -130,7 +129,7 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
       signal: ctx.signal,
       events: ctx.events,
       id,
-    }, { maxBytes: DEFER_COMPRESSION_MAX_BYTES, rereadLarge: spec === undefined });
+    }, DEFER_COMPRESSION_MAX_BYTES);
   } catch (e) {
     await reuse?.close();
     throw e;
@@ -138,15 +137,12 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
   // The tar is identified and in memory: the snapshot is leased and moved into place, and the next step can run
   // on it while the blob is compressed behind it (a layer over the limit was compressed already).
   await ctx.lease.add({ snapshots: [deferred.diffId] });
-  const installed = await ctx.o.store.installSnapshot(s.upper, deferred.diffId);
-  // A big layer's blob is made from the tree's files: the leased snapshot (never changed), or the upper dir when
-  // the snapshot existed already (it stays in the build's scratch dir until every compression has settled).
-  const tree = existsSync(s.upper) ? s.upper : installed;
+  await ctx.o.store.installSnapshot(s.upper, deferred.diffId);
   const diffId = deferred.diffId;
   const packed = (async (): Promise<Layer> => {
     let p;
     try {
-      p = await deferred.compress(tree);
+      p = await deferred.compress();
     } catch (e) {
       // Surfaces after the step (its record, the manifest): still the step's error, as its own failures read.
       const err = asStepError(e);
@@ -168,8 +164,7 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
 
 /**
  * Layers whose files hold at most this much are read into memory and compressed behind the next step; bigger
- * ones are hashed from their files and packed again from the snapshot behind the next step (memory stays bounded),
- * except a RUN's with speculated segments, packed before the step returns (most of it is compressed already).
+ * ones are compressed before the step returns (their compression needs the files, and memory stays bounded).
  */
 const DEFER_COMPRESSION_MAX_BYTES = 32 * 1024 * 1024;
 
