@@ -103,8 +103,9 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
  * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
  * snapshot. Returns undefined when the step changed nothing, unless `keepEmpty` (RUN: BuildKit's exec gives
  * every RUN a layer, an empty one when nothing changed). The layer is
- * returned pending: its blob is compressed behind the next step (a layer over DEFER_COMPRESSION_MAX_BYTES was
- * compressed already); a failure of that surfaces where the step's record or the image manifest waits for it.
+ * returned pending: its blob is compressed behind the next step (a layer with more than DEFER_COMPRESSION_MAX_BYTES
+ * of new tar bytes was compressed already); a failure of that surfaces where the step's record or the image
+ * manifest waits for it.
  */
 export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean; location?: ErrorLocation } = {}): Promise<PendingLayer | undefined> {
   // Rootless with fuse-overlayfs: its whiteout and opaque marks become overlayfs's, for the packer and the snapshot.
@@ -163,8 +164,9 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
 }
 
 /**
- * Layers whose files hold at most this much are read into memory and compressed behind the next step; bigger
- * ones are compressed before the step returns (their compression needs the files, and memory stays bounded).
+ * A layer whose new tar bytes come to at most this much is compressed behind the next step: those bytes are held
+ * in memory, and the segments the previous build's blob has are held as where they lie in it (an edited COPY of
+ * W2's 167 MB: 12 MB held). Bigger ones are compressed before the step returns (memory stays bounded).
  */
 const DEFER_COMPRESSION_MAX_BYTES = 32 * 1024 * 1024;
 

@@ -70,6 +70,18 @@ export interface SegmentedGzipOptions {
   readonly known?: SegmentMatches | undefined;
 }
 
+/**
+ * A segment given to the encoder by its compressed bytes alone: one the previous blob has, whose tar bytes were
+ * checked already (segment-files.ts) and hashed into the diffID, and are not held (a deferred pack, pack.ts).
+ */
+export interface StoredSegment {
+  readonly ulen: number;
+  readonly crc: number;
+  readonly fp?: string | undefined;
+  /** Reads its compressed bytes again (and throws unless they are the ones checked). */
+  compressed(): Promise<Buffer>;
+}
+
 /** What the encoder asks about each segment it is given (segment-files.ts's KnownSegments). */
 export interface SegmentMatches {
   /** The previous blob's compressed bytes and CRC-32 of `seg`, when they were taken from it. */
@@ -251,7 +263,7 @@ export class SegmentedGzipEncoder {
     return this.#result;
   }
 
-  async *encode(segments: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  async *encode(segments: AsyncIterable<Buffer | StoredSegment>): AsyncGenerator<Buffer> {
     const { level, signal } = this.#o;
     const inFlight = Math.max(1, this.#o.inFlight ?? DEFAULT_IN_FLIGHT);
     const table = reuseTable(this.#o.reuse, level);
@@ -265,7 +277,11 @@ export class SegmentedGzipEncoder {
     const queue: Promise<{ bytes: Buffer; entry: SegmentEntry }>[] = [];
 
     const known = this.#o.known;
-    const one = async (seg: Buffer): Promise<{ bytes: Buffer; crc: number }> => {
+    const one = async (seg: Buffer | StoredSegment): Promise<{ bytes: Buffer; crc: number }> => {
+      if (!Buffer.isBuffer(seg)) {
+        reused++;
+        return { bytes: await seg.compressed(), crc: seg.crc >>> 0 };
+      }
       const matched = known?.match(seg);
       if (matched) {
         reused++;
@@ -304,10 +320,11 @@ export class SegmentedGzipEncoder {
     yield gzipHeader(level);
     try {
       for await (const seg of segments) {
-        if (seg.length === 0) continue;
+        const ulen = Buffer.isBuffer(seg) ? seg.length : seg.ulen;
+        if (ulen === 0) continue;
         throwIfAborted(signal);
-        const fp = known?.printOf(seg);
-        const p = one(seg).then(({ bytes, crc }) => ({ bytes, entry: { ulen: seg.length, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
+        const fp = Buffer.isBuffer(seg) ? known?.printOf(seg) : seg.fp;
+        const p = one(seg).then(({ bytes, crc }) => ({ bytes, entry: { ulen, crc, clen: bytes.length, ...(fp !== undefined ? { fp } : {}) } }));
         p.catch(() => undefined); // awaited in order below; an abandoned one must not be an unhandled rejection
         queue.push(p);
         if (queue.length >= inFlight) yield await emit();

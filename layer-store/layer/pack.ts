@@ -10,9 +10,9 @@ import { pipeline } from 'node:stream/promises';
 import { Hasher, hashStream, overlayXattrPrefix, throwIfAborted, type CommandRunner, type Digest, type EventSink, type Layer } from '../core/index.js';
 import { compressor, DEFAULT_GZIP_LEVEL, layerMediaType, type Compression } from './compression.js';
 import { LayerSourceChangedError } from './errors.js';
-import { SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse } from './gzip-segments.js';
+import { crc32Impl, SegmentedGzipEncoder, type SegmentIndex, type SegmentReuse, type StoredSegment } from './gzip-segments.js';
 import { tarBytes, walk, type Item, type TarTreeOptions } from './pack-tar.js';
-import { KnownSegments } from './segment-files.js';
+import { KnownSegments, type Match } from './segment-files.js';
 import { readXattrTree, type XattrTable } from './xattr.js';
 
 /** Where the compressed blob goes: a function that consumes the stream (e.g. the store's putBlob). */
@@ -84,6 +84,14 @@ interface Encoded {
   result(): Promise<{ diff: { digest: Digest; size: number }; segments?: SegmentIndex; reused: number; compressedSegments: number }>;
 }
 
+/** The tar of a pack that is not segmented: no StoredSegment can be in it. */
+async function* buffersOf(tar: AsyncGenerator<Buffer | StoredSegment>): AsyncGenerator<Buffer> {
+  for await (const b of tar) {
+    if (!Buffer.isBuffer(b)) throw new Error('a stored segment in a tar that is not segmented');
+    yield b;
+  }
+}
+
 /** Today's path (zstd, none): tar → diffID hash → compressor. */
 function encodeStreamed(tar: AsyncGenerator<Buffer>, o: PackOptions, compression: Compression, onTar: (n: number) => void): Encoded {
   const diff = hashStream();
@@ -95,14 +103,23 @@ function encodeStreamed(tar: AsyncGenerator<Buffer>, o: PackOptions, compression
   };
 }
 
-/** gzip: tar segments → diffID hash → segmented, parallel, reusable gzip (gzip-segments.ts). */
-function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar: (n: number) => void, known: KnownSegments | undefined): Encoded {
-  const diff = new Hasher();
+/**
+ * gzip: tar segments → diffID hash → segmented, parallel, reusable gzip (gzip-segments.ts). With `identity`, the
+ * producer of `tar` hashed it already (and may give StoredSegments): nothing is hashed here.
+ */
+function encodeSegmentedGzip(tar: AsyncGenerator<Buffer | StoredSegment>, o: PackOptions, onTar: (n: number) => void, known: KnownSegments | undefined, identity?: () => { digest: Digest; size: number }): Encoded {
+  const diff = identity ? undefined : new Hasher();
   const enc = new SegmentedGzipEncoder({ level: o.level ?? DEFAULT_GZIP_LEVEL, reuse: o.reuse, signal: o.signal, known });
-  async function* hashed(): AsyncGenerator<Buffer> {
+  async function* hashed(): AsyncGenerator<Buffer | StoredSegment> {
     for await (const seg of tar) {
-      diff.update(seg);
-      onTar(seg.length);
+      if (Buffer.isBuffer(seg)) {
+        diff?.update(seg);
+        onTar(seg.length);
+      } else if (diff) {
+        throw new Error('a stored segment in a tar that is hashed here');
+      } else {
+        onTar(seg.ulen);
+      }
       yield seg;
     }
   }
@@ -111,7 +128,7 @@ function encodeSegmentedGzip(tar: AsyncGenerator<Buffer>, o: PackOptions, onTar:
     result: () => {
       const r = enc.result; // set: the pipeline that drained encode() has succeeded
       return Promise.resolve({
-        diff: { digest: diff.digest(), size: diff.size },
+        diff: identity ? identity() : { digest: diff!.digest(), size: diff!.size },
         ...(r ? { segments: r.index } : {}), reused: r?.reused ?? 0, compressedSegments: r?.compressedSegments ?? 0,
       });
     },
@@ -162,7 +179,7 @@ function withOpaqueMarkers(items: readonly Item[], xattrs: XattrTable): Item[] {
   return out;
 }
 
-/** A layer whose tar is read, held in memory and identified; `compress()` makes and stores its blob (once). */
+/** A layer whose tar is read and identified; `compress()` makes and stores its blob (once). */
 export interface DeferredLayer<T = unknown> {
   readonly diffId: Digest;
   readonly uncompressedSize: number;
@@ -170,51 +187,93 @@ export interface DeferredLayer<T = unknown> {
 }
 
 /**
- * diffToLayer in two halves, for a builder whose next step should not wait for compression: the upper dir is
- * read into memory as tar segments and its diffID returned at once (the dir may be moved or used right after),
- * and the blob is compressed and sunk when `compress()` is called (same bytes as diffToLayer writes). A tree
- * holding more than `maxBytes` of file data is packed in full first (memory stays bounded); its compress()
- * then just returns the result.
+ * diffToLayer in two halves, for a builder whose next step should not wait for compression: the upper dir's tar is
+ * read and hashed, its diffID returned (the dir may be moved or used right after), and the blob is compressed and
+ * sunk when `compress()` is called (same bytes as diffToLayer writes). What is held in between: the tar bytes
+ * that are new, and for each segment taken from the previous blob (gzip, `o.reuse`, checked while the tar was
+ * read: segment-files.ts) only where it lies there (its compressed bytes are read again, and compared, by
+ * compress()). When the new bytes come to more than `maxBytes`, the layer is packed in full before this returns
+ * (memory stays bounded); its compress() then just returns the result.
  */
 export async function diffToLayerDeferred<T>(upper: string, o: PackOptions<T>, maxBytes: number): Promise<DeferredLayer<T>> {
   const prep = await prepare(upper, o, true);
   const segmented = (o.compression ?? 'gzip') === 'gzip';
-  let bytes = 0;
-  for (const it of prep.items) if (!it.whiteout && it.st.isFile()) bytes += it.st.size;
-  if (bytes > maxBytes) {
-    const packed = await packFrom(tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented), o, prep.counter, upper, prep.known);
-    return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
-  }
-  const held: Buffer[] = [];
+  const known = prep.known;
+  const reuse = o.reuse;
   const diff = new Hasher();
-  for await (const seg of tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented)) {
-    diff.update(seg);
-    held.push(seg);
+  let hashing = true;
+  async function* source(): AsyncGenerator<Buffer | StoredSegment> {
+    for await (const seg of tarBytes(prep.items, prep.xattrs, prep.tarOptions, prep.counter, segmented)) {
+      if (hashing) diff.update(seg);
+      const m = known?.match(seg);
+      yield m && reuse ? storedSegment(seg.length, m, known!.printOf(seg), reuse) : seg;
+    }
   }
-  const diffId = diff.digest();
+  const tar = source();
+  const held: (Buffer | StoredSegment)[] = [];
+  let heldBytes = 0;
+  for (;;) {
+    const r = await tar.next();
+    if (r.done) break;
+    held.push(r.value);
+    if (Buffer.isBuffer(r.value)) heldBytes += r.value.length;
+    if (heldBytes > maxBytes) {
+      // Packed now, from what is held and the rest of the tar (zstd and none hash the whole tar themselves).
+      if (!segmented) hashing = false;
+      const rest = async function* (): AsyncGenerator<Buffer | StoredSegment> { yield* replay(held); yield* tar; };
+      const packed = await packFrom(rest(), o, prep.counter, upper, known, segmented ? () => ({ digest: diff.digest(), size: diff.size }) : undefined);
+      return { diffId: packed.diffId, uncompressedSize: packed.uncompressedSize, compress: () => Promise.resolve(packed) };
+    }
+  }
+  const identity = { digest: diff.digest(), size: diff.size };
   let started: Promise<PackedLayer<T>> | undefined;
   const compress = (): Promise<PackedLayer<T>> => {
     started ??= (async () => {
-      async function* replay(): AsyncGenerator<Buffer> {
-        for (let i = 0; i < held.length; i++) {
-          const seg = held[i]!;
-          held[i] = EMPTY; // let each segment go once it has been handed on
-          yield seg;
-        }
-      }
-      const packed = await packFrom(replay(), o, prep.counter, upper, prep.known);
-      if (packed.diffId !== diffId) throw new LayerSourceChangedError(upper, `the tar hashed to ${diffId}, then to ${packed.diffId}`);
+      const packed = await packFrom(replay(held), o, prep.counter, upper, known, segmented ? () => identity : undefined);
+      if (packed.diffId !== identity.digest) throw new LayerSourceChangedError(upper, `the tar hashed to ${identity.digest}, then to ${packed.diffId}`);
       return packed;
     })();
     return started;
   };
-  return { diffId, uncompressedSize: diff.size, compress };
+  return { diffId: identity.digest, uncompressedSize: identity.size, compress };
+}
+
+/** Yields `held` in order, letting each entry go once it has been handed on. */
+async function* replay(held: (Buffer | StoredSegment)[]): AsyncGenerator<Buffer | StoredSegment> {
+  for (let i = 0; i < held.length; i++) {
+    const seg = held[i]!;
+    held[i] = EMPTY;
+    yield seg;
+  }
+}
+
+const crc32 = crc32Impl();
+
+/**
+ * A segment of `ulen` tar bytes that KnownSegments took from the previous blob (`m`: inflated, checked against
+ * its recorded length and CRC-32, and hashed into the diffID): the encoder reads its compressed bytes again from
+ * `reuse` and uses them when their CRC-32 is the one they had then (the blob is immutable and leased; a
+ * difference fails the pack, never a wrong blob). Holds no bytes meanwhile.
+ */
+function storedSegment(ulen: number, m: Match, fp: string | undefined, reuse: SegmentReuse): StoredSegment {
+  const { offset, clen, crc } = m;
+  const ccrc = crc32(m.compressed, 0);
+  return {
+    ulen, crc, fp,
+    compressed: async () => {
+      const b = await reuse.read(offset, clen);
+      if (b.length !== clen || crc32(b, 0) !== ccrc) {
+        throw new LayerSourceChangedError(`previous blob at offset ${offset}`, `its ${clen} compressed bytes read differently the second time`, { hint: 'run tsbuild fsck: the store may be damaged' });
+      }
+      return b;
+    },
+  };
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /** Compresses the tar `tar` (segments when gzip), hashes both sides and streams the blob to `o.sink`. */
-async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, counter: { entries: number }, dir: string, known?: KnownSegments): Promise<PackedLayer<T>> {
+async function packFrom<T>(tar: AsyncGenerator<Buffer | StoredSegment>, o: PackOptions<T>, counter: { entries: number }, dir: string, known?: KnownSegments, identity?: () => { digest: Digest; size: number }): Promise<PackedLayer<T>> {
   const compression = o.compression ?? 'gzip';
   let n = 0;
   const id = o.id ?? dir;
@@ -222,7 +281,7 @@ async function packFrom<T>(tar: AsyncGenerator<Buffer>, o: PackOptions<T>, count
     ? (len: number): void => { n += len; o.events!({ type: 'transfer', id, op: 'pack', current: n }); }
     : (): void => undefined;
   const segmented = compression === 'gzip';
-  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar, known) : encodeStreamed(tar, o, compression, onTar);
+  const encoded = segmented ? encodeSegmentedGzip(tar, o, onTar, known, identity) : encodeStreamed(buffersOf(tar), o, compression, onTar);
   const blob = hashStream();
   const ac = new AbortController();
   const onAbort = (): void => ac.abort(o.signal?.reason);

@@ -66,10 +66,13 @@ export class SegmentPrint {
   }
 }
 
-/** An old segment that a planned one matched: its compressed bytes and CRC-32, for the encoder. */
-interface Match {
+/** An old segment that a planned one matched: its compressed bytes and CRC-32, for the encoder, and where they lie. */
+export interface Match {
   readonly compressed: Buffer;
   readonly crc: number;
+  /** Offset and length of `compressed` in the reuse source (SegmentReuse.read). */
+  readonly offset: number;
+  readonly clen: number;
 }
 
 const crc32 = crc32Impl();
@@ -133,7 +136,7 @@ export class KnownSegments {
     if (compressed.length !== hit.clen) return undefined;
     const tar = await inflateChecked(compressed, ulen, hit.crc);
     if (!tar) return undefined;
-    this.#matched.set(tar, { compressed, crc: hit.crc });
+    this.#matched.set(tar, { compressed, crc: hit.crc, offset: hit.offset, clen: hit.clen });
     this.hits++;
     this.#prints.set(tar, fp!);
     return tar;

@@ -20,7 +20,7 @@ import { checkGitSources, fetchAddGit, gitSource } from '../add-git.js';
 import { sourceLayers } from '../base-image.js';
 import { sourceDir } from '../named-dirs.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
-import type { StepCall } from '../context.js';
+import { loc, type StepCall } from '../context.js';
 import { commitUpper, mountView, scratchDirs, withMerged } from '../workspace.js';
 import { copyInto, type Selection } from './copy-into.js';
 
@@ -154,7 +154,8 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
         const selection: Selection = { sources, root: srcRoot, downloads, files };
         await copyInto(call, ins, merged, s, selection, { dest, destIsDirSyntax, instruction: inputs.instruction });
       });
-      const layer = await commitUpper(ctx, s, id);
+      // The location: a failure of its blob, compressed behind the next step, surfaces after this step.
+      const layer = await commitUpper(ctx, s, id, { location: loc(ins.location) });
       return layer ? { layer } : {};
     }, detail ? { detail } : {});
     if (r.layer) st.layers.push(r.layer);
