@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestOf, encodeName, parseDigest, fsPath, readXattrsOf, readlinkNameSync, throwIfAborted, type Abortable } from '../layer-store/index.js';
+import { digestOf, encodeName, parseDigest, fsPath, readXattrsOf, readlinkNameSync, throwIfAborted, type Abortable, type CommandRunner } from '../layer-store/index.js';
 import { CacheIoError } from './errors.js';
 import { compareNames } from './fsutil.js';
 import type { SourceDigest } from './keys.js';
@@ -31,6 +31,11 @@ export interface HashSourcesOptions extends Abortable {
    * the print covers the entries, the digest the paths.
    */
   readonly memo?: boolean;
+  /**
+   * Runs the one `getfattr` of paths whose xattrs are not known (a build passes its helper shell: no fork of this
+   * process). Default: spawned from this process.
+   */
+  readonly commands?: CommandRunner;
 }
 
 const SMALL = 1 << 20;
@@ -172,7 +177,7 @@ export async function hashSources(root: string, selection: HashSelection, statCa
       throw new CacheIoError(abs, { cause: e, hint: 'a selected source file vanished or is unreadable; re-run the build' });
     }
   }
-  if (unknownXattrs.length > 0) settled = (await addXattrs(prints, unknownXattrs, statCache, o.signal)) && settled;
+  if (unknownXattrs.length > 0) settled = (await addXattrs(prints, unknownXattrs, statCache, o.signal, o.commands)) && settled;
   const files: Record<string, string> = {};
   const lines: string[] = ['tsbuild-sources-v1'];
   for (let i = 0; i < paths.length; i++) {
@@ -187,12 +192,12 @@ export async function hashSources(root: string, selection: HashSelection, statCa
 }
 
 /** Reads the xattrs of `unknown` (one getfattr), records their digests in `statCache` and adds them to `prints`; returns whether every one was recorded. */
-async function addXattrs(prints: string[], unknown: readonly { readonly i: number; readonly abs: string; readonly st: Stats }[], statCache: StatCache, signal: AbortSignal | undefined): Promise<boolean> {
+async function addXattrs(prints: string[], unknown: readonly { readonly i: number; readonly abs: string; readonly st: Stats }[], statCache: StatCache, signal: AbortSignal | undefined, commands: CommandRunner | undefined): Promise<boolean> {
   let all = true;
   const at = Date.now();
   let table;
   try {
-    table = await readXattrsOf(unknown.map((u) => u.abs), signal);
+    table = await readXattrsOf(unknown.map((u) => u.abs), signal, commands);
   } catch (e) {
     throw new CacheIoError(unknown[0]!.abs, { cause: e, hint: 'the extended attributes of the selected sources could not be read (is getfattr, package attr, installed?); re-run the build' });
   }

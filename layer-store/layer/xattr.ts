@@ -59,10 +59,10 @@ function run(cmd: string, args: readonly string[], input: string | Buffer | unde
 }
 
 /** `run` through a CommandRunner (a ShellRunner): the same errors. */
-async function viaRunner(commands: CommandRunner, cmd: string, args: readonly string[]): Promise<string> {
+async function viaRunner(commands: CommandRunner, cmd: string, args: readonly string[], input?: Buffer): Promise<string> {
   let r;
   try {
-    r = await commands.run(cmd, args);
+    r = await commands.run(cmd, args, input === undefined ? undefined : { input });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new LayerToolError(cmd, code === 'ENOENT' ? 'not installed' : (e as Error).message, { cause: e });
@@ -89,12 +89,14 @@ export async function readXattrOf(paths: readonly string[], name: string): Promi
 /**
  * Returns every xattr of each of `paths` (absolute; not recursive, symlinks not followed); a path without any has
  * no entry. The names go to `xargs -0 getfattr` on stdin as bytes (a name need not be UTF-8, and xargs splits
- * them into as few processes as the argument limit allows).
+ * them into as few processes as the argument limit allows). With `commands` (a build's ShellRunner) xargs is
+ * forked by that shell instead of by this process (see runtime-exec/commands.ts: no fork of Node).
  */
-export async function readXattrsOf(paths: readonly string[], signal?: AbortSignal): Promise<XattrTable> {
+export async function readXattrsOf(paths: readonly string[], signal?: AbortSignal, commands?: CommandRunner): Promise<XattrTable> {
   if (paths.length === 0) return new Map();
   const names = Buffer.concat(paths.flatMap((p) => [encodeName(p), Buffer.from([0])]));
-  return parseDump(await run('xargs', ['-0', 'getfattr', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--'], names, signal));
+  const args = ['-0', 'getfattr', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', '--'];
+  return parseDump(commands ? await viaRunner(commands, 'xargs', args, names) : await run('xargs', args, names, signal));
 }
 
 /** Parses getfattr's dump (`-d`/`-n`, `-e hex`) into a table. */

@@ -125,7 +125,7 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
     let files: Readonly<Record<string, string>> | undefined;
     if (contextSelection && ctx.statCache) {
       // An unchanged selection is answered without its per-file fingerprints; a miss gets them (`detail` below).
-      const h = await hashSources(srcRoot, contextSelection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal, memo: true });
+      const h = await hashSources(srcRoot, contextSelection, ctx.statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal, memo: true, commands: ctx.commands });
       sourcesDigest = h.digest;
       files = h.files;
     } else {
@@ -137,7 +137,7 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
     };
     const statCache = ctx.statCache;
     const detail = contextSelection && statCache && !files ? async (): Promise<StepInputs> => {
-      const h = await hashSources(srcRoot, contextSelection, statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal });
+      const h = await hashSources(srcRoot, contextSelection, statCache, { ownership: ins.chown === undefined ? false : true, signal: ctx.signal, commands: ctx.commands });
       if (h.digest !== sourcesDigest) return inputs; // changed since: this run's files are not the key's
       files = h.files;
       return { ...inputs, sources: { digest: h.digest, files } };

@@ -39,7 +39,7 @@ export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, se
   if (!src) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from!)).map((l) => l.diffId)));
   const sel = await selectBindSource(src, m, ctx.signal);
   selected.set(m, sel); // runMounts mounts exactly what was keyed, without walking the context again
-  return mountMaterial(m, ctx.statCache ? (await hashSources(src.dir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal, memo: true })).digest : `context:${src.dir}`);
+  return mountMaterial(m, ctx.statCache ? (await hashSources(src.dir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal, memo: true, commands: ctx.commands })).digest : `context:${src.dir}`);
 }
 
 /**
