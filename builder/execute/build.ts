@@ -10,8 +10,8 @@
  * builder/plan; the build's shared state is context.ts; overlay and layer work is workspace.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { rm, stat } from 'node:fs/promises';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner, defaultBundleParent } from '../../runtime-exec/index.js';
@@ -44,7 +44,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   checkRunSettings(o);
   for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
-  const cst = await stat(contextDir).catch(() => undefined);
+  const cst = statSync(contextDir, { throwIfNoEntry: false });
   if (!cst?.isDirectory()) {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }

@@ -192,7 +192,7 @@ export class Lease {
     await this.#queue;
     if (this.#released) return;
     this.#released = true;
-    await unlink(this.path).catch(() => undefined);
+    try { unlinkSync(this.path); } catch { /* gone already */ }
   }
 
   /** Writes the lease file (temp + rename) under the lease lock. */
