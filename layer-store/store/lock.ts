@@ -41,10 +41,7 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, o: LockOpt
     await sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 100);
   }
-  if (!swept.has(path)) {
-    swept.add(path);
-    sweepLockTemps(path);
-  }
+  sweepLockTemps(path);
   try {
     return await fn();
   } finally {
@@ -98,13 +95,6 @@ function emptyAndOld(path: string): boolean {
   const st = statOrUndefined(path);
   return st !== undefined && st.size === 0 && Date.now() - st.mtimeMs > EMPTY_LOCK_GRACE_MS;
 }
-
-/**
- * The lock files this process has swept (sweepLockTemps): once per lock and process is enough (a build takes the
- * lease lock three times or more, and each sweep was a directory read); a temp file left by a process killed
- * later is swept by the next process that takes the lock. The lock itself never depends on the sweep.
- */
-const swept = new Set<string>();
 
 /** Removes `<path>.tmp-<pid>-*` files of processes that are gone (killed while taking the lock). Best effort. */
 function sweepLockTemps(path: string): void {
