@@ -44,7 +44,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   checkRunSettings(o);
   for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
-  const cst = statSync(contextDir, { throwIfNoEntry: false });
+  let cst;
+  try { cst = statSync(contextDir); } catch { cst = undefined; } // any error: not a usable directory, as before
   if (!cst?.isDirectory()) {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }
