@@ -1,6 +1,5 @@
 import type { Stats } from 'node:fs';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { noopLogger, statCacheFile, type Logger } from '../layer-store/index.js';
 import { frame, unframe, writeFileAtomic } from './fsutil.js';
 
@@ -90,7 +89,7 @@ export class StatCache {
    * selections), not yet its entries (20,000 files: 6 MB, ~17 ms to read and decode).
    */
   static async open(dir: string, o: StatCacheOptions = {}): Promise<StatCache> {
-    await mkdir(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true }); // synchronous, as the head read below
     const file = statCacheFile(dir, o.name ?? 'default');
     const log = o.logger ?? noopLogger;
     let head: { text: string; whole: boolean } | undefined;

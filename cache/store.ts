@@ -1,5 +1,5 @@
-import { closeSync, fstatSync, openSync, readFileSync, utimesSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, utimesSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, isDigest, noopLogger, type Digest, type Layer, type Logger } from '../layer-store/core/index.js';
 import { CacheIoError } from './errors.js';
@@ -106,7 +106,9 @@ export class CacheStore {
   /** Opens (creating) the record store in `dir`. */
   static async open(dir: string, o: CacheStoreOptions = {}): Promise<CacheStore> {
     try {
-      for (const sub of stepCacheLayout(dir).subdirs) await mkdir(sub, { recursive: true });
+      // Synchronous: four directories that exist after the first build, one mkdir call each (an async one is a
+      // thread-pool round trip, at every build's start).
+      for (const sub of stepCacheLayout(dir).subdirs) mkdirSync(sub, { recursive: true });
     } catch (e) {
       throw new CacheIoError(dir, { cause: e });
     }

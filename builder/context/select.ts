@@ -1,6 +1,5 @@
-import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { fsPath, readdirNames, readlinkName, showName, type Abortable } from '../../layer-store/index.js';
 import { goClean, type ContextMatcher } from './dockerignore.js';
 import { ContextError, MissingSourceError } from './errors.js';
@@ -32,7 +31,8 @@ const MAX_LINKS = 255;
 
 export async function tryLstat(abs: string): Promise<Stats | undefined> {
   try {
-    return await lstat(fsPath(abs));
+    // Synchronous: a few calls per COPY source (an async one is a thread-pool round trip).
+    return lstatSync(fsPath(abs));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -118,7 +118,7 @@ export async function selectSources(
     const matches = hasWildcards(cleaned) ? await expandWildcard(contextDir, cleaned, matcher) : [cleaned];
     for (const relPath of matches) {
       const resolvedPath = await resolveInContext(contextDir, relPath);
-      const st = resolvedPath === '.' ? await lstat(contextDir) : await tryLstat(join(contextDir, resolvedPath));
+      const st = resolvedPath === '.' ? lstatSync(contextDir) : await tryLstat(join(contextDir, resolvedPath));
       if (st === undefined) {
         throw new MissingSourceError(`COPY source ${JSON.stringify(source)} not found in the build context`, '/' + (relPath === '.' ? '' : relPath), {
           hint: `paths are relative to the context directory ${contextDir}; check the spelling, or pass the right context`,

@@ -10,8 +10,8 @@
  * builder/plan; the build's shared state is context.ts; overlay and layer work is workspace.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { join, resolve as resolvePath, basename } from 'node:path';
 import { TsbuildError, hostPlatform, noopEvents, noopLogger, Lease, normalizeTagName } from '../../layer-store/index.js';
 import { ShellRunner, defaultBundleParent } from '../../runtime-exec/index.js';
@@ -44,7 +44,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   checkRunSettings(o);
   for (const t of o.tags ?? []) normalizeTagName(t); // a bad name fails now, not after the build (InvalidReferenceError)
   const contextDir = resolvePath(o.context);
-  const cst = await stat(contextDir).catch(() => undefined);
+  let cst;
+  try { cst = statSync(contextDir); } catch { cst = undefined; } // any error: not a usable directory, as before
   if (!cst?.isDirectory()) {
     throw new BuildError(`build context ${o.context} is not a directory`, { location: { ref: o.context }, hint: 'pass the directory that holds your sources, e.g. `tsbuild -t app .`' });
   }
@@ -96,7 +97,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     // Taken before anything is read or written, so everything this build writes is covered by it (lease.ts).
     lease = o.lease ?? (await Lease.acquire(root, o.signal ? { signal: o.signal } : {}));
     tmp = o.store.layout.scratchPath('build', randomUUID());
-    await mkdir(tmp, { recursive: true });
+    mkdirSync(tmp, { recursive: true });
   } catch (e) {
     await ownAgents?.close();
     throw e;
@@ -148,7 +149,8 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await Promise.allSettled(ctx.background);
     await ctx.commands.close().catch(() => undefined);
     o.signal?.removeEventListener('abort', onAbort);
-    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    // Most builds leave it empty (a cached one always): one rmdir, else the recursive removal.
+    try { rmdirSync(tmp); } catch { await rm(tmp, { recursive: true, force: true }).catch(() => undefined); }
     if (!o.lease) await lease.release();
     await ownAgents?.close();
   }
@@ -158,7 +160,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
 /** Returns the Dockerfile's bytes; an unreadable one is DOCKERFILE_NOT_FOUND naming the path and the fix. */
 export async function readDockerfile(path: string): Promise<Buffer> {
   try {
-    return await readFile(path);
+    return readFileSync(path); // small: synchronous (an async read is four thread-pool round trips)
   } catch (e) {
     throw new TsbuildError('DOCKERFILE_NOT_FOUND', `cannot read Dockerfile ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
       location: { ref: path }, hint: 'pass the Dockerfile with -f FILE, or add a Dockerfile to the context', cause: e,

@@ -6,7 +6,8 @@
  * state.json). A container of this root is left over when that pid is gone (or now belongs to a process started
  * after the container was created). Found by reading runc's state dir, without starting runc: every build checks.
  */
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { execFileAsync, type Logger, runcStateRoot } from '../core/index.js';
 import { listMounts, ownerGone } from './scratch.js';
@@ -46,7 +47,9 @@ interface RuncState {
 export async function findLeftoverContainers(root: string, o: { runcRoot?: string } = {}): Promise<LeftoverContainer[]> {
   const stateRoot = o.runcRoot ?? runcStateRoot();
   const storeRoot = resolve(root);
-  const names = await readdir(stateRoot).catch(() => [] as string[]);
+  // Synchronous: at every build's start, usually an empty or missing directory (procfs-like tmpfs of runc).
+  let names: string[];
+  try { names = readdirSync(stateRoot); } catch { names = []; }
   const out: LeftoverContainer[] = [];
   let mounts: Map<string, string> | undefined;
   for (const id of names) {
@@ -55,7 +58,7 @@ export async function findLeftoverContainers(root: string, o: { runcRoot?: strin
     const ownerPid = Number(m[1]);
     let st: RuncState;
     try {
-      st = JSON.parse(await readFile(join(stateRoot, id, 'state.json'), 'utf8')) as RuncState;
+      st = JSON.parse(readFileSync(join(stateRoot, id, 'state.json'), 'utf8')) as RuncState;
     } catch {
       continue; // being created or deleted right now
     }

@@ -9,7 +9,7 @@
  * the image's whole closure is stored and the blob dir is fsynced, so a crash never leaves a name pointing at
  * missing blobs. Reads take no lock (the file is replaced by rename, never rewritten in place).
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import {
   MediaTypes, MAX_DOCUMENT_BYTES, TsbuildError, exists, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex,
@@ -67,7 +67,9 @@ export class ImageIndexFile {
     const path = this.#layout.indexFile;
     let bytes: Buffer;
     try {
-      bytes = await readFile(path);
+      // Synchronous, as lock.ts's metadata calls: one small file, read once or twice per command, and a
+      // command that reads no blob then never loads node:fs/promises (LayerStore.open).
+      bytes = readFileSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_INDEX;
       throw e;

@@ -20,7 +20,7 @@
  * time rule: a live lease also protects every blob modified since the lease was created.
  */
 import { randomUUID } from 'node:crypto';
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -92,7 +92,8 @@ function lockPath(root: string): string {
 /** Returns field 22 (start time in clock ticks since boot) of /proc/PID/stat, or undefined when unreadable. */
 export async function processStartTime(pid: number): Promise<string | undefined> {
   try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Synchronous: a read of procfs, no disk (the lease's other file calls are synchronous too).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return rest[19];
@@ -143,7 +144,7 @@ export class Lease {
 
   /** Returns a new lease on the store at `root`, recorded on disk (under the lease lock) before it returns. */
   static async acquire(root: string, o: LeaseOptions = {}): Promise<Lease> {
-    await mkdir(leasesDir(root), { recursive: true });
+    mkdirSync(leasesDir(root), { recursive: true });
     const start = await processStartTime(process.pid);
     const id = randomUUID().slice(0, 8);
     const held: LeaseFile = { v: LEASE_VERSION, pid: process.pid, start, host: hostname(), createdAt: Date.now(), blobs: [], snapshots: [], cacheKeys: [], paths: [] };
@@ -191,7 +192,7 @@ export class Lease {
     await this.#queue;
     if (this.#released) return;
     this.#released = true;
-    await unlink(this.path).catch(() => undefined);
+    try { unlinkSync(this.path); } catch { /* gone already */ }
   }
 
   /** Writes the lease file (temp + rename) under the lease lock. */

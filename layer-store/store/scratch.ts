@@ -5,8 +5,8 @@
  * reports them); `reclaimStaleScratch` kills such containers, lazily unmounts the mounts and removes the dirs
  * (run by every build before it starts, and by `fsck --repair`).
  */
-import { readFileSync } from 'node:fs';
-import { readFile, readdir, rm, stat } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execFileAsync, type Logger } from '../core/index.js';
 
@@ -89,7 +89,8 @@ export interface StaleScratch {
 export async function findStaleScratch(tmpRoot: string, o: { now?: number } = {}): Promise<StaleScratch> {
   let names: string[];
   try {
-    names = await readdir(tmpRoot);
+    // Synchronous: at every build's start, usually a directory of one or two entries.
+    names = readdirSync(tmpRoot);
   } catch {
     return { dirs: [], mounts: [] };
   }
@@ -98,7 +99,8 @@ export async function findStaleScratch(tmpRoot: string, o: { now?: number } = {}
   for (const n of names) {
     const pid = ownerPid(n);
     if (pid === undefined && !/^out-/.test(n)) continue;
-    const st = await stat(join(tmpRoot, n)).catch(() => undefined);
+    let st;
+    try { st = statSync(join(tmpRoot, n)); } catch { st = undefined; }
     if (!st) continue;
     if (pid !== undefined ? ownerGone(pid, createdMs(st)) : now - st.mtimeMs > ANONYMOUS_SCRATCH_MS) dirs.push(join(tmpRoot, n));
   }

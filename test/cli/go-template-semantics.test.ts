@@ -76,3 +76,11 @@ test('functions check their arguments as Go does', () => {
   assert.throws(() => renderTemplate('{{.A 1}}', { A: 1 }), /A is not a method but has arguments/);
   assert.equal(renderTemplate('{{printf "%5.1f|%-4d|%03d|%x|%X|%o|%e" 3.14159 7 7 "hi" 255 8 1234.5}}', {}), '  3.1|7   |007|6869|FF|10|1.234500e+03');
 });
+
+test('identifiers: ASCII letters, digits and _ and any Unicode letter or number, as Go; other characters end one', () => {
+  const data = goMap({ Größe: 1, a_1: 2, 'x٣': 3, ab: 4 });
+  assert.equal(renderTemplate('{{.Größe}} {{.a_1}} {{.x٣}} {{$v := .ab}}{{$v}}', data), '1 2 3 4');
+  assert.equal(renderTemplate('{{.ab}}-{{.ab}}+{{.ab}}', data), '4-4+4');
+  assert.throws(() => renderTemplate('{{.a€}}', data), TemplateError);
+  assert.throws(() => renderTemplate('{{.a😀}}', data), TemplateError);
+});
