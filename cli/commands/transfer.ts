@@ -26,10 +26,12 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
     const renderer = createRenderer(argv.progress);
     const reg = client(argv);
     try {
+      // A bad reference or platform fails before the store is made (a pull into a new root creates it).
+      parseReference(argv.ref);
+      const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
       // Not awaited here: pull() asks the registry for the manifest while the store opens.
       const store = LayerStore.open(argv.root, { logger: loggerFor(argv) });
       store.catch(() => undefined);
-      const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
       // Checked before anything is stored; then pulled by the digest that was checked, so nothing else is tagged.
       const trusted = argv['verify-key'].length > 0 || argv.policy !== undefined
         ? await (await import('./sign.js')).checkImageTrust(reg, argv.ref, { keys: argv['verify-key'], policy: argv.policy, signal: argv.signal })
