@@ -152,7 +152,23 @@ async function sendBody(req: ClientRequest, body: Http1Request['body']): Promise
   }
   for (const b of body) {
     if (req.destroyed) return;
-    if (!req.write(b)) await new Promise<void>((res) => { req.once('drain', res); req.once('close', res); });
+    if (!req.write(b)) await drainedOrClosed(req);
   }
   req.end();
+}
+
+/**
+ * Resolves when `req` drains or closes, and removes both listeners then: a chunk of 16 MiB goes up in many writes
+ * that each wait, and listeners left behind piled up ("MaxListenersExceededWarning: 11 close listeners", T1's push).
+ */
+function drainedOrClosed(req: ClientRequest): Promise<void> {
+  return new Promise<void>((res) => {
+    const done = (): void => {
+      req.off('drain', done);
+      req.off('close', done);
+      res();
+    };
+    req.on('drain', done);
+    req.on('close', done);
+  });
 }
