@@ -7,13 +7,17 @@
  * Content-Length and chunked bodies, bodies read to the close, no body for HEAD/204/304, 1xx skipped, keep-alive
  * unless `Connection: close`; no pipelining (one exchange at a time per socket), no upgrades.
  *
- * Limits: a response head is at most 64 KiB (Node's is 16 KiB); a chunk-size line at most 4 KiB.
+ * Limits: a response head is at most 64 KiB (Node's is 16 KiB), the 1xx heads before it included, and so are the
+ * trailers of a chunked body; a chunk-size line at most 4 KiB. Lines end in CRLF (a bare LF is refused, as llhttp
+ * does). A connection is reused only after a response that ended cleanly with nothing after it, and a request body
+ * written whole; bytes that arrive while no response is due drop it (Go: "Unsolicited response received on idle
+ * HTTP channel").
  */
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
+import { chunkSize, fieldLine, parseResponseHead, protocolError, requestHead, type Framing, type Headers, type WireRequest } from './wire-head.js';
 
-/** Response headers as undici gives them (a repeated header is a list). */
-export type Headers = Record<string, string | string[] | undefined>;
+export type { Headers, WireRequest } from './wire-head.js';
 
 /** A response body: a byte stream to read once, or to discard (`dump`) or read whole (`text`). */
 export interface ResponseBody extends Readable {
@@ -27,16 +31,6 @@ export interface WireResponse {
   readonly body: ResponseBody;
 }
 
-/** What an exchange needs to know of its request. */
-export interface WireRequest {
-  readonly method: string;
-  /** `host[:port]` for the Host header. */
-  readonly host: string;
-  readonly path: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body?: Buffer | string | readonly Buffer[] | undefined;
-}
-
 const MAX_HEAD = 64 * 1024;
 const MAX_CHUNK_LINE = 4096;
 /** What dump() reads before it gives up on a body and closes its connection instead (undici's dump limit). */
@@ -47,31 +41,6 @@ export function hangUp(): Error {
   return Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
 }
 
-function protocolError(message: string): Error {
-  return Object.assign(new Error(`bad HTTP response: ${message}`), { code: 'HPE_INVALID' });
-}
-
-/** Returns the request head (and the body's Content-Length when the caller gave none and the body is one buffer or string). */
-function head(r: WireRequest): string {
-  let s = `${r.method} ${r.path} HTTP/1.1\r\nhost: ${r.host}\r\n`;
-  let hasLength = false;
-  for (const [k, v] of Object.entries(r.headers)) {
-    if (/[\r\n]/.test(k) || /[\r\n]/.test(v)) throw Object.assign(new TypeError(`invalid character in header ${k}`), { code: 'ERR_INVALID_CHAR' });
-    if (k.toLowerCase() === 'content-length') hasLength = true;
-    s += `${k}: ${v}\r\n`;
-  }
-  if (!hasLength) {
-    const b = r.body;
-    if (typeof b === 'string') s += `content-length: ${Buffer.byteLength(b)}\r\n`;
-    else if (Buffer.isBuffer(b)) s += `content-length: ${b.length}\r\n`;
-    else if (b === undefined && (r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH')) s += 'content-length: 0\r\n';
-  }
-  return `${s}\r\n`;
-}
-
-/** How the response body is delimited. */
-type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'chunked' } | { kind: 'close' };
-
 /**
  * Runs one exchange on `socket`: writes the request, resolves with the response once its head arrived. `done`
  * is called once, when the socket is free again (`reusable`: the response ended cleanly and may be followed by
@@ -80,15 +49,24 @@ type Framing = { kind: 'none' } | { kind: 'length'; left: number } | { kind: 'ch
  */
 export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolean) => void): Promise<WireResponse> {
   return new Promise<WireResponse>((resolve, reject) => {
-    let buf: Buffer | undefined; // bytes of the head read so far, or of a chunk-size line
+    let h: string;
+    try {
+      h = requestHead(r);
+    } catch (e) {
+      done(true); // nothing was written: the socket is as it was
+      reject(e as Error);
+      return;
+    }
+    let buf: Buffer | undefined; // bytes of the head read so far, or of a chunk-size or trailer line
+    let headBytes = 0; // bytes of the 1xx heads skipped, then of the trailers
     let body: (Readable & ResponseBody) | undefined;
+    let failBody: (e: Error) => void = () => undefined;
     let framing: Framing = { kind: 'none' };
     let keepAlive = true;
     let finished = false;
-    // Chunked decoding: 'size' reads a size line, 'data' `left` bytes, 'crlf' the CRLF after them, 'trailer' lines to an empty one.
-    let chunk: 'size' | 'data' | 'crlf' | 'trailer' = 'size';
+    // Chunked decoding: 'size' reads a size line, 'data' `left` bytes, 'cr' and 'lf' the CRLF after them, 'trailer' lines to an empty one.
+    let chunk: 'size' | 'data' | 'cr' | 'lf' | 'trailer' = 'size';
     let left = 0;
-    let crlfLeft = 2;
 
     const cleanup = (): void => {
       socket.off('data', onData);
@@ -100,25 +78,29 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
     // answer that came early (a 401 or 413 to an upload) cannot let the next request's bytes mix with the rest.
     let sent = false;
     let finishedReusable: boolean | undefined;
+    // Bytes after the response while the body is still being written: no response is due, so the socket is dropped.
+    const stray = (): void => { socket.destroy(); };
     const finish = (reusable: boolean): void => {
       if (finished) return;
       finished = true;
       cleanup();
       if (reusable && !sent) {
         finishedReusable = true;
+        socket.on('data', stray);
         return; // done() when the writes end
       }
       done(reusable);
     };
     const onSent = (ok: boolean): void => {
       sent = true;
+      socket.off('data', stray);
       if (finishedReusable) done(ok && !socket.destroyed);
     };
     const fail = (e: Error): void => {
       if (finished) return;
       finish(false);
       socket.destroy();
-      if (body) body.destroy(e);
+      if (body) failBody(e);
       else reject(e);
     };
     const endBody = (rest: Buffer | undefined): void => {
@@ -131,6 +113,24 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
     const deliver = (c: Buffer): void => {
       if (c.length === 0) return;
       if (!body!.push(c)) socket.pause();
+    };
+
+    /**
+     * Adds `d[i..]` to the line in `buf` up to and including its LF; returns the line without its CRLF once
+     * whole (undefined while it is not). A line longer than `max` or ending in a bare LF is refused.
+     */
+    let lineEnd = 0;
+    const line = (d: Buffer, i: number, max: number): string | undefined => {
+      const nl = d.indexOf(10, i);
+      const part = d.subarray(i, nl < 0 ? d.length : nl + 1);
+      buf = buf ? Buffer.concat([buf, part]) : Buffer.from(part);
+      lineEnd = i + part.length;
+      if (buf.length > max) throw protocolError(chunk === 'trailer' ? `trailers over ${MAX_HEAD} bytes` : 'chunk-size line too long');
+      if (nl < 0) return undefined;
+      if (buf.length < 2 || buf[buf.length - 2] !== 13) throw protocolError('line ends in a bare LF');
+      const l = buf.toString('latin1', 0, buf.length - 2);
+      buf = undefined;
+      return l;
     };
 
     /** Feeds body bytes `d` (a view of what the socket read) through the framing. */
@@ -154,70 +154,27 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
           deliver(d.subarray(i, i + n));
           i += n;
           left -= n;
-          if (left === 0) { chunk = 'crlf'; crlfLeft = 2; }
-        } else if (chunk === 'crlf') {
-          i++;
-          if (--crlfLeft === 0) chunk = 'size';
-        } else {
-          const nl = d.indexOf(10, i);
-          const part = d.subarray(i, nl < 0 ? d.length : nl + 1);
-          buf = buf ? Buffer.concat([buf, part]) : Buffer.from(part);
-          if (buf.length > MAX_CHUNK_LINE) return fail(protocolError('chunk line too long'));
-          i += part.length;
-          if (nl < 0) return;
-          const line = buf.toString('latin1').trim();
-          buf = undefined;
-          if (chunk === 'trailer') {
-            if (line === '') return endBody(d.subarray(i));
-            continue;
-          }
-          const size = parseInt(line.split(';')[0]!, 16);
-          if (!/^[0-9a-fA-F]+/.test(line) || !Number.isSafeInteger(size)) return fail(protocolError(`chunk size "${line.slice(0, 40)}"`));
-          if (size === 0) chunk = 'trailer';
+          if (left === 0) chunk = 'cr';
+        } else if (chunk === 'cr' || chunk === 'lf') {
+          if (d[i++] !== (chunk === 'cr' ? 13 : 10)) throw protocolError('chunk data not followed by CRLF');
+          chunk = chunk === 'cr' ? 'lf' : 'size';
+        } else if (chunk === 'size') {
+          const l = line(d, i, MAX_CHUNK_LINE);
+          i = lineEnd;
+          if (l === undefined) return;
+          const size = chunkSize(l);
+          if (size === 0) { chunk = 'trailer'; headBytes = 0; }
           else { chunk = 'data'; left = size; }
+        } else {
+          const l = line(d, i, MAX_HEAD);
+          headBytes += lineEnd - i;
+          i = lineEnd;
+          if (headBytes > MAX_HEAD) throw protocolError(`trailers over ${MAX_HEAD} bytes`);
+          if (l === undefined) return;
+          if (l === '') return endBody(d.subarray(i));
+          fieldLine(l); // trailers are read and dropped, but must be well formed
         }
       }
-    };
-
-    /** Parses the response head in `h` (without its blank line); returns false when it was a 1xx to skip. */
-    const onHead = (h: string): boolean => {
-      const lines = h.split('\r\n');
-      const m = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]!);
-      if (!m) throw protocolError(`status line "${lines[0]!.slice(0, 60)}"`);
-      const status = Number(m[2]);
-      if (status >= 100 && status < 200) return false;
-      const headers: Headers = {};
-      for (let i = 1; i < lines.length; i++) {
-        const l = lines[i]!;
-        const c = l.indexOf(':');
-        if (c <= 0) throw protocolError(`header line "${l.slice(0, 60)}"`);
-        const k = l.slice(0, c).trim().toLowerCase();
-        const v = l.slice(c + 1).trim();
-        const had = headers[k];
-        headers[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
-      }
-      const one = (k: string): string | undefined => { const v = headers[k]; return Array.isArray(v) ? v.join(', ') : v; };
-      const conn = (one('connection') ?? '').toLowerCase();
-      keepAlive = m[1] === '1' ? !/\bclose\b/.test(conn) : /\bkeep-alive\b/.test(conn);
-      const te = one('transfer-encoding');
-      const cl = one('content-length');
-      if (r.method === 'HEAD' || status === 204 || status === 304) framing = { kind: 'none' };
-      else if (te !== undefined && /\bchunked\b/i.test(te)) framing = { kind: 'chunked' };
-      else if (cl !== undefined) {
-        const n = Number(cl.split(',')[0]!.trim());
-        if (!/^\d+$/.test(cl.split(',')[0]!.trim()) || !Number.isSafeInteger(n)) throw protocolError(`content-length "${cl}"`);
-        framing = n === 0 ? { kind: 'none' } : { kind: 'length', left: n };
-      } else {
-        framing = { kind: 'close' };
-        keepAlive = false;
-      }
-      body = responseBody(() => { if (!finished) socket.resume(); }, (e) => {
-        // Given up before its end (destroyed by its reader): the connection is dropped with it.
-        if (!finished) { finish(false); socket.destroy(); }
-        void e;
-      });
-      resolve({ statusCode: status, headers, body });
-      return true;
     };
 
     const onData = (d: Buffer): void => {
@@ -226,18 +183,30 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
         buf = buf ? Buffer.concat([buf, d]) : d;
         for (;;) {
           const end = buf.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (buf.length > MAX_HEAD) throw protocolError(`head over ${MAX_HEAD} bytes`);
-            return;
+          const headEnd = end < 0 ? buf.length : end + 4;
+          if (headBytes + headEnd > MAX_HEAD) throw protocolError(`head over ${MAX_HEAD} bytes`);
+          // Every LF of a head ends a CRLF: a bare one is refused at once rather than waited on to the timeout.
+          for (let j = buf.indexOf(10); j >= 0 && j < headEnd; j = buf.indexOf(10, j + 1)) {
+            if (j === 0 || buf[j - 1] !== 13) throw protocolError('head line ends in a bare LF');
           }
-          const h = buf.toString('latin1', 0, end);
+          if (end < 0) return;
+          const head = parseResponseHead(buf.toString('latin1', 0, end), r.method);
           const rest = buf.subarray(end + 4);
           buf = undefined;
-          if (!onHead(h)) {
+          if (!head) {
+            // A 1xx: skipped, and counted against the head limit (a stream of them must not go on forever).
+            headBytes += headEnd;
             buf = rest.length > 0 ? rest : undefined;
             if (!buf) return;
             continue;
           }
+          framing = head.framing;
+          keepAlive = head.keepAlive;
+          ({ body, fail: failBody } = responseBody(() => { if (!finished) socket.resume(); }, () => {
+            // Given up before its end (destroyed by its reader): the connection is dropped with it.
+            if (!finished) { finish(false); socket.destroy(); }
+          }));
+          resolve({ statusCode: head.statusCode, headers: head.headers, body });
           if (framing.kind === 'none') endBody(rest);
           else if (rest.length > 0) onBody(rest);
           return;
@@ -260,7 +229,7 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
     socket.on('close', onClose);
     socket.on('end', onEnd);
     try {
-      writeRequest(socket, head(r), r.body, onSent);
+      writeRequest(socket, h, r.body, onSent);
     } catch (e) {
       fail(e as Error);
     }
@@ -301,8 +270,14 @@ function drainedOrClosed(s: Socket): Promise<void> {
   });
 }
 
-/** A body stream fed by push(); `read` resumes the socket, `destroyed` drops the connection. */
-function responseBody(read: () => void, destroyed: (e: Error | null) => void): Readable & ResponseBody {
+/**
+ * A body stream fed by push(); `read` resumes the socket, `destroyed` drops the connection. `fail` destroys it
+ * with an error once someone listens to it: a body can fail before its reader has attached (bad framing in the
+ * packet that carried the head, a reset before the caller got to the body), and destroying it then would throw
+ * the error as uncaught (a server could end the process) and leave a reader that attaches later waiting forever.
+ */
+function responseBody(read: () => void, destroyed: (e: Error | null) => void): { body: Readable & ResponseBody; fail: (e: Error) => void } {
+  let pending: Error | undefined;
   const b = new Readable({
     highWaterMark: 64 * 1024,
     read,
@@ -311,8 +286,20 @@ function responseBody(read: () => void, destroyed: (e: Error | null) => void): R
       cb(e);
     },
   }) as Readable & ResponseBody;
+  const onListener = (ev: string | symbol): void => {
+    if (ev !== 'error' && ev !== 'data' && ev !== 'readable' && ev !== 'end' && ev !== 'close') return;
+    b.off('newListener', onListener);
+    process.nextTick(() => b.destroy(pending)); // once the reader has attached all its listeners
+  };
+  const fail = (e: Error): void => {
+    if (b.destroyed || pending) return;
+    if (b.listenerCount('error') + b.listenerCount('data') + b.listenerCount('readable') > 0) { b.destroy(e); return; }
+    pending = e;
+    b.on('newListener', onListener);
+  };
   b.dump = async (): Promise<void> => {
     if (b.readableEnded || b.destroyed) return;
+    if (pending) { b.off('newListener', onListener); b.destroy(); return; } // nothing left to discard
     let n = 0;
     for await (const c of b) {
       n += (c as Buffer).length;
@@ -324,5 +311,5 @@ function responseBody(read: () => void, destroyed: (e: Error | null) => void): R
     for await (const c of b) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   };
-  return b;
+  return { body: b, fail };
 }
