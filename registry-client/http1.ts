@@ -58,6 +58,15 @@ function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
+/**
+ * What an idle kept-alive socket does with bytes: no response is due, so it is dropped (as Go's transport does,
+ * "Unsolicited response received on idle HTTP channel"); read and thrown away, they could be the first half of a
+ * response whose second half the next request on it would take for its own.
+ */
+function unsolicited(this: Socket): void {
+  this.destroy();
+}
+
 /** Keep-alive pools (one per origin) of one route; `net` and `tls` load on first use. */
 export class Http1Route {
   readonly #o: Http1Options;
@@ -83,6 +92,8 @@ export class Http1Route {
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
     const key = `${u.protocol}//${u.host}`;
     const socket = this.#takeIdle(key) ?? await this.#connect(https, hostname, port);
+    // Aborted while connecting: the listener below would never hear of it.
+    if (r.signal?.aborted) { socket.destroy(); throw abortError(r.signal); }
     let headersIn = false;
     let released = false;
     const ms = this.#o.timeoutMs;
@@ -116,6 +127,7 @@ export class Http1Route {
     while (list && list.length > 0) {
       const s = list.pop()!;
       if (!s.destroyed && s.readyState === 'open') {
+        s.off('data', unsolicited);
         s.setTimeout(0);
         return s;
       }
@@ -129,6 +141,7 @@ export class Http1Route {
     list.push(s);
     // An idle connection does not keep the process alive, and is closed after the keep-alive timeout.
     s.unref();
+    s.on('data', unsolicited);
     s.resume();
     this.#onTimeout.set(s, () => s.destroy());
     s.setTimeout(this.#o.keepAliveTimeoutMs);
