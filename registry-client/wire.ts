@@ -58,6 +58,7 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
       return;
     }
     let buf: Buffer | undefined; // bytes of the head read so far, or of a chunk-size or trailer line
+    let scanned = 0; // bytes of `buf` searched for the head's end
     let headBytes = 0; // bytes of the 1xx heads skipped, then of the trailers
     let body: (Readable & ResponseBody) | undefined;
     let failBody: (e: Error) => void = () => undefined;
@@ -182,14 +183,17 @@ export function exchange(socket: Socket, r: WireRequest, done: (reusable: boolea
         if (body) { onBody(d); return; }
         buf = buf ? Buffer.concat([buf, d]) : d;
         for (;;) {
-          const end = buf.indexOf('\r\n\r\n');
+          // Searched from where the last read left off: a head dribbled a byte at a time costs no rescans.
+          const end = buf.indexOf('\r\n\r\n', Math.max(0, scanned - 3));
           const headEnd = end < 0 ? buf.length : end + 4;
           if (headBytes + headEnd > MAX_HEAD) throw protocolError(`head over ${MAX_HEAD} bytes`);
           // Every LF of a head ends a CRLF: a bare one is refused at once rather than waited on to the timeout.
-          for (let j = buf.indexOf(10); j >= 0 && j < headEnd; j = buf.indexOf(10, j + 1)) {
+          for (let j = buf.indexOf(10, scanned); j >= 0 && j < headEnd; j = buf.indexOf(10, j + 1)) {
             if (j === 0 || buf[j - 1] !== 13) throw protocolError('head line ends in a bare LF');
           }
+          scanned = headEnd;
           if (end < 0) return;
+          scanned = 0;
           const head = parseResponseHead(buf.toString('latin1', 0, end), r.method);
           const rest = buf.subarray(end + 4);
           buf = undefined;
