@@ -1,7 +1,7 @@
 /**
  * The routes the transport sends through: direct or through the proxy the environment names for the URL
  * (proxy.ts: Go's ProxyFromEnvironment rules), each with certificates verified or, for an insecure registry's
- * own HTTPS host, not. A direct route is Node's own HTTP client (http1.ts); a proxy route is undici's
+ * own HTTPS host, not. A direct route is our HTTP/1.1 over Node's sockets (http1.ts, wire.ts); a proxy route is undici's
  * ProxyAgent: HTTPS goes through a proxy by CONNECT, plain HTTP as an absolute-form request to it, as Go's
  * transport does. undici is loaded only for a proxy route or for webFetch's dispatchers (most commands never
  * talk to a registry, and a registry command with no proxy never loads it).
@@ -97,8 +97,8 @@ export class Dispatchers {
   }
 
   /**
-   * Returns the route of a registry request to `url` (of `registry`, when it is one of its own URLs): Node's HTTP
-   * client when it goes direct (http1.ts), else undici's proxy agent, whose first request compiles undici's
+   * Returns the route of a registry request to `url` (of `registry`, when it is one of its own URLs): HTTP/1.1 over
+   * Node's sockets when it goes direct (http1.ts), else undici's proxy agent, whose first request compiles undici's
    * WebAssembly parser without TurboFan tier-up (parser-tier.ts). A HEAD keeps its connection on either: undici's
    * default sends `Connection: close` with every HEAD (`reset: false` turns that off); Node's client expects no
    * body with one, as Go's client does.

@@ -1,21 +1,22 @@
 /**
- * The direct route of the registry client: HTTP/1.1 over Node's own `http`/`https` modules with a keep-alive
- * agent, in the request/response shape of undici's `Dispatcher.request` (the proxy routes still go through undici,
+ * The direct route of the registry client: HTTP/1.1 over Node's `net`/`tls` sockets (wire.ts speaks the protocol,
+ * handing body bytes out as the buffers the socket read), with a keep-alive pool per origin, in the
+ * request/response shape of undici's `Dispatcher.request` (the proxy routes still go through undici,
  * dispatchers.ts). Why not undici for these too (issue 22, a small pull or push): undici's modules load Node's
  * `http`, `http2` and `tls` besides their own ~0.5 MB of code, and it parses HTTP with llhttp compiled to
- * WebAssembly in each process; Node's `http` carries the same llhttp compiled in, and its module is part of
- * Node's start-up snapshot work already. A W1 pull spent ~25 ms of CPU less (registry-client/README.md).
+ * WebAssembly in each process. Why not Node's `http` (used until the fourth pass of issue 22): its parser copies
+ * every body byte once more (wire.ts).
  *
- * Behaviour kept from the undici route: one pool of kept-alive connections per route, no cap on connections
- * (callers bound their parallelism), a HEAD keeps its connection (Node's client expects no body with one), the
- * timeout is an idle timeout on the socket while a request waits for its headers or its body, the headers of
- * a response are lowercase with a repeated header as a list, and a body can be iterated, dumped or read as text.
+ * Behaviour kept from the undici route: one pool of kept-alive connections per route and origin, no cap on
+ * connections (callers bound their parallelism), a HEAD keeps its connection, the timeout is an idle timeout on
+ * the socket while a request waits for its headers or its body, the headers of a response are lowercase with a
+ * repeated header as a list, and a body can be iterated, dumped or read as text. A connection that closes before
+ * the answer is whole fails the request or its body with Node's `socket hang up` (ECONNRESET).
  */
-import type { Agent as HttpAgent, IncomingMessage, ClientRequest } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { exchange, type Headers, type ResponseBody } from './wire.js';
 
-/** Response headers as undici gives them (a repeated header is a list). */
-export type Headers = Record<string, string | string[] | undefined>;
+export type { Headers, ResponseBody } from './wire.js';
 
 /** TLS options of an HTTPS route: extra roots, or no verification. */
 export interface Http1Tls { readonly ca?: (string | Buffer)[] | Buffer; readonly rejectUnauthorized?: boolean }
@@ -27,7 +28,7 @@ export interface Http1Options {
   readonly keepAliveTimeoutMs: number;
   /** For https: URLs. */
   readonly tls: () => Promise<Http1Tls>;
-  /** Connections per origin at most (default: no cap; callers bound their own parallelism). */
+  /** Connections per origin at most (default: no cap; callers bound their own parallelism). Not enforced here. */
   readonly maxSockets?: number | undefined;
 }
 
@@ -42,58 +43,41 @@ export interface Http1Request {
   readonly signal?: AbortSignal | undefined;
 }
 
-/** A response body: a byte stream to read once, or to discard (`dump`) or read whole (`text`). */
-export interface ResponseBody extends Readable {
-  dump(): Promise<void>;
-  text(): Promise<string>;
-}
-
 export interface Http1Response {
   readonly statusCode: number;
   readonly headers: Headers;
   readonly body: ResponseBody;
 }
 
-/** What dump() reads before it gives up on a body and closes its connection instead (undici's dump limit). */
-const DUMP_LIMIT = 128 * 1024;
-
 /** The error of a request whose socket stayed idle past the timeout (the code undici gives its own). */
 function timeoutError(headers: boolean, ms: number): Error {
   return Object.assign(new Error(`no ${headers ? 'response headers' : 'body bytes'} within ${ms} ms`), { code: headers ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT' });
 }
 
-/** Returns `res` as a ResponseBody (the IncomingMessage itself, with dump and text). */
-function responseBody(res: IncomingMessage): ResponseBody {
-  return Object.assign(res, {
-    async dump(): Promise<void> {
-      // A body that arrived whole must still be read to its end: only then is the connection free for the next request.
-      if (res.readableEnded || res.destroyed) return;
-      let n = 0;
-      for await (const c of res) {
-        n += (c as Buffer).length;
-        if (n > DUMP_LIMIT) break; // leaving the loop destroys the body and its connection
-      }
-    },
-    async text(): Promise<string> {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
-  });
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
-/** Returns the response headers as undici gives them: lowercase names, a repeated header as a list. */
-function headersOf(res: IncomingMessage): Headers {
-  const out: Headers = {};
-  for (const [k, v] of Object.entries(res.headersDistinct)) if (v) out[k] = v.length === 1 ? v[0] : v;
-  return out;
+/**
+ * What an idle kept-alive socket does with bytes: no response is due, so it is dropped (as Go's transport does,
+ * "Unsolicited response received on idle HTTP channel"); read and thrown away, they could be the first half of a
+ * response whose second half the next request on it would take for its own.
+ */
+function unsolicited(this: Socket): void {
+  this.destroy();
 }
 
-/** Keep-alive pools (one for http:, one for https:) of one route; Node's modules load on first use. */
+/** Keep-alive pools (one per origin) of one route; `net` and `tls` load on first use. */
 export class Http1Route {
   readonly #o: Http1Options;
-  #http: Promise<{ request: typeof import('node:http').request; agent: HttpAgent }> | undefined;
-  #https: Promise<{ request: typeof import('node:https').request; agent: HttpAgent }> | undefined;
+  /** Idle sockets per origin, the most recently used last (LIFO, as Node's agent with scheduling 'lifo'). */
+  readonly #idle = new Map<string, Socket[]>();
+  /** Every open socket, to close them all. */
+  readonly #open = new Set<Socket>();
+  /** What a socket's idle timeout does now (one 'timeout' listener per socket: setTimeout's callback would add one per call). */
+  readonly #onTimeout = new WeakMap<Socket, () => void>();
+  #tls: Promise<Http1Tls> | undefined;
+  #closed = false;
 
   constructor(o: Http1Options) {
     this.#o = o;
@@ -101,58 +85,91 @@ export class Http1Route {
 
   /** Sends `r` and resolves with the response once its headers arrived; its body is the caller's to consume. */
   async request(r: Http1Request): Promise<Http1Response> {
-    const https = r.origin.startsWith('https:');
-    const { request, agent } = await (https ? this.#httpsPool() : this.#httpPool());
+    if (r.signal?.aborted) throw abortError(r.signal);
     const u = new URL(r.origin);
-    return new Promise<Http1Response>((resolve, reject) => {
-      let res: IncomingMessage | undefined;
-      const req: ClientRequest = request({
-        protocol: u.protocol, hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || (https ? 443 : 80),
-        path: r.path, method: r.method, headers: r.headers, agent, ...(r.signal ? { signal: r.signal } : {}),
-      });
-      req.setTimeout(this.#o.timeoutMs, () => req.destroy(timeoutError(res === undefined, this.#o.timeoutMs)));
-      req.on('error', (e) => {
-        if (res) res.destroy(e);
-        else reject(e);
-      });
-      req.once('response', (m: IncomingMessage) => {
-        res = m;
-        resolve({ statusCode: m.statusCode ?? 0, headers: headersOf(m), body: responseBody(m) });
-      });
-      void sendBody(req, r.body).catch((e: unknown) => req.destroy(e as Error));
+    const https = u.protocol === 'https:';
+    const port = Number(u.port || (https ? 443 : 80));
+    const hostname = u.hostname.replace(/^\[|\]$/g, '');
+    const key = `${u.protocol}//${u.host}`;
+    const socket = this.#takeIdle(key) ?? await this.#connect(https, hostname, port);
+    // Aborted while connecting: the listener below would never hear of it.
+    if (r.signal?.aborted) { socket.destroy(); throw abortError(r.signal); }
+    let headersIn = false;
+    let released = false;
+    const ms = this.#o.timeoutMs;
+    const onAbort = (): void => { socket.destroy(abortError(r.signal!)); };
+    this.#onTimeout.set(socket, () => socket.destroy(timeoutError(!headersIn, ms)));
+    socket.setTimeout(ms);
+    r.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.ref();
+    socket.resume();
+    const res = await exchange(socket, { method: r.method, host: u.host, path: r.path, headers: r.headers, body: r.body }, (reusable) => {
+      if (released) return;
+      released = true;
+      socket.setTimeout(0);
+      r.signal?.removeEventListener('abort', onAbort);
+      if (reusable && !socket.destroyed && !this.#closed) this.#putIdle(key, socket);
+      else socket.destroy();
     });
+    headersIn = true;
+    return res;
   }
 
   close(): void {
-    void this.#http?.then((p) => p.agent.destroy(), () => undefined);
-    void this.#https?.then((p) => p.agent.destroy(), () => undefined);
+    this.#closed = true;
+    for (const s of this.#open) s.destroy();
+    this.#open.clear();
+    this.#idle.clear();
   }
 
-  #httpPool(): Promise<{ request: typeof import('node:http').request; agent: HttpAgent }> {
-    this.#http ??= import('node:http').then((m) => ({ request: m.request, agent: new m.Agent(this.#agentOptions()) }));
-    return this.#http;
+  #takeIdle(key: string): Socket | undefined {
+    const list = this.#idle.get(key);
+    while (list && list.length > 0) {
+      const s = list.pop()!;
+      if (!s.destroyed && s.readyState === 'open') {
+        s.off('data', unsolicited);
+        s.setTimeout(0);
+        return s;
+      }
+    }
+    return undefined;
   }
 
-  #httpsPool(): Promise<{ request: typeof import('node:https').request; agent: HttpAgent }> {
-    this.#https ??= Promise.all([import('node:https'), this.#o.tls()]).then(([m, tls]) => ({ request: m.request, agent: new m.Agent({ ...this.#agentOptions(), ...tls }) }));
-    return this.#https;
+  #putIdle(key: string, s: Socket): void {
+    let list = this.#idle.get(key);
+    if (!list) { list = []; this.#idle.set(key, list); }
+    list.push(s);
+    // An idle connection does not keep the process alive, and is closed after the keep-alive timeout.
+    s.unref();
+    s.on('data', unsolicited);
+    s.resume();
+    this.#onTimeout.set(s, () => s.destroy());
+    s.setTimeout(this.#o.keepAliveTimeoutMs);
   }
 
-  #agentOptions(): { keepAlive: true; timeout: number; scheduling: 'lifo'; maxSockets?: number } {
-    // `timeout` is the idle timeout of a connection in the pool; a request sets its own while it is active.
-    return { keepAlive: true, timeout: this.#o.keepAliveTimeoutMs, scheduling: 'lifo', ...(this.#o.maxSockets ? { maxSockets: this.#o.maxSockets } : {}) };
+  async #connect(https: boolean, host: string, port: number): Promise<Socket> {
+    let s: Socket;
+    if (https) {
+      this.#tls ??= this.#o.tls();
+      const [tls, opts] = await Promise.all([import('node:tls'), this.#tls]);
+      const isIp = /^[\d.]+$|:/.test(host);
+      s = tls.connect({ host, port, ...(isIp ? {} : { servername: host }), ALPNProtocols: ['http/1.1'], ...opts });
+    } else {
+      const net = await import('node:net');
+      s = net.connect({ host, port });
+    }
+    s.setNoDelay(true);
+    this.#open.add(s);
+    s.on('timeout', () => (this.#onTimeout.get(s) ?? (() => s.destroy()))());
+    // A kept-alive socket can fail or be closed by the server while idle: it leaves the pool, quietly.
+    s.on('error', () => undefined);
+    s.once('close', () => {
+      this.#open.delete(s);
+      for (const list of this.#idle.values()) {
+        const i = list.indexOf(s);
+        if (i >= 0) list.splice(i, 1);
+      }
+    });
+    return s;
   }
-}
-
-/** Writes the request body (each buffer of a list in turn, waiting for the socket to drain) and ends it. */
-async function sendBody(req: ClientRequest, body: Http1Request['body']): Promise<void> {
-  if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) {
-    req.end(body);
-    return;
-  }
-  for (const b of body) {
-    if (req.destroyed) return;
-    if (!req.write(b)) await new Promise<void>((res) => { req.once('drain', res); req.once('close', res); });
-  }
-  req.end();
 }

@@ -195,6 +195,12 @@ export interface ImageDestination {
    */
   putBlob(body: Readable, want: Descriptor, o?: PutBlobOptions): Promise<Descriptor>;
   putManifest(raw: RawManifest, o?: Abortable): Promise<void>;
+  /**
+   * Optional: told, before any of them is checked (hasBlob) or put, the blobs copyImage is about to copy for one
+   * manifest, the manifest's own descriptor first. A store under a lease records them all in one lease write
+   * instead of one per blob (leaseDestination).
+   */
+  willCopy?(blobs: readonly Descriptor[], o?: Abortable): Promise<void>;
   /** Makes the last manifest put visible under `tags` (for a registry, tags name the manifest PUT). */
   commit(tags: readonly string[], o?: Abortable): Promise<void>;
   close(): Promise<void>;

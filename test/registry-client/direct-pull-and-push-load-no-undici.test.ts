@@ -1,9 +1,10 @@
 /**
- * A pull or push that goes to its registry directly (no proxy) speaks HTTP/1.1 with Node's own client
- * (registry-client/http1.ts): undici, which loads Node's http2 and tls modules and compiles llhttp to WebAssembly
- * in each process, is loaded only for a proxy route. Observable in the modules Node loaded by the time the CLI
- * exits: http, but neither http2 nor tls nor any WebAssembly module, for a pull and a push to a plain-HTTP
- * loopback registry. (The proxy routes, undici's, are honours-proxy-environment.test.ts's.)
+ * A pull or push that goes to its registry directly (no proxy) speaks HTTP/1.1 over Node's `net` sockets
+ * (registry-client/http1.ts, wire.ts): undici, which loads Node's http2 and tls modules and compiles llhttp to
+ * WebAssembly in each process, is loaded only for a proxy route, and Node's `http` client (whose parser copies every
+ * body byte) not at all. Observable in the modules Node loaded by the time the CLI exits: net, but neither http,
+ * http2, tls nor any WebAssembly module, for a pull and a push to a plain-HTTP loopback registry. (The proxy
+ * routes, undici's, are honours-proxy-environment.test.ts's.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +17,7 @@ import { startRegistry } from '../helpers/registry.js';
 import { repoRoot } from '../helpers/paths.js';
 import { makeImage, pushImage } from './fixture.js';
 
-test('a direct pull and push load Node\'s http, not undici (no http2, no tls, no WebAssembly)', { timeout: 120_000 }, async (t) => {
+test('a direct pull and push load Node\'s net, not undici or Node\'s http (no http, http2, tls or WebAssembly)', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsb-http1-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const reg = await startRegistry();
@@ -47,8 +48,8 @@ test('a direct pull and push load Node\'s http, not undici (no http2, no tls, no
     ['push', ['push', `${reg.host}/direct/app:v1`, `${reg.host}/direct/copy:v1`]],
   ] as const) {
     const { modules, wasm } = run(name, args);
-    assert.ok(modules.includes('NativeModule http'), `${name}: Node's http client loaded`);
-    assert.deepEqual(modules.filter((m) => m === 'NativeModule http2' || m === 'NativeModule tls'), [], `${name}: no http2 or tls (undici loads both)`);
+    assert.ok(modules.includes('NativeModule net'), `${name}: Node's net loaded`);
+    assert.deepEqual(modules.filter((m) => m === 'NativeModule http' || m === 'NativeModule http2' || m === 'NativeModule tls'), [], `${name}: no http, http2 or tls (undici loads all three)`);
     assert.equal(wasm, false, `${name}: no WebAssembly (undici's llhttp) compiled`);
   }
 });
