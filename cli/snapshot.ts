@@ -17,7 +17,7 @@
  *   a damaged blob makes V8 stop on its checksum. The chunk lines are the sources (wrapper included, as the
  *   code caches) the snapshot ran; its own start checks the files against it (snapshot-entry.ts) and runs the
  *   command from the files when one changed. `none`: no snapshot could be made from these chunks with this node
- *   (not tried again until they change).
+ *   (not tried again until they change, or a run of the command compiles another set of chunks).
  *
  * Made at the exit of a command run from the files whose chunks all had a valid code cache: for a command that
  * never had one with this node, at its RUNS_BEFORE_SNAPSHOT-th such run (a record `wait-N` counts them); for
@@ -117,6 +117,9 @@ export function stillServes(dir: string, name: string, sources: readonly Snapsho
   }
   if (WAIT.test(r.blob) || (r.blob !== NONE && !existsSync(join(dir, r.blob)))) return false;
   const now = new Map(sources.map((c) => [c.name, c]));
+  // `none` holds for exactly the chunks it was tried with: a run that compiled another set (a pull without the
+  // proxy route's undici chunk, after one through a proxy failed to snapshot) tries again.
+  if (r.blob === NONE && (r.chunks.length !== now.size || r.chunks.some((c) => !now.has(c.name)))) return false;
   return r.chunks.every((c) => {
     const s = now.get(c.name);
     return s === undefined ? existsSync(join(dir, c.name)) : s.sourceBytes === c.sourceBytes && s.sourceCrc === c.sourceCrc;
