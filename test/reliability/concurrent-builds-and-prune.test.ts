@@ -39,7 +39,13 @@ function tsbuild(args: readonly string[]): Promise<Proc> {
 
 /** The shared step: random bytes, so two executions cannot produce the same layer. Slow enough for every build to reach it. */
 const SHARED_RUN = 'RUN sleep 3; head -c 4096 /dev/urandom > /random; date +%s%N > /stamp';
-const IDENTICAL = `FROM busybox\n${SHARED_RUN}\nRUN echo after >> /stamp\nCMD ["cat", "/stamp"]\n`;
+/**
+ * The step after it lasts a second too: `prune --cache` rightly drops the records of a build that has ended, and
+ * the builds that waited for the shared step get through its lock one after another (up to ~0.25 s later). With
+ * a quick second step, the first build could end before the last had leased the second step's key, and a prune
+ * between the two took its record (a miss, "no previous build of this step", seen 1 run in 8).
+ */
+const IDENTICAL = `FROM busybox\n${SHARED_RUN}\nRUN sleep 1; echo after >> /stamp\nCMD ["cat", "/stamp"]\n`;
 const different = (i: number): string =>
   `FROM busybox\nRUN --mount=type=cache,target=/cache,id=shared echo build-${i} >> /cache/log; cp /cache/log /seen\nCOPY f.txt /f.txt\nRUN echo ${i} > /n; sleep 1\n`;
 
