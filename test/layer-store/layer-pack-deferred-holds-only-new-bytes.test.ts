@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import { diffToLayerDeferred, type SegmentIndex, type SegmentReuse } from '../../layer-store/layer/index.js';
+import { diffToLayerDeferred } from '../../layer-store/layer/index.js';
 import { LayerStore } from '../../layer-store/index.js';
-import { packToFile, tmp } from './layer-test-kit.js';
+import { packToFile, tmp, reuseOf, settle } from './layer-test-kit.js';
 import { randomBytesSeeded, textSeeded } from '../../bench/workloads.js';
 
 /** Writes `n` files, four in five seeded random bytes and the rest text, in nested directories. */
@@ -19,21 +17,7 @@ function tree(root: string, n: number): void {
   }
 }
 
-async function reuseOf(t: { after: (fn: () => Promise<void>) => void }, file: string, index: SegmentIndex): Promise<SegmentReuse> {
-  const fh = await open(file, 'r');
-  t.after(() => fh.close());
-  return {
-    index,
-    read: async (offset, length) => {
-      const b = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(b, 0, length, offset);
-      return b.subarray(0, bytesRead);
-    },
-  };
-}
 
-/** Files must be older than the racy margin (100 ms) before the walk for their segments to get fingerprints. */
-const settle = (): Promise<void> => sleep(250);
 
 // layer-store/layer/pack.ts diffToLayerDeferred: the diffID first, the blob when asked; segments taken from the
 // previous blob are held as where they lie and read again then. The blob must be exactly a fresh pack's, whether the

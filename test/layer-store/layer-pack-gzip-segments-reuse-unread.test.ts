@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
-import type { SegmentIndex, SegmentReuse } from '../../layer-store/layer/index.js';
-import { packToFile, tmp } from './layer-test-kit.js';
+import { packToFile, tmp, reuseOf, settle } from './layer-test-kit.js';
 import { textSeeded } from '../../bench/workloads.js';
 
 /** Writes `n` files of seeded text in nested directories. */
@@ -17,22 +14,7 @@ function textTree(root: string, n: number): void {
   }
 }
 
-/** A reuse source over `file` (positioned reads). */
-async function reuseOf(t: { after: (fn: () => Promise<void>) => void }, file: string, index: SegmentIndex): Promise<SegmentReuse> {
-  const fh = await open(file, 'r');
-  t.after(() => fh.close());
-  return {
-    index,
-    read: async (offset, length) => {
-      const b = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(b, 0, length, offset);
-      return b.subarray(0, bytesRead);
-    },
-  };
-}
 
-/** Files must be older than the racy margin (100 ms) before the walk for their segments to get fingerprints. */
-const settle = (): Promise<void> => sleep(250);
 
 // segment-files.ts: a rebuilt layer takes each segment whose fingerprint (headers + file identities) matches the
 // previous index from the previous blob, without reading its files. The blob must stay exactly a fresh pack's,

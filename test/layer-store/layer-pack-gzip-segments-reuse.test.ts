@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { SegmentIndex, SegmentReuse } from '../../layer-store/layer/index.js';
-import { packToFile, tmp, sh } from './layer-test-kit.js';
+import type { SegmentIndex } from '../../layer-store/layer/index.js';
+import { packToFile, tmp, sh, reuseOf } from './layer-test-kit.js';
 
 /** Writes `n` files of seeded, compressible text in nested directories. */
 function textTree(root: string, n: number): void {
@@ -20,19 +19,6 @@ function textTree(root: string, n: number): void {
   }
 }
 
-/** Returns a reuse source reading `file` with positioned reads; the handle is closed after the test. */
-async function reuseOf(t: { after: (fn: () => Promise<void>) => void }, file: string, index: SegmentIndex): Promise<SegmentReuse> {
-  const fh = await open(file, 'r');
-  t.after(() => fh.close());
-  return {
-    index,
-    read: async (offset, length) => {
-      const b = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(b, 0, length, offset);
-      return b.subarray(0, bytesRead);
-    },
-  };
-}
 
 test('after a one-file edit, a pack reusing the previous blob copies all but the changed segment and equals a fresh pack', async (t) => {
   const d = tmp(t);

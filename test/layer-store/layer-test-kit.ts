@@ -8,7 +8,9 @@ import { pipeline } from 'node:stream/promises';
 import { gzipSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import tarStream from 'tar-stream';
-import { packLayer, diffToLayer, type PackOptions, type PackedLayer } from '../../layer-store/layer/index.js';
+import { open as openFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { packLayer, diffToLayer, type PackOptions, type PackedLayer, type SegmentIndex, type SegmentReuse } from '../../layer-store/layer/index.js';
 
 /** Returns a fresh temp dir removed after the test. */
 export function tmp(t: TestContext, prefix = 'tsb-layer-'): string {
@@ -96,5 +98,22 @@ export async function readAll(r: Readable): Promise<Buffer> {
 export function sh(cmd: string): string {
   return execFileSync('sh', ['-c', cmd], { encoding: 'utf8' });
 }
+
+/** Returns a reuse source reading `file` with positioned reads; the handle is closed after the test. */
+export async function reuseOf(t: { after: (fn: () => Promise<void>) => void }, file: string, index: SegmentIndex): Promise<SegmentReuse> {
+  const fh = await openFile(file, 'r');
+  t.after(() => fh.close());
+  return {
+    index,
+    read: async (offset, length) => {
+      const b = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(b, 0, length, offset);
+      return b.subarray(0, bytesRead);
+    },
+  };
+}
+
+/** Files must be older than the racy margin (100 ms) before the walk for their segments to get fingerprints. */
+export const settle = (): Promise<void> => sleep(250);
 
 export { Readable };
