@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/move.js [--cli PATH]... [--runs N] [--only W1,T1] [--quick]`: the push and pull rows of
+ * `node dist/bench/move.js [--cli PATH]... [--runs N] [--only W1,T1] [--quick] [--ops push,pull] [--hold S]`: the push and pull rows of
  * `npm run bench` (bench/run.ts pushPull), with several tsbuild builds beside skopeo, interleaved, for A/B work
  * on the registry path (issue 22 item 5).
  *
@@ -9,6 +9,9 @@
  * store against `skopeo copy docker://… oci:NEWDIR:latest`, each side pulling what it pushed. Each cell: wall, and user+sys CPU of the process tree
  * (/usr/bin/time), median over the runs; the order of the sides rotates every run. Each build is warmed up first
  * (TsbuildTool.warmUp: its code caches and startup snapshots exist before the first timed run).
+ * `--ops pull` times the pulls only (the image pushed once, untimed, by the first build; every side pulls that);
+ * `--hold S` then keeps the registry up S seconds after each workload's runs, printing the pull command, for
+ * profiling a pull by hand.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -60,6 +63,8 @@ async function main(): Promise<void> {
   const runs = Number(arg('--runs', argv)[0] ?? 5);
   const only = (arg('--only', argv)[0] ?? 'W1,T1').split(',') as WorkloadName[];
   const quick = argv.includes('--quick');
+  const ops = (arg('--ops', argv)[0] ?? 'push,pull').split(',');
+  const hold = Number(arg('--hold', argv)[0] ?? 0);
   const work = await mkdtemp(join(process.env['BENCH_DIR'] ?? tmpdir(), 'tsbuild-move-'));
   const registry = await startRegistry();
   const tsb = new TsbuildTool(clis[0]!, join(work, 'tsbuild'), join(work, 'busybox.tar'), 'busybox:latest');
@@ -83,8 +88,10 @@ async function main(): Promise<void> {
       if (!b.ok) throw new Error(`build of ${name}: ${b.error ?? ''}`);
       for (let run = 0; run < runs; run++) {
         const order = sides.map((_, i) => sides[(i + run) % sides.length]!);
-        const dest = (side: string): string => `${registry.host}/${side}-${name.toLowerCase()}-${run}:latest`;
-        for (const side of order) {
+        const pushed = (side: string): string => `${registry.host}/${side}-${name.toLowerCase()}-${run}:latest`;
+        const dest = ops.includes('push') ? pushed : (): string => `${registry.host}/once-${name.toLowerCase()}:latest`;
+        if (!ops.includes('push') && run === 0) await mustRun(clis[0]!, tsb.argv(tsb.root, 'push', tag, dest('')), 'push (untimed)');
+        for (const side of ops.includes('push') ? order : []) {
           let s: Sample;
           if (side === 'skopeo') {
             for (const f of SKOPEO_CACHES) rmSync(f, { force: true });
@@ -105,7 +112,12 @@ async function main(): Promise<void> {
         }
       }
       await rm(src, { recursive: true, force: true });
-      for (const op of ['push', 'pull']) {
+      if (hold > 0) {
+        const ref = ops.includes('push') ? `${registry.host}/ts0-${name.toLowerCase()}-0:latest` : `${registry.host}/once-${name.toLowerCase()}:latest`;
+        process.stdout.write(`holding ${hold} s: ${clis[0]} ${tsb.argv(join(work, 'pull', 'by-hand'), 'pull', ref).join(' ')}\n`);
+        await new Promise((r) => setTimeout(r, hold * 1000));
+      }
+      for (const op of ops) {
         const sk = cells.get(`${name} ${op} skopeo`)!;
         const skW = median(sk.map((s) => s.wall)); const skC = median(sk.map((s) => s.cpu));
         for (const side of sides) {
