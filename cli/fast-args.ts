@@ -133,9 +133,13 @@ function entryFor(args: readonly string[]): CommandEntry | undefined {
   while (i < args.length && (args[i] === '--root' || args[i] === '--progress' || args[i] === '--debug' || /^--(root|progress)=/.test(args[i]!))) {
     i += args[i] === '--debug' || args[i]!.includes('=') ? 1 : 2;
   }
+  const byName = new Map(commands.flatMap((c) => namesOf(c).map((n) => [n, c] as const)));
   const word = args[i];
-  const named = word === undefined || word.startsWith('-') ? undefined : commands.find((c) => namesOf(c).includes(word));
-  if (args.some((a, k) => k !== i && commands.some((c) => c !== named && !isDefault(c) && namesOf(c).includes(a)))) return undefined;
+  const named = word === undefined || word.startsWith('-') ? undefined : byName.get(word);
+  for (const [k, a] of args.entries()) {
+    const c = byName.get(a);
+    if (c && k !== i && c !== named && !isDefault(c)) return undefined;
+  }
   return named ?? commands.find(isDefault);
 }
 
