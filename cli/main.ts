@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
 import { installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
-import { fastCommand } from './fast-args.js';
 import { globalOptions } from './global-options.js';
 import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
 import { separateRunCommand } from './commands/run-args.js';
@@ -124,7 +123,8 @@ export async function main(args: readonly string[] = process.argv.slice(2)): Pro
     if (args.length === 1 && args[0] === '--version') { console.log(version()); return; }
     const signal = installSignalHandlers();
     // A plain command line skips yargs (fast-args.ts: the same arguments object); anything else is yargs'.
-    const fast = await fastCommand(args, signal);
+    // (A chunk of its own: `--version` above never loads it.)
+    const fast = await (await import('./fast-args.js')).fastCommand(args, signal);
     if (fast) await fast.module.handler(fast.argv as never);
     else await (await cli(args, signal)).parseAsync();
   } catch (e) {
