@@ -14,8 +14,18 @@
  */
 import type { CommandModule, Options, PositionalOptions } from 'yargs';
 import type { GlobalArgs } from './context.js';
-import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
-import { globalOptions } from './global-options.js';
+import type { CommandEntry } from './commands/index.js';
+
+/**
+ * What main.ts passes in (commands/index.ts and global-options.ts): were they imported here, esbuild would move
+ * them out of main.cjs into chunks of their own, two more files for every start (`--version` included).
+ */
+export interface KnownCommands {
+  readonly commands: readonly CommandEntry[];
+  readonly namesOf: (c: CommandEntry) => string[];
+  readonly isDefault: (c: CommandEntry) => boolean;
+  readonly globalOptions: () => [string, Options][];
+}
 
 type AnyCommand = CommandModule<never, never>;
 
@@ -82,9 +92,9 @@ function addFlag(flags: Map<string, Flag>, flag: Flag): boolean {
  * Returns what the fast path knows of command `entry` (module `mod`): the global options, its builder's options
  * and the positionals of its command strings; undefined when the builder or a command string uses anything else.
  */
-function specOf(entry: CommandEntry, mod: AnyCommand): Spec | undefined {
+function specOf(k: KnownCommands, entry: CommandEntry, mod: AnyCommand): Spec | undefined {
   const flags = new Map<string, Flag>();
-  for (const [name, o] of globalOptions()) {
+  for (const [name, o] of k.globalOptions()) {
     const f = flagOf(name, o);
     if (!f || !addFlag(flags, f)) return undefined;
   }
@@ -128,7 +138,8 @@ function specOf(entry: CommandEntry, mod: AnyCommand): Spec | undefined {
  * The command the command line names, as main.ts's commandsFor picks it: the first word after the global
  * options, else the default command; undefined when a word elsewhere names another command (then yargs sees all).
  */
-function entryFor(args: readonly string[]): CommandEntry | undefined {
+function entryFor(k: KnownCommands, args: readonly string[]): CommandEntry | undefined {
+  const { commands, namesOf, isDefault } = k;
   let i = 0;
   while (i < args.length && (args[i] === '--root' || args[i] === '--progress' || args[i] === '--debug' || /^--(root|progress)=/.test(args[i]!))) {
     i += args[i] === '--debug' || args[i]!.includes('=') ? 1 : 2;
@@ -153,11 +164,11 @@ export interface FastCommand {
  * Returns the command of `args` and its arguments object when the fast path covers the command line exactly
  * (`signal` as main.ts's middleware sets it), else undefined: then yargs parses it. Loads the command's module.
  */
-export async function fastCommand(args: readonly string[], signal?: AbortSignal): Promise<FastCommand | undefined> {
-  const entry = entryFor(args);
+export async function fastCommand(k: KnownCommands, args: readonly string[], signal?: AbortSignal): Promise<FastCommand | undefined> {
+  const entry = entryFor(k, args);
   if (!entry) return undefined;
   const mod = await entry.load();
-  const spec = specOf(entry, mod);
+  const spec = specOf(k, entry, mod);
   if (!spec) return undefined;
   const given = new Map<Flag, unknown[]>();
   const words: string[] = [];
@@ -193,9 +204,9 @@ export async function fastCommand(args: readonly string[], signal?: AbortSignal)
     if (seen && !flag.coerce) return undefined;
     given.set(flag, [...(seen ?? []), value]);
   }
-  const names = namesOf(entry);
+  const names = k.namesOf(entry);
   const command = words.length > 0 && names.includes(words[0]!) ? [words.shift()!] : [];
-  if (command.length === 0 && !isDefault(entry)) return undefined;
+  if (command.length === 0 && !k.isDefault(entry)) return undefined;
   // yargs' first parse knows only the global flags, and reads the word after an unknown one as its value
   // (`--no-cache build .`: a usage error there): a command's boolean flag before the command word is yargs'.
   if (command.length > 0 && booleanBeforeWord) return undefined;
@@ -219,8 +230,8 @@ export async function fastCommand(args: readonly string[], signal?: AbortSignal)
 }
 
 /** The command-line spellings of the flags the fast path knows for `args`' command, with their types (for tests). */
-export async function fastFlags(args: readonly string[]): Promise<{ spelling: string; type: Flag['type']; choices: readonly unknown[] | undefined }[] | undefined> {
-  const entry = entryFor(args);
-  const spec = entry && specOf(entry, await entry.load());
+export async function fastFlags(k: KnownCommands, args: readonly string[]): Promise<{ spelling: string; type: Flag['type']; choices: readonly unknown[] | undefined }[] | undefined> {
+  const entry = entryFor(k, args);
+  const spec = entry && specOf(k, entry, await entry.load());
   return spec && [...spec.flags].map(([spelling, f]) => ({ spelling, type: f.type, choices: f.choices }));
 }

@@ -124,7 +124,7 @@ export async function main(args: readonly string[] = process.argv.slice(2)): Pro
     const signal = installSignalHandlers();
     // A plain command line skips yargs (fast-args.ts: the same arguments object); anything else is yargs'.
     // (A chunk of its own: `--version` above never loads it.)
-    const fast = await (await import('./fast-args.js')).fastCommand(args, signal);
+    const fast = await (await import('./fast-args.js')).fastCommand({ commands, namesOf, isDefault, globalOptions }, args, signal);
     if (fast) await fast.module.handler(fast.argv as never);
     else await (await cli(args, signal)).parseAsync();
   } catch (e) {

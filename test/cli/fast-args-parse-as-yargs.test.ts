@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commands } from '../../cli/commands/index.js';
-import { fastCommand, fastFlags } from '../../cli/fast-args.js';
+import { commands, isDefault, namesOf } from '../../cli/commands/index.js';
+import { fastCommand as fastCommandOf, fastFlags as fastFlagsOf } from '../../cli/fast-args.js';
+import { globalOptions } from '../../cli/global-options.js';
 import { cli } from '../../cli/main.js';
 
 // cli/fast-args.ts builds the arguments object of a plain command line without yargs (cli/README.md, Start-up).
@@ -9,6 +10,11 @@ import { cli } from '../../cli/main.js';
 // coercions, `_`, `$0`, the signal); every other one must be left to yargs (undefined).
 
 type Captured = Record<string, unknown>;
+
+// What main.ts passes the fast path.
+const known = { commands, namesOf, isDefault, globalOptions };
+const fastCommand = (args: readonly string[], signal?: AbortSignal) => fastCommandOf(known, args, signal);
+const fastFlags = (args: readonly string[]) => fastFlagsOf(known, args);
 
 /** Parses `args` with yargs as main.ts does, with every command's handler swapped for one that keeps its arguments. */
 async function yargsArgv(args: readonly string[], signal: AbortSignal): Promise<Captured | Error> {
