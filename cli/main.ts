@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { formatError, TsbuildError } from '../layer-store/core/index.js';
-import { defaultRoot, installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
+import { installSignalHandlers, outputClosed, type GlobalArgs } from './context.js';
+import { globalOptions } from './global-options.js';
 import { commands, isDefault, namesOf, type CommandEntry } from './commands/index.js';
 import { separateRunCommand } from './commands/run-args.js';
 import { enterRootless } from './rootless.js';
@@ -33,20 +34,7 @@ export async function cli(argv: readonly string[], signal?: AbortSignal): Promis
     .middleware((a) => { (a as Record<string, unknown>).signal = signal; })
     .scriptName('tsbuild')
     .usage('$0 [command] [options]\n\nDaemonless OCI image builder and registry toolkit. `tsbuild -t NAME .` builds.')
-    .option('root', {
-      type: 'string',
-      default: defaultRoot(),
-      defaultDescription: '$TSBUILD_ROOT, /var/lib/tsbuild for root, else $XDG_DATA_HOME/tsbuild or ~/.local/share/tsbuild',
-      describe: 'store directory (OCI layout, snapshots, cache)',
-      global: true,
-    })
-    .option('debug', { type: 'boolean', default: false, describe: 'debug logging and stack traces on errors', global: true })
-    .option('progress', {
-      choices: ['auto', 'tty', 'plain', 'json', 'quiet', 'rawjson', 'none'] as const,
-      default: 'auto' as const,
-      describe: 'progress output: live view on a tty, plain lines, JSON events (one per line) or nothing',
-      global: true,
-    })
+    .options(Object.fromEntries(globalOptions()))
     // `--no-cache` is an option of its own (as in docker build), not the negation of a `cache` option.
     .parserConfiguration({ 'boolean-negation': false })
     .strict()
@@ -133,7 +121,12 @@ export async function main(args: readonly string[] = process.argv.slice(2)): Pro
     if (status !== undefined) { process.exitCode = status; return; }
     // What yargs prints for `--version` alone (its version line), without loading yargs (a third of this start).
     if (args.length === 1 && args[0] === '--version') { console.log(version()); return; }
-    await (await cli(args, installSignalHandlers())).parseAsync();
+    const signal = installSignalHandlers();
+    // A plain command line skips yargs (fast-args.ts: the same arguments object); anything else is yargs'.
+    // (A chunk of its own: `--version` above never loads it.)
+    const fast = await (await import('./fast-args.js')).fastCommand({ commands, namesOf, isDefault, globalOptions }, args, signal);
+    if (fast) await fast.module.handler(fast.argv as never);
+    else await (await cli(args, signal)).parseAsync();
   } catch (e) {
     if (outputClosed()) return;
     process.stderr.write(`error: ${formatError(e)}\n`);

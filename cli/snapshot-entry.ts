@@ -16,7 +16,7 @@
  * and its exit makes a new one.
  */
 import { realpathSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import * as v8 from 'node:v8';
 import { BULK_COMMANDS, BULK_FLAG, cacheKey, cachesOn, ChunkLoader, runBundle } from './chunk-loader.js';
 import { snapshotsOn, type SnapshotChunk } from './snapshot.js';
@@ -61,17 +61,22 @@ function identity(file: string): string {
 }
 
 /**
- * Whether this snapshot may run the command `key`: made for this directory and for the flags this node has and
- * the command needs (as bin/tsbuild picks it), and its chunk files unchanged.
+ * Whether this snapshot (of this directory: start checks that) may run the command `key`: made for the flags
+ * this node has and the command needs (as bin/tsbuild picks it), and its chunk files unchanged.
  */
 function current(blob: string | undefined, flagsSet: boolean, key: string): boolean {
   const bulk = variant === 'bulk';
   if (!snapshotsOn(process.env) || blob === undefined || flagsSet !== bulk || BULK_COMMANDS.has(key) !== bulk) return false;
   try {
-    return realpathSync(dirname(blob)) === dir && ranFiles.every(([n, id]) => identity(join(dir, n)) === id);
+    return ranFiles.every(([n, id]) => identity(join(dir, n)) === id);
   } catch {
     return false;
   }
+}
+
+/** The directory of `blob` (symbolic links resolved, as `dir` is); as given when it cannot be resolved. */
+function installOf(blob: string): string {
+  try { return realpathSync(dirname(blob)); } catch { return resolve(dirname(blob)); }
 }
 
 /** The start of a command from the snapshot. */
@@ -80,10 +85,13 @@ function start(): void {
   const at = process.execArgv.indexOf('--snapshot-blob');
   const blob = at >= 0 ? process.execArgv[at + 1] : undefined;
   const flagsSet = process.execArgv.includes(BULK_FLAG);
+  // The install started is the blob's: a copy of an install (its blobs copied too) runs its own files, never
+  // those of the directory the snapshot was made in.
+  const here = blob === undefined ? dir : installOf(blob);
   process.execArgv = process.execArgv.filter((a, i) => a !== BULK_FLAG && i !== at && i !== at + 1);
-  process.argv = [process.execPath, join(dir, 'tsbuild.cjs'), ...args];
+  process.argv = [process.execPath, join(here, 'tsbuild.cjs'), ...args];
   const key = cacheKey(args);
-  if (!current(blob, flagsSet, key)) { runBundle(dir, 'main.cjs', flagsSet, true); return; }
+  if (here !== dir || !current(blob, flagsSet, key)) { runBundle(here, 'main.cjs', flagsSet, true); return; }
   // Chunks the snapshot did not run load as without it, with their code caches.
   loader.resume(key, cachesOn(process.env), variant);
   process.once('exit', () => loader.saveCaches());

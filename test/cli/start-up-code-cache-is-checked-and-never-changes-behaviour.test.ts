@@ -158,7 +158,7 @@ test('the installed executable prints the same with no cache, its own caches, da
   // bytecode: it compares lengths only). The change shows, and the command works.
   writeFileSync(cacheFileOf(main), trained);
   const text = readFileSync(main, 'utf8');
-  const from = 'list images in the store, newest first'; // top-level help lists images by its index entry (main.cjs)
+  const from = 'Daemonless OCI image builder and registry toolkit'; // top-level help's usage line (main.ts, in main.cjs)
   assert.ok(text.includes(from));
   writeFileSync(main, text.replace(from, from.toUpperCase()));
   const help = run(bin, ['--help']);
