@@ -64,7 +64,8 @@ export function shQuote(s: string): string {
 // At end of input (this process closed the pipe or died), the registered exit scripts (tieOnExit) run, each in a
 // background subshell (one stops a `runc run` that the shell itself runs, runStreaming); the shell waits for them
 // and for its running commands, then runs each script once more (they are idempotent): a mount that was in flight
-// the first time is detached then. Last, the shell removes its directory (this process may be gone).
+// the first time is detached then. Last, the shell removes its directory (this process may be gone) unless close()
+// removed it already.
 const SCRIPT = `d=$1
 while IFS= read -r n && IFS= read -r i; do
   { . "$d/$n.cmd" <"$d/$i" >"$d/$n.out" 2>"$d/$n.err"; echo "$n $?"; } &
@@ -73,7 +74,7 @@ done
 for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1 & done
 wait
 for f in "$d"/exit-*.sh; do [ -f "$f" ] && (. "$f") </dev/null >/dev/null 2>&1; done
-rm -rf "$d"`;
+if [ -d "$d" ]; then rm -rf "$d"; fi`;
 
 /**
  * A persistent shell that runs helper commands for this process (see the file comment). Call close() when done.
@@ -283,6 +284,15 @@ export class ShellRunner implements CommandRunner {
     this.#pending.clear();
   }
 
+  /** Whether an exit script is still registered in the shell's directory (true when it cannot be read). */
+  #exitScriptsLeft(): boolean {
+    try {
+      return readdirSync(this.#dir).some((n) => n.startsWith('exit-'));
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+  }
+
   /** Lets running commands finish, ends the shell and removes its directory. */
   async close(): Promise<void> {
     if (!this.#started) {
@@ -291,6 +301,9 @@ export class ShellRunner implements CommandRunner {
     }
     if (!this.#dead) {
       this.#dead = true;
+      // With no command running and no exit script registered (a build's usual end) the directory is removed here,
+      // so that the shell's last line forks no `rm` (a fork and exec at the end of every build that ran a step).
+      if (this.#pending.size === 0 && !this.#exitScriptsLeft()) rmSync(this.#dir, { recursive: true, force: true });
       this.#sh.ref();
       this.#hold(true);
       this.#sh.stdin.end();

@@ -1,4 +1,4 @@
-import { access, constants } from 'node:fs/promises';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { type Logger, noopLogger } from '../layer-store/core/index.js';
 import { ChrootRuntime } from './chroot.js';
@@ -25,12 +25,17 @@ export interface FindRuntimeOptions {
   readonly isolation?: Isolation;
 }
 
-async function onPath(name: string): Promise<string | undefined> {
+/**
+ * The first of PATH's dirs (then the sbin dirs) where `name` is executable. Synchronous: a build looks runc up at
+ * its first RUN, while the layer before it is compressed behind it, and an async access(2) per dir then waits in
+ * the thread pool behind that layer's deflate, writes and fsync (W1's edit: 25-40 ms before the RUN's mount).
+ */
+function onPath(name: string): string | undefined {
   const dirs = isAbsolute(name) || name.includes('/') ? [''] : [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
   for (const d of dirs) {
     const p = d ? join(d, name) : name;
     try {
-      await access(p, constants.X_OK);
+      accessSync(p, constants.X_OK);
       return p;
     } catch {
       // next
@@ -51,13 +56,13 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
     if (process.getuid?.() !== 0) {
       throw new RuntimeMissingError('chroot isolation needs root in the container: chroot(2), chown and mknod need CAP_SYS_CHROOT, CAP_CHOWN and CAP_MKNOD', { hint: 'run tsbuild as root in the container, as kaniko runs' });
     }
-    const nsenter = await onPath('nsenter');
+    const nsenter = onPath('nsenter');
     if (!nsenter) throw new RuntimeMissingError('chroot isolation needs util-linux nsenter, which is not installed', { hint: 'apt-get install -y util-linux' });
     return new ChrootIsolationRuntime({ nsenter, logger });
   }
   const common = { logger, ...(o.tmpDir ? { tmpDir: o.tmpDir } : {}) };
   const chroot = async (): Promise<Runtime | undefined> => {
-    const unshare = await onPath('unshare');
+    const unshare = onPath('unshare');
     return unshare ? new ChrootRuntime({ unshare, ...common }) : undefined;
   };
   if (o.runtime === 'chroot') {
@@ -67,7 +72,7 @@ export async function findRuntime(o: FindRuntimeOptions = {}): Promise<Runtime> 
     return r;
   }
   const want = o.runtime ?? 'runc';
-  const path = await onPath(want);
+  const path = onPath(want);
   if (path) {
     // Not probed with `--version` here (a Go binary's start, ~10 ms, on every build that runs a step): a runtime
     // that does not work fails its first `run`, and RuncRuntime names it then.
@@ -97,7 +102,7 @@ export const INIT_PATH = '/sbin/docker-init';
  */
 export async function findInit(): Promise<string> {
   for (const name of ['docker-init', 'tini-static', '/usr/libexec/docker/docker-init']) {
-    const p = await onPath(name);
+    const p = onPath(name);
     if (p) return p;
   }
   throw new RuntimeMissingError('--init needs a static init (docker-init or tini-static), and none is installed', {

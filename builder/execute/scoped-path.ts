@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fsPath, readlinkName, showName, TsbuildError } from '../../layer-store/index.js';
 
@@ -24,7 +24,7 @@ export async function scopedPath(root: string, ctrPath: string, followLast = tru
     const isLast = pending.length === 0;
     let st;
     try {
-      st = await lstat(fsPath(hostPath));
+      st = lstatSync(fsPath(hostPath)); // synchronous: an async lstat waits behind the thread pool's compression work
     } catch {
       resolved.push(c, ...pending.filter((p) => p !== '.'));
       return posix.join(root, ...normalizeRest(resolved));

@@ -20,8 +20,7 @@
  * time rule: a live lease also protects every blob modified since the lease was created.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
+import { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -224,6 +223,15 @@ export class Lease {
   }
 }
 
+/** Removes `p`, whatever stops it (gone meanwhile, or not ours to remove: it is left). */
+function quietUnlink(p: string): void {
+  try {
+    unlinkSync(p);
+  } catch {
+    // as before: best effort
+  }
+}
+
 /**
  * Returns the union of the live leases under `root` after deleting the leases of dead processes. Does not take
  * the lock: the answer may be stale at once. Use withLeasesHeld to act on it.
@@ -237,23 +245,31 @@ export async function readLiveLeases(root: string): Promise<LiveLeases> {
   let live = 0;
   let removedStale = 0;
   const dir = leasesDir(root);
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  // Synchronous, as the lease writes are: a few small files, read under the lease lock while a build's earlier
+  // layers may keep the thread pool busy with their compression (an edited COPY taking its previous tree waited).
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    names = [];
+  }
+  for (const name of names) {
     const p = join(dir, name);
     if (!name.endsWith('.json')) {
       // A temp file of a lease write whose process was killed mid-write (`<pid>-….json.tmp-…`).
       const pid = Number(/^(\d+)-.*\.tmp-/.exec(name)?.[1]);
-      if (pid > 0 && !(await ownerAlive({ pid, start: undefined, host: hostname() }))) await unlink(p).catch(() => undefined);
+      if (pid > 0 && !(await ownerAlive({ pid, start: undefined, host: hostname() }))) quietUnlink(p);
       continue;
     }
     let f: LeaseFile;
     try {
-      f = JSON.parse(await readFile(p, 'utf8')) as LeaseFile;
+      f = JSON.parse(readFileSync(p, 'utf8')) as LeaseFile;
     } catch {
       continue; // released meanwhile (ENOENT); a torn file cannot exist (written by rename)
     }
     if (typeof f !== 'object' || f === null || typeof f.pid !== 'number') continue;
     if (!(await ownerAlive(f))) {
-      await unlink(p).catch(() => undefined);
+      quietUnlink(p);
       removedStale++;
       continue;
     }
@@ -273,7 +289,7 @@ export async function readLiveLeases(root: string): Promise<LiveLeases> {
  * call LayerStore.gc() inside `fn` (it takes the same lock).
  */
 export async function withLeasesHeld<T>(root: string, fn: (live: LiveLeases) => Promise<T>, o: LeaseOptions = {}): Promise<T> {
-  await mkdir(leasesDir(root), { recursive: true });
+  mkdirSync(leasesDir(root), { recursive: true });
   return withLock(lockPath(root), async () => fn(await readLiveLeases(root)), {
     timeoutMs: o.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS, ...(o.signal ? { signal: o.signal } : {}),
   });
