@@ -20,6 +20,9 @@ export class LayerTree {
   #holds = 0;
   #free: (() => void)[] = [];
   #installed: Promise<string> | undefined;
+  #moved!: () => void;
+  /** Settles (never rejects) once the move was tried: the tree is in the store, or the move failed. */
+  readonly moved = new Promise<void>((resolve) => { this.#moved = resolve; });
 
   /** `dir`: where the step wrote the tree (its upper dir). */
   constructor(readonly dir: string) {}
@@ -47,6 +50,7 @@ export class LayerTree {
     while (this.#holds > 0) await new Promise<void>((resolve) => this.#free.push(resolve));
     // No await between the check and this: a hold asked for from here on waits for the move.
     this.#installed = install();
+    this.#installed.then(this.#moved, this.#moved);
     return this.#installed;
   }
 }

@@ -201,8 +201,21 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
   })();
   identity.catch(() => undefined); // awaited by what needs the diffID (the image config, a key naming the layers)
   packed.catch(() => undefined); // awaited by the step's cache record and by commitImage; the build fails there
+  if ((s.lower?.length ?? 0) >= LAZY_IDENTITY_MAX_LOWER) {
+    // A deep stage: the next step gets the snapshot (identified now, as before; the blob still behind it).
+    await identity;
+    await tree.moved;
+  }
   return { identity, packed, tree };
 }
+
+/**
+ * A layer made over this many lower dirs or more is identified and installed before the step returns. A lower dir
+ * outside the snapshots dir makes overlay.ts pass every lower dir relative to the store's root, not to the snapshots
+ * dir (10 more bytes each in the mount's one page of options, ~52 lower dirs instead of ~61): below this many, a
+ * pending tree leaves room for 20 more layers.
+ */
+const LAZY_IDENTITY_MAX_LOWER = 30;
 
 /**
  * A layer whose new tar bytes come to at most this much is compressed behind the next step: those bytes are held

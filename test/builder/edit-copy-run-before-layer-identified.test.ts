@@ -126,3 +126,28 @@ test('a failure of the COPY\'s deferred work after the RUN ran fails the build i
   const next = await env.build({ context: ctx, tags: ['lazy:2'], sourceDateEpoch: epoch });
   assert.ok(next.steps.some((s) => !s.cached), JSON.stringify(next.steps));
 });
+
+test('in a stage 30 layers deep a layer is identified and installed before the next step runs, and 53 lower dirs still mount', async (t) => {
+  const ctx = await mkdtemp(join(tmpdir(), 'tsbuild-lazyid-deep-'));
+  const env = await makeBuildEnv(bb);
+  t.after(async () => {
+    await env.cleanup();
+    await rm(ctx, { recursive: true, force: true });
+  });
+  await writeFile(join(ctx, 'a.txt'), 'a\n');
+  // busybox (1 layer) + 30 WORKDIR layers: the COPY is made over 31 lower dirs, the RUN after it over 32; the last
+  // RUN mounts 53, which fit in the mount's page only relative to the snapshots dir (runtime-exec overlay.ts).
+  const deep = Array.from({ length: 30 }, (_, i) => `WORKDIR /w${i}`).join('\n');
+  const more = Array.from({ length: 20 }, (_, i) => `WORKDIR /x${i}`).join('\n');
+  await writeFile(join(ctx, 'Dockerfile'), `FROM busybox:latest\n${deep}\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n${more}\nRUN test -d /w29 && test -d /x19 && cat /b.txt\n`);
+  const order: string[] = [];
+  const restore = watchInstalls(env, order);
+  const r = await env.build({ context: ctx, tags: ['deep:1'], sourceDateEpoch: epoch, events: stepOrder(order) });
+  restore();
+  const img = await env.store.image('deep:1');
+  assert.equal(img.manifest.layers.length, 54, 'busybox, 30 WORKDIRs, the COPY, the RUN, 20 WORKDIRs, the last RUN');
+  const copyDiffId = img.config.rootfs.diff_ids[31]!;
+  const install = order.indexOf(`install copy ${copyDiffId}`);
+  assert.ok(install >= 0 && install < order.indexOf('run start'), `the COPY's snapshot was installed before the RUN started: ${order.join(', ')}`);
+  assert.ok(r.steps.every((s) => !s.cached));
+});
