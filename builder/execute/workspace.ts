@@ -25,7 +25,8 @@ import { descriptorOf, type BuildCtx, type PendingLayer, type StageLayer } from 
  * the unmount of what it mounted); the caller releases them on failure too.
  */
 export async function lowerDirs(ctx: BuildCtx, layers: readonly StageLayer[], holds: (() => void)[]): Promise<string[]> {
-  const dirs = await Promise.all(layers.map(async (l) => {
+  // Every look-up settles before this returns or throws, so each hold taken is on `holds` for the caller's release.
+  const got = await Promise.allSettled(layers.map(async (l) => {
     if ('packed' in l) {
       const h = await l.tree.hold();
       holds.push(h.release);
@@ -33,6 +34,11 @@ export async function lowerDirs(ctx: BuildCtx, layers: readonly StageLayer[], ho
     }
     return ctx.o.store.snapshot(l.diffId, { layer: descriptorOf(l), signal: ctx.signal });
   }));
+  const dirs: string[] = [];
+  for (const r of got) {
+    if (r.status === 'rejected') throw r.reason;
+    dirs.push(r.value);
+  }
   return dirs.reverse();
 }
 
