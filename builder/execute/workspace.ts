@@ -60,6 +60,8 @@ export interface Scratch {
   xattrs?: Promise<XattrTable>;
   /** Segments of the upper dir's big files compressed while the step ran (speculate.ts); commitUpper takes them over. */
   speculated?: Speculated | undefined;
+  /** Whether the upper dir was normalised from fuse-overlayfs's form already (normaliseUpper). */
+  normalised?: boolean;
 }
 
 /**
@@ -106,7 +108,19 @@ async function mountedOn<T>(ctx: BuildCtx, lower: readonly string[], s: Scratch,
     }
     await unmount(s.merged, ctx.commands);
     if (done) for (const job of after) await job();
+    // While the lower dirs are still held (withMerged releases them after this): the normalisation reads them.
+    if (done) await normaliseUpper(s);
   }
+}
+
+/**
+ * Rootless with fuse-overlayfs: its whiteout and opaque marks in the upper dir become overlayfs's, for the packer
+ * and the snapshot (once per upper dir). It reads the lower dirs, so it runs while the step holds them.
+ */
+async function normaliseUpper(s: Scratch): Promise<void> {
+  if (s.normalised || !fuseOverlayfsUppers()) return;
+  await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
+  s.normalised = true;
 }
 
 /**
@@ -139,8 +153,7 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
  * as the step's error with its location, where the step's record, the image or a key naming the layer waits for it.
  */
 export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean; location?: ErrorLocation } = {}): Promise<PendingLayer | undefined> {
-  // Rootless with fuse-overlayfs: its whiteout and opaque marks become overlayfs's, for the packer and the snapshot.
-  if (fuseOverlayfsUppers()) await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
+  await normaliseUpper(s); // done by withMerged already for COPY and WORKDIR; a RUN still holds its lower dirs here
   if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const spec = s.speculated;
