@@ -21,7 +21,7 @@ import { BuildError } from '../plan/index.js';
 import { reclaimStaleScratch } from './recover.js';
 import { checkEntitlements } from './entitlements.js';
 import { stagePlatform } from './base-platform.js';
-import { inBackground, settleBackground, type BuildCtx, type StageState } from './context.js';
+import { diffIdsOf, inBackground, settleBackground, type BuildCtx, type StageState } from './context.js';
 import { commitImage } from './commit.js';
 import type { BuildOptions, BuildResult } from './options.js';
 import { runStage } from './stage.js';
@@ -139,7 +139,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
     await settleBackground(ctx);
     if (ctx.statCache) await ctx.statCache.save().catch(() => undefined);
     if (o.observe?.stage) {
-      for (const rs of graph.order) if (rs.index !== graph.target) o.observe.stage(rs.displayName, (await ctx.results.get(rs.index)!).layers.map((l) => l.diffId), platform);
+      for (const rs of graph.order) if (rs.index !== graph.target) o.observe.stage(rs.displayName, await diffIdsOf((await ctx.results.get(rs.index)!).layers), platform);
     }
     const warnings = checks ? [...checks.warnings, ...checks.later()] : [];
     return { ...(await commitImage(ctx, final)), checks: warnings };

@@ -6,7 +6,7 @@
 import { MediaTypes, digestOf, type Descriptor, type ImageManifest } from '../../layer-store/index.js';
 import type { ResolvedStage } from '../frontend/index.js';
 import { cc } from '../plan/index.js';
-import { descriptorOf, settledLayer, type BuildCtx, type StageState } from './context.js';
+import { descriptorOf, diffIdsOf, settledLayer, type BuildCtx, type StageState } from './context.js';
 import type { BuildResult } from './options.js';
 
 /** Writes the final stage `st` as an image, tags it, and returns the build's result (with its cache records). */
@@ -17,7 +17,7 @@ export async function commitImage(ctx: BuildCtx, st: StageState): Promise<BuildR
     const c = cc(config);
     c.Labels = { ...(c.Labels ?? {}), ...ctx.o.labels };
   }
-  config.rootfs = { type: 'layers', diff_ids: st.layers.map((l) => l.diffId) };
+  config.rootfs = { type: 'layers', diff_ids: await diffIdsOf(st.layers) };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDesc = { digest: digestOf(configBytes), size: configBytes.length };
   const manifest: ImageManifest = {

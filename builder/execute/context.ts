@@ -2,21 +2,27 @@
  * The state a build carries: the build context (one per build, shared by every stage), the state of one stage
  * (its config, layers and key chain), and the per-step call every step function takes. Nothing here does I/O.
  */
-import { layerDescriptor, type Descriptor, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
+import { layerDescriptor, type Descriptor, type Digest, type EventSink, type Layer, type Lease, type Logger, type Platform, type ImageConfig, type StoredImage, type StoreLayout } from '../../layer-store/index.js';
 import type { ShellRunner } from '../../runtime-exec/index.js';
 import type { CacheRecord, StatCache } from '../../cache/index.js';
 import type { DockerfileAst, InstructionLocation, ResolvedStage, ScopeSnapshot, StageGraph, StageScope } from '../frontend/index.js';
 import type { DockerignoreInfo } from '../context/index.js';
 import type { StepReport, BuildOptions } from './options.js';
 import type { SshAgents } from './ssh-agent.js';
+import type { LayerTree } from './layer-tree.js';
 
 /**
- * A layer this build just made whose blob is still being compressed (workspace.ts commitUpper): its diffID and
- * snapshot are there, which is all the next steps need; the Layer (digest, size, media type) arrives later, and
- * only the image manifest and the step's cache record wait for it. Rejections surface where `packed` is awaited.
+ * A layer this build just made that is still being identified and compressed (workspace.ts commitUpper, lazy layer
+ * identity): its tree is there, which is all the next steps need (they hold it while they use it); the diffID
+ * (`identity`) arrives once its tar is read and hashed, the Layer (digest, size, media type) once its blob is
+ * written, and only what needs them waits: the image config and manifest, the step's cache record, the key of a
+ * step that names the layers (`COPY --from`, `RUN --mount=from=`). Rejections (the step's error, with its location)
+ * surface where `identity` or `packed` is awaited.
  */
-export interface PendingLayer extends Pick<Layer, 'diffId'> {
+export interface PendingLayer {
+  readonly identity: Promise<Digest>;
   readonly packed: Promise<Layer>;
+  readonly tree: LayerTree;
 }
 
 /**
@@ -41,6 +47,16 @@ export function baseLayers(img: StoredImage): KnownLayer[] {
 /** Returns the layer once its blob is known (a pending layer's compression settled). */
 export function settledLayer(l: StageLayer): Promise<KnownLayer> {
   return 'packed' in l ? l.packed : Promise.resolve(l);
+}
+
+/** Returns the layer's diffID (a pending layer's once it is identified). */
+export function diffIdOf(l: StageLayer): Promise<Digest> {
+  return 'packed' in l ? l.identity : Promise.resolve(l.diffId);
+}
+
+/** Returns the diffIDs of `layers`, base first (waiting for pending ones to be identified). */
+export function diffIdsOf(layers: readonly StageLayer[]): Promise<Digest[]> {
+  return Promise.all(layers.map(diffIdOf));
 }
 
 /** Returns the layer when its blob is known now, else undefined. */

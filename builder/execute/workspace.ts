@@ -16,15 +16,35 @@ import { mountOverlay, unmount } from '../../runtime-exec/index.js';
 import type { CopyIntoOptions } from './copy.js';
 import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
 import { asStepError } from './step-error.js';
-import { descriptorOf, knownLayer, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
+import { LayerTree } from './layer-tree.js';
+import { descriptorOf, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
 
-/** Returns the snapshot directories of `layers`, top first (overlay lowerdir order). */
-export async function lowerDirs(ctx: BuildCtx, layers: readonly StageLayer[]): Promise<string[]> {
-  const dirs = await Promise.all(layers.map((l) => {
-    const known = knownLayer(l);
-    return ctx.o.store.snapshot(l.diffId, { ...(known ? { layer: descriptorOf(known) } : {}), signal: ctx.signal });
+/**
+ * Returns the snapshot directories of `layers`, top first (overlay lowerdir order). A layer still being identified
+ * gives its tree's dir, held until the caller calls the releases pushed on `holds` (after its last use of the dirs:
+ * the unmount of what it mounted); the caller releases them on failure too.
+ */
+export async function lowerDirs(ctx: BuildCtx, layers: readonly StageLayer[], holds: (() => void)[]): Promise<string[]> {
+  // Every look-up settles before this returns or throws, so each hold taken is on `holds` for the caller's release.
+  const got = await Promise.allSettled(layers.map(async (l) => {
+    if ('packed' in l) {
+      const h = await l.tree.hold();
+      holds.push(h.release);
+      return h.dir;
+    }
+    return ctx.o.store.snapshot(l.diffId, { layer: descriptorOf(l), signal: ctx.signal });
   }));
+  const dirs: string[] = [];
+  for (const r of got) {
+    if (r.status === 'rejected') throw r.reason;
+    dirs.push(r.value);
+  }
   return dirs.reverse();
+}
+
+/** Releases the holds lowerDirs took. */
+export function releaseAll(holds: (() => void)[]): void {
+  for (const r of holds.splice(0)) r();
 }
 
 export interface Scratch {
@@ -40,6 +60,8 @@ export interface Scratch {
   xattrs?: Promise<XattrTable>;
   /** Segments of the upper dir's big files compressed while the step ran (speculate.ts); commitUpper takes them over. */
   speculated?: Speculated | undefined;
+  /** Whether the upper dir was normalised from fuse-overlayfs's form already (normaliseUpper). */
+  normalised?: boolean;
 }
 
 /**
@@ -58,9 +80,18 @@ export async function scratchDirs(ctx: BuildCtx, label: string, o: { merged?: bo
 
 /** Mounts the layers (+ a fresh upper) at a merged dir, runs `fn`, and always unmounts. */
 export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
-  const lower = await lowerDirs(ctx, layers);
-  s.lower = lower;
-  if (chrootIsolation(ctx)) return withPlainRootfs(ctx, lower, s, fn);
+  const holds: (() => void)[] = [];
+  try {
+    const lower = await lowerDirs(ctx, layers, holds);
+    s.lower = lower;
+    if (chrootIsolation(ctx)) return await withPlainRootfs(ctx, lower, s, fn);
+    return await mountedOn(ctx, lower, s, fn);
+  } finally {
+    releaseAll(holds);
+  }
+}
+
+async function mountedOn<T>(ctx: BuildCtx, lower: readonly string[], s: Scratch, fn: (merged: string) => Promise<T>): Promise<T> {
   await mountOverlay({ lower, upper: s.upper, work: s.work, target: s.merged, emptyLower: join(s.dir, 'empty'), commands: ctx.commands });
   let done = false;
   try {
@@ -77,7 +108,19 @@ export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[]
     }
     await unmount(s.merged, ctx.commands);
     if (done) for (const job of after) await job();
+    // While the lower dirs are still held (withMerged releases them after this): the normalisation reads them.
+    if (done) await normaliseUpper(s);
   }
+}
+
+/**
+ * Rootless with fuse-overlayfs: its whiteout and opaque marks in the upper dir become overlayfs's, for the packer
+ * and the snapshot (once per upper dir). It reads the lower dirs, so it runs while the step holds them.
+ */
+async function normaliseUpper(s: Scratch): Promise<void> {
+  if (s.normalised || !fuseOverlayfsUppers()) return;
+  await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
+  s.normalised = true;
 }
 
 /**
@@ -86,7 +129,9 @@ export async function withMerged<T>(ctx: BuildCtx, layers: readonly StageLayer[]
  */
 export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cleanups: (() => Promise<void>)[]): Promise<string> {
   const v = await scratchDirs(ctx, 'view');
-  const lower = await lowerDirs(ctx, layers);
+  const holds: (() => void)[] = [];
+  cleanups.push(async () => releaseAll(holds)); // after the unmount below (LIFO)
+  const lower = await lowerDirs(ctx, layers, holds);
   if (chrootIsolation(ctx)) {
     cleanups.push(() => rm(v.dir, { recursive: true, force: true }));
     return plainView(ctx, lower, v.merged, cleanups);
@@ -103,14 +148,13 @@ export async function mountView(ctx: BuildCtx, layers: readonly StageLayer[], cl
 /**
  * Packs the upper dir into a layer blob in the store and moves the upper dir into place as that layer's
  * snapshot. Returns undefined when the step changed nothing, unless `keepEmpty` (RUN: BuildKit's exec gives
- * every RUN a layer, an empty one when nothing changed). The layer is
- * returned pending: its blob is compressed behind the next step (a layer with more than DEFER_COMPRESSION_MAX_BYTES
- * of new tar bytes was compressed already); a failure of that surfaces where the step's record or the image
- * manifest waits for it.
+ * every RUN a layer, an empty one when nothing changed). The layer is returned pending, at once: it is identified
+ * (tar read and hashed) and its blob compressed behind the next steps, which run on its tree where it is
+ * (layer-tree.ts); the tree becomes the snapshot once identified and no step holds it. A failure of that surfaces,
+ * as the step's error with its location, where the step's record, the image or a key naming the layer waits for it.
  */
 export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { keepEmpty?: boolean; location?: ErrorLocation } = {}): Promise<PendingLayer | undefined> {
-  // Rootless with fuse-overlayfs: its whiteout and opaque marks become overlayfs's, for the packer and the snapshot.
-  if (fuseOverlayfsUppers()) await normaliseFuseOverlayUpper(s.upper, s.lower ?? [], s.xattrs ? await s.xattrs : undefined);
+  await normaliseUpper(s); // done by withMerged already for COPY and WORKDIR; a RUN still holds its lower dirs here
   if (o.keepEmpty !== true && readdirSync(s.upper).length === 0) return undefined;
   const compression = ctx.o.compression ?? 'gzip';
   const spec = s.speculated;
@@ -119,36 +163,46 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
   // This run's speculative segments first (fresh, in the page cache), then the previous build's blob.
   const reuseFrom = chainReuse(spec?.reuse, previous?.reuse);
   const reuse = reuseFrom ? { reuse: reuseFrom, close: async () => { await spec?.close(); await previous?.close(); } } : undefined;
-  let deferred;
-  try {
-    deferred = await diffToLayerDeferred(s.upper, {
-      sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
-      compression,
-      ...(reuse ? { reuse: reuse.reuse } : {}),
-      ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
-      commands: ctx.commands,
-      ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
-      signal: ctx.signal,
-      events: ctx.events,
-      id,
-    }, DEFER_COMPRESSION_MAX_BYTES);
-  } catch (e) {
-    await reuse?.close();
-    throw e;
-  }
-  // The tar is identified and in memory: the snapshot is leased and moved into place, and the next step can run
-  // on it while the blob is compressed behind it (a layer over the limit was compressed already).
-  await ctx.lease.add({ snapshots: [deferred.diffId] });
-  await ctx.o.store.installSnapshot(s.upper, deferred.diffId);
-  const diffId = deferred.diffId;
+  // Lazy identity: the tar is read and hashed (the diffID), and the blob compressed, behind the next steps, which
+  // run on the upper dir meanwhile (layer-tree.ts); it becomes the snapshot once identified and no step uses it.
+  const located = (e: unknown): unknown => {
+    const err = asStepError(e);
+    return o.location ? withLocation(err, o.location) : err;
+  };
+  const tree = new LayerTree(s.upper);
+  const identifying = diffToLayerDeferred(s.upper, {
+    sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
+    compression,
+    ...(reuse ? { reuse: reuse.reuse } : {}),
+    ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
+    commands: ctx.commands,
+    ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
+    signal: ctx.signal,
+    events: ctx.events,
+    id,
+  }, DEFER_COMPRESSION_MAX_BYTES);
+  const identity = identifying.then((d) => d.diffId, (e: unknown) => { throw located(e); });
   const packed = (async (): Promise<Layer> => {
+    let deferred;
+    try {
+      deferred = await identifying;
+    } catch (e) {
+      await reuse?.close();
+      throw located(e);
+    }
+    const diffId = deferred.diffId;
+    // The snapshot is leased and moved into place once no step runs on the upper dir; the blob is written meanwhile.
+    const installed = tree.installWhenFree(async () => {
+      await ctx.lease.add({ snapshots: [diffId] });
+      return ctx.o.store.installSnapshot(s.upper, diffId);
+    });
+    installed.catch(() => undefined); // awaited below, after the blob
     let p;
     try {
       p = await deferred.compress();
     } catch (e) {
       // Surfaces after the step (its record, the manifest): still the step's error, as its own failures read.
-      const err = asStepError(e);
-      throw o.location ? withLocation(err, o.location) : err;
+      throw located(e);
     } finally {
       await reuse?.close();
     }
@@ -158,11 +212,30 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
       await ctx.o.cache.putSegments(p.digest, p.segments);
       if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, unread: p.unread, speculated: spec?.segments ?? 0 });
     }
+    try {
+      await installed;
+    } catch (e) {
+      throw located(e);
+    }
     return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
   })();
+  identity.catch(() => undefined); // awaited by what needs the diffID (the image config, a key naming the layers)
   packed.catch(() => undefined); // awaited by the step's cache record and by commitImage; the build fails there
-  return { diffId, packed };
+  if ((s.lower?.length ?? 0) >= LAZY_IDENTITY_MAX_LOWER) {
+    // A deep stage: the next step gets the snapshot (identified now, as before; the blob still behind it).
+    await identity;
+    await tree.moved;
+  }
+  return { identity, packed, tree };
 }
+
+/**
+ * A layer made over this many lower dirs or more is identified and installed before the step returns. A lower dir
+ * outside the snapshots dir makes overlay.ts pass every lower dir relative to the store's root, not to the snapshots
+ * dir (10 more bytes each in the mount's one page of options, ~52 lower dirs instead of ~61): below this many, a
+ * pending tree leaves room for 20 more layers.
+ */
+const LAZY_IDENTITY_MAX_LOWER = 30;
 
 /**
  * A layer whose new tar bytes come to at most this much is compressed behind the next step: those bytes are held

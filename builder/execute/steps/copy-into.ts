@@ -10,10 +10,10 @@ import { resolveUser } from '../../../runtime-exec/index.js';
 import type { AddInstruction, CopyInstruction } from '../../frontend/index.js';
 import { ContextMatcher, type SelectedSource } from '../../context/index.js';
 import { archiveKind, extractArchive, type Fetched } from '../add.js';
-import type { StageState, StepCall } from '../context.js';
+import type { StepCall } from '../context.js';
 import { createdDirMode, parseChmod } from '../chmod.js';
 import { copyIntoRootfs, mkdirAllScoped, type CopySource, type Owner } from '../copy.js';
-import { lowerDirs, previousTree, type Scratch } from '../workspace.js';
+import { previousTree, type Scratch } from '../workspace.js';
 
 /** The sources a COPY/ADD step copies, as copyStep chose them. */
 export interface Selection {
@@ -43,13 +43,13 @@ type Source = CopySource & { keep?: Set<string>; filtered?: boolean; base: strin
 
 /** Copies `sel` into `merged` (the stage's overlay, upper dir `s.upper`) as `ins` says. */
 export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruction, merged: string, s: Scratch, sel: Selection, t: CopyTarget): Promise<void> {
-  const { ctx, state: st, id } = call;
+  const { ctx, id } = call;
   const from = ins.kind === 'copy' ? ins.from : undefined;
   const heredocs = ins.sourceContents;
   const multiple = sel.sources.length + heredocs.length + sel.downloads.length > 1;
   let owner: Owner | undefined;
   if (ins.chown) {
-    owner = await resolveChown(call, st, ins.chown);
+    owner = await resolveChown(s.lower ?? [], ins.chown);
   } else if (!from) {
     owner = { uid: 0, gid: 0 };
   }
@@ -118,10 +118,10 @@ export async function copyInto(call: StepCall, ins: CopyInstruction | AddInstruc
 }
 
 /** `--chown=user[:group]`: numeric ids as given (group defaults to the uid), names from the stage's /etc/passwd and /etc/group. */
-async function resolveChown(call: StepCall, st: StageState, chown: string): Promise<Owner> {
+async function resolveChown(lower: readonly string[], chown: string): Promise<Owner> {
   const [u = '', g] = chown.split(':');
   const numeric = /^\d+$/;
   if (numeric.test(u) && (g === undefined || numeric.test(g))) return { uid: Number(u), gid: g === undefined ? Number(u) : Number(g) };
-  const r = await resolveUser(await lowerDirs(call.ctx, st.layers), chown);
+  const r = await resolveUser(lower, chown);
   return { uid: r.uid, gid: r.gid };
 }

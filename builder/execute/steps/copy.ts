@@ -20,7 +20,7 @@ import { checkGitSources, fetchAddGit, gitSource } from '../add-git.js';
 import { sourceLayers } from '../base-image.js';
 import { sourceDir } from '../named-dirs.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
-import { loc, type StepCall } from '../context.js';
+import { diffIdsOf, loc, type StepCall } from '../context.js';
 import { commitUpper, mountView, scratchDirs, withMerged } from '../workspace.js';
 import { copyInto, type Selection } from './copy-into.js';
 
@@ -88,7 +88,7 @@ export async function copyStep(call: StepCall, ins: CopyInstruction | AddInstruc
       const layers = await sourceLayers(ctx, rs, from, ins.location);
       srcRoot = '';
       matcher = ContextMatcher.none;
-      sourceKey = layersKey(layers.map((l) => l.diffId));
+      sourceKey = layersKey(await diffIdsOf(layers));
     } else {
       srcRoot = ctx.contextDir;
       matcher = ctx.ignore.matcher;

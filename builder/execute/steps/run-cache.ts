@@ -16,7 +16,7 @@ import type { Mount } from '../../../runtime-exec/index.js';
 import type { ResolvedStage, RunMount } from '../../frontend/index.js';
 import { BuildError, layersKey } from '../../plan/index.js';
 import { sourceLayers } from '../base-image.js';
-import type { BuildCtx } from '../context.js';
+import { diffIdsOf, type BuildCtx } from '../context.js';
 import { scopedPath } from '../scoped-path.js';
 import { mountView } from '../workspace.js';
 
@@ -90,7 +90,7 @@ async function run(commands: CommandRunner, cmd: string, args: string[]): Promis
 
 /** Returns the mount of a cache mount `m` at `target` (see the header); a lock it takes is released by `cleanups`. */
 export async function cacheMount(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, target: string, cleanups: (() => Promise<void>)[]): Promise<Mount> {
-  const from = m.from !== undefined ? layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)) : undefined;
+  const from = m.from !== undefined ? layersKey(await diffIdsOf(await sourceLayers(ctx, rs, m.from))) : undefined;
   let cid = cacheMountId(m, from);
   if (m.sharing === 'private') cid = privateInstance(ctx, cid, cleanups);
   const dir = ctx.layout.cacheMountPath(cid);

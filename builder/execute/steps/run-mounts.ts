@@ -18,7 +18,7 @@ import type { RunMount } from '../../frontend/index.js';
 import { selectSources, type SelectedSource } from '../../context/index.js';
 import { BuildError, layersKey, mountMaterial } from '../../plan/index.js';
 import type { SecretSource } from '../options.js';
-import type { BuildCtx } from '../context.js';
+import { diffIdsOf, type BuildCtx } from '../context.js';
 import type { ResolvedStage } from '../../frontend/index.js';
 import { sourceLayers } from '../base-image.js';
 import { sourceDir, type SourceDir } from '../named-dirs.js';
@@ -33,10 +33,10 @@ import { cacheMount } from './run-cache.js';
  * or image's layers. A context selection is kept in `selected` for runMounts.
  */
 export async function mountKey(ctx: BuildCtx, rs: ResolvedStage, m: RunMount, selected: Map<RunMount, SelectedSource>): Promise<MountKey> {
-  if (m.from !== undefined && (m.type === 'bind' || m.type === 'cache')) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from)).map((l) => l.diffId)));
+  if (m.from !== undefined && (m.type === 'bind' || m.type === 'cache')) return mountMaterial(m, layersKey(await diffIdsOf(await sourceLayers(ctx, rs, m.from))));
   if (m.type !== 'bind') return mountMaterial(m);
   const src = await sourceDir(ctx, m.from);
-  if (!src) return mountMaterial(m, layersKey((await sourceLayers(ctx, rs, m.from!)).map((l) => l.diffId)));
+  if (!src) return mountMaterial(m, layersKey(await diffIdsOf(await sourceLayers(ctx, rs, m.from!))));
   const sel = await selectBindSource(src, m, ctx.signal);
   selected.set(m, sel); // runMounts mounts exactly what was keyed, without walking the context again
   return mountMaterial(m, ctx.statCache ? (await hashSources(src.dir, { sources: [sel], paths: sel.entries.map((e) => e.relPath) }, ctx.statCache, { signal: ctx.signal, memo: true, commands: ctx.commands })).digest : `context:${src.dir}`);

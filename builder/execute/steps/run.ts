@@ -15,7 +15,7 @@ import { StepFailedError, commitHistory, runCommand, runCreatedBy, runKey } from
 import { insecureNotAllowed } from '../entitlements.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
-import { commitUpper, lowerDirs, scratchDirs } from '../workspace.js';
+import { commitUpper, lowerDirs, releaseAll, scratchDirs } from '../workspace.js';
 import { chrootIsolation, withPlainRootfs } from '../plain-workspace.js';
 import { refuseUnderChroot } from './run-chroot.js';
 import { withSpeculation } from '../speculate.js';
@@ -57,11 +57,14 @@ export async function runStep(call: StepCall, ins: RunInstruction, mounts: reado
   const r = await cachedStep(call, inputs, async () => {
     if (!isNativePlatform(st.platform)) await checkBinfmt(st.platform);
     const s = await scratchDirs(ctx, 'run', { merged: chroot }); // chroot isolation writes a plain copy there
-    const lower = await lowerDirs(ctx, st.layers);
-    s.lower = lower;
-    const runUser = await resolveUser(lower, user);
     const cleanups: (() => Promise<void>)[] = [];
+    // A layer still being identified is run on where its step wrote it, held until the container is gone (last).
+    const holds: (() => void)[] = [];
+    cleanups.push(async () => releaseAll(holds));
     try {
+      const lower = await lowerDirs(ctx, st.layers, holds);
+      s.lower = lower;
+      const runUser = await resolveUser(lower, user);
       const rtMounts = await runMounts(ctx, rs, mounts, selected, runUser, s, cleanups);
       if (script) {
         const m = await runScriptMount(s, script);

@@ -5,7 +5,7 @@ import { applyWorkdir, commitHistory, workdirKey } from '../../plan/index.js';
 import { cachedStep, stepInputs } from '../cached-step.js';
 import { loc, type StepCall } from '../context.js';
 import { mkdirAllScoped } from '../copy.js';
-import { commitUpper, lowerDirs, scratchDirs, withMerged } from '../workspace.js';
+import { commitUpper, scratchDirs, withMerged } from '../workspace.js';
 
 /** Runs WORKDIR: `/` changes only the config; any other dir is created (an empty layer when it exists already, as BuildKit's mkdir). */
 export async function workdirStep(call: StepCall, ins: WorkdirInstruction): Promise<void> {
@@ -19,7 +19,7 @@ export async function workdirStep(call: StepCall, ins: WorkdirInstruction): Prom
   const r = await cachedStep(call, stepInputs(call, workdirKey(wd, user)), async () => {
     const s = await scratchDirs(ctx, 'workdir');
     await withMerged(ctx, st.layers, s, async (merged) => {
-      const owner = user ? await resolveUser(await lowerDirs(ctx, st.layers), user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
+      const owner = user ? await resolveUser(s.lower ?? [], user).catch(() => ({ uid: 0, gid: 0 })) : { uid: 0, gid: 0 };
       await mkdirAllScoped(merged, wd, { uid: owner.uid, gid: owner.gid });
     });
     const layer = await commitUpper(ctx, s, id, { keepEmpty: true, location: loc(ins.location) });
