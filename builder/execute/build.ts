@@ -106,7 +106,7 @@ export async function build(o: BuildOptions): Promise<BuildResult> {
   o.signal?.addEventListener('abort', onAbort, { once: true });
   const created = epoch !== undefined ? new Date(epoch * 1000).toISOString() : new Date().toISOString();
   const ctx: BuildCtx = {
-    o: opts, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
+    o: opts, layout: o.store.layout, tmp, events, log: o.logger ?? noopLogger, signal: ac.signal, cancel: o.signal ?? new AbortController().signal, platform, created, graph, ast, ignore, contextDir, namedDirs: new Map(),
     results: new Map(), steps: [],
     statCache: o.cache ? await StatCache.open(o.store.layout.cacheStatDir, { name: contextDir }) : undefined,
     cacheMountLocks: new Map(),

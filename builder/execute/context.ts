@@ -99,6 +99,12 @@ export interface BuildCtx {
   readonly log: Logger;
   /** Aborted by the caller's signal or by the first failing stage. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted by the caller's signal only: what finished steps still do behind the build (their layers' packs, and
+   * so their cache records) goes on when a later step fails, as BuildKit keeps a finished step's result; the
+   * failing build returns once that work has settled.
+   */
+  readonly cancel: AbortSignal;
   /** The target platform (a stage's FROM --platform may differ: StageState.platform). */
   readonly platform: Platform;
   /** The build's time (SOURCE_DATE_EPOCH when given), ISO 8601. */

@@ -171,13 +171,14 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
   };
   const tree = new LayerTree(s.upper);
   const identifying = diffToLayerDeferred(s.upper, {
-    sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.signal }),
+    // ctx.cancel, not ctx.signal: a later step's failure does not stop this finished step's layer (and record).
+    sink: (compressed) => ctx.o.store.putBlob(compressed, {}, { signal: ctx.cancel }),
     compression,
     ...(reuse ? { reuse: reuse.reuse } : {}),
     ...(s.xattrs ? { xattrTable: s.xattrs } : {}),
     commands: ctx.commands,
     ...(ctx.o.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.o.sourceDateEpoch } : {}),
-    signal: ctx.signal,
+    signal: ctx.cancel,
     events: ctx.events,
     id,
   }, DEFER_COMPRESSION_MAX_BYTES);
