@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { TsbuildError, withLock, type Digest, type MissReason } from '../../layer-store/index.js';
 import { explainMiss, stepKey, type CacheRecord, type CacheStore, type StepInputs } from '../../cache/index.js';
 import { baseInputs, keyEnv, stepIdOf } from '../plan/index.js';
-import { inBackground, settledLayer, type KnownLayer, type StageLayer, type StepCall } from './context.js';
+import { inBackground, storedLayer, type KnownLayer, type StageLayer, type StepCall } from './context.js';
 
 /** What a step produced: its layer, or none when it changed nothing. */
 export interface StepResult {
@@ -141,7 +141,7 @@ export async function cachedStep(call: StepCall, given: StepInputs, produce: () 
     const r = await produce();
     const createdAt = Date.now();
     const record = async (): Promise<void> => {
-      const layer: KnownLayer | undefined = r.layer ? await settledLayer(r.layer) : undefined;
+      const layer: KnownLayer | undefined = r.layer ? await storedLayer(r.layer) : undefined;
       const rec: CacheRecord = {
         key, inputs, createdAt, lastUsedAt: createdAt,
         result: layer ? { emptyLayer: false, layer: { digest: layer.digest, diffId: layer.diffId, size: layer.size, mediaType: layer.mediaType } } : { emptyLayer: true },

@@ -21,6 +21,9 @@ import type { LayerTree } from './layer-tree.js';
  */
 export interface PendingLayer {
   readonly identity: Promise<Digest>;
+  /** The blob is in the store (all a cache record names; a hit unpacks a missing snapshot from it). */
+  readonly stored: Promise<Layer>;
+  /** The blob is in the store and the tree moved into place as the snapshot (the image waits for this). */
   readonly packed: Promise<Layer>;
   readonly tree: LayerTree;
 }
@@ -47,6 +50,15 @@ export function baseLayers(img: StoredImage): KnownLayer[] {
 /** Returns the layer once its blob is known (a pending layer's compression settled). */
 export function settledLayer(l: StageLayer): Promise<KnownLayer> {
   return 'packed' in l ? l.packed : Promise.resolve(l);
+}
+
+/**
+ * Returns the layer once its blob is stored, which is what a cache record needs: the step's record (and its step
+ * lock, which another build running the same step waits on) does not wait for the tree to be moved into place,
+ * which happens only once the next step has unmounted it.
+ */
+export function storedLayer(l: StageLayer): Promise<KnownLayer> {
+  return 'packed' in l ? l.stored : Promise.resolve(l);
 }
 
 /** Returns the layer's diffID (a pending layer's once it is identified). */

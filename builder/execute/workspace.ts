@@ -17,7 +17,7 @@ import type { CopyIntoOptions } from './copy.js';
 import { chrootIsolation, plainView, withPlainRootfs } from './plain-workspace.js';
 import { asStepError } from './step-error.js';
 import { LayerTree } from './layer-tree.js';
-import { descriptorOf, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
+import { descriptorOf, inBackground, type BuildCtx, type PendingLayer, type StageLayer } from './context.js';
 
 /**
  * Returns the snapshot directories of `layers`, top first (overlay lowerdir order). A layer still being identified
@@ -183,7 +183,8 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     id,
   }, DEFER_COMPRESSION_MAX_BYTES);
   const identity = identifying.then((d) => d.diffId, (e: unknown) => { throw located(e); });
-  const packed = (async (): Promise<Layer> => {
+  let installed: Promise<string> | undefined;
+  const stored = (async (): Promise<Layer> => {
     let deferred;
     try {
       deferred = await identifying;
@@ -193,11 +194,11 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
     }
     const diffId = deferred.diffId;
     // The snapshot is leased and moved into place once no step runs on the upper dir; the blob is written meanwhile.
-    const installed = tree.installWhenFree(async () => {
+    installed = tree.installWhenFree(async () => {
       await ctx.lease.add({ snapshots: [diffId] });
       return ctx.o.store.installSnapshot(s.upper, diffId);
     });
-    installed.catch(() => undefined); // awaited below, after the blob
+    installed.catch(() => undefined); // awaited by packed, after the blob
     let p;
     try {
       p = await deferred.compress();
@@ -213,21 +214,27 @@ export async function commitUpper(ctx: BuildCtx, s: Scratch, id: string, o: { ke
       await ctx.o.cache.putSegments(p.digest, p.segments);
       if (reuse) ctx.log.debug('layer segments', { step: id, reused: p.reused, compressed: p.compressedSegments, unread: p.unread, speculated: spec?.segments ?? 0 });
     }
+    return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
+  })();
+  const packed = stored.then(async (layer) => {
     try {
       await installed;
     } catch (e) {
       throw located(e);
     }
-    return { mediaType: p.mediaType, digest: p.digest, size: p.size, diffId };
-  })();
+    return layer;
+  });
   identity.catch(() => undefined); // awaited by what needs the diffID (the image config, a key naming the layers)
-  packed.catch(() => undefined); // awaited by the step's cache record and by commitImage; the build fails there
+  stored.catch(() => undefined); // awaited by the step's cache record
+  // Awaited by commitImage (the build fails there), and behind the build: nothing below its scratch dir is removed
+  // while the tree may still be moved into place.
+  inBackground(ctx, packed);
   if ((s.lower?.length ?? 0) >= LAZY_IDENTITY_MAX_LOWER) {
     // A deep stage: the next step gets the snapshot (identified now, as before; the blob still behind it).
     await identity;
     await tree.moved;
   }
-  return { identity, packed, tree };
+  return { identity, stored, packed, tree };
 }
 
 /**

@@ -117,7 +117,9 @@ test('8 concurrent builds and a looping prune on one root all succeed and share 
 
   // 3. Identical Dockerfiles gave one image; the different ones gave four more.
   const digests = await Promise.all(builds.map(async (b) => (await store.image(b.tag)).descriptor.digest));
-  assert.equal(new Set(digests.slice(0, 4)).size, 1, `identical builds gave different images: ${digests.slice(0, 4).join(' ')}`);
+  const steps = (r: Proc): string => r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { type: string; id?: string; reason?: { detail?: string } })
+    .filter((e) => e.type === 'step.miss' || e.type === 'step.cached').map((e) => `${e.id} ${e.type === 'step.cached' ? 'hit' : `miss (${e.reason?.detail ?? ''})`}`).join(', ');
+  assert.equal(new Set(digests.slice(0, 4)).size, 1, `identical builds gave different images: ${digests.slice(0, 4).join(' ')}; steps: ${results.slice(0, 4).map(steps).join(' | ')}`);
   assert.equal(new Set(digests).size, 5);
 
   // 4. Every image is complete, also after one more prune, and readable by another tool.
