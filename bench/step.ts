@@ -4,12 +4,14 @@
  * (the process tree's, from perf stat's task-clock, else GNU time) are printed side by side.
  *
  *   node dist/bench/step.js --cli old=/tmp/old/dist/bin/tsbuild.cjs --cli new=dist/bin/tsbuild.cjs \
- *     [--workloads W1,W4,W5] [--runs 5] [--phases]
+ *     [--env new:VAR=VALUE] [--workloads W1,W4,W5] [--runs 5] [--edits 1] [--phases]
  *
- * Per workload and round: a fresh root (base image imported, not timed), a cold build, then an edit
- * (bench/workloads.ts applyEdit) and a rebuild. `--phases` also builds an eight-RUN Dockerfile with --no-cache
- * under `strace -f` (only execve and mkdir traced) with each executable and prints where a RUN
- * step's time goes, from one phase mark to the next (medians; strace slows runc's own part most).
+ * Per workload and round: a fresh root (base image imported, not timed), a cold build, then `--edits` times an
+ * edit (bench/workloads.ts applyEdit) and a rebuild. `--env NAME:VAR=VALUE` sets a variable for that executable's
+ * runs only (an A/B of a setting with one build: `--cli a=X --cli b=X --env b:UV_THREADPOOL_SIZE=8`).
+ * `--phases` also builds an eight-RUN Dockerfile with --no-cache under `strace -f` (only execve and mkdir traced)
+ * with each executable and prints where a RUN step's time goes, from one phase mark to the next (medians; strace
+ * slows runc's own part most).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +19,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
 
-interface Cli { readonly name: string; readonly path: string }
+interface Cli { readonly name: string; readonly path: string; readonly env: Record<string, string> }
 interface Sample { wall: number; cpu: number }
 
-function run(cmd: string, args: readonly string[], cwd?: string): Promise<{ code: number; out: string }> {
+function run(cmd: string, args: readonly string[], cwd?: string, env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   return new Promise((res) => {
-    execFile(cmd, args, { cwd, maxBuffer: 64 << 20, env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' } }, (e, stdout, stderr) => {
+    execFile(cmd, args, { cwd, maxBuffer: 64 << 20, env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000', ...env } }, (e, stdout, stderr) => {
       res({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out: `${stdout}${stderr}` });
     });
   });
@@ -35,7 +37,7 @@ async function timed(cli: Cli, args: readonly string[]): Promise<Sample> {
   const stat = join(tmpdir(), `step-bench-${process.pid}.stat`);
   const argv = PERF ? ['stat', '-x,', '-e', 'task-clock', '-o', stat, process.execPath, cli.path, ...args] : ['-f', '%U %S', '-o', stat, process.execPath, cli.path, ...args];
   const t0 = process.hrtime.bigint();
-  const r = await run(PERF ? 'perf' : '/usr/bin/time', argv);
+  const r = await run(PERF ? 'perf' : '/usr/bin/time', argv, undefined, cli.env);
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.code !== 0) throw new Error(`${cli.name} ${args.join(' ')} failed:\n${r.out.slice(-2000)}`);
   const text = readFileSync(stat, 'utf8');
@@ -95,14 +97,24 @@ async function main(): Promise<void> {
   let workloads: WorkloadName[] = ['W1', 'W4', 'W5'];
   let runs = 5;
   let withPhases = false;
+  let edits = 1;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--cli') {
       const v = argv[++i] ?? '';
       const eq = v.indexOf('=');
-      clis.push({ name: v.slice(0, eq), path: resolve(v.slice(eq + 1)) });
+      clis.push({ name: v.slice(0, eq), path: resolve(v.slice(eq + 1)), env: {} });
+    } else if (a === '--env') {
+      // --env NAME:VAR=VALUE: that executable's runs get VAR=VALUE in their environment (e.g. an A/B of a setting)
+      const v = argv[++i] ?? '';
+      const colon = v.indexOf(':');
+      const eq = v.indexOf('=', colon);
+      const c = clis.find((x) => x.name === v.slice(0, colon));
+      if (colon < 0 || eq < 0 || !c) throw new Error(`--env needs NAME:VAR=VALUE after that executable's --cli NAME=PATH, not ${v}`);
+      c.env[v.slice(colon + 1, eq)] = v.slice(eq + 1);
     } else if (a === '--workloads') workloads = (argv[++i] ?? '').split(',').filter(Boolean) as WorkloadName[];
     else if (a === '--runs') runs = Number(argv[++i]);
+    else if (a === '--edits') edits = Number(argv[++i]);
     else if (a === '--phases') withPhases = true;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -132,8 +144,10 @@ async function main(): Promise<void> {
           const root = await freshRoot(c);
           const build = ['--root', root, 'build', '--progress', 'quiet', '-t', 'bench:latest', w.dir];
           samples.get(c.name)!.cold.push(await timed(c, build));
-          await applyEdit(w.dir, w, round);
-          samples.get(c.name)!.edit.push(await timed(c, build));
+          for (let k = 0; k < edits; k++) {
+            await applyEdit(w.dir, w, round * edits + k);
+            samples.get(c.name)!.edit.push(await timed(c, build));
+          }
           rmSync(root, { recursive: true, force: true });
         }
       }
