@@ -168,9 +168,19 @@ export interface ImageSource {
   readonly ref: string;
   /** Returns the manifest or index the reference names (or the one with `digest`). */
   getManifest(digest?: Digest, o?: Abortable): Promise<RawManifest>;
-  /** Returns a verified stream of the blob's bytes. */
-  getBlob(d: Descriptor, o?: Abortable): Promise<Readable>;
+  /** Returns a verified stream of the blob's bytes (size-checked only when `o.digestCheckedByReader`, see there). */
+  getBlob(d: Descriptor, o?: GetBlobOptions): Promise<Readable>;
   close(): Promise<void>;
+}
+
+/** Options of ImageSource.getBlob. */
+export interface GetBlobOptions extends Abortable {
+  /**
+   * The reader checks the digest itself before it commits anything (copyImage: every ImageDestination's putBlob
+   * verifies digest and size). A source may then skip hashing and check only the size (over it errors at once,
+   * short of it errors at the end); a source that hashes anyway ignores it. Default false: digest-verified.
+   */
+  readonly digestCheckedByReader?: boolean;
 }
 
 /** Options of ImageDestination.putBlob. */
