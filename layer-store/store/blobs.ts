@@ -39,13 +39,10 @@ export function blobSize(layout: StoreLayout, d: Digest): number | undefined {
   }
 }
 
-/** Blobs at least this big, with digest and size known and a body not verified yet, are hashed behind the writer. */
-export const HASH_BEHIND_MIN_BYTES = 8 * 1024 * 1024;
-
 /** Options of putBlob beyond Abortable. */
 export interface BlobWriteOptions extends Abortable {
   /**
-   * The store's FileHasher: a big blob (HASH_BEHIND_MIN_BYTES or more) whose digest and size are wanted and whose
+   * The store's FileHasher: a big blob (`hasher.minBytes` or more) whose digest and size are wanted and whose
    * body is not verified already (a registry download asked for unhashed, see copyImage) is hashed on its worker,
    * from the temp file, behind the writer, instead of on this thread as it streams in.
    */
@@ -79,21 +76,27 @@ export async function putBlob(layout: StoreLayout, body: Readable, want: Partial
     // mismatch); hashing a second time would only cost another pass over the blob.
     const known = want.digest !== undefined && want.size !== undefined;
     const verified = known && alreadyVerified(body, want as Descriptor);
-    const behind = o.hasher !== undefined && known && !verified && want.size! >= HASH_BEHIND_MIN_BYTES;
+    // The file is opened before streaming starts, so a stream that fails early can never create it after the
+    // cleanup below has run. flush: fsync before close, so the renamed file is durable.
+    const fh = await open(tmp, 'wx', 0o644);
+    // Hashed behind (o.hasher, a big unverified body): the worker reads what each write left in the page cache, and
+    // is told the total as soon as the last write landed, so it hashes the tail while the final fsync runs. A
+    // worker that cannot be started leaves the hashing to this thread, on the way in.
+    if (o.hasher !== undefined && known && !verified && want.size! >= o.hasher.minBytes) {
+      try {
+        job = o.hasher.start(tmp);
+      } catch {
+        job = undefined;
+      }
+    }
     // A body that is itself a hashStream (a layer being packed) has its digest computed on the way already.
     const hashed = want.digest === undefined ? hashingResult(body) : undefined;
     const h = known || hashed ? undefined : hashStream();
     // A body that is itself a verifying stream for this digest and size (a registry download) is not hashed again.
     const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined
-      ? [...(verified || behind ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
+      ? [...(verified || job ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
       : h ? [h] : [];
-    // The file is opened before streaming starts, so a stream that fails early can never create it after the
-    // cleanup below has run. flush: fsync before close, so the renamed file is durable.
-    const fh = await open(tmp, 'wx', 0o644);
-    // Hashed behind: the worker reads what each write left in the page cache, and is told the total as soon as
-    // the last write landed, so it hashes the tail while the final fsync runs.
     let behindResult: Promise<{ digest: Digest; size: number }> | undefined;
-    if (behind) job = o.hasher!.start(tmp);
     const writer = new DurableFileWriter(fh, job ? {
       maxBytes: want.size,
       onWritten: (n) => job!.written(n),

@@ -7,12 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DigestMismatchError, LayerStore, SizeMismatchError, digestOf, type Descriptor } from '../../layer-store/index.js';
-import { HASH_BEHIND_MIN_BYTES, putBlob } from '../../layer-store/store/blobs.js';
-import { FileHasher, type FileHashJob } from '../../layer-store/store/file-hasher.js';
+import { putBlob } from '../../layer-store/store/blobs.js';
+import { FileHasher, HASH_BEHIND_MIN_BYTES, type FileHashJob } from '../../layer-store/store/file-hasher.js';
 
-/** The real hasher, counting the jobs it was given (to show which path putBlob took). */
+/** The real hasher (taking blobs of 8 MiB and more, to keep the test small), counting the jobs it was given (to show which path putBlob took). */
+const MIN = 8 * 1024 * 1024;
 class CountingHasher extends FileHasher {
   jobs = 0;
+  constructor(minBytes = MIN) {
+    super({ minBytes });
+  }
   override start(path: string): FileHashJob {
     this.jobs++;
     return super.start(path);
@@ -31,7 +35,7 @@ test('a big unverified body is hashed from its temp file on the worker: stored w
   t.after(() => rm(root, { recursive: true, force: true }));
   const store = await LayerStore.open(root);
   const hasher = new CountingHasher();
-  const bytes = randomBytes(HASH_BEHIND_MIN_BYTES + 3 * 1024 * 1024 + 17);
+  const bytes = randomBytes(MIN + 3 * 1024 * 1024 + 17);
   const want: Descriptor = { mediaType: 'application/octet-stream', digest: digestOf(bytes), size: bytes.length };
   const leftovers = async (): Promise<string[]> => (await readdir(store.blobsDir)).filter((n) => n.startsWith('.tmp-'));
 
@@ -63,7 +67,8 @@ test('a big unverified body is hashed from its temp file on the worker: stored w
   assert.ok(readFileSync(store.blobPath(want.digest)).equals(bytes));
   assert.deepEqual(await leftovers(), []);
 
-  // The store's own putBlob takes the same path for such a body (and its worker does not keep the process alive).
+  // The store's own putBlob takes the same path for a body of its hasher's size (and its worker does not keep the
+  // process alive: the test ends).
   const other = randomBytes(HASH_BEHIND_MIN_BYTES);
   const otherWant: Descriptor = { mediaType: 'application/octet-stream', digest: digestOf(other), size: other.length };
   const flipped = Buffer.from(other);

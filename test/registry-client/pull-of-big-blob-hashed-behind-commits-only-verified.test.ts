@@ -7,15 +7,19 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobDownloadError, RegistryClient, parseReference } from '../../registry-client/index.js';
 import { DigestMismatchError, LayerStore, copyImage, type Descriptor, type ImageDestination, type PutBlobOptions } from '../../layer-store/index.js';
-import { HASH_BEHIND_MIN_BYTES, putBlob } from '../../layer-store/store/blobs.js';
+import { putBlob } from '../../layer-store/store/blobs.js';
 import { FileHasher, type FileHashJob } from '../../layer-store/store/file-hasher.js';
 import { faultTimes, startFaultyProxy } from '../helpers/faulty-proxy.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makeImage, pushImage } from './fixture.js';
 
-/** The real hasher, counting the jobs it was given (to show the download took the hash-behind path). */
+/** The real hasher (taking blobs of 8 MiB and more, to keep the test small), counting the jobs it was given (to show the download took the hash-behind path). */
+const MIN = 8 * 1024 * 1024;
 class CountingHasher extends FileHasher {
   jobs = 0;
+  constructor(minBytes = MIN) {
+    super({ minBytes });
+  }
   override start(path: string): FileHashJob {
     this.jobs++;
     return super.start(path);
@@ -44,7 +48,7 @@ test('a pull whose big blob is hashed behind the writer: a corrupted byte, a tra
   t.after(() => proxy.stop());
   const client = new RegistryClient({ retry: fast });
   t.after(() => client.close());
-  const img = await makeImage([HASH_BEHIND_MIN_BYTES + 2 * 1024 * 1024, 3000]);
+  const img = await makeImage([MIN + 2 * 1024 * 1024, 3000]);
   const big = img.layers[0]!;
   await pushImage(client.destination(parseReference(`${reg.host}/behind/app:v1`)), img, []);
   const src = () => client.source(parseReference(`${proxy.host}/behind/app:v1`));
