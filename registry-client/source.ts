@@ -157,10 +157,11 @@ interface BlobTransfer {
 }
 
 /**
- * Writes the blob's bytes into `out` (a verifyStream) from `first`, with backpressure, and ends it after `b.size`
- * bytes. A body that breaks off or ends short is resumed with `Range: bytes=N-` (`Content-Range` checked; a 200
- * answer is skipped forward to N), at most `retry.maxAttempts` times in all; then `out` is destroyed with
- * BlobDownloadError. Any other error destroys `out` with it; `out` closed by its reader stops the transfer.
+ * Writes the blob's bytes into `out` (a verifyStream, or a sizeCheckedStream for a reader that hashes) from
+ * `first`, with backpressure, and ends it after `b.size` bytes. A body that breaks off or ends short is resumed
+ * with `Range: bytes=N-` (`Content-Range` checked; a 200 answer is skipped forward to N), at most
+ * `retry.maxAttempts` times in all; then `out` is destroyed with BlobDownloadError. Any other error destroys `out`
+ * with it; `out` closed by its reader stops the transfer.
  * Bytes go from each response's 'data' events straight into `out` (before, through an async generator and
  * Readable.from: two promise round trips per 64 KiB chunk, ~15-30 ms of CPU for 128 MiB).
  */

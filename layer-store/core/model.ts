@@ -161,7 +161,8 @@ export interface RawManifest {
 
 /**
  * A readable image location (local store, registry, archive). Implementations verify every byte
- * they return against its digest: a blob stream errors instead of ending when the content is wrong.
+ * they return against its digest: a blob stream errors instead of ending when the content is wrong
+ * (a source may check only the size when the caller says it verifies the digest itself: GetBlobOptions).
  */
 export interface ImageSource {
   /** A human-readable reference for errors and progress. */
