@@ -114,7 +114,10 @@ async function copyBlobs(src: ImageSource, dst: ImageDestination, blobs: readonl
       o.events?.({ type: 'transfer', id, op: 'copy', current: b.size, total: b.size, done: true });
       return;
     }
-    const body = await src.getBlob(b, o);
+    // The destination verifies digest and size before it commits (ImageDestination.putBlob), so the source need
+    // not hash too: a registry then only checks the size, and the store hashes a big blob from its temp file on
+    // a worker instead of on this thread (issue 22, the T1 pull).
+    const body = await src.getBlob(b, { ...o, digestCheckedByReader: true });
     let current = 0;
     let lastEmit = 0;
     const progress = new Transform({
@@ -133,7 +136,7 @@ async function copyBlobs(src: ImageSource, dst: ImageDestination, blobs: readonl
     vouchFor(progress, body);
     const feeding = pipeline([body, progress], o.signal ? { signal: o.signal } : {});
     // A destination that loses a partial upload restarts it with the bytes read again from the source.
-    const reopen = (): Promise<Readable> => src.getBlob(b, o);
+    const reopen = (): Promise<Readable> => src.getBlob(b, { ...o, digestCheckedByReader: true });
     const [r1, r2] = await Promise.allSettled([feeding, dst.putBlob(progress, b, { ...o, reopen }).catch((e: unknown) => {
       progress.destroy(e as Error);
       throw e;

@@ -1,9 +1,9 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import {
   AbortedError, DigestMismatchError, InvalidManifestError, MediaTypes, TsbuildError, digestOf, isDigest, isManifestType,
-  formatPlatform, hostPlatform, platformMatches, verifyStream, MAX_MANIFEST_BYTES, checkDocumentSize, documentTooLarge,
+  formatPlatform, hostPlatform, platformMatches, sizeCheckedStream, verifyStream, MAX_MANIFEST_BYTES, checkDocumentSize, documentTooLarge,
   parseConfig, parseManifest,
-  type Abortable, type Descriptor, type Digest, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
+  type Abortable, type Descriptor, type Digest, type GetBlobOptions, type ImageIndex, type ImageManifest, type ImageSource, type Platform, type RawManifest,
 } from '../layer-store/core/index.js';
 import { BlobDownloadError, RegistryError } from './errors.js';
 import { formatReference, type Reference } from './reference.js';
@@ -106,11 +106,13 @@ export class RegistrySource implements ImageSource {
   }
 
   /**
-   * Returns the blob's bytes through verifyStream (size-capped; a wrong digest errors instead of ending).
+   * Returns the blob's bytes through verifyStream (size-capped; a wrong digest errors instead of ending), or, with
+   * `o.digestCheckedByReader` (not for a config, which is checked here), through sizeCheckedStream: the reader
+   * hashes them (the store hashes a big download from its temp file on a worker, layer-store/store/file-hasher.ts).
    * A connection that breaks mid-body is resumed with `Range: bytes=N-` (a 200 answer is skipped forward), at
    * most `retry.maxAttempts` times in all; then the stream errors with BlobDownloadError (digest, registry).
    */
-  async getBlob(d: Descriptor, o: Abortable = {}): Promise<Readable> {
+  async getBlob(d: Descriptor, o: GetBlobOptions = {}): Promise<Readable> {
     const t = this.transport;
     const isConfig = CONFIG_TYPES.has(d.mediaType);
     if (isConfig) checkDocumentSize('image config', d.size, this.ref);
@@ -118,7 +120,7 @@ export class RegistrySource implements ImageSource {
     const base = { method: 'GET' as const, url, registry: this.reference.registry, scopes: this.#scopes, what: 'pull blob', ref: this.ref, signal: o.signal };
     // Open the first response eagerly so that 404/auth errors reject getBlob itself.
     const first = await t.request({ ...base, expect: [200] });
-    const out = verifyStream({ digest: d.digest, size: d.size });
+    const out = o.digestCheckedByReader && !isConfig ? sizeCheckedStream(d.size) : verifyStream({ digest: d.digest, size: d.size });
     // The body flows in as soon as it arrives, so a small blob can end (and a wrong one error) before the caller
     // reads: the error stays on the stream (its reader's for-await or pipeline gets it), not an uncaught exception.
     out.on('error', () => undefined);
@@ -155,10 +157,11 @@ interface BlobTransfer {
 }
 
 /**
- * Writes the blob's bytes into `out` (a verifyStream) from `first`, with backpressure, and ends it after `b.size`
- * bytes. A body that breaks off or ends short is resumed with `Range: bytes=N-` (`Content-Range` checked; a 200
- * answer is skipped forward to N), at most `retry.maxAttempts` times in all; then `out` is destroyed with
- * BlobDownloadError. Any other error destroys `out` with it; `out` closed by its reader stops the transfer.
+ * Writes the blob's bytes into `out` (a verifyStream, or a sizeCheckedStream for a reader that hashes) from
+ * `first`, with backpressure, and ends it after `b.size` bytes. A body that breaks off or ends short is resumed
+ * with `Range: bytes=N-` (`Content-Range` checked; a 200 answer is skipped forward to N), at most
+ * `retry.maxAttempts` times in all; then `out` is destroyed with BlobDownloadError. Any other error destroys `out`
+ * with it; `out` closed by its reader stops the transfer.
  * Bytes go from each response's 'data' events straight into `out` (before, through an async generator and
  * Readable.from: two promise round trips per 64 KiB chunk, ~15-30 ms of CPU for 128 MiB).
  */

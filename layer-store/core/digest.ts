@@ -115,6 +115,28 @@ export function verifyStream(want: { digest: Digest; size?: number | undefined }
   return t;
 }
 
+/**
+ * Returns a pass-through that fails as soon as more than `size` bytes arrive and at end of stream errors with
+ * SizeMismatchError when fewer did. It checks no digest: only for a reader that verifies the digest itself
+ * before committing (GetBlobOptions.digestCheckedByReader); alreadyVerified is false for it.
+ */
+export function sizeCheckedStream(size: number): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb: TransformCallback) {
+      n += chunk.length;
+      if (n > size) {
+        cb(new SizeMismatchError(size, n));
+        return;
+      }
+      cb(null, chunk);
+    },
+    flush(cb: TransformCallback) {
+      cb(n === size ? null : new SizeMismatchError(size, n));
+    },
+  });
+}
+
 /** Streams made by verifyStream (and streams vouched for by one), with what they check. */
 const verifying = new WeakMap<object, { readonly digest: Digest; readonly size: number | undefined }>();
 

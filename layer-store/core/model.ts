@@ -161,16 +161,27 @@ export interface RawManifest {
 
 /**
  * A readable image location (local store, registry, archive). Implementations verify every byte
- * they return against its digest: a blob stream errors instead of ending when the content is wrong.
+ * they return against its digest: a blob stream errors instead of ending when the content is wrong
+ * (a source may check only the size when the caller says it verifies the digest itself: GetBlobOptions).
  */
 export interface ImageSource {
   /** A human-readable reference for errors and progress. */
   readonly ref: string;
   /** Returns the manifest or index the reference names (or the one with `digest`). */
   getManifest(digest?: Digest, o?: Abortable): Promise<RawManifest>;
-  /** Returns a verified stream of the blob's bytes. */
-  getBlob(d: Descriptor, o?: Abortable): Promise<Readable>;
+  /** Returns a verified stream of the blob's bytes (size-checked only when `o.digestCheckedByReader`, see there). */
+  getBlob(d: Descriptor, o?: GetBlobOptions): Promise<Readable>;
   close(): Promise<void>;
+}
+
+/** Options of ImageSource.getBlob. */
+export interface GetBlobOptions extends Abortable {
+  /**
+   * The reader checks the digest itself before it commits anything (copyImage: every ImageDestination's putBlob
+   * verifies digest and size). A source may then skip hashing and check only the size (over it errors at once,
+   * short of it errors at the end); a source that hashes anyway ignores it. Default false: digest-verified.
+   */
+  readonly digestCheckedByReader?: boolean;
 }
 
 /** Options of ImageDestination.putBlob. */

@@ -14,9 +14,20 @@ import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { SizeMismatchError } from '../core/index.js';
 
 /** Bytes written between background fdatasyncs of a blob being stored. */
 const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
+
+/** Options of DurableFileWriter. */
+export interface DurableFileWriterOptions {
+  /** Fail (SizeMismatchError) before writing past this many bytes: a body longer than its blob fills no disk. */
+  readonly maxBytes?: number | undefined;
+  /** Told the file's length each time a write has landed (in the page cache); putBlob's hasher reads behind it. */
+  readonly onWritten?: ((bytes: number) => void) | undefined;
+  /** Told the file's final length when the last write has landed, before the final fsync starts. */
+  readonly onLastWrite?: ((bytes: number) => void) | undefined;
+}
 
 /**
  * A Writable over an open file that batches buffered chunks into one writev (1 MiB of buffering), starts an
@@ -26,13 +37,21 @@ const SYNC_EVERY_BYTES = 32 * 1024 * 1024;
  */
 export class DurableFileWriter extends Writable {
   readonly #fh: FileHandle;
+  readonly #o: DurableFileWriterOptions;
+  #written = 0;
   #sinceSync = 0;
   #syncing: Promise<void> | undefined;
   #syncError: unknown;
 
-  constructor(fh: FileHandle) {
+  constructor(fh: FileHandle, o: DurableFileWriterOptions = {}) {
     super({ highWaterMark: 1024 * 1024 });
     this.#fh = fh;
+    this.#o = o;
+  }
+
+  /** Bytes written so far. */
+  get bytesWritten(): number {
+    return this.#written;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
@@ -46,6 +65,8 @@ export class DurableFileWriter extends Writable {
   async #writeAll(bufs: Buffer[]): Promise<void> {
     let total = 0;
     for (const b of bufs) total += b.length;
+    const max = this.#o.maxBytes;
+    if (max !== undefined && this.#written + total > max) throw new SizeMismatchError(max, this.#written + total);
     let { bytesWritten } = await this.#fh.writev(bufs);
     // A regular file takes everything but for a full disk or a signal: write what is left, or fail trying.
     if (bytesWritten < total) {
@@ -57,6 +78,8 @@ export class DurableFileWriter extends Writable {
       }
       bytesWritten = total;
     }
+    this.#written += bytesWritten;
+    this.#o.onWritten?.(this.#written);
     this.#sinceSync += bytesWritten;
     if (this.#sinceSync >= SYNC_EVERY_BYTES && !this.#syncing) {
       this.#sinceSync = 0;
@@ -66,6 +89,7 @@ export class DurableFileWriter extends Writable {
   }
 
   override _final(cb: (e?: Error | null) => void): void {
+    this.#o.onLastWrite?.(this.#written);
     void (async () => {
       await this.#syncing?.catch(() => undefined);
       if (this.#syncError !== undefined) throw this.#syncError;

@@ -21,6 +21,7 @@ import {
   type Abortable, type Descriptor, type Digest, type DocumentKind,
 } from '../core/index.js';
 import { DurableFileWriter } from './atomic-write.js';
+import type { FileHasher, FileHashJob } from './file-hasher.js';
 import { BlobNotFoundError, InvalidManifestError, StoreCorruptError } from './errors.js';
 import type { StoreLayout } from './layout.js';
 import { ownerGone, ownerPid } from './scratch.js';
@@ -38,13 +39,25 @@ export function blobSize(layout: StoreLayout, d: Digest): number | undefined {
   }
 }
 
+/** Options of putBlob beyond Abortable. */
+export interface BlobWriteOptions extends Abortable {
+  /**
+   * The store's FileHasher: a big blob (`hasher.minBytes` or more) whose digest and size are wanted and whose
+   * body is not verified already (a registry download asked for unhashed, see copyImage) is hashed on its worker,
+   * from the temp file, behind the writer, instead of on this thread as it streams in.
+   */
+  readonly hasher?: FileHasher | undefined;
+}
+
 /**
  * Returns the descriptor of the stored blob after streaming `body` into a temp file in the blob dir,
  * hashing every byte, checking `want.digest`/`want.size` when given, fsyncing and renaming into place.
  * On any failure (mismatch, stream error, abort) the temp file is removed and nothing is left behind.
  * A blob already present with that digest (and size) is success without reading `body`.
+ * With `o.hasher`, a big blob's bytes are hashed from the temp file on the hasher's worker (see BlobWriteOptions);
+ * the digest is compared before the rename all the same.
  */
-export async function putBlob(layout: StoreLayout, body: Readable, want: Partial<Descriptor> = {}, o: Abortable = {}): Promise<Descriptor> {
+export async function putBlob(layout: StoreLayout, body: Readable, want: Partial<Descriptor> = {}, o: BlobWriteOptions = {}): Promise<Descriptor> {
   const mediaType = want.mediaType ?? 'application/octet-stream';
   const extra = { ...(want.annotations ? { annotations: want.annotations } : {}), ...(want.platform ? { platform: want.platform } : {}) };
   if (want.digest !== undefined) {
@@ -57,32 +70,55 @@ export async function putBlob(layout: StoreLayout, body: Readable, want: Partial
   // The temp name carries the writer's pid: gc removes a dead writer's temp at once (see staleBlobTemp).
   const tmp = layout.blobTempPath();
   let renamed = false;
+  let job: FileHashJob | undefined;
   try {
     // With the digest and size known, verifyStream alone checks every byte (it errors instead of ending on a
     // mismatch); hashing a second time would only cost another pass over the blob.
     const known = want.digest !== undefined && want.size !== undefined;
+    const verified = known && alreadyVerified(body, want as Descriptor);
+    // The file is opened before streaming starts, so a stream that fails early can never create it after the
+    // cleanup below has run. flush: fsync before close, so the renamed file is durable.
+    const fh = await open(tmp, 'wx', 0o644);
+    // Hashed behind (o.hasher, a big unverified body): the worker reads what each write left in the page cache, and
+    // is told the total as soon as the last write landed, so it hashes the tail while the final fsync runs. A
+    // worker that cannot be started leaves the hashing to this thread, on the way in.
+    if (o.hasher !== undefined && known && !verified && want.size! >= o.hasher.minBytes) {
+      try {
+        job = o.hasher.start(tmp);
+      } catch {
+        job = undefined;
+      }
+    }
     // A body that is itself a hashStream (a layer being packed) has its digest computed on the way already.
     const hashed = want.digest === undefined ? hashingResult(body) : undefined;
     const h = known || hashed ? undefined : hashStream();
     // A body that is itself a verifying stream for this digest and size (a registry download) is not hashed again.
     const stages: NodeJS.ReadWriteStream[] = want.digest !== undefined
-      ? [...(alreadyVerified(body, want as Descriptor) ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
+      ? [...(verified || job ? [] : [verifyStream({ digest: want.digest, size: want.size })]), ...(h ? [h] : [])]
       : h ? [h] : [];
-    // The file is opened before streaming starts, so a stream that fails early can never create it after the
-    // cleanup below has run. flush: fsync before close, so the renamed file is durable.
-    const fh = await open(tmp, 'wx', 0o644);
+    let behindResult: Promise<{ digest: Digest; size: number }> | undefined;
+    const writer = new DurableFileWriter(fh, job ? {
+      maxBytes: want.size,
+      onWritten: (n) => job!.written(n),
+      onLastWrite: (n) => {
+        behindResult = job!.finish(n);
+        behindResult.catch(() => undefined);
+      },
+    } : {});
     try {
-      await pipeline([body, ...stages, new DurableFileWriter(fh)], o.signal ? { signal: o.signal } : {});
+      await pipeline([body, ...stages, writer], o.signal ? { signal: o.signal } : {});
     } finally {
       await fh.close();
     }
-    const got = h ? await h.result : hashed ? await hashed : { digest: want.digest!, size: want.size! };
+    const got = job ? await (behindResult ?? job.finish(writer.bytesWritten))
+      : h ? await h.result : hashed ? await hashed : { digest: want.digest!, size: want.size! };
     if (want.size !== undefined && got.size !== want.size) throw new SizeMismatchError(want.size, got.size);
     if (want.digest !== undefined && got.digest !== want.digest) throw new DigestMismatchError(want.digest, got.digest, got.size);
     await rename(tmp, layout.blobPath(got.digest));
     renamed = true;
     return { mediaType, digest: got.digest, size: got.size, ...extra };
   } finally {
+    job?.drop();
     if (!renamed) await unlink(tmp).catch(() => undefined);
   }
 }

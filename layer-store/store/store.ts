@@ -4,6 +4,7 @@
  *
  *   layout.ts        every path under the root (StoreLayout, `store.layout`), with the whole tree and its owners
  *   blobs.ts         blobs/sha256: verified, atomic, idempotent writes; verified reads
+ *   file-hasher.ts   SHA-256 of a big download from its temp file, on a worker behind the writer
  *   image-index.ts   index.json: locked read-modify-write, tags, untag, remove
  *   closure.ts       what an image references (tagging checks it, gc keeps it)
  *   resolve.ts       a user's reference → a stored image or index
@@ -43,6 +44,7 @@ import { references, type ReferencesOptions } from './closure.js';
 import { checkStore, hashBlobs, type FsckOptions, type FsckReport } from './fsck.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
 import { ImageIndexFile, type ImageEntry } from './image-index.js';
+import { FileHasher } from './file-hasher.js';
 import { StoreLayout } from './layout.js';
 import { staleLockHolder } from './lock.js';
 import { imageFor, loadObject, resolveRef, type StoredImage, type StoredObject } from './resolve.js';
@@ -65,6 +67,8 @@ export class LayerStore {
   readonly #index: ImageIndexFile;
   /** Snapshots this process has found or made, by diffID (see snapshot()). */
   readonly #snapshots = new Map<Digest, string>();
+  /** Hashes big unverified downloads from their temp files, on a worker started on first use (file-hasher.ts). */
+  readonly #hasher = new FileHasher();
 
   private constructor(root: string, o: StoreOptions) {
     this.layout = new StoreLayout(root);
@@ -130,10 +134,11 @@ export class LayerStore {
    * Returns the descriptor of the stored blob after streaming `body` into a temp file in the blob dir,
    * hashing every byte, checking `want.digest`/`want.size` when given, fsyncing and renaming into place.
    * On any failure (mismatch, stream error, abort) the temp file is removed and nothing is left behind.
-   * A blob already present with that digest (and size) is success without reading `body`.
+   * A blob already present with that digest (and size) is success without reading `body`. A big body not verified
+   * already (a download copyImage asked for unhashed) is hashed from its temp file on a worker (blobs.ts).
    */
   putBlob(body: Readable, want: Partial<Descriptor> = {}, o: Abortable = {}): Promise<Descriptor> {
-    return putBlob(this.layout, body, want, o);
+    return putBlob(this.layout, body, want, { ...o, hasher: this.#hasher });
   }
 
   /** Returns the descriptor of `bytes` stored as a blob (verified against `want` like putBlob). */
