@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Agent, Dispatcher, ProxyAgent } from 'undici';
-import { redactUrl, type Logger } from '../layer-store/core/index.js';
+import { redactUrl, TsbuildError, type Logger } from '../layer-store/core/index.js';
 import { Http1Route, type Http1Request, type Http1Response } from './http1.js';
 import { withBaselineParser } from './parser-tier.js';
 import { proxyFor, type ProxyConfig, type ProxySetting } from './proxy.js';
@@ -35,6 +35,17 @@ async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
   }
   const { rootCertificates } = await import('node:tls');
   return [...rootCertificates, extra];
+}
+
+/** The PEM bundle of --ca-file (or SSL_CERT_FILE); USAGE naming the file when it cannot be read. */
+function readCaFile(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new TsbuildError('USAGE', `cannot read the CA file ${file} (--ca-file, default $SSL_CERT_FILE): ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      location: { ref: file }, hint: 'pass a readable PEM file with --ca-file, or unset SSL_CERT_FILE', cause: e,
+    });
+  }
 }
 
 /**
@@ -64,14 +75,12 @@ export interface Route {
 /** The routes and dispatchers of one transport, created on first use and closed together. */
 export class Dispatchers {
   readonly #o: DispatchersOptions;
-  readonly #ca: Buffer | undefined;
   readonly #routes = new Map<string, Promise<Dispatcher>>();
   readonly #direct = new Map<string, Http1Route>();
   #verifiedTls: Promise<TlsOptions> | undefined;
 
   constructor(o: DispatchersOptions) {
     this.#o = o;
-    this.#ca = o.caFile ? readFileSync(o.caFile) : undefined;
   }
 
   /** Returns the proxy a request to `url` goes through (undefined: direct). */
@@ -133,9 +142,15 @@ export class Dispatchers {
     await Promise.all(all.map(async (d) => (await d.catch(() => undefined))?.close()));
   }
 
-  /** Extra roots for verified TLS: --ca-file's, else Node's plus $TSBUILD_EXTRA_CA_CERTS, else none. */
+  /**
+   * Extra roots for verified TLS: --ca-file's, else Node's plus $TSBUILD_EXTRA_CA_CERTS, else none. The files are
+   * read at the first verified TLS connection, not when the client is made: a build whose every step is a cache
+   * hit, or that talks only to loopback or insecure registries, never reads them (SSL_CERT_FILE, the --ca-file
+   * default, is the system bundle on many machines: 220 KB read at every build), and an unreadable --ca-file fails
+   * only what needs it, with USAGE naming the file.
+   */
   #tls(): Promise<TlsOptions> {
-    this.#verifiedTls ??= this.#ca ? Promise.resolve({ ca: this.#ca }) : extraCaCerts().then((ca) => (ca ? { ca } : {}));
+    this.#verifiedTls ??= this.#o.caFile ? new Promise((resolve) => resolve({ ca: readCaFile(this.#o.caFile!) })) : extraCaCerts().then((ca) => (ca ? { ca } : {}));
     return this.#verifiedTls;
   }
 

@@ -108,8 +108,11 @@ export async function cachedStep(call: StepCall, given: StepInputs, produce: () 
     if (before) ctx.previous.set(id, before);
     reason = { kind: 'no-cache', detail: '--no-cache' };
   } else {
-    // The key is leased so `prune --cache` keeps the record this build reads or is about to write.
-    await ctx.lease.add({ cacheKeys: [key] });
+    // The key is leased so `prune --cache` keeps the record this build reads or is about to write. The record is
+    // read once before, only to name its layer: key and layer are leased in one write (one lock cycle, not two,
+    // for a hit), and localHit reads the record again and checks its blob after it (a prune in between: a miss).
+    const seen = (await cache.get(key))?.result.layer;
+    await ctx.lease.add({ cacheKeys: [key], ...(seen ? { blobs: [seen.digest], snapshots: [seen.diffId] } : {}) });
     const rec = await localHit(cache);
     if (rec) return hit(rec);
     for (const remote of ctx.o.remoteCaches ?? []) {

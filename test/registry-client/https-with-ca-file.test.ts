@@ -60,6 +60,13 @@ test('HTTPS registry: --ca-file (or SSL_CERT_FILE) makes its certificate trusted
   assert.match(lines[0]!, /^error: .*certificate/i);
   assert.match(lines[0]!, /--ca-file/);
 
+  // The CA file is read at the first TLS connection (not when the client is made): an unreadable one fails the
+  // pull there, as a usage error (exit 2) with one line that names it.
+  const unreadable = await runCliAsync(['--root', join(work, 'root2'), '--progress', 'quiet', 'pull', '--ca-file', join(work, 'missing.pem'), ref], { env });
+  assert.equal(unreadable.code, 2, unreadable.stderr);
+  assert.equal(unreadable.stderr.trim().split('\n').length, 1, unreadable.stderr);
+  assert.match(unreadable.stderr, /^error: cannot read the CA file .*missing\.pem .*ENOENT/);
+
   // SSL_CERT_FILE is the flag's default, as for Docker and curl.
   const good = await runCliAsync(['--root', join(work, 'root3'), '--progress', 'quiet', 'pull', ref], { env: { ...env, SSL_CERT_FILE: join(work, 'ca.pem') } });
   assert.equal(good.code, 0, good.stderr);

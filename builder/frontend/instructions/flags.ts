@@ -146,7 +146,9 @@ export function parseGoDuration(s: string): number | undefined {
   if (rest === '') return undefined;
   let total = 0;
   while (rest !== '') {
-    const m = /^([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)/u.exec(rest);
+    // \u00b5 and \u03bc (micro sign, Greek mu) as escapes: a bundle chunk with a character above U+00FF outside its
+    // comments is held by V8 as a two-byte string (scripts/cjs-chunks.mjs).
+    const m = /^([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/u.exec(rest);
     if (m === null || m[1] === '' || m[1] === '.') return undefined;
     total += Number(m[1]) * units[m[2]!]!;
     rest = rest.slice(m[0].length);
