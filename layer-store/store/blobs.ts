@@ -81,7 +81,8 @@ export async function putBlob(layout: StoreLayout, body: Readable, want: Partial
     const fh = await open(tmp, 'wx', 0o644);
     // Hashed behind (o.hasher, a big unverified body): the worker reads what each write left in the page cache, and
     // is told the total as soon as the last write landed, so it hashes the tail while the final fsync runs. A
-    // worker that cannot be started leaves the hashing to this thread, on the way in.
+    // worker that cannot be started leaves the hashing to this thread, on the way in; one that stops mid-job, from
+    // the temp file once it is written (FileHashJob.finish).
     if (o.hasher !== undefined && known && !verified && want.size! >= o.hasher.minBytes) {
       try {
         job = o.hasher.start(tmp);

@@ -11,11 +11,14 @@
  * (registry-client/README.md); a read from the page cache is one memcpy into a buffer the worker keeps.
  *
  * One worker per FileHasher (one per LayerStore), started on first use; it keeps the process alive only while a
- * job is open. It opens each temp file by path, read-only, and closes it when the job ends or is dropped. A worker
- * that fails or exits fails the jobs it had; the next job starts a new one.
+ * job is open, and ends after IDLE_MS without one (a library process that opens many stores keeps no idle threads).
+ * It opens each temp file by path, read-only, and closes it when the job ends or is dropped. When the worker fails
+ * or exits, a job that was not dropped hashes its file on the calling thread instead (finish reads it back from the
+ * page cache): the blob is still verified and stored. The next job starts a new worker.
  */
+import { createReadStream } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { TsbuildError, type Digest } from '../core/index.js';
+import { Hasher, TsbuildError, type Digest } from '../core/index.js';
 
 /**
  * The smallest blob a FileHasher takes by default. Below it the worker's start (30-60 ms before its first hash) and
@@ -23,6 +26,9 @@ import { TsbuildError, type Digest } from '../core/index.js';
  * took 0.46 s hashed behind against 0.37 s hashed on the way in (7 runs, load 8).
  */
 export const HASH_BEHIND_MIN_BYTES = 64 * 1024 * 1024;
+
+/** An idle worker ends after this long without a job (the next job starts a new one, 30-60 ms). */
+const IDLE_MS = 10_000;
 
 /** Bytes the worker reads per pread: fits the CPU's L2 cache, so the hash reads it hot. */
 const READ_BYTES = 256 * 1024;
@@ -84,33 +90,52 @@ type Reply = { readonly id: number; readonly digest: Digest; readonly size: numb
 export interface FileHashJob {
   /** The writer has written the file's first `upTo` bytes (call as often as convenient; each call is a message). */
   written(upTo: number): void;
-  /** Resolves with the digest and size of the file's first `size` bytes (the writer's total); rejects when the worker failed or the file is shorter. */
+  /**
+   * Resolves with the digest and size of the file's first `size` bytes (the writer's total), hashed on this thread
+   * when the worker stopped; rejects when the file is shorter or cannot be read.
+   */
   finish(size: number): Promise<{ digest: Digest; size: number }>;
   /** Gives the job up (the write failed): the worker closes the file. Safe after finish. */
   drop(): void;
 }
 
-/** The error of a hash job whose worker failed: the blob is not stored (putBlob removes its temp file). */
+/** The error of a hash job that failed: the blob is not stored (putBlob removes its temp file). */
 function hashFailed(what: string, cause?: unknown): TsbuildError {
   return new TsbuildError('IO', `hashing a blob's temp file failed: ${what}`, { hint: 'retry; the blob was not stored', ...(cause !== undefined ? { cause } : {}) });
+}
+
+/** What a job's reply promise rejects with when its worker stopped (finish then hashes on the calling thread). */
+class WorkerStopped extends Error {}
+
+/** SHA-256 of the first `size` bytes of the file at `path`, on this thread (the fallback when the worker stopped). */
+async function hashHere(path: string, size: number): Promise<{ digest: Digest; size: number }> {
+  const h = new Hasher();
+  if (size > 0) for await (const chunk of createReadStream(path, { start: 0, end: size - 1, highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
+  if (h.size !== size) throw hashFailed(`the file has ${h.size} bytes, fewer than the ${size} written`);
+  return { digest: h.digest(), size };
 }
 
 /** Hashes temp files on one worker thread, behind their writers (see the file comment). */
 export class FileHasher {
   /** putBlob gives this hasher only blobs of at least this many bytes (default HASH_BEHIND_MIN_BYTES). */
   readonly minBytes: number;
+  readonly #idleMs: number;
   #worker: Worker | undefined;
+  #idle: NodeJS.Timeout | undefined;
   #nextId = 1;
   /** Open jobs: what to do with the worker's reply. */
   readonly #pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
 
-  constructor(o: { readonly minBytes?: number } = {}) {
+  constructor(o: { readonly minBytes?: number; readonly idleMs?: number } = {}) {
     this.minBytes = o.minBytes ?? HASH_BEHIND_MIN_BYTES;
+    this.#idleMs = o.idleMs ?? IDLE_MS;
   }
 
   /** Starts hashing the file at `path` (already created by the writer; opened read-only by the worker). */
   start(path: string): FileHashJob {
     const w = this.#ensureWorker();
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
     const id = this.#nextId++;
     let reply: Promise<Reply> | undefined;
     let dropped = false;
@@ -119,7 +144,7 @@ export class FileHasher {
     w.ref();
     w.postMessage({ op: 'open', id, path });
     const done = (): void => {
-      if (this.#pending.delete(id) && this.#pending.size === 0) this.#worker?.unref();
+      if (this.#pending.delete(id) && this.#pending.size === 0) this.#whenIdle();
     };
     return {
       written: (upTo) => {
@@ -130,7 +155,13 @@ export class FileHasher {
           w.postMessage({ op: 'end', id, size });
           reply = settled.finally(done);
         }
-        const r = await reply;
+        let r: Reply;
+        try {
+          r = await reply;
+        } catch (e) {
+          if (e instanceof WorkerStopped) return hashHere(path, size);
+          throw e;
+        }
         if ('error' in r) throw hashFailed(r.error);
         return { digest: r.digest, size: r.size };
       },
@@ -153,11 +184,37 @@ export class FileHasher {
       this.#worker = undefined;
       const jobs = [...this.#pending.values()];
       this.#pending.clear();
-      for (const j of jobs) j.reject(hashFailed('the hashing thread stopped', e));
+      for (const j of jobs) j.reject(new WorkerStopped('the hashing thread stopped', { cause: e }));
     };
     w.on('error', lost);
     w.on('exit', (code) => lost(new Error(`exit code ${code}`)));
     this.#worker = w;
     return w;
+  }
+
+  /** No job is open: the worker no longer keeps the process alive, and ends after IDLE_MS unless a job comes. */
+  #whenIdle(): void {
+    const w = this.#worker;
+    if (!w) return;
+    w.unref();
+    clearTimeout(this.#idle);
+    this.#idle = setTimeout(() => {
+      if (this.#worker !== w || this.#pending.size > 0) return;
+      this.#worker = undefined;
+      void w.terminate();
+    }, this.#idleMs);
+    this.#idle.unref();
+  }
+
+  /** Whether a worker thread is running. */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /** Ends the worker now. Open jobs hash their files on the thread that calls finish; the next job starts a new worker. */
+  async terminate(): Promise<void> {
+    const w = this.#worker;
+    clearTimeout(this.#idle);
+    if (w) await w.terminate();
   }
 }

@@ -93,3 +93,58 @@ test('a small unverified body is hashed on the way in, as before (no worker job)
   assert.equal(hasher.jobs, 0);
   assert.deepEqual((await readdir(store.blobsDir)).filter((n) => n.startsWith('.tmp-')), []);
 });
+
+/** `bytes` in 1 MiB chunks; once `at` chunks are read, `then()` runs before the rest flows (the worker ended mid-blob). */
+function bodyWithPause(bytes: Buffer, at: number, then: () => Promise<void>): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    let n = 0;
+    for (let i = 0; i < bytes.length; i += 1 << 20) {
+      if (n++ === at) await then();
+      yield bytes.subarray(i, i + (1 << 20));
+    }
+  }
+  return Readable.from(gen());
+}
+
+test('a worker that ends mid-blob: the job hashes the written temp file on this thread, so the right bytes are stored and a flipped byte is still refused', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'tsbuild-store-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const store = await LayerStore.open(root);
+  const hasher = new CountingHasher();
+  t.after(() => hasher.terminate());
+  const bytes = randomBytes(MIN + 5 * 1024 * 1024 + 3);
+  const want: Descriptor = { mediaType: 'application/octet-stream', digest: digestOf(bytes), size: bytes.length };
+  const leftovers = async (): Promise<string[]> => (await readdir(store.blobsDir)).filter((n) => n.startsWith('.tmp-'));
+
+  const bad = Buffer.from(bytes);
+  bad[bad.length - 2] = bad[bad.length - 2]! ^ 1;
+  await assert.rejects(putBlob(store.layout, bodyWithPause(bad, 4, () => hasher.terminate()), want, { hasher }), (e: unknown) => e instanceof DigestMismatchError && e.expected === want.digest);
+  assert.equal(hasher.jobs, 1, 'the blob went through the hasher');
+  assert.equal(await store.hasBlob(want.digest), false);
+  assert.deepEqual(await leftovers(), []);
+
+  const d = await putBlob(store.layout, bodyWithPause(bytes, 4, () => hasher.terminate()), want, { hasher });
+  assert.equal(hasher.jobs, 2);
+  assert.equal(d.digest, want.digest);
+  assert.ok(readFileSync(store.blobPath(want.digest)).equals(bytes));
+  assert.deepEqual(await leftovers(), []);
+});
+
+test('an idle hasher ends its worker; the next big blob starts a new one', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'tsbuild-store-'));
+  try {
+    const store = await LayerStore.open(root);
+    const hasher = new FileHasher({ minBytes: MIN, idleMs: 50 });
+    for (let round = 0; round < 2; round++) {
+      const bytes = randomBytes(MIN + round);
+      const want: Descriptor = { mediaType: 'application/octet-stream', digest: digestOf(bytes), size: bytes.length };
+      assert.equal((await putBlob(store.layout, body(bytes), want, { hasher })).digest, want.digest);
+      assert.equal(hasher.running, true, 'the worker runs right after its job');
+      const deadline = Date.now() + 5000;
+      while (hasher.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(hasher.running, false, 'the idle worker ended');
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
