@@ -38,7 +38,7 @@ async function extraCaCerts(): Promise<(string | Buffer)[] | undefined> {
 }
 
 /** The PEM bundle of --ca-file (or SSL_CERT_FILE); USAGE naming the file when it cannot be read. */
-function readCaFile(file: string): Buffer {
+export function readCaFile(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {

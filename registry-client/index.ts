@@ -11,3 +11,4 @@ export { DEFAULT_RETRY_POLICY, backoffDelay, parseRetryAfter, type RetryPolicy }
 export { parseChallenge, grantedScopes } from './challenge.js';
 export { RegistryError, AuthError, InvalidReferenceError, InvalidManifestError, UnsupportedManifestError, UploadLostError, CredentialError, REGISTRY_REFERENCE_HINT, BlobDownloadError } from './errors.js';
 export { webFetch } from './web-fetch.js';
+export { readCaFile } from './dispatchers.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { copyBetween, parseImageLocation, namesRegistryHost, type ImageLocation } from '../../builder/index.js';
 import { TsbuildError, hostPlatform, parsePlatform, type Platform } from '../../layer-store/index.js';
-import { Credential, dockerKeychain, parseReference, type Keychain, type RegistryClient } from '../../registry-client/index.js';
+import { Credential, dockerKeychain, parseReference, readCaFile, type Keychain, type RegistryClient } from '../../registry-client/index.js';
 import { loggerFor, type GlobalArgs } from '../context.js';
 import { createRenderer } from '../progress/index.js';
 import { openStore } from '../services.js';
@@ -86,7 +86,7 @@ export async function sideClient(argv: RegistryFlags & SideFlags, src: ImageLoca
   if (pems.length > 0) {
     tmp = await mkdtemp(join(tmpdir(), 'tsbuild-ca-'));
     caFile = join(tmp, 'ca.pem');
-    await writeFile(caFile, Buffer.concat([...(argv['ca-file'] ? [await readFile(argv['ca-file']), Buffer.from('\n')] : []), ...pems.flatMap((p) => [p, Buffer.from('\n')])]));
+    await writeFile(caFile, Buffer.concat([...(argv['ca-file'] ? [readCaFile(argv['ca-file']), Buffer.from('\n')] : []), ...pems.flatMap((p) => [p, Buffer.from('\n')])]));
   }
   const registry = client({ ...argv, 'insecure-registry': insecure, 'ca-file': caFile }, keychain);
   return {

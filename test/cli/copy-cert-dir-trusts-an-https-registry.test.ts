@@ -64,6 +64,13 @@ test('--dest-cert-dir and --src-cert-dir make the registry trusted; without them
   assert.equal(pulled.code, 0, pulled.stderr);
   assert.match(pulled.stdout, new RegExp(digest));
 
+  // An unreadable --ca-file beside the directory: one usage line naming the file (was: a raw ENOENT, exit 1).
+  const missing = join(work, 'no-such-ca.pem');
+  const noCa = await ts('copy', 'app:1', ref, '--dest-cert-dir', certs, '--ca-file', missing);
+  assert.equal(noCa.code, 2, noCa.stderr);
+  assert.equal(noCa.stderr.trim().split('\n').length, 1, noCa.stderr);
+  assert.match(noCa.stderr, new RegExp(`cannot read the CA file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*ENOENT`));
+
   await writeFile(join(certs, 'client.cert'), 'x');
   const mtls = await ts('copy', 'app:1', ref, '--dest-cert-dir', certs);
   assert.equal(mtls.code, 2);
