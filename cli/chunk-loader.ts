@@ -120,7 +120,7 @@ export class ChunkLoader {
   readonly #tail = Buffer.from(WRAPPER_TAIL);
 
   /**
-   * `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node ≥ 20.15);
+   * `key`: cacheKey of the command line; `useCache`: read and write caches (needs zlib.crc32, Node >= 20.15);
    * `variant`: cacheFileOf's; `builtin`: how a chunk requires a Node builtin (default: a require made for the
    * chunk file; a startup snapshot's loader passes one that is not tied to the process that built it).
    */
