@@ -20,7 +20,7 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsbuildError, withLock, type Digest, type MissReason } from '../../layer-store/index.js';
 import { explainMiss, stepKey, type CacheRecord, type CacheStore, type StepInputs } from '../../cache/index.js';
-import { baseInputs, keyEnv, stepIdOf } from '../plan/index.js';
+import { baseInputs, copyKeyChange, keyEnv, stepIdOf } from '../plan/index.js';
 import { inBackground, storedLayer, type KnownLayer, type StageLayer, type StepCall } from './context.js';
 
 /** What a step produced: its layer, or none when it changed nothing. */
@@ -135,6 +135,8 @@ export async function cachedStep(call: StepCall, given: StepInputs, produce: () 
     const before = inputs.stepId ? await cache.nearest(inputs.stepId) : undefined;
     if (before) ctx.previous.set(id, before);
     reason = before ? explainMiss(inputs, before.inputs) : { kind: 'new-step', detail: 'no previous build of this step' };
+    // A COPY/ADD key holds more than its text (the --from stage's layers, heredoc digests): name which part changed.
+    if (reason.kind === 'instruction' && before) reason = copyKeyChange(before.inputs.instruction, inputs.instruction) ?? reason;
   }
   // Runs the step; `recorded` settles once its cache record is written, which waits for the layer's blob when
   // that is still being compressed (the next step does not wait for it).

@@ -10,7 +10,7 @@ export { BuildError, StepFailedError } from './errors.js';
 export { applyMetadata, applyWorkdir, type MetadataInstruction, type MetadataOptions } from './metadata.js';
 export { SCRIPT_DIR, runArgs, runCommand, withShell, type RunCommand, type RunScript } from './argv.js';
 export {
-  CACHE_RECORD_VERSION, baseInputs, copyKey, keyEnv, layersKey, mountMaterial, runKey, stepIdOf, workdirKey,
+  CACHE_RECORD_VERSION, baseInputs, copyKey, copyKeyChange, keyEnv, layersKey, mountMaterial, runKey, stepIdOf, workdirKey,
   type DownloadMaterial, type MountMaterial, type RunKeyOptions, type SourcesMaterial, type StepMaterial, type StepOrigin,
 } from './inputs.js';
 export { expandRunMounts, stageExpander } from './run-mounts.js';

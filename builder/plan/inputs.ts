@@ -7,7 +7,7 @@
  * cache; execute passes it to `stepKey` as is, so the compiler flags any drift. Which fields enter the key is
  * said on each field (cache/keys.ts applies the exclusions).
  */
-import { digestOf, formatPlatform, type Digest, type Platform } from '../../layer-store/core/index.js';
+import { digestOf, formatPlatform, type Digest, type MissReason, type Platform } from '../../layer-store/core/index.js';
 import type { AddInstruction, CopyInstruction, RunMount, SourceContent } from '../frontend/index.js';
 
 /** Prefix of every step's `instruction`: bump it to invalidate every cached step (the record format's version). */
@@ -210,4 +210,38 @@ export function copyKey(ins: CopyInstruction | AddInstruction, cwd: string, from
   ].filter(Boolean);
   const instruction = `${ins.kind.toUpperCase()} ${[...flags, ...ins.sources, ...heredocs.map((h) => `<<${h.path}`), ins.dest].join(' ')} cwd=${cwd}`;
   return `${instruction} src=${from ? from.layers : ''} heredocs=${heredocKey}${copyRevisions(ins, specials)}`;
+}
+
+/** The parts of a copyKey: the visible instruction, then the source stage's layers, heredoc/download digests and revisions. */
+function splitCopyKey(keyed: string): { head: string; src: string; heredocs: string; rev: string; epoch: string } | undefined {
+  // baseInputs' frame: the record version first, the epoch last.
+  const version = `${CACHE_RECORD_VERSION} `;
+  if (!keyed.startsWith(version)) return undefined;
+  const epochAt = / epoch=\d+$/.exec(keyed);
+  const key = keyed.slice(version.length, epochAt ? epochAt.index : undefined);
+  if (!key.startsWith('COPY ') && !key.startsWith('ADD ')) return undefined;
+  const at = key.lastIndexOf(' src=');
+  const h = at < 0 ? -1 : key.indexOf(' heredocs=', at);
+  if (h < 0) return undefined;
+  const r = key.indexOf(' rev=', h);
+  return { head: key.slice(0, at), src: key.slice(at + 5, h), heredocs: key.slice(h + 10, r < 0 ? undefined : r), rev: r < 0 ? '' : key.slice(r + 5), epoch: epochAt?.[0] ?? '' };
+}
+
+/**
+ * Names what changed between two COPY/ADD keys (copyKey) whose visible instruction is the same, for --explain:
+ * the --from stage's files (its layers), a heredoc's or downloaded file's content, or the copy rules' revision.
+ * undefined when the instruction text itself changed, or the keys are not COPY/ADD keys.
+ */
+export function copyKeyChange(before: string, now: string): MissReason | undefined {
+  const a = splitCopyKey(before);
+  const b = splitCopyKey(now);
+  if (!a || !b || a.head !== b.head || a.epoch !== b.epoch) return undefined;
+  const from = /(?:^| )--from=(\S+)/.exec(b.head)?.[1];
+  if (a.src !== b.src) {
+    const top = (l: string): string => { const d = l.split(',').at(-1) ?? l; return /^sha256:[0-9a-f]{64}$/.test(d) ? d.slice(0, 19) : d; };
+    return { kind: 'file', detail: `the files of --from=${from ?? '?'} changed (its top layer ${top(a.src)} \u2192 ${top(b.src)})` };
+  }
+  if (a.heredocs !== b.heredocs) return { kind: 'file', detail: 'the content of a heredoc or downloaded file changed' };
+  if (a.rev !== b.rev) return { kind: 'instruction', detail: 'the copy rules changed (a newer tsbuild copies this step differently)', before, now };
+  return undefined;
 }

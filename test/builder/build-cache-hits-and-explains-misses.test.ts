@@ -99,3 +99,39 @@ test('--no-cache runs every step and says why', async () => {
   const o = outcome(r.events);
   assert.ok([...o.values()].every((v) => v !== 'cached' && v.kind === 'no-cache'));
 });
+
+test('a COPY --from whose source stage changed, and a COPY of a heredoc whose body changed, say so (not "the instruction changed")', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tsbuild-ctx-'));
+  try {
+    await writeFile(join(dir, 'part.txt'), 'one\n');
+    const dockerfile = (body: string): string => [
+      '# syntax=docker/dockerfile:1',
+      'FROM busybox:latest AS build',
+      'COPY part.txt /src/',
+      'RUN cat /src/part.txt > /out',
+      '',
+      'FROM busybox:latest',
+      'COPY --from=build /out /artifacts/',
+      'COPY <<EOF /note.txt',
+      body,
+      'EOF',
+      '',
+    ].join('\n');
+    await writeFile(join(dir, 'Dockerfile'), dockerfile('first'));
+    await env.build({ context: dir, tags: ['from:dev'] });
+
+    await writeFile(join(dir, 'part.txt'), 'two\n');
+    const edited = outcome((await env.build({ context: dir, tags: ['from:dev'] })).events);
+    const copyFrom = edited.get('COPY --from=build /out /artifacts/');
+    assert.ok(copyFrom && copyFrom !== 'cached', 'the COPY --from ran');
+    assert.equal(copyFrom.kind, 'file');
+    assert.match(copyFrom.detail, /^the files of --from=build changed \(its top layer sha256:[0-9a-f]{12} \u2192 sha256:[0-9a-f]{12}\)$/);
+
+    await writeFile(join(dir, 'Dockerfile'), dockerfile('second'));
+    const heredoc = outcome((await env.build({ context: dir, tags: ['from:dev'] })).events).get('COPY <<EOF /note.txt');
+    assert.ok(heredoc && heredoc !== 'cached', 'the heredoc COPY ran');
+    assert.deepEqual({ kind: heredoc.kind, detail: heredoc.detail }, { kind: 'file', detail: 'the content of a heredoc or downloaded file changed' });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
