@@ -29,12 +29,18 @@ const MAX_STORED = 65_535;
 const EMPTY_STORED = Buffer.from([0x00, 0x00, 0x00, 0xff, 0xff]);
 
 /**
- * log2 of 0..16384, for the entropy sum (c·log2 c). Made at the first test, not when the module loads: every
- * command that opens the store loads this module, and the loop took 1–3 ms of their start (cli/README.md, Start-up).
+ * log2 of 0..16384, for the entropy sum (c·log2 c) of big layers. Made once TABLE_AFTER_BLOCKS blocks have been
+ * tested, not when the module loads (every command that opens the store loads this module: the loop took 1–3 ms
+ * of their start, cli/README.md) nor at the first test (a small layer tests a few blocks, and the 16,384 Math.log2
+ * calls, still interpreted in a fresh process, took ~7 ms of an edit rebuild's CPU). Before that, the sum calls
+ * Math.log2 on each non-zero count: the same doubles added in the same order, so the same decision.
  */
 let log2Table: Float64Array | undefined;
-function log2s(): Float64Array {
+let blocksTested = 0;
+const TABLE_AFTER_BLOCKS = 64;
+function log2s(): Float64Array | undefined {
   if (log2Table) return log2Table;
+  if (++blocksTested < TABLE_AFTER_BLOCKS) return undefined;
   const t = new Float64Array(PROBE_BLOCK / SAMPLE_STRIDE + 1);
   for (let i = 1; i < t.length; i++) t[i] = Math.log2(i);
   return (log2Table = t);
@@ -68,9 +74,16 @@ function looksRandom(b: Buffer, start: number, counts: Uint32Array): boolean {
   const n = PROBE_BLOCK / SAMPLE_STRIDE;
   const LOG2 = log2s();
   let sum = 0;
-  for (let k = 0; k < 256; k++) {
-    const c = counts[k]! + counts[256 + k]! + counts[512 + k]! + counts[768 + k]!;
-    sum += c * LOG2[c]!;
+  if (LOG2) {
+    for (let k = 0; k < 256; k++) {
+      const c = counts[k]! + counts[256 + k]! + counts[512 + k]! + counts[768 + k]!;
+      sum += c * LOG2[c]!;
+    }
+  } else {
+    for (let k = 0; k < 256; k++) {
+      const c = counts[k]! + counts[256 + k]! + counts[512 + k]! + counts[768 + k]!;
+      if (c > 0) sum += c * Math.log2(c);
+    }
   }
   return Math.log2(n) - sum / n >= RAW_ENTROPY_BITS;
 }

@@ -79,4 +79,14 @@ test('crc32Combine gives the CRC-32 of the concatenation', () => {
     const b = randomBytesSeeded(lb, lb + 2);
     assert.equal(crc32Combine(zlib.crc32(a), zlib.crc32(b), b.length), zlib.crc32(Buffer.concat([a, b])), `${la}+${lb}`);
   }
+  // Many lengths (every bit pattern of the length's low bits): one buffer, cut at seeded places.
+  const all = randomBytesSeeded(300_000, 77);
+  let seed = 12345;
+  for (let i = 0; i < 200; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const cut = seed % all.length;
+    const a = all.subarray(0, cut);
+    const b = all.subarray(cut, Math.min(all.length, cut + (seed % 70_000) + 1));
+    assert.equal(crc32Combine(zlib.crc32(a), zlib.crc32(b), b.length), zlib.crc32(Buffer.concat([a, b])), `${a.length}+${b.length}`);
+  }
 });
