@@ -9,9 +9,9 @@
  * the image's whole closure is stored and the blob dir is fsynced, so a crash never leaves a name pointing at
  * missing blobs. Reads take no lock (the file is replaced by rename, never rewritten in place).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
-  MediaTypes, MAX_DOCUMENT_BYTES, TsbuildError, exists, parseManifest,
+  MediaTypes, MAX_DOCUMENT_BYTES, TsbuildError, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex,
 } from '../core/index.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
@@ -56,9 +56,9 @@ export class ImageIndexFile {
   /** Writes an empty index unless index.json exists (checked again under the lock). */
   async ensureExists(): Promise<void> {
     const p = this.#layout.indexFile;
-    if (await exists(p, { followSymlinks: true })) return;
+    if (existsSync(p)) return; // synchronous, as the lock's calls: a new store's open waits on no pool round trip but the fsyncs
     await this.withLock(async () => {
-      if (!(await exists(p, { followSymlinks: true }))) await writeFileAtomic(p, JSON.stringify(EMPTY_INDEX));
+      if (!existsSync(p)) await writeFileAtomic(p, JSON.stringify(EMPTY_INDEX));
     });
   }
 
