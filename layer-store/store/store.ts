@@ -53,6 +53,12 @@ export interface StoreOptions {
   readonly logger?: Logger;
   /** Milliseconds to wait for the index lock (default 60 000). */
   readonly lockTimeoutMs?: number;
+  /**
+   * For a new store: return once its directories exist, and write `oci-layout` and `index.json` (durably, as
+   * always) behind; every index.json update waits for them, so nothing is named before they are on disk. For a
+   * command that writes blobs first (the CLI's pull: its downloads start while the files are synced). Default false.
+   */
+  readonly layoutFilesBehind?: boolean;
 }
 
 export class LayerStore {
@@ -86,7 +92,9 @@ export class LayerStore {
     const writeLayout = async (): Promise<void> => {
       if (!existsSync(layoutFile)) await writeFileAtomic(layoutFile, JSON.stringify({ imageLayoutVersion: '1.0.0' }));
     };
-    await Promise.all([writeLayout(), s.#index.ensureExists()]);
+    const files = Promise.all([writeLayout(), s.#index.ensureExists()]).then(() => undefined);
+    if (o.layoutFilesBehind) s.#index.after(files);
+    else await files;
     return s;
   }
 
