@@ -13,7 +13,8 @@ import {
 } from '../layer-store/core/index.js';
 import { AuthError, RegistryError, connectionError, viaProxy } from './errors.js';
 import type { Credential, Keychain } from './keychain.js';
-import { parseChallenge, parseTokenAnswer, scopeKey, type Challenge } from './challenge.js';
+import { parseChallenge, scopeKey, type Challenge } from './challenge.js';
+import { fetchToken, type CachedToken } from './token.js';
 import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
 import { RegistrySchemes } from './schemes.js';
 import { Dispatchers } from './dispatchers.js';
@@ -45,7 +46,6 @@ export interface RequestSpec {
   readonly signal?: AbortSignal | undefined;
 }
 
-interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
 /** A registry's auth: its challenge (`learned`: from a request's own answer, not the ping), the credential, the tokens. */
 interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken>; learned?: boolean }
 
@@ -362,7 +362,7 @@ export class Transport {
     const key = scopeKey(spec.scopes);
     const cached = st.tokens.get(key);
     if (cached && cached.expiresAt > Date.now() + 5_000) return `Bearer ${cached.token}`;
-    const tok = await this.#fetchToken(st, spec);
+    const tok = await fetchToken(st.challenge, st.credential, spec, { dispatch: (u, r) => this.#dispatch(u, undefined, r), retry: this.o.retry, proxyFor: (u) => this.#dispatchers.proxyFor(u), userAgent: USER_AGENT });
     st.tokens.set(key, tok);
     const diag = { registry: spec.registry, credentials: c?.source ?? 'anonymous', requested: [...spec.scopes], granted: tok.granted ? [...tok.granted] : 'unknown (opaque token)' };
     this.o.logger.debug('registry token', diag);
@@ -370,49 +370,4 @@ export class Transport {
     return `Bearer ${tok.token}`;
   }
 
-  /** Asks the challenge's realm for a token for spec.scopes (GET with Basic, or POST with a refresh token). */
-  async #fetchToken(st: RegistryAuthState, spec: RequestSpec): Promise<CachedToken> {
-    const realm = st.challenge.realm;
-    const c = st.credential;
-    const source = c?.source ?? 'anonymous';
-    if (!realm) throw new AuthError({ status: 401, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'Bearer challenge without realm' });
-    const url = new URL(realm);
-    let r: Http1Response;
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (c?.identityToken) {
-          const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'tsbuild', access_type: 'offline' });
-          if (st.challenge.service) form.set('service', st.challenge.service);
-          if (spec.scopes.length) form.set('scope', spec.scopes.join(' '));
-          r = await this.#dispatch(url, undefined, { origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
-        } else {
-          const u = new URL(url);
-          if (st.challenge.service) u.searchParams.set('service', st.challenge.service);
-          for (const s of spec.scopes) u.searchParams.append('scope', s);
-          const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-          if (c?.username) headers.authorization = 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
-          r = await this.#dispatch(u, undefined, { origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
-        }
-      } catch (e) {
-        if (spec.signal?.aborted) throw new AbortedError({ cause: e });
-        if (attempt >= this.o.retry.maxAttempts || Date.now() - started > this.o.retry.maxTotalMs) throw connectionError({ method: 'GET', url, what: 'fetch registry token' }, e, this.#dispatchers.proxyFor(url));
-        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
-        continue;
-      }
-      if (this.o.retry.retryStatuses.includes(r.statusCode) && attempt < this.o.retry.maxAttempts) {
-        await r.body.dump().catch(() => undefined);
-        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
-        continue;
-      }
-      break;
-    }
-    const text = await r.body.text();
-    if (r.statusCode !== 200) {
-      throw new AuthError({ status: r.statusCode, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint refused', ...(spec.ref ? { ref: spec.ref } : {}) });
-    }
-    const tok = parseTokenAnswer(text, Date.now());
-    if ('detail' in tok) throw new AuthError({ status: 200, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: tok.detail, ...(tok.cause ? { cause: tok.cause } : {}) });
-    return tok;
-  }
 }
