@@ -2,7 +2,7 @@
  * A fast path around yargs for plain command lines (cli/README.md, Start-up). yargs costs ~a quarter of a cached
  * build's CPU time: its instance, the ~80 build flags registered, yargs-parser run three times over them and the
  * strict validation. For a command line made only of known flags in their plain forms (`--name VALUE`,
- * `--name=VALUE`, `-x VALUE`, a boolean `--name`) and at most the command's optional positionals, this builds
+ * `--name=VALUE`, `-x VALUE`, a boolean `--name`) and the command's positionals (each required one, then at most its optional ones), this builds
  * the same arguments object yargs would (every flag under its name, its aliases and their camelCase forms, the
  * defaults, the coercions, `_` and `$0`) and the caller runs the command's handler with it. Anything else
  * (help, version, unknown or repeated flags, `--`, short-flag groups, values that look like flags or numbers,
@@ -47,6 +47,8 @@ interface Flag {
 
 interface Positional {
   readonly keys: readonly string[];
+  /** `<name>`: the command line must give it (else yargs' "Not enough non-option arguments"). */
+  readonly required: boolean;
   readonly coerce: ((v: unknown) => unknown) | undefined;
 }
 
@@ -58,11 +60,14 @@ interface Spec {
 
 /** The option keys handled here; a builder that uses another (demandOption, conflicts, nargs, array…) is left to yargs. */
 const OPTION_KEYS = new Set(['type', 'default', 'alias', 'coerce', 'describe', 'defaultDescription', 'choices', 'global']);
-const POSITIONAL_KEYS = new Set(['type', 'describe', 'coerce']);
+const POSITIONAL_KEYS = new Set(['type', 'describe', 'coerce', 'demandOption']);
 /** A name whose camelCase form is plain (yargs-parser's rules for `_` and capitals are not repeated here). */
 const PLAIN_NAME = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
-/** A value yargs-parser could read as a number, or a flag, or `--`: left to yargs. */
-const NUMBER_LIKE = /^\s*[-+]?(?:\d|\.\d)|^\s*0x/i;
+/**
+ * A positional yargs-parser could read as a number (its looksLikeNumber, widened: leading zeros, signs, spaces
+ * around), left to yargs; a reference such as `127.0.0.1:5000/app:1` is not one.
+ */
+const NUMBER_LIKE = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$|^\s*[-+]?0x/i;
 
 const camel = (s: string): string => s.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
@@ -98,11 +103,17 @@ function specOf(k: KnownCommands, entry: CommandEntry, mod: AnyCommand): Spec | 
     const f = flagOf(name, o);
     if (!f || !addFlag(flags, f)) return undefined;
   }
-  // The positionals of every command string must be the same list of optional ones (`build [context]`, `$0 [context]`).
+  // The positionals of every command string must be the same list: required ones, then optional ones
+  // (`pull <ref>`, `push <name> [dest]`, `build [context]` and `$0 [context]`); none variadic.
   const lists = [entry.command].flat().map((s) => s.split(' ').slice(1).filter(Boolean));
-  const names = lists[0]!.map((p) => /^\[([a-z][a-z0-9-]*)\]$/.exec(p)?.[1]);
-  if (names.some((n) => n === undefined) || lists.some((l) => l.join(' ') !== lists[0]!.join(' '))) return undefined;
-  const positionals = new Map<string, Positional>(names.map((n) => [n!, { keys: n!.includes('-') ? [n!, camel(n!)] : [n!], coerce: undefined }]));
+  const parsed = lists[0]!.map((p) => /^(?:<([a-z][a-z0-9-]*)>|\[([a-z][a-z0-9-]*)\])$/.exec(p));
+  if (parsed.some((m) => m === null) || lists.some((l) => l.join(' ') !== lists[0]!.join(' '))) return undefined;
+  const required = parsed.map((m) => m![1] !== undefined);
+  if (required.some((r, i) => r && i > 0 && !required[i - 1])) return undefined;
+  const positionals = new Map<string, Positional>(parsed.map((m, i) => {
+    const n = m![1] ?? m![2]!;
+    return [n, { keys: n.includes('-') ? [n, camel(n)] : [n], required: required[i]!, coerce: undefined }];
+  }));
   let ok = true;
   const recorder: object = new Proxy({}, {
     get: (_t, prop) => {
@@ -116,8 +127,9 @@ function specOf(k: KnownCommands, entry: CommandEntry, mod: AnyCommand): Spec | 
       if (prop === 'positional') {
         return (name: unknown, o: PositionalOptions) => {
           const p = typeof name === 'string' ? positionals.get(name) : undefined;
-          if (!p || Object.keys(o).some((k) => !POSITIONAL_KEYS.has(k)) || (o.type !== undefined && o.type !== 'string')) ok = false;
-          else positionals.set(name as string, { keys: p.keys, coerce: o.coerce as Positional['coerce'] });
+          // demandOption only where the command string makes it required anyway (`<ref>`).
+          if (!p || Object.keys(o).some((k) => !POSITIONAL_KEYS.has(k)) || (o.type !== undefined && o.type !== 'string') || (o.demandOption !== undefined && o.demandOption !== p.required)) ok = false;
+          else positionals.set(name as string, { keys: p.keys, required: p.required, coerce: o.coerce as Positional['coerce'] });
           return recorder;
         };
       }
@@ -211,6 +223,7 @@ export async function fastCommand(k: KnownCommands, args: readonly string[], sig
   // (`--no-cache build .`: a usage error there): a command's boolean flag before the command word is yargs'.
   if (command.length > 0 && booleanBeforeWord) return undefined;
   if (words.length > spec.positionals.length || words.some((w) => NUMBER_LIKE.test(w))) return undefined;
+  if (spec.positionals.some((p, k) => p.required && k >= words.length)) return undefined; // yargs' usage error
   const argv: Record<string, unknown> = { _: command };
   for (const flag of new Set(spec.flags.values())) {
     const values = given.get(flag);

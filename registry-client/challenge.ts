@@ -35,3 +35,25 @@ export function parseChallenge(h: string): Challenge {
 export function scopeKey(scopes: readonly string[]): string {
   return [...scopes].sort().join(' ');
 }
+
+/** Seconds a token lives when its answer gives no `expires_in` (the distribution token spec's default). */
+const TOKEN_DEFAULT_TTL_S = 60;
+
+/**
+ * Returns the token of a token endpoint's JSON answer (`token`, else `access_token`), when it expires (ms since the
+ * epoch: `issued_at`, never after `now`, plus `expires_in`) and the scopes it grants; or what is wrong with it.
+ */
+export function parseTokenAnswer(text: string, now: number): { token: string; expiresAt: number; granted: readonly string[] | undefined } | { detail: string; cause?: unknown } {
+  let j: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+  try {
+    j = JSON.parse(text) as typeof j;
+  } catch (e) {
+    return { detail: 'token endpoint sent invalid JSON', cause: e };
+  }
+  const token = j.token ?? j.access_token;
+  if (!token) return { detail: 'token endpoint sent no token' };
+  const issued = j.issued_at ? Date.parse(j.issued_at) : NaN;
+  const base = Number.isNaN(issued) ? now : Math.min(issued, now);
+  const ttl = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : TOKEN_DEFAULT_TTL_S;
+  return { token, expiresAt: base + ttl * 1000, granted: grantedScopes(token) };
+}

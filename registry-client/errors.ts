@@ -1,4 +1,5 @@
 import { TsbuildError, redactUrl, type TsbuildErrorOptions } from '../layer-store/core/index.js';
+import type { ProxySetting } from './proxy.js';
 
 // One InvalidReferenceError, InvalidManifestError and UnsupportedManifestError for the store and the client (layer-store/core).
 export { InvalidReferenceError, InvalidManifestError, UnsupportedManifestError } from '../layer-store/core/index.js';
@@ -117,4 +118,17 @@ export class CredentialError extends TsbuildError {
     super('AUTH', message, { hint, ...o });
     this.name = 'CredentialError';
   }
+}
+
+/** A RegistryError for a request that got no response; `via` names the proxy it went through. */
+export function connectionError(spec: { method: string; url: URL; what: string; ref?: string | undefined }, e: unknown, via: ProxySetting | undefined): RegistryError {
+  const code = (e as { code?: string }).code ?? '';
+  return new RegistryError(`${spec.what}${viaProxy(via)} (${(e as Error).message ?? String(e)})`, {
+    status: 0, code, method: spec.method, url: spec.url, retryable: !TLS_TRUST_CODES.has(code), cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
+  });
+}
+
+/** ` via proxy URL from VARIABLE` for messages about a request sent through a proxy; empty for a direct one. */
+export function viaProxy(via: ProxySetting | undefined): string {
+  return via ? ` via proxy ${redactUrl(via.url)} from ${via.variable}` : '';
 }

@@ -1,5 +1,5 @@
 /**
- * The one HTTP stack of registry-client (ggcr's transport): ping → challenge → basic or bearer auth with a token
+ * The one HTTP stack of registry-client (ggcr's transport): ping (or the first GET/HEAD's own answer: #probe) → challenge → basic or bearer auth with a token
  * cache per registry and scope set → the request, with redirects of GET/HEAD (Authorization dropped across
  * hosts), retries of retryable failures within the retry policy (Retry-After honoured; a request may opt out, as
  * an upload PATCH does), and registry errors that keep the distribution JSON, the status and whether a retry
@@ -11,14 +11,15 @@ import {
   AbortedError, TsbuildError, noopEvents, noopLogger, redactUrl,
   type EventSink, type Logger,
 } from '../layer-store/core/index.js';
-import { AuthError, RegistryError, TLS_TRUST_CODES } from './errors.js';
+import { AuthError, RegistryError, connectionError, viaProxy } from './errors.js';
 import type { Credential, Keychain } from './keychain.js';
-import { grantedScopes, parseChallenge, scopeKey, type Challenge } from './challenge.js';
+import { parseChallenge, scopeKey, type Challenge } from './challenge.js';
+import { fetchToken, type CachedToken } from './token.js';
 import { headerValue, readLimitedText, type RegistryResponse } from './response.js';
 import { RegistrySchemes } from './schemes.js';
 import { Dispatchers } from './dispatchers.js';
 import type { Http1Request, Http1Response } from './http1.js';
-import { proxyConfigFromEnv, type ProxyConfig, type ProxySetting } from './proxy.js';
+import { proxyConfigFromEnv, type ProxyConfig } from './proxy.js';
 import { DEFAULT_RETRY_POLICY, backoffDelay, delay, parseRetryAfter, type RetryPolicy } from './retry.js';
 
 export interface RequestSpec {
@@ -45,8 +46,8 @@ export interface RequestSpec {
   readonly signal?: AbortSignal | undefined;
 }
 
-interface CachedToken { token: string; expiresAt: number; granted: readonly string[] | undefined }
-interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken> }
+/** A registry's auth: its challenge (`learned`: from a request's own answer, not the ping), the credential, the tokens. */
+interface RegistryAuthState { challenge: Challenge; credential: Credential | undefined; tokens: Map<string, CachedToken>; learned?: boolean }
 
 export interface TransportOptions {
   readonly keychain: Keychain;
@@ -63,7 +64,6 @@ export interface TransportOptions {
 
 const USER_AGENT = 'tsbuild/0.1 (+https://github.com/opencontainers/distribution-spec)';
 const MAX_REDIRECTS = 5;
-const TOKEN_DEFAULT_TTL_S = 60;
 
 /**
  * The HTTP layer of the registry client: keep-alive undici dispatchers (dispatchers.ts: direct or through the
@@ -192,17 +192,29 @@ export class Transport {
   }
 
   async #sendAuthorized(spec: RequestSpec): Promise<RegistryResponse> {
+    if (!this.#auth.has(spec.registry) && (spec.method === 'GET' || spec.method === 'HEAD') && !this.#schemes.unprobed(spec.registry)) return this.#probe(spec);
     const st = await this.#state(spec.registry, spec.signal);
     const url = this.#schemes.moved(spec.url, spec.registry);
-    if (url !== spec.url) spec = { ...spec, url };
-    let authz = await this.#authorization(st, spec);
-    let res = await this.#send(spec, authz);
+    return this.#sendAs(url !== spec.url ? { ...spec, url } : spec, st);
+  }
+
+  /** Sends `spec` authorized by `st`: once more with auth a learned 'none' did not ask for, once more with a fresh token on a 401. */
+  async #sendAs(spec: RequestSpec, st: RegistryAuthState): Promise<RegistryResponse> {
+    let res = await this.#send(spec, await this.#authorization(st, spec));
+    const again = async (): Promise<RegistryResponse> => {
+      await res.body.dump().catch(() => undefined);
+      return this.#send(spec, await this.#authorization(st, spec));
+    };
+    const asked = res.status === 401 && st.learned && st.challenge.scheme === 'none' ? parseChallenge(headerValue(res.headers, 'www-authenticate') ?? '') : undefined;
+    if (asked && asked.scheme !== 'none') {
+      // No challenge was learned from the first request's answer (a public repository's), but this one asks for auth.
+      st = this.#learned(spec.registry, asked, st.credential);
+      res = await again();
+    }
     if (res.status === 401 && st.challenge.scheme === 'bearer') {
       // One retry with a fresh token (it may have expired, or the server wants more scopes).
-      await res.body.dump().catch(() => undefined);
       st.tokens.delete(scopeKey(spec.scopes));
-      authz = await this.#authorization(st, spec);
-      res = await this.#send(spec, authz);
+      res = await again();
     }
     return res;
   }
@@ -231,6 +243,51 @@ export class Transport {
       }
       return { status: r.statusCode, headers: r.headers, body: r.body, url };
     }
+  }
+
+  /**
+   * Sends the first request to a registry (GET or HEAD, its scheme known) without the ping (GET /v2/), as
+   * containerd's resolver does: a 401 carries the challenge (then it goes again authorized), any other status means
+   * none was asked (a later 401 with one still brings auth in: #sendAs). Requests made meanwhile wait for it.
+   */
+  async #probe(spec: RequestSpec): Promise<RegistryResponse> {
+    let settle!: (st: RegistryAuthState) => void;
+    let fail!: (e: unknown) => void;
+    const p = new Promise<RegistryAuthState>((res, rej) => { settle = res; fail = rej; });
+    p.catch(() => { if (this.#auth.get(spec.registry) === p) this.#auth.delete(spec.registry); });
+    this.#auth.set(spec.registry, p);
+    const credential = this.o.keychain.resolve(spec.registry);
+    credential.catch(() => undefined);
+    const url = this.#schemes.moved(spec.url, spec.registry);
+    if (url !== spec.url) spec = { ...spec, url };
+    try {
+      const res = await this.#send(spec, undefined);
+      const c = await credential.catch(async (e: unknown) => { await res.body.dump().catch(() => undefined); throw e; });
+      const challenge: Challenge = res.status === 401 ? parseChallenge(headerValue(res.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
+      const st = this.#learned(spec.registry, challenge, c);
+      settle(st);
+      if (challenge.scheme === 'none') return res;
+      await res.body.dump().catch(() => undefined);
+      return await this.#sendAs(spec, st);
+    } catch (e) {
+      fail(e);
+      throw e;
+    }
+  }
+
+  /** Records `challenge`, learned from a request's answer, as `registry`'s auth state and returns that state. */
+  #learned(registry: string, challenge: Challenge, credential: Credential | undefined): RegistryAuthState {
+    const st: RegistryAuthState = { challenge, credential, tokens: new Map(), learned: true };
+    this.#announce(registry, challenge, credential, 'none asked yet');
+    this.#auth.set(registry, Promise.resolve(st));
+    return st;
+  }
+
+  /** Logs and emits the challenge a registry answered with (`none`: what to say when it asked for none). */
+  #announce(registry: string, challenge: Challenge, credential: Credential | undefined, none: string): void {
+    const diag = { registry, scheme: challenge.scheme, credentials: challenge.scheme === 'none' ? none : credential?.source ?? 'anonymous', ...(challenge.realm ? { realm: redactUrl(challenge.realm) } : {}) };
+    this.o.logger.debug('registry auth challenge', diag);
+    this.o.events({ type: 'info', message: 'registry auth challenge', data: diag });
   }
 
   /** Returns (and caches per registry) the auth state: the ping's challenge and the keychain credential. */
@@ -275,9 +332,7 @@ export class Transport {
         await r.body.dump().catch(() => undefined);
         if (r.statusCode === 401 || r.statusCode < 300) {
           const challenge: Challenge = r.statusCode === 401 ? parseChallenge(headerValue(r.headers, 'www-authenticate') ?? '') : { scheme: 'none' };
-          const diag = { registry, scheme: challenge.scheme, credentials: challenge.scheme === 'none' ? 'none needed' : credential?.source ?? 'anonymous', ...(challenge.realm ? { realm: redactUrl(challenge.realm) } : {}) };
-          this.o.logger.debug('registry auth challenge', diag);
-          this.o.events({ type: 'info', message: 'registry auth challenge', data: diag });
+          this.#announce(registry, challenge, credential, 'none needed');
           return { challenge, credential, tokens: new Map() };
         }
         if (!p.retryStatuses.includes(r.statusCode) || attempt >= maxAttempts) {
@@ -307,7 +362,7 @@ export class Transport {
     const key = scopeKey(spec.scopes);
     const cached = st.tokens.get(key);
     if (cached && cached.expiresAt > Date.now() + 5_000) return `Bearer ${cached.token}`;
-    const tok = await this.#fetchToken(st, spec);
+    const tok = await fetchToken(st.challenge, st.credential, spec, { dispatch: (u, r) => this.#dispatch(u, undefined, r), retry: this.o.retry, proxyFor: (u) => this.#dispatchers.proxyFor(u), userAgent: USER_AGENT });
     st.tokens.set(key, tok);
     const diag = { registry: spec.registry, credentials: c?.source ?? 'anonymous', requested: [...spec.scopes], granted: tok.granted ? [...tok.granted] : 'unknown (opaque token)' };
     this.o.logger.debug('registry token', diag);
@@ -315,71 +370,4 @@ export class Transport {
     return `Bearer ${tok.token}`;
   }
 
-  /** Asks the challenge's realm for a token for spec.scopes (GET with Basic, or POST with a refresh token). */
-  async #fetchToken(st: RegistryAuthState, spec: RequestSpec): Promise<CachedToken> {
-    const realm = st.challenge.realm;
-    const c = st.credential;
-    const source = c?.source ?? 'anonymous';
-    if (!realm) throw new AuthError({ status: 401, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'Bearer challenge without realm' });
-    const url = new URL(realm);
-    let r: Http1Response;
-    const started = Date.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (c?.identityToken) {
-          const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: c.identityToken, client_id: 'tsbuild', access_type: 'offline' });
-          if (st.challenge.service) form.set('service', st.challenge.service);
-          if (spec.scopes.length) form.set('scope', spec.scopes.join(' '));
-          r = await this.#dispatch(url, undefined, { origin: url.origin, path: url.pathname + url.search, method: 'POST', body: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': USER_AGENT }, ...(spec.signal ? { signal: spec.signal } : {}) });
-        } else {
-          const u = new URL(url);
-          if (st.challenge.service) u.searchParams.set('service', st.challenge.service);
-          for (const s of spec.scopes) u.searchParams.append('scope', s);
-          const headers: Record<string, string> = { 'user-agent': USER_AGENT };
-          if (c?.username) headers.authorization = 'Basic ' + Buffer.from(`${c.username}:${c.password ?? ''}`).toString('base64');
-          r = await this.#dispatch(u, undefined, { origin: u.origin, path: u.pathname + u.search, method: 'GET', headers, ...(spec.signal ? { signal: spec.signal } : {}) });
-        }
-      } catch (e) {
-        if (spec.signal?.aborted) throw new AbortedError({ cause: e });
-        if (attempt >= this.o.retry.maxAttempts || Date.now() - started > this.o.retry.maxTotalMs) throw connectionError({ method: 'GET', url, what: 'fetch registry token' }, e, this.#dispatchers.proxyFor(url));
-        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
-        continue;
-      }
-      if (this.o.retry.retryStatuses.includes(r.statusCode) && attempt < this.o.retry.maxAttempts) {
-        await r.body.dump().catch(() => undefined);
-        await delay(backoffDelay(this.o.retry, attempt), spec.signal);
-        continue;
-      }
-      break;
-    }
-    const text = await r.body.text();
-    if (r.statusCode !== 200) {
-      throw new AuthError({ status: r.statusCode, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint refused', ...(spec.ref ? { ref: spec.ref } : {}) });
-    }
-    let j: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
-    try {
-      j = JSON.parse(text) as typeof j;
-    } catch (e) {
-      throw new AuthError({ status: 200, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint sent invalid JSON', cause: e });
-    }
-    const token = j.token ?? j.access_token;
-    if (!token) throw new AuthError({ status: 200, registry: spec.registry, source, requested: spec.scopes, granted: undefined, detail: 'token endpoint sent no token' });
-    const issued = j.issued_at ? Date.parse(j.issued_at) : NaN;
-    const base = Number.isNaN(issued) ? Date.now() : Math.min(issued, Date.now());
-    const ttl = typeof j.expires_in === 'number' && j.expires_in > 0 ? j.expires_in : TOKEN_DEFAULT_TTL_S;
-    return { token, expiresAt: base + ttl * 1000, granted: grantedScopes(token) };
-  }
-}
-
-/** A RegistryError for a request that got no response; `via` names the proxy it went through. */
-function connectionError(spec: Pick<RequestSpec, 'method' | 'url' | 'what'> & { ref?: string | undefined }, e: unknown, via: ProxySetting | undefined): RegistryError {
-  const code = (e as { code?: string }).code ?? '';
-  return new RegistryError(`${spec.what}${viaProxy(via)} (${(e as Error).message ?? String(e)})`, {
-    status: 0, code, method: spec.method, url: spec.url, retryable: !TLS_TRUST_CODES.has(code), cause: e, ...(spec.ref ? { ref: spec.ref } : {}),
-  });
-}
-
-/** ` via proxy URL from VARIABLE` for messages about a request sent through a proxy; empty for a direct one. */
-function viaProxy(via: ProxySetting | undefined): string {
-  return via ? ` via proxy ${redactUrl(via.url)} from ${via.variable}` : '';
 }

@@ -30,7 +30,8 @@ export const pullCommand: CommandModule<GlobalArgs, PullArgs> = {
       parseReference(argv.ref);
       const platform = argv.platform ? parsePlatform(argv.platform) : undefined;
       // Not awaited here: pull() asks the registry for the manifest while the store opens.
-      const store = LayerStore.open(argv.root, { logger: loggerFor(argv) });
+      // A new root's files are written behind the downloads (index.json's update waits for them).
+      const store = LayerStore.open(argv.root, { logger: loggerFor(argv), layoutFilesBehind: true });
       store.catch(() => undefined);
       // Checked before anything is stored; then pulled by the digest that was checked, so nothing else is tagged.
       const trusted = argv['verify-key'].length > 0 || argv.policy !== undefined

@@ -9,9 +9,9 @@
  * the image's whole closure is stored and the blob dir is fsynced, so a crash never leaves a name pointing at
  * missing blobs. Reads take no lock (the file is replaced by rename, never rewritten in place).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import {
-  MediaTypes, MAX_DOCUMENT_BYTES, TsbuildError, exists, parseManifest,
+  MediaTypes, MAX_DOCUMENT_BYTES, TsbuildError, parseManifest,
   type Abortable, type Descriptor, type Digest, type ImageIndex,
 } from '../core/index.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
@@ -42,23 +42,36 @@ export function entryName(d: Descriptor): string | undefined {
 export class ImageIndexFile {
   readonly #layout: StoreLayout;
   readonly #lockTimeoutMs: number;
+  /** Writes every update waits for (a new store's own files: LayerStore.open `layoutFilesBehind`). */
+  #before: Promise<void> | undefined;
 
   constructor(layout: StoreLayout, lockTimeoutMs: number) {
     this.#layout = layout;
     this.#lockTimeoutMs = lockTimeoutMs;
   }
 
-  /** Runs `fn` under the store's inter-process index lock. */
-  withLock<T>(fn: () => Promise<T>, o: Abortable = {}): Promise<T> {
+  /** Makes every later withLock wait for `p` first (and fail with its error). */
+  after(p: Promise<void>): void {
+    p.catch(() => undefined); // reported by the next withLock
+    this.#before = p;
+  }
+
+  /** Runs `fn` under the store's inter-process index lock (after the writes `after` was given). */
+  async withLock<T>(fn: () => Promise<T>, o: Abortable = {}): Promise<T> {
+    if (this.#before) await this.#before;
+    return this.#locked(fn, o);
+  }
+
+  #locked<T>(fn: () => Promise<T>, o: Abortable = {}): Promise<T> {
     return withLock(this.#layout.indexLockFile, fn, { timeoutMs: this.#lockTimeoutMs, ...(o.signal ? { signal: o.signal } : {}) });
   }
 
   /** Writes an empty index unless index.json exists (checked again under the lock). */
   async ensureExists(): Promise<void> {
     const p = this.#layout.indexFile;
-    if (await exists(p, { followSymlinks: true })) return;
-    await this.withLock(async () => {
-      if (!(await exists(p, { followSymlinks: true }))) await writeFileAtomic(p, JSON.stringify(EMPTY_INDEX));
+    if (existsSync(p)) return; // synchronous, as the lock's calls: a new store's open waits on no pool round trip but the fsyncs
+    await this.#locked(async () => {
+      if (!existsSync(p)) await writeFileAtomic(p, JSON.stringify(EMPTY_INDEX));
     });
   }
 

@@ -69,6 +69,19 @@ test('plain build and images command lines give exactly the arguments yargs give
   for (const l of lines) await assertSame(l);
 });
 
+test('plain command lines of the registry commands (required positionals) give exactly the arguments yargs gives', async () => {
+  const lines: string[][] = [
+    ['--root', '/r', '--progress', 'quiet', 'pull', '127.0.0.1:41099/once-w1:latest'], ['pull', 'alpine'], ['pull', 'localhost:5000/a/b@sha256:' + 'a'.repeat(64)],
+    ['pull', '--platform', 'linux/arm64', '--all-platforms', '--insecure-registry', 'r:1', '--insecure-registry', 'r:2', 'r:1/x:1'],
+    ['pull', 'r/x', '--verify-key', 'k.pub', '--policy', 'p.json', '--max-concurrent-downloads', '6', '--registry-timeout', '0.5'],
+    ['pull', '1x'], ['pull', '1.2.3'], ['pull', '10.0.0.1:5000/app'],
+    ['--root=/r', 'push', 'app:1'], ['push', 'app:1', '127.0.0.1:5000/team/app:1'], ['push', '--chunk-size', '1MiB', 'app', 'r:1/app', '--debug'],
+    ['push', 'app', '--sign-by', 'cosign.key', '--max-concurrent-uploads', '2', '--ca-file', '/ca.pem'],
+    ['tag', 'a', 'b'], ['tags', 'r:1/x'], ['digest', 'r:1/x:1'], ['copy', 'docker://r:1/a', 'oci:/tmp/x:latest'],
+  ];
+  for (const l of lines) await assertSame(l);
+});
+
 test('every flag of every command the fast path takes, in each of its spellings, gives what yargs gives', async () => {
   let covered = 0;
   for (const c of commands) {
@@ -101,7 +114,9 @@ test('anything else is left to yargs, errors included', async () => {
     ['--root', '/a', '--root', '/b', 'images'], ['--debug', '--debug', 'images'], ['build', '--cpus', 'abc', '.'], ['build', '--cpus', '-1'],
     ['build', '--cpus', '1e3'], ['build', '--tag=', '.'], ['build', '-t'], ['build', '--buildArg', 'x', '.'], ['build', '--no-pull', '.'],
     ['build', '--build-arg.x', 'y'], ['-q', 'images'], ['build', 'images'], ['images', 'a', 'b'], ['images', '--format', '-x'],
-    ['--no-cache', 'build', '.'], ['-q', 'build'], ['tag', 'a', 'b'], ['inspect', 'a'], ['run', 'img'], ['--root', 'images'], ['--root'], ['--version', 'images'],
+    ['--no-cache', 'build', '.'], ['-q', 'build'], ['inspect', 'a'],
+    ['pull'], ['push'], ['tag', 'a'], ['pull', 'a', 'b'], ['push', 'a', 'b', 'c'], ['pull', '1.5'], ['pull', '0x1f'], ['pull', '12e3'], ['pull', '0123'], ['pull', ' 7 '],
+    ['pull', '--all-platforms', 'true', 'x'], ['pull', '--verify-key', '-', 'x'], ['push', '--max-concurrent-uploads', 'many', 'x'], ['--all-platforms', 'pull', 'x'], ['run', 'img'], ['--root', 'images'], ['--root'], ['--version', 'images'],
   ];
   const signal = new AbortController().signal;
   for (const l of lines) assert.equal(await fastCommand(l, signal), undefined, JSON.stringify(l));
