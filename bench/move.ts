@@ -19,7 +19,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/helpers/registry.js';
-import { TsbuildTool, mustRun } from './peers.js';
+import { TsbuildTool, mustRun, settleWriteback } from './peers.js';
 import { generateWorkload, type WorkloadName } from './workloads.js';
 
 const TIME = '/usr/bin/time';
@@ -36,8 +36,9 @@ function arg(name: string, all: string[]): string[] {
   return out;
 }
 
-/** Runs a command under GNU time; rejects on a non-zero exit. */
-function timed(cmd: string, args: readonly string[]): Promise<Sample> {
+/** Runs a command under GNU time (after `sync`: settleWriteback); rejects on a non-zero exit. */
+async function timed(cmd: string, args: readonly string[]): Promise<Sample> {
+  await settleWriteback();
   const out = join(tmpdir(), `.move-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   return new Promise((res, rej) => {
     const child = spawn(TIME, ['-f', '%e %U %S', '-o', out, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -70,6 +70,16 @@ function tail(s: string, n: number): string {
   return s.trim().split('\n').slice(-n).join('\n');
 }
 
+/**
+ * `sync` before each timed push or pull: the previous one left up to a GiB of dirty pages (the registry's files,
+ * the last pull's store), and on ext4 (data=ordered) the next command's first fsync waits for the journal commit
+ * that writes them all out. Without it, whichever side runs first after a push paid for both sides' writeback
+ * (T1 pull, two runs: 1.51 s against 0.85 s when pulled alone).
+ */
+export async function settleWriteback(): Promise<void> {
+  await execCapture('sync', []);
+}
+
 /** Runs a command, capturing stdout+stderr (last 64 KiB). Resolves with its exit code (-1 when killed). */
 export function execCapture(cmd: string, args: readonly string[], o: ExecOptions = {}): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
-import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun, type BuildTool, type Measured } from './peers.js';
+import { BuildahTool, BuildkitTool, Skopeo, TsbuildTool, have, measure, mustRun, settleWriteback, type BuildTool, type Measured } from './peers.js';
 import { cacheRows } from './rows-cache.js';
 import { PEERS, Results, report, type Peer } from './report.js';
 import { TRANSFER_ONLY, WORKLOAD_NAMES, applyEdit, generateWorkload, type WorkloadInfo, type WorkloadName } from './workloads.js';
@@ -287,6 +287,7 @@ async function pushPull(o: Options, name: WorkloadName, tag: string, tsb: Tsbuil
     const sides = rotate(skopeo ? ['tsbuild', 'skopeo'] : ['tsbuild'], run);
     const dest = (side: string): string => `${registry.host}/${side}-${repo}-${run}:latest`;
     for (const side of sides) {
+      await settleWriteback();
       const m = side === 'tsbuild'
         ? await measure(tsb.cli, tsb.argv(tsb.root, 'push', tag, dest(side)))
         : await Skopeo.push(tsb.root, localRef, dest(side));
@@ -295,6 +296,7 @@ async function pushPull(o: Options, name: WorkloadName, tag: string, tsb: Tsbuil
     for (const side of sides) {
       const into = join(work, 'pull', `${side}-${run}`);
       await mkdir(into, { recursive: true });
+      await settleWriteback();
       const m = side === 'tsbuild'
         ? await measure(tsb.cli, tsb.argv(into, 'pull', dest(side)))
         : await Skopeo.pull(dest(side), into);
