@@ -84,9 +84,16 @@ export async function sideClient(argv: RegistryFlags & SideFlags, src: ImageLoca
   }
   let caFile = argv['ca-file'];
   if (pems.length > 0) {
+    // Everything read before the temp dir is made, so a file that cannot be read leaves nothing behind.
+    const bundle = Buffer.concat([...(argv['ca-file'] ? [readCaFile(argv['ca-file']), Buffer.from('\n')] : []), ...pems.flatMap((p) => [p, Buffer.from('\n')])]);
     tmp = await mkdtemp(join(tmpdir(), 'tsbuild-ca-'));
     caFile = join(tmp, 'ca.pem');
-    await writeFile(caFile, Buffer.concat([...(argv['ca-file'] ? [readCaFile(argv['ca-file']), Buffer.from('\n')] : []), ...pems.flatMap((p) => [p, Buffer.from('\n')])]));
+    try {
+      await writeFile(caFile, bundle);
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
   }
   const registry = client({ ...argv, 'insecure-registry': insecure, 'ca-file': caFile }, keychain);
   return {

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -66,8 +66,11 @@ test('--dest-cert-dir and --src-cert-dir make the registry trusted; without them
 
   // An unreadable --ca-file beside the directory: one usage line naming the file (was: a raw ENOENT, exit 1).
   const missing = join(work, 'no-such-ca.pem');
-  const noCa = await ts('copy', 'app:1', ref, '--dest-cert-dir', certs, '--ca-file', missing);
+  const ownTmp = join(work, 'tmp');
+  await mkdir(ownTmp);
+  const noCa = await runCliAsync(['--root', root, '--progress', 'quiet', 'copy', 'app:1', ref, '--dest-cert-dir', certs, '--ca-file', missing], { env: { ...env, TMPDIR: ownTmp } });
   assert.equal(noCa.code, 2, noCa.stderr);
+  assert.deepEqual(await readdir(ownTmp), [], 'no temp CA bundle left behind');
   assert.equal(noCa.stderr.trim().split('\n').length, 1, noCa.stderr);
   assert.match(noCa.stderr, new RegExp(`cannot read the CA file ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*ENOENT`));
 
