@@ -126,13 +126,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
   // through the pool (8 per file instead of 2; a fresh pull writes three such files on its path).
   let done = false;
   try {
-    const fd = openSync(tmp, 'wx', 0o644);
-    try {
-      writeFileSync(fd, data);
-      await fsyncFd(fd);
-    } finally {
-      closeSync(fd);
-    }
+    await writeNewFileSynced(tmp, data);
     await o.beforeRename?.();
     renameSync(tmp, path);
     done = true;
@@ -145,6 +139,21 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
         // never created
       }
     }
+  }
+}
+
+/**
+ * Creates `file` (it must not exist), writes `data` and fsyncs it: open, write and close are synchronous calls of
+ * microseconds, only the fsync goes through the thread pool. The file is closed either way; removing it on a
+ * failure is the caller's.
+ */
+export async function writeNewFileSynced(file: string, data: string | Uint8Array): Promise<void> {
+  const fd = openSync(file, 'wx', 0o644);
+  try {
+    writeFileSync(fd, data);
+    await fsyncFd(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -12,7 +12,7 @@
  * - Nothing here takes a lock: blobs are immutable, and a name only points at one after tagMany (image-index.ts)
  *   has fsynced the blob dir. gc (gc.ts) removes unreachable blobs and dead writers' temps (staleBlobTemp).
  */
-import { closeSync, createReadStream, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,7 +20,7 @@ import {
   alreadyVerified, checkDocumentSize, digestOf, hashingResult, hashStream, verifyStream, DigestMismatchError, SizeMismatchError, MAX_DOCUMENT_BYTES,
   type Abortable, type Descriptor, type Digest, type DocumentKind,
 } from '../core/index.js';
-import { DurableFileWriter, fsyncFd } from './atomic-write.js';
+import { DurableFileWriter, writeNewFileSynced } from './atomic-write.js';
 import type { FileHasher, FileHashJob } from './file-hasher.js';
 import { BlobNotFoundError, InvalidManifestError, StoreCorruptError } from './errors.js';
 import type { StoreLayout } from './layout.js';
@@ -150,13 +150,7 @@ async function putSmallBlob(layout: StoreLayout, body: Readable, want: { digest:
   const tmp = layout.blobTempPath();
   let renamed = false;
   try {
-    const fd = openSync(tmp, 'wx', 0o644);
-    try {
-      writeFileSync(fd, bytes);
-      await fsyncFd(fd);
-    } finally {
-      closeSync(fd);
-    }
+    await writeNewFileSynced(tmp, bytes);
     renameSync(tmp, layout.blobPath(want.digest));
     renamed = true;
     return want;

@@ -8,20 +8,10 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DigestMismatchError, LayerStore, SizeMismatchError, digestOf, type Descriptor } from '../../layer-store/index.js';
 import { putBlob } from '../../layer-store/store/blobs.js';
-import { FileHasher, HASH_BEHIND_MIN_BYTES, type FileHashJob } from '../../layer-store/store/file-hasher.js';
+import { FileHasher, HASH_BEHIND_MIN_BYTES } from '../../layer-store/store/file-hasher.js';
+import { CountingHasher, TEST_HASHER_MIN_BYTES } from '../helpers/counting-hasher.js';
 
-/** The real hasher (taking blobs of 8 MiB and more, to keep the test small), counting the jobs it was given (to show which path putBlob took). */
-const MIN = 8 * 1024 * 1024;
-class CountingHasher extends FileHasher {
-  jobs = 0;
-  constructor(minBytes = MIN) {
-    super({ minBytes });
-  }
-  override start(path: string): FileHashJob {
-    this.jobs++;
-    return super.start(path);
-  }
-}
+const MIN = TEST_HASHER_MIN_BYTES;
 
 /** `bytes` as a stream of 1 MiB chunks (a download's reads), not verified by anyone. */
 function body(bytes: Buffer): Readable {

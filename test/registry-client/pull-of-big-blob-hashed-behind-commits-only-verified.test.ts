@@ -8,23 +8,13 @@ import type { Readable } from 'node:stream';
 import { BlobDownloadError, RegistryClient, parseReference } from '../../registry-client/index.js';
 import { DigestMismatchError, LayerStore, copyImage, type Descriptor, type ImageDestination, type PutBlobOptions } from '../../layer-store/index.js';
 import { putBlob } from '../../layer-store/store/blobs.js';
-import { FileHasher, type FileHashJob } from '../../layer-store/store/file-hasher.js';
+import type { FileHasher } from '../../layer-store/store/file-hasher.js';
+import { CountingHasher, TEST_HASHER_MIN_BYTES } from '../helpers/counting-hasher.js';
 import { faultTimes, startFaultyProxy } from '../helpers/faulty-proxy.js';
 import { startRegistry } from '../helpers/registry.js';
 import { makeImage, pushImage } from './fixture.js';
 
-/** The real hasher (taking blobs of 8 MiB and more, to keep the test small), counting the jobs it was given (to show the download took the hash-behind path). */
-const MIN = 8 * 1024 * 1024;
-class CountingHasher extends FileHasher {
-  jobs = 0;
-  constructor(minBytes = MIN) {
-    super({ minBytes });
-  }
-  override start(path: string): FileHashJob {
-    this.jobs++;
-    return super.start(path);
-  }
-}
+const MIN = TEST_HASHER_MIN_BYTES;
 
 /** The store's destination, its blobs put through `hasher` (LayerStore.putBlob uses its own, which a test cannot count). */
 function destinationWith(store: LayerStore, hasher: FileHasher): ImageDestination {
